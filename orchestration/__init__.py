@@ -1,0 +1,1 @@
+"""Operations reporting center: Dagster code for the nightly pipeline."""

@@ -1,0 +1,37 @@
+"""Filesystem locations, resolved from the environment with repo-relative defaults."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+REPORTS_DIR = REPO_ROOT / "reports"
+PAGES_DIR = REPORTS_DIR / "pages"
+
+
+def _path(env: str, default: Path) -> Path:
+    value = os.environ.get(env)
+    return Path(value).resolve() if value else default
+
+
+def raw_dir() -> Path:
+    return _path("OPSCENTER_RAW_DIR", REPO_ROOT / "data" / "raw")
+
+
+def warehouse_path() -> Path:
+    return _path("OPSCENTER_WAREHOUSE", REPO_ROOT / "data" / "warehouse" / "opscenter.duckdb")
+
+
+def publish_dir() -> Path:
+    return _path("OPSCENTER_PUBLISH_DIR", REPORTS_DIR / "published")
+
+
+def alert_log_path() -> Path:
+    return _path("OPSCENTER_ALERT_LOG", REPO_ROOT / "data" / "alerts" / "ops_alerts.jsonl")
+
+
+def alert_urls() -> list[str]:
+    raw = os.environ.get("OPSCENTER_ALERT_URLS", "")
+    return [u for u in raw.replace(",", " ").split() if u]
