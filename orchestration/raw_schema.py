@@ -1,0 +1,58 @@
+"""DuckDB DDL of the raw layer, derived from the contract (see docs/architecture.md)."""
+
+from __future__ import annotations
+
+from orchestration.contract import (
+    AMOUNT,
+    BOOLEAN,
+    DATE,
+    ENTITIES,
+    INTEGER,
+    NUMBER,
+    TIMESTAMP,
+)
+
+DUCKDB_TYPES = {
+    DATE: "DATE",
+    TIMESTAMP: "TIMESTAMP",
+    AMOUNT: "DECIMAL(18,2)",
+    INTEGER: "INTEGER",
+    NUMBER: "DOUBLE",
+    BOOLEAN: "BOOLEAN",
+}
+
+LINEAGE_COLUMNS = [("_source_file", "VARCHAR"), ("_source_line", "INTEGER"), ("_extra", "JSON")]
+
+BOOKKEEPING_DDL = {
+    "load_files": """
+        load_id VARCHAR, as_of_date DATE, entity VARCHAR, source_file VARCHAR, file_order INTEGER,
+        file_format VARCHAR, encoding VARCHAR, status VARCHAR, message VARCHAR,
+        rows_read BIGINT, rows_accepted BIGINT, rows_rejected BIGINT, rows_superseded BIGINT""",
+    "load_rejects": """
+        load_id VARCHAR, entity VARCHAR, source_file VARCHAR, source_line INTEGER, reason VARCHAR,
+        raw_record JSON""",
+    "load_runs": """
+        load_id VARCHAR, as_of_date DATE, entity VARCHAR, files INTEGER, rows_read BIGINT,
+        rows_accepted BIGINT, rows_rejected BIGINT, rows_unique BIGINT, max_updated_at TIMESTAMP,
+        loaded_at TIMESTAMP""",
+}
+
+
+def column_types(entity: str) -> list[tuple[str, str]]:
+    """(name, duckdb type) of an entity's raw table, lineage columns last."""
+    cols = [(c.name, DUCKDB_TYPES.get(c.type, "VARCHAR")) for c in ENTITIES[entity].columns]
+    return cols + LINEAGE_COLUMNS
+
+
+def create_table_sql(entity: str, table: str | None = None) -> str:
+    body = ",\n    ".join(f'"{n}" {t}' for n, t in column_types(entity))
+    return f"CREATE OR REPLACE TABLE {table or 'raw.' + entity} (\n    {body}\n)"
+
+
+def create_raw_schema(conn) -> None:
+    """Create the raw schema with empty entity and bookkeeping tables (idempotent for bookkeeping)."""
+    conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for entity in ENTITIES:
+        conn.execute(create_table_sql(entity).replace("CREATE OR REPLACE TABLE", "CREATE TABLE IF NOT EXISTS"))
+    for name, ddl in BOOKKEEPING_DDL.items():
+        conn.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({ddl})")
