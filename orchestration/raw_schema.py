@@ -53,6 +53,8 @@ def create_raw_schema(conn) -> None:
     """Create the raw schema with empty entity and bookkeeping tables (idempotent for bookkeeping)."""
     conn.execute("CREATE SCHEMA IF NOT EXISTS raw")
     for entity in ENTITIES:
-        conn.execute(create_table_sql(entity).replace("CREATE OR REPLACE TABLE", "CREATE TABLE IF NOT EXISTS"))
+        conn.execute(
+            create_table_sql(entity).replace("CREATE OR REPLACE TABLE", "CREATE TABLE IF NOT EXISTS")
+        )
     for name, ddl in BOOKKEEPING_DDL.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({ddl})")
