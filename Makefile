@@ -1,0 +1,73 @@
+# Operations reporting center — the two commands: `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+AS_OF ?= 2026-11-20
+SEED ?= 42
+CLIENTS ?= 800
+export PATH := $(HOME)/.local/bin:$(PATH)
+export DAGSTER_HOME ?= $(CURDIR)/dagster_home
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+ECHARTS_DIR := orchestration/render/vendor
+
+.PHONY: help setup uv deps js browsers dbt-parse demo demo-broken nightly test lint dev benchmark clean
+
+help:
+	@echo "make demo         install everything, generate a demo firm, run one night, publish"
+	@echo "make demo-broken  run a night with a deliberately bad export: publication held back, ops alerted"
+	@echo "make test         full test suite (installs Chromium for the page tests if missing)"
+	@echo "make dev          Dagster UI on http://127.0.0.1:3000"
+	@echo "make nightly AS_OF=YYYY-MM-DD   run the nightly job for one date on data/raw"
+
+uv:
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --quiet --user uv \
+		|| python3 -m pip install --quiet --break-system-packages --user uv
+
+deps: uv
+	$(UV) sync --frozen
+
+js:
+	@if [ -f $(ECHARTS_DIR)/package-lock.json ]; then \
+		[ -f $(ECHARTS_DIR)/node_modules/echarts/dist/echarts.min.js ] || npm ci --prefix $(ECHARTS_DIR) --no-audit --no-fund; \
+	fi
+
+dbt-parse: deps
+	cd dbt_project && OPSCENTER_WAREHOUSE=$${OPSCENTER_WAREHOUSE:-$(CURDIR)/data/warehouse/opscenter.duckdb} \
+		$(UV) run dbt parse --profiles-dir . --quiet
+
+setup: deps js dbt-parse
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+
+browsers:
+	@command -v chromium >/dev/null 2>&1 || { \
+		(apt-get update -qq || sudo apt-get update -qq) && \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
+
+demo: setup
+	$(UV) run python -m orchestration.demo --out data/raw --as-of $(AS_OF) --seed $(SEED) --clients $(CLIENTS)
+	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
+
+demo-broken: setup
+	$(UV) run python -m orchestration.demo --out data/raw --as-of $(AS_OF) --seed $(SEED) --clients $(CLIENTS) --fault missing_column
+	-$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
+	$(UV) run python -m orchestration.cli status
+
+nightly: setup
+	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
+
+test: setup browsers
+	$(UV) run ruff check .
+	$(UV) run pytest
+
+lint: deps
+	$(UV) run ruff check . && $(UV) run ruff format --check .
+
+dev: setup
+	$(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+benchmark: setup
+	$(UV) run python -m orchestration.benchmark
+
+clean:
+	rm -rf data/warehouse dagster_home reports/published test-artifacts dbt_project/target

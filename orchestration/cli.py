@@ -1,0 +1,69 @@
+"""Command line for operators: run one night, show the state of the last publication.
+
+    python -m orchestration.cli nightly --as-of 2026-11-20
+    python -m orchestration.cli status
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from orchestration import settings
+from orchestration.run_config import AS_OF_TAG
+
+
+def run_nightly(as_of: str) -> bool:
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("nightly")
+    result = job.execute_in_process(instance=instance, tags={AS_OF_TAG: as_of}, raise_on_error=False)
+    if not result.success:
+        from orchestration.ops_alerts import alert_failed_run
+
+        alert_failed_run(instance, result.run_id)
+    return result.success
+
+
+def print_status() -> None:
+    root = settings.publish_dir()
+    current = root / "current"
+    print(f"warehouse:  {settings.warehouse_path()}")
+    print(f"published:  {root}")
+    if current.exists():
+        manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+        print(f"current  -> {current.resolve().name}  (as of {manifest['as_of_date']}, run {manifest['run_id']})")
+        print(f"snapshot:   {current / 'snapshot.duckdb'}  (open read-only from BI tools)")
+        print(f"pages:      {current / 'pages' / 'index.html'}")
+    else:
+        print("current  -> (nothing published yet)")
+    log = settings.alert_log_path()
+    if log.exists():
+        lines = log.read_text(encoding="utf-8").strip().splitlines()
+        print(f"ops alerts: {log} ({len(lines)} entries)")
+        if lines:
+            last = json.loads(lines[-1])
+            print(f"last alert: {last.get('title', '')}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opscenter")
+    sub = parser.add_subparsers(dest="command", required=True)
+    nightly = sub.add_parser("nightly", help="run the nightly job once for an as-of date")
+    nightly.add_argument("--as-of", required=True, help="YYYY-MM-DD")
+    sub.add_parser("status", help="where the outputs are and what is current")
+    args = parser.parse_args(argv)
+    if args.command == "nightly":
+        ok = run_nightly(args.as_of)
+        print_status()
+        return 0 if ok else 1
+    print_status()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
