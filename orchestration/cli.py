@@ -1,7 +1,7 @@
 """Command line for operators: run one night, show the state of the last publication.
 
-    python -m orchestration.cli nightly --as-of 2026-11-20
-    python -m orchestration.cli status
+python -m orchestration.cli nightly --as-of 2026-11-20
+python -m orchestration.cli status
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ def print_status() -> None:
     print(f"published:  {root}")
     if current.exists():
         manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
-        print(f"current  -> {current.resolve().name}  (as of {manifest['as_of_date']}, run {manifest['run_id']})")
+        print(
+            f"current  -> {current.resolve().name}  (as of {manifest['as_of_date']}, run {manifest['run_id']})"
+        )
         print(f"snapshot:   {current / 'snapshot.duckdb'}  (open read-only from BI tools)")
         print(f"pages:      {current / 'pages' / 'index.html'}")
     else:

@@ -1,0 +1,38 @@
+"""The one Definitions of the project: loaders, dbt models, quality gate, publication, sensors."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from orchestration import settings
+from orchestration.assets.dbt import dbt_models, dbt_project
+from orchestration.assets.raw import raw_assets
+from orchestration.resources import LandingZoneResource, WarehouseResource
+from orchestration.run_config import AS_OF_TAG, logical_as_of
+
+nightly_job = dg.define_asset_job(
+    "nightly",
+    selection=dg.AssetSelection.all(),
+    description="Load the night's exports, build and check the warehouse, publish if green.",
+    # One writer at a time on the DuckDB file: assets run one after another in this process.
+    executor_def=dg.in_process_executor,
+)
+
+
+@dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai")
+def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    as_of = logical_as_of(context.scheduled_execution_time)
+    return dg.RunRequest(run_key=as_of.isoformat(), tags={AS_OF_TAG: as_of.isoformat()})
+
+
+defs = dg.Definitions(
+    assets=[*raw_assets, dbt_models],
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    resources={
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path())),
+        "landing_zone": LandingZoneResource(path=str(settings.raw_dir())),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+    },
+)
