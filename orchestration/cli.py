@@ -36,9 +36,8 @@ def print_status() -> None:
     print(f"published:  {root}")
     if current.exists():
         manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
-        print(
-            f"current  -> {current.resolve().name}  (as of {manifest['as_of_date']}, run {manifest['run_id']})"
-        )
+        version = current.resolve().name
+        print(f"current  -> {version}  (as of {manifest['as_of_date']}, run {manifest['run_id']})")
         print(f"snapshot:   {current / 'snapshot.duckdb'}  (open read-only from BI tools)")
         print(f"pages:      {current / 'pages' / 'index.html'}")
     else:
