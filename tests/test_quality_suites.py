@@ -107,3 +107,17 @@ def test_missing_table_fails_its_checks(tmp_path):
     out = run_quality_suites(wh, AS_OF, None, QualityConfig(), only=["task_error_count_range"])
     assert [(o.passed, o.severity) for o in out] == [(False, ERROR)]
     assert "无法查询" in out[0].message
+
+
+def test_config_json_overrides_and_rejects_unknown_keys(tmp_path, monkeypatch):
+    path = tmp_path / "q.json"
+    path.write_text(
+        '{"freshness_lag_days": 3, "unidentified_methods": ["none", "unknown"]}', encoding="utf-8"
+    )
+    monkeypatch.setenv("OPSCENTER_QUALITY_CONFIG", str(path))
+    cfg = QualityConfig.load()
+    assert (cfg.lag_days("payments"), cfg.lag_days("staff")) == (3, 60)
+    assert cfg.unidentified_methods == ("none", "unknown")
+    path.write_text('{"max_unidentfied_share": 0.1}', encoding="utf-8")
+    with pytest.raises(ValueError, match="max_unidentfied_share"):
+        QualityConfig.load()
