@@ -31,7 +31,8 @@ def _as_of(config: AsOfConfig, context) -> dt.date:
 
 
 def run_docs_dir(as_of: dt.date, run_id: str) -> Path:
-    """Data docs and outcomes.json of one run; `publish` copies this folder into its version."""
+    """Data docs of one run, one subfolder per check definition (`raw_quality_gate/`,
+    `core_quality_gate/`, each with index.html and outcomes.json); `publish` copies this folder."""
     return quality_runs_dir() / f"{as_of.isoformat()}_{run_id}" / "data_docs"
 
 
@@ -42,14 +43,25 @@ def gated_asset_keys(config: QualityConfig | None = None) -> list[dg.AssetKey]:
 
 
 def build_quality_checks(
+    layer: str | None = None,
     asset_keys: Iterable[dg.AssetKey] | None = None,
     config: QualityConfig | None = None,
-    name: str = "quality_gate",
+    name: str | None = None,
 ) -> dg.AssetChecksDefinition:
-    """The gate's checks, limited to checks on `asset_keys` when given (e.g. in tests)."""
+    """The gate's checks on one layer (`raw` or `core`), or on `asset_keys` when given (tests).
+
+    Raw and core checks must be separate definitions: a check op depends on every asset it checks,
+    and a blocking check on raw/<e> holds back the dbt op, so one op over both would be a cycle.
+    """
     config = config or QualityConfig.load()
     wanted = set(asset_keys) if asset_keys is not None else None
-    checks = [c for c in CHECKS if wanted is None or _key(c.asset_key) in wanted]
+    checks = [
+        c
+        for c in CHECKS
+        if (wanted is None or _key(c.asset_key) in wanted)
+        and (layer is None or c.asset_key.startswith(layer + "/"))
+    ]
+    name = name or f"{layer or 'all'}_quality_gate"
     specs = [
         dg.AssetCheckSpec(
             name=c.name,
@@ -69,7 +81,7 @@ def build_quality_checks(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, config: AsOfConfig
     ):
         as_of = _as_of(config, context)
-        docs_dir = run_docs_dir(as_of, context.run.run_id)
+        docs_dir = run_docs_dir(as_of, context.run.run_id) / name
         outcomes = run_quality_suites(
             Path(warehouse.path), as_of, docs_dir, quality_config, only=names, run_name=context.run.run_id
         )
@@ -97,4 +109,5 @@ def build_quality_checks(
     return quality_gate
 
 
-quality_checks = [build_quality_checks()]
+# raw checks run right after the loaders and gate the dbt build; core checks run after dbt
+quality_checks = [build_quality_checks("raw"), build_quality_checks("core")]

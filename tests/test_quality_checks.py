@@ -49,7 +49,7 @@ def _run(tmp_path, warehouse, sql: str | None):
 
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [fct_payments, publish, build_quality_checks(asset_keys=[PAYMENTS])],
+        [fct_payments, publish, build_quality_checks(asset_keys=[PAYMENTS], name="quality_gate")],
         resources={"warehouse": WarehouseResource(path=str(wh))},
         run_config={"ops": {"quality_gate": {"config": {"as_of_date": AS_OF.isoformat()}}}},
         instance=instance,
@@ -83,7 +83,7 @@ def test_green_gate_lets_downstream_run(env, clean_warehouse):
     assert all(passed for passed, _ in _evaluations(result).values())
     assert dg.AssetKey("publish") in {e.asset_key for e in result.get_asset_materialization_events()}
     assert marker.read_text() == "published"
-    docs = list((env / "quality").glob("2026-11-20_*/data_docs/index.html"))
+    docs = list((env / "quality").glob("2026-11-20_*/data_docs/quality_gate/index.html"))
     assert len(docs) == 1
 
 
@@ -110,7 +110,7 @@ def test_failed_blocking_check_holds_back_downstream_and_alerts_once(env, clean_
     assert "涉及行数：1" in alert["text"]
     assert "本次发布已暂停，报表保持上一版本" in alert["text"]
     assert alert["context"]["as_of_date"] == "2026-11-20"
-    assert alert["context"]["details_path"].endswith("data_docs/index.html")
+    assert alert["context"]["details_path"].endswith("data_docs/quality_gate/index.html")
 
 
 def test_failed_warn_check_does_not_block_and_warns(env, clean_warehouse):
@@ -132,3 +132,50 @@ def test_failed_warn_check_does_not_block_and_warns(env, clean_warehouse):
 def test_gated_keys_cover_core_and_raw():
     keys = set(gated_asset_keys())
     assert {PAYMENTS, dg.AssetKey(["raw", "payments"]), dg.AssetKey(["core", "fct_tasks"])} <= keys
+
+
+def test_raw_gate_holds_back_dbt_and_publish_in_one_job(env, clean_warehouse):
+    """The nightly shape: loader -> dbt multi-asset -> publish, raw and core gates in one job."""
+    raw_key = dg.AssetKey(["raw", "payments"])
+    wh = env / "wh.duckdb"
+    shutil.copy(clean_warehouse, wh)
+    with duckdb.connect(str(wh)) as conn:  # tonight 20 of 117 payment rows rejected: 17% > 5%
+        conn.execute(
+            "update raw.load_runs set rows_rejected = 20, rows_read = 117 "
+            "where load_id = 'T1' and entity = 'payments'"
+        )
+
+    @dg.asset(key=raw_key)
+    def raw_payments():
+        pass
+
+    @dg.multi_asset(specs=[dg.AssetSpec(PAYMENTS, deps=[raw_key])])
+    def dbt_models():
+        yield dg.MaterializeResult(asset_key=PAYMENTS)
+
+    @dg.asset(deps=[PAYMENTS, raw_key])
+    def publish():
+        pass
+
+    checks = [
+        build_quality_checks("raw", asset_keys=[raw_key]),
+        build_quality_checks("core", asset_keys=[PAYMENTS]),
+    ]
+    job = dg.define_asset_job("nightly", selection=dg.AssetSelection.all())
+    defs = dg.Definitions(
+        assets=[raw_payments, dbt_models, publish],
+        asset_checks=checks,
+        jobs=[job],
+        resources={"warehouse": WarehouseResource(path=str(wh))},
+    )
+    config = {"config": {"as_of_date": AS_OF.isoformat()}}
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        run_config={"ops": {"raw_quality_gate": config, "core_quality_gate": config}},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {"reject_share_payments"}
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert materialized == {raw_key}  # dbt and publish held back
