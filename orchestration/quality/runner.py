@@ -1,0 +1,214 @@
+"""Run the GX suites against the DuckDB warehouse and keep the results as data docs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from orchestration.quality.config import ERROR, QualityConfig
+from orchestration.quality.suites import CHECKS, FRAMES, NO_DATA_LAG, Check
+
+log = logging.getLogger(__name__)
+_GX_SEVERITY = {ERROR: "critical", "warn": "warning"}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    asset_key: str  # "core/fct_payments", "raw/payments"
+    severity: str  # "error" blocks publication, "warn" does not
+    passed: bool
+    observed: float | int | str | None  # the aggregate value, or the number of failing rows
+    message: str  # Chinese, one line
+    failing_rows: int | None = None  # row-level checks: how many rows broke the expectation
+    label: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_quality_suites(
+    warehouse: Path,
+    as_of_date: dt.date,
+    docs_dir: Path | None,
+    config: QualityConfig,
+    only: Iterable[str] | None = None,
+    run_name: str | None = None,
+) -> list[CheckOutcome]:
+    """Validate the warehouse as of `as_of_date`; write GX data docs into `docs_dir` if given.
+
+    `only` restricts to the named checks (frames no check needs are not queried). The warehouse is
+    opened read-only; a frame whose query fails (table missing) fails all of its checks.
+    """
+    checks = [c for c in CHECKS if only is None or c.name in set(only)]
+    frames = {c.frame for c in checks}
+    data, errors = _query_frames(warehouse, as_of_date, config, frames)
+    results = _validate(data, checks, config, docs_dir, run_name or f"{as_of_date.isoformat()}")
+    outcomes = []
+    for c in checks:
+        sev = c.severity(config)
+        if c.frame in errors:
+            outcomes.append(
+                CheckOutcome(
+                    c.name,
+                    c.asset_key,
+                    sev,
+                    False,
+                    None,
+                    f"{c.label}：无法查询 {c.frame}（{errors[c.frame]}）",
+                    label=c.label,
+                )
+            )
+            continue
+        outcomes.append(_outcome(c, sev, results[c.name], data[c.frame], config))
+    if docs_dir is not None:
+        Path(docs_dir).mkdir(parents=True, exist_ok=True)
+        (Path(docs_dir) / "outcomes.json").write_text(
+            json.dumps(
+                {"as_of_date": as_of_date.isoformat(), "outcomes": [o.to_dict() for o in outcomes]},
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
+    return outcomes
+
+
+def _query_frames(warehouse: Path, as_of: dt.date, config: QualityConfig, frames: set[str]):
+    data, errors = {}, {}
+    conn = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {
+            f"{s}.{t}"
+            for s, t in conn.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+        for name in sorted(frames):
+            sql = FRAMES[name].sql(config, tables)
+            try:
+                params = {"as_of": as_of} if "$as_of" in sql else None
+                data[name] = conn.execute(sql, params).df()
+            except duckdb.Error as exc:
+                errors[name] = str(exc).splitlines()[0]
+    finally:
+        conn.close()
+    return data, errors
+
+
+def _gx_context(docs_dir: Path | None):
+    # No usage statistics, no network: set before GX is imported anywhere in this process.
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    sites = {}
+    if docs_dir is not None:
+        sites["opscenter"] = {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        }
+    cfg = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        analytics_enabled=False,
+        progress_bars={"globally": False},
+        data_docs_sites=sites,
+    )
+    return gx, gx.get_context(mode="ephemeral", project_config=cfg)
+
+
+def _validate(data: dict, checks: list[Check], config: QualityConfig, docs_dir: Path | None, run_name: str):
+    """One GX suite per frame; returns the ExpectationValidationResult of each check by name."""
+    gx, ctx = _gx_context(docs_dir)
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    source = ctx.data_sources.add_pandas("warehouse")
+    by_name = {}
+    for frame_name in sorted({c.frame for c in checks if c.frame in data}):
+        frame_checks = [c for c in checks if c.frame == frame_name]
+        suite = ctx.suites.add(gx.ExpectationSuite(name=frame_name))
+        for c in frame_checks:
+            cls_name, kwargs = c.expectation(config)
+            exp = getattr(gx.expectations, cls_name)(
+                **kwargs, severity=_GX_SEVERITY[c.severity(config)], meta={"check": c.name, "label": c.label}
+            )
+            suite.add_expectation(exp)
+        batch = source.add_dataframe_asset(frame_name).add_batch_definition_whole_dataframe("as_of")
+        vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=frame_name, data=batch, suite=suite))
+        actions = [gx.checkpoint.UpdateDataDocsAction(name="data_docs")] if docs_dir is not None else []
+        checkpoint = ctx.checkpoints.add(
+            gx.Checkpoint(
+                name=f"gate_{frame_name}",
+                validation_definitions=[vd],
+                actions=actions,
+                result_format={"result_format": "SUMMARY"},
+            )
+        )
+        result = checkpoint.run(
+            batch_parameters={"dataframe": data[frame_name]}, run_id=RunIdentifier(run_name=run_name)
+        )
+        for vr in result.run_results.values():
+            for er in vr.results:
+                by_name[er.expectation_config.meta["check"]] = er
+    return by_name
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "无"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _outcome(c: Check, sev: str, er, frame, config: QualityConfig) -> CheckOutcome:
+    res = er.result or {}
+    if er.exception_info and er.exception_info.get("raised_exception"):
+        msg = er.exception_info.get("exception_message", "")
+        return CheckOutcome(
+            c.name, c.asset_key, sev, False, None, f"{c.label}：检查出错 {msg}", label=c.label
+        )
+    if c.column is not None:  # aggregate frame: one row, the column is the observation
+        row = frame.to_dict("records")[0] if len(frame) else {}  # per-column types kept
+        observed = row.get(c.column)
+        if observed is not None and observed != observed:  # NaN -> no observation
+            observed = None
+        if hasattr(observed, "item"):
+            observed = observed.item()
+        note = c.note(row, config) if c.note else None
+        if observed == NO_DATA_LAG:
+            text = f"{c.label}：没有任何数据"
+        elif er.success:
+            text = f"{c.label}：通过（观测值 {_fmt(observed)}）" + (f"；{note}" if note else "")
+        else:
+            text = f"{c.label}：未通过，观测值 {_fmt(observed)}，范围 {_bounds(er)}"
+        return CheckOutcome(c.name, c.asset_key, sev, bool(er.success), observed, text, label=c.label)
+    failing = int(res.get("unexpected_count") or 0)
+    total = int(res.get("element_count") or len(frame))
+    sample = ", ".join(_fmt(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+    if er.success:
+        text = f"{c.label}：通过（{total} 行）"
+    else:
+        text = f"{c.label}：未通过，{failing} / {total} 行超出范围 {_bounds(er)}，例如 {sample}"
+    return CheckOutcome(
+        c.name, c.asset_key, sev, bool(er.success), failing, text, failing_rows=failing, label=c.label
+    )
+
+
+def _bounds(er) -> str:
+    kw = er.expectation_config.kwargs
+    if "min_value" in kw or "max_value" in kw:
+        lo, hi = kw.get("min_value"), kw.get("max_value")
+        left = "(" if kw.get("strict_min") else "["
+        return f"{left}{_fmt(lo) if lo is not None else '-∞'}, {_fmt(hi) if hi is not None else '+∞'}]"
+    return f"{kw.get('column_A')} ≥ {kw.get('column_B')}"
