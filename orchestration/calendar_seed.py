@@ -43,7 +43,9 @@ def calendar_rows(start: dt.date = DEFAULT_START, end: dt.date = DEFAULT_END) ->
         # is_holiday = statutory holiday (not an ordinary weekend); make-up day = weekend turned workday.
         is_holiday = day in chinese_calendar.holidays
         is_makeup = day in chinese_calendar.workdays and day.weekday() >= 5
-        name = chinese_calendar.holidays.get(day) or (chinese_calendar.workdays.get(day) if is_makeup else None)
+        name = chinese_calendar.holidays.get(day) or (
+            chinese_calendar.workdays.get(day) if is_makeup else None
+        )
         rows.append(
             {
                 "date": day.isoformat(),

@@ -26,8 +26,12 @@ class DbtRunError(RuntimeError):
     """dbt exited non-zero; the message carries its full console output."""
 
 
-def run_dbt(args: list[str], warehouse: Path, as_of: str, target_path: Path) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str], warehouse: Path, as_of: str | None, target_path: Path
+) -> subprocess.CompletedProcess:
     """Run `dbt <args>` for `as_of` (YYYY-MM-DD) against the DuckDB file `warehouse`.
+
+    `as_of=None` passes no vars at all (only to check that dbt refuses to run without them).
 
     Artifacts (manifest, run_results.json) go to `target_path`, logs to `target_path/logs`.
     Raises DbtRunError with dbt's output when dbt fails (a failing test fails the call too).
@@ -52,8 +56,7 @@ def run_dbt(args: list[str], warehouse: Path, as_of: str, target_path: Path) -> 
         str(target_path),
         "--log-path",
         str(target_path / "logs"),
-        "--vars",
-        json.dumps({"as_of_date": as_of}),
+        *(["--vars", json.dumps({"as_of_date": as_of})] if as_of is not None else []),
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=target_path)
     if proc.returncode != 0:

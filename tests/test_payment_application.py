@@ -97,7 +97,12 @@ def warehouse(tmp_path_factory):
     insert_rows(
         conn,
         "clients",
-        [_client("C1", "甲公司"), _client("C2", "乙公司"), _client("C3A", "丙公司"), _client("C3B", "丙公司")],
+        [
+            _client("C1", "甲公司"),
+            _client("C2", "乙公司"),
+            _client("C3A", "丙公司"),
+            _client("C3B", "丙公司"),
+        ],
     )
     insert_rows(
         conn,

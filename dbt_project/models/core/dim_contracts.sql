@@ -48,7 +48,12 @@ valued as (
             when 'semiannual' then 2
             when 'annual' then 1
         end as cycles_per_year,
-        datediff('month', c.start_date, c.end_date + 1) as term_months,
+        -- months from start to end + 1 day, a leftover of 15+ days rounding up (2026-01-20..12-31 = 11)
+        (
+            extract(year from age(c.end_date + 1, c.start_date)) * 12
+            + extract(month from age(c.end_date + 1, c.start_date))
+            + case when extract(day from age(c.end_date + 1, c.start_date)) >= 15 then 1 else 0 end
+        )::integer as term_months,
         case
             when c.effective_signed_date > {{ as_of() }} then 'not_signed'
             when c.start_date > {{ as_of() }} then 'signed_not_started'
