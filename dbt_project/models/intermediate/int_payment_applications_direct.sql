@@ -1,0 +1,44 @@
+-- Step 1 of the application rule: payments that name a valid invoice settle it, in paid order
+-- (paid_date, payment_id). The cumulative amount paid on the invoice is an interval per payment;
+-- its overlap with [0, invoice amount) is what that payment applies, the rest is excess credit.
+with payments as (
+    select * from {{ ref('int_payments_identified') }}
+    where identification_method = 'invoice'
+),
+
+invoices as (
+    select * from {{ ref('int_invoices_as_of') }}
+),
+
+cumulative as (
+    select
+        payment_id,
+        settles_invoice_id as invoice_id,
+        resolved_client_id as client_id,
+        paid_date,
+        amount,
+        sum(amount) over (
+            partition by settles_invoice_id order by paid_date, payment_id
+            rows between unbounded preceding and current row
+        ) as paid_to_date
+    from payments
+),
+
+final as (
+    select
+        c.payment_id,
+        c.invoice_id,
+        c.client_id,
+        c.paid_date,
+        c.amount as payment_amount,
+        cast(greatest(0, least(c.paid_to_date, i.amount) - (c.paid_to_date - c.amount)) as decimal(18, 2))
+            as applied_amount,
+        cast(
+            c.amount - greatest(0, least(c.paid_to_date, i.amount) - (c.paid_to_date - c.amount))
+            as decimal(18, 2)
+        ) as excess_amount
+    from cumulative as c
+    inner join invoices as i on i.invoice_id = c.invoice_id
+)
+
+select * from final

@@ -1,0 +1,93 @@
+"""Run the real dbt project against a throw-away DuckDB warehouse (shared by the dbt-backed tests).
+
+dbt runs as a subprocess of this interpreter's own `dbt` CLI, the same command dagster-dbt's
+DbtCliResource issues: the warehouse path goes in through the environment without touching
+os.environ, DuckDB's file lock is released when dbt exits, and target/log paths live under the
+caller's tmp dir so parallel test runs never share artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from orchestration.raw_schema import create_raw_schema
+from orchestration.settings import DBT_PROJECT_DIR
+
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+
+
+class DbtRunError(RuntimeError):
+    """dbt exited non-zero; the message carries its full console output."""
+
+
+def run_dbt(
+    args: list[str], warehouse: Path, as_of: str | None, target_path: Path
+) -> subprocess.CompletedProcess:
+    """Run `dbt <args>` for `as_of` (YYYY-MM-DD) against the DuckDB file `warehouse`.
+
+    `as_of=None` passes no vars at all (only to check that dbt refuses to run without them).
+
+    Artifacts (manifest, run_results.json) go to `target_path`, logs to `target_path/logs`.
+    Raises DbtRunError with dbt's output when dbt fails (a failing test fails the call too).
+    """
+    target_path = Path(target_path).resolve()
+    target_path.mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "OPSCENTER_WAREHOUSE": str(Path(warehouse).resolve()),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "false",
+    }
+    cmd = [
+        str(DBT_EXECUTABLE),
+        "--no-use-colors",
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path / "logs"),
+        *(["--vars", json.dumps({"as_of_date": as_of})] if as_of is not None else []),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=target_path)
+    if proc.returncode != 0:
+        raise DbtRunError(
+            f"dbt {' '.join(args)} failed (exit {proc.returncode}) for as_of={as_of}:\n"
+            f"{proc.stdout}\n{proc.stderr}"
+        )
+    return proc
+
+
+def build_core(warehouse: Path, as_of: str, target_path: Path) -> subprocess.CompletedProcess:
+    """Seed and build (models + tests) everything up to the core layer."""
+    return run_dbt(
+        ["build", "--select", "+path:models/core", "--indirect-selection", "cautious"],
+        warehouse,
+        as_of,
+        target_path,
+    )
+
+
+def new_raw_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """A fresh DuckDB file with the empty raw schema; the caller inserts rows and closes it."""
+    conn = duckdb.connect(str(path))
+    create_raw_schema(conn)
+    return conn
+
+
+def insert_rows(conn: duckdb.DuckDBPyConnection, entity: str, rows: list[dict]) -> None:
+    """Insert hand-made rows into raw.<entity>; missing columns stay NULL, lineage is filled in."""
+    for line, row in enumerate(rows, start=2):
+        row = {"_source_file": f"{entity}/test.csv", "_source_line": line, "_extra": "{}", **row}
+        cols = ", ".join(f'"{c}"' for c in row)
+        marks = ", ".join("?" for _ in row)
+        conn.execute(f"INSERT INTO raw.{entity} ({cols}) VALUES ({marks})", list(row.values()))
