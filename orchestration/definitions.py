@@ -8,8 +8,10 @@ from dagster_dbt import DbtCliResource
 from orchestration import settings
 from orchestration.assets.dbt import dbt_models, dbt_project
 from orchestration.assets.raw import raw_assets
+from orchestration.checks import quality_checks
 from orchestration.resources import LandingZoneResource, WarehouseResource
 from orchestration.run_config import AS_OF_TAG, logical_as_of
+from orchestration.sensors import ops_sensors
 
 nightly_job = dg.define_asset_job(
     "nightly",
@@ -28,11 +30,13 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext):
 
 defs = dg.Definitions(
     assets=[*raw_assets, dbt_models],
+    asset_checks=quality_checks,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
+    sensors=ops_sensors,
     resources={
         "warehouse": WarehouseResource(path=str(settings.warehouse_path())),
         "landing_zone": LandingZoneResource(path=str(settings.raw_dir())),
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR)),
     },
 )

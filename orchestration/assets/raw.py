@@ -71,7 +71,7 @@ def build_raw_asset(entity: str) -> dg.AssetsDefinition:
                     entity,
                     Path(landing_zone.path),
                     load_id=context.run_id,
-                    as_of_date=config.as_date(),
+                    as_of_date=config.resolve(context),
                 )
             except LoadError as exc:
                 metadata = load_metadata(exc.result) if exc.result is not None else {}
