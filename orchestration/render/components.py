@@ -232,7 +232,10 @@ class PageRender:
             if q not in self.results:
                 raise self.fail(f"{{#each {q}}}: no such query")
             res = self.results[q]
-            out = []
+            # `{#each}` and `{/each}` on their own lines: repeat the lines between, not blank lines
+            lead = "\n" if body.startswith("\n") else ""
+            body = body[len(lead) :]
+            out = [lead]
             for values in res.rows:
                 row = dict(zip(res.columns, values, strict=True)) | {"__name__": var}
 
