@@ -88,10 +88,17 @@ def chromium(tmp_path_factory):
             locale="zh-CN",
             timezone_id="Asia/Shanghai",
         )
+        # Nothing leaves the machine: requests to other hosts are recorded by open_page and aborted here.
+        context.route(lambda url: _foreign(url), lambda route: route.abort())
         try:
             yield context
         finally:
             context.close()
+
+
+def _foreign(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme not in ("data", "blob", "about") and parts.hostname not in LOCAL_HOSTS
 
 
 def open_page(context, url: str):
@@ -104,10 +111,7 @@ def open_page(context, url: str):
             watch.console_errors.append(msg.text)
 
     def on_request(request):
-        parts = urlsplit(request.url)
-        if parts.scheme in ("data", "blob", "about"):
-            return
-        if parts.hostname not in LOCAL_HOSTS:
+        if _foreign(request.url):
             watch.foreign_requests.append(request.url)
 
     def on_response(response):

@@ -157,9 +157,8 @@ def test_data_quality_page_numbers(site, chromium):  # noqa: F811
     base, pages = site
     dq = next(p for f, p in pages if f == "reports" and p.url == "/data-quality")
     page, watch = _load(chromium, _page_url(base, "reports", dq))
-    values = dict(
-        zip(page.locator(".bv-title").all_inner_texts(), page.locator(".bv-value").all_inner_texts())
-    )
+    titles = page.locator(".bv-title").all_inner_texts()
+    values = dict(zip(titles, page.locator(".bv-value").all_inner_texts(), strict=True))
     # 3 files; read 10 + 5 + 0; accepted 8 + 5; rejected 2; 2/15 = 13.33%
     assert values == {
         "本次装载文件数": "3",
@@ -175,3 +174,16 @@ def test_data_quality_page_numbers(site, chromium):  # noqa: F811
     assert rejects.count() == 2 and "非法金额" in rejects.first.inner_text()
     assert page.locator(".alert-negative").count() == 1 and page.locator(".alert-warning").count() == 1
     assert watch.problems() == []
+
+
+def test_watch_catches_console_errors_and_foreign_requests(chromium, tmp_path):  # noqa: F811
+    """The checks above can fail: a page with a script error and a foreign image is caught."""
+    (tmp_path / "bad.html").write_text(
+        '<html><body><img src="http://example.invalid/x.png"><script>undefinedFn();</script></body></html>',
+        encoding="utf-8",
+    )
+    with serve_directory(tmp_path) as base:
+        page, watch = open_page(chromium, base + "bad.html")
+        page.close()
+    assert watch.foreign_requests == ["http://example.invalid/x.png"]
+    assert any("undefinedFn" in m for m in watch.console_errors)
