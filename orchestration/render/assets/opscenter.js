@@ -193,6 +193,15 @@
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-table]").forEach(setupTable);
     document.querySelectorAll("[data-chart]").forEach(setupChart);
+    // a chart drawn inside a closed <details> has no size yet: resize it when opened
+    document.querySelectorAll("details").forEach(function (d) {
+      d.addEventListener("toggle", function () {
+        d.querySelectorAll("[data-chart]").forEach(function (c) {
+          var inst = window.echarts.getInstanceByDom(c);
+          if (inst) inst.resize();
+        });
+      });
+    });
     document.documentElement.setAttribute("data-ready", "1");
   });
 })();
