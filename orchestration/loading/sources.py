@@ -128,7 +128,7 @@ def _read_csv(conn: duckdb.DuckDBPyConnection, path: Path) -> SourceInfo:
     if re.search(r"(?:^|\n)\r?\n.", text, flags=re.S):  # an empty line before the end of the file
         lines = pd.Series(text.split("\n"), dtype=object)
         non_empty = np.flatnonzero(~lines.isin(["", "\r"]).to_numpy()) + 1
-        consumed = conn.execute("SELECT coalesce(max(_slot), 0) FROM _ld_csv_slots").fetchall()[0][0]
+        consumed = conn.execute("SELECT coalesce(max(_slot + _nl), 0) FROM _ld_csv_slots").fetchall()[0][0]
         consumed = max(consumed, header_lines)
         if len(non_empty) == consumed:
             slots = pd.DataFrame({"_slot": np.arange(1, len(non_empty) + 1), "_line": non_empty})
