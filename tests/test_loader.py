@@ -202,7 +202,8 @@ def test_xlsx_date_cells_leading_zero_ids_and_sheet_rows(conn, raw):
 
 
 def test_aliases_fullwidth_parentheses_case_and_extra_columns(conn, raw):
-    header = " 账单编号 ,CLIENT_ID,Issue_Date,到期日（截止）,应收金额（元）,ｓｔａｔｕｓ,更新时间(北京时间),业务员,\n"
+    header = " 账单编号 ,CLIENT_ID,Issue_Date,到期日（截止）,应收金额（元）,"
+    header += "ｓｔａｔｕｓ,更新时间(北京时间),业务员,\n"
     write(
         raw, "invoices", "inv.csv", header + "INV-01,0001,2026-01-01,2026-01-31,880,未结清,2026-01-01,张三,\n"
     )
