@@ -558,3 +558,12 @@ def test_reload_replaces_entity_rows_and_appends_runs(conn, raw):
     assert rows(conn, "SELECT load_id FROM raw.load_files") == [("r2",)]
     assert rows(conn, "SELECT load_id FROM raw.load_runs ORDER BY 1") == [("r1",), ("r2",)]
     assert rows(conn, "SELECT count(*) FROM raw.staff") == [(1,)]
+
+
+# --- docs ------------------------------------------------------------------------------------------
+
+
+def test_contract_doc_tables_match_contract():
+    from orchestration.loading.contract_doc import DOC, generated_section, render
+
+    assert generated_section(DOC.read_text(encoding="utf-8")) == render().strip("\n")
