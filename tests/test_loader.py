@@ -526,6 +526,13 @@ def test_missing_required_column_fails_loudly_and_keeps_previous_table(conn, raw
     db.close()
 
 
+def test_malformed_csv_rejects_the_file_with_the_line(conn, raw):
+    write(raw, "staff", "s.csv", STAFF_HEADER + "S1,李雷,sales,一部,2026-01-01\nS2,韩梅梅,sales,2026-01-01\n")
+    with pytest.raises(LoadError, match="malformed CSV: .*Line: 3"):
+        load(conn, "staff", raw)
+    assert rows(conn, "SELECT status FROM raw.load_files") == [("rejected_file",)]
+
+
 def test_missing_required_folder_fails(conn, raw):
     with pytest.raises(LoadError, match="required folder .*clients is missing"):
         load(conn, "clients", raw)
