@@ -24,19 +24,26 @@ nightly_job = dg.define_asset_job(
 
 @dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai")
 def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    """02:00 Shanghai: process the previous business day's exports (the run's logical date)."""
     as_of = logical_as_of(context.scheduled_execution_time)
     return dg.RunRequest(run_key=as_of.isoformat(), tags={AS_OF_TAG: as_of.isoformat()})
 
 
-defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models],
-    asset_checks=quality_checks,
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
-    sensors=ops_sensors,
-    resources={
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    """Definitions with the default (environment-resolved) resources, or overrides for tests."""
+    default_resources = {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path())),
         "landing_zone": LandingZoneResource(path=str(settings.raw_dir())),
         "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR)),
-    },
-)
+    }
+    return dg.Definitions(
+        assets=[*raw_assets, dbt_models],
+        asset_checks=quality_checks,
+        jobs=[nightly_job],
+        schedules=[nightly_schedule],
+        sensors=ops_sensors,
+        resources={**default_resources, **(resources or {})},
+    )
+
+
+defs = build_definitions()

@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: staging → intermediate → core → marts, tests as asset checks."""
 
-
 import json
 import os
 from collections.abc import Mapping

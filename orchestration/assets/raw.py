@@ -70,7 +70,7 @@ def build_raw_asset(entity: str) -> dg.AssetsDefinition:
                     conn,
                     entity,
                     Path(landing_zone.path),
-                    load_id=context.run_id,
+                    load_id=context.run.run_id,
                     as_of_date=config.resolve(context),
                 )
             except LoadError as exc:
