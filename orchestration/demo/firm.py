@@ -52,7 +52,7 @@ CYCLES = (("monthly", 1, 0.30), ("quarterly", 3, 0.35), ("semiannual", 6, 0.12),
 CYCLE_MONTHS = {name: k for name, k, _ in CYCLES}
 FEES_SMALL = (200, 250, 300, 350, 400)
 FEES_GENERAL = (600, 800, 1000, 1200, 1500)
-ACTIVE_SHARE = 0.63  # share of all clients in service in an average month (measured on the simulation)
+ACTIVE_SHARE = 0.65  # share of all clients in service in an average month (measured on the simulation)
 INVOICE_TERMS = 15  # days from issue to due date
 YUAN = 100  # amounts are held in cents
 
@@ -181,9 +181,10 @@ class Firm:
         r.shuffle(ratios)
         for acc in accs:
             acc["_weight"] = r.lognormvariate(0, 0.3)
-        total = sum(a["_weight"] for a in accs)
         for acc, ratio in zip(accs, ratios, strict=True):
-            expected = ACTIVE_SHARE * self.n_clients * acc["_weight"] / total
+            t = next(i for i, (team, _) in enumerate(TEAMS) if team == acc["team"])
+            total = sum(a["_weight"] for a in self.team_staff[t]["accountant"])
+            expected = ACTIVE_SHARE * self.n_clients * TEAM_WEIGHTS[t] * acc["_weight"] / total
             acc["monthly_capacity"] = max(10, round(expected / ratio / 5) * 5)
 
     def _staff_rec(self, staff_id: str, role: str, team: str) -> dict:
