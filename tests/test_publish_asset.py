@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration.assets.publish import PUBLISH_KEY, PublishResource, build_publish_asset
+from orchestration.assets.publish import PUBLISH_KEY, PublishResource, RenderContext, build_publish_asset
 from orchestration.publish import current_version
 from orchestration.resources import WarehouseResource
 from tests.test_publish import AS_OF, make_warehouse
@@ -37,7 +37,8 @@ def _render(snapshot: Path, out_dir: Path, context) -> None:
     con = duckdb.connect(str(snapshot), read_only=True)
     n = con.execute("SELECT count(*) FROM marts.mart_client_overview").fetchone()[0]
     con.close()
-    (out_dir / "index.html").write_text(f"<h1>客户数 {n}</h1><p>{context.run.run_id}</p>", encoding="utf-8")
+    page = f"<h1>客户数 {n}</h1><p>{context.as_of_date} {context.run_id} {context.quality_status}</p>"
+    (out_dir / "index.html").write_text(page, encoding="utf-8")
 
 
 def _run(tmp_path: Path, passes: bool) -> tuple[dg.ExecuteInProcessResult, Path]:
@@ -75,7 +76,8 @@ def test_publish_asset_after_green_gate(tmp_path: Path):
         }
     ]
     assert manifest["pages"] == ["pages/index.html"]
-    assert "客户数 3" in (root / version / "pages" / "index.html").read_text(encoding="utf-8")
+    page = (root / version / "pages" / "index.html").read_text(encoding="utf-8")
+    assert f"<h1>客户数 3</h1><p>{AS_OF} {result.run_id} 通过</p>" == page
 
     materialization = result.asset_materializations_for_node("reports__published")[0]
     assert materialization.asset_key == PUBLISH_KEY
@@ -93,3 +95,15 @@ def test_blocking_check_failure_holds_back_publication(tmp_path: Path):
     assert evaluation.check_name == "client_id_unique" and not evaluation.passed
     assert not root.exists()  # publish_run never started: no folder, no `current`
     assert result.asset_materializations_for_node("reports__published") == []
+
+
+def test_render_context_quality_status():
+    ok = {"name": "a", "severity": "error", "status": "passed", "message": ""}
+    warned = {"name": "b", "severity": "warn", "status": "failed", "message": "量级偏低"}
+    assert RenderContext(AS_OF, "r", [ok]).quality_status == "通过"
+    assert RenderContext(AS_OF, "r", [ok, warned, warned]).quality_status == "通过（2 项预警）"
+    assert RenderContext(AS_OF, "r", []).page_context() == {
+        "as_of_date": AS_OF,
+        "run_id": "r",
+        "quality_status": "无检查记录",
+    }

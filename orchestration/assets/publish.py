@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -27,11 +28,38 @@ class PublishResource(dg.ConfigurableResource):
     keep: int = 7
 
 
-def render_pages(snapshot: Path, out_dir: Path, context: dg.AssetExecutionContext) -> None:
+@dataclass(frozen=True)
+class RenderContext:
+    """What the page renderer gets besides the snapshot: the night, the run and its check results."""
+
+    as_of_date: str
+    run_id: str
+    checks: list[dict] = field(default_factory=list)
+    dagster: dg.AssetExecutionContext | None = None
+
+    @property
+    def quality_status(self) -> str:
+        """Shown on every page. Publication runs only on a green gate, so failures here are warnings."""
+        if not self.checks:
+            return "无检查记录"
+        failed = [c for c in self.checks if c["status"] != "passed"]
+        if not failed:
+            return "通过"
+        if any(c.get("severity") == "error" for c in failed):
+            return "未通过"
+        return f"通过（{len(failed)} 项预警）"
+
+    def page_context(self) -> dict:
+        """The renderer's `context` dict (orchestration.render.render_site)."""
+        return {"as_of_date": self.as_of_date, "run_id": self.run_id, "quality_status": self.quality_status}
+
+
+def render_pages(snapshot: Path, out_dir: Path, context: RenderContext) -> None:
     """Renderer hook: write the report pages for `snapshot` into `out_dir`. Default: no pages.
 
-    Point this at the page renderer (or pass `render=` to `build_publish_asset`). An exception
-    here aborts the publication and leaves the previous version current.
+    Point this at the page renderer (or pass `render=` to `build_publish_asset`), e.g.
+    `render_site(settings.PAGES_DIR, snapshot, out_dir, context.page_context())`. An exception here
+    aborts the publication and leaves the previous version current.
     """
     return None
 
@@ -99,14 +127,14 @@ def build_publish_asset(
     deps: Iterable[dg.AssetKey | str | dg.AssetsDefinition] = (),
     *,
     key: dg.AssetKey = PUBLISH_KEY,
-    render: Callable[[Path, Path, dg.AssetExecutionContext], None] | None = None,
+    render: Callable[[Path, Path, RenderContext], None] | None = None,
     data_docs: Callable[[dt.date, str], Path] | None = None,
     schemas: Sequence[str] | None = None,
     tables: Sequence[str] | None = None,
 ) -> dg.AssetsDefinition:
     """The publish asset depending on `deps` (the marts and every gated key).
 
-    `render(snapshot, pages_dir, context)` overrides the module's `render_pages`; `data_docs(as_of,
+    `render(snapshot, pages_dir, RenderContext)` overrides the module's `render_pages`; `data_docs(as_of,
     run_id)` names the gate's data-docs folder copied into the version as `data_docs/`.
     """
     extra = {}
@@ -131,7 +159,8 @@ def build_publish_asset(
         as_of = _as_of(config, context)
         run_id = context.run.run_id
         checks = run_check_results(context)
-        hook = render or render_pages  # looked up at run time, so a re-pointed hook is honoured
+        hook = render or render_pages  # global looked up per run: a re-pointed hook is honoured
+        page_context = RenderContext(as_of.isoformat(), run_id, checks, context)
         attachments = {}
         if data_docs is not None:
             attachments["data_docs"] = data_docs(as_of, run_id)
@@ -142,7 +171,7 @@ def build_publish_asset(
             run_id=run_id,
             code_version=code_version(),
             checks=checks,
-            render=lambda snapshot, out_dir: hook(snapshot, out_dir, context),
+            render=lambda snapshot, out_dir: hook(snapshot, out_dir, page_context),
             keep=publisher.keep,
             attachments=attachments,
             **extra,
