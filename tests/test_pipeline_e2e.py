@@ -8,6 +8,7 @@ from the raw files with pandas.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import dagster as dg
@@ -113,3 +114,22 @@ def test_money_is_conserved_through_application(night):
     assert paid == applied + credit + unidentified
     apps = q(night, "select sum(applied_amount) from core.fct_payment_applications")[0][0]
     assert apps == applied
+
+
+def test_green_night_is_published_and_current(night):
+    root = night["root"] / "published"
+    current = root / "current"
+    assert current.is_symlink()
+    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["as_of_date"] == AS_OF.isoformat()
+    assert manifest["run_id"] == night["result"].run_id
+    with duckdb.connect(str(current / "snapshot.duckdb"), read_only=True) as snap:
+        tables = {
+            r[0]
+            for r in snap.execute("select schema_name || '.' || table_name from duckdb_tables()").fetchall()
+        }
+        billed = snap.execute("select sum(amount) from core.fct_invoices where not is_void").fetchall()[0][0]
+    assert "raw.load_rejects" in tables and any(t.startswith("marts.") for t in tables)
+    # the snapshot carries the same numbers as the warehouse it was taken from
+    assert billed == q(night, "select sum(amount) from core.fct_invoices where not is_void")[0][0]
+    assert (current / "pages" / "index.html").exists()
