@@ -21,7 +21,13 @@ def run_nightly(as_of: str) -> bool:
 
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("nightly")
-    result = job.execute_in_process(instance=instance, tags={AS_OF_TAG: as_of}, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        tags={AS_OF_TAG: as_of},
+        raise_on_error=False,
+        # Step-level INFO is what an operator reads; DEBUG stays in the Dagster UI's event log.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
     if not result.success:
         # No daemon runs sensors for an in-process run: send the same alert the sensor would.
         from orchestration.sensors import notify_run_failure

@@ -85,15 +85,21 @@ def notify_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, event=N
             failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
             event = failures[0].dagster_event if failures else None
         step = event.step_key if event else None
+        error = getattr(getattr(event, "step_failure_data", None), "error", None) if event else None
+        # The asset's own error (e.g. the loader's rejected-file message) says more than "step failed".
+        reason = (error.message.strip().splitlines()[0] if error and error.message else None) or (
+            (event.message if event else "") or "未知错误"
+        )
         ctx = {
             "as_of_date": _as_of(run),
             "run_id": run.run_id,
             "job": run.job_name,
             "asset": step,
+            "details_path": f"Dagster 运行 /runs/{run.run_id}；拒收见 raw.load_files / raw.load_rejects",
             "held_back": True,
         }
         title = "夜间任务运行失败"
-        body = f"任务 {run.job_name} 失败：{(event.message if event else '') or '未知错误'}"
+        body = f"任务 {run.job_name} 在步骤 {step or '未知'} 失败：{reason}"
     return send_ops_alert(title, body, level="error", context=ctx)
 
 
