@@ -41,8 +41,8 @@ setup: deps js dbt-parse
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { \
 		(apt-get update -qq || sudo apt-get update -qq) && \
-		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-		 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); }
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
+		 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null); }
 
 demo: setup
 	$(UV) run python -m orchestration.demo --out data/raw --as-of $(AS_OF) --seed $(SEED) --clients $(CLIENTS)

@@ -23,9 +23,10 @@ def run_nightly(as_of: str) -> bool:
     job = defs.resolve_job_def("nightly")
     result = job.execute_in_process(instance=instance, tags={AS_OF_TAG: as_of}, raise_on_error=False)
     if not result.success:
-        from orchestration.ops_alerts import alert_failed_run
+        # No daemon runs sensors for an in-process run: send the same alert the sensor would.
+        from orchestration.sensors import notify_run_failure
 
-        alert_failed_run(instance, result.run_id)
+        notify_run_failure(instance, instance.get_run_by_id(result.run_id))
     return result.success
 
 

@@ -7,9 +7,13 @@ from dagster_dbt import DbtCliResource
 
 from orchestration import settings
 from orchestration.assets.dbt import dbt_models, dbt_project
+from orchestration.assets.publish import PublishResource, RenderContext, build_publish_asset
 from orchestration.assets.raw import raw_assets
+from orchestration.checks import gated_asset_keys, quality_checks, run_docs_dir
+from orchestration.render import render_site
 from orchestration.resources import LandingZoneResource, WarehouseResource
 from orchestration.run_config import AS_OF_TAG, logical_as_of
+from orchestration.sensors import ops_sensors
 
 nightly_job = dg.define_asset_job(
     "nightly",
@@ -22,17 +26,42 @@ nightly_job = dg.define_asset_job(
 
 @dg.schedule(job=nightly_job, cron_schedule="0 2 * * *", execution_timezone="Asia/Shanghai")
 def nightly_schedule(context: dg.ScheduleEvaluationContext):
+    """02:00 Shanghai: process the previous business day's exports (the run's logical date)."""
     as_of = logical_as_of(context.scheduled_execution_time)
     return dg.RunRequest(run_key=as_of.isoformat(), tags={AS_OF_TAG: as_of.isoformat()})
 
 
-defs = dg.Definitions(
-    assets=[*raw_assets, dbt_models],
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
-    resources={
+def render_pages(snapshot, out_dir, ctx: RenderContext) -> None:
+    """Render reports/pages against the new snapshot; a page error fails the publish."""
+    render_site(settings.PAGES_DIR, snapshot, out_dir, ctx.page_context())
+
+
+publish_reports = build_publish_asset(
+    # Direct deps on every gated key: Dagster holds back only direct dependents of a failed check.
+    deps=[*dbt_models.keys, *gated_asset_keys()],
+    render=render_pages,
+    data_docs=run_docs_dir,
+    # BI tools and pages read the marts and the shared core dims/facts; raw stays private.
+    schemas=("marts", "core"),
+)
+
+
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    """Definitions with the default (environment-resolved) resources, or overrides for tests."""
+    default_resources = {
         "warehouse": WarehouseResource(path=str(settings.warehouse_path())),
         "landing_zone": LandingZoneResource(path=str(settings.raw_dir())),
-        "dbt": DbtCliResource(project_dir=dbt_project),
-    },
-)
+        "publisher": PublishResource(publish_root=str(settings.publish_dir())),
+        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR)),
+    }
+    return dg.Definitions(
+        assets=[*raw_assets, dbt_models, publish_reports],
+        asset_checks=quality_checks,
+        jobs=[nightly_job],
+        schedules=[nightly_schedule],
+        sensors=ops_sensors,
+        resources={**default_resources, **(resources or {})},
+    )
+
+
+defs = build_definitions()

@@ -71,17 +71,19 @@ def _check_context(run: dg.DagsterRun, evals: list, held_back: bool) -> dict:
     }
 
 
-@dg.run_failure_sensor(name="ops_run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING)
-def ops_run_failure_alert(context: dg.RunFailureSensorContext):
-    run = context.dagster_run
-    evals = failed_check_evaluations(context.instance, run.run_id)
+def notify_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, event=None) -> dict:
+    """One Chinese ops alert for a failed run: the failed blocking checks, else the failing step.
+    Shared by the run-failure sensor (daemon) and the CLI (in-process runs have no daemon)."""
+    evals = failed_check_evaluations(instance, run.run_id)
     blocking = [e for e in evals if e.severity == dg.AssetCheckSeverity.ERROR]
     if blocking:
         ctx = _check_context(run, evals, held_back=True)
         title = f"质量检查未通过（{len(blocking)} 项阻断）"
         body = "夜间数据未通过质量门，以下检查失败："
     else:
-        event = context.failure_event
+        if event is None:
+            failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+            event = failures[0].dagster_event if failures else None
         step = event.step_key if event else None
         ctx = {
             "as_of_date": _as_of(run),
@@ -92,7 +94,12 @@ def ops_run_failure_alert(context: dg.RunFailureSensorContext):
         }
         title = "夜间任务运行失败"
         body = f"任务 {run.job_name} 失败：{(event.message if event else '') or '未知错误'}"
-    send_ops_alert(title, body, level="error", context=ctx)
+    return send_ops_alert(title, body, level="error", context=ctx)
+
+
+@dg.run_failure_sensor(name="ops_run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING)
+def ops_run_failure_alert(context: dg.RunFailureSensorContext):
+    notify_run_failure(context.instance, context.dagster_run, context.failure_event)
 
 
 @dg.run_status_sensor(

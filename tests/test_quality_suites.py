@@ -37,7 +37,7 @@ def test_clean_warehouse_passes_every_check(clean):
     assert out["payment_unidentified_share"].observed == pytest.approx(2 / 40)
     assert out["payment_channel_concentration"].observed == pytest.approx(20 / 40)
     assert out["freshness_payments"].observed == 1
-    assert out["reject_share_payments"].observed == pytest.approx(2 / 97)
+    assert out["reject_share_payments"].observed == 0  # 2 rejects are within the allowance of 3
     assert out["reject_share_feedback"].observed is None  # optional entity, not loaded
     assert out["clients_other_industry_share"].observed == pytest.approx(1 / 3)
 
@@ -67,7 +67,7 @@ def test_each_defect_fails_its_check_with_its_severity(broken):
     assert failed["volume_unique_payments"] == (ERROR, pytest.approx(40 / 98))
     # P1..P10 plus P33 (P7 was already unidentified): 11 of 40
     assert failed["payment_unidentified_share"] == (ERROR, pytest.approx(11 / 40))
-    assert out["reject_share_payments"].observed == pytest.approx(2 / 42)  # still under 5%
+    assert out["reject_share_payments"].observed == 0  # 2 rejects: within the allowance
     assert "-5" in out["payment_amount_range"].message
 
 
@@ -121,3 +121,13 @@ def test_config_json_overrides_and_rejects_unknown_keys(tmp_path, monkeypatch):
     path.write_text('{"max_unidentfied_share": 0.1}', encoding="utf-8")
     with pytest.raises(ValueError, match="max_unidentfied_share"):
         QualityConfig.load()
+
+
+def test_reject_share_beyond_allowance_is_judged(clean, tmp_path):
+    """With no allowance the true share (2 of 97) is observed; a 1% ceiling then fails it."""
+    wh = clean[0] / "wh.duckdb"
+    strict = QualityConfig(reject_allowance_rows=0, max_reject_share=0.01)
+    out = {o.name: o for o in run_quality_suites(wh, AS_OF, None, strict, only=["reject_share_payments"])}
+    assert out["reject_share_payments"].observed == pytest.approx(2 / 97)
+    assert not out["reject_share_payments"].passed
+    assert out["reject_share_payments"].severity == ERROR

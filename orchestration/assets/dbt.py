@@ -1,8 +1,7 @@
 """dbt models as Dagster assets: staging → intermediate → core → marts, tests as asset checks."""
 
-from __future__ import annotations
-
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,9 @@ from dagster_dbt import (
 
 from orchestration import settings
 from orchestration.run_config import AsOfConfig
+
+# The profile reads the warehouse path from the environment; dbt subprocesses inherit it.
+os.environ.setdefault("OPSCENTER_WAREHOUSE", str(settings.warehouse_path()))
 
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 

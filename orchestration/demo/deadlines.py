@@ -1,8 +1,8 @@
 """Monthly tax filing deadlines (申报纳税期限) and working days for the demo timeline.
 
 2022–2025 use the official dates published by the State Taxation Administration (copied here so the
-repo does not depend on anything outside it). Other months use the basic rule: the 15th, moved to
-the next working day per `chinesecalendar`; beyond the package's data, weekends only.
+repo does not depend on anything outside it). Other months use the SAT rule implemented in
+`orchestration.tax_calendar` (long-holiday extensions included), the same one the warehouse uses.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from datetime import date, timedelta
 from functools import cache
 
 import chinese_calendar
+
+from orchestration.tax_calendar import rule_deadline
 
 # (year, month) -> day of the month. Source: SAT notices on the yearly filing calendar
 # (e.g. 税总办征科函〔2021〕201号 for 2022), as collected in the project's research notes.
@@ -42,4 +44,4 @@ def filing_deadline(year: int, month: int) -> date:
     days = _OFFICIAL_DAYS.get(year)
     if days:
         return date(year, month, days[month - 1])
-    return next_workday(date(year, month, 15))
+    return rule_deadline(year, month)

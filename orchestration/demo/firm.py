@@ -52,6 +52,7 @@ CYCLES = (("monthly", 1, 0.30), ("quarterly", 3, 0.35), ("semiannual", 6, 0.12),
 CYCLE_MONTHS = {name: k for name, k, _ in CYCLES}
 FEES_SMALL = (200, 250, 300, 350, 400)
 FEES_GENERAL = (600, 800, 1000, 1200, 1500)
+ACTIVE_SHARE = 0.65  # share of all clients in service in an average month (measured on the simulation)
 INVOICE_TERMS = 15  # days from issue to due date
 YUAN = 100  # amounts are held in cents
 
@@ -84,6 +85,7 @@ class Client:
     cycle: str
     contact: str  # person who pays by wechat/alipay/cash
     accountant: dict
+    successor: dict  # takes over if the accountant leaves
     bk: list = field(default_factory=list)  # bookkeeping contracts in time order
     churn_date: date | None = None
     first_start: date | None = None
@@ -172,11 +174,18 @@ class Firm:
             rec["updated_at"] = self.ts(rec["leave_date"], 17, 19)
             members["accountant"].append(rec)
             self.leaver = rec
-        # Uneven assignment: some accountants get far more clients than their capacity.
-        for members in self.team_staff:
-            for acc in members["accountant"]:
-                acc["_weight"] = r.lognormvariate(0, 0.5)
-                acc["monthly_capacity"] = r.choice((40, 45, 50, 55, 60))
+        # Uneven load at any firm size: each accountant gets a share of the clients (weight) and a
+        # capacity set so that the expected load / capacity spreads evenly over 0.65..1.35.
+        accs = [a for members in self.team_staff for a in members["accountant"]]
+        ratios = [0.65 + 0.7 * i / max(1, len(accs) - 1) for i in range(len(accs))]
+        r.shuffle(ratios)
+        for acc in accs:
+            acc["_weight"] = r.lognormvariate(0, 0.3)
+        for acc, ratio in zip(accs, ratios, strict=True):
+            t = next(i for i, (team, _) in enumerate(TEAMS) if team == acc["team"])
+            total = sum(a["_weight"] for a in self.team_staff[t]["accountant"])
+            expected = ACTIVE_SHARE * self.n_clients * TEAM_WEIGHTS[t] * acc["_weight"] / total
+            acc["monthly_capacity"] = max(10, round(expected / ratio / 5) * 5)
 
     def _staff_rec(self, staff_id: str, role: str, team: str) -> dict:
         r = self.rng
@@ -197,7 +206,7 @@ class Firm:
     def accountant_for(self, c: Client, d: date) -> dict:
         acc = c.accountant
         if acc is self.leaver and d >= acc["leave_date"]:
-            return self.team_staff[0]["accountant"][0]
+            return c.successor
         return acc
 
     # ---------------------------------------------------------------- clients
@@ -221,6 +230,8 @@ class Firm:
             members = self.team_staff[team]
             accs = [a for a in members["accountant"] if not (a is self.leaver and signed >= a["leave_date"])]
             acc = r.choices(accs, weights=[a["_weight"] for a in accs])[0]
+            stay = [a for a in members["accountant"] if a is not self.leaver]
+            successor = r.choices(stay, weights=[a["_weight"] for a in stay])[0]  # if acc leaves
             rec = {
                 "client_id": f"{next_id:010d}",
                 "client_name": names.company_name(r, industry, self.names_taken),
@@ -248,6 +259,7 @@ class Firm:
                 cycle=pick(r, CYCLES),
                 contact=names.person_name(r),
                 accountant=acc,
+                successor=successor,
             )
             self.clients.append(c)
 
@@ -304,13 +316,13 @@ class Firm:
                 k.rec["status"] = "terminated"
                 k.rec["updated_at"] = self.clip(self.ts(t_date))
                 self.churn(c, t_date)
-        # Invoices at each billing cycle start within the window.
+        # Invoices at each billing cycle start. The contract running at the window start bills from
+        # its own start, so the first months' collections include the receivables carried in.
         for i in range(12 // k_months):
             issue = add_months(start, i * k_months)
             if issue > self.as_of or (k.terminate_idx is not None and month_idx(issue) >= k.terminate_idx):
                 break
-            if issue >= self.window_start:
-                self.invoice(c, k, issue, fee)
+            self.invoice(c, k, issue, fee)
         return k
 
     def churn(self, c: Client, d: date) -> None:
@@ -492,7 +504,7 @@ class Firm:
         doc_done = max(doc_start + timedelta(hours=1), self.ts(ms + days(doc_day)))
         # Overloaded accountants take longer and make more mistakes.
         bk_start = doc_done + timedelta(hours=r.randint(1, 24))
-        dur = r.randint(1, 3) + int(max(0.0, ratio - 1.0) * r.uniform(4, 12))
+        dur = r.randint(1, 3) + int(min(0.5, max(0.0, ratio - 1.0)) * r.uniform(4, 10))
         bk_done = self.ts(bk_start.date() + days(dur), 10, 20)
         errors = poisson(r, 0.12 + 2.2 * max(0.0, ratio - 0.8) ** 1.2)
         fi_start = bk_done + timedelta(minutes=r.randint(10, 240))

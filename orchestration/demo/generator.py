@@ -171,6 +171,8 @@ def _payment_files(firm: Firm, rng: random.Random) -> tuple[list[list[dict]], li
         return at(drop_days[k - 1], rng.randint(9, 18), rng.randint(0, 59), rng.randint(0, 59))
 
     applied = [p for p in firm.payments if file_of(p) == 0 and p["invoice_id"] is not None]
+    if len(applied) < 3:  # a firm too small to show re-sent versions
+        return [[p for p in firm.payments if file_of(p) == k] for k in range(4)], []
     n_picks = min(len(applied) - 2, max(5, len(firm.payments) // 200))
     chosen = rng.sample(applied, n_picks + 2)
     picks, (cross, inner) = chosen[:-2], chosen[-2:]
@@ -186,9 +188,10 @@ def _payment_files(firm: Firm, rng: random.Random) -> tuple[list[list[dict]], li
         p["updated_at"] = stamp(1 + n % 3)
         versions.append({"payment_id": p["payment_id"], "kind": kind, "winner_amount": p["amount"] / 100})
     forced = {cross["payment_id"]: 2}
-    cross["updated_at"] = stamp(1)
+    # whole minutes: one drop style writes HH:MM, and a tie must stay a tie once rendered
+    cross["updated_at"] = stamp(1).replace(second=0)
     entries.append((1, 0, dict(cross, amount=cross["amount"] + 100000)))
-    inner["updated_at"] = stamp(3)
+    inner["updated_at"] = stamp(3).replace(second=0)
     entries.append((3, 0, dict(inner, amount=inner["amount"] + 100000)))
     for p, kind in ((cross, "tie_across_files"), (inner, "tie_within_file")):
         versions.append({"payment_id": p["payment_id"], "kind": kind, "winner_amount": p["amount"] / 100})
@@ -198,6 +201,34 @@ def _payment_files(firm: Firm, rng: random.Random) -> tuple[list[list[dict]], li
     for k, rank, rec in entries:
         files[k].append((rec["updated_at"], rec["payment_id"], rank, rec))
     return [[e[3] for e in sorted(f, key=lambda e: e[:3])] for f in files], versions
+
+
+def _client_versions(firm: Firm, rng: random.Random) -> dict[str, dict]:
+    """Older versions of the clients that changed in the last three days (the rest of the story is the
+    increment file): recent churns, plus a few phone changes and suspensions. Mutates the final records."""
+    as_of = firm.as_of
+    clients_recs = [c.rec for c in firm.clients]
+    snap_day = as_of - timedelta(days=3)
+    recent = [c for c in clients_recs if c["updated_at"].date() > snap_day]
+    recent_ids = {c["client_id"] for c in recent}
+    active = [c for c in clients_recs if c["status"] == "active" and c["client_id"] not in recent_ids]
+    changed = rng.sample(active, min(len(active), max(3, len(clients_recs) // 100)))
+    old_versions: dict[str, dict] = {}
+    for n, c in enumerate(changed + recent):
+        old = dict(c)
+        old["updated_at"] = min(c["updated_at"], at(snap_day, 18, 0)) - timedelta(days=rng.randint(1, 90))
+        if n < len(changed):
+            c["updated_at"] = at(
+                as_of - timedelta(days=rng.randint(0, 2)), rng.randint(9, 18), rng.randint(0, 59)
+            )
+            if n % 3 == 2:
+                c["status"] = "suspended"
+            else:
+                c["contact_phone"] = "1" + c["contact_phone"][1:3] + f"{rng.randint(0, 99999999):08d}"
+        else:
+            old["status"] = "active"
+        old_versions[c["client_id"]] = old
+    return old_versions
 
 
 def _stale_shift(firm: Firm) -> timedelta:
@@ -233,6 +264,7 @@ def generate(
     targets = make_targets(firm)
     rng = random.Random(seed * 7919 + 1)  # file-level choices, independent of the firm's stream
     pay_files, versions = _payment_files(firm, rng)  # before the shift: files follow real update days
+    old_versions = _client_versions(firm, rng)
     shift = _stale_shift(firm) if fault == "stale" else timedelta(0)
     clear_owned(out_dir)
     out = Output(out_dir, shift)
@@ -245,26 +277,7 @@ def generate(
     _staff_xlsx(out, firm, stamp)
 
     # clients: GB18030 snapshot as of 3 days ago + a small BOM increment with newer versions
-    snap_day = as_of - timedelta(days=3)
-    recent = [c for c in clients_recs if c["updated_at"].date() > snap_day]
-    recent_ids = {c["client_id"] for c in recent}
-    active = [c for c in clients_recs if c["status"] == "active" and c["client_id"] not in recent_ids]
-    changed = rng.sample(active, min(len(active), max(3, len(clients_recs) // 100)))
-    old_versions: dict[str, dict] = {}
-    for n, c in enumerate(changed + recent):
-        old = dict(c)
-        old["updated_at"] = min(c["updated_at"], at(snap_day, 18, 0)) - timedelta(days=rng.randint(1, 90))
-        if n < len(changed):
-            c["updated_at"] = at(
-                as_of - timedelta(days=rng.randint(0, 2)), rng.randint(9, 18), rng.randint(0, 59)
-            )
-            if n % 3 == 2:
-                c["status"] = "suspended"
-            else:
-                c["contact_phone"] = "1" + c["contact_phone"][1:3] + f"{rng.randint(0, 99999999):08d}"
-        else:
-            old["status"] = "active"
-        old_versions[c["client_id"]] = old
+
     full = [old_versions.get(c["client_id"], c) for c in clients_recs]
     bad_enum = dict(
         any_client,

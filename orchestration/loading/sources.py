@@ -64,14 +64,15 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def detect_encoding(data: bytes) -> str:
-    """UTF-8 with BOM, UTF-8, else GB18030 (a superset of GBK); anything else is rejected."""
+def decode(data: bytes) -> tuple[str, str]:
+    """(encoding, text): UTF-8 with BOM, UTF-8, else GB18030 (a superset of GBK); else rejected."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    for encoding in ("utf-8", "gb18030"):
+        candidates = ("utf-8-sig",)
+    else:
+        candidates = ("utf-8", "gb18030")
+    for encoding in candidates:
         try:
-            data.decode(encoding)
-            return encoding
+            return encoding, data.decode(encoding)  # whole-file decode; utf-8-sig drops the BOM
         except UnicodeDecodeError:
             continue
     raise FileRejected("无法识别的编码 unknown encoding: not UTF-8, UTF-8 with BOM or GB18030/GBK")
@@ -84,9 +85,7 @@ def read_source(conn: duckdb.DuckDBPyConnection, source: SourceFile) -> SourceIn
 
 
 def _read_csv(conn: duckdb.DuckDBPyConnection, path: Path) -> SourceInfo:
-    data = path.read_bytes()
-    encoding = detect_encoding(data)
-    text = data.decode(encoding)  # whole-file decode; utf-8-sig drops the BOM
+    encoding, text = decode(path.read_bytes())
     header_row = next((row for row in csv.reader(io.StringIO(text)) if row), None)
     if header_row is None:
         raise FileRejected("缺少表头 missing header row (empty file)")
@@ -128,7 +127,7 @@ def _read_csv(conn: duckdb.DuckDBPyConnection, path: Path) -> SourceInfo:
     if re.search(r"(?:^|\n)\r?\n.", text, flags=re.S):  # an empty line before the end of the file
         lines = pd.Series(text.split("\n"), dtype=object)
         non_empty = np.flatnonzero(~lines.isin(["", "\r"]).to_numpy()) + 1
-        consumed = conn.execute("SELECT coalesce(max(_slot), 0) FROM _ld_csv_slots").fetchall()[0][0]
+        consumed = conn.execute("SELECT coalesce(max(_slot + _nl), 0) FROM _ld_csv_slots").fetchall()[0][0]
         consumed = max(consumed, header_lines)
         if len(non_empty) == consumed:
             slots = pd.DataFrame({"_slot": np.arange(1, len(non_empty) + 1), "_line": non_empty})

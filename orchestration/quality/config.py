@@ -43,6 +43,8 @@ class QualityConfig:
     )
     # rejects: share of tonight's rows the loader rejected, per entity
     max_reject_share: float = 0.05
+    # up to this many rejected rows per entity and night never fail the share check
+    reject_allowance_rows: int = 3
     # check name -> "error" | "warn", overriding a check's default severity
     severity_overrides: dict[str, str] = field(default_factory=dict)
 

@@ -131,7 +131,10 @@ def _freshness(cfg: QualityConfig, tables: set[str]) -> str:
 def _rejects(cfg: QualityConfig, tables: set[str]) -> str:
     cols = []
     for e in ENTITIES:
-        cols.append(f"""(select rows_rejected::DOUBLE / nullif(rows_read, 0)
+        # A handful of bad rows in a small export is not a systemic problem: within the allowance
+        # the share counts as 0, beyond it the true share is judged.
+        cols.append(f"""(select case when rows_rejected <= {cfg.reject_allowance_rows} then 0
+            else rows_rejected::DOUBLE / nullif(rows_read, 0) end
             from ({_nightly_runs(e, 0)})) as reject_share_{e}""")
         cols.append(f"""(select count(*) from raw.load_files where entity = '{e}'
             and as_of_date = $as_of::DATE and status = 'rejected_file') as rejected_files_{e}""")

@@ -1,0 +1,1 @@
+"""Dagster assets of the nightly pipeline (loaders in `raw`)."""

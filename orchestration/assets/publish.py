@@ -1,0 +1,202 @@
+"""Dagster `reports/published` asset: publish the night's marts once the quality gate is green.
+
+Blocking asset checks (the gate) stop this asset from running when they fail — provided it depends
+directly on every gated asset, so the definitions pass the mart keys and the gated keys as `deps`.
+"""
+
+import datetime as dt
+import json
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration import settings
+from orchestration.publish import publish_run
+from orchestration.resources import WarehouseResource
+from orchestration.run_config import AsOfConfig
+
+PUBLISH_KEY = dg.AssetKey(["reports", "published"])
+
+
+class PublishResource(dg.ConfigurableResource):
+    """Where published versions go and how many are kept (the current one is never deleted)."""
+
+    publish_root: str = str(settings.publish_dir())
+    keep: int = 7
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What the page renderer gets besides the snapshot: the night, the run and its check results."""
+
+    as_of_date: str
+    run_id: str
+    checks: list[dict] = field(default_factory=list)
+    dagster: dg.AssetExecutionContext | None = None
+
+    @property
+    def quality_status(self) -> str:
+        """Shown on every page. Publication runs only on a green gate, so failures here are warnings."""
+        if not self.checks:
+            return "无检查记录"
+        failed = [c for c in self.checks if c["status"] != "passed"]
+        if not failed:
+            return "通过"
+        if any(c.get("severity") == "error" for c in failed):
+            return "未通过"
+        return f"通过（{len(failed)} 项预警）"
+
+    def page_context(self) -> dict:
+        """The renderer's `context` dict (orchestration.render.render_site)."""
+        return {"as_of_date": self.as_of_date, "run_id": self.run_id, "quality_status": self.quality_status}
+
+
+def render_pages(snapshot: Path, out_dir: Path, context: RenderContext) -> None:
+    """Renderer hook: write the report pages for `snapshot` into `out_dir`. Default: no pages.
+
+    Point this at the page renderer (or pass `render=` to `build_publish_asset`), e.g.
+    `render_site(settings.PAGES_DIR, snapshot, out_dir, context.page_context())`. An exception here
+    aborts the publication and leaves the previous version current.
+    """
+    return None
+
+
+def code_version() -> str:
+    """The git commit of the running code, `unknown` outside a checkout (metadata only)."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        )
+        sha = out.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=settings.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return sha + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _metadata_text(value) -> str | None:
+    if value is None:
+        return None
+    inner = getattr(value, "value", value)
+    return inner if isinstance(inner, str) else str(inner)
+
+
+def run_check_results(context: dg.AssetExecutionContext) -> list[dict]:
+    """Every asset check evaluated so far in this run (gate, dbt tests), latest per check."""
+    records = context.instance.all_logs(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+    latest: dict[str, dict] = {}
+    for record in records:
+        evaluation = record.dagster_event.event_specific_data
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        metadata = evaluation.metadata or {}
+        message = _metadata_text(metadata.get("message")) or evaluation.description or ""
+        latest[name] = {
+            "name": name,
+            "asset": evaluation.asset_key.to_user_string(),
+            "check": evaluation.check_name,
+            "severity": evaluation.severity.value.lower(),
+            "status": "passed" if evaluation.passed else "failed",
+            "message": message,
+        }
+    return [latest[k] for k in sorted(latest)]
+
+
+def _as_of(config: AsOfConfig, context) -> dt.date:
+    # main's AsOfConfig resolves from op config, run tag or schedule; the early one only has the field
+    resolve = getattr(config, "resolve", None)
+    return resolve(context) if resolve else dt.date.fromisoformat(config.as_of_date)
+
+
+def build_publish_asset(
+    deps: Iterable[dg.AssetKey | str | dg.AssetsDefinition] = (),
+    *,
+    key: dg.AssetKey = PUBLISH_KEY,
+    render: Callable[[Path, Path, RenderContext], None] | None = None,
+    data_docs: Callable[[dt.date, str], Path] | None = None,
+    schemas: Sequence[str] | None = None,
+    tables: Sequence[str] | None = None,
+) -> dg.AssetsDefinition:
+    """The publish asset depending on `deps` (the marts and every gated key).
+
+    `render(snapshot, pages_dir, RenderContext)` overrides the module's `render_pages`; `data_docs(as_of,
+    run_id)` names the gate's data-docs folder copied into the version as `data_docs/`.
+    """
+    extra = {}
+    if schemas is not None:
+        extra["schemas"] = tuple(schemas)
+    if tables is not None:
+        extra["tables"] = tuple(tables)
+
+    @dg.asset(
+        key=key,
+        deps=list(deps),
+        group_name="publish",
+        kinds={"duckdb", "parquet"},
+        description="发布：只读快照、Parquet、报表页面与清单，原子切换 current（质量门通过后）",
+    )
+    def publish(
+        context: dg.AssetExecutionContext,
+        config: AsOfConfig,
+        warehouse: WarehouseResource,
+        publisher: PublishResource,
+    ) -> dg.MaterializeResult:
+        as_of = _as_of(config, context)
+        run_id = context.run.run_id
+        checks = run_check_results(context)
+        hook = render or render_pages  # global looked up per run: a re-pointed hook is honoured
+        page_context = RenderContext(as_of.isoformat(), run_id, checks, context)
+        attachments = {}
+        if data_docs is not None:
+            attachments["data_docs"] = data_docs(as_of, run_id)
+        folder = publish_run(
+            Path(warehouse.path),
+            Path(publisher.publish_root),
+            as_of_date=as_of.isoformat(),
+            run_id=run_id,
+            code_version=code_version(),
+            checks=checks,
+            render=lambda snapshot, out_dir: hook(snapshot, out_dir, page_context),
+            keep=publisher.keep,
+            attachments=attachments,
+            **extra,
+        )
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        tables = {t["name"]: t["rows"] for t in data["tables"]}
+        context.log.info(f"published {folder.name}: {len(tables)} tables, {len(data['pages'])} pages")
+        return dg.MaterializeResult(
+            metadata={
+                "folder": dg.MetadataValue.path(str(folder)),
+                "version": folder.name,
+                "path": dg.MetadataValue.path(str(folder / "snapshot.duckdb")),
+                "current": dg.MetadataValue.path(
+                    str(Path(publisher.publish_root) / "current" / "snapshot.duckdb")
+                ),
+                "tables": dg.MetadataValue.json(tables),
+                "table_count": len(tables),
+                "rows": sum(tables.values()),
+                "pages": len(data["pages"]),
+                "checks": len(checks),
+                "checks_failed": sum(1 for c in checks if c["status"] != "passed"),
+            }
+        )
+
+    return publish
+
+
+publish_reports = build_publish_asset()

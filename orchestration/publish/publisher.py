@@ -1,0 +1,333 @@
+"""Atomic publication of one night's results: build in a hidden folder, rename, switch `current`.
+
+Layout under `publish_root` (see docs/publication.md):
+    <as_of>_<run_id>/            a complete read-only version: snapshot.duckdb, parquet/, pages/, manifest
+    current -> <as_of>_<run_id>  relative symlink, replaced atomically
+    current.json                 the same pointer as a file, for tools that do not follow symlinks
+    .incoming-<as_of>_<run_id>/  a version being built (removed on failure, or by the next publish)
+    .publish.lock                serialises publishers (flock; released by the kernel if one is killed)
+
+Every step before the rename writes only inside the hidden folder, and the rename and the symlink
+replace are single atomic syscalls on one filesystem, so a crash anywhere leaves the previous
+version intact and `current` pointing at it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from orchestration.publish.scanner import find_unmasked_personal_data
+from orchestration.publish.snapshot import DEFAULT_SCHEMAS, DEFAULT_TABLES, build_snapshot
+
+MANIFEST_FORMAT = 1
+CURRENT = "current"
+CURRENT_JSON = "current.json"
+INCOMING_PREFIX = ".incoming-"
+LOCK_FILE = ".publish.lock"
+SNAPSHOT = "snapshot.duckdb"
+PARQUET_DIR = "parquet"
+PAGES_DIR = "pages"
+MANIFEST = "manifest.json"
+VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}_[A-Za-z0-9][A-Za-z0-9_-]*$")
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+READ_ONLY = 0o444
+
+Render = Callable[[Path, Path], None]
+StageHook = Callable[[str], None]
+
+
+class PersonalDataLeak(RuntimeError):
+    """The version being built still holds unmasked personal data; it is not published."""
+
+
+def publish_run(
+    warehouse: Path,
+    publish_root: Path,
+    *,
+    as_of_date: str,
+    run_id: str,
+    code_version: str,
+    checks: list[dict],
+    render: Render | None = None,
+    keep: int = 7,
+    schemas: tuple[str, ...] = DEFAULT_SCHEMAS,
+    tables: tuple[str, ...] = DEFAULT_TABLES,
+    attachments: dict[str, Path] | None = None,
+    verify_masking: bool = True,
+    on_stage: StageHook | None = None,
+) -> Path:
+    """Publish the warehouse's public tables as version `<as_of_date>_<run_id>` and make it current.
+
+    `render(snapshot, pages_dir)` writes the pages; any exception aborts the publish (nothing new
+    is visible). `attachments` maps a folder name in the version to a folder copied in (e.g. the
+    quality gate's data docs). `on_stage(name)` is called at each step (tests kill the process there).
+    Returns the final version folder.
+    """
+    as_of = dt.date.fromisoformat(as_of_date).isoformat()
+    if not RUN_ID_RE.match(run_id):
+        raise ValueError(f"run_id must be letters, digits, '-' or '_': {run_id!r}")
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    stage = on_stage or (lambda _name: None)
+    publish_root = Path(publish_root)
+    publish_root.mkdir(parents=True, exist_ok=True)
+    name = f"{as_of}_{run_id}"
+    final = publish_root / name
+    incoming = publish_root / f"{INCOMING_PREFIX}{name}"
+
+    with _publish_lock(publish_root):
+        _clean_leftovers(publish_root)
+        if final.exists():
+            raise FileExistsError(f"version already published: {final}")
+        incoming.mkdir()
+        try:
+            stage("snapshot")
+            snapshot = build_snapshot(
+                Path(warehouse),
+                incoming / SNAPSHOT,
+                incoming / PARQUET_DIR,
+                schemas=tuple(schemas),
+                tables=tuple(tables),
+            )
+            os.chmod(incoming / SNAPSHOT, READ_ONLY)
+            stage("pages")
+            pages_dir = incoming / PAGES_DIR
+            pages_dir.mkdir()
+            if render is not None:
+                render(incoming / SNAPSHOT, pages_dir)
+            for folder_name, source in (attachments or {}).items():
+                if "/" in folder_name or folder_name.startswith(".") or folder_name in _RESERVED:
+                    raise ValueError(f"bad attachment folder name: {folder_name!r}")
+                if Path(source).is_dir():
+                    shutil.copytree(source, incoming / folder_name)
+            stage("verify")
+            if verify_masking:
+                leaks = find_unmasked_personal_data(incoming)
+                if leaks:
+                    raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
+            stage("manifest")
+            manifest = _manifest(
+                incoming, name, as_of, run_id, code_version, checks, snapshot, _next_sequence(publish_root)
+            )
+            _write_json(incoming / MANIFEST, manifest)
+            _seal(incoming)
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
+        stage("rename")
+        os.rename(incoming, final)
+        _fsync_dir(publish_root)
+        stage("switch")
+        _switch_current(publish_root, name)
+        stage("current_json")
+        _write_current_json(publish_root, manifest)
+        stage("retention")
+        apply_retention(publish_root, keep)
+        stage("done")
+    return final
+
+
+_RESERVED = {SNAPSHOT, PARQUET_DIR, PAGES_DIR, MANIFEST}
+
+
+@contextmanager
+def _publish_lock(publish_root: Path) -> Iterator[None]:
+    """One publisher at a time per folder; makes removing another run's `.incoming-*` safe."""
+    with open(publish_root / LOCK_FILE, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _clean_leftovers(publish_root: Path) -> None:
+    """Remove what a killed publisher left: half-built folders and temporary pointers; repair
+    `current.json` if a crash came between the symlink switch and the file write."""
+    for entry in publish_root.iterdir():
+        if entry.name.startswith(INCOMING_PREFIX):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        elif entry.name.startswith(f"{CURRENT}.tmp-") or entry.name.startswith(f".{CURRENT_JSON}.tmp-"):
+            entry.unlink(missing_ok=True)
+    target = current_version(publish_root)
+    if target is not None:
+        pointer = _read_json(publish_root / CURRENT_JSON)
+        if not pointer or pointer.get("version") != target:
+            manifest = _read_json(publish_root / target / MANIFEST)
+            if manifest:
+                _write_current_json(publish_root, manifest)
+
+
+def current_version(publish_root: Path) -> str | None:
+    """The version name `current` points at, or None before the first publish."""
+    link = Path(publish_root) / CURRENT
+    if not link.is_symlink():
+        return None
+    target = os.readlink(link)
+    return Path(target).name if (Path(publish_root) / target).is_dir() else None
+
+
+def published_versions(publish_root: Path) -> list[str]:
+    """Complete versions (folder with a manifest), oldest first: by publish sequence, then name."""
+    found = []
+    for entry in Path(publish_root).iterdir():
+        if entry.is_dir() and not entry.is_symlink() and VERSION_RE.match(entry.name):
+            manifest = _read_json(entry / MANIFEST)
+            if manifest is not None:
+                found.append((manifest.get("sequence", 0), manifest.get("created_at", ""), entry.name))
+    return [name for *_, name in sorted(found)]
+
+
+def apply_retention(publish_root: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` versions, never the current one. Returns the deleted names.
+
+    A BI session with a deleted snapshot open keeps reading it: unlinking does not affect open files.
+    """
+    versions = published_versions(publish_root)
+    current = current_version(publish_root)
+    doomed = [v for v in versions[: max(len(versions) - keep, 0)] if v != current]
+    for name in doomed:
+        # rename first so a half-deleted folder is never mistaken for a version
+        trash = publish_root / f"{INCOMING_PREFIX}deleting-{name}-{uuid.uuid4().hex[:8]}"
+        os.rename(publish_root / name, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    if doomed:
+        _fsync_dir(publish_root)
+    return doomed
+
+
+def _next_sequence(publish_root: Path) -> int:
+    seqs = [
+        (_read_json(publish_root / v / MANIFEST) or {}).get("sequence", 0)
+        for v in published_versions(publish_root)
+    ]
+    return max(seqs, default=0) + 1
+
+
+def _manifest(folder, name, as_of, run_id, code_version, checks, snapshot, sequence) -> dict:
+    pages = sorted(p.relative_to(folder).as_posix() for p in (folder / PAGES_DIR).rglob("*") if p.is_file())
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        files[rel] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": name,
+        "sequence": sequence,
+        "as_of_date": as_of,
+        "run_id": run_id,
+        "code_version": code_version,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
+        "snapshot": SNAPSHOT,
+        "tables": [
+            {
+                "name": t.name,
+                "rows": t.rows,
+                "parquet": t.parquet,
+                "columns": t.columns,
+                "masked_columns": t.masked_by_name,
+                "pattern_masked_columns": t.masked_by_pattern,
+            }
+            for t in snapshot.tables
+        ],
+        "missing_tables": snapshot.missing_tables,
+        "checks": [_check(c) for c in checks],
+        "pages": pages,
+        "files": files,
+    }
+
+
+def _check(c: dict) -> dict:
+    out = {k: c.get(k) for k in ("name", "severity", "status", "message")}
+    out.update({k: v for k, v in c.items() if k not in out})
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _seal(folder: Path) -> None:
+    """Make every file read-only and durable before the folder becomes visible."""
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, READ_ONLY)
+            _fsync_file(path)
+        elif path.is_dir():
+            _fsync_dir(path)
+    _fsync_dir(folder)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _switch_current(publish_root: Path, name: str) -> None:
+    tmp = publish_root / f"{CURRENT}.tmp-{uuid.uuid4().hex}"
+    os.symlink(name, tmp)  # relative target: the folder can be moved or mounted elsewhere
+    os.replace(tmp, publish_root / CURRENT)
+    _fsync_dir(publish_root)
+
+
+def _write_current_json(publish_root: Path, manifest: dict) -> None:
+    name = manifest["version"]
+    _write_json(
+        publish_root / CURRENT_JSON,
+        {
+            "version": name,
+            "as_of_date": manifest["as_of_date"],
+            "run_id": manifest["run_id"],
+            "created_at": manifest["created_at"],
+            "path": name,
+            "snapshot": f"{name}/{SNAPSHOT}",
+            "manifest": f"{name}/{MANIFEST}",
+        },
+    )
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write via a temp file + fsync + replace, so readers see the old or the new file, never half."""
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2, sort_keys=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return None

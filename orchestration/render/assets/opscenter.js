@@ -1,0 +1,207 @@
+/* Report page behaviour: number formats, sortable/filterable tables, ECharts charts.
+   Formats mirror orchestration/render/formats.py (tests compare both). No network use. */
+(function () {
+  "use strict";
+  var NULL_TEXT = "\u2014";
+  var ALIASES = { cny_wan: "wan", int: "num0", percent: "pct" };
+
+  function group(v, places) {
+    var s = Math.abs(v).toFixed(places);
+    if (Number(s) === 0) v = 0;
+    var parts = s.split(".");
+    parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return (v < 0 ? "-" : "") + parts.join(".");
+  }
+  function money(v, places, suffix) {
+    var t = group(v, places);
+    return (t.charAt(0) === "-" ? "-\u00a5" + t.slice(1) : "\u00a5" + t) + (suffix || "");
+  }
+  function fmt(value, name) {
+    if (value === null || value === undefined) return NULL_TEXT;
+    name = ALIASES[name] || name;
+    if (typeof value !== "number") {
+      var s = String(value);
+      if (name === "date") return s.slice(0, 10);
+      if (name === "month") return s.slice(0, 7);
+      if (name === "datetime") return s.slice(0, 16);
+      return s;
+    }
+    switch (name) {
+      case "cny": return money(value, 2);
+      case "cny0": return money(value, 0);
+      case "wan": return Math.abs(value) >= 10000 ? money(value / 10000, 2, "\u4e07") : money(value, 2);
+      case "num0": case "num1": case "num2": return group(value, Number(name.slice(3)));
+      case "pct": return group(value * 100, 1) + "%";
+      case "pct0": case "pct1": case "pct2": return group(value * 100, Number(name.slice(3))) + "%";
+      case "days": return group(value, 0) + "\u5929";
+      case "text": return String(value);
+      default: return group(value, Number.isInteger(value) ? 0 : 2);
+    }
+  }
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function readJson(id) { return JSON.parse(document.getElementById(id).textContent); }
+
+  function compare(a, b) {
+    if (a === b) return 0;
+    if (a === null) return 1;          // nulls last
+    if (b === null) return -1;
+    if (typeof a === "number" && typeof b === "number") return a - b;
+    return String(a).localeCompare(String(b), "zh-CN");
+  }
+
+  function setupTable(box) {
+    var spec = readJson(box.getAttribute("data-table") + "-data");
+    var state = { rows: spec.rows, sortCol: -1, dir: 1, page: 0, filter: "" };
+    var tools = el("div", { "class": "table-tools" });
+    var search = null;
+    if (spec.search) {
+      search = el("input", { "class": "table-search", type: "search", placeholder: "筛选…", "aria-label": "筛选" });
+      tools.appendChild(search);
+    } else tools.appendChild(el("span"));
+    var count = el("span", { "class": "table-count" });
+    tools.appendChild(count);
+    var table = el("table");
+    var thead = el("thead"), tbody = el("tbody"), hr = el("tr");
+    spec.columns.forEach(function (c, i) {
+      var th = el("th", c.num ? { "class": "num", "data-col": i } : { "data-col": i }, c.title);
+      th.appendChild(el("span", { "class": "sort" }, ""));
+      th.addEventListener("click", function () {
+        state.dir = state.sortCol === i ? -state.dir : 1;
+        state.sortCol = i; state.page = 0; draw();
+      });
+      hr.appendChild(th);
+    });
+    thead.appendChild(hr); table.appendChild(thead); table.appendChild(tbody);
+    var scroll = el("div", { "class": "scroll" }); scroll.appendChild(table);
+    var pager = el("div", { "class": "pager" });
+    var prev = el("button", { type: "button" }, "上一页"), next = el("button", { type: "button" }, "下一页");
+    var where = el("span");
+    pager.appendChild(prev); pager.appendChild(where); pager.appendChild(next);
+    prev.addEventListener("click", function () { state.page--; draw(); });
+    next.addEventListener("click", function () { state.page++; draw(); });
+    if (search) search.addEventListener("input", function () { state.filter = search.value.trim().toLowerCase(); state.page = 0; draw(); });
+    box.appendChild(tools); box.appendChild(scroll); box.appendChild(pager);
+
+    function draw() {
+      var rows = state.rows;
+      if (state.filter) rows = rows.filter(function (r) {
+        return r.c.some(function (cell) { return String(cell[1]).toLowerCase().indexOf(state.filter) >= 0; });
+      });
+      if (state.sortCol >= 0) {
+        var i = state.sortCol, d = state.dir;
+        rows = rows.slice().sort(function (a, b) {
+          var x = a.c[i][0], y = b.c[i][0];
+          if (x === null || y === null) return compare(x, y);   // nulls last both ways
+          return d * compare(x, y);
+        });
+      }
+      Array.prototype.forEach.call(hr.children, function (th, i) {
+        th.lastChild.textContent = i === state.sortCol ? (state.dir > 0 ? "▲" : "▼") : "";
+      });
+      var size = spec.pageSize || rows.length || 1;
+      var pages = Math.max(1, Math.ceil(rows.length / size));
+      state.page = Math.min(Math.max(state.page, 0), pages - 1);
+      var shown = rows.slice(state.page * size, state.page * size + size);
+      tbody.textContent = "";
+      if (!shown.length) {
+        var tr0 = el("tr"), td0 = el("td", { colspan: spec.columns.length, "class": "empty" }, "暂无数据");
+        tr0.appendChild(td0); tbody.appendChild(tr0);
+      }
+      shown.forEach(function (r) {
+        var tr = el("tr");
+        r.c.forEach(function (cell, i) {
+          var td = el("td", spec.columns[i].num ? { "class": "num" } : {});
+          if (cell.length > 2 && cell[2]) td.appendChild(el("a", { href: cell[2] }, cell[1]));
+          else if (i === 0 && r.h) td.appendChild(el("a", { href: r.h, "class": "row-link" }, cell[1]));
+          else td.textContent = cell[1];
+          tr.appendChild(td);
+        });
+        if (r.h) {
+          tr.className = "clickable";
+          tr.addEventListener("click", function (ev) { if (ev.target.tagName !== "A") window.location.href = r.h; });
+        }
+        tbody.appendChild(tr);
+      });
+      count.textContent = "共 " + rows.length + " 行";
+      where.textContent = "第 " + (state.page + 1) + " / " + pages + " 页";
+      pager.style.display = pages > 1 ? "" : "none";
+      prev.disabled = state.page === 0; next.disabled = state.page >= pages - 1;
+    }
+    draw();
+  }
+
+  function setupChart(box) {
+    var spec = readJson(box.getAttribute("data-chart") + "-spec");
+    var xi = 0, cats = [], catIndex = {};
+    spec.rows.forEach(function (r) {
+      var k = String(r[xi]);
+      if (!(k in catIndex)) { catIndex[k] = cats.length; cats.push(r[xi]); }
+    });
+    var series = [];
+    function add(name, yi, match) {
+      var data = cats.map(function () { return null; });
+      spec.rows.forEach(function (r) {
+        if (match && !match(r)) return;
+        var v = r[yi];
+        if (v === null) return;
+        var i = catIndex[String(r[xi])];
+        data[i] = (data[i] || 0) + v;    // duplicate x within a series adds up
+      });
+      var s = { name: name, type: spec.kind === "area" ? "line" : spec.kind, data: data };
+      if (spec.kind === "area") s.areaStyle = {};
+      if (spec.stacked || spec.kind === "area") s.stack = "total";
+      if (spec.kind !== "bar") s.symbolSize = 6;
+      series.push(s);
+    }
+    if (spec.series) {
+      var si = spec.columns.length - 1, names = [];
+      spec.rows.forEach(function (r) { if (names.indexOf(r[si]) < 0) names.push(r[si]); });
+      names.forEach(function (n) { add(String(n), 1, function (r) { return r[si] === n; }); });
+    } else {
+      spec.y.forEach(function (y, k) { add(y, 1 + k); });
+    }
+    var catAxis = {
+      type: "category", data: cats, name: spec.xAxisTitle || "",
+      axisLabel: { formatter: function (v) { return spec.xFmt ? fmt(v, spec.xFmt) : v; } }
+    };
+    var valAxis = {
+      type: "value", name: spec.yAxisTitle || "",
+      axisLabel: { formatter: function (v) { return fmt(v, spec.yFmt); } }
+    };
+    var option = {
+      animation: false,
+      color: ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#84cc16", "#ec4899"],
+      grid: { left: 12, right: 24, top: series.length > 1 ? 36 : 16, bottom: 8, containLabel: true },
+      tooltip: { trigger: "axis", valueFormatter: function (v) { return fmt(v, spec.yFmt); } },
+      legend: series.length > 1 ? { top: 0 } : { show: false },
+      xAxis: spec.swapXY ? valAxis : catAxis,
+      yAxis: spec.swapXY ? catAxis : valAxis,
+      series: series
+    };
+    var chart = window.echarts.init(box, null, { renderer: "svg" });
+    chart.setOption(option);
+    window.addEventListener("resize", function () { chart.resize(); });
+  }
+
+  window.opscenterFmt = fmt;
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-table]").forEach(setupTable);
+    document.querySelectorAll("[data-chart]").forEach(setupChart);
+    // a chart drawn inside a closed <details> has no size yet: resize it when opened
+    document.querySelectorAll("details").forEach(function (d) {
+      d.addEventListener("toggle", function () {
+        d.querySelectorAll("[data-chart]").forEach(function (c) {
+          var inst = window.echarts.getInstanceByDom(c);
+          if (inst) inst.resize();
+        });
+      });
+    });
+    document.documentElement.setAttribute("data-ready", "1");
+  });
+})();

@@ -1,0 +1,1 @@
+select * from raw.load_runs

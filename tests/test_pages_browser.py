@@ -1,0 +1,189 @@
+"""Rendered pages in real headless Chromium over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.render import format_value, render_site
+from tests.browser import chromium, open_page, screenshot, serve_directory  # noqa: F401
+
+FIXTURES = Path(__file__).parent / "fixtures" / "render"
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+CONTEXT = {"as_of_date": "2026-11-21", "run_id": "20261121-r7", "quality_status": "通过"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Fixture pages and the real reports/pages rendered over one tiny snapshot, served over HTTP."""
+    tmp = tmp_path_factory.mktemp("site")
+    snap = tmp / "snapshot.duckdb"
+    con = duckdb.connect(str(snap))
+    con.execute((FIXTURES / "snapshot.sql").read_text(encoding="utf-8"))
+    con.close()
+    root = tmp / "www"
+    demo = render_site(FIXTURES / "pages", snap, root / "demo", CONTEXT)
+    reports = render_site(REPORTS / "pages", snap, root / "reports", CONTEXT)
+    with serve_directory(root) as base:
+        yield base, [("demo", p) for p in demo] + [("reports", p) for p in reports]
+
+
+def _page_url(base, root_folder, rendered) -> str:
+    rel = rendered.path.as_posix().split(f"/www/{root_folder}/", 1)[1]
+    return f"{base}{root_folder}/{rel}"
+
+
+def _load(chromium, url):  # noqa: F811
+    page, watch = open_page(chromium, url)
+    page.wait_for_selector("html[data-ready='1']")
+    return page, watch
+
+
+def _chart_series(page) -> list[list[dict]]:
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.chart-canvas')).map(el => {
+            const inst = echarts.getInstanceByDom(el);
+            if (!inst) return null;
+            return inst.getOption().series.map(s => ({name: s.name, type: s.type, data: s.data}));
+        })"""
+    )
+
+
+def test_every_page_loads_clean_with_charts_tables_and_screenshot(site, chromium):  # noqa: F811
+    base, pages = site
+    assert len(pages) == 6  # demo: index + 3 client pages; reports: data-quality + generated index
+    for folder, rendered in pages:
+        url = _page_url(base, folder, rendered)
+        page, watch = _load(chromium, url)
+        assert watch.problems() == [], url
+        # header: as-of date, run id, quality status, navigation
+        assert page.inner_text(".as-of") == "2026-11-21"
+        assert page.inner_text(".run-id") == "20261121-r7"
+        assert page.inner_text(".quality") == "通过"
+        assert page.locator(".site-nav a").count() >= 1
+        for series in _chart_series(page):
+            assert series, f"chart without ECharts instance on {url}"
+            assert all(any(v is not None for v in s["data"]) for s in series), url
+        for table in page.locator(".data-table").all():
+            rows = table.locator("tbody tr")
+            assert rows.count() > 0 and "暂无数据" not in rows.first.inner_text(), url
+        name = f"{folder}-{rendered.url.strip('/').replace('/', '_') or 'index'}"
+        shot = screenshot(page, re.sub(r"[^\w.-]", "_", name))
+        assert shot.stat().st_size > 10_000
+        assert watch.problems() == [], url
+        page.close()
+
+
+def test_demo_charts_hold_the_hand_computed_series(site, chromium):  # noqa: F811
+    base, pages = site
+    index = next(p for f, p in pages if f == "demo" and p.url == "/")
+    page, watch = _load(chromium, _page_url(base, "demo", index))
+    line, bar, area = _chart_series(page)
+    # monthly totals: 09: 5000; 10: 7345.67 + 2000; 11: 1000 + 30000
+    assert line == [{"name": "amount", "type": "line", "data": [5000, 9345.67, 31000]}]
+    # stacked by region, regions in order of first appearance (华东 in 2026-09)
+    assert [(s["name"], s["data"]) for s in bar] == [
+        ("华东", [5000, 7345.67, 30000]),
+        ("华南", [None, 2000, 1000]),
+    ]
+    assert [s["name"] for s in area] == ["amount", "regions"] and area[1]["data"] == [1, 2, 2]
+    assert watch.problems() == []
+
+
+def test_js_number_formats_match_python(site, chromium):  # noqa: F811
+    base, pages = site
+    index = next(p for f, p in pages if f == "demo" and p.url == "/")
+    page, _ = _load(chromium, _page_url(base, "demo", index))
+    cases = [
+        (12345678, "wan"),
+        (9999, "wan"),
+        (-23456.7, "wan"),
+        (1234567.891, "cny"),
+        (-0.001, "cny"),
+        (1234.5, "cny0"),
+        (0.1234, "pct"),
+        (0.1234, "pct0"),
+        (0.12345, "pct2"),
+        (1234.56, "num1"),
+        (45, "days"),
+        (7, None),
+        (2.5, None),
+        ("2026-11-21 08:30:00", "datetime"),
+        ("2026-11-21", "month"),
+    ]
+    js = page.evaluate("cases => cases.map(([v, f]) => window.opscenterFmt(v, f))", cases)
+    assert js == [format_value(v, f) for v, f in cases]
+
+
+def test_table_sort_filter_paging_and_drill_through(site, chromium):  # noqa: F811
+    base, pages = site
+    index = next(p for f, p in pages if f == "demo" and p.url == "/")
+    page, watch = _load(chromium, _page_url(base, "demo", index))
+    table = page.locator(".data-table").first
+    body = table.locator("tbody tr")
+
+    def first_column():
+        return [r.locator("td").first.inner_text() for r in body.all()]
+
+    assert table.locator(".table-count").inner_text() == "共 3 行"
+    assert body.count() == 2  # rows=2: first page of two
+    assert table.locator(".pager").inner_text().count("第 1 / 2 页") == 1
+    table.locator("th", has_text="已收款").click()  # ascending paid: C002 3000, C001 12345.67, C'03 30000
+    assert first_column() == ["C002", "C001"]
+    assert [r.locator("td").nth(4).inner_text() for r in body.all()] == ["¥3,000.00", "¥1.23万"]
+    table.locator("th", has_text="已收款").click()  # descending
+    assert first_column() == ["C'03", "C001"]
+    table.locator("input.table-search").fill("华南")
+    assert first_column() == ["C002"] and table.locator(".table-count").inner_text() == "共 1 行"
+    table.locator("input.table-search").fill("张三")
+    assert first_column() == ["C001"]
+    with page.expect_navigation():
+        body.first.locator("td").nth(1).click()  # whole row is the drill-through link
+    assert page.url.endswith("/demo/clients/C001.html")
+    page.wait_for_selector("html[data-ready='1']")
+    assert page.inner_text("h1") == "客户 C001"
+    rows = page.locator(".data-table tbody tr")
+    assert [r.inner_text().split("\t") for r in rows.all()] == [
+        ["2026-09-15", "¥5,000.00"],
+        ["2026-10-20", "¥7,345.67"],
+    ]
+    assert watch.problems() == []
+
+
+def test_data_quality_page_numbers(site, chromium):  # noqa: F811
+    base, pages = site
+    dq = next(p for f, p in pages if f == "reports" and p.url == "/data-quality")
+    page, watch = _load(chromium, _page_url(base, "reports", dq))
+    titles = page.locator(".bv-title").all_inner_texts()
+    values = dict(zip(titles, page.locator(".bv-value").all_inner_texts(), strict=True))
+    # 3 files; read 10 + 5 + 0; accepted 8 + 5; rejected 2; 2/15 = 13.33%
+    assert values == {
+        "本次装载文件数": "3",
+        "读取行数": "15",
+        "接收行数": "13",
+        "拒绝行数": "2",
+        "拒绝率": "13.33%",
+        "整文件拒绝": "1",
+    }
+    tables = page.locator(".data-table")
+    assert tables.nth(0).locator("tbody tr").count() == 3
+    rejects = tables.nth(1).locator("tbody tr")
+    assert rejects.count() == 2 and "非法金额" in rejects.first.inner_text()
+    assert page.locator(".alert-negative").count() == 1 and page.locator(".alert-warning").count() == 1
+    assert watch.problems() == []
+
+
+def test_watch_catches_console_errors_and_foreign_requests(chromium, tmp_path):  # noqa: F811
+    """The checks above can fail: a page with a script error and a foreign image is caught."""
+    (tmp_path / "bad.html").write_text(
+        '<html><body><img src="http://example.invalid/x.png"><script>undefinedFn();</script></body></html>',
+        encoding="utf-8",
+    )
+    with serve_directory(tmp_path) as base:
+        page, watch = open_page(chromium, base + "bad.html")
+        page.close()
+    assert watch.foreign_requests == ["http://example.invalid/x.png"]
+    assert any("undefinedFn" in m for m in watch.console_errors)

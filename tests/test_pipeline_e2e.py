@@ -1,0 +1,135 @@
+"""End to end: the whole nightly job, in process, on a small generated firm.
+
+The oracle is independent of the loader and dbt: the generator's own record of what it wrote
+(rows per entity, unique keys, the dirty rows it planted at file:line) and totals recomputed here
+from the raw files with pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.contract import ENTITIES
+from orchestration.demo import generate
+from orchestration.resources import LandingZoneResource, WarehouseResource
+from orchestration.run_config import AS_OF_TAG
+
+AS_OF = dt.date(2026, 11, 20)
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    raw_dir, warehouse = root / "raw", root / "warehouse.duckdb"
+    summary = generate(raw_dir, AS_OF, seed=11, clients=40, months=6)
+    mp = pytest.MonkeyPatch()
+    # dbt runs as a subprocess and finds the warehouse through the environment, like in production.
+    mp.setenv("OPSCENTER_WAREHOUSE", str(warehouse))
+    mp.setenv("OPSCENTER_RAW_DIR", str(raw_dir))
+    mp.setenv("OPSCENTER_PUBLISH_DIR", str(root / "published"))
+    mp.setenv("OPSCENTER_QUALITY_DIR", str(root / "quality"))
+    mp.setenv("OPSCENTER_ALERT_LOG", str(root / "alerts.jsonl"))
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions(
+        {
+            "warehouse": WarehouseResource(path=str(warehouse)),
+            "landing_zone": LandingZoneResource(path=str(raw_dir)),
+        }
+    )
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), tags={AS_OF_TAG: AS_OF.isoformat()}, raise_on_error=False
+    )
+    yield {"root": root, "raw": raw_dir, "warehouse": warehouse, "summary": summary, "result": result}
+    mp.undo()
+
+
+def q(night, sql):
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_job_succeeds(night):
+    result = night["result"]
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert result.success, f"failed steps: {failed}"
+
+
+def test_every_row_is_accounted_for(night):
+    summary = night["summary"]
+    per_entity = dict(q(night, "select entity, sum(rows_read) from raw.load_files group by entity"))
+    for entity in ENTITIES:
+        assert per_entity[entity] == summary["rows_written"][entity], entity
+    unbalanced = q(night, "select * from raw.load_files where rows_read <> rows_accepted + rows_rejected")
+    assert unbalanced == []
+
+
+def test_rejects_are_exactly_the_planted_dirty_rows(night):
+    planted = {(d["file"], d["line"]) for rows in night["summary"]["dirty_rows"].values() for d in rows}
+    rejected = set(q(night, "select source_file, source_line from raw.load_rejects"))
+    assert rejected == planted
+    assert q(night, "select count(*) from raw.load_rejects where reason is null or reason = ''") == [(0,)]
+
+
+def test_one_row_per_key(night):
+    for entity, spec in ENTITIES.items():
+        if entity == "targets":
+            continue
+        key = spec.primary_key[0]
+        total, distinct = q(night, f"select count(*), count(distinct {key}) from raw.{entity}")[0]
+        assert total == distinct == night["summary"]["unique_keys"][entity], entity
+
+
+def _amount(series: pd.Series) -> pd.Series:
+    return series.astype(str).map(lambda s: re.sub(r"[¥￥,\s]", "", s)).astype(float)
+
+
+def test_invoice_total_matches_raw_file(night):
+    """Billed total recomputed from the invoices CSV: last version per id, not void, issued ≤ as-of."""
+    frames = [pd.read_csv(p, dtype=str) for p in sorted((night["raw"] / "invoices").glob("*.csv"))]
+    raw = pd.concat(frames, ignore_index=True)
+    raw = raw[pd.to_numeric(raw["amount"], errors="coerce") > 0]
+    raw = raw[pd.to_datetime(raw["due_date"]) >= pd.to_datetime(raw["issue_date"])]
+    raw = raw.sort_values("updated_at", kind="stable").drop_duplicates("invoice_id", keep="last")
+    billed = raw[(raw["status"] != "void") & (pd.to_datetime(raw["issue_date"]).dt.date <= AS_OF)]
+    expected = round(_amount(billed["amount"]).sum(), 2)
+    got = q(night, "select sum(amount) from core.fct_invoices where not is_void")[0][0]
+    assert float(got) == pytest.approx(expected, abs=0.005)
+
+
+def test_money_is_conserved_through_application(night):
+    """Every received yuan is applied to an invoice, held as client credit, or unidentified."""
+    paid, applied, credit, unidentified = q(
+        night,
+        "select sum(amount), sum(applied_amount), sum(credit_amount), sum(unidentified_amount) "
+        "from core.fct_payments",
+    )[0]
+    assert paid == applied + credit + unidentified
+    apps = q(night, "select sum(applied_amount) from core.fct_payment_applications")[0][0]
+    assert apps == applied
+
+
+def test_green_night_is_published_and_current(night):
+    root = night["root"] / "published"
+    current = root / "current"
+    assert current.is_symlink()
+    manifest = json.loads((current / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["as_of_date"] == AS_OF.isoformat()
+    assert manifest["run_id"] == night["result"].run_id
+    with duckdb.connect(str(current / "snapshot.duckdb"), read_only=True) as snap:
+        tables = {
+            r[0]
+            for r in snap.execute("select schema_name || '.' || table_name from duckdb_tables()").fetchall()
+        }
+        billed = snap.execute("select sum(amount) from core.fct_invoices where not is_void").fetchall()[0][0]
+    assert "raw.load_rejects" in tables and any(t.startswith("marts.") for t in tables)
+    # the snapshot carries the same numbers as the warehouse it was taken from
+    assert billed == q(night, "select sum(amount) from core.fct_invoices where not is_void")[0][0]
+    assert (current / "pages" / "index.html").exists()

@@ -1,0 +1,262 @@
+"""Offline renderer: each supported component, formats, template pages, ${} and SQL errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.render import PageQueryError, RenderError, format_value, render_site
+
+FIXTURES = Path(__file__).parent / "fixtures" / "render"
+REPORTS = Path(__file__).resolve().parent.parent / "reports"
+CONTEXT = {"as_of_date": "2026-11-21", "run_id": "20261121-r7", "quality_status": "未通过"}
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("snap") / "snapshot.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute((FIXTURES / "snapshot.sql").read_text(encoding="utf-8"))
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo(snapshot, tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    pages = render_site(FIXTURES / "pages", snapshot, out, CONTEXT)
+    return out, {p.url: p for p in pages}
+
+
+def _json(html: str) -> dict[str, object]:
+    return {
+        m.group(1): json.loads(m.group(2).replace("<\\/", "</"))
+        for m in re.finditer(r'<script type="application/json" id="([^"]+)">(.*?)</script>', html, re.S)
+    }
+
+
+def _texts(html: str, cls: str) -> list[str]:
+    return re.findall(rf'<div class="{cls}[^"]*">(.*?)</div>', html)
+
+
+def _page(tmp_path: Path, name: str, text: str) -> Path:
+    pages = tmp_path / "pages"
+    (pages / name).parent.mkdir(parents=True, exist_ok=True)
+    (pages / name).write_text(text, encoding="utf-8")
+    return pages
+
+
+# --- formats --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt", "expected"),
+    [
+        (12345678, "wan", "¥1,234.57万"),
+        (Decimal("45345.67"), "wan", "¥4.53万"),
+        (10000, "wan", "¥1.00万"),
+        (9999.994, "wan", "¥9,999.99"),
+        (-23456.7, "cny_wan", "-¥2.35万"),
+        (1234567.891, "cny", "¥1,234,567.89"),
+        (Decimal("-0.001"), "cny", "¥0.00"),
+        (1234.5, "cny0", "¥1,235"),
+        (0.1234, "pct", "12.3%"),
+        (0.1234, "pct1", "12.3%"),
+        (0.1234, "pct0", "12%"),
+        (Decimal("0.12345"), "pct2", "12.35%"),
+        (1234567, "num0", "1,234,567"),
+        (1234.56, "num1", "1,234.6"),
+        (45, "days", "45天"),
+        (7, None, "7"),
+        (2.5, None, "2.50"),
+        (None, "cny", "—"),
+        (True, None, "是"),
+        (dt.date(2026, 11, 21), None, "2026-11-21"),
+        (dt.datetime(2026, 11, 21, 8, 30, 5), None, "2026-11-21 08:30"),
+        (dt.date(2026, 11, 21), "month", "2026-11"),
+        ("2026-11-21", "date", "2026-11-21"),
+    ],
+)
+def test_formats(value, fmt, expected):
+    assert format_value(value, fmt) == expected
+
+
+def test_unknown_fmt_is_an_error():
+    with pytest.raises(ValueError, match="unknown fmt 'usd'"):
+        format_value(1, "usd")
+
+
+# --- components -----------------------------------------------------------------------------------
+
+
+def test_header_nav_and_files(demo):
+    out, pages = demo
+    assert sorted(pages) == ["/", "/clients/C'03", "/clients/C001", "/clients/C002"]
+    assert (out / "assets" / "echarts.min.js").stat().st_size > 500_000
+    html = (out / "clients" / "C001.html").read_text(encoding="utf-8")
+    assert '<dd class="as-of">2026-11-21</dd>' in html
+    assert '<dd class="run-id">20261121-r7</dd>' in html
+    assert '<dd class="quality bad">未通过</dd>' in html
+    assert 'src="../assets/echarts.min.js"' in html  # relative: works from any folder, no CDN
+    assert re.search(r'<a href="../index.html"[^>]*>演示首页</a>', html)
+    assert "http://" not in html and "https://" not in html
+
+
+def test_big_value_inline_value_and_if(demo):
+    out, pages = demo
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert _texts(html, "bv-title") == ["累计收款", "收款笔数"]
+    # 5000 + 7345.67 + 2000 + 1000 + 30000 = 45345.67 -> ¥4.53万
+    assert _texts(html, "bv-value") == ["¥4.53万", "5"]
+    assert _texts(html, "bv-comparison") == ["▲ 12.3% 较上月"]
+    assert html.count('<div class="big-values">') == 1  # consecutive BigValues share a row
+    assert (
+        '本期共收款 ¥45,345.67，笔数 5，客户 3 家；最大客户 <span class="value">王五&#x27;s 咨询</span>'
+        in html
+    )
+    assert '<div class="alert alert-positive" role="note"><p>收款超过四万元。</p>' in html
+    assert "收款不足四万元" not in html
+    assert pages["/"].row_counts == {"totals": 1, "monthly": 5, "by_month": 3, "clients": 3}
+
+
+def test_charts_embed_their_rows(demo):
+    out, _ = demo
+    data = _json((out / "index.html").read_text(encoding="utf-8"))
+    line, bar, area = data["chart-1-spec"], data["chart-2-spec"], data["chart-3-spec"]
+    # by_month is `select ... from ${monthly}`: the monthly query substituted as a subquery
+    assert line["kind"] == "line" and line["yFmt"] == "wan" and not line["stacked"]
+    assert line["rows"] == [["2026-09", 5000.0], ["2026-10", 9345.67], ["2026-11", 31000.0]]
+    assert bar["kind"] == "bar" and bar["series"] == "region" and bar["stacked"]
+    assert bar["columns"] == ["month", "amount", "region"]
+    assert bar["rows"] == [
+        ["2026-09", 5000.0, "华东"],
+        ["2026-10", 7345.67, "华东"],
+        ["2026-10", 2000.0, "华南"],
+        ["2026-11", 30000.0, "华东"],
+        ["2026-11", 1000.0, "华南"],
+    ]
+    assert area["kind"] == "area" and area["y"] == ["amount", "regions"]
+    assert [r[2] for r in area["rows"]] == [1, 2, 2]
+
+
+def test_data_table_columns_formats_and_drill_links(demo):
+    out, _ = demo
+    table = _json((out / "index.html").read_text(encoding="utf-8"))["table-4-data"]
+    assert [c["title"] for c in table["columns"]] == ["客户编号", "客户名称", "区域", "应收余额", "已收款"]
+    assert [c["num"] for c in table["columns"]] == [False, False, False, True, True]
+    assert table["pageSize"] == 2 and table["search"] is True
+    c001 = next(r for r in table["rows"] if r["c"][0][0] == "C001")
+    assert c001["h"] == "clients/C001.html"
+    # raw value for sorting, formatted text for display: 5000 + 7345.67
+    assert c001["c"][3] == [12000.5, "¥12,000.50"] and c001["c"][4] == [12345.67, "¥1.23万"]
+    client = _json((out / "clients" / "C001.html").read_text(encoding="utf-8"))["table-1-data"]
+    assert [[cell[1] for cell in r["c"]] for r in client["rows"]] == [
+        ["2026-09-15", "¥5,000.00"],
+        ["2026-10-20", "¥7,345.67"],
+    ]
+
+
+def test_details_each_and_markdown_links(demo):
+    out, _ = demo
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert '<details class="details"><summary>区域说明</summary><ul>\n<li>王五&#x27;s 咨询：华东</li>' in html
+    assert "<li>李四商贸：华南</li>" in html
+    assert '<a href="clients/C001.html">张三财税</a>' in html
+    assert '<a href="../index.html">返回首页</a>' in (out / "clients" / "C002.html").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_template_pages_one_per_value_with_quote_safe_params(demo):
+    out, pages = demo
+    page = pages["/clients/C'03"]
+    assert page.title == "客户 C'03" and page.params == {"client_id": "C'03"}
+    assert page.row_counts == {"client": 1, "payments": 1}
+    html = page.path.read_text(encoding="utf-8")
+    assert _texts(html, "bv-value") == ["¥0.00"]
+    assert "客户名称：王五&#x27;s 咨询" in html
+    assert pages["/clients/C002"].row_counts == {"client": 1, "payments": 2}
+
+
+def test_data_quality_page_renders_over_raw_bookkeeping(snapshot, tmp_path):
+    pages = render_site(REPORTS / "pages", snapshot, tmp_path, CONTEXT)
+    dq = next(p for p in pages if p.url == "/data-quality")
+    assert dq.title == "数据质量"
+    assert dq.row_counts == {"load_summary": 1, "problems": 1, "files": 3, "rejects": 2, "runs": 4}
+    html = dq.path.read_text(encoding="utf-8")
+    assert _texts(html, "bv-value") == ["3", "15", "13", "2", "13.33%", "1"]
+    assert "本次装载共拒绝 <strong>2</strong> 行" in html
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def test_sql_error_names_page_and_query(snapshot, tmp_path):
+    pages = _page(
+        tmp_path,
+        "broken.md",
+        "# x\n\n```sql good\nselect 1 as a\n```\n\n"
+        "```sql bad_totals\nselect no_such_col from demo.payments\n```\n",
+    )
+    (tmp_path / "sources").symlink_to(FIXTURES / "sources")
+    with pytest.raises(PageQueryError) as err:
+        render_site(pages, snapshot, tmp_path / "out", CONTEXT)
+    assert err.value.query == "bad_totals" and err.value.page.endswith("broken.md")
+    assert (
+        "broken.md" in str(err.value) and "'bad_totals'" in str(err.value) and "no_such_col" in str(err.value)
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("```sql q\nselect * from ${nope}\n```\n", r"\$\{nope\} is not a query on this page"),
+        ("```sql a\nselect * from ${b}\n```\n```sql b\nselect * from ${a}\n```\n", "circular"),
+        ("```sql q\ndelete from raw.load_files\n```\n", "read-only|read only"),
+        ("```sql q\nselect * from read_csv('/etc/hostname')\n```\n", "disabled"),
+    ],
+)
+def test_query_errors(snapshot, tmp_path, body, message):
+    pages = _page(tmp_path, "p.md", body)
+    with pytest.raises(PageQueryError, match=message):
+        render_site(pages, snapshot, tmp_path / "out", CONTEXT)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("<Dropdown data={q} />\n", "unsupported component <Dropdown>"),
+        ("```sql q\nselect 1 as a\n```\n<BigValue data={q} value=b />\n", "column 'b' not in query"),
+        ("```sql q\nselect 1 as a\n```\n<BigValue data={q} value=a fmt=usd />\n", "unknown fmt 'usd'"),
+        ("```sql q\nselect 1 as a\n```\n<BarChart data={x} x=a y=a />\n", r"data=\{x\}: no such query"),
+        ("```sql q\nselect '/nowhere' as l\n```\n<DataTable data={q} link=l />\n", "/nowhere"),
+        ("[x](/missing)\n", "not rendered: / -> /missing|-> /missing"),
+        ("{foo.bar}\n", "unsupported expression"),
+    ],
+)
+def test_page_errors(snapshot, tmp_path, body, message):
+    pages = _page(tmp_path, "index.md", body)
+    with pytest.raises(RenderError, match=message):
+        render_site(pages, snapshot, tmp_path / "out", CONTEXT)
+
+
+def test_bare_param_must_be_numeric(snapshot, tmp_path):
+    pages = _page(
+        tmp_path,
+        "c/[client_id].md",
+        "---\nparams_query: select 'C001'\n---\n```sql q\nselect ${params.client_id} as x\n```\n",
+    )
+    with pytest.raises(PageQueryError, match="not a number"):
+        render_site(pages, snapshot, tmp_path / "out", CONTEXT)
+
+
+def test_template_page_without_params_query(snapshot, tmp_path):
+    pages = _page(tmp_path, "c/[client_id].md", "# x\n")
+    with pytest.raises(RenderError, match="params_query"):
+        render_site(pages, snapshot, tmp_path / "out", CONTEXT)
