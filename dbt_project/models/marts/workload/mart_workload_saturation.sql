@@ -1,0 +1,125 @@
+{{ config(schema='marts') }}
+-- 饱和度: per accountant × work month, the client-periods of bookkeeping they carry, their capacity,
+-- whether they are saturated (doc metric_workload_saturation) and how their error rate that month
+-- compares with their unsaturated months. The work month of a task is its due month.
+{%- set multiplier = var('saturation_multiplier', 1.3) %}
+
+with bookkeeping_tasks as (
+    select * from {{ ref('fct_tasks') }}
+    where stage = 'bookkeeping'
+      and status_as_of <> 'cancelled'
+      and due_date <= last_day({{ as_of() }})
+),
+
+accountants as (
+    select * from {{ ref('dim_staff') }}
+    where role = 'accountant'
+),
+
+months as (
+    select distinct period, month_start, month_end
+    from {{ ref('dim_date') }}
+    where date_day <= {{ as_of() }}
+      and date_day >= (select min(due_date) from bookkeeping_tasks)
+),
+
+loads as (
+    select
+        due_period as period,
+        assignee_id as staff_id,
+        count(distinct client_id || '|' || coalesce(period, due_period)) as load_client_periods
+    from bookkeeping_tasks
+    group by due_period, assignee_id
+),
+
+-- accountants employed during the month, plus anyone carrying load outside recorded employment
+accountant_months as (
+    select m.period, m.month_start, m.month_end, a.staff_id, a.staff_name, a.team, a.monthly_capacity,
+           coalesce(l.load_client_periods, 0) as load_client_periods
+    from months as m
+    cross join accountants as a
+    left join loads as l on l.period = m.period and l.staff_id = a.staff_id
+    where l.staff_id is not null
+       or (
+           (a.hire_date is null or a.hire_date <= m.month_end)
+           and (a.leave_date is null or a.leave_date > m.month_start)
+       )
+),
+
+team_medians as (
+    select period, team, median(load_client_periods) as team_median_load
+    from accountant_months
+    where load_client_periods > 0
+    group by period, team
+),
+
+flagged as (
+    select
+        am.*,
+        tm.team_median_load,
+        coalesce(am.monthly_capacity, tm.team_median_load * {{ multiplier }}) as capacity,
+        case when am.monthly_capacity is not null then 'monthly_capacity'
+             when tm.team_median_load is not null then 'team_median'
+        end as capacity_source,
+        coalesce(am.load_client_periods > coalesce(am.monthly_capacity, tm.team_median_load * {{ multiplier }}),
+                 false) as is_over_capacity,
+        coalesce(am.load_client_periods > tm.team_median_load * {{ multiplier }}, false) as is_over_team_median
+    from accountant_months as am
+    left join team_medians as tm on tm.period = am.period and tm.team is not distinct from am.team
+),
+
+-- this month's error rate is the month row of mart_workload_staff_period (completion month)
+quality as (
+    select
+        f.*,
+        f.is_over_capacity or f.is_over_team_median as is_saturated,
+        coalesce(w.completed_bookkeeping, 0) as bookkeeping_completed,
+        coalesce(w.error_count, 0) as error_count,
+        w.error_rate
+    from flagged as f
+    left join {{ ref('mart_workload_staff_period') }} as w
+        on w.period_grain = 'month' and w.period_start = f.month_start and w.staff_id = f.staff_id
+),
+
+-- pooled error rate over the person's other unsaturated months (the baseline for quality change)
+baseline as (
+    select
+        *,
+        sum(case when not is_saturated then error_count else 0 end) over (partition by staff_id)
+            - case when not is_saturated then error_count else 0 end as baseline_errors,
+        sum(case when not is_saturated then bookkeeping_completed else 0 end) over (partition by staff_id)
+            - case when not is_saturated then bookkeeping_completed else 0 end as baseline_bookkeeping
+    from quality
+),
+
+final as (
+    select
+        period || '|' || staff_id as saturation_key,
+        period,
+        month_start,
+        month_end > {{ as_of() }} as is_partial_month,
+        staff_id,
+        staff_name,
+        team,
+        monthly_capacity,
+        cast(load_client_periods as integer) as load_client_periods,
+        cast(team_median_load as double) as team_median_load,
+        cast({{ multiplier }} as double) as saturation_multiplier,
+        cast(capacity as double) as capacity,
+        capacity_source,
+        is_over_capacity,
+        is_over_team_median,
+        is_saturated,
+        case when is_saturated then '饱和' else '正常' end as saturation_cn,
+        cast(bookkeeping_completed as integer) as bookkeeping_completed,
+        cast(error_count as integer) as error_count,
+        error_rate,
+        cast(baseline_bookkeeping as integer) as baseline_bookkeeping_completed,
+        cast(case when baseline_bookkeeping > 0 then baseline_errors / baseline_bookkeeping end as double)
+            as baseline_error_rate,
+        cast(error_rate - case when baseline_bookkeeping > 0 then baseline_errors / baseline_bookkeeping end
+             as double) as error_rate_change
+    from baseline
+)
+
+select * from final

@@ -1,0 +1,17 @@
+-- A churn-risk row has at least one trigger; a high-value row none and a value at the threshold;
+-- a potential row neither (doc metric_renewal_segment).
+with u as (
+    select
+        *,
+        coalesce(satisfaction_score < {{ var('renewal_churn_satisfaction_below', 3.5) }}, false)
+            or complaint_count >= {{ var('renewal_churn_complaints_at_least', 1) }}
+            or coalesce(overdue_share > {{ var('renewal_churn_overdue_share_above', 0.3) }}, false)
+            as has_churn_trigger
+    from {{ ref('mart_renewals_upcoming') }}
+)
+
+select contract_id, segment
+from u
+where (segment = 'churn_risk' and not has_churn_trigger)
+   or (segment = 'high_value' and (has_churn_trigger or annualized_value < high_value_threshold))
+   or (segment = 'potential' and (has_churn_trigger or annualized_value >= high_value_threshold))
