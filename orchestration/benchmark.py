@@ -1,0 +1,118 @@
+"""Benchmark one night at a given firm size: generate → load → dbt build, timings and peak memory.
+
+    python -m orchestration.benchmark --clients 800 10000 [--months 24] [--out docs/benchmarks.md]
+
+Speed and memory targets are judged here, on this script's written results, not in timed tests.
+Each size runs in a child process so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from orchestration import settings
+
+AS_OF = dt.date(2026, 11, 20)
+
+
+def run_one(clients: int, months: int) -> dict:
+    """Runs in the child: one full night without Dagster's own overhead (loader + dbt build)."""
+    import duckdb
+
+    from orchestration.contract import ENTITIES
+    from orchestration.demo import generate
+    from orchestration.loading import load_entity
+
+    work = Path(tempfile.mkdtemp(prefix=f"bench{clients}_"))
+    timings = {}
+    t = time.perf_counter()
+    summary = generate(work / "raw", AS_OF, seed=42, clients=clients, months=months)
+    timings["generate_s"] = time.perf_counter() - t
+    warehouse = work / "warehouse.duckdb"
+    t = time.perf_counter()
+    with duckdb.connect(str(warehouse)) as conn:
+        for entity in ENTITIES:
+            load_entity(conn, entity, work / "raw", load_id="bench", as_of_date=AS_OF)
+    timings["load_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    env = {**os.environ, "OPSCENTER_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt = Path(sys.executable).with_name("dbt")
+    subprocess.run(
+        [str(dbt), "build", "--project-dir", str(settings.DBT_PROJECT_DIR), "--profiles-dir",
+         str(settings.DBT_PROJECT_DIR), "--target-path", str(work / "target"), "--log-path",
+         str(work / "logs"), "--vars", json.dumps({"as_of_date": AS_OF.isoformat()}), "--quiet"],
+        env=env, check=True,
+    )  # fmt: skip
+    timings["dbt_build_s"] = time.perf_counter() - t
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "clients": clients,
+        "months": months,
+        "rows": summary["rows_written"],
+        **{k: round(v, 1) for k, v in timings.items()},
+        "peak_rss_mb_loader": round(own),
+        "peak_rss_mb_dbt": round(children),
+        "warehouse_mb": round(warehouse.stat().st_size / 2**20, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, nargs="+", default=[800, 10000])
+    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--out", type=Path, default=settings.REPO_ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_one(args.child, args.months)))
+        return 0
+    results = []
+    for n in args.clients:
+        cmd = [
+            sys.executable,
+            "-m",
+            "orchestration.benchmark",
+            "--child",
+            str(n),
+            "--months",
+            str(args.months),
+        ]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        results.append(json.loads(out.strip().splitlines()[-1]))
+        print(results[-1], file=sys.stderr)
+    lines = [
+        "# Benchmarks",
+        "",
+        f"`make benchmark` on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; "
+        f"as of {AS_OF}, {args.months} months of history. Loader = all eight entities into DuckDB; "
+        "dbt = `dbt build` of every model and test. Dagster's own overhead (~20 s per run) is not included.",
+        "",
+        "| clients | tasks rows | payments rows | generate s | load s | dbt build s | peak RSS loader MB "
+        "| peak RSS dbt MB | warehouse MB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['clients']} | {r['rows']['tasks']} | {r['rows']['payments']} | {r['generate_s']} | "
+            f"{r['load_s']} | {r['dbt_build_s']} | {r['peak_rss_mb_loader']} | {r['peak_rss_mb_dbt']} | "
+            f"{r['warehouse_mb']} |"
+        )
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
