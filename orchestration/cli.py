@@ -63,12 +63,27 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     nightly = sub.add_parser("nightly", help="run the nightly job once for an as-of date")
     nightly.add_argument("--as-of", required=True, help="YYYY-MM-DD")
+    backfill = sub.add_parser("backfill", help="run the nightly job for every date in a range, in order")
+    backfill.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
+    backfill.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD (inclusive)")
     sub.add_parser("status", help="where the outputs are and what is current")
     args = parser.parse_args(argv)
     if args.command == "nightly":
         ok = run_nightly(args.as_of)
         print_status()
         return 0 if ok else 1
+    if args.command == "backfill":
+        import datetime as dt
+
+        day, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
+        failed = []
+        while day <= end:  # dates in order: each night's publication becomes current in turn
+            if not run_nightly(day.isoformat()):
+                failed.append(day.isoformat())
+            day += dt.timedelta(days=1)
+        print_status()
+        print(f"backfill: {len(failed)} failed night(s) {failed}" if failed else "backfill: all nights green")
+        return 1 if failed else 0
     print_status()
     return 0
 
