@@ -5,8 +5,6 @@ the forecast/alerts marts read those as source('ml', <table>), so Dagster orders
 dbt (core) → ml/* → dbt (marts) by asset key.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.models import collections, renewal
