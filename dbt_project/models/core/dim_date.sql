@@ -9,8 +9,16 @@ calendar as (
     select * from {{ ref('cn_calendar') }}
 ),
 
+-- Official SAT date where published, else the SAT rule computed on the working calendar
+-- (orchestration/tax_calendar.py → seed cn_tax_deadline_rule).
 tax_deadlines as (
-    select year, month, deadline from {{ ref('cn_tax_deadlines') }}
+    select
+        coalesce(o.year, r.year) as year,
+        coalesce(o.month, r.month) as month,
+        coalesce(o.deadline, r.deadline) as deadline,
+        case when o.deadline is not null then 'official' else 'rule' end as deadline_source
+    from {{ ref('cn_tax_deadline_rule') }} as r
+    full outer join {{ ref('cn_tax_deadlines') }} as o on o.year = r.year and o.month = r.month
 ),
 
 days as (
@@ -70,6 +78,7 @@ final as (
         (count(*) filter (where f.is_workday) over (partition by f.month_start))::integer
             as workdays_in_month,
         t.deadline as month_tax_deadline,
+        t.deadline_source as month_tax_deadline_source,
         f.date_day = t.deadline as is_tax_deadline,
         f.date_day <= {{ as_of() }} as is_on_or_before_as_of
     from flagged as f

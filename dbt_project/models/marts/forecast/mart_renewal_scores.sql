@@ -1,0 +1,44 @@
+{{ config(schema='marts', contract={'enforced': true}) }}
+-- 续约概率: the night's renewal scores (ml.renewal_scores, written by the Python model) with labels.
+with scores as (
+    select * from {{ source('ml', 'renewal_scores') }}
+    where as_of_date = {{ as_of() }}
+),
+
+final as (
+    select
+        s.contract_id,
+        s.client_id,
+        c.client_name,
+        c.industry,
+        c.industry_cn,
+        k.service_type,
+        k.service_type_cn,
+        k.billing_cycle,
+        k.billing_cycle_cn,
+        s.end_date,
+        (s.end_date - {{ as_of() }})::integer as days_to_end,
+        k.annualized_value,
+        s.renewal_probability,
+        case
+            when s.renewal_probability < {{ var('renewal_low_probability', 0.5) }} then 'low'
+            when s.renewal_probability < {{ var('renewal_high_probability', 0.8) }} then 'medium'
+            else 'high'
+        end as probability_band,
+        case
+            when s.renewal_probability < {{ var('renewal_low_probability', 0.5) }} then '低'
+            when s.renewal_probability < {{ var('renewal_high_probability', 0.8) }} then '中'
+            else '高'
+        end as probability_band_cn,
+        s.is_renewed,
+        c.accountant_id,
+        c.accountant_name,
+        c.sales_id,
+        c.sales_name,
+        s.model_name
+    from scores as s
+    left join {{ ref('dim_contracts') }} as k on k.contract_id = s.contract_id
+    left join {{ ref('dim_clients') }} as c on c.client_id = s.client_id
+)
+
+select * from final

@@ -1,0 +1,275 @@
+"""mart_alerts / mart_alert_history on a hand-made firm: each alert type present when its rule holds
+and absent when it narrowly does not; stable ids, first-seen dates and closing across two nights.
+
+Night 1 is 2026-10-22 (a Thursday; the October 2026 filing deadline is Monday 2026-10-26), night 2
+is 2026-10-23. The ml tables (renewal scores, forecast backtest) are written by hand for night 1
+only, so the two alerts built on them close on night 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.models.ml_tables import write_table
+from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+
+NIGHT1, NIGHT2 = "2026-10-22", "2026-10-23"
+TS = dt.datetime(2026, 10, 1, 8, 0)
+D = dt.date.fromisoformat
+T = dt.datetime.fromisoformat
+
+
+def alert_id(alert_type: str, entity_id: str) -> str:
+    return hashlib.md5(f"{alert_type}|{entity_id}".encode()).hexdigest()
+
+
+def _client(cid, accountant):
+    return {
+        "client_id": cid,
+        "client_name": f"客户{cid}",
+        "taxpayer_type": "general",
+        "industry": "trade",
+        "signed_date": D("2025-01-01"),
+        "accountant_id": accountant,
+        "sales_id": "S3",
+        "status": "active",
+        "updated_at": TS,
+    }
+
+
+def _contract(kid, client, start, end):
+    return {
+        "contract_id": kid,
+        "client_id": client,
+        "service_type": "bookkeeping",
+        "billing_cycle": "monthly",
+        "fee_per_cycle": Decimal("500.00"),
+        "start_date": D(start),
+        "end_date": D(end),
+        "status": "active",
+        "updated_at": TS,
+    }
+
+
+def _invoice(iid, client, issue, due, amount="1000.00"):
+    return {
+        "invoice_id": iid,
+        "client_id": client,
+        "issue_date": D(issue),
+        "due_date": D(due),
+        "amount": Decimal(amount),
+        "status": "open",
+        "updated_at": TS,
+    }
+
+
+def _payment(pid, client, invoice, paid, amount="1000.00", payer=None):
+    return {
+        "payment_id": pid,
+        "client_id": client,
+        "invoice_id": invoice,
+        "paid_date": D(paid),
+        "amount": Decimal(amount),
+        "channel": "bank_transfer",
+        "payer_name": payer,
+        "updated_at": TS,
+    }
+
+
+def _task(
+    tid,
+    client,
+    stage,
+    due,
+    status,
+    assignee="S2",
+    period="2026-09",
+    started=None,
+    completed=None,
+    depends_on=None,
+):
+    return {
+        "task_id": tid,
+        "client_id": client,
+        "service_type": "bookkeeping",
+        "stage": stage,
+        "period": period,
+        "assignee_id": assignee,
+        "created_at": T("2026-10-01 08:00"),
+        "due_date": D(due),
+        "started_at": T(started) if started else None,
+        "completed_at": T(completed) if completed else None,
+        "status": status,
+        "depends_on_task_id": depends_on,
+        "updated_at": TS,
+    }
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("alerts")
+    path = tmp / "warehouse.duckdb"
+    conn = new_raw_warehouse(path)
+    insert_rows(conn, "staff", [
+        {"staff_id": "S1", "staff_name": "张会计", "role": "accountant", "monthly_capacity": 1,
+         "updated_at": TS},
+        {"staff_id": "S2", "staff_name": "李会计", "role": "accountant", "monthly_capacity": 10,
+         "updated_at": TS},
+        {"staff_id": "S3", "staff_name": "王销售", "role": "sales", "updated_at": TS},
+    ])  # fmt: skip
+    insert_rows(conn, "clients", [_client(c, "S1" if c in ("C1", "C2") else "S2")
+                                  for c in ("C1", "C2", "C3", "C4", "C5", "C6")])  # fmt: skip
+    insert_rows(conn, "contracts", [
+        _contract("K1", "C1", "2026-01-01", "2026-11-15"),  # 24 days left, p = 0.30 → expiring alert
+        _contract("K2", "C2", "2026-01-01", "2026-11-30"),  # p = 0.90 → no alert
+        _contract("K3", "C4", "2026-01-01", "2027-06-30"),  # p = 0.10 but 251 days away → no alert
+        _contract("K4", "C5", "2026-01-01", "2026-12-15"),  # complaint in September → churn risk
+        _contract("K5", "C6", "2026-01-01", "2026-12-20"),  # no distress → no churn risk
+    ])  # fmt: skip
+    insert_rows(conn, "invoices", [
+        _invoice("I1", "C1", "2026-10-01", "2026-10-19"),  # 3 days past due on night 1 → overdue
+        _invoice("I2", "C2", "2026-10-01", "2026-10-20"),  # 2 days → not yet (3 on night 2)
+        # C3 paid 2 of 3 invoices more than 15 days late → chronic late payer
+        _invoice("I3A", "C3", "2026-02-15", "2026-03-01"),
+        _invoice("I3B", "C3", "2026-04-15", "2026-05-01"),
+        _invoice("I3C", "C3", "2026-06-15", "2026-07-01"),
+        # C4 paid 1 of 3 late → share 1/3 < 0.5 → not chronic
+        _invoice("I4A", "C4", "2026-02-15", "2026-03-01"),
+        _invoice("I4B", "C4", "2026-04-15", "2026-05-01"),
+        _invoice("I4C", "C4", "2026-06-15", "2026-07-01"),
+    ])  # fmt: skip
+    insert_rows(conn, "payments", [
+        _payment("P3A", "C3", "I3A", "2026-04-15"),  # 45 days late
+        _payment("P3B", "C3", "I3B", "2026-06-01"),  # 31 days late
+        _payment("P3C", "C3", "I3C", "2026-07-05"),  # 4 days late: within grace
+        _payment("P4A", "C4", "I4A", "2026-04-15"),
+        _payment("P4B", "C4", "I4B", "2026-05-01"),
+        _payment("P4C", "C4", "I4C", "2026-07-01"),
+        _payment("PU", None, None, "2026-10-10", "888.00", payer="无名氏"),  # unidentified
+    ])  # fmt: skip
+    insert_rows(conn, "feedback", [
+        {"feedback_id": "FB1", "client_id": "C5", "feedback_date": D("2026-09-01"), "score": 2,
+         "is_complaint": True, "updated_at": TS},
+    ])  # fmt: skip
+    insert_rows(conn, "tasks", [
+        _task("D1", "C1", "document_collection", "2026-10-20", "todo"),  # 2 days late → alert
+        _task("D2", "C2", "document_collection", "2026-10-21", "todo"),  # 1 day → not yet
+        _task("D3", "C3", "document_collection", "2026-10-10", "done", started="2026-10-09 09:00",
+              completed="2026-10-12 09:00"),  # done → nothing
+        # filings due 2026-10-26: 3 working days left (22, 23, 26) → at risk unless done
+        _task("F1", "C1", "tax_filing", "2026-10-26", "todo", assignee="S1"),
+        _task("F2", "C2", "tax_filing", "2026-10-26", "done", assignee="S1", started="2026-10-20 09:00",
+              completed="2026-10-21 09:00"),
+        _task("B1", "C1", "bookkeeping", "2026-10-15", "todo"),  # 7 days overdue → task_overdue
+        _task("B2", "C2", "bookkeeping", "2026-10-25", "todo"),  # not yet due
+        _task("U1", "C2", "bookkeeping", "2026-10-18", "in_progress", started="2026-10-16 09:00"),
+        _task("X1", "C2", "fee_collection", "2026-10-30", "todo", depends_on="U1"),  # upstream overdue
+        _task("X2", "C1", "fee_collection", "2026-10-30", "todo", depends_on="B2"),  # upstream not due
+    ])  # fmt: skip
+    # The Python models' outputs for night 1 only (hand-made).
+    write_table(conn, "renewal_scores", pd.DataFrame({
+        "as_of_date": [D(NIGHT1)] * 3, "contract_id": ["K1", "K2", "K3"], "client_id": ["C1", "C2", "C4"],
+        "end_date": [D("2026-11-15"), D("2026-11-30"), D("2027-06-30")],
+        "renewal_probability": [0.30, 0.90, 0.10], "is_renewed": [False] * 3, "model_name": ["hand"] * 3,
+    }))  # fmt: skip
+    write_table(conn, "collection_forecast_backtest", pd.DataFrame({
+        "as_of_date": [D(NIGHT1)] * 3, "period": ["2026-07", "2026-08", "2026-09"],
+        "cutoff_date": [D("2026-06-30"), D("2026-07-31"), D("2026-08-31")],
+        "forecast_amount": [100.0, 100.0, 100.0], "low_amount": [90.0] * 3, "high_amount": [110.0] * 3,
+        "actual_amount": [80.0, 105.0, 115.0],  # only the latest month (15 % off) alerts
+    }))  # fmt: skip
+    conn.close()
+
+    def alerts():
+        with duckdb.connect(str(path), read_only=True) as c:
+            return {
+                r[0]: r[1:]
+                for r in c.execute(
+                    "select alert_id, alert_type, entity_id, severity, staff_id, client_id, first_seen_date,"
+                    " message"
+                    " from marts.mart_alerts"
+                ).fetchall()
+            }
+
+    def history():
+        with duckdb.connect(str(path), read_only=True) as c:
+            return sorted(
+                c.execute(
+                    "select alert_id, opened_date, closed_date, is_open from marts.mart_alert_history"
+                ).fetchall()
+            )
+
+    run_dbt(
+        ["build", "--select", "+mart_alerts", "--indirect-selection", "cautious"], path, NIGHT1, tmp / "t1"
+    )
+    night1 = alerts()
+    run_dbt(
+        ["build", "--select", "+mart_alerts", "--indirect-selection", "cautious"], path, NIGHT2, tmp / "t2"
+    )
+    night2, history2 = alerts(), history()
+    run_dbt(["run", "--select", "mart_alert_history", "mart_alerts"], path, NIGHT2, tmp / "t3")  # rerun
+    return {"night1": night1, "night2": night2, "history2": history2, "rerun": (alerts(), history())}
+
+
+EXPECTED_NIGHT1 = {
+    ("invoice_overdue", "I1"): ("low", "S1", "C1"),
+    ("chronic_late_payer", "C3"): ("medium", "S2", "C3"),
+    ("contract_expiring_low_renewal", "K1"): ("high", "S3", "C1"),
+    ("renewal_churn_risk", "K4"): ("medium", "S2", "C5"),
+    ("collection_forecast_deviation", "2026-09"): ("medium", None, None),
+    ("document_collection_late", "D1"): ("medium", "S2", "C1"),
+    ("filing_at_risk", "F1"): ("medium", "S1", "C1"),
+    ("task_overdue", "B1"): ("medium", "S2", "C1"),
+    ("task_overdue", "U1"): ("medium", "S2", "C2"),
+    ("task_blocked", "X1"): ("medium", "S2", "C2"),
+    ("staff_saturation", "S1"): ("high", "S1", None),
+    ("unidentified_receipt", "PU"): ("high", None, None),
+}
+
+
+def test_each_type_present_exactly_when_its_rule_holds(nights):
+    got = {(v[0], v[1]): (v[2], v[3], v[4]) for v in nights["night1"].values()}
+    assert got == EXPECTED_NIGHT1  # nothing else: I2, C4, K2, K3, K5, D2, D3, F2, B2, X2, S2 absent
+
+
+def test_alert_ids_are_stable_hashes(nights):
+    for aid, (atype, entity, *_rest) in nights["night1"].items():
+        assert aid == alert_id(atype, entity)
+    assert set(nights["night1"]) & set(nights["night2"]) >= {alert_id("invoice_overdue", "I1")}
+
+
+def test_messages_are_chinese_and_specific(nights):
+    msg = nights["night1"][alert_id("invoice_overdue", "I1")][-1]
+    assert msg == "客户「客户C1」账单 I1 已逾期 3 天，未收金额 ¥1000.00"
+    msg = nights["night1"][alert_id("staff_saturation", "S1")][-1]
+    assert msg == "张会计 本月负责 2 户，产能 1 户，负荷 200%"
+
+
+def test_second_night_opens_closes_and_keeps_first_seen(nights):
+    n2 = nights["night2"]
+    # still open: first seen on night 1
+    assert n2[alert_id("invoice_overdue", "I1")][5] == D(NIGHT1)
+    # new on night 2: I2 is now 3 days past due, D2 two days late
+    assert n2[alert_id("invoice_overdue", "I2")][5] == D(NIGHT2)
+    assert n2[alert_id("document_collection_late", "D2")][5] == D(NIGHT2)
+    # the ml rows exist for night 1 only: those alerts disappear and their episodes close on night 2
+    gone = {
+        alert_id("contract_expiring_low_renewal", "K1"),
+        alert_id("collection_forecast_deviation", "2026-09"),
+    }
+    assert not gone & set(n2)
+    closed = {(a, o, c) for a, o, c, is_open in nights["history2"] if not is_open}
+    assert closed == {(a, D(NIGHT1), D(NIGHT2)) for a in gone}
+    assert len(nights["history2"]) == len(set(nights["night1"]) | set(n2))
+
+
+def test_rerun_of_the_same_night_is_idempotent(nights):
+    alerts, history = nights["rerun"]
+    assert alerts == nights["night2"]
+    assert history == nights["history2"]

@@ -1,0 +1,99 @@
+"""The collection forecast uses only data known at its cutoff, checked by perturbing everything after
+a cutoff in the raw data (demo firm, 300 clients, as of 2026-09-30) and rebuilding the warehouse:
+the forecast made at that cutoff must not move, while later forecasts and actuals do."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+
+from orchestration.contract import ENTITIES
+from orchestration.demo import generate
+from orchestration.loading import load_entity
+from orchestration.models import collections
+from tests.dbt_helpers import build_core
+
+AS_OF = dt.date(2026, 9, 30)
+CUTOFF = dt.date(2026, 6, 30)
+
+# Everything here happens after CUTOFF: client-level payments doubled, invoices issued later removed,
+# contracts signed later tripled in fee, contracts in force terminated in August.
+PERTURB = [
+    "update raw.payments set amount = amount * 2 where paid_date > date '2026-06-30' and invoice_id is null",
+    "delete from raw.invoices where issue_date > date '2026-06-30'",
+    "update raw.contracts set fee_per_cycle = fee_per_cycle * 3"
+    " where coalesce(signed_date, start_date) > date '2026-06-30'",
+    "update raw.contracts set status = 'terminated', updated_at = timestamp '2026-08-10 10:00'"
+    " where contract_id in (select contract_id from raw.contracts where start_date <= date '2026-06-30'"
+    " and end_date > date '2026-09-30' order by contract_id limit 20)",
+    # Not perturbed, because core.fct_payment_applications (as of as_of_date) lets them re-route
+    # payments made before the cutoff, i.e. the leak is in core, not in the forecast (reported):
+    # - payments after the cutoff that name an invoice: direct applications are served before the
+    #   client-level queue whatever their date, shrinking the room earlier client payments had;
+    # - write-offs after the cutoff: the client-level queue skips invoices written off as of
+    #   as_of_date (the forecast itself filters write-offs by their own date).
+]
+
+
+def _build(tmp, name, perturb):
+    path = tmp / f"{name}.duckdb"
+    shutil.copy(tmp / "loaded.duckdb", path)
+    if perturb:
+        with duckdb.connect(str(path)) as conn:
+            for stmt in PERTURB:
+                conn.execute(stmt)
+    build_core(path, AS_OF.isoformat(), tmp / f"t_{name}")
+    with duckdb.connect(str(path)) as conn:
+        return {
+            "cutoff": collections.monthly_components(conn, CUTOFF),
+            "forecast": collections.forecast(conn, CUTOFF),
+            "later": collections.monthly_components(conn, dt.date(2026, 8, 31)),
+            "backtest": collections.backtest(conn, AS_OF, months=12),
+        }
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("forecast_demo")
+    generate(tmp / "raw", AS_OF, seed=7, clients=300, months=24)
+    with duckdb.connect(str(tmp / "loaded.duckdb")) as conn:
+        for entity in ENTITIES:
+            load_entity(conn, entity, tmp / "raw", load_id="test", as_of_date=AS_OF)
+    return _build(tmp, "base", False), _build(tmp, "perturbed", True)
+
+
+def test_forecast_at_cutoff_ignores_later_data(runs):
+    base, perturbed = runs
+    pd.testing.assert_frame_equal(base["cutoff"], perturbed["cutoff"], rtol=1e-9)
+    pd.testing.assert_frame_equal(base["forecast"], perturbed["forecast"])
+    assert base["forecast"]["expected_amount"].sum() > 0
+
+
+def test_perturbation_is_visible_after_the_cutoff(runs):
+    base, perturbed = runs
+    # a forecast made later sees the changes (so the comparison above could fail)
+    assert not base["later"]["amount"].sum() == pytest.approx(perturbed["later"]["amount"].sum(), rel=1e-6)
+    b, p = base["backtest"].set_index("period"), perturbed["backtest"].set_index("period")
+    # backtest months whose cutoff is on or before CUTOFF keep their forecast; actuals after it move
+    for period in ("2025-10", "2026-03", "2026-07"):
+        assert b.loc[period, "forecast_amount"] == p.loc[period, "forecast_amount"]
+    assert b.loc["2026-08", "forecast_amount"] != p.loc["2026-08", "forecast_amount"]
+    assert b.loc["2026-08", "actual_amount"] != p.loc["2026-08", "actual_amount"]
+
+
+def test_backtest_shape_and_actuals(runs):
+    base, _ = runs
+    bt = base["backtest"]
+    assert list(bt["period"]) == [f"{y}-{m:02d}" for y, m in [(2025, 10), (2025, 11), (2025, 12)]] + [
+        f"2026-{m:02d}" for m in range(1, 10)
+    ]
+    assert (bt["cutoff_date"].map(lambda d: d.day == 1) == False).all()  # noqa: E712 - month ends
+    assert (bt["low_amount"] <= bt["forecast_amount"]).all() and (
+        bt["forecast_amount"] <= bt["high_amount"]
+    ).all()
+    mape = ((bt["actual_amount"] - bt["forecast_amount"]).abs() / bt["forecast_amount"]).mean()
+    assert mape < 0.25  # the demo firm is regular: the method should be well within this
