@@ -126,10 +126,11 @@ def nights(tmp_path_factory):
     insert_rows(conn, "clients", [_client(c, "S1" if c in ("C1", "C2") else "S2")
                                   for c in ("C1", "C2", "C3", "C4", "C5", "C6")])  # fmt: skip
     insert_rows(conn, "contracts", [
-        _contract("K1", "C1", "2026-01-01", "2026-11-15"),  # 24 days left, p = 0.30 → expiring alert
+        # 24 days left, p = 0.30 → expiring alert (also churn risk by probability, alerted once)
+        _contract("K1", "C1", "2026-01-01", "2026-11-15"),
         _contract("K2", "C2", "2026-01-01", "2026-11-30"),  # p = 0.90 → no alert
         _contract("K3", "C4", "2026-01-01", "2027-06-30"),  # p = 0.10 but 251 days away → no alert
-        _contract("K4", "C5", "2026-01-01", "2026-12-15"),  # complaint in September → churn risk
+        _contract("K4", "C5", "2026-01-01", "2026-12-15"),  # unscored, complaint → churn risk by signals
         _contract("K5", "C6", "2026-01-01", "2026-12-20"),  # no distress → no churn risk
     ])  # fmt: skip
     insert_rows(conn, "invoices", [
@@ -171,6 +172,11 @@ def nights(tmp_path_factory):
         _task("U1", "C2", "bookkeeping", "2026-10-18", "in_progress", started="2026-10-16 09:00"),
         _task("X1", "C2", "fee_collection", "2026-10-30", "todo", depends_on="U1"),  # upstream overdue
         _task("X2", "C1", "fee_collection", "2026-10-30", "todo", depends_on="B2"),  # upstream not due
+        # S1 (capacity 1) carries 2 bookkeeping client-periods due in October, done on time → saturated
+        _task("SB1", "C1", "bookkeeping", "2026-10-25", "done", assignee="S1", started="2026-10-19 09:00",
+              completed="2026-10-20 09:00"),
+        _task("SB2", "C2", "bookkeeping", "2026-10-25", "done", assignee="S1", started="2026-10-19 09:00",
+              completed="2026-10-20 09:00"),
     ])  # fmt: skip
     # The Python models' outputs for night 1 only (hand-made).
     write_table(conn, "renewal_scores", pd.DataFrame({

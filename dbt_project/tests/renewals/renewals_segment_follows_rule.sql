@@ -1,12 +1,15 @@
--- A churn-risk row has at least one trigger; a high-value row none and a value at the threshold;
+-- A churn-risk row has a probability below the threshold (or, unscored, at least one signal); a high-value row none and a value at the threshold;
 -- a potential row neither (doc metric_renewal_segment).
 with u as (
     select
         *,
-        coalesce(satisfaction_score < {{ var('renewal_churn_satisfaction_below', 3.5) }}, false)
-            or complaint_count >= {{ var('renewal_churn_complaints_at_least', 1) }}
-            or coalesce(overdue_share > {{ var('renewal_churn_overdue_share_above', 0.3) }}, false)
-            as has_churn_trigger
+        case
+            when renewal_probability is not null
+                then renewal_probability < {{ var('renewal_churn_probability_below', 0.5) }}
+            else coalesce(satisfaction_score < {{ var('renewal_churn_satisfaction_below', 3.5) }}, false)
+                or complaint_count >= {{ var('renewal_churn_complaints_at_least', 1) }}
+                or coalesce(overdue_share > {{ var('renewal_churn_overdue_share_above', 0.3) }}, false)
+        end as has_churn_trigger
     from {{ ref('mart_renewals_upcoming') }}
 )
 

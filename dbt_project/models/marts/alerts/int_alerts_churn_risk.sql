@@ -1,26 +1,11 @@
 {{ config(schema='intermediate') }}
--- TODO(renewals mart): once mart_renewals_upcoming (segment_code = 'churn_risk') is merged, select
--- its churn-risk contracts here instead of this stand-in rule, so the segment is defined once.
--- Stand-in: recurring contract in force, ending within var alert_churn_window_days (90), no
--- successor signed, and the client shows distress in the last 180 days: a complaint, mean
--- satisfaction below 3, or an invoice more than 30 days past due.
-with ending as (
-    select k.*
-    from {{ ref('dim_contracts') }} as k
-    where k.is_in_force
-      and k.billing_cycle <> 'one_off'
-      and k.renewed_by_contract_id is null
-      and k.end_date between {{ as_of() }} and {{ as_of() }} + {{ var('alert_churn_window_days', 90) }}
-),
-
-feedback as (
-    select
-        client_id,
-        count(*) filter (where is_complaint) as complaints,
-        avg(score) as avg_score
-    from {{ ref('fct_feedback') }}
-    where feedback_date > {{ as_of() }} - 180
-    group by client_id
+-- Churn-risk contracts are exactly the renewals mart's 流失风险 segment (defined once there), plus
+-- the client's worst days past due for the alert message.
+with churn as (
+    select contract_id, client_id, end_date, complaint_count, satisfaction_score, renewal_probability
+    from {{ ref('mart_renewals_upcoming') }}
+    where segment = 'churn_risk'
+      and end_date <= {{ as_of() }} + {{ var('alert_churn_window_days', 90) }}
 ),
 
 overdue as (
@@ -32,18 +17,15 @@ overdue as (
 
 final as (
     select
-        e.contract_id,
-        e.client_id,
-        e.end_date,
-        coalesce(f.complaints, 0) as complaints,
-        f.avg_score,
+        c.contract_id,
+        c.client_id,
+        c.end_date,
+        c.complaint_count as complaints,
+        c.satisfaction_score as avg_score,
+        c.renewal_probability,
         coalesce(o.max_days_past_due, 0) as max_days_past_due
-    from ending as e
-    left join feedback as f on f.client_id = e.client_id
-    left join overdue as o on o.client_id = e.client_id
-    where coalesce(f.complaints, 0) > 0
-       or f.avg_score < 3
-       or coalesce(o.max_days_past_due, 0) > 30
+    from churn as c
+    left join overdue as o on o.client_id = c.client_id
 )
 
 select * from final

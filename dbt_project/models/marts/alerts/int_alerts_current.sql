@@ -95,11 +95,15 @@ churn_risk as (
         c.accountant_id as staff_id,
         r.end_date as reference_date,
         '客户「' || c.client_name || '」合同 ' || r.contract_id || ' 将于 ' || strftime(r.end_date, '%Y-%m-%d')
-            || ' 到期，存在流失风险（近180天投诉 ' || r.complaints || ' 次'
+            || ' 到期，存在流失风险（'
+            || coalesce('续约概率 ' || printf('%.0f', 100 * r.renewal_probability) || '%，', '')
+            || '近12个月投诉 ' || r.complaints || ' 次'
             || coalesce('，平均满意度 ' || printf('%.1f', r.avg_score), '')
             || '，最长逾期 ' || r.max_days_past_due || ' 天）' as message
     from {{ ref('int_alerts_churn_risk') }} as r
     inner join clients as c on c.client_id = r.client_id
+    -- one alert per contract: an expiring low-probability contract is already alerted above
+    where r.contract_id not in (select entity_id from contract_expiring)
 ),
 
 forecast_deviation as (

@@ -1,28 +1,18 @@
 {{ config(schema='intermediate') }}
--- TODO(workload mart): once mart_workload_saturation (is_saturated) is merged, select its saturated
--- staff here instead of this stand-in rule, so saturation is defined once.
--- Stand-in: active staff with a monthly_capacity; load = distinct clients with a non-cancelled task
--- due in the as-of month; saturated when load / capacity >= var alert_saturation_ratio (1.0).
-with load as (
-    select assignee_id as staff_id, count(distinct client_id) as client_load
-    from {{ ref('fct_tasks') }}
-    where status_as_of <> 'cancelled'
-      and due_period = strftime({{ as_of() }}, '%Y-%m')
-    group by assignee_id
-),
-
-final as (
+-- Saturated staff are exactly the workload mart's is_saturated rows (defined once there) for the
+-- as-of month: load is the bookkeeping client-periods due that month, capacity as that mart defines.
+with final as (
     select
         s.staff_id,
         s.staff_name,
-        s.monthly_capacity,
-        l.client_load,
-        l.client_load / s.monthly_capacity as load_ratio
-    from {{ ref('dim_staff') }} as s
-    inner join load as l on l.staff_id = s.staff_id
-    where s.is_active
-      and s.monthly_capacity > 0
-      and l.client_load / s.monthly_capacity >= {{ var('alert_saturation_ratio', 1.0) }}
+        -- capacity may be a team-median estimate: show whole numbers without decimals
+        case when s.capacity = round(s.capacity) then cast(cast(s.capacity as bigint) as varchar)
+             else printf('%.1f', s.capacity) end as monthly_capacity,
+        s.load_client_periods as client_load,
+        s.load_client_periods / nullif(s.capacity, 0) as load_ratio
+    from {{ ref('mart_workload_saturation') }} as s
+    where s.is_saturated
+      and s.month_start = date_trunc('month', {{ as_of() }})::date
 )
 
 select * from final

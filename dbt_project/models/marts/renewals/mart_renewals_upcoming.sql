@@ -116,19 +116,31 @@ assessed as (
     left join renewal_history as h on h.client_id = u.client_id
 ),
 
+scores as (
+    -- the nightly renewal model's calibrated probability (ml/renewal_scores via mart_renewal_scores)
+    select contract_id, renewal_probability from {{ ref('mart_renewal_scores') }}
+),
+
 segmented as (
     select
-        *,
+        a.*,
+        sc.renewal_probability,
         case
+            -- the model decides where it scored the contract; the signal rule only where it did not
+            when sc.renewal_probability is not null
+                then sc.renewal_probability < {{ var('renewal_churn_probability_below', 0.5) }}
             -- a missing signal (no scored feedback, no invoice due) never triggers churn risk by itself
-            when coalesce(satisfaction_score < {{ min_satisfaction }}, false)
-                or complaint_count >= {{ min_complaints }}
-                or coalesce(overdue_share > {{ max_overdue_share }}, false)
-                then 'churn_risk'
-            when annualized_value >= high_value_threshold then 'high_value'
+            else coalesce(a.satisfaction_score < {{ min_satisfaction }}, false)
+                or a.complaint_count >= {{ min_complaints }}
+                or coalesce(a.overdue_share > {{ max_overdue_share }}, false)
+        end as is_churn_risk,
+        case
+            when is_churn_risk then 'churn_risk'
+            when a.annualized_value >= a.high_value_threshold then 'high_value'
             else 'potential'
         end as segment
-    from assessed
+    from assessed as a
+    left join scores as sc on sc.contract_id = a.contract_id
 ),
 
 segment_actions (segment, segment_cn, recommended_action) as (
@@ -176,8 +188,7 @@ final as (
         s.segment,
         a.segment_cn,
         a.recommended_action,
-        -- TODO(lead): wire to mart_renewal_scores once the renewal-probability model is merged
-        cast(null as double) as renewal_probability
+        cast(s.renewal_probability as double) as renewal_probability
     from segmented as s
     inner join segment_actions as a on a.segment = s.segment
     left join clients as c on c.client_id = s.client_id
