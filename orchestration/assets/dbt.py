@@ -42,5 +42,14 @@ translator = OpsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
     as_of = config.resolve(context)
     yield from dbt.cli(
-        ["build", "--vars", json.dumps({"as_of_date": as_of.isoformat()})], context=context
+        # Dagster splits this op around the Python model assets; "buildable" runs a multi-parent test
+        # only in the step where all its parents exist, not eagerly before the later ones are built.
+        [
+            "build",
+            "--indirect-selection",
+            "buildable",
+            "--vars",
+            json.dumps({"as_of_date": as_of.isoformat()}),
+        ],
+        context=context,
     ).stream()
