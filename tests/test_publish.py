@@ -216,6 +216,8 @@ def test_scanner_on_text_files(tmp_path: Path):
     (tmp_path / "ok.html").write_text(
         "<p>138****5678 913101********BC12 213812345678 1381234567 2026112013000000</p>", encoding="utf-8"
     )
+    # metric values: 18 and 11 fraction digits of a decimal number are not a code or a phone
+    (tmp_path / "metrics.json").write_text('{"observed": 0.011029411764705883, "r": 0.13812345678}')
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "data.json").write_text('{"tel": "电话13812345678"}', encoding="utf-8")
     (tmp_path / "sub" / "list.csv").write_text("id,code\n1,91310115MA1K4ABC12\n", encoding="gb18030")

@@ -3,6 +3,7 @@
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -41,6 +42,8 @@ translator = OpsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, name="dbt_models")
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
     as_of = config.resolve(context)
+    # A step of seeds/calendars may run before any loader has created the warehouse file.
+    Path(os.environ["OPSCENTER_WAREHOUSE"]).parent.mkdir(parents=True, exist_ok=True)
     yield from dbt.cli(
         # Dagster splits this op around the Python model assets; "buildable" runs a multi-parent test
         # only in the step where all its parents exist, not eagerly before the later ones are built.

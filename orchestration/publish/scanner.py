@@ -14,13 +14,14 @@ import duckdb
 
 from orchestration.publish.masking import CC_CHARS, quote
 
-# Mainland mobile: 1[3-9] + 9 digits, not part of a longer digit run.
-PHONE_RE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+# Mainland mobile: 1[3-9] + 9 digits, not part of a longer digit run nor the fraction of a decimal
+# number (metrics like 0.011029411764705883 are not personal data).
+PHONE_RE = re.compile(r"(?<![0-9.])1[3-9][0-9]{9}(?![0-9])")
 # Unified social credit code: 2 code chars, 6-digit region code, 10 code chars, standing alone.
-CREDIT_CODE_RE = re.compile(rf"(?<![0-9A-Za-z]){CC_CHARS}{{2}}[0-9]{{6}}{CC_CHARS}{{10}}(?![0-9A-Za-z])")
+CREDIT_CODE_RE = re.compile(rf"(?<![0-9A-Za-z.]){CC_CHARS}{{2}}[0-9]{{6}}{CC_CHARS}{{10}}(?![0-9A-Za-z])")
 # Same patterns for DuckDB's RE2 (no look-around: the guards are part of the match).
-PHONE_SQL = r"(^|[^0-9])1[3-9][0-9]{9}([^0-9]|$)"
-CREDIT_CODE_SQL = rf"(^|[^0-9A-Za-z]){CC_CHARS}{{2}}[0-9]{{6}}{CC_CHARS}{{10}}([^0-9A-Za-z]|$)"
+PHONE_SQL = r"(^|[^0-9.])1[3-9][0-9]{9}([^0-9]|$)"
+CREDIT_CODE_SQL = rf"(^|[^0-9A-Za-z.]){CC_CHARS}{{2}}[0-9]{{6}}{CC_CHARS}{{10}}([^0-9A-Za-z]|$)"
 
 # An 11-digit phone fits only in a 64-bit-or-wider integer; narrower numbers cannot hold one.
 SCANNED_TYPES = ("VARCHAR", "JSON", "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT")
