@@ -1,0 +1,1 @@
+select * from marts.mart_arrears_top10

@@ -1,0 +1,1 @@
+select * from marts.mart_payment_timeliness_by_industry
