@@ -133,3 +133,17 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def data_quality_only(reports: Path, tmp: Path) -> tuple[Path, Path]:
+    """(pages_dir, sources_dir) holding just the data-quality page and the raw bookkeeping sources,
+    for snapshots that carry no marts (the other pages are tested on a real pipeline run)."""
+    import shutil
+
+    pages, sources = tmp / "dq_pages", tmp / "dq_sources" / "opscenter"
+    pages.mkdir(parents=True, exist_ok=True)
+    sources.mkdir(parents=True, exist_ok=True)
+    shutil.copy(reports / "pages" / "data-quality.md", pages)
+    for name in ("connection.yaml", "load_files.sql", "load_rejects.sql", "load_runs.sql"):
+        shutil.copy(reports / "sources" / "opscenter" / name, sources)
+    return pages, sources.parent

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from orchestration.render import format_value, render_site
-from tests.browser import chromium, open_page, screenshot, serve_directory  # noqa: F401
+from tests.browser import chromium, data_quality_only, open_page, screenshot, serve_directory  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -26,7 +26,10 @@ def site(tmp_path_factory):
     con.close()
     root = tmp / "www"
     demo = render_site(FIXTURES / "pages", snap, root / "demo", CONTEXT)
-    reports = render_site(REPORTS / "pages", snap, root / "reports", CONTEXT)
+    # The real report pages read marts and are tested on a real pipeline run (test_report_pages.py);
+    # here only the data-quality page, whose tables the tiny snapshot carries.
+    dq_pages, dq_sources = data_quality_only(REPORTS, tmp)
+    reports = render_site(dq_pages, snap, root / "reports", CONTEXT, sources_dir=dq_sources)
     with serve_directory(root) as base:
         yield base, [("demo", p) for p in demo] + [("reports", p) for p in reports]
 

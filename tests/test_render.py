@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from orchestration.render import PageQueryError, RenderError, format_value, render_site
+from tests.browser import data_quality_only
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -185,7 +186,8 @@ def test_template_pages_one_per_value_with_quote_safe_params(demo):
 
 
 def test_data_quality_page_renders_over_raw_bookkeeping(snapshot, tmp_path):
-    pages = render_site(REPORTS / "pages", snapshot, tmp_path, CONTEXT)
+    pages_dir, sources_dir = data_quality_only(REPORTS, tmp_path / "src")
+    pages = render_site(pages_dir, snapshot, tmp_path / "out", CONTEXT, sources_dir=sources_dir)
     dq = next(p for p in pages if p.url == "/data-quality")
     assert dq.title == "数据质量"
     assert dq.row_counts == {"load_summary": 1, "problems": 1, "files": 3, "rejects": 2, "runs": 4}

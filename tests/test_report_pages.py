@@ -1,0 +1,82 @@
+"""The real report pages, as published by a real nightly run, loaded in headless Chromium.
+
+Runs after tests/test_pipeline_e2e.py's night (module fixture reused through import), serving the
+published `current/pages` folder on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser import chromium, open_page, screenshot, serve_directory  # noqa: F401
+from tests.test_pipeline_e2e import night  # noqa: F401 - the published night these pages belong to
+
+PAGES = ["index", "collections", "renewals", "forecast", "progress-board", "progress-summary", "workload",
+         "staff-progress", "tax-calendar", "alerts", "data-quality"]  # fmt: skip
+# Tables that must have rows on any firm with six months of history.
+MUST_HAVE_ROWS = {"collections": 4, "progress-summary": 1, "alerts": 1, "workload": 1, "staff-progress": 1}
+
+
+@pytest.fixture(scope="module")
+def site(night):  # noqa: F811
+    with serve_directory(night["root"] / "published" / "current" / "pages") as base:
+        yield base
+
+
+def _load(chromium, url):  # noqa: F811
+    page, watch = open_page(chromium, url)
+    page.wait_for_selector("html[data-ready='1']")
+    return page, watch
+
+
+def _charts(page):
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('.chart-canvas')).map(el => {
+            const inst = echarts.getInstanceByDom(el);
+            return inst ? inst.getOption().series.length : -1;
+        })"""
+    )
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_loads_clean(site, chromium, name):  # noqa: F811
+    page, watch = _load(chromium, f"{site}{name}.html")
+    assert watch.problems() == []
+    assert page.inner_text(".as-of") == "2026-11-20"
+    assert page.inner_text(".quality").startswith("通过")  # warn-level findings are listed after it
+    charts = _charts(page)
+    assert all(n >= 0 for n in charts), "a chart container without an ECharts instance"
+    tables = page.locator(".data-table").all()
+    with_rows = [t for t in tables if "暂无数据" not in t.locator("tbody").inner_text()]
+    assert len(with_rows) >= MUST_HAVE_ROWS.get(name, 0)
+    assert tables or charts or name == "data-quality"
+    screenshot(page, f"report-{name}")
+    page.close()
+
+
+def test_progress_summary_drills_through_to_its_tasks(site, chromium):  # noqa: F811
+    page, watch = _load(chromium, f"{site}progress-summary.html")
+    first = page.locator(".data-table tbody tr").first
+    task_count = int(re.sub(r"\D", "", first.locator("td").nth(5).inner_text()))
+    first.click()
+    page.wait_for_url(re.compile(r"/progress/[0-9a-f]{32}"))
+    page.wait_for_selector("html[data-ready='1']")
+    detail_rows = page.locator(".data-table tbody tr")
+    # the detail page lists exactly the tasks behind the summary number (page size 50)
+    assert detail_rows.count() == min(task_count, 50)
+    assert watch.problems() == []
+    screenshot(page, "report-progress-detail")
+
+
+def test_alert_links_to_client_page(site, chromium):  # noqa: F811
+    page, watch = _load(chromium, f"{site}alerts.html")
+    row = page.locator(".data-table tbody tr:has(a.row-link[href*='clients/'])").first
+    client = row.locator("td").nth(3).inner_text()
+    row.click()
+    page.wait_for_url(re.compile(r"/clients/"))
+    page.wait_for_selector("html[data-ready='1']")
+    assert client in page.inner_text("h2")
+    assert watch.problems() == []
+    screenshot(page, "report-client")
