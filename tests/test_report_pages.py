@@ -13,8 +13,8 @@ import pytest
 from tests.browser import chromium, open_page, screenshot, serve_directory  # noqa: F401
 from tests.test_pipeline_e2e import night  # noqa: F401 - the published night these pages belong to
 
-PAGES = ["index", "collections", "renewals", "forecast", "progress-board", "progress-summary", "workload",
-         "staff-progress", "tax-calendar", "alerts", "data-quality"]  # fmt: skip
+PAGES = ["index", "collections", "ar-aging", "renewals", "forecast", "progress-board", "progress-summary",
+         "workload", "staff-progress", "tax-calendar", "alerts", "data-quality"]  # fmt: skip
 # Tables that must have rows on any firm with six months of history.
 MUST_HAVE_ROWS = {"collections": 4, "progress-summary": 1, "alerts": 1, "workload": 1, "staff-progress": 1}
 

@@ -1,0 +1,93 @@
+{{ config(schema='marts', contract={'enforced': true}) }}
+-- 应收指标: firm-level DSO, CEI, average days delinquent and bad-debt rate at each of the last 24
+-- month ends and at the as-of date. Balances are reconstructed at each date from dated facts
+-- (issue dates, application dates), never from today's balances.
+with dates as (
+    select distinct month_end as measure_date
+    from {{ ref('dim_date') }}
+    where month_end < {{ as_of() }} and month_end >= {{ as_of() }} - interval 24 month
+    union
+    select {{ as_of() }}
+),
+
+invoices as (
+    -- write-offs carry no date in the exports: a written-off invoice is left out of every
+    -- reconstructed balance and counted in the bad-debt rate by its issue date instead
+    select invoice_id, issue_date, due_date, amount, is_written_off
+    from {{ ref('fct_invoices') }}
+    where not is_void
+),
+
+applied as (
+    select d.measure_date, a.invoice_id, sum(a.applied_amount) as applied_amount
+    from dates as d
+    inner join {{ ref('fct_payment_applications') }} as a on a.applied_date <= d.measure_date
+    group by all
+),
+
+balances as (
+    select
+        d.measure_date,
+        sum(i.amount - coalesce(a.applied_amount, 0)) filter (where not i.is_written_off) as ar_end,
+        sum(i.amount - coalesce(a.applied_amount, 0))
+            filter (where not i.is_written_off and i.due_date >= d.measure_date) as current_ar_end
+    from dates as d
+    inner join invoices as i on i.issue_date <= d.measure_date
+    left join applied as a on a.measure_date = d.measure_date and a.invoice_id = i.invoice_id
+    group by d.measure_date
+),
+
+billing as (
+    select
+        d.measure_date,
+        sum(i.amount) filter (where i.issue_date > d.measure_date - 90) as billed_90d,
+        sum(i.amount) filter (where i.issue_date > d.measure_date - interval 12 month) as billed_12m,
+        sum(i.amount) filter (where i.issue_date > d.measure_date - interval 12 month and i.is_written_off)
+            as written_off_12m
+    from dates as d
+    inner join invoices as i on i.issue_date <= d.measure_date
+    group by d.measure_date
+),
+
+joined as (
+    select
+        d.measure_date,
+        coalesce(b.ar_end, 0) as ar_end,
+        coalesce(b.current_ar_end, 0) as current_ar_end,
+        coalesce(g.billed_90d, 0) as billed_90d,
+        coalesce(g.billed_12m, 0) as billed_12m,
+        coalesce(g.written_off_12m, 0) as written_off_12m,
+        lag(coalesce(b.ar_end, 0)) over (order by d.measure_date) as ar_begin,
+        lag(d.measure_date) over (order by d.measure_date) as previous_date
+    from dates as d
+    left join balances as b on b.measure_date = d.measure_date
+    left join billing as g on g.measure_date = d.measure_date
+),
+
+with_billed_in_period as (
+    select
+        j.*,
+        (select coalesce(sum(i.amount), 0) from invoices as i
+         where i.issue_date > j.previous_date and i.issue_date <= j.measure_date) as billed_in_period
+    from joined as j
+),
+
+final as (
+    select
+        measure_date,
+        strftime(measure_date, '%Y-%m') as period,
+        measure_date = {{ as_of() }} as is_as_of_date,
+        cast(ar_end as decimal(18, 2)) as ar_end,
+        cast(current_ar_end as decimal(18, 2)) as current_ar_end,
+        cast(billed_90d as decimal(18, 2)) as billed_90d,
+        cast(ar_end / nullif(billed_90d, 0) * 90 as double) as dso,
+        cast(current_ar_end / nullif(billed_90d, 0) * 90 as double) as best_possible_dso,
+        cast((ar_end - current_ar_end) / nullif(billed_90d, 0) * 90 as double) as avg_days_delinquent,
+        cast(billed_in_period as decimal(18, 2)) as billed_in_period,
+        cast((ar_begin + billed_in_period - ar_end)
+             / nullif(ar_begin + billed_in_period - current_ar_end, 0) * 100 as double) as cei,
+        cast(written_off_12m / nullif(billed_12m, 0) as double) as bad_debt_rate_12m
+    from with_billed_in_period
+)
+
+select * from final
