@@ -25,19 +25,15 @@ from orchestration import settings
 AS_OF = dt.date(2026, 11, 20)
 
 
-def run_one(clients: int, months: int) -> dict:
-    """Runs in the child: one full night without Dagster's own overhead (loader + dbt build)."""
+def run_one(work: Path) -> dict:
+    """Runs in the child, on data the parent generated: the loader in this process (its peak RSS is
+    this process's) and dbt build as a subprocess (its peak RSS is the children's)."""
     import duckdb
 
     from orchestration.contract import ENTITIES
-    from orchestration.demo import generate
     from orchestration.loading import load_entity
 
-    work = Path(tempfile.mkdtemp(prefix=f"bench{clients}_"))
     timings = {}
-    t = time.perf_counter()
-    summary = generate(work / "raw", AS_OF, seed=42, clients=clients, months=months)
-    timings["generate_s"] = time.perf_counter() - t
     warehouse = work / "warehouse.duckdb"
     t = time.perf_counter()
     with duckdb.connect(str(warehouse)) as conn:
@@ -57,9 +53,6 @@ def run_one(clients: int, months: int) -> dict:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "clients": clients,
-        "months": months,
-        "rows": summary["rows_written"],
         **{k: round(v, 1) for k, v in timings.items()},
         "peak_rss_mb_loader": round(own),
         "peak_rss_mb_dbt": round(children),
@@ -72,24 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[800, 10000])
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--out", type=Path, default=settings.REPO_ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_one(args.child, args.months)))
+        print(json.dumps(run_one(args.child)))
         return 0
+    from orchestration.demo import generate
+
     results = []
     for n in args.clients:
-        cmd = [
-            sys.executable,
-            "-m",
-            "orchestration.benchmark",
-            "--child",
-            str(n),
-            "--months",
-            str(args.months),
-        ]
+        work = Path(tempfile.mkdtemp(prefix=f"bench{n}_"))
+        t = time.perf_counter()
+        summary = generate(work / "raw", AS_OF, seed=42, clients=n, months=args.months)
+        generated = {
+            "clients": n,
+            "rows": summary["rows_written"],
+            "generate_s": round(time.perf_counter() - t, 1),
+        }
+        cmd = [sys.executable, "-m", "orchestration.benchmark", "--child", str(work)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        results.append({**generated, **json.loads(out.strip().splitlines()[-1])})
         print(results[-1], file=sys.stderr)
     lines = [
         "# Benchmarks",
