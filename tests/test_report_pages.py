@@ -47,7 +47,7 @@ def test_page_loads_clean(site, chromium, name):  # noqa: F811
     assert page.inner_text(".as-of") == "2026-11-20"
     assert page.inner_text(".quality").startswith("通过")  # warn-level findings are listed after it
     charts = _charts(page)
-    assert all(n >= 0 for n in charts), "a chart container without an ECharts instance"
+    assert all(n >= 1 for n in charts), f"a chart without an ECharts instance or series: {charts}"
     tables = page.locator(".data-table").all()
     with_rows = [t for t in tables if "暂无数据" not in t.locator("tbody").inner_text()]
     assert len(with_rows) >= MUST_HAVE_ROWS.get(name, 0)
