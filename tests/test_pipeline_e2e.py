@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 
 import dagster as dg
 import duckdb
@@ -20,6 +21,7 @@ from orchestration.contract import ENTITIES
 from orchestration.demo import generate
 from orchestration.resources import LandingZoneResource, WarehouseResource
 from orchestration.run_config import AS_OF_TAG
+from tests.test_ops_alerts import webhook  # noqa: F401 - real HTTP receiver on 127.0.0.1
 
 AS_OF = dt.date(2026, 11, 20)
 
@@ -168,3 +170,43 @@ def test_rerun_of_the_same_night_gives_identical_marts(night):
     versions = sorted(p.name for p in (night["root"] / "published").iterdir() if p.name.startswith("2026"))
     assert len(versions) == 2
     assert (night["root"] / "published" / "current").resolve().name.endswith(again.run_id)
+
+
+def test_broken_night_publishes_nothing_keeps_current_and_alerts_ops(night, webhook, monkeypatch):  # noqa: F811
+    """A drop missing a required column fails the night: no new version, `current` untouched, and
+    the ops alert (the run-failure sensor's own function) reaches a real webhook on 127.0.0.1."""
+    from orchestration.definitions import build_definitions
+    from orchestration.sensors import notify_run_failure
+
+    port, received = webhook
+    monkeypatch.setenv("OPSCENTER_ALERT_URLS", f"json://127.0.0.1:{port}/ops")
+    published = night["root"] / "published"
+    current_before = (published / "current").resolve()
+    versions_before = sorted(p.name for p in published.iterdir() if p.name.startswith("2026"))
+    broken = night["root"] / "raw_broken"
+    shutil.copytree(night["raw"], broken)
+    (broken / "payments" / "zz_manual.csv").write_text(
+        "payment_id,client_id,paid_date,channel,updated_at\nPX1,C1,2026-11-20,cash,2026-11-20 10:00\n",
+        encoding="utf-8",
+    )
+    defs = build_definitions(
+        {
+            "warehouse": WarehouseResource(path=str(night["warehouse"])),
+            "landing_zone": LandingZoneResource(path=str(broken)),
+        }
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        instance=instance, tags={AS_OF_TAG: AS_OF.isoformat()}, raise_on_error=False
+    )
+    assert not result.success
+    notify_run_failure(instance, instance.get_run_by_id(result.run_id))
+
+    assert (published / "current").resolve() == current_before
+    assert sorted(p.name for p in published.iterdir() if p.name.startswith("2026")) == versions_before
+    assert len(received) == 1
+    message = received[0][1]["message"]
+    assert "raw__payments" in message and "缺少必填列" in message
+    assert "本次发布已暂停，报表保持上一版本" in message
+    # the previous good payments stay in the warehouse
+    assert q(night, "select count(*) from raw.payments")[0][0] == night["summary"]["unique_keys"]["payments"]
