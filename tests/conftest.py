@@ -6,3 +6,7 @@ from pathlib import Path
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
+
+# One session-wide Chromium for every page test: registering the fixture once here (not by importing it
+# into each test module, which would start a second Playwright inside the first one's event loop).
+from tests.browser import chromium  # noqa: E402, F401

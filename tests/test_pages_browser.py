@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from orchestration.render import format_value, render_site
-from tests.browser import chromium, data_quality_only, open_page, screenshot, serve_directory  # noqa: F401
+from tests.browser import data_quality_only, open_page, screenshot, serve_directory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 REPORTS = Path(__file__).resolve().parent.parent / "reports"

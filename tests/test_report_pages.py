@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.browser import chromium, open_page, screenshot, serve_directory  # noqa: F401
+from tests.browser import open_page, screenshot, serve_directory
 from tests.test_pipeline_e2e import night  # noqa: F401 - the published night these pages belong to
 
 PAGES = ["index", "collections", "ar-aging", "renewals", "forecast", "progress-board", "progress-summary",

@@ -53,7 +53,7 @@ CYCLE_MONTHS = {name: k for name, k, _ in CYCLES}
 FEES_SMALL = (200, 250, 300, 350, 400)
 FEES_GENERAL = (600, 800, 1000, 1200, 1500)
 ACTIVE_SHARE = 0.65  # share of all clients in service in an average month (measured on the simulation)
-INVOICE_TERMS = 30  # days from issue to due: tech pays about on time, trade and construction late
+INVOICE_TERMS = 15  # days from issue to due date
 YUAN = 100  # amounts are held in cents
 
 
