@@ -20,22 +20,27 @@ from tests.dbt_helpers import build_core
 AS_OF = dt.date(2026, 9, 30)
 CUTOFF = dt.date(2026, 6, 30)
 
-# Everything here happens after CUTOFF: client-level payments doubled, invoices issued later removed,
-# contracts signed later tripled in fee, contracts in force terminated in August.
+# Everything here happens after CUTOFF: payments after it doubled (client-level and those naming an
+# invoice, whose excess becomes client credit), invoices issued later removed, contracts signed later
+# tripled in fee, contracts in force terminated in August, and invoices issued before the cutoff
+# written off or voided in July/August. The last two used to leak: applications were computed once as
+# of as_of_date, so a later write-off or invoice payment re-routed money received before the cutoff.
+OPEN_BEFORE_CUTOFF = (
+    "select invoice_id from raw.invoices where issue_date <= date '2026-06-30'"
+    " and due_date > date '2026-05-31' and status in ('open', 'paid') order by invoice_id"
+)
 PERTURB = [
-    "update raw.payments set amount = amount * 2 where paid_date > date '2026-06-30' and invoice_id is null",
+    "update raw.payments set amount = amount * 2 where paid_date > date '2026-06-30'",
     "delete from raw.invoices where issue_date > date '2026-06-30'",
     "update raw.contracts set fee_per_cycle = fee_per_cycle * 3"
     " where coalesce(signed_date, start_date) > date '2026-06-30'",
     "update raw.contracts set status = 'terminated', updated_at = timestamp '2026-08-10 10:00'"
     " where contract_id in (select contract_id from raw.contracts where start_date <= date '2026-06-30'"
     " and end_date > date '2026-09-30' order by contract_id limit 20)",
-    # Not perturbed, because core.fct_payment_applications (as of as_of_date) lets them re-route
-    # payments made before the cutoff, i.e. the leak is in core, not in the forecast (reported):
-    # - payments after the cutoff that name an invoice: direct applications are served before the
-    #   client-level queue whatever their date, shrinking the room earlier client payments had;
-    # - write-offs after the cutoff: the client-level queue skips invoices written off as of
-    #   as_of_date (the forecast itself filters write-offs by their own date).
+    "update raw.invoices set status = 'written_off', updated_at = timestamp '2026-08-20 09:00'"
+    f" where invoice_id in ({OPEN_BEFORE_CUTOFF} limit 25)",
+    "update raw.invoices set status = 'void', updated_at = timestamp '2026-07-15 09:00'"
+    f" where invoice_id in ({OPEN_BEFORE_CUTOFF} offset 25 limit 10)",
 ]
 
 

@@ -208,3 +208,46 @@ def test_invoices_outstanding_and_payment_dates(warehouse):
     assert rows == expected
     total = warehouse.execute("select sum(open_receivable_amount) from core.fct_invoices").fetchone()[0]
     assert total == Decimal("200.00")
+
+
+def test_cutoff_dates_are_as_of_and_previous_month_ends(warehouse):
+    rows = warehouse.execute(
+        "select cutoff_date, is_as_of_date from intermediate.int_cutoff_dates order by cutoff_date"
+    ).fetchall()
+    # the as-of date plus 13 month ends before it: 2023-05-31 .. 2024-05-31
+    assert rows[-1] == (D("2024-06-30"), True)
+    assert [r[0] for r in rows[:-1]] == [
+        dt.date(2023 + (m // 12), m % 12 + 1, 1) - dt.timedelta(days=1) for m in range(5, 18)
+    ]
+    assert not any(flag for _, flag in rows[:-1])
+
+
+def test_applications_as_known_at_an_earlier_cutoff(warehouse):
+    """On 2024-04-30 I5 was not void yet (its void update is dated 06-30), P6/P7/P9 had not arrived and
+    I9 was not issued. C2 queue then: I4 800 [0,800), I5 500 [800,1300); money P3 [0,500), P5's
+    excess [500,900): P3 -> I4 500, P5 -> I4 300, P5 -> I5 100. As of 06-30 that 100 goes to I9
+    instead; the cutoff slice keeps what was known on 04-30."""
+    rows = warehouse.execute(
+        "select payment_id, invoice_id, applied_amount, applied_date, application_method"
+        " from intermediate.int_payment_applications_at_cutoffs where cutoff_date = date '2024-04-30'"
+        " order by payment_id, invoice_id"
+    ).fetchall()
+    assert rows == [
+        ("P1", "I2", Decimal("1000.00"), D("2024-02-20"), "invoice"),
+        ("P10", "I1", Decimal("400.00"), D("2024-01-20"), "invoice"),
+        ("P2", "I1", Decimal("600.00"), D("2024-03-10"), "client_oldest_due"),
+        ("P2", "I3", Decimal("1200.00"), D("2024-03-10"), "client_oldest_due"),
+        ("P3", "I4", Decimal("500.00"), D("2024-03-01"), "payer_name_oldest_due"),
+        ("P5", "I4", Decimal("300.00"), D("2024-04-20"), "invoice_overpayment_credit"),
+        ("P5", "I5", Decimal("100.00"), D("2024-04-20"), "invoice_overpayment_credit"),
+        ("P5", "I6", Decimal("600.00"), D("2024-04-20"), "invoice"),
+    ]
+    # and core is exactly the as-of slice
+    slice_rows = warehouse.execute(
+        "select application_id, applied_amount, applied_date from intermediate.int_payment_applications_at_cutoffs"
+        " where cutoff_date = date '2024-06-30' order by 1"
+    ).fetchall()
+    core_rows = warehouse.execute(
+        "select application_id, applied_amount, applied_date from core.fct_payment_applications order by 1"
+    ).fetchall()
+    assert slice_rows == core_rows and len(core_rows) == 11

@@ -17,8 +17,10 @@ CORE_DEPS = [
     dg.AssetKey(["core", "dim_clients"]),
     dg.AssetKey(["core", "fct_invoices"]),
     dg.AssetKey(["core", "fct_payment_applications"]),
-    dg.AssetKey(["staging", "stg_invoices"]),
     dg.AssetKey(["staging", "stg_contracts"]),
+    dg.AssetKey(["intermediate", "int_cutoff_dates"]),
+    dg.AssetKey(["intermediate", "int_invoices_at_cutoffs"]),
+    dg.AssetKey(["intermediate", "int_payment_applications_at_cutoffs"]),
 ]
 
 

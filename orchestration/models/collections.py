@@ -1,6 +1,8 @@
 """Collection forecast (回款预测) and its leak-free backtest, set-based SQL over the core tables.
 
-Method (every input filtered to what was known on `cutoff`):
+Method (every input filtered to what was known on `cutoff`: invoices, voids, write-offs and the
+payment applications come from dbt's intermediate *_at_cutoffs models, where the application rule is
+evaluated as of each cutoff, so a later payment or write-off cannot re-route earlier money):
 - Payment-timing distribution: for non-void invoices whose due month is fully observed
   (due month + MAX_OFFSET months all complete by the cutoff; the REF_MONTHS latest such due months),
   share_k = Σ applied amount in month (due month + k) / Σ invoice amount, k = 0..MAX_OFFSET
@@ -66,20 +68,19 @@ invoices as (
         date_trunc('month', i.due_date)::date as due_month,
         coalesce(cl.industry, 'other') as industry,
         coalesce(k.service_type, 'other') as service_type,
-        s.status = 'written_off' and cast(s.updated_at as date) <= p.cutoff as written_off_at_cutoff
-    from core.fct_invoices as i
+        i.is_written_off as written_off_at_cutoff
+    from intermediate.int_invoices_at_cutoffs as i
     cross join params as p
-    inner join staging.stg_invoices as s on s.invoice_id = i.invoice_id
     left join clients as cl on cl.client_id = i.client_id
     left join core.dim_contracts as k on k.contract_id = i.contract_id
-    where not i.is_void and i.issue_date <= p.cutoff
+    where i.cutoff_date = p.cutoff and not i.is_void
 ),
 
 applied as (
     select a.invoice_id, a.applied_date, cast(a.applied_amount as double) as applied_amount
-    from core.fct_payment_applications as a
+    from intermediate.int_payment_applications_at_cutoffs as a
     cross join params as p
-    where a.applied_date <= p.cutoff
+    where a.cutoff_date = p.cutoff
 ),
 
 ref_invoices as (
@@ -292,6 +293,13 @@ HORIZONS = ("month_1", "month_2", "month_3", "next_quarter")
 
 def monthly_components(conn: duckdb.DuckDBPyConnection, cutoff: dt.date) -> pd.DataFrame:
     """Expected collections per month ahead h (1..HORIZON_MONTHS), industry, service type, component."""
+    known = conn.execute(
+        "select count(*) from intermediate.int_cutoff_dates where cutoff_date = $cutoff", {"cutoff": cutoff}
+    ).fetchone()[0]
+    if not known:
+        # invoices and applications as known at the cutoff come from the intermediate *_at_cutoffs
+        # models, which dbt builds for as_of_date and the backtest's month ends only
+        raise ValueError(f"cutoff {cutoff} is not in intermediate.int_cutoff_dates; rebuild dbt for it")
     conn.execute("CREATE SCHEMA IF NOT EXISTS ml")
     conn.execute(ddl("renewal_scores"))
     return conn.execute(COMPONENT_SQL, {"cutoff": cutoff}).df()

@@ -1,7 +1,8 @@
 -- Invoices issued on or before the as-of date with what payments settled by then. Void invoices are
 -- kept (flagged) but owe nothing; outstanding comes from the applications, not the source status.
 with invoices as (
-    select * from {{ ref('int_invoices_as_of') }}
+    select * exclude (cutoff_date) from {{ ref('int_invoices_at_cutoffs') }}
+    where cutoff_date = {{ as_of() }}
 ),
 
 applications as (

@@ -1,6 +1,7 @@
 -- Payments received on or before the as-of date: how each was identified and where its money went.
 with payments as (
-    select * from {{ ref('int_payments_identified') }}
+    select * exclude (cutoff_date) from {{ ref('int_payments_identified_at_cutoffs') }}
+    where cutoff_date = {{ as_of() }}
 ),
 
 applied as (

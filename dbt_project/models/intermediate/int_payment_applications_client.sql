@@ -1,11 +1,11 @@
--- Step 2 of the application rule: per client, the money not tied to an invoice (client-level and
--- payer-name payments, plus the excess of invoice payments) settles the invoices still open after
--- step 1, oldest due date first (tie: issue_date, invoice_id). Money is queued by (paid_date,
--- payment_id). Both queues become cumulative intervals; an application is the overlap of a money
+-- Step 2 of the application rule, per cutoff date and client: the money not tied to an invoice
+-- (client-level and payer-name payments, plus the excess of invoice payments) settles the invoices
+-- still open after step 1, oldest due date first (tie: issue_date, invoice_id). Money is queued by
+-- (paid_date, payment_id). Both queues become cumulative intervals; an application is the overlap of a money
 -- interval with an invoice interval, so nothing is applied twice and leftovers stay as credit.
 -- Void and written-off invoices take no client-level money.
 with identified as (
-    select * from {{ ref('int_payments_identified') }}
+    select * from {{ ref('int_payments_identified_at_cutoffs') }}
 ),
 
 direct as (
@@ -13,11 +13,12 @@ direct as (
 ),
 
 invoices as (
-    select * from {{ ref('int_invoices_as_of') }}
+    select * from {{ ref('int_invoices_at_cutoffs') }}
 ),
 
 money as (
     select
+        cutoff_date,
         payment_id,
         resolved_client_id as client_id,
         paid_date,
@@ -26,7 +27,7 @@ money as (
     from identified
     where identification_method in ('client', 'payer_name')
     union all
-    select payment_id, client_id, paid_date, excess_amount, 'invoice'
+    select cutoff_date, payment_id, client_id, paid_date, excess_amount, 'invoice'
     from direct
     where excess_amount > 0
 ),
@@ -35,27 +36,28 @@ money_queue as (
     select
         *,
         sum(pool_amount) over (
-            partition by client_id order by paid_date, payment_id
+            partition by cutoff_date, client_id order by paid_date, payment_id
             rows between unbounded preceding and current row
         ) as money_end
     from money
 ),
 
 direct_by_invoice as (
-    select invoice_id, sum(applied_amount) as direct_applied
+    select cutoff_date, invoice_id, sum(applied_amount) as direct_applied
     from direct
-    group by invoice_id
+    group by cutoff_date, invoice_id
 ),
 
 open_invoices as (
     select
+        i.cutoff_date,
         i.invoice_id,
         i.client_id,
         i.due_date,
         i.issue_date,
         i.amount - coalesce(d.direct_applied, 0) as remaining
     from invoices as i
-    left join direct_by_invoice as d on d.invoice_id = i.invoice_id
+    left join direct_by_invoice as d on d.cutoff_date = i.cutoff_date and d.invoice_id = i.invoice_id
     where not i.is_void
       and not i.is_written_off
       and i.amount - coalesce(d.direct_applied, 0) > 0
@@ -65,7 +67,7 @@ invoice_queue as (
     select
         *,
         sum(remaining) over (
-            partition by client_id order by due_date, issue_date, invoice_id
+            partition by cutoff_date, client_id order by due_date, issue_date, invoice_id
             rows between unbounded preceding and current row
         ) as invoice_end
     from open_invoices
@@ -73,6 +75,7 @@ invoice_queue as (
 
 final as (
     select
+        m.cutoff_date,
         m.payment_id,
         q.invoice_id,
         m.client_id,
@@ -89,7 +92,8 @@ final as (
         ) as applied_amount
     from money_queue as m
     inner join invoice_queue as q
-        on q.client_id = m.client_id
+        on q.cutoff_date = m.cutoff_date
+        and q.client_id = m.client_id
         and m.money_end - m.pool_amount < q.invoice_end
         and q.invoice_end - q.remaining < m.money_end
 )

@@ -1,24 +1,25 @@
--- Step 1 of the application rule: payments that name a valid invoice settle it, in paid order
--- (paid_date, payment_id). The cumulative amount paid on the invoice is an interval per payment;
--- its overlap with [0, invoice amount) is what that payment applies, the rest is excess credit.
+-- Step 1 of the application rule, per cutoff date: payments that name a valid invoice settle it, in
+-- paid order (paid_date, payment_id). The cumulative amount paid on the invoice is an interval per
+-- payment; its overlap with [0, invoice amount) is what that payment applies, the rest is excess credit.
 with payments as (
-    select * from {{ ref('int_payments_identified') }}
+    select * from {{ ref('int_payments_identified_at_cutoffs') }}
     where identification_method = 'invoice'
 ),
 
 invoices as (
-    select * from {{ ref('int_invoices_as_of') }}
+    select * from {{ ref('int_invoices_at_cutoffs') }}
 ),
 
 cumulative as (
     select
+        cutoff_date,
         payment_id,
         settles_invoice_id as invoice_id,
         resolved_client_id as client_id,
         paid_date,
         amount,
         sum(amount) over (
-            partition by settles_invoice_id order by paid_date, payment_id
+            partition by cutoff_date, settles_invoice_id order by paid_date, payment_id
             rows between unbounded preceding and current row
         ) as paid_to_date
     from payments
@@ -26,6 +27,7 @@ cumulative as (
 
 final as (
     select
+        c.cutoff_date,
         c.payment_id,
         c.invoice_id,
         c.client_id,
@@ -38,7 +40,7 @@ final as (
             as decimal(18, 2)
         ) as excess_amount
     from cumulative as c
-    inner join invoices as i on i.invoice_id = c.invoice_id
+    inner join invoices as i on i.cutoff_date = c.cutoff_date and i.invoice_id = c.invoice_id
 )
 
 select * from final

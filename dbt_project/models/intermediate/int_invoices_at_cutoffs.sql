@@ -1,0 +1,29 @@
+-- Invoices as known on each cutoff date (int_cutoff_dates): issued on or before it. A void or a
+-- write-off only counts once its update (updated_at) happened on or before the cutoff, so the
+-- state "as of" a past date is what the firm knew then.
+with cutoffs as (
+    select cutoff_date from {{ ref('int_cutoff_dates') }}
+),
+
+invoices as (
+    select * from {{ ref('stg_invoices') }}
+),
+
+final as (
+    select
+        c.cutoff_date,
+        i.invoice_id,
+        i.client_id,
+        i.contract_id,
+        i.issue_date,
+        i.due_date,
+        i.amount,
+        i.status as source_status,
+        i.status = 'void' and coalesce(cast(i.updated_at as date), i.issue_date) <= c.cutoff_date as is_void,
+        i.status = 'written_off'
+            and coalesce(cast(i.updated_at as date), i.issue_date) <= c.cutoff_date as is_written_off
+    from cutoffs as c
+    inner join invoices as i on i.issue_date <= c.cutoff_date
+)
+
+select * from final

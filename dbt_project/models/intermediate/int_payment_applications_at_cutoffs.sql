@@ -1,0 +1,42 @@
+-- Every amount of a payment applied to an invoice, as the application rule stood on each cutoff date:
+-- one row per (cutoff_date, payment, invoice). core.fct_payment_applications is the as-of slice.
+with direct as (
+    select
+        cutoff_date, payment_id, invoice_id, client_id, paid_date, 'invoice' as application_method, applied_amount
+    from {{ ref('int_payment_applications_direct') }}
+    where applied_amount > 0
+),
+
+client_level as (
+    select cutoff_date, payment_id, invoice_id, client_id, paid_date, application_method, applied_amount
+    from {{ ref('int_payment_applications_client') }}
+),
+
+applications as (
+    select * from direct
+    union all
+    select * from client_level
+),
+
+invoices as (
+    select cutoff_date, invoice_id, issue_date from {{ ref('int_invoices_at_cutoffs') }}
+),
+
+final as (
+    select
+        a.cutoff_date,
+        a.payment_id || '|' || a.invoice_id as application_id,
+        a.payment_id,
+        a.invoice_id,
+        a.client_id,
+        a.applied_amount,
+        a.paid_date,
+        -- credit paid before the invoice existed settles it only when the invoice is issued
+        greatest(a.paid_date, i.issue_date) as applied_date,
+        strftime(greatest(a.paid_date, i.issue_date), '%Y-%m') as applied_period,
+        a.application_method
+    from applications as a
+    inner join invoices as i on i.cutoff_date = a.cutoff_date and i.invoice_id = a.invoice_id
+)
+
+select * from final
