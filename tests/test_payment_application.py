@@ -244,7 +244,8 @@ def test_applications_as_known_at_an_earlier_cutoff(warehouse):
     ]
     # and core is exactly the as-of slice
     slice_rows = warehouse.execute(
-        "select application_id, applied_amount, applied_date from intermediate.int_payment_applications_at_cutoffs"
+        "select application_id, applied_amount, applied_date"
+        " from intermediate.int_payment_applications_at_cutoffs"
         " where cutoff_date = date '2024-06-30' order by 1"
     ).fetchall()
     core_rows = warehouse.execute(

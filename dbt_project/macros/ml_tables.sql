@@ -14,9 +14,11 @@
     create table if not exists ml.collection_forecast (
         as_of_date date, cutoff_date date, horizon varchar, period_start date, period_end date,
         scope_type varchar, scope_id varchar, open_invoice_amount double,
-        scheduled_invoice_amount double, expected_amount double, low_amount double,
-        high_amount double, band_pct double
+        scheduled_invoice_amount double, new_business_amount double, expected_amount double,
+        low_amount double, high_amount double, band_pct double
     );
+    -- columns added after a warehouse was first built (tables written by Python are evolved, not rebuilt)
+    alter table ml.collection_forecast add column if not exists new_business_amount double;
     create table if not exists ml.collection_forecast_backtest (
         as_of_date date, period varchar, cutoff_date date, forecast_amount double,
         low_amount double, high_amount double, actual_amount double

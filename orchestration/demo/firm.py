@@ -36,15 +36,16 @@ INDUSTRY_WEIGHTS = {
     "catering": 0.12,
     "other": 0.08,
 }
-# Mean days from invoice issue to payment: construction pays ~15 days slower than tech.
+# Mean days from invoice issue to payment (terms are INVOICE_TERMS = 30 days): tech mostly pays on
+# time, construction ~16 days slower and mostly late; the firm as a whole is roughly 60 % on time.
 PAY_DAYS = {
-    "tech": 30,
-    "services": 35,
-    "catering": 33,
-    "other": 38,
-    "manufacturing": 40,
-    "trade": 45,
-    "construction": 45,
+    "tech": 24,
+    "services": 28,
+    "catering": 27,
+    "other": 31,
+    "manufacturing": 34,
+    "trade": 38,
+    "construction": 40,
 }
 SOURCES = (("referral", 0.35), ("online", 0.25), ("walk_in", 0.15), ("partner", 0.20), ("event", 0.05))
 CHANNELS = (("bank_transfer", 0.45), ("wechat", 0.28), ("alipay", 0.15), ("cash", 0.07), ("other", 0.05))
@@ -53,7 +54,7 @@ CYCLE_MONTHS = {name: k for name, k, _ in CYCLES}
 FEES_SMALL = (200, 250, 300, 350, 400)
 FEES_GENERAL = (600, 800, 1000, 1200, 1500)
 ACTIVE_SHARE = 0.65  # share of all clients in service in an average month (measured on the simulation)
-INVOICE_TERMS = 15  # days from issue to due date
+INVOICE_TERMS = 30  # days from issue to due date
 YUAN = 100  # amounts are held in cents
 
 

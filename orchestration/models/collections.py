@@ -3,21 +3,25 @@
 Method (every input filtered to what was known on `cutoff`: invoices, voids, write-offs and the
 payment applications come from dbt's intermediate *_at_cutoffs models, where the application rule is
 evaluated as of each cutoff, so a later payment or write-off cannot re-route earlier money):
-- Payment-timing distribution: for non-void invoices whose due month is fully observed
-  (due month + MAX_OFFSET months all complete by the cutoff; the REF_MONTHS latest such due months),
-  share_k = Σ applied amount in month (due month + k) / Σ invoice amount, k = 0..MAX_OFFSET
-  (payments before the due month count in k = 0; later than MAX_OFFSET months = the tail, not
-  forecast). Per client when it has ≥ MIN_CLIENT_INVOICES reference invoices, else per industry,
-  else the firm.
+- Payment-timing distribution, measured from the issue month (payment terms differ between firms
+  and clients often pay before the due date, so the issue month is the stable origin): for non-void
+  invoices whose issue month is fully observed (issue month + MAX_OFFSET months all complete by the
+  cutoff; the REF_MONTHS latest such issue months), share_k = Σ applied amount in month
+  (issue month + k) / Σ invoice amount, k = 0..MAX_OFFSET (later than MAX_OFFSET months = the tail,
+  not forecast). Per client when it has ≥ MIN_CLIENT_INVOICES reference invoices, else per
+  industry, else the firm.
 - Open invoices at the cutoff (issued ≤ cutoff, not void, not written off by then, outstanding =
-  amount − applications applied ≤ cutoff): expected in month t = outstanding × share_k / (1 − Σ share
-  of the offsets already past), k = t − due month.
+  amount − applications known at the cutoff): expected in month t = outstanding × share_k /
+  (1 − Σ share of the offsets already past), k = t − issue month.
 - Invoices the schedules will issue: contracts signed by the cutoff, not ended or terminated by then,
-  issue one invoice of fee_per_cycle at each cycle start after the cutoff (one-off: at start), due
-  after the firm's median payment terms; expected in month t = amount × share_(t − due month).
+  issue one invoice of fee_per_cycle at each cycle start after the cutoff (one-off: at start);
+  expected in month t = amount × share_(t − issue month).
   Cycles after the contract's end_date continue the schedule weighted by the renewal probability
   (ml.renewal_scores of that night when present, else the renewal rate known at the cutoff),
   0 when a successor contract is already signed (its own schedule counts instead).
+- New business: contracts without a predecessor invoiced in the month they are signed, averaged over
+  the last REF_MONTHS complete months by industry and service type; every future month issues that
+  amount, collected along the industry's (else the firm's) distribution.
 - Band: expected × (1 ± band_pct), band_pct = 80th percentile of |actual − forecast| / forecast of
   the backtest months before (≥ 3 months), else DEFAULT_BAND.
 """
@@ -38,7 +42,6 @@ MIN_CLIENT_INVOICES = 6
 HORIZON_MONTHS = 6  # enough to hold the next calendar quarter whatever the cutoff month
 DEFAULT_BAND = 0.15
 BAND_QUANTILE = 0.8
-DEFAULT_TERMS_DAYS = 15
 DEFAULT_RENEWAL_RATE = 0.5  # no ended contract known at the cutoff: no evidence either way
 
 COMPONENT_SQL = f"""
@@ -62,10 +65,11 @@ invoices as (
     select
         i.invoice_id,
         i.client_id,
+        i.contract_id,
         i.issue_date,
         i.due_date,
         cast(i.amount as double) as amount,
-        date_trunc('month', i.due_date)::date as due_month,
+        date_trunc('month', i.issue_date)::date as issue_month,
         coalesce(cl.industry, 'other') as industry,
         coalesce(k.service_type, 'other') as service_type,
         i.is_written_off as written_off_at_cutoff
@@ -87,14 +91,14 @@ ref_invoices as (
     select i.*
     from invoices as i
     cross join ref_window as w
-    where i.due_month between w.ref_start and w.ref_end
+    where i.issue_month between w.ref_start and w.ref_end
 ),
 
 ref_collected as (
     select
         r.client_id,
         r.industry,
-        greatest(0, datediff('month', r.due_month, date_trunc('month', a.applied_date)::date)) as k,
+        datediff('month', r.issue_month, date_trunc('month', a.applied_date)::date) as k,
         a.applied_amount
     from ref_invoices as r
     inner join applied as a on a.invoice_id = r.invoice_id
@@ -163,12 +167,12 @@ open_invoices as (
         i.industry,
         i.service_type,
         i.amount - coalesce(sum(a.applied_amount), 0) as outstanding,
-        datediff('month', i.due_month, p.m0) as age
+        datediff('month', i.issue_month, p.m0) as age
     from invoices as i
     cross join params as p
     left join applied as a on a.invoice_id = i.invoice_id
     where not i.written_off_at_cutoff
-    group by i.invoice_id, i.client_id, i.industry, i.service_type, i.amount, i.due_month, p.m0
+    group by i.invoice_id, i.client_id, i.industry, i.service_type, i.amount, i.issue_month, p.m0
     having i.amount - coalesce(sum(a.applied_amount), 0) > 0.005
 ),
 
@@ -185,13 +189,6 @@ open_expected as (
     inner join distribution as d on d.lvl = cl.lvl and d.key = cl.key and d.k = h.h + o.age
     left join distribution as past on past.lvl = cl.lvl and past.key = cl.key and past.k = o.age
     where 1 - coalesce(past.cum_share, 0) > 1e-9
-),
-
-terms as (
-    select coalesce(median(datediff('day', issue_date, due_date)), {DEFAULT_TERMS_DAYS}) as days
-    from invoices
-    cross join params as p
-    where issue_date > p.cutoff - 183
 ),
 
 renewal_rate as (
@@ -257,10 +254,9 @@ scheduled as (
             when c.renewed_at_cutoff then 0.0
             else c.p_renew
         end as amount,
-        date_trunc('month', c.cycle_start + cast(tm.days as integer))::date as due_month
+        date_trunc('month', c.cycle_start)::date as issue_month
     from cycles as c
     cross join params as p
-    cross join terms as tm
     where c.cycle_start > p.cutoff
       and c.cycle_start < p.m0 + interval {HORIZON_MONTHS + 1} month
       and (c.step is not null or c.cycle_start <= c.end_date)
@@ -279,11 +275,66 @@ scheduled_expected as (
     cross join horizon as h
     inner join distribution as d
         on d.lvl = cl.lvl and d.key = cl.key
-        and d.k = datediff('month', s.due_month, (p.m0 + to_months(cast(h.h as integer)))::date)
+        and d.k = datediff('month', s.issue_month, (p.m0 + to_months(cast(h.h as integer)))::date)
+),
+
+-- New business: contracts not known at the cutoff (no predecessor: renewals are weighted above)
+-- invoiced in the month they are signed. Its monthly amount is the average of the last REF_MONTHS
+-- complete months (fewer when the history is shorter), by industry and service type; each future
+-- month issues that amount, collected along the industry's (else the firm's) distribution.
+nb_window as (
+    select
+        (date_trunc('month', p.cutoff + 1) - interval {REF_MONTHS} month)::date as nb_start,
+        (date_trunc('month', p.cutoff + 1) - interval 1 month)::date as nb_end
+    from params as p
+),
+
+nb_months as (
+    -- months of the window since the firm's first invoice (a shorter history is not diluted)
+    select greatest(1, datediff('month', greatest(w.nb_start, min(i.issue_month)), w.nb_end) + 1) as n
+    from invoices as i
+    cross join nb_window as w
+    group by w.nb_start, w.nb_end
+),
+
+new_business_rate as (
+    select i.industry, i.service_type, sum(i.amount) / any_value(m.n) as monthly_amount
+    from invoices as i
+    inner join core.dim_contracts as k on k.contract_id = i.contract_id
+    cross join nb_window as w
+    cross join nb_months as m
+    where k.previous_contract_id is null
+      and date_trunc('month', k.effective_signed_date) = i.issue_month
+      and i.issue_month between w.nb_start and w.nb_end
+    group by i.industry, i.service_type
+),
+
+new_business_expected as (
+    select
+        h.h,
+        n.industry,
+        n.service_type,
+        'new_business' as component,
+        n.monthly_amount * d.share as amount
+    from new_business_rate as n
+    cross join horizon as h
+    cross join horizon as j
+    left join totals as ti on ti.lvl = 'industry' and ti.key = n.industry
+    inner join distribution as d
+        on d.lvl = case when ti.n is not null then 'industry' else 'firm' end
+        and d.key = case when ti.n is not null then n.industry else '' end
+        and d.k = h.h - j.h
+    where j.h <= h.h
 )
 
 select h, industry, service_type, component, sum(amount) as amount
-from (select * from open_expected union all select * from scheduled_expected)
+from (
+    select * from open_expected
+    union all
+    select * from scheduled_expected
+    union all
+    select * from new_business_expected
+)
 group by all
 order by all
 """
@@ -339,10 +390,19 @@ def forecast(
             )
             for scope_id, r in pivot.iterrows():
                 rows.append(
-                    (horizon, start, end, scope_type, scope_id, r.get("open", 0.0), r.get("scheduled", 0.0))
+                    (
+                        horizon,
+                        start,
+                        end,
+                        scope_type,
+                        scope_id,
+                        r.get("open", 0.0),
+                        r.get("scheduled", 0.0),
+                        r.get("new_business", 0.0),
+                    )
                 )
             if scope_type == "firm" and pivot.empty:
-                rows.append((horizon, start, end, "firm", "", 0.0, 0.0))
+                rows.append((horizon, start, end, "firm", "", 0.0, 0.0, 0.0))
     out = pd.DataFrame(
         rows,
         columns=[
@@ -353,9 +413,12 @@ def forecast(
             "scope_id",
             "open_invoice_amount",
             "scheduled_invoice_amount",
+            "new_business_amount",
         ],
     )
-    out["expected_amount"] = out["open_invoice_amount"] + out["scheduled_invoice_amount"]
+    out["expected_amount"] = (
+        out["open_invoice_amount"] + out["scheduled_invoice_amount"] + out["new_business_amount"]
+    )
     out["band_pct"] = band_pct
     out["low_amount"] = out["expected_amount"] * (1 - band_pct)
     out["high_amount"] = out["expected_amount"] * (1 + band_pct)

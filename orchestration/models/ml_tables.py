@@ -38,6 +38,7 @@ TABLES: dict[str, dict[str, str]] = {
         "scope_id": "VARCHAR",
         "open_invoice_amount": "DOUBLE",
         "scheduled_invoice_amount": "DOUBLE",
+        "new_business_amount": "DOUBLE",
         "expected_amount": "DOUBLE",
         "low_amount": "DOUBLE",
         "high_amount": "DOUBLE",
@@ -60,17 +61,24 @@ def ddl(name: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS ml.{name} ({cols})"
 
 
+def evolve(conn: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Create ml.<name>, or add the columns declared since an existing warehouse was built."""
+    conn.execute(ddl(name))
+    for col, typ in TABLES[name].items():
+        conn.execute(f'ALTER TABLE ml.{name} ADD COLUMN IF NOT EXISTS "{col}" {typ}')
+
+
 def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> int:
     """Replace the rows of ml.<name> with `frame` (columns by name, cast to the declared types)."""
     cols = list(TABLES[name])
     conn.execute("CREATE SCHEMA IF NOT EXISTS ml")
-    conn.execute(ddl(name))
+    evolve(conn, name)
     conn.register("ml_frame", frame.reindex(columns=cols))
     select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in TABLES[name].items())
     conn.execute("BEGIN")
     try:
         conn.execute(f"DELETE FROM ml.{name}")
-        conn.execute(f"INSERT INTO ml.{name} SELECT {select} FROM ml_frame")
+        conn.execute(f"INSERT INTO ml.{name} BY NAME SELECT {select} FROM ml_frame")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")

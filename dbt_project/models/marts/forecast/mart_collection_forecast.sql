@@ -30,6 +30,7 @@ final as (
         case when f.scope_type = 'firm' then '全公司' else coalesce(l.label_cn, f.scope_id) end as scope_name_cn,
         f.open_invoice_amount,
         f.scheduled_invoice_amount,
+        coalesce(f.new_business_amount, 0) as new_business_amount,
         f.expected_amount,
         f.low_amount,
         f.high_amount,

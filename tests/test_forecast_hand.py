@@ -1,0 +1,172 @@
+"""The collection forecast's three components on a hand-made firm, every number worked out by hand.
+
+Cutoff 2024-06-30 (= as_of). MAX_OFFSET 4, REF_MONTHS 6: reference invoices are those issued
+2023-09..2024-02, new business is averaged over 2024-01..2024-06.
+
+Clients C1, C2, both industry tech (no client has 6 reference invoices: the industry level is used).
+Reference invoices (no contract):
+  R1 C1 issued 2023-10-05 1000: 600 paid 10-20 (k = 0), 400 paid 11-10 (k = 1)
+  R2 C2 issued 2024-01-10 1000: 1000 paid 02-15 (k = 1)
+  → tech shares: k0 = 600 / 2000 = 0.3, k1 = 1400 / 2000 = 0.7, k2..k4 = 0.
+Contracts:
+  K1 C1 bookkeeping quarterly 900, signed 2024-05-20, 2024-06-01..2025-05-31: I6 issued 06-01, open.
+  K2 C2 audit one-off 1200, signed and started 2024-04-10, no predecessor: I4 issued 04-10, paid 04-25.
+Open: I6 900, issued this month (age 0, 30 % of such money usually arrives by now):
+  July (h1) = 900 × 0.7 / (1 − 0.3) = 900; later months 0.
+Scheduled: K1's next cycles 2024-09-01 and 2024-12-01 (2025-03-01 is past the 6-month horizon):
+  Sep (h3) 900 × 0.3 = 270, Oct (h4) 900 × 0.7 = 630, Dec (h6) 270.
+New business: only K2 (signed and invoiced in April; K1 was signed in May but invoiced in June).
+  The window has 6 months of history (first invoice 2023-10) → 1200 / 6 = 200 a month (tech, audit),
+  each month's 200 collected 30 % in its month, 70 % the next:
+  July 200 × 0.3 = 60; from August on 200 × 0.7 + 200 × 0.3 = 200.
+Firm: month_1 (Jul) 900 + 0 + 60 = 960; month_2 (Aug) 200; month_3 (Sep) 270 + 200 = 470;
+  next_quarter (Jul–Sep) open 900, scheduled 270, new 460, total 1630.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from orchestration.models import collections
+from tests.dbt_helpers import build_core, insert_rows, new_raw_warehouse
+
+AS_OF = dt.date(2024, 6, 30)
+TS = dt.datetime(2024, 6, 30, 20, 0)
+D = dt.date.fromisoformat
+
+
+def _client(cid):
+    return {
+        "client_id": cid,
+        "client_name": f"{cid}公司",
+        "taxpayer_type": "small_scale",
+        "industry": "tech",
+        "signed_date": D("2023-01-01"),
+        "accountant_id": "S1",
+        "status": "active",
+        "updated_at": TS,
+    }
+
+
+def _contract(kid, cid, service, cycle, fee, signed, start, end):
+    return {
+        "contract_id": kid,
+        "client_id": cid,
+        "service_type": service,
+        "billing_cycle": cycle,
+        "fee_per_cycle": Decimal(fee),
+        "signed_date": D(signed),
+        "start_date": D(start),
+        "end_date": D(end),
+        "status": "active",
+        "updated_at": TS,
+    }
+
+
+def _invoice(iid, cid, kid, issue, amount):
+    issued = D(issue)
+    return {
+        "invoice_id": iid,
+        "client_id": cid,
+        "contract_id": kid,
+        "issue_date": issued,
+        "due_date": issued + dt.timedelta(days=30),
+        "amount": Decimal(amount),
+        "status": "open",
+        "updated_at": TS,
+    }
+
+
+def _payment(pid, iid, cid, paid, amount):
+    return {
+        "payment_id": pid,
+        "client_id": cid,
+        "invoice_id": iid,
+        "paid_date": D(paid),
+        "amount": Decimal(amount),
+        "channel": "bank_transfer",
+        "updated_at": TS,
+    }
+
+
+@pytest.fixture(scope="module")
+def forecast(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("forecast_hand")
+    path = tmp / "warehouse.duckdb"
+    conn = new_raw_warehouse(path)
+    insert_rows(
+        conn,
+        "staff",
+        [{"staff_id": "S1", "staff_name": "张会计", "role": "accountant", "team": "一部", "updated_at": TS}],
+    )
+    insert_rows(conn, "clients", [_client("C1"), _client("C2")])
+    insert_rows(
+        conn,
+        "contracts",
+        [
+            _contract(
+                "K1", "C1", "bookkeeping", "quarterly", "900.00", "2024-05-20", "2024-06-01", "2025-05-31"
+            ),
+            _contract("K2", "C2", "audit", "one_off", "1200.00", "2024-04-10", "2024-04-10", "2024-04-30"),
+        ],
+    )
+    insert_rows(
+        conn,
+        "invoices",
+        [
+            _invoice("R1", "C1", None, "2023-10-05", "1000.00"),
+            _invoice("R2", "C2", None, "2024-01-10", "1000.00"),
+            _invoice("I4", "C2", "K2", "2024-04-10", "1200.00"),
+            _invoice("I6", "C1", "K1", "2024-06-01", "900.00"),
+        ],
+    )
+    insert_rows(
+        conn,
+        "payments",
+        [
+            _payment("P1", "R1", "C1", "2023-10-20", "600.00"),
+            _payment("P2", "R1", "C1", "2023-11-10", "400.00"),
+            _payment("P3", "R2", "C2", "2024-02-15", "1000.00"),
+            _payment("P4", "I4", "C2", "2024-04-25", "1200.00"),
+        ],
+    )
+    conn.close()
+    build_core(path, AS_OF.isoformat(), tmp / "target")
+    with duckdb.connect(str(path)) as conn:
+        yield collections.forecast(conn, AS_OF)
+
+
+def _firm(frame, horizon):
+    row = frame[(frame["horizon"] == horizon) & (frame["scope_type"] == "firm")]
+    assert len(row) == 1
+    r = row.iloc[0]
+    return (
+        r["open_invoice_amount"],
+        r["scheduled_invoice_amount"],
+        r["new_business_amount"],
+        r["expected_amount"],
+    )
+
+
+def test_firm_components_by_horizon(forecast):
+    assert _firm(forecast, "month_1") == pytest.approx((900, 0, 60, 960))
+    assert _firm(forecast, "month_2") == pytest.approx((0, 0, 200, 200))
+    assert _firm(forecast, "month_3") == pytest.approx((0, 270, 200, 470))
+    assert _firm(forecast, "next_quarter") == pytest.approx((900, 270, 460, 1630))
+
+
+def test_periods_and_band(forecast):
+    q = forecast[(forecast["horizon"] == "next_quarter") & (forecast["scope_type"] == "firm")].iloc[0]
+    assert (q["period_start"], q["period_end"]) == (dt.date(2024, 7, 1), dt.date(2024, 9, 30))
+    assert (q["low_amount"], q["high_amount"]) == pytest.approx((1630 * 0.85, 1630 * 1.15))
+
+
+def test_split_by_service_type(forecast):
+    m1 = forecast[(forecast["horizon"] == "next_quarter") & (forecast["scope_type"] == "service_type")]
+    by_service = dict(zip(m1["scope_id"], m1["expected_amount"], strict=True))
+    # bookkeeping: I6 900 + K1's September cycle 270; audit: new business 460
+    assert by_service == pytest.approx({"bookkeeping": 1170, "audit": 460})
