@@ -10,3 +10,6 @@ if ROOT not in sys.path:
 # One session-wide Chromium for every page test: registering the fixture once here (not by importing it
 # into each test module, which would start a second Playwright inside the first one's event loop).
 from tests.browser import chromium  # noqa: E402, F401
+
+# One published night shared by the end-to-end and report-page tests (see tests/night.py).
+from tests.night import night  # noqa: E402, F401

@@ -7,7 +7,6 @@ from the raw files with pandas.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import shutil
@@ -18,49 +17,10 @@ import pandas as pd
 import pytest
 
 from orchestration.contract import ENTITIES
-from orchestration.demo import generate
 from orchestration.resources import LandingZoneResource, WarehouseResource
 from orchestration.run_config import AS_OF_TAG
+from tests.night import AS_OF
 from tests.test_ops_alerts import webhook  # noqa: F401 - real HTTP receiver on 127.0.0.1
-
-AS_OF = dt.date(2026, 11, 20)
-
-
-@pytest.fixture(scope="module")
-def night(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    raw_dir, warehouse = root / "raw", root / "warehouse.duckdb"
-    summary = generate(raw_dir, AS_OF, seed=11, clients=40, months=6)
-    mp = pytest.MonkeyPatch()
-    # dbt runs as a subprocess and finds the warehouse through the environment, like in production.
-    mp.setenv("OPSCENTER_WAREHOUSE", str(warehouse))
-    mp.setenv("OPSCENTER_RAW_DIR", str(raw_dir))
-    mp.setenv("OPSCENTER_PUBLISH_DIR", str(root / "published"))
-    mp.setenv("OPSCENTER_QUALITY_DIR", str(root / "quality"))
-    mp.setenv("OPSCENTER_ALERT_LOG", str(root / "alerts.jsonl"))
-    from orchestration.definitions import build_definitions
-
-    defs = build_definitions(
-        {
-            "warehouse": WarehouseResource(path=str(warehouse)),
-            "landing_zone": LandingZoneResource(path=str(raw_dir)),
-        }
-    )
-    result = defs.resolve_job_def("nightly").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), tags={AS_OF_TAG: AS_OF.isoformat()}, raise_on_error=False
-    )
-    run = lambda: defs.resolve_job_def("nightly").execute_in_process(  # noqa: E731
-        instance=dg.DagsterInstance.ephemeral(), tags={AS_OF_TAG: AS_OF.isoformat()}, raise_on_error=False
-    )
-    yield {
-        "root": root,
-        "raw": raw_dir,
-        "warehouse": warehouse,
-        "summary": summary,
-        "result": result,
-        "rerun": run,
-    }
-    mp.undo()
 
 
 def q(night, sql):
@@ -180,6 +140,7 @@ def test_broken_night_publishes_nothing_keeps_current_and_alerts_ops(night, webh
 
     port, received = webhook
     monkeypatch.setenv("OPSCENTER_ALERT_URLS", f"json://127.0.0.1:{port}/ops")
+
     published = night["root"] / "published"
     current_before = (published / "current").resolve()
     versions_before = sorted(p.name for p in published.iterdir() if p.name.startswith("2026"))
@@ -196,11 +157,12 @@ def test_broken_night_publishes_nothing_keeps_current_and_alerts_ops(night, webh
         }
     )
     instance = dg.DagsterInstance.ephemeral()
-    result = defs.resolve_job_def("nightly").execute_in_process(
-        instance=instance, tags={AS_OF_TAG: AS_OF.isoformat()}, raise_on_error=False
-    )
-    assert not result.success
-    notify_run_failure(instance, instance.get_run_by_id(result.run_id))
+    with night["env"]():
+        result = defs.resolve_job_def("nightly").execute_in_process(
+            instance=instance, tags={AS_OF_TAG: AS_OF.isoformat()}, raise_on_error=False
+        )
+        assert not result.success
+        notify_run_failure(instance, instance.get_run_by_id(result.run_id))
 
     assert (published / "current").resolve() == current_before
     assert sorted(p.name for p in published.iterdir() if p.name.startswith("2026")) == versions_before

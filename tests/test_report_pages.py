@@ -1,7 +1,7 @@
 """The real report pages, as published by a real nightly run, loaded in headless Chromium.
 
-Runs after tests/test_pipeline_e2e.py's night (module fixture reused through import), serving the
-published `current/pages` folder on 127.0.0.1.
+Uses the session's published night (tests/night.py, shared with tests/test_pipeline_e2e.py), serving
+its `current/pages` folder on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import re
 import pytest
 
 from tests.browser import open_page, screenshot, serve_directory
-from tests.test_pipeline_e2e import night  # noqa: F401 - the published night these pages belong to
 
 PAGES = ["index", "collections", "ar-aging", "renewals", "forecast", "progress-board", "progress-summary",
          "workload", "staff-progress", "tax-calendar", "alerts", "data-quality"]  # fmt: skip
@@ -20,7 +19,7 @@ MUST_HAVE_ROWS = {"collections": 4, "progress-summary": 1, "alerts": 1, "workloa
 
 
 @pytest.fixture(scope="module")
-def site(night):  # noqa: F811
+def site(night):
     with serve_directory(night["root"] / "published" / "current" / "pages") as base:
         yield base
 
