@@ -1,7 +1,9 @@
 """Command line for operators: run one night, show the state of the last publication.
 
 python -m orchestration.cli nightly --as-of 2026-11-20
+python -m orchestration.cli backfill --from 2026-11-01 --to 2026-11-20
 python -m orchestration.cli status
+python -m orchestration.cli rollback [--to <version>]
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def print_status() -> None:
         print(f"pages:      {current / 'pages' / 'index.html'}")
     else:
         print("current  -> (nothing published yet)")
+    if root.is_dir():
+        from orchestration.publish import published_versions
+
+        kept = published_versions(root)
+        if kept:
+            print(f"kept:       {len(kept)} version(s), oldest {kept[0]}, newest {kept[-1]}")
     log = settings.alert_log_path()
     if log.exists():
         lines = log.read_text(encoding="utf-8").strip().splitlines()
@@ -56,6 +64,26 @@ def print_status() -> None:
         if lines:
             last = json.loads(lines[-1])
             print(f"last alert: {last.get('title', '')}")
+
+
+def run_rollback(to: str | None) -> int:
+    from orchestration.ops_alerts import send_ops_alert
+    from orchestration.publish import RollbackError, rollback
+
+    try:
+        before, after = rollback(settings.publish_dir(), to)
+    except RollbackError as exc:
+        print(f"rollback refused: {exc}", file=sys.stderr)
+        return 2
+    # ops hear about every change of what managers and BI tools read, not only failures
+    send_ops_alert(
+        "报表已回滚",
+        f"当前版本由 {before} 切换为 {after}，下一次成功的夜间运行将重新发布。",
+        level="warning",
+        context={"event": "rollback", "from": before, "to": after},
+    )
+    print_status()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
     backfill.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD (inclusive)")
     sub.add_parser("status", help="where the outputs are and what is current")
+    roll = sub.add_parser("rollback", help="make an earlier kept version current (default: the previous one)")
+    roll.add_argument("--to", help="version folder name, e.g. 2026-11-19_<run_id>")
     args = parser.parse_args(argv)
+    if args.command == "rollback":
+        return run_rollback(args.to)
     if args.command == "nightly":
         ok = run_nightly(args.as_of)
         print_status()

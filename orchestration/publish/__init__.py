@@ -2,18 +2,24 @@
 
 from orchestration.publish.publisher import (
     PersonalDataLeak,
+    RollbackError,
     apply_retention,
     current_version,
     publish_run,
     published_versions,
+    rollback,
+    verify_version,
 )
 from orchestration.publish.scanner import find_unmasked_personal_data
 
 __all__ = [
     "PersonalDataLeak",
+    "RollbackError",
     "apply_retention",
     "current_version",
     "find_unmasked_personal_data",
     "publish_run",
     "published_versions",
+    "rollback",
+    "verify_version",
 ]

@@ -137,6 +137,57 @@ def publish_run(
     return final
 
 
+class RollbackError(RuntimeError):
+    """The requested version cannot be made current (unknown, already current, or damaged)."""
+
+
+def verify_version(publish_root: Path, name: str) -> list[str]:
+    """Files of a published version that are missing or differ from its manifest's checksums."""
+    folder = Path(publish_root) / name
+    manifest = _read_json(folder / MANIFEST)
+    if manifest is None:
+        return [f"{name}/{MANIFEST}: missing or unreadable"]
+    problems = []
+    for rel, meta in manifest.get("files", {}).items():
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"{name}/{rel}: missing")
+        elif path.stat().st_size != meta["bytes"] or _sha256(path) != meta["sha256"]:
+            problems.append(f"{name}/{rel}: changed since publication")
+    return problems
+
+
+def rollback(publish_root: Path, to: str | None = None) -> tuple[str | None, str]:
+    """Point `current` at an earlier kept version: `to`, or the one published just before the current.
+
+    For a night whose numbers turn out wrong after the gate let them through. The switch is the same
+    atomic symlink replace as a publish, under the publish lock; the target is checked against its
+    manifest's checksums first. The next green night publishes over it as usual. Returns
+    (previous current, new current).
+    """
+    publish_root = Path(publish_root)
+    with _publish_lock(publish_root):
+        _clean_leftovers(publish_root)
+        versions = published_versions(publish_root)
+        current = current_version(publish_root)
+        if to is None:
+            earlier = versions[: versions.index(current)] if current in versions else []
+            if not earlier:
+                raise RollbackError("没有更早的版本可回滚 no earlier version is kept")
+            to = earlier[-1]
+        if to not in versions:
+            raise RollbackError(f"版本不存在 no such version: {to} (kept: {', '.join(versions)})")
+        if to == current:
+            raise RollbackError(f"已是当前版本 already current: {to}")
+        problems = verify_version(publish_root, to)
+        if problems:
+            raise RollbackError("版本文件已损坏 damaged version: " + "; ".join(problems[:10]))
+        manifest = _read_json(publish_root / to / MANIFEST)
+        _switch_current(publish_root, to)
+        _write_current_json(publish_root, manifest)
+    return current, to
+
+
 _RESERVED = {SNAPSHOT, PARQUET_DIR, PAGES_DIR, MANIFEST}
 
 
