@@ -7,6 +7,8 @@ Tasks due in March: T1 S1 due 03-10 done 03-09 (on time); T2 S1 due 03-20 done 0
 Invoice I1 C1 1000 paid 03-15 → 回款额 1000; company target 2000 → achievement 0.5.
 On-time targets 0.9 for the company and both teams: 甲组 rate 1/2 with 2/3 of tasks → contribution
 (0.9 − 0.5) × 2/3 = 0.2667; 乙组 rate 1 → (0.9 − 1) × 1/3 < 0. Top contributor: 甲组, share 100%.
+Collected-amount team targets 甲组 1200, 乙组 800: 甲组 (C1's accountant S1) collected 1000 → gap 200;
+乙组 collected nothing → gap 800, top contributor with share 800 / (200 + 800) = 0.8.
 """
 
 from __future__ import annotations
@@ -144,6 +146,8 @@ def wh(tmp_path_factory):
                 ("on_time_rate", "company", None, 0.9),
                 ("on_time_rate", "team", "甲组", 0.9),
                 ("on_time_rate", "team", "乙组", 0.9),
+                ("collected_amount", "team", "甲组", 1200.0),
+                ("collected_amount", "team", "乙组", 800.0),
             ]
         ],
     )
@@ -194,3 +198,16 @@ def test_top_gap_contributor(wh):
     assert rows[0][1] == pytest.approx(0.4 * 2 / 3)
     assert rows[0][2] == pytest.approx(1.0)
     assert rows[1][0] == "乙组" and rows[1][1] == pytest.approx(-0.1 / 3) and not rows[1][3]
+
+
+def test_collected_gap_by_team_counts_a_team_without_collections(wh):
+    rows = q(
+        wh,
+        "select dimension_value, actual, target, gap_contribution, share_of_gap, is_top_contributor "
+        "from marts.mart_kpi_gap_attribution where metric = 'collected_amount' and dimension_type = 'team' "
+        "order by gap_rank",
+    )
+    assert rows == [
+        ("乙组", 0.0, 800.0, 800.0, pytest.approx(0.8), True),
+        ("甲组", 1000.0, 1200.0, 200.0, pytest.approx(0.2), False),
+    ]

@@ -1,10 +1,10 @@
 {{ config(schema='marts', contract={'enforced': true}) }}
 -- 差距归因: for each month where a company metric missed its target, which industry / team explains
 -- most of the shortfall, measured against that industry's / team's own target.
--- collected_amount: contribution = dimension target − dimension actual (yuan), by industry
--- (the collections mart carries industry, not team). on_time_rate: contribution =
--- (dimension target − dimension rate) × the dimension's share of tasks due, i.e. rate points of the
--- company rate, by industry and by team.
+-- collected_amount: contribution = dimension target − dimension actual (yuan), by industry and by
+-- team (the team of the client's accountant); a dimension with a target and no collections counts
+-- with actual 0. on_time_rate: contribution = (dimension target − dimension rate) × the dimension's
+-- share of tasks due, i.e. rate points of the company rate, by industry and by team.
 with missed as (
     select period, metric, actual, target
     from {{ ref('mart_kpi_cockpit') }}
@@ -16,6 +16,15 @@ collected_by_industry as (
            sum(collected_amount)::double as actual, null::double as weight
     from {{ ref('mart_collections_by_period') }}
     where period_grain = 'month'
+    group by all
+),
+
+-- the collections mart has no team column: the same applied amounts, from its event source
+collected_by_team as (
+    select strftime(event_date, '%Y-%m') as period, 'collected_amount' as metric, 'team' as dimension_type,
+           team as dimension_value, sum(collected_amount)::double as actual, null::double as weight
+    from {{ ref('int_collection_events') }}
+    where event_date <= {{ as_of() }} and team is not null
     group by all
 ),
 
@@ -39,20 +48,26 @@ on_time_share as (
 dimension_actuals as (
     select * from collected_by_industry
     union all
+    select * from collected_by_team
+    union all
     select * from on_time_share
 ),
 
 scored as (
     select
-        d.period, d.metric, d.dimension_type, d.dimension_value, d.actual,
+        t.period, t.metric, t.scope_type as dimension_type, t.scope_id as dimension_value,
+        coalesce(d.actual, 0) as actual,
         t.target_value as target,
-        case when d.metric = 'on_time_rate' then (t.target_value - d.actual) * d.weight
-             else t.target_value - d.actual end as gap_contribution
-    from dimension_actuals as d
-    inner join missed as m on m.period = d.period and m.metric = d.metric
-    inner join {{ ref('fct_targets') }} as t
-        on t.period = d.period and t.metric = d.metric and t.scope_type = d.dimension_type
-       and t.scope_id = d.dimension_value
+        case when t.metric = 'on_time_rate' then (t.target_value - d.actual) * d.weight
+             else t.target_value - coalesce(d.actual, 0) end as gap_contribution
+    from {{ ref('fct_targets') }} as t
+    inner join missed as m on m.period = t.period and m.metric = t.metric
+    left join dimension_actuals as d
+        on d.period = t.period and d.metric = t.metric and d.dimension_type = t.scope_type
+       and d.dimension_value = t.scope_id
+    where t.scope_type in ('industry', 'team')
+      -- a rate needs tasks due in the dimension; an amount without collections is a full gap
+      and (t.metric = 'collected_amount' or d.dimension_value is not null)
 ),
 
 ranked as (

@@ -2,6 +2,7 @@
 -- Every collections measure as a dated event carrying the reporting dimensions, so month and
 -- quarter rollups come from one place: billing (dated by issue_date), cash applied to invoices
 -- (dated by applied_date) and invoices falling due (dated by due_date, only once due by as-of).
+-- team = the team of the client's responsible accountant (dim_clients.team, as of the run date).
 with invoices as (
     select
         i.*,
@@ -9,6 +10,7 @@ with invoices as (
         c.taxpayer_type_cn,
         c.industry,
         c.industry_cn,
+        c.team,
         coalesce(k.service_type, 'other') as service_type,
         coalesce(k.service_type_cn, '其他') as service_type_cn
     from {{ ref('fct_invoices') }} as i
@@ -20,7 +22,7 @@ with invoices as (
 billed as (
     select
         issue_date as event_date,
-        taxpayer_type, taxpayer_type_cn, industry, industry_cn, service_type, service_type_cn,
+        taxpayer_type, taxpayer_type_cn, industry, industry_cn, service_type, service_type_cn, team,
         amount as billed_amount,
         1 as billed_count,
         applied_amount as billed_collected_amount,
@@ -35,7 +37,7 @@ billed as (
 collected as (
     select
         a.applied_date as event_date,
-        i.taxpayer_type, i.taxpayer_type_cn, i.industry, i.industry_cn, i.service_type, i.service_type_cn,
+        i.taxpayer_type, i.taxpayer_type_cn, i.industry, i.industry_cn, i.service_type, i.service_type_cn, i.team,
         0.00, 0, 0.00, null, 0,
         a.applied_amount,
         0, 0
@@ -46,7 +48,7 @@ collected as (
 fell_due as (
     select
         due_date as event_date,
-        taxpayer_type, taxpayer_type_cn, industry, industry_cn, service_type, service_type_cn,
+        taxpayer_type, taxpayer_type_cn, industry, industry_cn, service_type, service_type_cn, team,
         0.00, 0, 0.00, null, 0, 0.00,
         1,
         case when paid_on_time then 1 else 0 end
