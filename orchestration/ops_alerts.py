@@ -52,7 +52,8 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}/… #{digest}"
 
 
-def _deliver(url: str, title: str, text: str, level: str) -> dict:
+def deliver(url: str, title: str, text: str, level: str) -> dict:
+    """Send one message to one apprise URL; never raises (the result says what happened)."""
     app = apprise.Apprise()
     if not app.add(url):
         return {"url": redact_url(url), "ok": False, "error": "invalid apprise url"}
@@ -69,7 +70,7 @@ def send_ops_alert(title: str, body: str, *, level: str, context: dict) -> dict:
     Returns the record written: time, level, title, text, context, per-URL delivery result.
     """
     head, text = format_alert(title, body, level=level, context=context)
-    deliveries = [_deliver(url, head, text, level) for url in settings.alert_urls()]
+    deliveries = [deliver(url, head, text, level) for url in settings.alert_urls()]
     record = {
         "sent_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "level": level,

@@ -35,3 +35,18 @@ def alert_log_path() -> Path:
 def alert_urls() -> list[str]:
     raw = os.environ.get("OPSCENTER_ALERT_URLS", "")
     return [u for u in raw.replace(",", " ").split() if u]
+
+
+def digest_urls() -> list[str]:
+    """apprise URLs of the managers' morning digest (space/comma separated), e.g. a WeCom group bot."""
+    raw = os.environ.get("OPSCENTER_DIGEST_URLS", "")
+    return [u for u in raw.replace(",", " ").split() if u]
+
+
+def digest_log_path() -> Path:
+    return _path("OPSCENTER_DIGEST_LOG", REPO_ROOT / "data" / "alerts" / "digests.jsonl")
+
+
+def pages_url() -> str | None:
+    """Where managers open the published pages (e.g. http://reports.firm.local/current/pages/), if served."""
+    return os.environ.get("OPSCENTER_PAGES_URL") or None

@@ -35,6 +35,7 @@ def night(tmp_path_factory):
         mp.setenv("OPSCENTER_PUBLISH_DIR", str(root / "published"))
         mp.setenv("OPSCENTER_QUALITY_DIR", str(root / "quality"))
         mp.setenv("OPSCENTER_ALERT_LOG", str(root / "alerts.jsonl"))
+        mp.setenv("OPSCENTER_DIGEST_LOG", str(root / "digests.jsonl"))
         try:
             yield
         finally:

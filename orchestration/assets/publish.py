@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration import settings
+from orchestration.digest import send_digest
 from orchestration.publish import publish_run
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
@@ -179,6 +180,13 @@ def build_publish_asset(
         data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         tables = {t["name"]: t["rows"] for t in data["tables"]}
         context.log.info(f"published {folder.name}: {len(tables)} tables, {len(data['pages'])} pages")
+        pages = settings.pages_url() or str(Path(publisher.publish_root) / "current" / "pages" / "index.html")
+        try:
+            digest = send_digest(folder / "snapshot.duckdb", as_of, pages)
+            sent = sum(d["ok"] for d in digest["deliveries"])
+            context.log.info(f"morning digest: {sent}/{len(digest['deliveries'])} channel(s) delivered")
+        except Exception as exc:  # the night is published; a digest problem must not undo that
+            context.log.warning(f"morning digest not sent: {type(exc).__name__}: {exc}")
         return dg.MaterializeResult(
             metadata={
                 "folder": dg.MetadataValue.path(str(folder)),
