@@ -94,7 +94,7 @@ def _payment(pid, iid, cid, paid, amount):
 
 
 @pytest.fixture(scope="module")
-def forecast(tmp_path_factory):
+def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("forecast_hand")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
@@ -136,8 +136,13 @@ def forecast(tmp_path_factory):
     )
     conn.close()
     build_core(path, AS_OF.isoformat(), tmp / "target")
-    with duckdb.connect(str(path)) as conn:
-        yield collections.forecast(conn, AS_OF)
+    return path
+
+
+@pytest.fixture(scope="module")
+def forecast(warehouse):
+    with duckdb.connect(str(warehouse)) as conn:
+        return collections.forecast(conn, AS_OF)
 
 
 def _firm(frame, horizon):
@@ -163,6 +168,15 @@ def test_periods_and_band(forecast):
     q = forecast[(forecast["horizon"] == "next_quarter") & (forecast["scope_type"] == "firm")].iloc[0]
     assert (q["period_start"], q["period_end"]) == (dt.date(2024, 7, 1), dt.date(2024, 9, 30))
     assert (q["low_amount"], q["high_amount"]) == pytest.approx((1630 * 0.85, 1630 * 1.15))
+
+
+def test_band_over_100_percent_floors_low_at_zero(warehouse):
+    """A young or erratic firm's backtest errors can exceed 100 %: the low end is 0, never negative."""
+    with duckdb.connect(str(warehouse)) as conn:
+        wide = collections.forecast(conn, AS_OF, band_pct=1.5)
+    q = wide[(wide["horizon"] == "next_quarter") & (wide["scope_type"] == "firm")].iloc[0]
+    assert (q["low_amount"], q["expected_amount"], q["high_amount"]) == pytest.approx((0, 1630, 1630 * 2.5))
+    assert (wide["low_amount"] >= 0).all()
 
 
 def test_split_by_service_type(forecast):

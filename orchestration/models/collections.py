@@ -22,8 +22,8 @@ evaluated as of each cutoff, so a later payment or write-off cannot re-route ear
 - New business: contracts without a predecessor invoiced in the month they are signed, averaged over
   the last REF_MONTHS complete months by industry and service type; every future month issues that
   amount, collected along the industry's (else the firm's) distribution.
-- Band: expected × (1 ± band_pct), band_pct = 80th percentile of |actual − forecast| / forecast of
-  the backtest months before (≥ 3 months), else DEFAULT_BAND.
+- Band: expected × (1 ± band_pct), the low end floored at 0; band_pct = 80th percentile of
+  |actual − forecast| / forecast of the backtest months before (≥ 3 months), else DEFAULT_BAND.
 """
 
 from __future__ import annotations
@@ -420,7 +420,8 @@ def forecast(
         out["open_invoice_amount"] + out["scheduled_invoice_amount"] + out["new_business_amount"]
     )
     out["band_pct"] = band_pct
-    out["low_amount"] = out["expected_amount"] * (1 - band_pct)
+    # a band wider than 100 % (a young or erratic firm) must not predict negative collections
+    out["low_amount"] = (out["expected_amount"] * (1 - band_pct)).clip(lower=0.0)
     out["high_amount"] = out["expected_amount"] * (1 + band_pct)
     out.insert(0, "cutoff_date", cutoff)
     return out.round(2).sort_values(["horizon", "scope_type", "scope_id"]).reset_index(drop=True)
@@ -461,7 +462,7 @@ def backtest(conn: duckdb.DuckDBPyConnection, as_of: dt.date, months: int = 12) 
     ).df()
     out = out.merge(actual, on="period", how="left").fillna({"actual_amount": 0.0})
     bands = [band_from_errors(out["forecast_amount"][:i], out["actual_amount"][:i]) for i in range(len(out))]
-    out["low_amount"] = out["forecast_amount"] * (1 - np.array(bands))
+    out["low_amount"] = (out["forecast_amount"] * (1 - np.array(bands))).clip(lower=0.0)
     out["high_amount"] = out["forecast_amount"] * (1 + np.array(bands))
     out.insert(0, "as_of_date", as_of)
     return out.round(2)
