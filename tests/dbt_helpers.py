@@ -8,10 +8,12 @@ caller's tmp dir so parallel test runs never share artifacts.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -91,3 +93,48 @@ def insert_rows(conn: duckdb.DuckDBPyConnection, entity: str, rows: list[dict]) 
         cols = ", ".join(f'"{c}"' for c in row)
         marks = ", ".join("?" for _ in row)
         conn.execute(f"INSERT INTO raw.{entity} ({cols}) VALUES ({marks})", list(row.values()))
+
+
+# Hand-made raw rows with the defaults most scenarios share; a test passes only what its story is
+# about (dates as 'YYYY-MM-DD', amounts as strings) and overrides the rest by keyword.
+def accountant_row(*, updated_at, staff_id="S1", staff_name="张会计", team="一部", **fields) -> dict:
+    return {"staff_id": staff_id, "staff_name": staff_name, "role": "accountant", "team": team,
+            "updated_at": updated_at, **fields}  # fmt: skip
+
+
+def client_row(client_id: str, client_name: str, *, updated_at, **fields) -> dict:
+    return {
+        "client_id": client_id,
+        "client_name": client_name,
+        "taxpayer_type": "small_scale",
+        "industry": "tech",
+        "signed_date": dt.date(2023, 1, 1),
+        "accountant_id": "S1",
+        "status": "active",
+        "updated_at": updated_at,
+        **fields,
+    }
+
+
+def invoice_row(invoice_id, client_id, issue, due, amount, *, updated_at, **fields) -> dict:
+    return {
+        "invoice_id": invoice_id,
+        "client_id": client_id,
+        "issue_date": dt.date.fromisoformat(issue),
+        "due_date": dt.date.fromisoformat(due),
+        "amount": Decimal(amount),
+        "status": "open",
+        "updated_at": updated_at,
+        **fields,
+    }
+
+
+def payment_row(payment_id, paid, amount, *, updated_at, **fields) -> dict:
+    return {
+        "payment_id": payment_id,
+        "paid_date": dt.date.fromisoformat(paid),
+        "amount": Decimal(amount),
+        "channel": "bank_transfer",
+        "updated_at": updated_at,
+        **fields,
+    }

@@ -32,24 +32,19 @@ import duckdb
 import pytest
 
 from orchestration.models import collections
-from tests.dbt_helpers import build_core, insert_rows, new_raw_warehouse
+from tests.dbt_helpers import (
+    accountant_row,
+    build_core,
+    client_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+)
 
 AS_OF = dt.date(2024, 6, 30)
 TS = dt.datetime(2024, 6, 30, 20, 0)
 D = dt.date.fromisoformat
-
-
-def _client(cid):
-    return {
-        "client_id": cid,
-        "client_name": f"{cid}公司",
-        "taxpayer_type": "small_scale",
-        "industry": "tech",
-        "signed_date": D("2023-01-01"),
-        "accountant_id": "S1",
-        "status": "active",
-        "updated_at": TS,
-    }
 
 
 def _contract(kid, cid, service, cycle, fee, signed, start, end):
@@ -67,43 +62,13 @@ def _contract(kid, cid, service, cycle, fee, signed, start, end):
     }
 
 
-def _invoice(iid, cid, kid, issue, amount):
-    issued = D(issue)
-    return {
-        "invoice_id": iid,
-        "client_id": cid,
-        "contract_id": kid,
-        "issue_date": issued,
-        "due_date": issued + dt.timedelta(days=30),
-        "amount": Decimal(amount),
-        "status": "open",
-        "updated_at": TS,
-    }
-
-
-def _payment(pid, iid, cid, paid, amount):
-    return {
-        "payment_id": pid,
-        "client_id": cid,
-        "invoice_id": iid,
-        "paid_date": D(paid),
-        "amount": Decimal(amount),
-        "channel": "bank_transfer",
-        "updated_at": TS,
-    }
-
-
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("forecast_hand")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
-    insert_rows(
-        conn,
-        "staff",
-        [{"staff_id": "S1", "staff_name": "张会计", "role": "accountant", "team": "一部", "updated_at": TS}],
-    )
-    insert_rows(conn, "clients", [_client("C1"), _client("C2")])
+    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
+    insert_rows(conn, "clients", [client_row(c, f"{c}公司", updated_at=TS) for c in ("C1", "C2")])
     insert_rows(
         conn,
         "contracts",
@@ -118,20 +83,24 @@ def warehouse(tmp_path_factory):
         conn,
         "invoices",
         [
-            _invoice("R1", "C1", None, "2023-10-05", "1000.00"),
-            _invoice("R2", "C2", None, "2024-01-10", "1000.00"),
-            _invoice("I4", "C2", "K2", "2024-04-10", "1200.00"),
-            _invoice("I6", "C1", "K1", "2024-06-01", "900.00"),
+            # due 30 days after issue
+            invoice_row("R1", "C1", "2023-10-05", "2023-11-04", "1000.00", updated_at=TS),
+            invoice_row("R2", "C2", "2024-01-10", "2024-02-09", "1000.00", updated_at=TS),
+            invoice_row("I4", "C2", "2024-04-10", "2024-05-10", "1200.00", updated_at=TS, contract_id="K2"),
+            invoice_row("I6", "C1", "2024-06-01", "2024-07-01", "900.00", updated_at=TS, contract_id="K1"),
         ],
     )
     insert_rows(
         conn,
         "payments",
         [
-            _payment("P1", "R1", "C1", "2023-10-20", "600.00"),
-            _payment("P2", "R1", "C1", "2023-11-10", "400.00"),
-            _payment("P3", "R2", "C2", "2024-02-15", "1000.00"),
-            _payment("P4", "I4", "C2", "2024-04-25", "1200.00"),
+            payment_row(p, paid, amount, updated_at=TS, invoice_id=iid, client_id=cid)
+            for p, iid, cid, paid, amount in [
+                ("P1", "R1", "C1", "2023-10-20", "600.00"),
+                ("P2", "R1", "C1", "2023-11-10", "400.00"),
+                ("P3", "R2", "C2", "2024-02-15", "1000.00"),
+                ("P4", "I4", "C2", "2024-04-25", "1200.00"),
+            ]
         ],
     )
     conn.close()

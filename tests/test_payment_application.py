@@ -35,53 +35,29 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 
 import duckdb
 import pytest
 
-from tests.dbt_helpers import build_core, insert_rows, new_raw_warehouse
+from tests.dbt_helpers import (
+    accountant_row,
+    build_core,
+    client_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+)
 
 AS_OF = "2024-06-30"
 TS = dt.datetime(2024, 6, 30, 20, 0)
 D = dt.date.fromisoformat
 
 
-def _client(cid, name):
-    return {
-        "client_id": cid,
-        "client_name": name,
-        "taxpayer_type": "small_scale",
-        "industry": "tech",
-        "signed_date": D("2023-01-01"),
-        "accountant_id": "S1",
-        "status": "active",
-        "updated_at": TS,
-    }
-
-
-def _invoice(iid, cid, issue, due, amount, status="open"):
-    return {
-        "invoice_id": iid,
-        "client_id": cid,
-        "issue_date": D(issue),
-        "due_date": D(due),
-        "amount": Decimal(amount),
-        "status": status,
-        "updated_at": TS,
-    }
-
-
-def _payment(pid, paid, amount, client_id=None, invoice_id=None, payer_name=None):
-    return {
-        "payment_id": pid,
-        "client_id": client_id,
-        "invoice_id": invoice_id,
-        "paid_date": D(paid),
-        "amount": Decimal(amount),
-        "channel": "bank_transfer",
-        "payer_name": payer_name,
-        "updated_at": TS,
-    }
+_client = partial(client_row, updated_at=TS)
+_invoice = partial(invoice_row, updated_at=TS)
+_payment = partial(payment_row, updated_at=TS)
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +65,7 @@ def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("payment_application")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
-    insert_rows(
-        conn,
-        "staff",
-        [{"staff_id": "S1", "staff_name": "张会计", "role": "accountant", "team": "一部", "updated_at": TS}],
-    )
+    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
     insert_rows(
         conn,
         "clients",
