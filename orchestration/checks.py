@@ -97,6 +97,10 @@ def build_quality_checks(
                 metadata["observed"] = o.observed
             if o.failing_rows is not None:
                 metadata["failing_rows"] = o.failing_rows
+            if o.examples:
+                metadata["examples"] = list(o.examples)
+            if o.label:
+                metadata["label"] = o.label
             yield dg.AssetCheckResult(
                 asset_key=_key(o.asset_key),
                 check_name=o.name,

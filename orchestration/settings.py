@@ -50,3 +50,9 @@ def digest_log_path() -> Path:
 def pages_url() -> str | None:
     """Where managers open the published pages (e.g. http://reports.firm.local/current/pages/), if served."""
     return os.environ.get("OPSCENTER_PAGES_URL") or None
+
+
+def dagster_url() -> str:
+    """Base URL of the Dagster UI for links in ops alerts (OPSCENTER_DAGSTER_URL), e.g.
+    http://dagster.firm.local:3000; default the local `make dev` address."""
+    return os.environ.get("OPSCENTER_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")

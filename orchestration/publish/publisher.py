@@ -65,13 +65,15 @@ def publish_run(
     attachments: dict[str, Path] | None = None,
     verify_masking: bool = True,
     on_stage: StageHook | None = None,
+    make_current: bool = False,
 ) -> Path:
     """Publish the warehouse's public tables as version `<as_of_date>_<run_id>` and make it current.
 
     `render(snapshot, pages_dir)` writes the pages; any exception aborts the publish (nothing new
     is visible). `attachments` maps a folder name in the version to a folder copied in (e.g. the
     quality gate's data docs). `on_stage(name)` is called at each step (tests kill the process there).
-    Returns the final version folder.
+    A night older than the current publication (a rerun of an earlier date) is published and kept
+    but does not become current unless `make_current`. Returns the final version folder.
     """
     as_of = dt.date.fromisoformat(as_of_date).isoformat()
     if not RUN_ID_RE.match(run_id):
@@ -110,16 +112,16 @@ def publish_run(
                     raise ValueError(f"bad attachment folder name: {folder_name!r}")
                 if Path(source).is_dir():
                     shutil.copytree(source, incoming / folder_name)
-            stage("verify")
-            if verify_masking:
-                leaks = find_unmasked_personal_data(incoming)
-                if leaks:
-                    raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
             stage("manifest")
             manifest = _manifest(
                 incoming, name, as_of, run_id, code_version, checks, snapshot, _next_sequence(publish_root)
             )
             _write_json(incoming / MANIFEST, manifest)
+            stage("verify")  # every file of the version, the manifest included
+            if verify_masking:
+                leaks = find_unmasked_personal_data(incoming)
+                if leaks:
+                    raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
             _seal(incoming)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
@@ -127,10 +129,11 @@ def publish_run(
         stage("rename")
         os.rename(incoming, final)
         _fsync_dir(publish_root)
-        stage("switch")
-        _switch_current(publish_root, name)
-        stage("current_json")
-        _write_current_json(publish_root, manifest)
+        if make_current or not _older_than_current(publish_root, as_of):
+            stage("switch")
+            _switch_current(publish_root, name)
+            stage("current_json")
+            _write_current_json(publish_root, manifest)
         stage("retention")
         apply_retention(publish_root, keep)
         stage("done")
@@ -220,6 +223,31 @@ def _clean_leftovers(publish_root: Path) -> None:
             manifest = _read_json(publish_root / target / MANIFEST)
             if manifest:
                 _write_current_json(publish_root, manifest)
+
+
+def current_as_of(publish_root: Path) -> str | None:
+    """The as-of date of the current publication, or None before the first publish."""
+    pointer = _read_json(Path(publish_root) / CURRENT_JSON) or {}
+    return pointer.get("as_of_date") if current_version(publish_root) else None
+
+
+def _older_than_current(publish_root: Path, as_of: str) -> bool:
+    current = current_as_of(publish_root)
+    return current is not None and as_of < current
+
+
+def check_writable(publish_root: Path) -> None:
+    """Raise PermissionError (with the folder) unless a version could be written under `publish_root`.
+
+    Called at the start of the night, so a read-only or full publish folder is found before the work."""
+    publish_root = Path(publish_root)
+    try:
+        publish_root.mkdir(parents=True, exist_ok=True)
+        probe = publish_root / f"{INCOMING_PREFIX}probe-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"ok")
+        probe.unlink(missing_ok=True)  # a concurrent publisher may have cleaned it up
+    except OSError as exc:
+        raise PermissionError(f"发布目录不可写 publish folder not writable: {publish_root} ({exc})") from exc
 
 
 def current_version(publish_root: Path) -> str | None:

@@ -1,32 +1,26 @@
 """Scan a published folder for personal data left unmasked: mobile numbers and credit codes.
 
-Looks into every file: DuckDB databases (every text/JSON/wide-integer column of every table),
-Parquet files (same columns) and any other file that reads as text (HTML, JSON, CSV, JS, ...).
-Binary files that are none of these (images, fonts) are skipped.
+Looks into every file with the masking module's normaliser (full-width digits, separators, +86
+prefixes, lower case): DuckDB databases (every text/JSON/wide-integer column of every table),
+Parquet files (same columns) and every other file as text, the manifest included. A file with NUL
+bytes is still read (UTF-16 when it looks like it, else with the NULs as spaces); only known image,
+font and archive formats (by their magic bytes) are skipped.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import duckdb
 
-from orchestration.publish.masking import CC_CHARS, quote
-
-# Mainland mobile: 1[3-9] + 9 digits, not part of a longer digit run nor the fraction of a decimal
-# number (metrics like 0.011029411764705883 are not personal data).
-PHONE_RE = re.compile(r"(?<![0-9.])1[3-9][0-9]{9}(?![0-9])")
-# Unified social credit code: 2 code chars, 6-digit region code, 10 code chars, standing alone.
-CREDIT_CODE_RE = re.compile(rf"(?<![0-9A-Za-z.]){CC_CHARS}{{2}}[0-9]{{6}}{CC_CHARS}{{10}}(?![0-9A-Za-z])")
-# Same patterns for DuckDB's RE2 (no look-around: the guards are part of the match).
-PHONE_SQL = r"(^|[^0-9.])1[3-9][0-9]{9}([^0-9]|$)"
-CREDIT_CODE_SQL = rf"(^|[^0-9A-Za-z.]){CC_CHARS}{{2}}[0-9]{{6}}{CC_CHARS}{{10}}([^0-9A-Za-z]|$)"
+from orchestration.publish.masking import CC_IN_TEXT, PHONE_IN_TEXT, count_personal_data, quote
 
 # An 11-digit phone fits only in a 64-bit-or-wider integer; narrower numbers cannot hold one.
 SCANNED_TYPES = ("VARCHAR", "JSON", "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT")
 DUCKDB_SUFFIXES = (".duckdb", ".db")
-BINARY_SNIFF = 8192
+BINARY_MAGIC = (
+    b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"wOFF", b"wOF2", b"\x1f\x8b", b"PK\x03\x04", b"\x00\x01\x00\x00",
+)  # fmt: skip
 
 
 def find_unmasked_personal_data(folder: Path | str) -> list[str]:
@@ -37,12 +31,26 @@ def find_unmasked_personal_data(folder: Path | str) -> list[str]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
         rel = path.relative_to(folder).as_posix()
         if path.suffix in DUCKDB_SUFFIXES:
-            findings += [f"{rel}: {f}" for f in _scan_duckdb(path)]
+            found = _scan_duckdb(path)
         elif path.suffix == ".parquet":
-            findings += [f"{rel}: {f}" for f in _scan_parquet(path)]
+            found = _scan_parquet(path)
         else:
-            findings += [f"{rel}: {f}" for f in _scan_text(path)]
+            found = _scan_text(path)
+        findings += [f"{rel}: {f}" for f in found]
     return findings
+
+
+def _sql(pattern: str) -> str:
+    return pattern.replace("'", "''")
+
+
+def _kinds(phones: int, codes: int) -> list[str]:
+    out = []
+    if phones:
+        out.append(f"{phones} unmasked mobile number(s)")
+    if codes:
+        out.append(f"{codes} unmasked credit code(s)")
+    return out
 
 
 def _column_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) -> list[str]:
@@ -51,17 +59,10 @@ def _column_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[
     aggs = []
     for c in columns:
         v = f"CAST({quote(c)} AS VARCHAR)"
-        aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{PHONE_SQL}'))")
-        aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{CREDIT_CODE_SQL}'))")
+        aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{_sql(PHONE_IN_TEXT)}'))")
+        aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{_sql(CC_IN_TEXT)}'))")
     counts = con.execute(f"SELECT {', '.join(aggs)} FROM {relation}").fetchone()
-    out = []
-    for i, c in enumerate(columns):
-        phones, codes = counts[2 * i], counts[2 * i + 1]
-        if phones:
-            out.append(f"{c}: {phones} unmasked mobile number(s)")
-        if codes:
-            out.append(f"{c}: {codes} unmasked credit code(s)")
-    return out
+    return [f"{c}: {k}" for i, c in enumerate(columns) for k in _kinds(counts[2 * i], counts[2 * i + 1])]
 
 
 def _scanned(dtype: str) -> bool:
@@ -101,24 +102,24 @@ def _scan_parquet(path: Path) -> list[str]:
         con.close()
 
 
+def _decode(data: bytes) -> str | None:
+    """The file as text, or None for a known binary format."""
+    if data.startswith(BINARY_MAGIC):
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[1:200:2].count(0) > 50:
+        return data.decode("utf-16", errors="replace")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("gb18030", errors="replace")
+    return text.replace("\x00", " ")
+
+
 def _scan_text(path: Path) -> list[str]:
-    data = path.read_bytes()
-    if b"\x00" in data[:BINARY_SNIFF]:
-        return []
-    for encoding in ("utf-8", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    text = _decode(path.read_bytes())
+    if text is None:
         return []
     findings = []
     for lineno, line in enumerate(text.splitlines(), start=1):
-        phones = len(PHONE_RE.findall(line))
-        codes = len(CREDIT_CODE_RE.findall(line))
-        if phones:
-            findings.append(f"line {lineno}: {phones} unmasked mobile number(s)")
-        if codes:
-            findings.append(f"line {lineno}: {codes} unmasked credit code(s)")
+        findings += [f"line {lineno}: {k}" for k in _kinds(*count_personal_data(line))]
     return findings

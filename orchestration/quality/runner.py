@@ -29,6 +29,7 @@ class CheckOutcome:
     message: str  # Chinese, one line
     failing_rows: int | None = None  # row-level checks: how many rows broke the expectation
     label: str = ""
+    examples: tuple[str, ...] = ()  # row-level checks: up to 5 offending values (masked in alerts)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,13 +196,22 @@ def _outcome(c: Check, sev: str, er, frame, config: QualityConfig) -> CheckOutco
         return CheckOutcome(c.name, c.asset_key, sev, bool(er.success), observed, text, label=c.label)
     failing = int(res.get("unexpected_count") or 0)
     total = int(res.get("element_count") or len(frame))
-    sample = ", ".join(_fmt(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+    examples = tuple(_fmt(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+    sample = ", ".join(examples)
     if er.success:
         text = f"{c.label}：通过（{total} 行）"
     else:
         text = f"{c.label}：未通过，{failing} / {total} 行超出范围 {_bounds(er)}，例如 {sample}"
     return CheckOutcome(
-        c.name, c.asset_key, sev, bool(er.success), failing, text, failing_rows=failing, label=c.label
+        c.name,
+        c.asset_key,
+        sev,
+        bool(er.success),
+        failing,
+        text,
+        failing_rows=failing,
+        label=c.label,
+        examples=() if er.success else examples,
     )
 
 
