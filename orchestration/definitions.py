@@ -11,6 +11,7 @@ from orchestration.assets.ml import ml_assets
 from orchestration.assets.publish import PublishResource, RenderContext, build_publish_asset
 from orchestration.assets.raw import raw_assets
 from orchestration.checks import gated_asset_keys, quality_checks, run_docs_dir
+from orchestration.night_guard import DBT_CHILD, NightGuardResource
 from orchestration.render import render_site
 from orchestration.resources import LandingZoneResource, WarehouseResource
 from orchestration.run_config import AS_OF_TAG, logical_as_of
@@ -53,15 +54,27 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         "warehouse": WarehouseResource(path=str(settings.warehouse_path())),
         "landing_zone": LandingZoneResource(path=str(settings.raw_dir())),
         "publisher": PublishResource(publish_root=str(settings.publish_dir())),
-        "dbt": DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR)),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            profiles_dir=str(settings.DBT_PROJECT_DIR),
+            dbt_executable=str(DBT_CHILD),  # dbt dies with the night (PR_SET_PDEATHSIG), see night_guard
+        ),
     }
+    resources = {**default_resources, **(resources or {})}
+    # one night at a time per warehouse; guards the same warehouse and folder the night writes
+    resources.setdefault(
+        "night",
+        NightGuardResource(
+            warehouse=resources["warehouse"].path, publish_root=resources["publisher"].publish_root
+        ),
+    )
     return dg.Definitions(
         assets=[*raw_assets, dbt_models, *ml_assets, publish_reports],
         asset_checks=quality_checks,
         jobs=[nightly_job],
         schedules=[nightly_schedule],
         sensors=ops_sensors,
-        resources={**default_resources, **(resources or {})},
+        resources=resources,
     )
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 import apprise
 
 from orchestration import settings
+from orchestration.publish.masking import mask_text
 
 HELD_BACK = "本次发布已暂停，报表保持上一版本。"
 LEVELS = {"error": "错误", "warning": "警告", "info": "通知"}
@@ -21,26 +22,68 @@ _APPRISE_TYPES = {
 }
 
 
-def format_alert(title: str, body: str, *, level: str, context: dict) -> tuple[str, str]:
-    """Title and text. Context keys used when present: as_of_date, run_id, asset, rows,
-    details_path, held_back (bool), failures (list of one-line strings)."""
-    head = f"【运营中心·{LEVELS.get(level, level)}】{title}"
-    lines = [body.strip()] if body.strip() else []
+MAX_ITEMS = 15  # failure lines listed; the rest are counted
+MAX_ITEM_CHARS = 400
+MAX_TEXT_CHARS = 3500  # whole message: the cause comes first, so a cut only loses the tail
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _items(items: list[str]) -> list[str]:
+    shown = enumerate(items[:MAX_ITEMS], 1)
+    lines = [f"{i}. {_clip(' '.join(str(x).split()), MAX_ITEM_CHARS)}" for i, x in shown]
+    if len(items) > MAX_ITEMS:
+        lines.append(f"……另有 {len(items) - MAX_ITEMS} 项，见详情")
+    return lines
+
+
+def _context_lines(context: dict) -> list[str]:
+    lines = []
     if context.get("as_of_date"):
         lines.append(f"数据日期：{context['as_of_date']}")
     if context.get("asset"):
-        lines.append(f"涉及资产：{context['asset']}")
+        lines.append(f"涉及资产：{_clip(str(context['asset']), MAX_ITEM_CHARS)}")
     if context.get("rows") is not None:
         lines.append(f"涉及行数：{context['rows']}")
-    for item in context.get("failures") or []:
-        lines.append(f"- {item}")
+    if context.get("failures"):
+        lines += ["失败项：", *_items(list(context["failures"]))]
+    if context.get("warnings"):
+        lines += ["预警项：", *_items(list(context["warnings"]))]
     if context.get("run_id"):
         lines.append(f"运行编号：{context['run_id']}")
     if context.get("details_path"):
         lines.append(f"详情：{context['details_path']}")
+    lines += [f"- {d}" for d in context.get("details") or []]
+    if context.get("next_step"):
+        lines.append(f"下一步：{context['next_step']}")
+    return lines
+
+
+def format_alert(title: str, body: str, *, level: str, context: dict) -> tuple[str, str]:
+    """Title and text, personal data masked, at most MAX_TEXT_CHARS with the cause first.
+
+    Context keys used when present: as_of_date, asset, rows, failures and warnings (lists of one-line
+    strings), run_id, details_path, details (list of "where to look" lines), next_step, held_back."""
+    head = f"【运营中心·{LEVELS.get(level, level)}】{_clip(mask_text(title), 120)}"
+    body = mask_text(body.strip())  # masked before any cut, so no half number survives
+    lines = [_clip(body, MAX_ITEM_CHARS * 2)] if body else []
+    lines += _context_lines(bounded(context))
     if context.get("held_back"):
         lines.append(HELD_BACK)
-    return head, "\n".join(lines)
+    return head, _clip(mask_text("\n".join(lines)), MAX_TEXT_CHARS)
+
+
+def bounded(value):
+    """`value` (JSON-able) with personal data masked and every string cut to a readable length."""
+    if isinstance(value, str):
+        return _clip(mask_text(value), MAX_ITEM_CHARS * 2)
+    if isinstance(value, dict):
+        return {str(k): bounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [bounded(v) for v in value]
+    return value if value is None or isinstance(value, bool | int | float) else bounded(str(value))
 
 
 def redact_url(url: str) -> str:
@@ -76,7 +119,7 @@ def send_ops_alert(title: str, body: str, *, level: str, context: dict) -> dict:
         "level": level,
         "title": head,
         "text": text,
-        "context": context,
+        "context": bounded(context),
         "deliveries": deliveries,
         "delivered": any(d["ok"] for d in deliveries),
     }

@@ -14,28 +14,26 @@ import os
 import time
 
 import dagster as dg
-from dagster import DagsterEventType
 
+from orchestration import settings
 from orchestration.contract import ENTITIES, REQUIRED_ENTITIES
+from orchestration.failure_report import Failure, check_evaluations, run_failures
+from orchestration.night_guard import DIED_TAG, REFUSED_TAG
 from orchestration.ops_alerts import send_ops_alert
 
 AS_OF_TAG = "opscenter/as_of_date"
 STALE_HOURS_ENV = "OPSCENTER_STALE_RAW_HOURS"
 
 
+ALERTED_TAG = "opscenter/alerted"  # set once a run's alert is sent: CLI and daemon sensors never both send
+
+
 def failed_check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list:
     """The run's failed asset check evaluations (AssetCheckEvaluation), errors first."""
-    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
-    evals = [r.event_log_entry.dagster_event.event_specific_data for r in records]
-    failed = [e for e in evals if not e.passed]
+    evals = [e for e in check_evaluations(instance, run_id) if not e.passed]
     return sorted(
-        failed, key=lambda e: (e.severity != dg.AssetCheckSeverity.ERROR, e.asset_key.to_user_string())
+        evals, key=lambda e: (e.severity != dg.AssetCheckSeverity.ERROR, e.asset_key.to_user_string())
     )
-
-
-def _meta(evaluation, key: str):
-    value = evaluation.metadata.get(key)
-    return getattr(value, "value", value)
 
 
 def _as_of(run: dg.DagsterRun) -> str | None:
@@ -48,59 +46,109 @@ def _as_of(run: dg.DagsterRun) -> str | None:
     return None
 
 
-def _kind(evaluation) -> str:
-    return "阻断" if evaluation.severity == dg.AssetCheckSeverity.ERROR else "预警"
+def run_url(run_id: str) -> str:
+    return f"{settings.dagster_url()}/runs/{run_id}"
 
 
-def _check_context(run: dg.DagsterRun, evals: list, held_back: bool) -> dict:
-    rows = [_meta(e, "failing_rows") for e in evals if _meta(e, "failing_rows") is not None]
-    details = next((_meta(e, "details_path") for e in evals if _meta(e, "details_path")), None)
+def next_step(as_of: str | None) -> str:
+    return f"修正文件后重跑 `make nightly AS_OF={as_of or 'YYYY-MM-DD'}`"
+
+
+def _details(run: dg.DagsterRun, report: str | None) -> list[str]:
+    as_of = _as_of(run) or "<as_of>"
     lines = [
-        f"{e.asset_key.to_user_string()} · {e.check_name}（{_kind(e)}）：{_meta(e, 'message') or '未通过'}"
-        for e in evals
+        "拒收明细：SELECT source_file, source_line, reason FROM raw.load_rejects WHERE load_id IN "
+        f"(SELECT load_id FROM raw.load_files WHERE as_of_date = '{as_of}')",
     ]
-    return {
-        "as_of_date": _as_of(run),
-        "run_id": run.run_id,
-        "job": run.job_name,
-        "asset": "、".join(dict.fromkeys(e.asset_key.to_user_string() for e in evals)),
-        "rows": sum(rows) if rows else None,
-        "failures": lines,
-        "details_path": details,
-        "held_back": held_back,
-    }
+    if report:
+        lines.append(f"质量报告：{report}")
+    lines.append(f"Dagster 运行：{run_url(run.run_id)}")
+    return lines
 
 
-def notify_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, event=None) -> dict:
-    """One Chinese ops alert for a failed run: the failed blocking checks, else the failing step.
-    Shared by the run-failure sensor (daemon) and the CLI (in-process runs have no daemon)."""
-    evals = failed_check_evaluations(instance, run.run_id)
-    blocking = [e for e in evals if e.severity == dg.AssetCheckSeverity.ERROR]
-    if blocking:
-        ctx = _check_context(run, evals, held_back=True)
-        title = f"质量检查未通过（{len(blocking)} 项阻断）"
-        body = "夜间数据未通过质量门，以下检查失败："
-    else:
-        if event is None:
-            failures = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-            event = failures[0].dagster_event if failures else None
-        step = event.step_key if event else None
-        error = getattr(getattr(event, "step_failure_data", None), "error", None) if event else None
-        # The asset's own error (e.g. the loader's rejected-file message) says more than "step failed".
-        reason = (error.message.strip().splitlines()[0] if error and error.message else None) or (
-            (event.message if event else "") or "未知错误"
-        )
-        ctx = {
-            "as_of_date": _as_of(run),
-            "run_id": run.run_id,
-            "job": run.job_name,
-            "asset": step,
-            "details_path": f"Dagster 运行 /runs/{run.run_id}；拒收见 raw.load_files / raw.load_rejects",
-            "held_back": True,
-        }
-        title = "夜间任务运行失败"
-        body = f"任务 {run.job_name} 在步骤 {step or '未知'} 失败：{reason}"
+def _base_context(run: dg.DagsterRun, **extra) -> dict:
+    return {"as_of_date": _as_of(run), "run_id": run.run_id, "job": run.job_name} | extra
+
+
+def _already_alerted(instance: dg.DagsterInstance, run: dg.DagsterRun) -> bool:
+    fresh = instance.get_run_by_id(run.run_id) or run
+    return bool(fresh.tags.get(ALERTED_TAG) or fresh.tags.get(DIED_TAG))
+
+
+def _mark_alerted(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
+    instance.add_run_tags(run.run_id, {ALERTED_TAG: "1"})
+
+
+REFUSALS = {  # reason tag -> (title, body, next step)
+    "another_night": (
+        "夜间任务未启动：另一夜间任务正在运行",
+        "同一数据仓库同一时间只运行一个夜间任务；本次运行已拒绝，未做任何修改。",
+        "等待正在运行的任务结束，查看它的结果即可，无需重跑",
+    ),
+    "publish_not_writable": (
+        "夜间任务未启动：发布目录不可写",
+        "发布目录不可写，夜间任务在开始时停止，未做任何修改。",
+        "修正发布目录的权限或磁盘空间后重跑",
+    ),
+}
+
+
+def _refused_alert(run: dg.DagsterRun, reason: str) -> dict:
+    """A night refused at its start did no work: no 'publication held back' claim."""
+    title, body, step = REFUSALS.get(
+        reason, (f"夜间任务未启动：{reason}", "夜间任务在开始时停止。", "查看 Dagster 运行日志")
+    )
+    ctx = _base_context(run, details=[f"Dagster 运行：{run_url(run.run_id)}"], next_step=step)
     return send_ops_alert(title, body, level="error", context=ctx)
+
+
+def notify_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, event=None) -> dict | None:
+    """The one Chinese ops alert of a failed night: every failed check and step, where the details
+    are and what to do next. Shared by the run-failure sensor (daemon) and the CLI (in-process runs);
+    sent once per run (tag `opscenter/alerted`). `event` is accepted for the sensor's signature."""
+    if _already_alerted(instance, run):
+        return None
+    _mark_alerted(instance, run)
+    if run.tags.get(REFUSED_TAG):
+        return _refused_alert(run, run.tags[REFUSED_TAG])
+    errors, warnings, report = run_failures(instance, run.run_id)
+    if not errors:
+        errors = [
+            Failure("运行失败", "RunFailure", run.job_name, "运行中止，未记录失败步骤，见 Dagster 运行日志")
+        ]
+    body = f"夜间任务 {run.job_name} 未通过，共 {len(errors)} 项失败。首要原因：{errors[0].line()}"
+    ctx = _base_context(
+        run,
+        asset="、".join(dict.fromkeys(f.where for f in errors)),
+        rows=sum(f.count for f in errors if f.count is not None) or None,
+        failures=[f.line() for f in errors],
+        warnings=[f.line() for f in warnings],
+        details=_details(run, report),
+        next_step=next_step(_as_of(run)),
+        held_back=True,
+    )
+    return send_ops_alert(f"夜间运行失败（{len(errors)} 项）", body, level="error", context=ctx)
+
+
+def notify_run_warnings(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dict | None:
+    """The lower-priority daily summary of a green night's warn-level findings (CLI and sensor)."""
+    if _already_alerted(instance, run):
+        return None
+    _, warnings, report = run_failures(instance, run.run_id)
+    if not warnings:
+        return None
+    _mark_alerted(instance, run)
+    stale = [w for w in warnings if w.name_en.startswith("freshness_")]
+    title = "原始数据过期" if len(stale) == len(warnings) else f"每日预警汇总（{len(warnings)} 项）"
+    body = "本次报表已发布，但以下检查提示异常，请核实源系统导出："
+    ctx = _base_context(
+        run,
+        asset="、".join(dict.fromkeys(w.where for w in warnings)),
+        failures=[w.line() for w in warnings],
+        details=_details(run, report),
+        next_step="核实源系统导出；数据确认无误可忽略，修正后重跑 " + f"`make nightly AS_OF={_as_of(run)}`",
+    )
+    return send_ops_alert(title, body, level="warning", context=ctx)
 
 
 @dg.run_failure_sensor(name="ops_run_failure_alert", default_status=dg.DefaultSensorStatus.RUNNING)
@@ -114,14 +162,9 @@ def ops_run_failure_alert(context: dg.RunFailureSensorContext):
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def ops_quality_warning_alert(context: dg.RunStatusSensorContext):
-    run = context.dagster_run
-    evals = failed_check_evaluations(context.instance, run.run_id)
-    if not evals:
-        return dg.SkipReason(f"run {run.run_id}: no failed checks")
-    stale = [e for e in evals if e.check_name.startswith("freshness_")]
-    title = "原始数据过期" if len(stale) == len(evals) else f"质量预警（{len(evals)} 项）"
-    body = "本次报表已发布，但以下检查提示异常，请核实源系统导出："
-    send_ops_alert(title, body, level="warning", context=_check_context(run, evals, held_back=False))
+    if notify_run_warnings(context.instance, context.dagster_run) is None:
+        return dg.SkipReason(f"run {context.dagster_run.run_id}: no warning to send")
+    return None
 
 
 @dg.sensor(

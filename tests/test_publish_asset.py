@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.assets.publish import PUBLISH_KEY, PublishResource, RenderContext, build_publish_asset
+from orchestration.night_guard import NightGuardResource
 from orchestration.publish import current_version
 from orchestration.resources import WarehouseResource
 from tests.test_publish import AS_OF, make_warehouse
@@ -51,6 +52,7 @@ def _run(tmp_path: Path, passes: bool) -> tuple[dg.ExecuteInProcessResult, Path]
         resources={
             "warehouse": WarehouseResource(path=str(warehouse)),
             "publisher": PublishResource(publish_root=str(root), keep=3),
+            "night": NightGuardResource(warehouse=str(warehouse), publish_root=str(root)),
         },
         run_config={"ops": {"reports__published": {"config": {"as_of_date": AS_OF}}}},
         raise_on_error=False,
@@ -93,7 +95,8 @@ def test_blocking_check_failure_holds_back_publication(tmp_path: Path):
     assert not result.success
     [evaluation] = result.get_asset_check_evaluations()
     assert evaluation.check_name == "client_id_unique" and not evaluation.passed
-    assert not root.exists()  # publish_run never started: no folder, no `current`
+    # publish_run never started: no version, no `current` (the night guard only checked it is writable)
+    assert list(root.iterdir()) == []
     assert result.asset_materializations_for_node("reports__published") == []
 
 

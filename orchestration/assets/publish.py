@@ -15,11 +15,15 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.digest import send_digest
-from orchestration.publish import publish_run
+from orchestration.night_guard import NightGuardResource
+from orchestration.ops_alerts import send_ops_alert
+from orchestration.publish import current_version, publish_run
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
 PUBLISH_KEY = dg.AssetKey(["reports", "published"])
+# Run tag (CLI `--make-current`): make this night current even if older than the current publication.
+MAKE_CURRENT_TAG = "opscenter/make_current"
 
 
 class PublishResource(dg.ConfigurableResource):
@@ -124,6 +128,23 @@ def _as_of(config: AsOfConfig, context) -> dt.date:
     return resolve(context) if resolve else dt.date.fromisoformat(config.as_of_date)
 
 
+def _report_if_not_current(context, publish_root: Path, version: str) -> None:
+    """An older night (a rerun) is kept but not made current: say so, to the log and to ops."""
+    if current_version(publish_root) == version:
+        return
+    current = current_version(publish_root)
+    context.log.warning(f"published {version} but kept {current} current (newer as-of date)")
+    send_ops_alert(
+        "已发布较早日期的版本，未设为当前版本",
+        f"本次运行的数据日期早于当前报表版本 {current}，新版本 {version} 已保存但未替换当前版本。",
+        level="info",
+        context={
+            "run_id": context.run.run_id,
+            "next_step": f"如需切换：python -m orchestration.cli rollback --to {version}，或重跑时加 --make-current",
+        },
+    )
+
+
 def build_publish_asset(
     deps: Iterable[dg.AssetKey | str | dg.AssetsDefinition] = (),
     *,
@@ -156,6 +177,7 @@ def build_publish_asset(
         config: AsOfConfig,
         warehouse: WarehouseResource,
         publisher: PublishResource,
+        night: NightGuardResource,  # noqa: ARG001 - required so the guard is set up when the run starts
     ) -> dg.MaterializeResult:
         as_of = _as_of(config, context)
         run_id = context.run.run_id
@@ -175,8 +197,10 @@ def build_publish_asset(
             render=lambda snapshot, out_dir: hook(snapshot, out_dir, page_context),
             keep=publisher.keep,
             attachments=attachments,
+            make_current=context.run.tags.get(MAKE_CURRENT_TAG) == "1",
             **extra,
         )
+        _report_if_not_current(context, Path(publisher.publish_root), folder.name)
         data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         tables = {t["name"]: t["rows"] for t in data["tables"]}
         context.log.info(f"published {folder.name}: {len(tables)} tables, {len(data['pages'])} pages")

@@ -48,9 +48,7 @@ CC_CHAR = "[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy０-９]"
 BEFORE = "(^|[^0-9A-Za-z０-９.])"  # RE2 has no look-around: guards are captured and put back
 AFTER = "([^0-9A-Za-z０-９]|$)"
 PHONE_PREFIX = f"((?:(?:[+＋]|00)?[8８][6６]{SEP})?)"
-PHONE_IN_TEXT = (
-    f"{BEFORE}{PHONE_PREFIX}([1１][3-9３-９]{DIGIT})({SEP}{DIGIT}{{4}}{SEP})({DIGIT}{{4}}){AFTER}"
-)
+PHONE_IN_TEXT = f"{BEFORE}{PHONE_PREFIX}([1１][3-9３-９]{DIGIT})({SEP}{DIGIT}{{4}}{SEP})({DIGIT}{{4}}){AFTER}"
 PHONE_IN_TEXT_REPLACEMENT = r"\1\2\3****\5\6"
 CC_IN_TEXT = (
     f"{BEFORE}({CC_CHAR}{SPACE}{CC_CHAR}(?:{SPACE}{DIGIT}){{4}})"
@@ -71,7 +69,8 @@ def _sql(pattern: str) -> str:
 
 # Temporary macros: live in the building connection only, never persisted into the snapshot.
 MACROS = [
-    f"""CREATE OR REPLACE TEMP MACRO pii_ascii(v) AS translate(CAST(v AS VARCHAR), '{FULLWIDTH_DIGITS}', '0123456789')""",
+    f"""CREATE OR REPLACE TEMP MACRO pii_ascii(v) AS
+        translate(CAST(v AS VARCHAR), '{FULLWIDTH_DIGITS}', '0123456789')""",
     r"""CREATE OR REPLACE TEMP MACRO pii_digits(v) AS regexp_replace(pii_ascii(v), '[^0-9]', '', 'g')""",
     # +86 / 0086 country prefixes are dropped so the kept digits are the recognisable ones
     r"""CREATE OR REPLACE TEMP MACRO pii_national(d) AS CASE
@@ -114,9 +113,12 @@ MACROS = [
 ]
 
 
+_PY_MASKS = ((PHONE_RE, PHONE_IN_TEXT_REPLACEMENT), (CREDIT_CODE_RE, CC_IN_TEXT_REPLACEMENT))
+
+
 def mask_text(text: str) -> str:
     """The SQL `mask_text` in Python, for alert texts and anything else leaving the warehouse."""
-    for pattern, replacement in ((PHONE_RE, PHONE_IN_TEXT_REPLACEMENT), (CREDIT_CODE_RE, CC_IN_TEXT_REPLACEMENT)):
+    for pattern, replacement in _PY_MASKS:
         text = pattern.sub(replacement, pattern.sub(replacement, text))
     return text
 

@@ -19,7 +19,8 @@ from orchestration.publish.masking import CC_IN_TEXT, PHONE_IN_TEXT, count_perso
 SCANNED_TYPES = ("VARCHAR", "JSON", "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT")
 DUCKDB_SUFFIXES = (".duckdb", ".db")
 BINARY_MAGIC = (
-    b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"wOFF", b"wOF2", b"\x1f\x8b", b"PK\x03\x04", b"\x00\x01\x00\x00",
+    b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"wOFF", b"wOF2",  # images, web fonts
+    b"\x1f\x8b", b"PK\x03\x04", b"\x00\x01\x00\x00",  # gzip, zip, TrueType
 )  # fmt: skip
 
 
