@@ -1,6 +1,6 @@
 """Command line for operators: run one night, show the state of the last publication.
 
-python -m orchestration.cli nightly --as-of 2026-11-20
+python -m orchestration.cli nightly --as-of 2026-11-20 [--make-current]
 python -m orchestration.cli backfill --from 2026-11-01 --to 2026-11-20
 python -m orchestration.cli status
 python -m orchestration.cli rollback [--to <version>]
@@ -16,25 +16,32 @@ from orchestration import settings
 from orchestration.run_config import AS_OF_TAG
 
 
-def run_nightly(as_of: str) -> bool:
+def run_nightly(as_of: str, make_current: bool = False) -> bool:
+    """One night in process. Alerts go out as the daemon's sensors would send them (same code):
+    the failure alert, or the warnings summary of a green night; a run alerted here is tagged so a
+    running daemon does not send it again. `make_current`: make it current even if older."""
     import dagster as dg
 
+    from orchestration.assets.publish import MAKE_CURRENT_TAG
     from orchestration.definitions import defs
 
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("nightly")
+    tags = {AS_OF_TAG: as_of} | ({MAKE_CURRENT_TAG: "1"} if make_current else {})
     result = job.execute_in_process(
         instance=instance,
-        tags={AS_OF_TAG: as_of},
+        tags=tags,
         raise_on_error=False,
         # Step-level INFO is what an operator reads; DEBUG stays in the Dagster UI's event log.
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
-    if not result.success:
-        # No daemon runs sensors for an in-process run: send the same alert the sensor would.
-        from orchestration.sensors import notify_run_failure
+    from orchestration.sensors import notify_run_failure, notify_run_warnings
 
-        notify_run_failure(instance, instance.get_run_by_id(result.run_id))
+    run = instance.get_run_by_id(result.run_id)
+    if result.success:
+        notify_run_warnings(instance, run)
+    else:
+        notify_run_failure(instance, run)
     return result.success
 
 
@@ -91,6 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     nightly = sub.add_parser("nightly", help="run the nightly job once for an as-of date")
     nightly.add_argument("--as-of", required=True, help="YYYY-MM-DD")
+    nightly.add_argument(
+        "--make-current",
+        action="store_true",
+        help="make this night current even if its as-of date is older than the current publication",
+    )
     backfill = sub.add_parser("backfill", help="run the nightly job for every date in a range, in order")
     backfill.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
     backfill.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD (inclusive)")
@@ -101,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rollback":
         return run_rollback(args.to)
     if args.command == "nightly":
-        ok = run_nightly(args.as_of)
+        ok = run_nightly(args.as_of, make_current=args.make_current)
         print_status()
         return 0 if ok else 1
     if args.command == "backfill":

@@ -35,7 +35,10 @@ def test_clean_warehouse_passes_every_check(clean):
     assert out["volume_accepted_payments"].observed == pytest.approx(95 / 100)  # tonight 95, median 100
     assert out["volume_unique_payments"].observed == pytest.approx(93 / 98)
     assert out["payment_unidentified_share"].observed == pytest.approx(2 / 40)
-    assert out["payment_channel_concentration"].observed == pytest.approx(20 / 40)
+    # every payment is inside the 30-day window: no history to compare the channel mix with
+    assert out["payment_channel_concentration"].observed is None
+    assert "无历史可比" in out["payment_channel_concentration"].message
+    assert out["future_updated_at_payments"].observed == 0
     assert out["freshness_payments"].observed == 1
     assert out["reject_share_payments"].observed == 0  # 2 rejects are within the allowance of 3
     assert out["reject_share_feedback"].observed is None  # optional entity, not loaded
@@ -131,3 +134,50 @@ def test_reject_share_beyond_allowance_is_judged(clean, tmp_path):
     assert out["reject_share_payments"].observed == pytest.approx(2 / 97)
     assert not out["reject_share_payments"].passed
     assert out["reject_share_payments"].severity == ERROR
+
+
+def _replace_payments(wh, window_bank: int, history_bank: int) -> None:
+    """100 payments in the 30-day window and 100 in the 180 days before it, `*_bank` of them by
+    bank transfer, the rest by WeChat."""
+    import duckdb
+
+    with duckdb.connect(str(wh)) as conn:
+        conn.execute("delete from core.fct_payments")
+        conn.execute(f"""insert into core.fct_payments
+            select 'W' || i, 100::DECIMAL, DATE '2026-11-20' - (i % 30)::INTEGER,
+                case when i < {window_bank} then 'bank_transfer' else 'wechat' end, 'client_id'
+            from range(100) r(i)
+            union all
+            select 'H' || i, 100::DECIMAL, DATE '2026-11-20' - 30 - (i % 180)::INTEGER,
+                case when i < {history_bank} then 'bank_transfer' else 'wechat' end, 'client_id'
+            from range(100) r(i)""")
+
+
+@pytest.mark.parametrize(
+    ("window_bank", "history_bank", "passed", "shift"),
+    [
+        (97, 96, True, 0.97 - 0.96),  # a firm whose clients simply pay by bank transfer: no alarm
+        (97, 30, False, 0.97 - 0.30),  # a sudden jump: a channel mapping broke
+        (60, 60, True, 0.0),
+    ],
+)
+def test_channel_concentration_compares_with_own_history(tmp_path, window_bank, history_bank, passed, shift):
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    _replace_payments(wh, window_bank, history_bank)
+    [o] = run_quality_suites(wh, AS_OF, None, QualityConfig(), only=["payment_channel_concentration"])
+    assert (o.passed, o.severity) == (passed, WARN)
+    assert o.observed == pytest.approx(shift)
+
+
+def test_future_updated_at_is_a_warning(tmp_path):
+    import duckdb
+
+    wh = build_warehouse(tmp_path / "wh.duckdb")
+    with duckdb.connect(str(wh)) as conn:
+        # as of 11-20: next morning's export (11-21) is fine, 11-22 and 2027 are from the future
+        conn.execute("delete from raw.clients")
+        conn.execute("""insert into raw.clients (client_id, updated_at) values
+            ('C1', TIMESTAMP '2026-11-21 01:30:00'), ('C2', TIMESTAMP '2026-11-22 00:00:00'),
+            ('C3', TIMESTAMP '2027-01-01 00:00:00')""")
+    [o] = run_quality_suites(wh, AS_OF, None, QualityConfig(), only=["future_updated_at_clients"])
+    assert (o.passed, o.severity, o.observed) == (False, WARN, 2)

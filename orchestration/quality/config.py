@@ -29,7 +29,10 @@ class QualityConfig:
     distribution_window_days: int = 30
     unidentified_methods: tuple[str, ...] = ("unidentified",)
     max_unidentified_share: float = 0.15
-    max_channel_share: float = 0.90  # any one channel above this smells of a mapping error
+    max_channel_share: float = 0.90  # kept for old config files; the check compares with history:
+    max_channel_share_shift: float = 0.25  # dominant channel's share vs its share in the firm's history
+    channel_history_days: int = 180  # the history: this many days before the window
+    channel_min_history_payments: int = 50  # fewer payments in the history: pass with a note
     max_other_channel_share: float = 0.30
     max_other_industry_share: float = 0.50
     # volume: tonight vs the median of the trailing nights in raw.load_runs
@@ -38,6 +41,7 @@ class QualityConfig:
     volume_band: float = 0.5  # accepted / unique rows within median × (1 ± band)
     # freshness: newest updated_at per raw entity vs the as-of date
     freshness_lag_days: int = 2
+    future_updated_at_days: int = 1  # updated_at later than as_of + this many days is a source clock error
     freshness_lag_days_by_entity: dict[str, int] = field(
         default_factory=lambda: {"staff": 60, "clients": 14, "contracts": 14, "feedback": 14}
     )

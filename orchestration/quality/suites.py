@@ -56,15 +56,34 @@ def _table(sql: str) -> Callable[[QualityConfig, set[str]], str]:
 def _payments_mix(cfg: QualityConfig, tables: set[str]) -> str:
     methods = ", ".join("'" + m.replace("'", "''") + "'" for m in cfg.unidentified_methods)
     days = cfg.distribution_window_days - 1
+    # the channel mix is judged against the firm's own history before the window (a firm whose
+    # clients simply pay by bank transfer is not an anomaly; a sudden jump is a mapping error)
+    history_end = cfg.distribution_window_days
+    history_start = history_end + cfg.channel_history_days - 1
     return f"""
         with window_payments as (
             select channel, identification_method from core.fct_payments
             where paid_date between $as_of::DATE - {days} and $as_of::DATE
+        ), history_payments as (
+            select channel from core.fct_payments
+            where paid_date between $as_of::DATE - {history_start} and $as_of::DATE - {history_end}
         ), by_channel as (
             select channel, count(*) as n from window_payments group by channel
-        ), totals as (select count(*) as n_payments from window_payments)
+        ), dominant as (
+            select channel, n from by_channel order by n desc, channel limit 1
+        ), totals as (select count(*) as n_payments from window_payments),
+        history as (
+            select count(*) as n_history,
+                count(*) filter (where channel = (select channel from dominant)) as n_dominant
+            from history_payments
+        )
         select
             totals.n_payments,
+            history.n_history as history_payments,
+            (select channel from dominant) as dominant_channel,
+            case when totals.n_payments > 0 and history.n_history >= {cfg.channel_min_history_payments} then
+                (select n from dominant)::DOUBLE / totals.n_payments
+                - history.n_dominant::DOUBLE / history.n_history end as channel_share_shift,
             case when totals.n_payments > 0 then (select avg(case when identification_method
                 in ({methods}) then 1.0 else 0.0 end) from window_payments) end as share_unidentified,
             case when totals.n_payments > 0 then
@@ -72,7 +91,7 @@ def _payments_mix(cfg: QualityConfig, tables: set[str]) -> str:
             case when totals.n_payments > 0 then coalesce(
                 (select n from by_channel where channel = 'other'), 0)::DOUBLE / totals.n_payments
             end as share_other_channel
-        from totals"""
+        from totals cross join history"""
 
 
 def _clients_mix(cfg: QualityConfig, tables: set[str]) -> str:
@@ -125,6 +144,11 @@ def _freshness(cfg: QualityConfig, tables: set[str]) -> str:
         if e in REQUIRED_ENTITIES:  # a required entity with no rows is as stale as it gets
             lag = f"coalesce({lag}, {NO_DATA_LAG})"
         cols.append(f"{lag} as lag_days_{e}")
+        # rows updated after the night's exports could exist: a clock or time-zone error at the source
+        limit = cfg.future_updated_at_days + 1
+        future = f"(select count(*) from raw.{e} where updated_at >= $as_of::DATE + {limit})"
+        future = future if f"raw.{e}" in tables else "0"
+        cols.append(f"{future} as future_rows_{e}")
     return "select " + ", ".join(cols)
 
 
@@ -182,6 +206,18 @@ def _volume_note(entity: str):
 def _mix_note(row: dict, cfg: QualityConfig) -> str | None:
     if not row.get("n_payments"):
         return f"近 {cfg.distribution_window_days} 天无收款，跳过 no payments in window"
+    return None
+
+
+def _channel_note(row: dict, cfg: QualityConfig) -> str | None:
+    if not row.get("n_payments"):
+        return _mix_note(row, cfg)
+    shift = row.get("channel_share_shift")
+    if shift is None or shift != shift:  # NULL arrives as NaN in the frame
+        return (
+            f"此前 {cfg.channel_history_days} 天收款不足 {cfg.channel_min_history_payments} 笔，"
+            "无历史可比，跳过 not enough history"
+        )
     return None
 
 
@@ -250,10 +286,10 @@ def _build_checks() -> list[Check]:
             "core/fct_payments",
             "core.fct_payments_mix",
             WARN,
-            "单一收款渠道占比不超过上限",
-            lambda c: _between("max_channel_share", 0, c.max_channel_share),
-            column="max_channel_share",
-            note=_mix_note,
+            "主要收款渠道占比较本公司历史的升幅不超过上限",
+            lambda c: _between("channel_share_shift", None, c.max_channel_share_shift),
+            column="channel_share_shift",
+            note=_channel_note,
         ),
         Check(
             "payment_other_channel_share",
@@ -318,6 +354,18 @@ def _build_checks() -> list[Check]:
                 WARN,
                 f"{ENTITIES[e].label}最新更新时间不早于允许滞后天数",
                 lambda c, col=col, e=e: _between(col, None, c.lag_days(e)),
+                column=col,
+            )
+        )
+        col = f"future_rows_{e}"
+        checks.append(
+            Check(
+                f"future_updated_at_{e}",
+                f"raw/{e}",
+                "raw.freshness",
+                WARN,
+                f"{ENTITIES[e].label}没有晚于数据日期的更新时间",
+                lambda c, col=col: _between(col, 0, 0),
                 column=col,
             )
         )
