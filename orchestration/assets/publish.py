@@ -18,6 +18,7 @@ from orchestration.digest import send_digest
 from orchestration.night_guard import NightGuardResource
 from orchestration.ops_alerts import send_ops_alert
 from orchestration.publish import current_version, publish_run
+from orchestration.publish.snapshot import dbt_descriptions
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
@@ -140,7 +141,8 @@ def _report_if_not_current(context, publish_root: Path, version: str) -> None:
         level="info",
         context={
             "run_id": context.run.run_id,
-            "next_step": f"如需切换：python -m orchestration.cli rollback --to {version}，或重跑时加 --make-current",
+            "next_step": f"如需切换：python -m orchestration.cli rollback --to {version}"
+            "，或重跑时加 --make-current",
         },
     )
 
@@ -198,6 +200,7 @@ def build_publish_asset(
             keep=publisher.keep,
             attachments=attachments,
             make_current=context.run.tags.get(MAKE_CURRENT_TAG) == "1",
+            descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
             **extra,
         )
         _report_if_not_current(context, Path(publisher.publish_root), folder.name)

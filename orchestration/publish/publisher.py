@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestration.publish.scanner import find_unmasked_personal_data
-from orchestration.publish.snapshot import DEFAULT_SCHEMAS, DEFAULT_TABLES, build_snapshot
+from orchestration.publish.snapshot import DEFAULT_SCHEMAS, DEFAULT_TABLES, Descriptions, build_snapshot
 
 MANIFEST_FORMAT = 1
 CURRENT = "current"
@@ -66,12 +66,14 @@ def publish_run(
     verify_masking: bool = True,
     on_stage: StageHook | None = None,
     make_current: bool = False,
+    descriptions: Descriptions | None = None,
 ) -> Path:
     """Publish the warehouse's public tables as version `<as_of_date>_<run_id>` and make it current.
 
     `render(snapshot, pages_dir)` writes the pages; any exception aborts the publish (nothing new
     is visible). `attachments` maps a folder name in the version to a folder copied in (e.g. the
-    quality gate's data docs). `on_stage(name)` is called at each step (tests kill the process there).
+    quality gate's data docs); `descriptions` become table/column comments in the snapshot (see
+    `snapshot.dbt_descriptions`). `on_stage(name)` is called at each step (tests kill the process there).
     A night older than the current publication (a rerun of an earlier date) is published and kept
     but does not become current unless `make_current`. Returns the final version folder.
     """
@@ -100,6 +102,7 @@ def publish_run(
                 incoming / PARQUET_DIR,
                 schemas=tuple(schemas),
                 tables=tuple(tables),
+                descriptions=descriptions,
             )
             os.chmod(incoming / SNAPSHOT, READ_ONLY)
             stage("pages")
