@@ -47,7 +47,7 @@ CC_CHARS = "[0-9A-HJ-NPQRTUWXY]"
 CC_CHAR = "[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy０-９]"
 BEFORE = "(^|[^0-9A-Za-z０-９.])"  # RE2 has no look-around: guards are captured and put back
 AFTER = "([^0-9A-Za-z０-９]|$)"
-PHONE_PREFIX = f"((?:(?:[+＋]|00)?[8８][6６]{SEP})?)"
+PHONE_PREFIX = f"((?:(?:[+＋]|[0０]{{2}})?[8８][6６]{SEP})?)"
 PHONE_IN_TEXT = f"{BEFORE}{PHONE_PREFIX}([1１][3-9３-９]{DIGIT})({SEP}{DIGIT}{{4}}{SEP})({DIGIT}{{4}}){AFTER}"
 PHONE_IN_TEXT_REPLACEMENT = r"\1\2\3****\5\6"
 CC_IN_TEXT = (
@@ -56,6 +56,10 @@ CC_IN_TEXT = (
     f"({CC_CHAR}(?:{SPACE}{CC_CHAR}){{3}}){AFTER}"
 )
 CC_IN_TEXT_REPLACEMENT = r"\1\2********\4\5"
+
+# JSON text may spell the non-ASCII characters above as \uXXXX escapes: they are decoded first.
+ESCAPED_CHARS = FULLWIDTH_DIGITS + "＋－\u3000\u00a0"
+ESCAPE_RE = re.compile(r"\\u(ff1[0-9]|ff0b|ff0d|3000|00a0)", re.IGNORECASE)
 
 PHONE_RE = re.compile(PHONE_IN_TEXT)
 CREDIT_CODE_RE = re.compile(CC_IN_TEXT)
@@ -67,10 +71,24 @@ def _sql(pattern: str) -> str:
     return pattern.replace("'", "''")
 
 
+def unescape_sql(expr: str) -> str:
+    """SQL decoding the \\uXXXX escapes of ESCAPED_CHARS (either case of hex digits) in `expr`."""
+    for ch in ESCAPED_CHARS:
+        for code in {f"\\u{ord(ch):04x}", f"\\u{ord(ch):04X}"}:
+            expr = f"replace({expr}, '{code}', '{ch}')"
+    return expr
+
+
+def unescape(text: str) -> str:
+    """The Python twin of the SQL `pii_unescape` macro."""
+    return ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
 # Temporary macros: live in the building connection only, never persisted into the snapshot.
 MACROS = [
     f"""CREATE OR REPLACE TEMP MACRO pii_ascii(v) AS
         translate(CAST(v AS VARCHAR), '{FULLWIDTH_DIGITS}', '0123456789')""",
+    f"""CREATE OR REPLACE TEMP MACRO pii_unescape(v) AS {unescape_sql("CAST(v AS VARCHAR)")}""",
     r"""CREATE OR REPLACE TEMP MACRO pii_digits(v) AS regexp_replace(pii_ascii(v), '[^0-9]', '', 'g')""",
     # +86 / 0086 country prefixes are dropped so the kept digits are the recognisable ones
     r"""CREATE OR REPLACE TEMP MACRO pii_national(d) AS CASE
@@ -104,12 +122,12 @@ MACROS = [
         WHEN pii_found(v) THEN '{KEY_PREFIX}' || left(sha256(CAST(v AS VARCHAR)), 16) ELSE v END""",
     # a bare JSON number (phone or 18-digit code) becomes a string first, so its masked form stays valid
     rf"""CREATE OR REPLACE TEMP MACRO pii_quote_json_numbers(v) AS
-        regexp_replace(CAST(v AS VARCHAR), '{BARE_JSON_NUMBER}', '\1"\2"\3', 'g')""",
+        regexp_replace(pii_unescape(v), '{BARE_JSON_NUMBER}', '\1"\2"\3', 'g')""",
     # should the result still not parse (a look-alike inside a string), keep it whole as a JSON string
     r"""CREATE OR REPLACE TEMP MACRO mask_json(v) AS CAST(CASE
         WHEN v IS NULL THEN NULL
         WHEN json_valid(mask_text(pii_quote_json_numbers(v))) THEN mask_text(pii_quote_json_numbers(v))
-        ELSE to_json(mask_text(CAST(v AS VARCHAR)))::VARCHAR END AS JSON)""",
+        ELSE to_json(mask_text(pii_unescape(v)))::VARCHAR END AS JSON)""",
 ]
 
 
@@ -118,13 +136,15 @@ _PY_MASKS = ((PHONE_RE, PHONE_IN_TEXT_REPLACEMENT), (CREDIT_CODE_RE, CC_IN_TEXT_
 
 def mask_text(text: str) -> str:
     """The SQL `mask_text` in Python, for alert texts and anything else leaving the warehouse."""
+    text = unescape(text)
     for pattern, replacement in _PY_MASKS:
         text = pattern.sub(replacement, pattern.sub(replacement, text))
     return text
 
 
 def count_personal_data(text: str) -> tuple[int, int]:
-    """(mobile numbers, credit codes) left unmasked in `text`."""
+    """(mobile numbers, credit codes) left unmasked in `text` (JSON escapes decoded first)."""
+    text = unescape(text)
     return len(PHONE_RE.findall(text)), len(CREDIT_CODE_RE.findall(text))
 
 

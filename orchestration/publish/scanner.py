@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.publish.masking import CC_IN_TEXT, PHONE_IN_TEXT, count_personal_data, quote
+from orchestration.publish.masking import CC_IN_TEXT, PHONE_IN_TEXT, count_personal_data, quote, unescape_sql
 
 # An 11-digit phone fits only in a 64-bit-or-wider integer; narrower numbers cannot hold one.
 SCANNED_TYPES = ("VARCHAR", "JSON", "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT")
@@ -59,7 +59,7 @@ def _column_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[
         return []
     aggs = []
     for c in columns:
-        v = f"CAST({quote(c)} AS VARCHAR)"
+        v = unescape_sql(f"CAST({quote(c)} AS VARCHAR)")
         aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{_sql(PHONE_IN_TEXT)}'))")
         aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{_sql(CC_IN_TEXT)}'))")
     counts = con.execute(f"SELECT {', '.join(aggs)} FROM {relation}").fetchone()
