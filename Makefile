@@ -54,7 +54,7 @@ demo-broken: setup
 	$(UV) run python -m orchestration.cli status
 
 nightly: setup
-	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
+	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF) $(if $(MAKE_CURRENT),--make-current)
 
 test: setup browsers
 	$(UV) run ruff check .
