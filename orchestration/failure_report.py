@@ -9,6 +9,7 @@ event log and dbt's target folder only: never the warehouse (a sensor must not h
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,7 @@ class Failure:
         if self.examples:
             text += "；示例：" + "、".join(self.examples[:MAX_EXAMPLES])
         if self.message:
-            text += f"；{_clip(self.message)}"
+            text += ("；" if self.count is not None or self.examples else "：") + _clip(self.message)
         return text
 
 
@@ -127,9 +128,9 @@ def _dbt_node_name(node: dict, unique_id: str) -> tuple[str, str]:
 def _dbt_model_of(node: dict, unique_id: str) -> str:
     if not unique_id.startswith("test."):
         return unique_id.split(".")[-1]
-    parents = node.get("attached_node") or next(iter((node.get("depends_on") or {}).get("nodes", [])), "")
-    models = [n.split(".")[-1] for n in (node.get("depends_on") or {}).get("nodes", [])] or [parents]
-    return "、".join(dict.fromkeys(m for m in models if m)) or "?"
+    # the tested model first, then the others it reads (a relationships test: child, then parent)
+    nodes = [node.get("attached_node") or "", *(node.get("depends_on") or {}).get("nodes", [])]
+    return "、".join(dict.fromkeys(n.split(".")[-1] for n in nodes if n)) or "?"
 
 
 def _dbt_failures_in(folder: Path) -> list[Failure]:
@@ -180,13 +181,20 @@ def _root_error(error):
     return error
 
 
+def _without_class(message: str, error) -> str:
+    """'dagster._core.definitions.events.Failure: x' -> 'x' (the class is shown separately)."""
+    if error is None:
+        return message.strip()
+    return re.sub(rf"^[\w.]*{re.escape(error.cls_name)}:\s*", "", message.strip())
+
+
 def step_failures(instance: dg.DagsterInstance, run_id: str, skip_dbt: bool) -> list[Failure]:
     """Every failed step, with its root error (first 300 characters, one line)."""
     out = []
     for record in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
         event = record.dagster_event
         error = _root_error(getattr(event.step_failure_data, "error", None))
-        message = (error.message if error else event.message) or "未知错误"
+        message = _without_class((error.message if error else event.message) or "未知错误", error)
         if skip_dbt and "dbt CLI process" in message:
             continue  # named precisely by dbt_failures
         cls = error.cls_name if error else "StepFailure"

@@ -156,8 +156,8 @@ def report_dead_night(
 
 
 def _refuse(context, reason: str, exc: Exception):
-    if context.instance is not None and context.run_id:
-        context.instance.add_run_tags(context.run_id, {REFUSED_TAG: reason})
+    if context.instance is not None and context.run is not None:
+        context.instance.add_run_tags(context.run.run_id, {REFUSED_TAG: reason})
     raise NightRefused(str(exc)) from exc
 
 
@@ -168,9 +168,9 @@ class NightGuardResource(dg.ConfigurableResource):
     publish_root: str = str(settings.publish_dir())
 
     def _record(self, context) -> dict:
-        run = context.dagster_run
+        run = context.run
         return {
-            "run_id": context.run_id,
+            "run_id": run.run_id if run else None,
             "as_of_date": run.tags.get("opscenter/as_of_date") if run else None,
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -184,7 +184,7 @@ class NightGuardResource(dg.ConfigurableResource):
                 leftover = stack.enter_context(night_lock(Path(self.warehouse), self._record(context)))
             except NightRefused as exc:
                 _refuse(context, "another_night", exc)
-            report_dead_night(context.instance, context.run_id or "", leftover)
+            report_dead_night(context.instance, context.run.run_id if context.run else "", leftover)
             try:
                 check_writable(Path(self.publish_root))
             except PermissionError as exc:

@@ -1,0 +1,177 @@
+"""The failed night's one alert, from a real Dagster run: every failed step and check, named, masked,
+bounded, with where to look and what to do; dbt failures read from a run_results.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from orchestration.failure_report import dbt_failures
+from orchestration.sensors import notify_run_failure, notify_run_warnings
+
+AS_OF = "2026-11-20"
+HUGE = "字段内容" + "x" * 3_000_000  # a 3 MB field in an error message
+
+
+def _night(instance: dg.DagsterInstance, fail: bool = True):
+    @dg.asset(key=["raw", "clients"])
+    def clients():
+        if fail:
+            raise dg.Failure(description="clients/2026-11-20.csv: 表头缺少列 client_id（整文件拒收）")
+
+    @dg.asset(key=["raw", "payments"])
+    def payments():
+        if fail:
+            raise ValueError(f"payments/2026-11-20.csv 第 7 行无法解析：联系人电话 138 1234 5678 {HUGE}")
+
+    @dg.asset_check(asset=payments, blocking=False)
+    def freshness_payments():
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"message": "收款最新更新时间滞后 5 天", "label": "收款最新更新时间不早于允许滞后天数"},
+        )
+
+    @dg.asset_check(asset=clients, blocking=True)
+    def client_id_unique():
+        return dg.AssetCheckResult(
+            passed=False,
+            metadata={
+                "message": "客户编号重复 3 行",
+                "label": "客户编号唯一",
+                "failing_rows": 3,
+                "examples": ["C1", "13812345678", "C9"],
+                "details_path": "data/quality/x/data_docs/index.html",
+            },
+        )
+
+    defs = dg.Definitions(
+        assets=[clients, payments],
+        asset_checks=[freshness_payments] if fail else [freshness_payments, client_id_unique],
+        jobs=[dg.define_asset_job("nightly", executor_def=dg.in_process_executor)],
+    )
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        instance=instance, tags={"opscenter/as_of_date": AS_OF}, raise_on_error=False
+    )
+    return instance.get_run_by_id(result.run_id)
+
+
+@pytest.fixture
+def alerts(tmp_path, monkeypatch):
+    log = tmp_path / "alerts.jsonl"
+    monkeypatch.setenv("OPSCENTER_ALERT_LOG", str(log))
+    monkeypatch.setenv("OPSCENTER_DAGSTER_URL", "http://dagster.firm.local:3000/")
+    monkeypatch.delenv("OPSCENTER_ALERT_URLS", raising=False)
+    return lambda: (
+        [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines()] if log.exists() else []
+    )
+
+
+def test_every_failed_step_in_one_bounded_masked_alert(alerts):
+    instance = dg.DagsterInstance.ephemeral()
+    run = _night(instance)
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    notify_run_failure(instance, run)
+    notify_run_failure(instance, instance.get_run_by_id(run.run_id))  # the sensor after the CLI: no 2nd
+    [alert] = alerts()
+    text = alert["text"]
+    assert alert["title"] == "【运营中心·错误】夜间运行失败（2 项）"
+    # both bad entities, each with its own root error (not Dagster's wrapper), the first cause first
+    assert text.startswith("夜间任务 nightly 未通过，共 2 项失败。首要原因：")
+    assert (
+        "1. 步骤失败（Failure）· raw__clients：clients/2026-11-20.csv: 表头缺少列 client_id（整文件拒收）"
+        in text
+    )
+    assert "2. 步骤失败（ValueError）· raw__payments：payments/2026-11-20.csv 第 7 行无法解析" in text
+    assert "Error occurred while executing" not in text
+    assert "138****5678" in text and "1234 5678" not in text  # the raw line's phone is masked
+    assert len(text) < 4000 and len(json.dumps(alert, ensure_ascii=False)) < 12_000  # 3 MB field, small alert
+    assert "Dagster 运行：http://dagster.firm.local:3000/runs/" + run.run_id in text
+    assert f"as_of_date = '{AS_OF}'" in text  # the raw.load_rejects query of the night
+    assert f"下一步：修正文件后重跑 `make nightly AS_OF={AS_OF}`" in text
+    assert "本次发布已暂停，报表保持上一版本。" in text
+
+
+def test_blocking_check_with_examples_and_warning_listed(alerts):
+    instance = dg.DagsterInstance.ephemeral()
+    run = _night(instance, fail=False)
+    assert run.status == dg.DagsterRunStatus.FAILURE  # the blocking check failed the run
+    notify_run_failure(instance, run)
+    [alert] = alerts()
+    text = alert["text"]
+    assert (
+        "1. 客户编号唯一（client_id_unique）· raw/clients：3 行；示例：C1、138****5678、C9；客户编号重复 3 行"
+        in text
+    )
+    assert "预警项：\n1. 收款最新更新时间不早于允许滞后天数（freshness_payments）· raw/payments" in text
+    assert "质量报告：data/quality/x/data_docs/index.html" in text
+
+
+def test_green_night_warnings_summary_once(alerts):
+    instance = dg.DagsterInstance.ephemeral()
+
+    @dg.asset(key=["raw", "payments"])
+    def payments():
+        return None
+
+    @dg.asset_check(asset=payments)
+    def freshness_payments():
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"message": "滞后 5 天", "label": "收款新鲜度"},
+        )
+
+    defs = dg.Definitions(assets=[payments], asset_checks=[freshness_payments])
+    result = defs.get_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, tags={"opscenter/as_of_date": AS_OF}
+    )
+    run = instance.get_run_by_id(result.run_id)
+    assert notify_run_warnings(instance, run) is not None
+    assert notify_run_warnings(instance, instance.get_run_by_id(run.run_id)) is None  # sensor after CLI
+    [alert] = alerts()
+    assert (alert["level"], alert["title"]) == ("warning", "【运营中心·警告】原始数据过期")
+    assert "本次报表已发布" in alert["text"] and "发布已暂停" not in alert["text"]
+
+
+def test_dbt_failures_name_test_model_and_rows(tmp_path: Path):
+    folder = tmp_path / "dbt_models-abc1234-0f0f0f0"
+    folder.mkdir()
+    test_id = "test.opscenter.relationships_fct_invoices_client_id__client_id__ref_dim_clients_.1a2b"
+    (folder / "run_results.json").write_text(
+        json.dumps(
+            {
+                "results": [
+                    {"unique_id": "model.opscenter.dim_clients", "status": "success", "message": "OK"},
+                    {"unique_id": test_id, "status": "fail", "failures": 1, "message": "Got 1 result"},
+                    {"unique_id": "model.opscenter.mart_ar", "status": "error", "message": "Binder Error: x"},
+                ]
+            }
+        )
+    )
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "nodes": {
+                    test_id: {
+                        "name": "relationships_fct_invoices_client_id",
+                        "test_metadata": {"name": "relationships"},
+                        "attached_node": "model.opscenter.fct_invoices",
+                        "depends_on": {
+                            "nodes": ["model.opscenter.dim_clients", "model.opscenter.fct_invoices"]
+                        },
+                    }
+                }
+            }
+        )
+    )
+    lines = [f.line() for f in dbt_failures("abc1234-zzzz", tmp_path)]
+    assert lines == [
+        "dbt 测试：引用完整（外键）（relationships_fct_invoices_client_id）· fct_invoices、dim_clients："
+        "1 行；Got 1 result",
+        "dbt 模型构建失败（mart_ar）· mart_ar：Binder Error: x",
+    ]
+    assert dbt_failures("fffffff-other", tmp_path) == []  # another run's folder is not read
