@@ -29,6 +29,7 @@ DBT_TEST_NAMES = {
 }
 DBT_FAILED = {"fail", "error"}
 DBT_ROWS_META = "dagster_dbt/failed_row_count"
+CHECK_ERRORS = {"DagsterAssetCheckFailedError"}  # a step failed only because its blocking check did
 WRAPPER_ERRORS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeProcessError"}
 
 
@@ -197,6 +198,8 @@ def step_failures(instance: dg.DagsterInstance, run_id: str, skip_dbt: bool) -> 
         message = _without_class((error.message if error else event.message) or "未知错误", error)
         if skip_dbt and "dbt CLI process" in message:
             continue  # named precisely by dbt_failures
+        if error is not None and error.cls_name in CHECK_ERRORS:
+            continue  # the failed blocking checks are listed themselves
         cls = error.cls_name if error else "StepFailure"
         out.append(Failure("步骤失败", cls, event.step_key or "?", message))
     return out

@@ -104,18 +104,30 @@ def test_failed_blocking_check_holds_back_downstream_and_alerts_once(env, clean_
     ops_run_failure_alert(ctx.for_run_failure())
     [alert] = _alerts(env)
     assert alert["level"] == "error"
-    assert "质量检查未通过（1 项阻断）" in alert["title"]
-    assert "payment_amount_range" in alert["text"]
+    assert alert["title"] == "【运营中心·错误】夜间运行失败（1 项）"
+    assert (
+        "1. 收款金额在 (0, 上限] 内（payment_amount_range）· core/fct_payments：1 行；示例：-5"
+        in alert["text"]
+    )
     assert "涉及资产：core/fct_payments" in alert["text"]
     assert "涉及行数：1" in alert["text"]
     assert "本次发布已暂停，报表保持上一版本" in alert["text"]
     assert alert["context"]["as_of_date"] == "2026-11-20"
-    assert alert["context"]["details_path"].endswith("data_docs/quality_gate/index.html")
+    [report] = [d for d in alert["context"]["details"] if d.startswith("质量报告：")]
+    assert report.endswith("data_docs/quality_gate/index.html")
+    assert "下一步：修正文件后重跑 `make nightly AS_OF=2026-11-20`" in alert["text"]
 
 
 def test_failed_warn_check_does_not_block_and_warns(env, clean_warehouse):
-    # every payment through wechat: channel concentration 1.0 > 0.9 (warn), nothing else fails
-    result, instance, marker = _run(env, clean_warehouse, "update core.fct_payments set channel = 'wechat'")
+    # 60 earlier payments by bank transfer, then every payment of the window through wechat: the
+    # dominant channel's share jumped from 0 to 1.0 against the firm's own history (warn)
+    result, instance, marker = _run(
+        env,
+        clean_warehouse,
+        "insert into core.fct_payments select 'H' || i, 100::DECIMAL, DATE '2026-11-20' - (40 + i)::INTEGER, "
+        "'bank_transfer', 'client_id' from range(60) r(i); update core.fct_payments set channel = 'wechat' "
+        "where payment_id like 'P%'",
+    )
     assert result.success
     failed = {k: v for k, v in _evaluations(result).items() if not v[0]}
     assert failed == {"payment_channel_concentration": (False, dg.AssetCheckSeverity.WARN)}
