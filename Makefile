@@ -18,6 +18,7 @@ help:
 	@echo "make test         full test suite (installs Chromium for the page tests if missing)"
 	@echo "make dev          Dagster UI on http://127.0.0.1:3000"
 	@echo "make nightly AS_OF=YYYY-MM-DD   run the nightly job for one date on data/raw"
+	@echo "                  (MAKE_CURRENT=1: make it current even if older than the current publication)"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --quiet --user uv \

@@ -96,3 +96,15 @@ def test_hostile_text_is_shown_as_text(sites, chromium):  # noqa: F811
         if "<!--<script>x</script>" in _drawn(chromium, f"{sites}hostile/{n}.html")[0]["text"]
     ]
     assert len(shown) >= 6, shown  # the pages listing clients, staff or labels show it literally
+
+
+def test_embedded_json_has_no_markup_characters_and_round_trips():
+    import json
+
+    from orchestration.render.components import embed_json, json_script
+
+    value = {"name": HOSTILE, "list": ["</script><script>alert(1)</script>", "a\u2028b"]}
+    text = embed_json(value)
+    assert not set(text) & {"<", ">", "&", "\u2028", "\u2029"}
+    assert json.loads(text) == value
+    assert json_script("x", value).count("</script>") == 1  # only the element's own end tag
