@@ -109,16 +109,19 @@ def prune_dbt_targets(target_root: Path | None = None, keep: int = KEEP_DBT_TARG
 
 
 def _dead_runs(
-    instance: dg.DagsterInstance, current_run_id: str, leftover: dict | None
+    instance: dg.DagsterInstance, current: dg.DagsterRun | None, leftover: dict | None
 ) -> list[dg.DagsterRun]:
-    """STARTED nightly runs that cannot be alive: the one the leftover lock names, and any older
-    than STALE_AFTER (a live night would hold the lock we just took)."""
+    """STARTED runs that cannot be alive: the one the leftover lock names, and any run of the same
+    job older than STALE_AFTER (a live night would hold the lock we just took)."""
+    job = current.job_name if current is not None else None
     runs = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
     named = (leftover or {}).get("run_id")
     cutoff = (dt.datetime.now(dt.UTC) - STALE_AFTER).timestamp()
     dead = []
     for run in runs:
-        if run.run_id == current_run_id:
+        if current is not None and run.run_id == current.run_id:
+            continue
+        if run.run_id != named and run.job_name != job:
             continue
         record = instance.get_run_record_by_id(run.run_id)
         started = record.start_time if record and record.start_time else cutoff + 1
@@ -128,10 +131,10 @@ def _dead_runs(
 
 
 def report_dead_night(
-    instance: dg.DagsterInstance | None, current_run_id: str, leftover: dict | None
+    instance: dg.DagsterInstance | None, current: dg.DagsterRun | None, leftover: dict | None
 ) -> dict | None:
     """Mark the dead night's runs failed and alert ops once. None when nothing died."""
-    runs = _dead_runs(instance, current_run_id, leftover) if instance is not None else []
+    runs = _dead_runs(instance, current, leftover) if instance is not None else []
     if leftover is None and not runs:
         return None
     for run in runs:
@@ -184,7 +187,7 @@ class NightGuardResource(dg.ConfigurableResource):
                 leftover = stack.enter_context(night_lock(Path(self.warehouse), self._record(context)))
             except NightRefused as exc:
                 _refuse(context, "another_night", exc)
-            report_dead_night(context.instance, context.run.run_id if context.run else "", leftover)
+            report_dead_night(context.instance, context.run, leftover)
             try:
                 check_writable(Path(self.publish_root))
             except PermissionError as exc:
