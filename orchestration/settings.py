@@ -50,3 +50,18 @@ def digest_log_path() -> Path:
 def pages_url() -> str | None:
     """Where managers open the published pages (e.g. http://reports.firm.local/current/pages/), if served."""
     return os.environ.get("OPSCENTER_PAGES_URL") or None
+
+
+def load_settle_seconds() -> float:
+    """Loader: a raw file is complete when unchanged this long (contract 1.1, default 60 s)."""
+    return float(os.environ.get("OPSCENTER_SETTLE_SECONDS", "60"))
+
+
+def load_memory_limit() -> str:
+    """Loader: DuckDB memory_limit during raw loads (beyond it DuckDB spills to its temp directory)."""
+    return os.environ.get("OPSCENTER_LOAD_MEMORY_LIMIT", "2GB")
+
+
+def load_temp_dir() -> str:
+    """Loader: DuckDB temp_directory and the transcoded working copies ('' = next to the warehouse)."""
+    return os.environ.get("OPSCENTER_LOAD_TEMP_DIR", "")

@@ -14,7 +14,7 @@ def materialize(tmp_path, entity):
         [ASSETS[dg.AssetKey(["raw", entity])]],
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
-            "landing_zone": LandingZoneResource(path=str(tmp_path / "raw")),
+            "landing_zone": LandingZoneResource(path=str(tmp_path / "raw"), settle_seconds=0),
         },
         run_config={"ops": {f"raw__{entity}": {"config": {"as_of_date": "2026-01-07"}}}},
         raise_on_error=False,

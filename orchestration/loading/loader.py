@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import ENTITIES
+from orchestration.contract import DATE, ENTITIES, PERIOD, TIMESTAMP
 from orchestration.raw_schema import create_raw_schema, create_table_sql
 
 from .errors import FileRejected, LoadError
+from .filescan import FileScan, file_digest, scan_file
 from .headers import map_headers
+from .incremental import previous_state, unchanged
+from .options import RULES_VERSION, DateBounds, LoadOptions
 from .parsing import lit, macros_sql, parse_sql, reason_sql, row_rule_sql
+from .readiness import split_ready
 from .sources import SOURCE_TABLE, SourceFile, list_files, read_source
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no DST
+COUNTED = ("loaded", "skipped_unchanged")  # statuses whose rows make up raw.<entity>
+INCOMPLETE_LINE = (
+    "末行不完整 incomplete final line: the file does not end with a line break, the record may have "
+    "been cut mid-value; not loaded"
+)
+WORK_TABLES = (
+    "_ld_rows", "_ld_rejects", "_ld_ranked", "_ld_stage", SOURCE_TABLE,
+    "_ld_csv", "_ld_csv_slots", "_ld_empty",
+)  # fmt: skip
 
 
 @dataclass
@@ -25,13 +40,18 @@ class FileStats:
     file_order: int
     file_format: str
     encoding: str | None
-    status: str = "loaded"  # 'loaded' | 'rejected_file'
+    status: str = "loaded"  # 'loaded' | 'skipped_unchanged' | 'waiting' | 'rejected_file'
     message: str = ""
     rows_read: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
     rows_superseded: int = 0
     empty_rows_skipped: int = 0  # records whose every cell is empty: not rows, not counted
+    size_bytes: int | None = None
+    checksum: str | None = None
+    read_load_id: str | None = None  # the load that read the file (an earlier one when skipped)
+    date_min_seen: dt.date | None = None
+    date_max_seen: dt.date | None = None
 
 
 @dataclass
@@ -42,22 +62,30 @@ class LoadResult:
     files: list[FileStats] = field(default_factory=list)
     rows_unique: int = 0
     max_updated_at: dt.datetime | None = None
+    rows_future_updated_at: int = 0
+    full_reload: bool = True
+
+    def _sum(self, attr: str) -> int:
+        return sum(getattr(f, attr) for f in self.files if f.status in COUNTED)
 
     @property
     def rows_read(self) -> int:
-        return sum(f.rows_read for f in self.files)
+        return self._sum("rows_read")
 
     @property
     def rows_accepted(self) -> int:
-        return sum(f.rows_accepted for f in self.files)
+        return self._sum("rows_accepted")
 
     @property
     def rows_rejected(self) -> int:
-        return sum(f.rows_rejected for f in self.files)
+        return self._sum("rows_rejected")
 
     @property
     def rows_superseded(self) -> int:
-        return sum(f.rows_superseded for f in self.files)
+        return self._sum("rows_superseded")
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
 
 
 def _q(name: str) -> str:
@@ -71,67 +99,130 @@ def load_entity(
     *,
     load_id: str,
     as_of_date: dt.date,
+    options: LoadOptions | None = None,
 ) -> LoadResult:
-    """Load `<raw_dir>/<entity>/*.csv|*.xlsx` into raw.<entity> (one row per primary key).
+    """Load the complete `<raw_dir>/<entity>/*.csv|*.xlsx` into raw.<entity> (one row per primary key).
 
-    Bookkeeping goes to raw.load_files / raw.load_rejects (this entity's rows replaced) and
+    Files unchanged since the load that read them are skipped (status 'skipped_unchanged'), files
+    not complete yet wait for the next night (status 'waiting'). Bookkeeping goes to raw.load_files,
+    raw.load_rejects, raw.load_file_state, raw.load_warnings (this entity's rows replaced) and
     raw.load_runs (one row appended), all in the same transaction as the table itself. Raises
-    LoadError when a required folder is missing or empty or any file is rejected whole; then the
+    LoadError when a required folder has no complete file or any file is rejected whole; then the
     rejected files are recorded in raw.load_files (committed) and raw.<entity> is left untouched.
+
+    `options=None` is for callers that wrote the files themselves (tests, benchmark): contract
+    defaults but no settle wait. The Dagster assets pass the landing zone's settings.
     """
+    options = options or LoadOptions(settle_seconds=0)
     if entity not in ENTITIES:
         raise LoadError(f"unknown entity {entity!r}")
-    spec = ENTITIES[entity]
-    create_raw_schema(conn)
-    for stmt in macros_sql():
-        conn.execute(stmt)
-
+    _prepare(conn, options)
     result = LoadResult(entity, load_id, as_of_date)
-    sources = list_files(Path(raw_dir), entity)
-    if not sources and spec.required:
-        state = "missing" if sources is None else "empty (no .csv/.xlsx files)"
-        folder = Path(raw_dir) / entity
-        raise LoadError(f"{entity}: 必需的数据目录缺失或为空 required folder {folder} is {state}")
-
+    sources = _complete_files(Path(raw_dir), entity, options, result)
     conn.execute(create_table_sql(entity, "_ld_rows").replace("TABLE", "TEMP TABLE", 1))
-    conn.execute("ALTER TABLE _ld_rows ADD COLUMN _file_order INTEGER")
+    conn.execute("ALTER TABLE _ld_rows ADD COLUMN _prior BOOLEAN")
     conn.execute("CREATE OR REPLACE TEMP TABLE _ld_rejects AS SELECT * FROM raw.load_rejects WITH NO DATA")
     try:
-        for source in sources or []:
-            result.files.append(_load_file(conn, entity, source, load_id))
-        rejected = [f for f in result.files if f.status == "rejected_file"]
-        if rejected:
-            _record_rejected_files(conn, result, rejected)
-            details = "; ".join(f"{f.source_file}: {f.message}" for f in rejected)
-            message = f"{entity}: 文件被拒收，本次未加载 file(s) rejected, load aborted — {details}"
-            raise LoadError(message, result)
-        _dedup(conn, spec, result)
-        _publish(conn, entity, result)
+        bounds = options.bounds(as_of_date)
+        for source, scan, stats in _plan(conn, entity, sources, bounds, options, result):
+            _load_file(conn, entity, source, scan, stats, bounds, options)
+        result.files.sort(key=lambda f: f.file_order)
+        _fail_on_rejected_files(conn, result)
+        _dedup(conn, ENTITIES[entity], result)
+        _publish(conn, entity, result, bounds)
     finally:
-        for table in (
-            "_ld_rows",
-            "_ld_rejects",
-            "_ld_ranked",
-            "_ld_stage",
-            SOURCE_TABLE,
-            "_ld_csv",
-            "_ld_csv_slots",
-        ):
+        for table in WORK_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     return result
 
 
-def _load_file(conn, entity: str, source: SourceFile, load_id: str) -> FileStats:
-    stats = FileStats(source.source_file, source.file_order, source.file_format, None)
+def _prepare(conn, options: LoadOptions) -> None:
+    """Raw schema, parsing macros, and DuckDB's memory limit / on-disk temp storage for the load."""
+    if options.memory_limit:
+        conn.execute(f"SET memory_limit = {lit(options.memory_limit)}")
+    if options.temp_dir:
+        Path(options.temp_dir).mkdir(parents=True, exist_ok=True)
+        conn.execute(f"SET temp_directory = {lit(str(options.temp_dir))}")
+    create_raw_schema(conn)
+    for stmt in macros_sql():
+        conn.execute(stmt)
+
+
+def _complete_files(raw_dir: Path, entity: str, options: LoadOptions, result: LoadResult) -> list[SourceFile]:
+    """The entity's complete files; waiting and vanished ones are noted in the result."""
+    sources = list_files(raw_dir, entity)
+    ready = split_ready(sources or [], options.settle_seconds)
+    for source, reason in ready.waiting:
+        result.files.append(_stats(source, status="waiting", message=reason))
+    for source, reason in ready.vanished:
+        result.files.append(_stats(source, status="rejected_file", message=reason))
+    if not ready.ready and not ready.vanished and ENTITIES[entity].required:
+        folder = raw_dir / entity
+        state = (
+            "missing" if sources is None
+            else "empty (no .csv/.xlsx files)" if not sources
+            else f"without a complete file ({len(ready.waiting)} waiting)"
+        )  # fmt: skip
+        raise LoadError(f"{entity}: 必需的数据目录缺失或为空 required folder {folder} is {state}", result)
+    return ready.ready
+
+
+def _stats(source: SourceFile, **kw) -> FileStats:
+    return FileStats(source.source_file, source.file_order, source.file_format, None, **kw)
+
+
+def _plan(conn, entity, sources, bounds: DateBounds, options: LoadOptions, result: LoadResult):
+    """Scan every complete file (checksum, encoding); skip the unchanged ones when that is exact."""
+    prev = previous_state(conn, entity)
+    scanned = []
+    for source in sources:
+        stats = _stats(source, read_load_id=result.load_id)
+        result.files.append(stats)
+        try:
+            scan = _scan(source, stats, options)
+        except FileRejected as exc:
+            stats.status, stats.message = "rejected_file", str(exc)
+            continue
+        scanned.append((source, scan, stats))
+    reusable = {
+        s.source_file for _, _, s in scanned if unchanged(prev.get(s.source_file), s.checksum, bounds)
+    }
+    result.full_reload = not prev or not set(prev) <= reusable
+    if result.full_reload:
+        return scanned
+    for _, _, stats in scanned:
+        if stats.source_file in reusable:
+            _reuse(stats, prev[stats.source_file])
+    return [item for item in scanned if item[2].source_file not in reusable]
+
+
+def _scan(source: SourceFile, stats: FileStats, options: LoadOptions) -> FileScan | None:
+    if source.file_format == "xlsx":
+        stats.size_bytes, stats.checksum = file_digest(source.path, options.chunk_bytes)
+        return None
+    scan = scan_file(source.path, options.chunk_bytes)
+    stats.size_bytes, stats.checksum, stats.encoding = scan.size, scan.sha256, scan.encoding
+    return scan
+
+
+def _reuse(stats: FileStats, prev: dict) -> None:
+    stats.status = "skipped_unchanged"
+    for name in ("read_load_id", "rows_read", "rows_accepted", "rows_rejected", "rows_superseded",
+                 "encoding", "date_min_seen", "date_max_seen"):  # fmt: skip
+        setattr(stats, name, prev[name])
+    note = f"未变化，沿用 unchanged since load {prev['read_load_id']}, not read again"
+    stats.message = "; ".join(m for m in (note, prev["message"]) if m)
+
+
+def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds, options) -> None:
     try:
-        info = read_source(conn, source)
-        stats.encoding = info.encoding
+        info = read_source(conn, source, scan, options)
+        stats.encoding = info.encoding or stats.encoding
         header_map = map_headers(entity, info.headers)
     except FileRejected as exc:
         stats.status, stats.message = "rejected_file", str(exc)
-        return stats
-
-    _stage_file(conn, entity, header_map)
+        return
+    _stage_file(conn, entity, header_map, bounds)
     read, accepted, rejected, total = conn.execute(
         "SELECT count(*) FILTER (NOT _empty), count(*) FILTER (NOT _empty AND _reason IS NULL), "
         "count(*) FILTER (NOT _empty AND _reason IS NOT NULL), count(*) FROM _ld_stage"
@@ -140,24 +231,58 @@ def _load_file(conn, entity: str, source: SourceFile, load_id: str) -> FileStats
     stats.rows_read, stats.rows_accepted, stats.rows_rejected = read, accepted, rejected
     stats.empty_rows_skipped = total - read
     notes = [info.note] if info.note else []
+    if info.copy is not None and info.copy.tail is not None:
+        notes.append(_reject_tail(conn, entity, source, header_map.keys, info.copy, stats))
     if stats.empty_rows_skipped:
         notes.append(f"跳过空行 skipped {stats.empty_rows_skipped} empty record(s)")
-    stats.message = "; ".join(notes)
+    stats.message = "; ".join(n for n in notes if n)
+    stats.date_min_seen, stats.date_max_seen = _dates_seen(conn, entity)
+    _keep_rows(conn, entity, source.source_file, stats.read_load_id)
 
+
+def _keep_rows(conn, entity: str, source_file: str, load_id: str) -> None:
     cols = ", ".join(_q(c) for c in ENTITIES[entity].column_names)
-    src = lit(source.source_file)
+    src = lit(source_file)
     conn.execute(
-        f"INSERT INTO _ld_rows SELECT {cols}, {src}, _line, _extra, {source.file_order} "
-        "FROM _ld_stage WHERE NOT _empty AND _reason IS NULL"
+        f"INSERT INTO _ld_rows SELECT {cols}, {src}, _line, _extra, false FROM _ld_stage "
+        "WHERE NOT _empty AND _reason IS NULL"
     )
     conn.execute(
         f"INSERT INTO _ld_rejects SELECT {lit(load_id)}, {lit(entity)}, {src}, _line, _reason, raw_record "
         "FROM _ld_stage WHERE NOT _empty AND _reason IS NOT NULL ORDER BY _line"
     )
-    return stats
 
 
-def _stage_file(conn, entity: str, hm) -> None:
+def _reject_tail(conn, entity, source: SourceFile, keys: list[str], copy, stats: FileStats) -> str:
+    """The held-back final line: a reject row (never silently dropped), unless it is an empty record."""
+    cells = next(csv.reader([copy.tail]), [])
+    if not any(c.strip() for c in cells):
+        stats.empty_rows_skipped += 1
+        return ""
+    record = {(keys[i] if i < len(keys) else f"_col{i + 1}"): c for i, c in enumerate(cells)}
+    conn.execute(
+        "INSERT INTO _ld_rejects VALUES (?, ?, ?, ?, ?, ?::JSON)",
+        [stats.read_load_id, entity, source.source_file, copy.tail_line, INCOMPLETE_LINE,
+         json.dumps(record, ensure_ascii=False)],
+    )  # fmt: skip
+    stats.rows_read += 1
+    stats.rows_rejected += 1
+    return f"末行不完整 incomplete final line {copy.tail_line} rejected"
+
+
+def _dates_seen(conn, entity: str) -> tuple[dt.date | None, dt.date | None]:
+    """Earliest / latest parsed date of any date-like column (rejected rows included)."""
+    as_date = {DATE: "{}", TIMESTAMP: "{}::DATE", PERIOD: "({} || '-01')::DATE"}
+    exprs = [as_date[c.type].format(_q(c.name)) for c in ENTITIES[entity].columns if c.type in as_date]
+    if not exprs:
+        return None, None
+    return conn.execute(
+        f"SELECT min(least({', '.join(exprs)})), max(greatest({', '.join(exprs)})) "
+        "FROM _ld_stage WHERE NOT _empty"
+    ).fetchall()[0]
+
+
+def _stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
     """One SELECT over the file's cells: typed columns, reject reason, raw record, extras."""
     spec = ENTITIES[entity]
 
@@ -181,7 +306,7 @@ def _stage_file(conn, entity: str, hm) -> None:
     )
     empty = " AND ".join(f"_ld_clean({c}) IS NULL" for c in cells) or "true"
     parsed = [f"{parse_sql(c, v(c.name))} AS {p(c.name)}" for c in spec.columns]
-    reasons = [reason_sql(c, v(c.name), p(c.name)) for c in spec.columns]
+    reasons = [reason_sql(c, v(c.name), p(c.name), bounds) for c in spec.columns]
     reasons += [row_rule_sql(spec, left, op, right, p) for left, op, right in spec.row_rules]
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ld_stage AS
@@ -199,10 +324,25 @@ def _stage_file(conn, entity: str, hm) -> None:
     )
 
 
+def _fail_on_rejected_files(conn, result: LoadResult) -> None:
+    rejected = [f for f in result.files if f.status == "rejected_file"]
+    if rejected:
+        _record_rejected_files(conn, result, rejected)
+        details = "; ".join(f"{f.source_file}: {f.message}" for f in rejected)
+        message = f"{result.entity}: 文件被拒收，本次未加载 file(s) rejected, load aborted — {details}"
+        raise LoadError(message, result)
+
+
 def _dedup(conn, spec, result: LoadResult) -> None:
-    """Rank versions of each key: greatest updated_at, then later file, then later line wins."""
+    """Rank versions of each key: greatest updated_at, then later file (name), then later line wins.
+
+    Without a full reload, the previous winners of the skipped files take part as `_prior` rows.
+    """
+    if not result.full_reload:
+        cols = ", ".join(_q(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
+        conn.execute(f"INSERT INTO _ld_rows SELECT {cols}, true FROM raw.{spec.name}")
     order = ([_q("updated_at") + " DESC"] if spec.has_updated_at else []) + [
-        "_file_order DESC",
+        "_source_file DESC",
         "_source_line DESC",
     ]
     conn.execute(
@@ -211,13 +351,12 @@ def _dedup(conn, spec, result: LoadResult) -> None:
                                      ORDER BY {", ".join(order)}) AS _rank
         FROM _ld_rows"""
     )
-    superseded = dict(
-        conn.execute(
-            "SELECT _source_file, count(*) FROM _ld_ranked WHERE _rank > 1 GROUP BY _source_file"
-        ).fetchall()
-    )
+    losers = conn.execute(
+        "SELECT _source_file, count(*) FROM _ld_ranked WHERE _rank > 1 GROUP BY _source_file"
+    ).fetchall()
     for f in result.files:
-        f.rows_superseded = superseded.get(f.source_file, 0)
+        new = dict(losers).get(f.source_file, 0)
+        f.rows_superseded = (f.rows_superseded + new) if f.status == "skipped_unchanged" else new
     max_updated = "max(updated_at)" if spec.has_updated_at else "NULL::TIMESTAMP"
     result.rows_unique, result.max_updated_at = conn.execute(
         f"SELECT count(*), {max_updated} FROM _ld_ranked WHERE _rank = 1"
@@ -262,12 +401,12 @@ def _record_rejected_files(conn, result: LoadResult, rejected: list[FileStats]) 
         raise
 
 
-def _publish(conn, entity: str, result: LoadResult) -> None:
+def _publish(conn, entity: str, result: LoadResult, bounds: DateBounds) -> None:
     """Swap in the new table and this entity's bookkeeping in one transaction."""
     spec = ENTITIES[entity]
     out_cols = ", ".join(_q(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
     key_order = ", ".join(_q(k) for k in spec.primary_key)
-    loaded_at = dt.datetime.now(CHINA).replace(tzinfo=None)
+    kept = [f.source_file for f in result.files if f.status == "skipped_unchanged"]
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(create_table_sql(entity))
@@ -280,25 +419,77 @@ def _publish(conn, entity: str, result: LoadResult) -> None:
                 "INSERT INTO raw.load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 _file_rows(result, result.files),
             )
-        conn.execute("DELETE FROM raw.load_rejects WHERE entity = ?", [entity])
-        conn.execute("INSERT INTO raw.load_rejects SELECT * FROM _ld_rejects")
-        conn.execute("DELETE FROM raw.load_runs WHERE entity = ? AND load_id = ?", [entity, result.load_id])
+        # Rejects of skipped files stay (they carry the load_id that read them); the rest is replaced.
         conn.execute(
-            "INSERT INTO raw.load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                result.load_id,
-                result.as_of_date,
-                entity,
-                len(result.files),
-                result.rows_read,
-                result.rows_accepted,
-                result.rows_rejected,
-                result.rows_unique,
-                result.max_updated_at,
-                loaded_at,
-            ],
+            "DELETE FROM raw.load_rejects WHERE entity = ? AND NOT list_contains(?::VARCHAR[], source_file)",
+            [entity, kept],
         )
+        conn.execute("INSERT INTO raw.load_rejects SELECT * FROM _ld_rejects")
+        _write_file_state(conn, result, bounds)
+        _write_warnings(conn, spec, result)
+        _write_run(conn, result)
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
+
+
+def _write_file_state(conn, result: LoadResult, bounds: DateBounds) -> None:
+    conn.execute("DELETE FROM raw.load_file_state WHERE entity = ?", [result.entity])
+    rows = [
+        (result.entity, f.source_file, f.size_bytes, f.checksum, f.read_load_id, RULES_VERSION,
+         bounds.lower, bounds.upper, f.date_min_seen, f.date_max_seen, f.rows_read, f.rows_accepted,
+         f.rows_rejected, f.rows_superseded, f.file_format, f.encoding, _own_message(f))
+        for f in result.files if f.status in COUNTED
+    ]  # fmt: skip
+    if rows:
+        conn.executemany(f"INSERT INTO raw.load_file_state VALUES ({', '.join('?' * 17)})", rows)
+
+
+def _own_message(f: FileStats) -> str | None:
+    """The file's message from the load that read it (without the 'unchanged since' note)."""
+    if f.status != "skipped_unchanged":
+        return f.message or None
+    return "; ".join(f.message.split("; ")[1:]) or None
+
+
+def _write_warnings(conn, spec, result: LoadResult) -> None:
+    """Accepted rows updated after the as-of date (contract 1.1: a warning, not a reject)."""
+    conn.execute("DELETE FROM raw.load_warnings WHERE entity = ?", [spec.name])
+    if not spec.has_updated_at:
+        return
+    key = " || '|' || ".join(f"coalesce({_q(k)}::VARCHAR, '')" for k in spec.primary_key)
+    conn.execute(
+        f"""INSERT INTO raw.load_warnings
+        SELECT ?, ?, ?, 'future_updated_at', _source_file, _source_line, {key},
+               'updated_at ' || updated_at::VARCHAR || ' 晚于数据日期 later than the as-of date '
+               || ?::VARCHAR
+        FROM _ld_ranked WHERE _rank = 1 AND updated_at >= ?::DATE + INTERVAL 1 DAY
+        ORDER BY _source_file, _source_line""",
+        [result.load_id, result.as_of_date, spec.name, result.as_of_date, result.as_of_date],
+    )
+    result.rows_future_updated_at = conn.execute(
+        "SELECT count(*) FROM raw.load_warnings WHERE entity = ?", [spec.name]
+    ).fetchall()[0][0]
+
+
+def _write_run(conn, result: LoadResult) -> None:
+    loaded_at = dt.datetime.now(CHINA).replace(tzinfo=None)
+    conn.execute(
+        "DELETE FROM raw.load_runs WHERE entity = ? AND load_id = ?", [result.entity, result.load_id]
+    )
+    conn.execute(
+        "INSERT INTO raw.load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            result.load_id,
+            result.as_of_date,
+            result.entity,
+            result.count("loaded") + result.count("skipped_unchanged"),
+            result.rows_read,
+            result.rows_accepted,
+            result.rows_rejected,
+            result.rows_unique,
+            result.max_updated_at,
+            loaded_at,
+        ],
+    )

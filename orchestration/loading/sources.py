@@ -2,13 +2,13 @@
 
 The result is always `_ld_src(c0 .. cN VARCHAR, _line INTEGER)`: the cells exactly as written (no
 trimming yet) and the 1-based physical line (CSV, header = line 1) or sheet row (xlsx) of each record.
+CSV files are streamed into a UTF-8 working copy (transcode.py) that DuckDB reads; no CSV is ever
+held whole in Python memory.
 """
 
 from __future__ import annotations
 
 import csv
-import io
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +18,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import FileRejected
+from .filescan import FileScan, open_source
+from .options import LoadOptions
+from .transcode import Transcoded, transcode
 
 SOURCE_TABLE = "_ld_src"
 SUFFIXES = {".csv": "csv", ".xlsx": "xlsx"}
@@ -36,6 +39,7 @@ class SourceInfo:
     headers: list[object]
     encoding: str | None
     note: str = ""
+    copy: Transcoded | None = None  # CSV only: line bookkeeping of the working copy
 
 
 def list_files(raw_dir: Path, entity: str) -> list[SourceFile] | None:
@@ -64,55 +68,53 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def decode(data: bytes) -> tuple[str, str]:
-    """(encoding, text): UTF-8 with BOM, UTF-8, else GB18030 (a superset of GBK); else rejected."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        candidates = ("utf-8-sig",)
-    else:
-        candidates = ("utf-8", "gb18030")
-    for encoding in candidates:
-        try:
-            return encoding, data.decode(encoding)  # whole-file decode; utf-8-sig drops the BOM
-        except UnicodeDecodeError:
-            continue
-    raise FileRejected("无法识别的编码 unknown encoding: not UTF-8, UTF-8 with BOM or GB18030/GBK")
-
-
-def read_source(conn: duckdb.DuckDBPyConnection, source: SourceFile) -> SourceInfo:
+def read_source(
+    conn: duckdb.DuckDBPyConnection, source: SourceFile, scan: FileScan | None, options: LoadOptions
+) -> SourceInfo:
     if source.file_format == "xlsx":
         return _read_xlsx(conn, source.path)
-    return _read_csv(conn, source.path)
+    with tempfile.TemporaryDirectory(prefix="opscenter-load-", dir=options.temp_dir) as tmp:
+        copy = transcode(source.path, Path(tmp) / "utf8.csv", scan, options.chunk_bytes)
+        header_row, header_lines = _header(copy.path)
+        _read_records(conn, copy.path, len(header_row))
+    note = _place_lines(conn, len(header_row), header_lines, copy)
+    return SourceInfo(list(header_row), scan.encoding, "; ".join(n for n in (scan.note, note) if n), copy)
 
 
-def _read_csv(conn: duckdb.DuckDBPyConnection, path: Path) -> SourceInfo:
-    encoding, text = decode(path.read_bytes())
-    header_row = next((row for row in csv.reader(io.StringIO(text)) if row), None)
+def _header(path: Path) -> tuple[list[str], int]:
+    """The first non-empty record of the working copy and the physical lines it spans."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header_row = next((row for row in reader if row), None)
+        except csv.Error as exc:
+            raise FileRejected(f"CSV 格式错误 malformed CSV header: {exc}") from exc
     if header_row is None:
         raise FileRejected("缺少表头 missing header row (empty file)")
-    header_lines = 1 + sum(cell.count("\n") for cell in header_row)
-    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header_row))) + "}"
+    return header_row, 1 + sum(cell.count("\n") for cell in header_row)
 
-    with tempfile.TemporaryDirectory(prefix="opscenter-load-") as tmp:
-        csv_path = path
-        if encoding == "gb18030":
-            # DuckDB reads only UTF-8 without the (downloaded) encodings extension: transcode once.
-            csv_path = Path(tmp) / "utf8.csv"
-            csv_path.write_text(text, encoding="utf-8")
-        try:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP TABLE _ld_csv AS SELECT * FROM read_csv({_sql_str(str(csv_path))}, "
-                f"columns = {columns}, header = true, delim = ',', quote = '\"', escape = '\"', "
-                "auto_detect = false)"
-            )
-        except duckdb.Error as exc:
-            first = str(exc).strip().splitlines()
-            raise FileRejected(f"CSV 格式错误 malformed CSV: {' | '.join(first[:3])}") from exc
 
-    # Physical line of each record: records follow the header and each consumes 1 + (newlines inside
-    # its quoted cells) lines. DuckDB skips empty lines, so map those "consumed slots" onto the
-    # non-empty physical lines when the file has any.
+def _read_records(conn, path: Path, width: int) -> None:
+    columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width)) + "}"
+    try:
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE _ld_csv AS SELECT * FROM read_csv({_sql_str(str(path))}, "
+            f"columns = {columns}, header = true, delim = ',', quote = '\"', escape = '\"', "
+            "auto_detect = false)"
+        )
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()
+        raise FileRejected(f"CSV 格式错误 malformed CSV: {' | '.join(first[:3])}") from exc
+
+
+def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
+    """SOURCE_TABLE = records with their physical line, set-based.
+
+    A record takes 1 + (newlines inside its quoted cells) "slots" of non-empty lines; DuckDB skips
+    empty lines, so slot k is the k-th non-empty physical line: k + (empty lines before it).
+    """
     newline_count = " + ".join(
-        f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)" for i in range(len(header_row))
+        f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)" for i in range(width)
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ld_csv_slots AS
@@ -122,34 +124,36 @@ def _read_csv(conn: duckdb.DuckDBPyConnection, path: Path) -> SourceInfo:
                   AS _slot
         FROM (SELECT *, rowid AS _ord, {newline_count} AS _nl FROM _ld_csv)"""
     )
-    cells = ", ".join(f"c{i}" for i in range(len(header_row)))
-    note = ""
-    if re.search(r"(?:^|\n)\r?\n.", text, flags=re.S):  # an empty line before the end of the file
-        lines = pd.Series(text.split("\n"), dtype=object)
-        non_empty = np.flatnonzero(~lines.isin(["", "\r"]).to_numpy()) + 1
-        consumed = conn.execute("SELECT coalesce(max(_slot + _nl), 0) FROM _ld_csv_slots").fetchall()[0][0]
-        consumed = max(consumed, header_lines)
-        if len(non_empty) == consumed:
-            slots = pd.DataFrame({"_slot": np.arange(1, len(non_empty) + 1), "_line": non_empty})
-            conn.register("_ld_slot_map", slots)
-            conn.execute(
-                f"""CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS
-                SELECT {cells}, m._line::INTEGER AS _line
-                FROM _ld_csv_slots s JOIN _ld_slot_map m USING (_slot) ORDER BY _ord"""
-            )
-            conn.unregister("_ld_slot_map")
-            return SourceInfo(list(header_row), encoding)
+    cells = ", ".join(f"c{i}" for i in range(width))
+    consumed = conn.execute("SELECT coalesce(max(_slot + _nl), 0) FROM _ld_csv_slots").fetchall()[0][0]
+    if copy.empty_lines and copy.lines - len(copy.empty_lines) != max(consumed, header_lines):
         # Only possible when a quoted cell itself contains an empty line: count slots instead.
-        note = "行号可能偏移 line numbers may be off: quoted cells contain empty lines"
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS "
+            f"SELECT {cells}, _slot::INTEGER AS _line FROM _ld_csv_slots ORDER BY _ord"
+        )
+        return "行号可能偏移 line numbers may be off: quoted cells contain empty lines"
+    conn.execute("CREATE OR REPLACE TEMP TABLE _ld_empty (e INTEGER)")
+    if copy.empty_lines:
+        conn.execute("INSERT INTO _ld_empty SELECT unnest(?::INTEGER[])", [copy.empty_lines])
+    # Per empty line: non-empty lines before it (nb) and empty lines up to it (c); slot k lies after
+    # the last empty line with nb < k.
     conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS "
-        f"SELECT {cells}, _slot::INTEGER AS _line FROM _ld_csv_slots ORDER BY _ord"
+        f"""CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS
+        WITH empties AS (
+            SELECT e - row_number() OVER (ORDER BY e) AS nb, row_number() OVER (ORDER BY e) AS c
+            FROM _ld_empty
+        ), steps AS (SELECT nb, max(c) AS c FROM empties GROUP BY nb)
+        SELECT {cells}, (s._slot + coalesce(st.c, 0))::INTEGER AS _line
+        FROM _ld_csv_slots s ASOF LEFT JOIN steps st ON s._slot > st.nb
+        ORDER BY s._ord"""
     )
-    return SourceInfo(list(header_row), encoding, note)
+    return ""
 
 
 def _read_xlsx(conn: duckdb.DuckDBPyConnection, path: Path) -> SourceInfo:
     """First sheet only; every cell as text, the frame's row i is sheet row i + 1."""
+    open_source(path).close()  # a vanished or unreadable file gets its own reason
     try:
         # dtype=str: integer-valued numbers come back as `1500`, text cells untouched, dates as
         # `YYYY-MM-DD HH:MM:SS`; na_filter=False keeps texts like `NA` and gives '' for empty cells.
