@@ -58,7 +58,7 @@ class FileScan:
     size: int
     sha256: str
     encoding: str  # 'utf-8' | 'utf-8-sig' | 'gb18030' (Python codec names)
-    newline: str  # 'lf' (LF and/or CRLF) | 'cr' (CR only) | 'none' (a single line)
+    newline: str  # 'lf' (LF or CRLF throughout) | 'crlf_lf' (both) | 'cr' (CR only)
     ends_with_newline: bool
     note: str = ""
 
@@ -117,7 +117,8 @@ def scan_file(path: Path, chunk_bytes: int = 1 << 20) -> FileScan:
             f"混合换行符 mixed line endings: {counts.cr - counts.crlf} CR-only and "
             f"{counts.lf} LF/CRLF line breaks in one file"
         )
-    newline = "cr" if counts.cr > counts.crlf else "lf" if counts.lf else "none"
+    lf_only = counts.lf - counts.crlf
+    newline = "cr" if counts.cr > counts.crlf else "crlf_lf" if counts.crlf and lf_only else "lf"
     note = f"声明编码 declared encoding ({declared[1]})" if declared else ""
     return FileScan(size, digest, encoding, newline, counts.last in (b"\n", b"\r"), note)
 

@@ -1,7 +1,7 @@
 """Stream a CSV into a UTF-8 working copy that DuckDB reads, chunk by chunk.
 
-The copy has the source's text (GB18030 transcoded, BOM dropped, CR-only line breaks turned into LF;
-LF and CRLF kept as written) minus an incomplete final line: a file whose last byte is not a line
+The copy has the source's text (GB18030 transcoded, BOM dropped, CR-only line breaks turned into LF,
+files mixing CRLF and LF turned into LF; files using LF or CRLF throughout kept as written) minus an incomplete final line: a file whose last byte is not a line
 break may have been cut mid-value (1234.00 → 12.00), so that line is held back and becomes a reject.
 Empty physical lines are recorded by number (DuckDB skips them; the loader maps records back onto
 physical lines set-based). The copy's checksum must equal the scan's, else the file changed while
@@ -44,6 +44,10 @@ def transcode(source: Path, dest: Path, scan: FileScan, chunk_bytes: int = 1 << 
                 text = text.replace("\r", "\n")
             cut = text.rfind("\n") + 1
             complete, pending = text[:cut], text[cut:]
+            if (
+                scan.newline == "crlf_lf"
+            ):  # DuckDB needs one style: CRLF -> LF (a trailing CR waits in pending)
+                complete = complete.replace("\r\n", "\n")
             _note_empty_lines(out, complete)
             dst.write(complete)
             if not chunk:
