@@ -35,8 +35,8 @@ def state(conn) -> dict:
             "SELECT source_file, source_line, reason FROM raw.load_rejects ORDER BY ALL"
         ).fetchall(),
         "files": conn.execute(
-            "SELECT source_file, rows_read, rows_accepted, rows_rejected, rows_superseded FROM raw.load_files "
-            "ORDER BY source_file"
+            "SELECT source_file, rows_read, rows_accepted, rows_rejected, rows_superseded "
+            "FROM raw.load_files ORDER BY source_file"
         ).fetchall(),
     }
 
@@ -104,13 +104,16 @@ def test_a_changed_file_is_read_again(tmp_path):
 def test_a_later_as_of_rereads_only_when_the_date_check_could_change(tmp_path):
     raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
     write(raw, "1.csv", "P1,2026-11-01,10,cash,2026-11-01\n")
-    night(db, raw, "n1")
-    next_night, _ = night(db, raw, "n2", dt.date(2026, 11, 21))  # every date inside both ranges
-    assert [f.status for f in next_night.files] == ["skipped_unchanged"]
     write(raw, "2.csv", "P2,2031-12-01,20,cash,2026-11-01\n")  # beyond as_of + 5 years: rejected
-    assert night(db, raw, "n3", dt.date(2026, 11, 21))[0].rows_rejected == 1
-    later = dt.date(2026, 12, 5)  # the upper bound moves past 2031-12-01: the entity is re-read
-    result, after = night(db, raw, "n4", later)
+    first, _ = night(db, raw, "n1")
+    assert first.rows_rejected == 1
+    next_night, _ = night(db, raw, "n2", dt.date(2026, 11, 25))  # bound 2031-11-25: same outcome
+    assert [f.status for f in next_night.files] == ["skipped_unchanged", "skipped_unchanged"]
+    later = dt.date(2026, 12, 5)  # the bound passes 2031-12-01: P2 becomes plausible, entity re-read
+    result, after = night(db, raw, "n3", later)
     assert result.full_reload and [f.status for f in result.files] == ["loaded", "loaded"]
     assert after == full_reload(tmp_path, raw, "full", later)
     assert [r[0] for r in after["raw"]] == ["P1", "P2"]
+    back, _ = night(db, raw, "n4", dt.date(2026, 11, 30))  # bound back to 2031-11-30: P2 rejected again
+    assert back.full_reload and back.rows_rejected == 1
+    assert night(db, raw, "n5", dt.date(2026, 11, 30))[0].full_reload is False

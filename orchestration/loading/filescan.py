@@ -9,7 +9,9 @@ only counts are kept. Encoding rules (contract 1.1):
 - otherwise the file must decode as UTF-8 or GB18030. Many GBK byte pairs are also valid UTF-8
   (郑 D6A3 → U+05A3, 史 CAB7 → U+02B7 …), so a file valid as both is taken as UTF-8 only when its
   UTF-8 text looks like Chinese business text: at most `SUSPECT_SHARE` of its non-ASCII characters
-  may fall outside the CJK / full-width / common-punctuation ranges a Chinese export uses.
+  (the first `SAMPLE_CHARS` of them) may fall outside the CJK / full-width / common-punctuation
+  ranges a Chinese export uses. Once that sample says "UTF-8", the GB18030 decoder stops (it is
+  only run again, over the whole file, if UTF-8 fails later on).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from .errors import FileRejected
 
 SUSPECT_SHARE = 0.2
+SAMPLE_CHARS = 200_000  # the statistics look at the first this many non-ASCII characters
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gb18030": "gb18030", "gbk": "gb18030", "gb2312": "gb18030"}
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # Non-ASCII characters a Chinese business export plausibly contains (anything else is suspect).
@@ -47,6 +50,11 @@ class TextStats:
     non_ascii: int = 0
     suspect: int = 0
     error: str = ""
+    stopped: bool = False  # decoding stopped early: not needed for the decision
+
+    @property
+    def sampled(self) -> bool:
+        return self.non_ascii >= SAMPLE_CHARS
 
     @property
     def suspect_share(self) -> float:
@@ -107,6 +115,12 @@ def scan_file(path: Path, chunk_bytes: int = 1 << 20) -> FileScan:
         if bom and "utf-8" in codecs_to_try:
             codecs_to_try = ["utf-8"]
         counts, digest, size = _scan_chunks(fh, first, codecs_to_try, chunk_bytes)
+    gb = counts.stats.get("gb18030")
+    if gb is not None and gb.stopped and not counts.stats["utf-8"].ok:  # rare: UTF-8 failed late
+        with open_source(path) as fh:
+            counts.stats["gb18030"] = _scan_chunks(fh, fh.read(chunk_bytes), ["gb18030"], chunk_bytes)[
+                0
+            ].stats["gb18030"]
     if size == 0:
         raise FileRejected("空文件 empty file (0 bytes)")
     encoding = _choose(counts.stats, declared)
@@ -150,22 +164,30 @@ def _scan_chunks(fh, first: bytes, names: list[str], chunk_bytes: int) -> tuple[
         prev_cr, counts.last = chunk.endswith(b"\r"), chunk[-1:]
         for name, decoder in decoders.items():
             _feed(counts.stats[name], decoder, chunk, size - len(chunk))
+        _stop_gb_when_utf8_is_clear(counts.stats)
         chunk = fh.read(chunk_bytes)
     for name, decoder in decoders.items():
         _feed(counts.stats[name], decoder, b"", size, final=True)
     return counts, sha.hexdigest(), size
 
 
+def _stop_gb_when_utf8_is_clear(stats: dict[str, TextStats]) -> None:
+    utf8, gb = stats.get("utf-8"), stats.get("gb18030")
+    if utf8 and gb and utf8.ok and utf8.sampled and utf8.suspect_share <= SUSPECT_SHARE:
+        gb.stopped = True
+
+
 def _feed(stats: TextStats, decoder, chunk: bytes, offset: int, final: bool = False) -> None:
-    if not stats.ok:
+    if not stats.ok or stats.stopped:
         return
     try:
         text = decoder.decode(chunk, final=final)
     except UnicodeDecodeError as exc:
         stats.ok, stats.error = False, f"byte {offset + exc.start + 1}: {exc.reason}"
         return
-    stats.non_ascii += sum(map(len, _NON_ASCII.findall(text)))
-    stats.suspect += sum(map(len, _SUSPECT.findall(text)))
+    if not stats.sampled:  # statistics on a sample: regexes over all text would dominate the scan
+        stats.non_ascii += sum(map(len, _NON_ASCII.findall(text)))
+        stats.suspect += sum(map(len, _SUSPECT.findall(text)))
 
 
 def _choose(stats: dict[str, TextStats], declared: tuple[str, str] | None) -> str:

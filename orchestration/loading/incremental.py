@@ -14,8 +14,8 @@ from .options import RULES_VERSION, DateBounds
 
 STATE_COLUMNS = (
     "source_file, size_bytes, checksum, read_load_id, rules_version, date_lower, date_upper, "
-    "date_min_seen, date_max_seen, rows_read, rows_accepted, rows_rejected, rows_superseded, "
-    "file_format, encoding, message"
+    "date_min_seen, date_max_in_range, date_min_above, rows_read, rows_accepted, rows_rejected, "
+    "rows_superseded, file_format, encoding, message"
 )
 
 
@@ -30,9 +30,18 @@ def unchanged(prev: dict | None, checksum: str, bounds: DateBounds) -> bool:
     """Would reading the file again give the same accepted rows and rejects?"""
     if prev is None or prev["checksum"] != checksum or prev["rules_version"] != RULES_VERSION:
         return False
-    if (prev["date_lower"], prev["date_upper"]) == (bounds.lower, bounds.upper):
-        return True
-    # Other bounds (a later as-of): same outcome when no date of the file lies between old and new.
-    lo, hi = max(prev["date_lower"], bounds.lower), min(prev["date_upper"], bounds.upper)
-    seen_lo, seen_hi = prev["date_min_seen"], prev["date_max_seen"]
-    return seen_lo is None or (lo <= seen_lo and seen_hi <= hi)
+    return _same_lower(prev, bounds.lower) and _same_upper(prev, bounds.upper)
+
+
+def _same_lower(prev: dict, lower) -> bool:
+    """The lower bound is a setting: when it changes, the file must hold no date near either value."""
+    low = prev["date_min_seen"]
+    return prev["date_lower"] == lower or low is None or low >= max(prev["date_lower"], lower)
+
+
+def _same_upper(prev: dict, upper) -> bool:
+    """The upper bound moves with the as-of date: no date of the file may lie between old and new."""
+    old = prev["date_upper"]
+    if upper >= old:  # dates in (old, upper] were rejected and would now pass
+        return prev["date_min_above"] is None or prev["date_min_above"] > upper
+    return prev["date_max_in_range"] is None or prev["date_max_in_range"] <= upper  # (upper, old]

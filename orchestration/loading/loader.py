@@ -50,8 +50,9 @@ class FileStats:
     size_bytes: int | None = None
     checksum: str | None = None
     read_load_id: str | None = None  # the load that read the file (an earlier one when skipped)
-    date_min_seen: dt.date | None = None
-    date_max_seen: dt.date | None = None
+    date_min_seen: dt.date | None = None  # earliest parsed date of the file (any date-like column)
+    date_max_in_range: dt.date | None = None  # latest date not after the upper plausible bound
+    date_min_above: dt.date | None = None  # earliest date after it (rejected as implausible)
 
 
 @dataclass
@@ -64,6 +65,16 @@ class LoadResult:
     max_updated_at: dt.datetime | None = None
     rows_future_updated_at: int = 0
     full_reload: bool = True
+
+    @property
+    def nothing_new(self) -> bool:
+        """Every file skipped as unchanged: raw.<entity> stays exactly as it is."""
+        return not self.full_reload and not self.count("loaded")
+
+    @property
+    def winners(self) -> str:
+        """SQL relation of the entity's rows after this load."""
+        return f"raw.{self.entity}" if self.nothing_new else "(SELECT * FROM _ld_ranked WHERE _rank = 1)"
 
     def _sum(self, attr: str) -> int:
         return sum(getattr(f, attr) for f in self.files if f.status in COUNTED)
@@ -142,7 +153,12 @@ def _prepare(conn, options: LoadOptions) -> None:
         conn.execute(f"SET memory_limit = {lit(options.memory_limit)}")
     if options.temp_dir:
         Path(options.temp_dir).mkdir(parents=True, exist_ok=True)
-        conn.execute(f"SET temp_directory = {lit(str(options.temp_dir))}")
+        current = conn.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]
+        if current != str(options.temp_dir):
+            try:
+                conn.execute(f"SET temp_directory = {lit(str(options.temp_dir))}")
+            except duckdb.NotImplementedException:  # already spilled elsewhere on this connection
+                pass
     create_raw_schema(conn)
     for stmt in macros_sql():
         conn.execute(stmt)
@@ -179,7 +195,7 @@ def _plan(conn, entity, sources, bounds: DateBounds, options: LoadOptions, resul
         stats = _stats(source, read_load_id=result.load_id)
         result.files.append(stats)
         try:
-            scan = _scan(source, stats, options)
+            scan = _scan(source, stats, options, prev.get(source.source_file), bounds)
         except FileRejected as exc:
             stats.status, stats.message = "rejected_file", str(exc)
             continue
@@ -188,15 +204,33 @@ def _plan(conn, entity, sources, bounds: DateBounds, options: LoadOptions, resul
         s.source_file for _, _, s in scanned if unchanged(prev.get(s.source_file), s.checksum, bounds)
     }
     result.full_reload = not prev or not set(prev) <= reusable
-    if result.full_reload:
-        return scanned
-    for _, _, stats in scanned:
-        if stats.source_file in reusable:
-            _reuse(stats, prev[stats.source_file])
-    return [item for item in scanned if item[2].source_file not in reusable]
+    if not result.full_reload:
+        for _, _, stats in scanned:
+            if stats.source_file in reusable:
+                _reuse(stats, prev[stats.source_file])
+        scanned = [item for item in scanned if item[2].source_file not in reusable]
+    return [item for item in map(_scanned, scanned) if item[2].status != "rejected_file"]
 
 
-def _scan(source: SourceFile, stats: FileStats, options: LoadOptions) -> FileScan | None:
+def _scanned(item: tuple) -> tuple:
+    """A CSV checked by checksum only must be scanned in full before it is read."""
+    source, scan, stats = item
+    if scan is None and source.file_format == "csv":
+        try:
+            scan = scan_file(source.path)
+        except FileRejected as exc:
+            stats.status, stats.message = "rejected_file", str(exc)
+        else:
+            stats.encoding, stats.checksum, stats.size_bytes = scan.encoding, scan.sha256, scan.size
+    return source, scan, stats
+
+
+def _scan(source: SourceFile, stats: FileStats, options, prev: dict | None, bounds) -> FileScan | None:
+    """Checksum only for a file that may be unchanged (same size as before), else the full scan."""
+    if prev is not None and prev["size_bytes"] == _size(source):
+        stats.size_bytes, stats.checksum = file_digest(source.path, options.chunk_bytes)
+        if unchanged(prev, stats.checksum, bounds):
+            return None
     if source.file_format == "xlsx":
         stats.size_bytes, stats.checksum = file_digest(source.path, options.chunk_bytes)
         return None
@@ -205,10 +239,17 @@ def _scan(source: SourceFile, stats: FileStats, options: LoadOptions) -> FileSca
     return scan
 
 
+def _size(source: SourceFile) -> int | None:
+    try:
+        return source.path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
 def _reuse(stats: FileStats, prev: dict) -> None:
     stats.status = "skipped_unchanged"
     for name in ("read_load_id", "rows_read", "rows_accepted", "rows_rejected", "rows_superseded",
-                 "encoding", "date_min_seen", "date_max_seen"):  # fmt: skip
+                 "encoding", "date_min_seen", "date_max_in_range", "date_min_above"):  # fmt: skip
         setattr(stats, name, prev[name])
     note = f"未变化，沿用 unchanged since load {prev['read_load_id']}, not read again"
     stats.message = "; ".join(m for m in (note, prev["message"]) if m)
@@ -236,7 +277,7 @@ def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds,
     if stats.empty_rows_skipped:
         notes.append(f"跳过空行 skipped {stats.empty_rows_skipped} empty record(s)")
     stats.message = "; ".join(n for n in notes if n)
-    stats.date_min_seen, stats.date_max_seen = _dates_seen(conn, entity)
+    stats.date_min_seen, stats.date_max_in_range, stats.date_min_above = _dates_seen(conn, entity, bounds)
     _keep_rows(conn, entity, source.source_file, stats.read_load_id)
 
 
@@ -270,15 +311,16 @@ def _reject_tail(conn, entity, source: SourceFile, keys: list[str], copy, stats:
     return f"末行不完整 incomplete final line {copy.tail_line} rejected"
 
 
-def _dates_seen(conn, entity: str) -> tuple[dt.date | None, dt.date | None]:
-    """Earliest / latest parsed date of any date-like column (rejected rows included)."""
+def _dates_seen(conn, entity: str, bounds: DateBounds) -> tuple:
+    """Earliest date, latest date within the upper bound, earliest beyond it (rejected rows included)."""
     as_date = {DATE: "{}", TIMESTAMP: "{}::DATE", PERIOD: "({} || '-01')::DATE"}
     exprs = [as_date[c.type].format(_q(c.name)) for c in ENTITIES[entity].columns if c.type in as_date]
     if not exprs:
-        return None, None
+        return None, None, None
+    upper = f"DATE '{bounds.upper.isoformat()}'"
     return conn.execute(
-        f"SELECT min(least({', '.join(exprs)})), max(greatest({', '.join(exprs)})) "
-        "FROM _ld_stage WHERE NOT _empty"
+        f"""SELECT min(d), max(d) FILTER (WHERE d <= {upper}), min(d) FILTER (WHERE d > {upper})
+        FROM (SELECT unnest([{", ".join(exprs)}]) AS d FROM _ld_stage WHERE NOT _empty)"""
     ).fetchall()[0]
 
 
@@ -336,8 +378,15 @@ def _fail_on_rejected_files(conn, result: LoadResult) -> None:
 def _dedup(conn, spec, result: LoadResult) -> None:
     """Rank versions of each key: greatest updated_at, then later file (name), then later line wins.
 
-    Without a full reload, the previous winners of the skipped files take part as `_prior` rows.
+    Without a full reload, the previous winners of the skipped files take part as `_prior` rows;
+    with nothing new at all, the raw table is kept and only counted.
     """
+    max_updated = "max(updated_at)" if spec.has_updated_at else "NULL::TIMESTAMP"
+    if result.nothing_new:
+        result.rows_unique, result.max_updated_at = conn.execute(
+            f"SELECT count(*), {max_updated} FROM raw.{spec.name}"
+        ).fetchall()[0]
+        return
     if not result.full_reload:
         cols = ", ".join(_q(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
         conn.execute(f"INSERT INTO _ld_rows SELECT {cols}, true FROM raw.{spec.name}")
@@ -357,7 +406,6 @@ def _dedup(conn, spec, result: LoadResult) -> None:
     for f in result.files:
         new = dict(losers).get(f.source_file, 0)
         f.rows_superseded = (f.rows_superseded + new) if f.status == "skipped_unchanged" else new
-    max_updated = "max(updated_at)" if spec.has_updated_at else "NULL::TIMESTAMP"
     result.rows_unique, result.max_updated_at = conn.execute(
         f"SELECT count(*), {max_updated} FROM _ld_ranked WHERE _rank = 1"
     ).fetchall()[0]
@@ -409,10 +457,11 @@ def _publish(conn, entity: str, result: LoadResult, bounds: DateBounds) -> None:
     kept = [f.source_file for f in result.files if f.status == "skipped_unchanged"]
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(create_table_sql(entity))
-        conn.execute(
-            f"INSERT INTO raw.{entity} SELECT {out_cols} FROM _ld_ranked WHERE _rank = 1 ORDER BY {key_order}"
-        )
+        if not result.nothing_new:
+            conn.execute(create_table_sql(entity))
+            conn.execute(
+                f"INSERT INTO raw.{entity} SELECT {out_cols} FROM {result.winners} ORDER BY {key_order}"
+            )
         conn.execute("DELETE FROM raw.load_files WHERE entity = ?", [entity])
         if result.files:
             conn.executemany(
@@ -438,12 +487,12 @@ def _write_file_state(conn, result: LoadResult, bounds: DateBounds) -> None:
     conn.execute("DELETE FROM raw.load_file_state WHERE entity = ?", [result.entity])
     rows = [
         (result.entity, f.source_file, f.size_bytes, f.checksum, f.read_load_id, RULES_VERSION,
-         bounds.lower, bounds.upper, f.date_min_seen, f.date_max_seen, f.rows_read, f.rows_accepted,
-         f.rows_rejected, f.rows_superseded, f.file_format, f.encoding, _own_message(f))
+         bounds.lower, bounds.upper, f.date_min_seen, f.date_max_in_range, f.date_min_above, f.rows_read,
+         f.rows_accepted, f.rows_rejected, f.rows_superseded, f.file_format, f.encoding, _own_message(f))
         for f in result.files if f.status in COUNTED
     ]  # fmt: skip
     if rows:
-        conn.executemany(f"INSERT INTO raw.load_file_state VALUES ({', '.join('?' * 17)})", rows)
+        conn.executemany(f"INSERT INTO raw.load_file_state VALUES ({', '.join('?' * 18)})", rows)
 
 
 def _own_message(f: FileStats) -> str | None:
@@ -464,7 +513,7 @@ def _write_warnings(conn, spec, result: LoadResult) -> None:
         SELECT ?, ?, ?, 'future_updated_at', _source_file, _source_line, {key},
                'updated_at ' || updated_at::VARCHAR || ' 晚于数据日期 later than the as-of date '
                || ?::VARCHAR
-        FROM _ld_ranked WHERE _rank = 1 AND updated_at >= ?::DATE + INTERVAL 1 DAY
+        FROM {result.winners} WHERE updated_at >= ?::DATE + INTERVAL 1 DAY
         ORDER BY _source_file, _source_line""",
         [result.load_id, result.as_of_date, spec.name, result.as_of_date, result.as_of_date],
     )

@@ -1,8 +1,9 @@
 """Stream a CSV into a UTF-8 working copy that DuckDB reads, chunk by chunk.
 
 The copy has the source's text (GB18030 transcoded, BOM dropped, CR-only line breaks turned into LF,
-files mixing CRLF and LF turned into LF; files using LF or CRLF throughout kept as written) minus an incomplete final line: a file whose last byte is not a line
-break may have been cut mid-value (1234.00 → 12.00), so that line is held back and becomes a reject.
+files mixing CRLF and LF turned into LF; files using LF or CRLF throughout kept as written) minus
+an incomplete final line: a file whose last byte is not a line break may have been cut mid-value
+(1234.00 → 12.00), so that line is held back and becomes a reject.
 Empty physical lines are recorded by number (DuckDB skips them; the loader maps records back onto
 physical lines set-based). The copy's checksum must equal the scan's, else the file changed while
 being read and is rejected.
@@ -12,14 +13,11 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FileRejected
 from .filescan import FileScan, open_source
-
-_EMPTY_LINE = re.compile(r"(?m)^\r?\n")
 
 
 @dataclass
@@ -67,12 +65,23 @@ def _decode(decoder, chunk: bytes, final: bool) -> str:
         raise FileRejected(f"文件在读取期间被修改 file changed while being read ({exc.reason})") from exc
 
 
+def _empty_line_starts(text: str) -> list[int]:
+    """Offsets of empty lines (`\n` or `\r\n` right after a line break or at the start); C-speed finds."""
+    starts = [0] if text.startswith(("\n", "\r\n")) else []
+    for pattern in ("\n\n", "\n\r\n"):
+        at = text.find(pattern)
+        while at >= 0:
+            starts.append(at + 1)
+            at = text.find(pattern, at + 1)
+    return sorted(starts)
+
+
 def _note_empty_lines(out: Transcoded, complete: str) -> None:
     pos, line = 0, out.lines
-    for match in _EMPTY_LINE.finditer(complete):
-        line += complete.count("\n", pos, match.start())
+    for start in _empty_line_starts(complete):
+        line += complete.count("\n", pos, start)
         out.empty_lines.append(line + 1)
-        pos = match.start()
+        pos = start
     out.lines += complete.count("\n")
 
 
