@@ -9,13 +9,13 @@ held whole in Python memory.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import numpy as np
-import pandas as pd
+import openpyxl
 
 from .errors import FileRejected
 from .filescan import FileScan, open_source
@@ -72,7 +72,7 @@ def read_source(
     conn: duckdb.DuckDBPyConnection, source: SourceFile, scan: FileScan | None, options: LoadOptions
 ) -> SourceInfo:
     if source.file_format == "xlsx":
-        return _read_xlsx(conn, source.path)
+        return read_xlsx(conn, source.path, options)
     with tempfile.TemporaryDirectory(prefix="opscenter-load-", dir=options.temp_dir) as tmp:
         copy = transcode(source.path, Path(tmp) / "utf8.csv", scan, options.chunk_bytes)
         header_row, header_lines = _header(copy.path)
@@ -151,31 +151,57 @@ def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
     return ""
 
 
-def _read_xlsx(conn: duckdb.DuckDBPyConnection, path: Path) -> SourceInfo:
-    """First sheet only; every cell as text, the frame's row i is sheet row i + 1."""
+def read_xlsx(conn: duckdb.DuckDBPyConnection, path: Path, options: LoadOptions) -> SourceInfo:
+    """First sheet only, streamed row by row (openpyxl read-only) into a CSV working copy of text cells
+    plus the sheet row, which DuckDB reads; the workbook is never held whole in memory."""
+    with tempfile.TemporaryDirectory(prefix="opscenter-load-", dir=options.temp_dir) as tmp:
+        copy = Path(tmp) / "sheet.csv"
+        headers = _sheet_to_csv(path, copy)
+        names = [f"c{i}" for i in range(len(headers))] + ["_line"]
+        columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS SELECT * REPLACE (_line::INTEGER AS _line) "
+            f"FROM read_csv({_sql_str(str(copy))}, columns = {columns}, header = false, delim = ',', "
+            "quote = '\"', escape = '\"', auto_detect = false) ORDER BY _line"
+        )
+    return SourceInfo(headers, None)
+
+
+def _sheet_to_csv(path: Path, dest: Path) -> list[str]:
     open_source(path).close()  # a vanished or unreadable file gets its own reason
     try:
-        # dtype=str: integer-valued numbers come back as `1500`, text cells untouched, dates as
-        # `YYYY-MM-DD HH:MM:SS`; na_filter=False keeps texts like `NA` and gives '' for empty cells.
-        frame = pd.read_excel(path, sheet_name=0, header=None, dtype=str, na_filter=False, engine="openpyxl")
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any unreadable workbook is a file-level rejection
         raise FileRejected(f"无法读取 xlsx unreadable workbook: {exc}") from exc
-    if frame.empty:
-        raise FileRejected("缺少表头 missing header row (empty sheet)")
-    headers = frame.iloc[0].tolist()
-    body = frame.iloc[1:].reset_index(drop=True)
-    body.columns = [f"c{i}" for i in range(len(headers))]
-    for name in body.columns:
-        # An Excel date cell at midnight is a date: `2026-01-05 00:00:00` -> `2026-01-05`.
-        body[name] = body[name].astype(str).str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", r"\1", regex=True)
-    body["_line"] = np.arange(2, len(body) + 2, dtype=np.int32)
-    conn.register("_ld_xlsx", body)
     try:
-        casts = ", ".join(f"c{i}::VARCHAR AS c{i}" for i in range(len(headers)))
-        conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS "
-            f"SELECT {casts}, _line::INTEGER AS _line FROM _ld_xlsx ORDER BY _line"
-        )
+        rows = wb.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None or not any(c is not None for c in header):
+            raise FileRejected("缺少表头 missing header row (empty sheet)")
+        headers = [_cell_text(c) for c in header]
+        with open(dest, "w", encoding="utf-8", newline="") as fh:
+            _write_sheet_rows(csv.writer(fh, quoting=csv.QUOTE_ALL), rows, len(headers))
     finally:
-        conn.unregister("_ld_xlsx")
-    return SourceInfo(headers, None)
+        wb.close()
+    return headers
+
+
+def _write_sheet_rows(writer, rows, width: int) -> None:
+    for line, values in enumerate(rows, start=2):
+        cells = [_cell_text(c) for c in values]
+        if len(cells) > width and any(cells[width:]):
+            raise FileRejected(
+                f"xlsx 第 {line} 行超出表头列数 sheet row {line} has cells beyond the header's columns"
+            )
+        writer.writerow([*(cells + [""] * width)[:width], line])
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text: integer-valued numbers `1500`, midnight date cells `YYYY-MM-DD`, others str()."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == dt.time() else str(value)
+    return str(value)
