@@ -230,3 +230,33 @@ def test_done_markers_decide_when_a_folder_uses_them(conn, tmp_path):
     )
     assert [f.status for f in result.files] == ["loaded", "waiting"]
     assert conn.execute("SELECT payment_id FROM raw.payments").fetchall() == [("P1",)]
+
+
+def _load_all(tmp_path: Path, name: str, data: bytes, chunk_bytes: int) -> tuple:
+    raw = tmp_path / name / "raw"
+    write(raw, "a.csv", data)
+    with duckdb.connect(str(tmp_path / name / "w.duckdb")) as c:
+        opts = LoadOptions(settle_seconds=0, chunk_bytes=chunk_bytes)
+        load_entity(c, "payments", raw, load_id="c", as_of_date=AS_OF, options=opts)
+        return (
+            c.execute("SELECT * EXCLUDE (_extra) FROM raw.payments ORDER BY payment_id").fetchall(),
+            c.execute("SELECT source_line, reason FROM raw.load_rejects ORDER BY source_line").fetchall(),
+        )
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_tiny_chunks_give_the_same_load(tmp_path, newline):
+    """Chunk borders inside GB18030 characters, CRLF pairs, blank lines and quoted line breaks."""
+    text = body(
+        row("P1", payer="郑远"), "", row("P2", "x", payer="叶小平"), "", "",
+        f'P3,2026-11-01,5,cash,"史志强{newline}第二行",2026-11-02', row("P4", payer="小平"), nl=newline,
+        final=False,
+    )  # fmt: skip
+    data = text.encode("gb18030")
+    small = _load_all(tmp_path, "small", data, 3)
+    assert small == _load_all(tmp_path, "large", data, 1 << 20)
+    assert [(r[0], r[-1]) for r in small[0]] == [("P1", 2), ("P3", 7)]  # blank lines 3, 5, 6 counted
+    assert [(line, reason.split(":")[0]) for line, reason in small[1]] == [
+        (4, "amount"),
+        (9, "末行不完整 incomplete final line"),
+    ]
