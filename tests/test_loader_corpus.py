@@ -74,7 +74,8 @@ CASES = [
       (8, "updated_at: 日期超出合理范围"), (10, "invalid date '2026-02-30'")]),
     ("odd_amounts", body(row("A1", '"¥1,234.00"'), row("A2", " ￥ 12 "), row("A3", "1234.5"),
                          row("A4", '"1,23"'), row("A5", "-5"), row("A6", "1e3"), row("A7", "1.234"),
-                         row("A8", "１２"), row("A9", "0"), row("A10", "NaN")).encode(), "loaded", ["A1", "A2", "A3"],
+                         row("A8", "１２"), row("A9", "0"), row("A10", "NaN")).encode(),
+     "loaded", ["A1", "A2", "A3"],
      [(5, "invalid amount '1,23'"), (6, "must be > 0"), (7, "invalid amount '1e3'"),
       (8, "more than 2 decimals"), (9, "invalid amount"), (10, "must be > 0"), (11, "invalid amount 'NaN'")]),
 ]  # fmt: skip
