@@ -112,7 +112,17 @@ def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
 
     A record takes 1 + (newlines inside its quoted cells) "slots" of non-empty lines; DuckDB skips
     empty lines, so slot k is the k-th non-empty physical line: k + (empty lines before it).
+    When every record is one line and no line is empty (the usual export), record i is line
+    header + i and no window is needed.
     """
+    cells = ", ".join(f"c{i}" for i in range(width))
+    records = conn.execute("SELECT count(*) FROM _ld_csv").fetchall()[0][0]
+    if not copy.empty_lines and copy.lines == header_lines + records:
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS "
+            f"SELECT {cells}, (rowid + {header_lines + 1})::INTEGER AS _line FROM _ld_csv ORDER BY rowid"
+        )
+        return ""
     newline_count = " + ".join(
         f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)" for i in range(width)
     )
@@ -124,7 +134,6 @@ def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
                   AS _slot
         FROM (SELECT *, rowid AS _ord, {newline_count} AS _nl FROM _ld_csv)"""
     )
-    cells = ", ".join(f"c{i}" for i in range(width))
     consumed = conn.execute("SELECT coalesce(max(_slot + _nl), 0) FROM _ld_csv_slots").fetchall()[0][0]
     if copy.empty_lines and copy.lines - len(copy.empty_lines) != max(consumed, header_lines):
         # Only possible when a quoted cell itself contains an empty line: count slots instead.
