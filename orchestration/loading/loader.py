@@ -2,105 +2,30 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from orchestration.contract import DATE, ENTITIES, PERIOD, TIMESTAMP
+from orchestration.contract import ENTITIES
 from orchestration.raw_schema import create_raw_schema, create_table_sql
 
+from .bookkeeping import publish, record_rejected_files
 from .errors import FileRejected, LoadError
 from .filescan import FileScan, file_digest, scan_file
 from .headers import map_headers
 from .incremental import previous_state, unchanged
-from .options import RULES_VERSION, DateBounds, LoadOptions
-from .parsing import lit, macros_sql, parse_sql, reason_sql, row_rule_sql
+from .options import DateBounds, LoadOptions
+from .parsing import lit, macros_sql
 from .readiness import split_ready
+from .results import FileStats, LoadResult
 from .sources import SOURCE_TABLE, SourceFile, list_files, read_source
+from .staging import dates_seen, keep_rows, quote_ident, raw_columns, reject_tail, stage_file
 
-CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no DST
-COUNTED = ("loaded", "skipped_unchanged")  # statuses whose rows make up raw.<entity>
-INCOMPLETE_LINE = (
-    "末行不完整 incomplete final line: the file does not end with a line break, the record may have "
-    "been cut mid-value; not loaded"
-)
 WORK_TABLES = (
     "_ld_rows", "_ld_rejects", "_ld_ranked", "_ld_stage", SOURCE_TABLE,
     "_ld_csv", "_ld_csv_slots", "_ld_empty",
 )  # fmt: skip
-
-
-@dataclass
-class FileStats:
-    source_file: str
-    file_order: int
-    file_format: str
-    encoding: str | None
-    status: str = "loaded"  # 'loaded' | 'skipped_unchanged' | 'waiting' | 'rejected_file'
-    message: str = ""
-    rows_read: int = 0
-    rows_accepted: int = 0
-    rows_rejected: int = 0
-    rows_superseded: int = 0
-    empty_rows_skipped: int = 0  # records whose every cell is empty: not rows, not counted
-    size_bytes: int | None = None
-    checksum: str | None = None
-    read_load_id: str | None = None  # the load that read the file (an earlier one when skipped)
-    date_min_seen: dt.date | None = None  # earliest parsed date of the file (any date-like column)
-    date_max_in_range: dt.date | None = None  # latest date not after the upper plausible bound
-    date_min_above: dt.date | None = None  # earliest date after it (rejected as implausible)
-
-
-@dataclass
-class LoadResult:
-    entity: str
-    load_id: str
-    as_of_date: dt.date
-    files: list[FileStats] = field(default_factory=list)
-    rows_unique: int = 0
-    max_updated_at: dt.datetime | None = None
-    rows_future_updated_at: int = 0
-    full_reload: bool = True
-
-    @property
-    def nothing_new(self) -> bool:
-        """Every file skipped as unchanged: raw.<entity> stays exactly as it is."""
-        return not self.full_reload and not self.count("loaded")
-
-    @property
-    def winners(self) -> str:
-        """SQL relation of the entity's rows after this load."""
-        return f"raw.{self.entity}" if self.nothing_new else "(SELECT * FROM _ld_ranked WHERE _rank = 1)"
-
-    def _sum(self, attr: str) -> int:
-        return sum(getattr(f, attr) for f in self.files if f.status in COUNTED)
-
-    @property
-    def rows_read(self) -> int:
-        return self._sum("rows_read")
-
-    @property
-    def rows_accepted(self) -> int:
-        return self._sum("rows_accepted")
-
-    @property
-    def rows_rejected(self) -> int:
-        return self._sum("rows_rejected")
-
-    @property
-    def rows_superseded(self) -> int:
-        return self._sum("rows_superseded")
-
-    def count(self, status: str) -> int:
-        return sum(1 for f in self.files if f.status == status)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def load_entity(
@@ -140,7 +65,7 @@ def load_entity(
         result.files.sort(key=lambda f: f.file_order)
         _fail_on_rejected_files(conn, result)
         _dedup(conn, ENTITIES[entity], result)
-        _publish(conn, entity, result, bounds)
+        publish(conn, entity, result, bounds)
     finally:
         for table in WORK_TABLES:
             conn.execute(f"DROP TABLE IF EXISTS {table}")
@@ -263,7 +188,7 @@ def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds,
     except FileRejected as exc:
         stats.status, stats.message = "rejected_file", str(exc)
         return
-    _stage_file(conn, entity, header_map, bounds)
+    stage_file(conn, entity, header_map, bounds)
     read, accepted, rejected, total = conn.execute(
         "SELECT count(*) FILTER (NOT _empty), count(*) FILTER (NOT _empty AND _reason IS NULL), "
         "count(*) FILTER (NOT _empty AND _reason IS NOT NULL), count(*) FROM _ld_stage"
@@ -273,103 +198,18 @@ def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds,
     stats.empty_rows_skipped = total - read
     notes = [info.note] if info.note else []
     if info.copy is not None and info.copy.tail is not None:
-        notes.append(_reject_tail(conn, entity, source, header_map.keys, info.copy, stats))
+        notes.append(reject_tail(conn, entity, source, header_map.keys, info.copy, stats))
     if stats.empty_rows_skipped:
         notes.append(f"跳过空行 skipped {stats.empty_rows_skipped} empty record(s)")
     stats.message = "; ".join(n for n in notes if n)
-    stats.date_min_seen, stats.date_max_in_range, stats.date_min_above = _dates_seen(conn, entity, bounds)
-    _keep_rows(conn, entity, source.source_file, stats.read_load_id)
-
-
-def _keep_rows(conn, entity: str, source_file: str, load_id: str) -> None:
-    cols = ", ".join(_q(c) for c in ENTITIES[entity].column_names)
-    src = lit(source_file)
-    conn.execute(
-        f"INSERT INTO _ld_rows SELECT {cols}, {src}, _line, _extra, false FROM _ld_stage "
-        "WHERE NOT _empty AND _reason IS NULL"
-    )
-    conn.execute(
-        f"INSERT INTO _ld_rejects SELECT {lit(load_id)}, {lit(entity)}, {src}, _line, _reason, raw_record "
-        "FROM _ld_stage WHERE NOT _empty AND _reason IS NOT NULL ORDER BY _line"
-    )
-
-
-def _reject_tail(conn, entity, source: SourceFile, keys: list[str], copy, stats: FileStats) -> str:
-    """The held-back final line: a reject row (never silently dropped), unless it is an empty record."""
-    cells = next(csv.reader([copy.tail]), [])
-    if not any(c.strip() for c in cells):
-        stats.empty_rows_skipped += 1
-        return ""
-    record = {(keys[i] if i < len(keys) else f"_col{i + 1}"): c for i, c in enumerate(cells)}
-    conn.execute(
-        "INSERT INTO _ld_rejects VALUES (?, ?, ?, ?, ?, ?::JSON)",
-        [stats.read_load_id, entity, source.source_file, copy.tail_line, INCOMPLETE_LINE,
-         json.dumps(record, ensure_ascii=False)],
-    )  # fmt: skip
-    stats.rows_read += 1
-    stats.rows_rejected += 1
-    return f"末行不完整 incomplete final line {copy.tail_line} rejected"
-
-
-def _dates_seen(conn, entity: str, bounds: DateBounds) -> tuple:
-    """Earliest date, latest date within the upper bound, earliest beyond it (rejected rows included)."""
-    as_date = {DATE: "{}", TIMESTAMP: "{}::DATE", PERIOD: "({} || '-01')::DATE"}
-    exprs = [as_date[c.type].format(_q(c.name)) for c in ENTITIES[entity].columns if c.type in as_date]
-    if not exprs:
-        return None, None, None
-    upper = f"DATE '{bounds.upper.isoformat()}'"
-    return conn.execute(
-        f"""SELECT min(d), max(d) FILTER (WHERE d <= {upper}), min(d) FILTER (WHERE d > {upper})
-        FROM (SELECT unnest([{", ".join(exprs)}]) AS d FROM _ld_stage WHERE NOT _empty)"""
-    ).fetchall()[0]
-
-
-def _stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
-    """One SELECT over the file's cells: typed columns, reject reason, raw record, extras."""
-    spec = ENTITIES[entity]
-
-    def v(name: str) -> str:
-        return _q("v:" + name)
-
-    def p(name: str) -> str:
-        return _q(name)
-
-    cells = [f"c{i}" for i in range(len(hm.keys))]
-    cleaned = [
-        (f"_ld_clean(c{hm.columns[c.name]})" if c.name in hm.columns else "NULL::VARCHAR")
-        + f" AS {v(c.name)}"
-        for c in spec.columns
-    ]
-    raw_record = "json_object(" + ", ".join(f"{lit(k)}, c{i}" for i, k in enumerate(hm.keys)) + ")"
-    extra = (
-        "json_object(" + ", ".join(f"{lit(hm.keys[i])}, c{i}" for i in hm.extras) + ")"
-        if hm.extras
-        else "'{}'::JSON"
-    )
-    empty = " AND ".join(f"_ld_clean({c}) IS NULL" for c in cells) or "true"
-    parsed = [f"{parse_sql(c, v(c.name))} AS {p(c.name)}" for c in spec.columns]
-    reasons = [reason_sql(c, v(c.name), p(c.name), bounds) for c in spec.columns]
-    reasons += [row_rule_sql(spec, left, op, right, p) for left, op, right in spec.row_rules]
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ld_stage AS
-        WITH cells AS (
-            SELECT _line, {empty} AS _empty, {raw_record} AS raw_record, {extra} AS _extra,
-                   {", ".join(cleaned)}
-            FROM {SOURCE_TABLE}
-        ), typed AS (
-            SELECT *, {", ".join(parsed)} FROM cells
-        )
-        SELECT *,
-               nullif(array_to_string(list_filter([{", ".join(reasons)}], lambda r: r IS NOT NULL), '; '), '')
-               AS _reason
-        FROM typed"""
-    )
+    stats.date_min_seen, stats.date_max_in_range, stats.date_min_above = dates_seen(conn, entity, bounds)
+    keep_rows(conn, entity, source.source_file, stats.read_load_id)
 
 
 def _fail_on_rejected_files(conn, result: LoadResult) -> None:
     rejected = [f for f in result.files if f.status == "rejected_file"]
     if rejected:
-        _record_rejected_files(conn, result, rejected)
+        record_rejected_files(conn, result, rejected)
         details = "; ".join(f"{f.source_file}: {f.message}" for f in rejected)
         message = f"{result.entity}: 文件被拒收，本次未加载 file(s) rejected, load aborted — {details}"
         raise LoadError(message, result)
@@ -388,15 +228,14 @@ def _dedup(conn, spec, result: LoadResult) -> None:
         ).fetchall()[0]
         return
     if not result.full_reload:
-        cols = ", ".join(_q(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
-        conn.execute(f"INSERT INTO _ld_rows SELECT {cols}, true FROM raw.{spec.name}")
-    order = ([_q("updated_at") + " DESC"] if spec.has_updated_at else []) + [
+        conn.execute(f"INSERT INTO _ld_rows SELECT {raw_columns(spec)}, true FROM raw.{spec.name}")
+    order = ([quote_ident("updated_at") + " DESC"] if spec.has_updated_at else []) + [
         "_source_file DESC",
         "_source_line DESC",
     ]
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ld_ranked AS
-        SELECT *, row_number() OVER (PARTITION BY {", ".join(_q(k) for k in spec.primary_key)}
+        SELECT *, row_number() OVER (PARTITION BY {", ".join(quote_ident(k) for k in spec.primary_key)}
                                      ORDER BY {", ".join(order)}) AS _rank
         FROM _ld_rows"""
     )
@@ -409,136 +248,3 @@ def _dedup(conn, spec, result: LoadResult) -> None:
     result.rows_unique, result.max_updated_at = conn.execute(
         f"SELECT count(*), {max_updated} FROM _ld_ranked WHERE _rank = 1"
     ).fetchall()[0]
-
-
-def _file_rows(result: LoadResult, files: list[FileStats]) -> list[tuple]:
-    return [
-        (
-            result.load_id,
-            result.as_of_date,
-            result.entity,
-            f.source_file,
-            f.file_order,
-            f.file_format,
-            f.encoding,
-            f.status,
-            f.message or None,
-            f.rows_read,
-            f.rows_accepted,
-            f.rows_rejected,
-            f.rows_superseded,
-        )
-        for f in files
-    ]
-
-
-def _record_rejected_files(conn, result: LoadResult, rejected: list[FileStats]) -> None:
-    """Persist the failed attempt's rejected files on their own, leaving everything else as it was."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(
-            "DELETE FROM raw.load_files WHERE entity = ? AND load_id = ?", [result.entity, result.load_id]
-        )
-        conn.executemany(
-            "INSERT INTO raw.load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _file_rows(result, rejected),
-        )
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _publish(conn, entity: str, result: LoadResult, bounds: DateBounds) -> None:
-    """Swap in the new table and this entity's bookkeeping in one transaction."""
-    spec = ENTITIES[entity]
-    out_cols = ", ".join(_q(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
-    key_order = ", ".join(_q(k) for k in spec.primary_key)
-    kept = [f.source_file for f in result.files if f.status == "skipped_unchanged"]
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        if not result.nothing_new:
-            conn.execute(create_table_sql(entity))
-            conn.execute(
-                f"INSERT INTO raw.{entity} SELECT {out_cols} FROM {result.winners} ORDER BY {key_order}"
-            )
-        conn.execute("DELETE FROM raw.load_files WHERE entity = ?", [entity])
-        if result.files:
-            conn.executemany(
-                "INSERT INTO raw.load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _file_rows(result, result.files),
-            )
-        # Rejects of skipped files stay (they carry the load_id that read them); the rest is replaced.
-        conn.execute(
-            "DELETE FROM raw.load_rejects WHERE entity = ? AND NOT list_contains(?::VARCHAR[], source_file)",
-            [entity, kept],
-        )
-        conn.execute("INSERT INTO raw.load_rejects SELECT * FROM _ld_rejects")
-        _write_file_state(conn, result, bounds)
-        _write_warnings(conn, spec, result)
-        _write_run(conn, result)
-        conn.execute("COMMIT")
-    except Exception:
-        conn.execute("ROLLBACK")
-        raise
-
-
-def _write_file_state(conn, result: LoadResult, bounds: DateBounds) -> None:
-    conn.execute("DELETE FROM raw.load_file_state WHERE entity = ?", [result.entity])
-    rows = [
-        (result.entity, f.source_file, f.size_bytes, f.checksum, f.read_load_id, RULES_VERSION,
-         bounds.lower, bounds.upper, f.date_min_seen, f.date_max_in_range, f.date_min_above, f.rows_read,
-         f.rows_accepted, f.rows_rejected, f.rows_superseded, f.file_format, f.encoding, _own_message(f))
-        for f in result.files if f.status in COUNTED
-    ]  # fmt: skip
-    if rows:
-        conn.executemany(f"INSERT INTO raw.load_file_state VALUES ({', '.join('?' * 18)})", rows)
-
-
-def _own_message(f: FileStats) -> str | None:
-    """The file's message from the load that read it (without the 'unchanged since' note)."""
-    if f.status != "skipped_unchanged":
-        return f.message or None
-    return "; ".join(f.message.split("; ")[1:]) or None
-
-
-def _write_warnings(conn, spec, result: LoadResult) -> None:
-    """Accepted rows updated after the as-of date (contract 1.1: a warning, not a reject)."""
-    conn.execute("DELETE FROM raw.load_warnings WHERE entity = ?", [spec.name])
-    if not spec.has_updated_at:
-        return
-    key = " || '|' || ".join(f"coalesce({_q(k)}::VARCHAR, '')" for k in spec.primary_key)
-    conn.execute(
-        f"""INSERT INTO raw.load_warnings
-        SELECT ?, ?, ?, 'future_updated_at', _source_file, _source_line, {key},
-               'updated_at ' || updated_at::VARCHAR || ' 晚于数据日期 later than the as-of date '
-               || ?::VARCHAR
-        FROM {result.winners} WHERE updated_at >= ?::DATE + INTERVAL 1 DAY
-        ORDER BY _source_file, _source_line""",
-        [result.load_id, result.as_of_date, spec.name, result.as_of_date, result.as_of_date],
-    )
-    result.rows_future_updated_at = conn.execute(
-        "SELECT count(*) FROM raw.load_warnings WHERE entity = ?", [spec.name]
-    ).fetchall()[0][0]
-
-
-def _write_run(conn, result: LoadResult) -> None:
-    loaded_at = dt.datetime.now(CHINA).replace(tzinfo=None)
-    conn.execute(
-        "DELETE FROM raw.load_runs WHERE entity = ? AND load_id = ?", [result.entity, result.load_id]
-    )
-    conn.execute(
-        "INSERT INTO raw.load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            result.load_id,
-            result.as_of_date,
-            result.entity,
-            result.count("loaded") + result.count("skipped_unchanged"),
-            result.rows_read,
-            result.rows_accepted,
-            result.rows_rejected,
-            result.rows_unique,
-            result.max_updated_at,
-            loaded_at,
-        ],
-    )
