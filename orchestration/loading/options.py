@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
-# Bump when a parsing or validation rule changes: files loaded under other rules are re-read.
-RULES_VERSION = "contract-1.1/loader-2"
+from orchestration.contract import ENTITIES, ENUM_EXTRA_LABELS, ENUMS
+
+# Files loaded under other rules are re-read: bump LOADER_RULES when a parsing or validation rule
+# changes; any change to the contract's columns, aliases or enums changes the fingerprint by itself.
+LOADER_RULES = "loader-2"
+_CONTRACT = hashlib.sha256(repr((ENTITIES, ENUMS, ENUM_EXTRA_LABELS)).encode()).hexdigest()[:12]
+RULES_VERSION = f"{LOADER_RULES}/contract-{_CONTRACT}"
 
 
 @dataclass(frozen=True)
