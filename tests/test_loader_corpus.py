@@ -61,6 +61,8 @@ CASES = [
      "loaded", ["P1"], []),
     ("unterminated_quote", body(row("P1"), 'P2,2026-11-01,5,cash,"open,2026-11-02').encode(),
      "rejected_file", [], [(0, "malformed CSV")]),
+    ("extra_field_with_phone", body(row("P1"), row("P2", payer="13812345678") + ",x").encode(),
+     "rejected_file", [], [(0, "malformed CSV")]),
     ("id_shapes", body(row("000123"), row("A/B"), row("A\\B"), row("A\x07B"), row("X" * 65), row(".."),
                        row("Y" * 64), row("张-01")).encode(), "loaded", ["000123", "Y" * 64, "张-01"],
      [(3, "contains / or \\"), (4, "contains / or \\"), (5, "control characters"),
@@ -116,6 +118,7 @@ def test_corpus_case(conn, tmp_path, case, data, status, accepted, rejects):
     if status == "rejected_file":
         assert (read, acc, rej) == (0, 0, 0)
         assert rejects[0][1] in message
+        assert "13812345678" not in message  # the reason names the line, never copies it
         return
     got = conn.execute("SELECT payment_id FROM raw.payments ORDER BY _source_line").fetchall()
     assert [r[0] for r in got] == accepted

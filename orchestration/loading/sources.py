@@ -103,8 +103,14 @@ def _read_records(conn, path: Path, width: int) -> None:
             "auto_detect = false)"
         )
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()
-        raise FileRejected(f"CSV 格式错误 malformed CSV: {' | '.join(first[:3])}") from exc
+        raise FileRejected(f"CSV 格式错误 malformed CSV: {_csv_error(exc)}") from exc
+
+
+def _csv_error(exc: Exception) -> str:
+    """DuckDB's message without the offending line's text (it may hold personal data and this
+    message travels to raw.load_files, the Dagster failure and ops alerts): where and what only."""
+    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip() and not ln.startswith("Original Line")]
+    return " | ".join(lines[:3])
 
 
 def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
