@@ -109,7 +109,8 @@ def _read_records(conn, path: Path, width: int) -> None:
 def _csv_error(exc: Exception) -> str:
     """DuckDB's message without the offending line's text (it may hold personal data and this
     message travels to raw.load_files, the Dagster failure and ops alerts): where and what only."""
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip() and not ln.startswith("Original Line")]
+    text = str(exc).split("Possible fixes")[0]
+    lines = [ln for ln in text.strip().splitlines() if ln.strip() and not ln.startswith("Original Line")]
     return " | ".join(lines[:3])
 
 
