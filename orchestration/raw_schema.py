@@ -35,6 +35,21 @@ BOOKKEEPING_DDL = {
         load_id VARCHAR, as_of_date DATE, entity VARCHAR, files INTEGER, rows_read BIGINT,
         rows_accepted BIGINT, rows_rejected BIGINT, rows_unique BIGINT, max_updated_at TIMESTAMP,
         loaded_at TIMESTAMP""",
+    # Per file of the entity's current raw table: what the incremental load needs to skip a file
+    # unchanged since it was read (sha256, the rules and plausible-date bounds it was checked with,
+    # the range of dates it holds) and the load that read it. Replaced with the entity's load. Dates:
+    # the file's earliest date, its latest date within the upper bound, its earliest date beyond it.
+    "load_file_state": """
+        entity VARCHAR, source_file VARCHAR, size_bytes BIGINT, checksum VARCHAR, read_load_id VARCHAR,
+        rules_version VARCHAR, date_lower DATE, date_upper DATE, date_min_seen DATE,
+        date_max_in_range DATE, date_min_above DATE,
+        rows_read BIGINT, rows_accepted BIGINT, rows_rejected BIGINT, rows_superseded BIGINT,
+        file_format VARCHAR, encoding VARCHAR, message VARCHAR""",
+    # Accepted rows that deserve a look, recomputed for the entity at every load (contract 1.1:
+    # `updated_at` later than the as-of date is accepted and reported as a warning).
+    "load_warnings": """
+        load_id VARCHAR, as_of_date DATE, entity VARCHAR, check_name VARCHAR, source_file VARCHAR,
+        source_line INTEGER, record_key VARCHAR, detail VARCHAR""",
 }
 
 

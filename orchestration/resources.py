@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,6 +28,23 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class LandingZoneResource(dg.ConfigurableResource):
-    """Where the raw exports land: one folder per entity."""
+    """Where the raw exports land: one folder per entity, and how the loader reads it."""
 
     path: str = str(settings.raw_dir())
+    settle_seconds: float = settings.load_settle_seconds()
+    date_min: str = "2000-01-01"  # dates before this are implausible (rejected)
+    years_ahead: int = 5  # ... and dates after as-of + this many years
+    memory_limit: str = settings.load_memory_limit()
+    temp_dir: str = settings.load_temp_dir()
+
+    def load_options(self, warehouse_path: str):
+        from orchestration.loading.options import LoadOptions
+
+        temp = self.temp_dir or str(Path(warehouse_path).with_suffix(".load_tmp"))
+        return LoadOptions(
+            settle_seconds=self.settle_seconds,
+            date_min=dt.date.fromisoformat(self.date_min),
+            years_ahead=self.years_ahead,
+            memory_limit=self.memory_limit or None,
+            temp_dir=temp,
+        )

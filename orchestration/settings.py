@@ -56,3 +56,18 @@ def dagster_url() -> str:
     """Base URL of the Dagster UI for links in ops alerts (OPSCENTER_DAGSTER_URL), e.g.
     http://dagster.firm.local:3000; default the local `make dev` address."""
     return os.environ.get("OPSCENTER_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
+
+
+def load_settle_seconds() -> float:
+    """Loader: a raw file is complete when unchanged this long (contract 1.1, default 60 s)."""
+    return float(os.environ.get("OPSCENTER_SETTLE_SECONDS", "60"))
+
+
+def load_memory_limit() -> str:
+    """Loader: DuckDB memory_limit during raw loads (beyond it DuckDB spills to its temp directory)."""
+    return os.environ.get("OPSCENTER_LOAD_MEMORY_LIMIT", "2GB")
+
+
+def load_temp_dir() -> str:
+    """Loader: DuckDB temp_directory and the transcoded working copies ('' = next to the warehouse)."""
+    return os.environ.get("OPSCENTER_LOAD_TEMP_DIR", "")

@@ -48,7 +48,7 @@ def night(tmp_path_factory):
             defs = build_definitions(
                 {
                     "warehouse": WarehouseResource(path=str(warehouse)),
-                    "landing_zone": LandingZoneResource(path=str(raw_dir)),
+                    "landing_zone": LandingZoneResource(path=str(raw_dir), settle_seconds=0),
                 }
             )
             job = defs.resolve_job_def("nightly")

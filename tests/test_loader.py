@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from orchestration.loading import LoadError, load_entity
+from orchestration.loading.options import LoadOptions
 
 FIXTURES = Path(__file__).parent / "fixtures" / "loader"
 AS_OF = dt.date(2026, 1, 7)
@@ -38,8 +39,11 @@ def write(raw: Path, entity: str, name: str, text: str, encoding: str = "utf-8")
     return path
 
 
+NOW = LoadOptions(settle_seconds=0)  # hand-written files are complete when written
+
+
 def load(conn, entity, raw, load_id="L1"):
-    return load_entity(conn, entity, raw, load_id=load_id, as_of_date=AS_OF)
+    return load_entity(conn, entity, raw, load_id=load_id, as_of_date=AS_OF, options=NOW)
 
 
 def rows(conn, sql):
@@ -558,13 +562,18 @@ def test_missing_optional_folder_gives_empty_table(conn, raw):
 
 
 def test_reload_replaces_entity_rows_and_appends_runs(conn, raw):
-    write(raw, "staff", "1.csv", STAFF_HEADER + "S1,李雷,sales,一部,2026-01-01\nS2,x,nope,,2026-01-01\n")
+    body = "S1,李雷,sales,一部,2026-01-01\nS2,x,nope,,2026-01-01\n"
+    path = write(raw, "staff", "1.csv", STAFF_HEADER + body)
     load(conn, "staff", raw, load_id="r1")
-    load(conn, "staff", raw, load_id="r2")
-    assert rows(conn, "SELECT load_id, count(*) FROM raw.load_rejects GROUP BY 1") == [("r2", 1)]
-    assert rows(conn, "SELECT load_id FROM raw.load_files") == [("r2",)]
-    assert rows(conn, "SELECT load_id FROM raw.load_runs ORDER BY 1") == [("r1",), ("r2",)]
-    assert rows(conn, "SELECT count(*) FROM raw.staff") == [(1,)]
+    load(conn, "staff", raw, load_id="r2")  # unchanged: skipped, rejects kept with the load that read it
+    assert rows(conn, "SELECT load_id, count(*) FROM raw.load_rejects GROUP BY 1") == [("r1", 1)]
+    assert rows(conn, "SELECT load_id, status FROM raw.load_files") == [("r2", "skipped_unchanged")]
+    path.write_bytes(path.read_bytes() + "S3,韩梅梅,sales,一部,2026-01-02\n".encode())
+    load(conn, "staff", raw, load_id="r3")  # changed file: read again, its old rejects replaced
+    assert rows(conn, "SELECT load_id, count(*) FROM raw.load_rejects GROUP BY 1") == [("r3", 1)]
+    assert rows(conn, "SELECT load_id, status FROM raw.load_files") == [("r3", "loaded")]
+    assert rows(conn, "SELECT load_id FROM raw.load_runs ORDER BY 1") == [("r1",), ("r2",), ("r3",)]
+    assert rows(conn, "SELECT count(*) FROM raw.staff") == [(2,)]
 
 
 # --- docs ------------------------------------------------------------------------------------------

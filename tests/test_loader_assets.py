@@ -14,7 +14,7 @@ def materialize(tmp_path, entity):
         [ASSETS[dg.AssetKey(["raw", entity])]],
         resources={
             "warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb")),
-            "landing_zone": LandingZoneResource(path=str(tmp_path / "raw")),
+            "landing_zone": LandingZoneResource(path=str(tmp_path / "raw"), settle_seconds=0),
         },
         run_config={"ops": {f"raw__{entity}": {"config": {"as_of_date": "2026-01-07"}}}},
         raise_on_error=False,
@@ -60,3 +60,29 @@ def test_asset_fails_with_the_load_error(tmp_path):
     [failure] = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
     description = failure.step_failure_data.user_failure_data.description
     assert "required folder" in description and "staff is missing" in description
+
+
+def test_asset_uses_the_runs_as_of_for_dates_and_skips_unchanged_files(tmp_path):
+    folder = tmp_path / "raw" / "payments"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text(
+        "payment_id,paid_date,amount,channel,updated_at\n"
+        "P1,2031-01-07,10,cash,2026-01-01\n"  # as-of 2026-01-07 + 5 years: the last plausible day
+        "P2,2031-01-08,10,cash,2026-01-01\n"  # one day later: rejected
+        "P3,2026-01-01,10,cash,2026-01-08 09:00\n"  # updated after the as-of date: accepted, flagged
+    )
+    first = materialize(tmp_path, "payments")
+    second = materialize(tmp_path, "payments")
+    meta = [
+        {k: v.value for k, v in r.asset_materializations_for_node("raw__payments")[0].metadata.items()}
+        for r in (first, second)
+    ]
+    assert [(m["files_read"], m["files_skipped_unchanged"]) for m in meta] == [(1, 0), (0, 1)]
+    assert [(m["rows_accepted"], m["rows_rejected"], m["rows_future_updated_at"]) for m in meta] == [
+        (2, 1, 1)
+    ] * 2
+    db = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
+    [(reason,)] = db.execute("SELECT reason FROM raw.load_rejects").fetchall()
+    assert "plausible range 2000-01-01 .. 2031-01-07" in reason
+    assert db.execute("SELECT record_key FROM raw.load_warnings").fetchall() == [("P3",)]
+    db.close()

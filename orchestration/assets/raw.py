@@ -35,12 +35,36 @@ def load_metadata(result: LoadResult) -> dict:
         "rows_rejected": result.rows_rejected,
         "rows_superseded": result.rows_superseded,
         "rows_unique": result.rows_unique,
+        "files_read": result.count("loaded"),
+        "files_skipped_unchanged": result.count("skipped_unchanged"),
+        "files_waiting": result.count("waiting"),
+        "full_reload": result.full_reload,
+        "rows_future_updated_at": result.rows_future_updated_at,
         "dagster/row_count": result.rows_unique,
         "max_updated_at": str(result.max_updated_at) if result.max_updated_at else "",
         "load_id": result.load_id,
         "as_of_date": str(result.as_of_date),
         "files_table": dg.MetadataValue.md(files_markdown(result)),
     }
+
+
+def _log_warnings(context, result: LoadResult) -> None:
+    """Counts and where to look only: rejected lines and keys stay in the warehouse (they may hold PII)."""
+    entity = result.entity
+    if result.rows_rejected:
+        context.log.warning(
+            f"{entity}: {result.rows_rejected} row(s) rejected — see raw.load_rejects (entity = '{entity}')"
+        )
+    if result.count("waiting"):
+        context.log.warning(
+            f"{entity}: {result.count('waiting')} file(s) not complete yet, left for the next night — "
+            f"see raw.load_files (status = 'waiting')"
+        )
+    if result.rows_future_updated_at:
+        context.log.warning(
+            f"{entity}: {result.rows_future_updated_at} row(s) with updated_at after the as-of date — "
+            f"see raw.load_warnings (check_name = 'future_updated_at')"
+        )
 
 
 def build_raw_asset(entity: str) -> dg.AssetsDefinition:
@@ -72,15 +96,12 @@ def build_raw_asset(entity: str) -> dg.AssetsDefinition:
                     Path(landing_zone.path),
                     load_id=context.run.run_id,
                     as_of_date=config.resolve(context),
+                    options=landing_zone.load_options(warehouse.path),
                 )
             except LoadError as exc:
                 metadata = load_metadata(exc.result) if exc.result is not None else {}
                 raise dg.Failure(description=str(exc), metadata=metadata) from exc
-        if result.rows_rejected:
-            context.log.warning(
-                f"{entity}: {result.rows_rejected} row(s) rejected — see raw.load_rejects "
-                f"(load_id = '{result.load_id}')"
-            )
+        _log_warnings(context, result)
         return dg.MaterializeResult(metadata=load_metadata(result))
 
     return _load

@@ -24,6 +24,8 @@ from orchestration.contract import (
     Entity,
 )
 
+from .options import DateBounds
+
 # Space-like characters trimmed around every cell, besides ASCII whitespace: ideographic space, NBSP.
 _SPACE = "\\s\u3000\u00a0"
 _TIME_RE = r"[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
@@ -124,7 +126,7 @@ def _quoted(v: str) -> str:
     return f"'''' || left({v}, 60) || ''''"
 
 
-def reason_sql(col: Column, v: str, p: str) -> str:
+def reason_sql(col: Column, v: str, p: str, bounds: DateBounds | None = None) -> str:
     """SQL: the reject reason of this cell, or NULL when it is fine."""
     name = col.name
     whens = []
@@ -158,7 +160,48 @@ def reason_sql(col: Column, v: str, p: str) -> str:
         bound = _number(col.max_value)
         text = f"{name}: 不得大于 {bound} must be <= {bound}, got "
         whens.append(f"WHEN {p} > {bound} THEN {lit(text)} || {_quoted(v)}")
+    if is_identifier(col):
+        whens += identifier_whens(name, v)
+    if bounds is not None and col.type in (DATE, TIMESTAMP, PERIOD):
+        whens.append(date_range_when(col, v, p, bounds))
     return "CASE " + " ".join(whens) + " END"
+
+
+ID_MAX_LENGTH = 64
+
+
+def is_identifier(col: Column) -> bool:
+    """Text columns named `*_id` (keys and references) must be usable as a page or file name."""
+    return col.type == TEXT and col.name.endswith("_id")
+
+
+# DuckDB regex (RE2) of characters an identifier must not contain: C0/C1 controls, line separators.
+_CONTROL_RE = "'[\\x00-\\x1f\\x7f-\\x9f\u2028\u2029]'"
+_SLASH_TEXT = "编号含 / 或 \\ identifier contains / or \\ "
+
+
+def identifier_whens(name: str, v: str) -> list[str]:
+    """Contract 1.1: at most 64 characters, no control characters, no `/` or backslash; not `.`/`..`."""
+    visible = f"regexp_replace({v}, {_CONTROL_RE}, '\ufffd', 'g')"  # controls shown as U+FFFD
+    return [
+        f"WHEN length({v}) > {ID_MAX_LENGTH} THEN "
+        f"{lit(f'{name}: 编号过长 identifier longer than {ID_MAX_LENGTH} characters ')} || {_quoted(v)}",
+        f"WHEN regexp_matches({v}, {_CONTROL_RE}) THEN "
+        f"{lit(f'{name}: 编号含控制字符 identifier contains control characters ')} || {_quoted(visible)}",
+        f"WHEN contains({v}, '/') OR contains({v}, chr(92)) THEN "
+        f"{lit(f'{name}: {_SLASH_TEXT}')} || {_quoted(v)}",
+        f"WHEN {v} IN ('.', '..') THEN {lit(f'{name}: 编号不能作文件名 identifier cannot be a file name ')}"
+        f" || {_quoted(v)}",
+    ]
+
+
+def date_range_when(col: Column, v: str, p: str, bounds: DateBounds) -> str:
+    """Contract 1.1: dates before `lower` or after `upper` (as-of + 5 years by default) are implausible."""
+    lo, hi = bounds.lower.isoformat(), bounds.upper.isoformat()
+    value = {DATE: p, TIMESTAMP: f"{p}::DATE", PERIOD: f"({p} || '-01')::DATE"}[col.type]
+    upper = f"DATE '{hi[:7]}-01'" if col.type == PERIOD else f"DATE '{hi}'"
+    text = f"{col.name}: 日期超出合理范围 date outside the plausible range {lo} .. {hi} "
+    return f"WHEN {value} < DATE '{lo}' OR {value} > {upper} THEN {lit(text)} || {_quoted(v)}"
 
 
 def row_rule_sql(entity: Entity, left: str, op: str, right: str, p) -> str:

@@ -1,0 +1,221 @@
+"""One streaming pass over a CSV's bytes: checksum, encoding, line endings, completeness.
+
+Nothing here holds the whole file: bytes are read in chunks, decoded with incremental decoders, and
+only counts are kept. Encoding rules (contract 1.1):
+
+- a declared encoding (`<file>.encoding` next to the file, else `.encoding` in the folder, one line
+  `utf-8` or `gb18030`) wins; bytes that do not decode under it reject the file;
+- a UTF-8 BOM means UTF-8; UTF-16/32 BOMs and NUL bytes reject the file;
+- otherwise the file must decode as UTF-8 or GB18030. Many GBK byte pairs are also valid UTF-8
+  (郑 D6A3 → U+05A3, 史 CAB7 → U+02B7 …), so a file valid as both is taken as UTF-8 only when its
+  UTF-8 text looks like Chinese business text: at most `SUSPECT_SHARE` of its non-ASCII characters
+  (the first `SAMPLE_CHARS` of them) may fall outside the CJK / full-width / common-punctuation
+  ranges a Chinese export uses. Once that sample says "UTF-8", the GB18030 decoder stops (it is
+  only run again, over the whole file, if UTF-8 fails later on).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import FileRejected
+
+SUSPECT_SHARE = 0.2
+SAMPLE_CHARS = 200_000  # the statistics look at the first this many non-ASCII characters
+ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gb18030": "gb18030", "gbk": "gb18030", "gb2312": "gb18030"}
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+# Non-ASCII characters a Chinese business export plausibly contains (anything else is suspect).
+_PLAUSIBLE = (
+    "\u00a0\u00a5\u00b0\u00b1\u00b7\u00d7\u00f7"  # nbsp ¥ ° ± · × ÷
+    "\u2000-\u206f\u2100-\u218f\u2190-\u21ff\u2460-\u24ff\u25a0-\u25ff"  # punctuation, ①, arrows, shapes
+    "\u3000-\u303f\u3040-\u30ff\u3200-\u33ff\u3400-\u4dbf\u4e00-\u9fff"  # CJK punctuation, kana, ideographs
+    "\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\U00020000-\U0003134f"  # compatibility, full-width, ext. B+
+)
+_SUSPECT = re.compile(f"[^\\x00-\\x7f{_PLAUSIBLE}]+")
+_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+@dataclass
+class TextStats:
+    ok: bool = True
+    non_ascii: int = 0
+    suspect: int = 0
+    error: str = ""
+    stopped: bool = False  # decoding stopped early: not needed for the decision
+
+    @property
+    def sampled(self) -> bool:
+        return self.non_ascii >= SAMPLE_CHARS
+
+    @property
+    def suspect_share(self) -> float:
+        return self.suspect / self.non_ascii if self.non_ascii else 0.0
+
+
+@dataclass
+class FileScan:
+    size: int
+    sha256: str
+    encoding: str  # 'utf-8' | 'utf-8-sig' | 'gb18030' (Python codec names)
+    newline: str  # 'lf' (LF or CRLF throughout) | 'crlf_lf' (both) | 'cr' (CR only)
+    ends_with_newline: bool
+    note: str = ""
+
+
+@dataclass
+class _Counts:
+    lf: int = 0
+    cr: int = 0
+    crlf: int = 0
+    last: bytes = b""
+    stats: dict[str, TextStats] = field(default_factory=dict)
+
+
+def open_source(path: Path):
+    """Open for reading; a vanished or unreadable file is a file reject with a clear reason."""
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError as exc:
+        raise FileRejected(
+            f"文件在加载过程中消失 file disappeared during the load (deleted or moved): {path.name}"
+        ) from exc
+    except OSError as exc:
+        raise FileRejected(f"无法读取文件 unreadable file: {exc.strerror or exc}") from exc
+
+
+def declared_encoding(path: Path) -> tuple[str, str] | None:
+    """(codec, marker file name) from `<file>.encoding` or the folder's `.encoding`, if any."""
+    for marker in (path.with_name(path.name + ".encoding"), path.parent / ".encoding"):
+        if marker.is_file():
+            name = marker.read_text(encoding="ascii", errors="replace").strip().lower()
+            if name not in ENCODINGS:
+                raise FileRejected(
+                    f"声明的编码无效 {marker.name} declares unknown encoding {name!r} (utf-8 or gb18030)"
+                )
+            return ENCODINGS[name], marker.name
+    return None
+
+
+def scan_file(path: Path, chunk_bytes: int = 1 << 20) -> FileScan:
+    declared = declared_encoding(path)
+    with open_source(path) as fh:
+        first = fh.read(chunk_bytes)
+        _reject_binary(first)
+        bom = first.startswith(codecs.BOM_UTF8)
+        codecs_to_try = [declared[0]] if declared else ["utf-8", "gb18030"]
+        if bom and "utf-8" in codecs_to_try:
+            codecs_to_try = ["utf-8"]
+        counts, digest, size = _scan_chunks(fh, first, codecs_to_try, chunk_bytes)
+    gb = counts.stats.get("gb18030")
+    if gb is not None and gb.stopped and not counts.stats["utf-8"].ok:  # rare: UTF-8 failed late
+        with open_source(path) as fh:
+            counts.stats["gb18030"] = _scan_chunks(fh, fh.read(chunk_bytes), ["gb18030"], chunk_bytes)[
+                0
+            ].stats["gb18030"]
+    if size == 0:
+        raise FileRejected("空文件 empty file (0 bytes)")
+    encoding = _choose(counts.stats, declared)
+    if encoding == "utf-8" and bom:
+        encoding = "utf-8-sig"
+    if counts.cr > counts.crlf and counts.lf > counts.crlf:
+        raise FileRejected(
+            f"混合换行符 mixed line endings: {counts.cr - counts.crlf} CR-only and "
+            f"{counts.lf} LF/CRLF line breaks in one file"
+        )
+    lf_only = counts.lf - counts.crlf
+    newline = "cr" if counts.cr > counts.crlf else "crlf_lf" if counts.crlf and lf_only else "lf"
+    note = f"声明编码 declared encoding ({declared[1]})" if declared else ""
+    return FileScan(size, digest, encoding, newline, counts.last in (b"\n", b"\r"), note)
+
+
+def _reject_binary(first: bytes) -> None:
+    for bom, name in _BOMS.items():
+        if first.startswith(bom):
+            raise FileRejected(
+                f"不支持的编码 unsupported encoding {name} (save the export as UTF-8 or GB18030)"
+            )
+    if b"\x00" in first:
+        raise FileRejected(
+            "含 NUL 字节 file contains NUL bytes: binary, UTF-16 or damaged (not a CSV export)"
+        )
+
+
+def _scan_chunks(fh, first: bytes, names: list[str], chunk_bytes: int) -> tuple[_Counts, str, int]:
+    counts = _Counts(stats={n: TextStats() for n in names})
+    decoders = {n: codecs.getincrementaldecoder("utf-8-sig" if n == "utf-8" else n)("strict") for n in names}
+    sha, size, chunk, prev_cr = hashlib.sha256(), 0, first, False
+    while chunk:
+        sha.update(chunk)
+        size += len(chunk)
+        if b"\x00" in chunk:
+            _reject_binary(b"\x00")
+        counts.lf += chunk.count(b"\n")
+        counts.cr += chunk.count(b"\r")
+        counts.crlf += chunk.count(b"\r\n") + (1 if prev_cr and chunk.startswith(b"\n") else 0)
+        prev_cr, counts.last = chunk.endswith(b"\r"), chunk[-1:]
+        for name, decoder in decoders.items():
+            _feed(counts.stats[name], decoder, chunk, size - len(chunk))
+        _stop_gb_when_utf8_is_clear(counts.stats)
+        chunk = fh.read(chunk_bytes)
+    for name, decoder in decoders.items():
+        _feed(counts.stats[name], decoder, b"", size, final=True)
+    return counts, sha.hexdigest(), size
+
+
+def _stop_gb_when_utf8_is_clear(stats: dict[str, TextStats]) -> None:
+    utf8, gb = stats.get("utf-8"), stats.get("gb18030")
+    if utf8 and gb and utf8.ok and utf8.sampled and utf8.suspect_share <= SUSPECT_SHARE:
+        gb.stopped = True
+
+
+def _feed(stats: TextStats, decoder, chunk: bytes, offset: int, final: bool = False) -> None:
+    if not stats.ok or stats.stopped:
+        return
+    try:
+        text = decoder.decode(chunk, final=final)
+    except UnicodeDecodeError as exc:
+        stats.ok, stats.error = False, f"byte {offset + exc.start + 1}: {exc.reason}"
+        return
+    if not stats.sampled:  # statistics on a sample: regexes over all text would dominate the scan
+        stats.non_ascii += sum(map(len, _NON_ASCII.findall(text)))
+        stats.suspect += sum(map(len, _SUSPECT.findall(text)))
+
+
+def _choose(stats: dict[str, TextStats], declared: tuple[str, str] | None) -> str:
+    if declared:
+        name = declared[0]
+        if not stats[name].ok:
+            raise FileRejected(
+                f"不符合声明的编码 not valid {name} as declared in {declared[1]} ({stats[name].error})"
+            )
+        return name
+    utf8, gb = stats["utf-8"], stats.get("gb18030")
+    if utf8.ok and (utf8.suspect_share <= SUSPECT_SHARE or not (gb and gb.ok)):
+        return "utf-8"
+    if gb and gb.ok and (not utf8.ok or gb.suspect_share < utf8.suspect_share):
+        return "gb18030"
+    if utf8.ok:
+        return "utf-8"
+    raise FileRejected(
+        "无法识别的编码 unknown encoding: not UTF-8, UTF-8 with BOM or GB18030/GBK "
+        f"(UTF-8 fails at {utf8.error}; GB18030 fails at {gb.error if gb else '-'})"
+    )
+
+
+def file_digest(path: Path, chunk_bytes: int = 1 << 20) -> tuple[int, str]:
+    """(size, sha256) of any file, streamed (used for xlsx, which is read by its own parser)."""
+    sha, size = hashlib.sha256(), 0
+    with open_source(path) as fh:
+        while chunk := fh.read(chunk_bytes):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()

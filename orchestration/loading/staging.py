@@ -1,0 +1,113 @@
+"""One file's cells → typed rows, reject reasons and line numbers, set-based in DuckDB temp tables."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from orchestration.contract import DATE, ENTITIES, PERIOD, TIMESTAMP
+
+from .options import DateBounds
+from .parsing import lit, parse_sql, reason_sql, row_rule_sql
+from .results import FileStats
+from .sources import SOURCE_TABLE, SourceFile
+
+INCOMPLETE_LINE = (
+    "末行不完整 incomplete final line: the file does not end with a line break, the record may have "
+    "been cut mid-value; not loaded"
+)
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def raw_columns(spec) -> str:
+    """The raw table's columns, quoted, in order: contract columns then lineage."""
+    return ", ".join(quote_ident(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
+
+
+def keep_rows(conn, entity: str, source_file: str, load_id: str) -> None:
+    cols = ", ".join(quote_ident(c) for c in ENTITIES[entity].column_names)
+    src = lit(source_file)
+    conn.execute(
+        f"INSERT INTO _ld_rows SELECT {cols}, {src}, _line, _extra, false FROM _ld_stage "
+        "WHERE NOT _empty AND _reason IS NULL"
+    )
+    conn.execute(
+        f"INSERT INTO _ld_rejects SELECT {lit(load_id)}, {lit(entity)}, {src}, _line, _reason, raw_record "
+        "FROM _ld_stage WHERE NOT _empty AND _reason IS NOT NULL ORDER BY _line"
+    )
+
+
+def reject_tail(conn, entity, source: SourceFile, keys: list[str], copy, stats: FileStats) -> str:
+    """The held-back final line: a reject row (never silently dropped), unless it is an empty record."""
+    cells = next(csv.reader([copy.tail]), [])
+    if not any(c.strip() for c in cells):
+        stats.empty_rows_skipped += 1
+        return ""
+    record = {(keys[i] if i < len(keys) else f"_col{i + 1}"): c for i, c in enumerate(cells)}
+    conn.execute(
+        "INSERT INTO _ld_rejects VALUES (?, ?, ?, ?, ?, ?::JSON)",
+        [stats.read_load_id, entity, source.source_file, copy.tail_line, INCOMPLETE_LINE,
+         json.dumps(record, ensure_ascii=False)],
+    )  # fmt: skip
+    stats.rows_read += 1
+    stats.rows_rejected += 1
+    return f"末行不完整 incomplete final line {copy.tail_line} rejected"
+
+
+def dates_seen(conn, entity: str, bounds: DateBounds) -> tuple:
+    """Earliest date, latest date within the upper bound, earliest beyond it (rejected rows included)."""
+    as_date = {DATE: "{}", TIMESTAMP: "{}::DATE", PERIOD: "({} || '-01')::DATE"}
+    columns = [c for c in ENTITIES[entity].columns if c.type in as_date]
+    exprs = [as_date[c.type].format(quote_ident(c.name)) for c in columns]
+    if not exprs:
+        return None, None, None
+    upper = f"DATE '{bounds.upper.isoformat()}'"
+    return conn.execute(
+        f"""SELECT min(d), max(d) FILTER (WHERE d <= {upper}), min(d) FILTER (WHERE d > {upper})
+        FROM (SELECT unnest([{", ".join(exprs)}]) AS d FROM _ld_stage WHERE NOT _empty)"""
+    ).fetchall()[0]
+
+
+def stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
+    """One SELECT over the file's cells: typed columns, reject reason, raw record, extras."""
+    spec = ENTITIES[entity]
+
+    def v(name: str) -> str:
+        return quote_ident("v:" + name)
+
+    def p(name: str) -> str:
+        return quote_ident(name)
+
+    cells = [f"c{i}" for i in range(len(hm.keys))]
+    cleaned = [
+        (f"_ld_clean(c{hm.columns[c.name]})" if c.name in hm.columns else "NULL::VARCHAR")
+        + f" AS {v(c.name)}"
+        for c in spec.columns
+    ]
+    raw_record = "json_object(" + ", ".join(f"{lit(k)}, c{i}" for i, k in enumerate(hm.keys)) + ")"
+    extra = (
+        "json_object(" + ", ".join(f"{lit(hm.keys[i])}, c{i}" for i in hm.extras) + ")"
+        if hm.extras
+        else "'{}'::JSON"
+    )
+    empty = " AND ".join(f"_ld_clean({c}) IS NULL" for c in cells) or "true"
+    parsed = [f"{parse_sql(c, v(c.name))} AS {p(c.name)}" for c in spec.columns]
+    reasons = [reason_sql(c, v(c.name), p(c.name), bounds) for c in spec.columns]
+    reasons += [row_rule_sql(spec, left, op, right, p) for left, op, right in spec.row_rules]
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _ld_stage AS
+        WITH cells AS (
+            SELECT _line, {empty} AS _empty, {raw_record} AS raw_record, {extra} AS _extra,
+                   {", ".join(cleaned)}
+            FROM {SOURCE_TABLE}
+        ), typed AS (
+            SELECT *, {", ".join(parsed)} FROM cells
+        )
+        SELECT *,
+               nullif(array_to_string(list_filter([{", ".join(reasons)}], lambda r: r IS NOT NULL), '; '), '')
+               AS _reason
+        FROM typed"""
+    )

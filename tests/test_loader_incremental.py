@@ -1,0 +1,119 @@
+"""Nights over growing landing zones: unchanged files are skipped, and the raw tables always equal a
+full reload of the same files (real DuckDB files, hand-made data with duplicates across files)."""
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from orchestration.loading import load_entity
+
+AS_OF = dt.date(2026, 11, 20)
+HEAD = "payment_id,paid_date,amount,channel,updated_at\n"
+
+
+def write(raw: Path, name: str, text: str) -> Path:
+    (raw / "payments").mkdir(parents=True, exist_ok=True)
+    path = raw / "payments" / name
+    path.write_text(HEAD + text, encoding="utf-8")
+    return path
+
+
+def night(db: Path, raw: Path, load_id: str, as_of: dt.date = AS_OF):
+    with duckdb.connect(str(db)) as conn:
+        result = load_entity(conn, "payments", raw, load_id=load_id, as_of_date=as_of)
+        return result, state(conn)
+
+
+def state(conn) -> dict:
+    return {
+        "raw": conn.execute(
+            "SELECT payment_id, amount::VARCHAR, updated_at, _source_file, _source_line FROM raw.payments "
+            "ORDER BY payment_id"
+        ).fetchall(),
+        "rejects": conn.execute(
+            "SELECT source_file, source_line, reason FROM raw.load_rejects ORDER BY ALL"
+        ).fetchall(),
+        "files": conn.execute(
+            "SELECT source_file, rows_read, rows_accepted, rows_rejected, rows_superseded "
+            "FROM raw.load_files ORDER BY source_file"
+        ).fetchall(),
+    }
+
+
+def full_reload(tmp_path: Path, raw: Path, name: str, as_of: dt.date = AS_OF) -> dict:
+    return night(tmp_path / f"{name}.duckdb", raw, "full", as_of)[1]
+
+
+def statuses(result) -> list[tuple[str, str]]:
+    return [(f.source_file.split("/")[1], f.status) for f in result.files]
+
+
+def test_second_night_reads_nothing_and_changes_nothing(tmp_path):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    write(raw, "1_snapshot.csv", "P1,2026-11-01,10,cash,2026-11-01\nP2,2026-11-01,x,cash,2026-11-01\n")
+    write(raw, "2_drop.csv", "P1,2026-11-01,11,cash,2026-11-02\nP3,2026-11-02,5,cash,2026-11-02\n")
+    first, before = night(db, raw, "n1")
+    second, after = night(db, raw, "n2")
+    assert statuses(first) == [("1_snapshot.csv", "loaded"), ("2_drop.csv", "loaded")]
+    assert statuses(second) == [("1_snapshot.csv", "skipped_unchanged"), ("2_drop.csv", "skipped_unchanged")]
+    assert not second.full_reload
+    assert after == before
+    assert before["raw"][0][:2] == ("P1", "11.00") and len(before["raw"]) == 2
+    assert before["files"] == [("payments/1_snapshot.csv", 2, 1, 1, 1), ("payments/2_drop.csv", 2, 2, 0, 0)]
+
+
+def test_new_drops_are_merged_exactly_as_a_full_reload(tmp_path):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    write(raw, "b_snapshot.csv", "P1,2026-11-01,10,cash,2026-11-01\nP2,2026-11-01,20,cash,2026-11-01\n")
+    write(raw, "d_drop.csv", "P2,2026-11-02,21,cash,2026-11-03\n")
+    night(db, raw, "n1")
+    # a late file whose name sorts between the two, a tie on updated_at (the later file name wins),
+    # an older version (loses), a new key, and a newer version of a key from the first night
+    write(raw, "c_late.csv", "P2,2026-11-02,22,cash,2026-11-03\nP1,2026-10-30,9,cash,2026-10-30\n")
+    write(raw, "e_drop.csv", "P4,2026-11-04,40,cash,2026-11-04\nP1,2026-11-04,12,cash,2026-11-04\n")
+    result, merged = night(db, raw, "n2")
+    assert statuses(result) == [
+        ("b_snapshot.csv", "skipped_unchanged"), ("c_late.csv", "loaded"),
+        ("d_drop.csv", "skipped_unchanged"), ("e_drop.csv", "loaded"),
+    ]  # fmt: skip
+    assert merged == full_reload(tmp_path, raw, "full")
+    assert [(r[0], r[1], r[3]) for r in merged["raw"]] == [
+        ("P1", "12.00", "payments/e_drop.csv"),
+        ("P2", "21.00", "payments/d_drop.csv"),  # tie with c_late: the later file name wins
+        ("P4", "40.00", "payments/e_drop.csv"),
+    ]
+
+
+def test_a_changed_file_is_read_again(tmp_path):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    write(raw, "1.csv", "P1,2026-11-01,10,cash,2026-11-01\nP2,2026-11-01,bad,cash,2026-11-01\n")
+    write(raw, "2.csv", "P3,2026-11-02,30,cash,2026-11-02\n")
+    night(db, raw, "n1")
+    write(raw, "1.csv", "P1,2026-11-01,15,cash,2026-11-01\nP2,2026-11-01,20,cash,2026-11-01\n")  # corrected
+    result, after = night(db, raw, "n2")
+    assert result.full_reload and [f.status for f in result.files] == ["loaded", "loaded"]
+    assert after == full_reload(tmp_path, raw, "full")
+    assert [r[:2] for r in after["raw"]] == [("P1", "15.00"), ("P2", "20.00"), ("P3", "30.00")]
+    assert after["rejects"] == []  # the corrected file's old reject is gone
+    (raw / "payments" / "2.csv").unlink()  # a removed file's rows leave the raw table
+    _, removed = night(db, raw, "n3")
+    assert [r[0] for r in removed["raw"]] == ["P1", "P2"]
+
+
+def test_a_later_as_of_rereads_only_when_the_date_check_could_change(tmp_path):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    write(raw, "1.csv", "P1,2026-11-01,10,cash,2026-11-01\n")
+    write(raw, "2.csv", "P2,2031-12-01,20,cash,2026-11-01\n")  # beyond as_of + 5 years: rejected
+    first, _ = night(db, raw, "n1")
+    assert first.rows_rejected == 1
+    next_night, _ = night(db, raw, "n2", dt.date(2026, 11, 25))  # bound 2031-11-25: same outcome
+    assert [f.status for f in next_night.files] == ["skipped_unchanged", "skipped_unchanged"]
+    later = dt.date(2026, 12, 5)  # the bound passes 2031-12-01: P2 becomes plausible, entity re-read
+    result, after = night(db, raw, "n3", later)
+    assert result.full_reload and [f.status for f in result.files] == ["loaded", "loaded"]
+    assert after == full_reload(tmp_path, raw, "full", later)
+    assert [r[0] for r in after["raw"]] == ["P1", "P2"]
+    back, _ = night(db, raw, "n4", dt.date(2026, 11, 30))  # bound back to 2031-11-30: P2 rejected again
+    assert back.full_reload and back.rows_rejected == 1
+    assert night(db, raw, "n5", dt.date(2026, 11, 30))[0].full_reload is False
