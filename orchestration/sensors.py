@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 
 import dagster as dg
 from dagster import DagsterEventType
 
+from orchestration import settings
 from orchestration.contract import ENTITIES, REQUIRED_ENTITIES
 from orchestration.ops_alerts import send_ops_alert
 
 AS_OF_TAG = "opscenter/as_of_date"
-STALE_HOURS_ENV = "OPSCENTER_STALE_RAW_HOURS"
 
 
 def failed_check_evaluations(instance: dg.DagsterInstance, run_id: str) -> list:
@@ -132,7 +131,7 @@ def ops_quality_warning_alert(context: dg.RunStatusSensorContext):
 def ops_stale_raw_alert(context: dg.SensorEvaluationContext):
     """A required raw entity not loaded for longer than $OPSCENTER_STALE_RAW_HOURS (default 36 h):
     the nightly job itself stopped. Ops monitoring, so the wall clock is the right reference here."""
-    limit_h = float(os.environ.get(STALE_HOURS_ENV, "36"))
+    limit_h = settings.stale_raw_hours()
     now = time.time()
     today = dt.date.fromtimestamp(now).isoformat()
     alerted = json.loads(context.cursor) if context.cursor else {}
