@@ -97,18 +97,22 @@ class Work:
             prev = self.add_task(c, k, stage, per, who, created, due, started, done, prev, err, outcome)
         if cancelled or fi_done > self.cut:
             return
-        # Experience the client reacts to (feedback, and later the renewal decision).
+        self.react(c, k, errors, late, failed, fi_done.date())
+
+    def react(self, c: Client, k: Contract, errors: int, late: bool, failed: bool, filed: date) -> None:
+        """Experience the client reacts to: feedback now, and (through `k`) the renewal decision later."""
+        r = self.rng
         k.late_filings += late
         p_complaint = min(0.7, 0.005 + 0.05 * errors + 0.2 * late + 0.15 * failed)
         if r.random() < p_complaint:
             category = "记账差错" if errors and (not late or r.random() < 0.5) else "报税延误"
             score = r.choice((1, 1, 2)) if r.random() < 0.9 else None
-            self.add_feedback(c, k, fi_done.date() + days(r.randint(1, 12)), score, True, category)
+            self.add_feedback(c, k, filed + days(r.randint(1, 12)), score, True, category)
         elif r.random() < 0.08:
             score = round(c.sat - 0.5 * errors - 0.8 * late + r.gauss(0, 0.5))
             score = min(5, max(1, score))
             complaint = score <= 2 and r.random() < 0.3
-            self.add_feedback(c, k, fi_done.date() + days(r.randint(3, 25)), score, complaint,
+            self.add_feedback(c, k, filed + days(r.randint(3, 25)), score, complaint,
                               "服务态度" if complaint else "满意度回访")  # fmt: skip
 
     def cancelled_task(self, c, k, stage, per, who, created, due, prev, started):
