@@ -133,6 +133,7 @@ def dbt_models(
         "--vars",
         json.dumps({"as_of_date": as_of.isoformat()}),
     ]
+    (target / "run_results.json").unlink(missing_ok=True)  # the summary reads this invocation's only
     with _environment(OPSCENTER_WAREHOUSE=str(warehouse.file)):
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     try:
