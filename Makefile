@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 ECHARTS_DIR := orchestration/render/vendor
 
-.PHONY: help setup uv deps js browsers dbt-parse demo demo-broken nightly test lint dev benchmark clean
+.PHONY: help setup uv deps js browsers dbt-parse demo demo-broken nightly test lint sql-lint dev benchmark clean
 
 help:
 	@echo "make demo         install everything, generate a demo firm, run one night, publish"
@@ -57,12 +57,17 @@ demo-broken: setup
 nightly: setup
 	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF) $(if $(MAKE_CURRENT),--make-current)
 
-test: setup browsers
+test: setup browsers sql-lint
 	$(UV) run ruff check .
 	$(UV) run pytest
 
-lint: deps
+lint: deps sql-lint
 	$(UV) run ruff check . && $(UV) run ruff format --check .
+
+# sqlfluff with the dbt templater (.sqlfluff): compiles the models, reads no data (a scratch DuckDB file)
+sql-lint: deps
+	OPSCENTER_WAREHOUSE=$(CURDIR)/dbt_project/target/sqlfluff/scratch.duckdb DBT_TARGET_PATH=target/sqlfluff \
+		$(UV) run sqlfluff lint dbt_project/models
 
 dev: setup
 	$(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000

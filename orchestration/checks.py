@@ -24,12 +24,6 @@ def _key(asset_key: str) -> dg.AssetKey:
     return dg.AssetKey(asset_key.split("/"))
 
 
-def _as_of(config: AsOfConfig, context) -> dt.date:
-    # main's AsOfConfig resolves from op config, run tag or schedule; older ones only carry the field
-    resolve = getattr(config, "resolve", None)
-    return resolve(context) if resolve else dt.date.fromisoformat(config.as_of_date)
-
-
 def run_docs_dir(as_of: dt.date, run_id: str) -> Path:
     """Data docs of one run, one subfolder per check definition (`raw_quality_gate/`,
     `core_quality_gate/`, each with index.html and outcomes.json); `publish` copies this folder."""
@@ -80,7 +74,7 @@ def build_quality_checks(
     def quality_gate(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, config: AsOfConfig
     ):
-        as_of = _as_of(config, context)
+        as_of = config.resolve(context)
         docs_dir = run_docs_dir(as_of, context.run.run_id) / name
         outcomes = run_quality_suites(
             Path(warehouse.path), as_of, docs_dir, quality_config, only=names, run_name=context.run.run_id

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CONTRACT_VERSION = 1
-
 # Column types the loader knows how to parse.
 TEXT = "text"
 DATE = "date"
@@ -290,4 +288,3 @@ ENTITIES: dict[str, Entity] = {
 }
 
 REQUIRED_ENTITIES = [e.name for e in ENTITIES.values() if e.required]
-OPTIONAL_ENTITIES = [e.name for e in ENTITIES.values() if not e.required]

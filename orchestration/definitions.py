@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from orchestration import settings
-from orchestration.assets.dbt import dbt_models, dbt_project
+from orchestration.assets.dbt import dbt_models
 from orchestration.assets.ml import ml_assets
-from orchestration.assets.publish import PublishResource, RenderContext, build_publish_asset
+from orchestration.assets.publish import RenderContext, build_publish_asset
 from orchestration.assets.raw import raw_assets
 from orchestration.checks import gated_asset_keys, quality_checks, run_docs_dir
-from orchestration.night_guard import DBT_CHILD, NightGuardResource
+from orchestration.night_guard import NightGuardResource
 from orchestration.render import render_site
-from orchestration.resources import LandingZoneResource, WarehouseResource
+from orchestration.resources import default_resources
 from orchestration.run_config import AS_OF_TAG, logical_as_of
 from orchestration.sensors import ops_sensors
 
@@ -49,18 +48,8 @@ publish_reports = build_publish_asset(
 
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
-    """Definitions with the default (environment-resolved) resources, or overrides for tests."""
-    default_resources = {
-        "warehouse": WarehouseResource(path=str(settings.warehouse_path())),
-        "landing_zone": LandingZoneResource(path=str(settings.raw_dir())),
-        "publisher": PublishResource(publish_root=str(settings.publish_dir())),
-        "dbt": DbtCliResource(
-            project_dir=dbt_project,
-            profiles_dir=str(settings.DBT_PROJECT_DIR),
-            dbt_executable=str(DBT_CHILD),  # dbt dies with the night (PR_SET_PDEATHSIG), see night_guard
-        ),
-    }
-    resources = {**default_resources, **(resources or {})}
+    """Definitions with the resources of the OPSCENTER_* settings (read now), or overrides for tests."""
+    resources = {**default_resources(), **(resources or {})}
     # one night at a time per warehouse; guards the same warehouse and folder the night writes
     resources.setdefault(
         "night",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 
 import dagster as dg
@@ -22,7 +21,6 @@ from orchestration.night_guard import DIED_TAG, REFUSED_TAG
 from orchestration.ops_alerts import send_ops_alert
 
 AS_OF_TAG = "opscenter/as_of_date"
-STALE_HOURS_ENV = "OPSCENTER_STALE_RAW_HOURS"
 
 
 ALERTED_TAG = "opscenter/alerted"  # set once a run's alert is sent: CLI and daemon sensors never both send
@@ -175,7 +173,7 @@ def ops_quality_warning_alert(context: dg.RunStatusSensorContext):
 def ops_stale_raw_alert(context: dg.SensorEvaluationContext):
     """A required raw entity not loaded for longer than $OPSCENTER_STALE_RAW_HOURS (default 36 h):
     the nightly job itself stopped. Ops monitoring, so the wall clock is the right reference here."""
-    limit_h = float(os.environ.get(STALE_HOURS_ENV, "36"))
+    limit_h = settings.stale_raw_hours()
     now = time.time()
     today = dt.date.fromtimestamp(now).isoformat()
     alerted = json.loads(context.cursor) if context.cursor else {}

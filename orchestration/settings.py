@@ -1,19 +1,86 @@
-"""Filesystem locations, resolved from the environment with repo-relative defaults."""
+"""Every OPSCENTER_* setting: its default and where it is read. The only module that reads them.
+
+The environment is read in one place (the functions below); `orchestration.resources.default_resources`
+turns the ones a run needs into Dagster resources when the Definitions are built, and the dbt CLI gets the
+warehouse path from the warehouse resource. `SETTINGS` is the table the README documents (a test keeps
+the README, this table and the code in step).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 REPORTS_DIR = REPO_ROOT / "reports"
 PAGES_DIR = REPORTS_DIR / "pages"
+# one dbt target folder per night: its artifacts, partial-parse state and the full dbt log
+DBT_NIGHTS_DIR = DBT_PROJECT_DIR / "target" / "nights"
+
+
+class Setting(NamedTuple):
+    name: str
+    default: str  # as the README shows it
+    meaning: str
+
+
+SETTINGS = (
+    Setting("OPSCENTER_RAW_DIR", "`data/raw`", "landing zone: one folder per entity"),
+    Setting("OPSCENTER_WAREHOUSE", "`data/warehouse/opscenter.duckdb`", "the working DuckDB warehouse"),
+    Setting("OPSCENTER_PUBLISH_DIR", "`reports/published`", "published versions and `current`"),
+    Setting("OPSCENTER_QUALITY_DIR", "`data/quality`", "each run's gate results and data docs"),
+    Setting(
+        "OPSCENTER_QUALITY_CONFIG",
+        "(none: built-in thresholds)",
+        "JSON file overriding gate thresholds/severities (docs/quality-gate.md)",
+    ),
+    Setting(
+        "OPSCENTER_ALERT_URLS",
+        "(none: alerts only logged)",
+        "apprise URLs for ops alerts, space/comma separated (WeCom, DingTalk, mail, ...)",
+    ),
+    Setting("OPSCENTER_ALERT_LOG", "`data/alerts/ops_alerts.jsonl`", "every ops alert and its delivery"),
+    Setting(
+        "OPSCENTER_DIGEST_URLS", "(none: digest only logged)", "apprise URLs of the managers' morning digest"
+    ),
+    Setting("OPSCENTER_DIGEST_LOG", "`data/alerts/digests.jsonl`", "every digest sent"),
+    Setting(
+        "OPSCENTER_PAGES_URL",
+        "(none: the local `current/pages/index.html`)",
+        "where managers open the pages; the digest links to it",
+    ),
+    Setting(
+        "OPSCENTER_DAGSTER_URL", "`http://127.0.0.1:3000`", "Dagster UI base URL for links in ops alerts"
+    ),
+    Setting("OPSCENTER_SETTLE_SECONDS", "`60`", "a raw file is loaded only once unchanged this many seconds"),
+    Setting(
+        "OPSCENTER_LOAD_MEMORY_LIMIT", "`2GB`", "DuckDB memory limit of raw loads (spills to disk beyond it)"
+    ),
+    Setting(
+        "OPSCENTER_LOAD_TEMP_DIR",
+        "(none: `<warehouse>.load_tmp/`)",
+        "DuckDB temp folder and transcoded working copies of raw loads",
+    ),
+    Setting("OPSCENTER_STALE_RAW_HOURS", "`36`", "hours without a raw load before ops are alerted"),
+    Setting(
+        "OPSCENTER_DBT",
+        "`dbt`",
+        "dbt executable started by orchestration/bin/dbt-child (dies with the night)",
+    ),
+    Setting("OPSCENTER_DBT_THREADS", "`2`", "dbt threads (read by dbt_project/profiles.yml)"),
+    Setting("OPSCENTER_CHROMIUM", "`/usr/bin/chromium`", "headless Chromium of the page tests (tests only)"),
+)
 
 
 def _path(env: str, default: Path) -> Path:
     value = os.environ.get(env)
     return Path(value).resolve() if value else default
+
+
+def _list(env: str) -> list[str]:
+    return [u for u in os.environ.get(env, "").replace(",", " ").split() if u]
 
 
 def raw_dir() -> Path:
@@ -28,19 +95,30 @@ def publish_dir() -> Path:
     return _path("OPSCENTER_PUBLISH_DIR", REPORTS_DIR / "published")
 
 
+def quality_dir() -> Path:
+    return _path("OPSCENTER_QUALITY_DIR", REPO_ROOT / "data" / "quality")
+
+
+def quality_config_path() -> Path | None:
+    value = os.environ.get("OPSCENTER_QUALITY_CONFIG")
+    return Path(value) if value else None
+
+
+def stale_raw_hours() -> float:
+    return float(os.environ.get("OPSCENTER_STALE_RAW_HOURS") or 36)
+
+
 def alert_log_path() -> Path:
     return _path("OPSCENTER_ALERT_LOG", REPO_ROOT / "data" / "alerts" / "ops_alerts.jsonl")
 
 
 def alert_urls() -> list[str]:
-    raw = os.environ.get("OPSCENTER_ALERT_URLS", "")
-    return [u for u in raw.replace(",", " ").split() if u]
+    return _list("OPSCENTER_ALERT_URLS")
 
 
 def digest_urls() -> list[str]:
     """apprise URLs of the managers' morning digest (space/comma separated), e.g. a WeCom group bot."""
-    raw = os.environ.get("OPSCENTER_DIGEST_URLS", "")
-    return [u for u in raw.replace(",", " ").split() if u]
+    return _list("OPSCENTER_DIGEST_URLS")
 
 
 def digest_log_path() -> Path:

@@ -138,3 +138,50 @@ def payment_row(payment_id, paid, amount, *, updated_at, **fields) -> dict:
         "updated_at": updated_at,
         **fields,
     }
+
+
+def staff_row(staff_id: str, staff_name: str, role: str = "accountant", *, updated_at, **fields) -> dict:
+    return {"staff_id": staff_id, "staff_name": staff_name, "role": role, "updated_at": updated_at, **fields}
+
+
+def contract_row(contract_id, client_id, fee, start, end, *, updated_at, **fields) -> dict:
+    """A bookkeeping contract billed monthly; `fee` a string, `start`/`end` 'YYYY-MM-DD'."""
+    return {
+        "contract_id": contract_id,
+        "client_id": client_id,
+        "service_type": "bookkeeping",
+        "billing_cycle": "monthly",
+        "fee_per_cycle": Decimal(fee),
+        "start_date": dt.date.fromisoformat(start),
+        "end_date": dt.date.fromisoformat(end),
+        "status": "active",
+        "updated_at": updated_at,
+        **fields,
+    }
+
+
+def task_row(task_id, client_id, stage, due, status, *, created_at, updated_at, **fields) -> dict:
+    """A bookkeeping-service task; `due` 'YYYY-MM-DD', timestamps as datetimes."""
+    return {
+        "task_id": task_id,
+        "client_id": client_id,
+        "service_type": "bookkeeping",
+        "stage": stage,
+        "created_at": created_at,
+        "due_date": dt.date.fromisoformat(due),
+        "status": status,
+        "updated_at": updated_at,
+        **fields,
+    }
+
+
+def feedback_row(feedback_id, client_id, feedback_date, score, *, updated_at, **fields) -> dict:
+    return {
+        "feedback_id": feedback_id,
+        "client_id": client_id,
+        "feedback_date": dt.date.fromisoformat(feedback_date),
+        "score": score,
+        "is_complaint": False,
+        "updated_at": updated_at,
+        **fields,
+    }

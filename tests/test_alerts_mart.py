@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from decimal import Decimal
 
 import duckdb
 import pandas as pd
 import pytest
 
 from orchestration.models.ml_tables import write_table
-from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    client_row,
+    contract_row,
+    feedback_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+    run_dbt,
+    staff_row,
+    task_row,
+)
 
 NIGHT1, NIGHT2 = "2026-10-22", "2026-10-23"
 TS = dt.datetime(2026, 10, 1, 8, 0)
@@ -30,85 +40,31 @@ def alert_id(alert_type: str, entity_id: str) -> str:
 
 
 def _client(cid, accountant):
-    return {
-        "client_id": cid,
-        "client_name": f"客户{cid}",
-        "taxpayer_type": "general",
-        "industry": "trade",
-        "signed_date": D("2025-01-01"),
-        "accountant_id": accountant,
-        "sales_id": "S3",
-        "status": "active",
-        "updated_at": TS,
-    }
+    return client_row(cid, f"客户{cid}", taxpayer_type="general", industry="trade",
+                      signed_date=D("2025-01-01"), accountant_id=accountant, sales_id="S3",
+                      updated_at=TS)  # fmt: skip
 
 
 def _contract(kid, client, start, end):
-    return {
-        "contract_id": kid,
-        "client_id": client,
-        "service_type": "bookkeeping",
-        "billing_cycle": "monthly",
-        "fee_per_cycle": Decimal("500.00"),
-        "start_date": D(start),
-        "end_date": D(end),
-        "status": "active",
-        "updated_at": TS,
-    }
+    return contract_row(kid, client, "500.00", start, end, updated_at=TS)
 
 
 def _invoice(iid, client, issue, due, amount="1000.00"):
-    return {
-        "invoice_id": iid,
-        "client_id": client,
-        "issue_date": D(issue),
-        "due_date": D(due),
-        "amount": Decimal(amount),
-        "status": "open",
-        "updated_at": TS,
-    }
+    return invoice_row(iid, client, issue, due, amount, updated_at=TS)
 
 
 def _payment(pid, client, invoice, paid, amount="1000.00", payer=None):
-    return {
-        "payment_id": pid,
-        "client_id": client,
-        "invoice_id": invoice,
-        "paid_date": D(paid),
-        "amount": Decimal(amount),
-        "channel": "bank_transfer",
-        "payer_name": payer,
-        "updated_at": TS,
-    }
+    return payment_row(
+        pid, paid, amount, client_id=client, invoice_id=invoice, payer_name=payer, updated_at=TS
+    )
 
 
-def _task(
-    tid,
-    client,
-    stage,
-    due,
-    status,
-    assignee="S2",
-    period="2026-09",
-    started=None,
-    completed=None,
-    depends_on=None,
-):
-    return {
-        "task_id": tid,
-        "client_id": client,
-        "service_type": "bookkeeping",
-        "stage": stage,
-        "period": period,
-        "assignee_id": assignee,
-        "created_at": T("2026-10-01 08:00"),
-        "due_date": D(due),
-        "started_at": T(started) if started else None,
-        "completed_at": T(completed) if completed else None,
-        "status": status,
-        "depends_on_task_id": depends_on,
-        "updated_at": TS,
-    }
+def _task(tid, client, stage, due, status, assignee="S2", period="2026-09", started=None, completed=None,
+          depends_on=None):  # fmt: skip
+    return task_row(tid, client, stage, due, status, period=period, assignee_id=assignee,
+                    created_at=T("2026-10-01 08:00"), started_at=T(started) if started else None,
+                    completed_at=T(completed) if completed else None, depends_on_task_id=depends_on,
+                    updated_at=TS)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -117,11 +73,9 @@ def nights(tmp_path_factory):
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
     insert_rows(conn, "staff", [
-        {"staff_id": "S1", "staff_name": "张会计", "role": "accountant", "monthly_capacity": 1,
-         "updated_at": TS},
-        {"staff_id": "S2", "staff_name": "李会计", "role": "accountant", "monthly_capacity": 10,
-         "updated_at": TS},
-        {"staff_id": "S3", "staff_name": "王销售", "role": "sales", "updated_at": TS},
+        staff_row("S1", "张会计", monthly_capacity=1, updated_at=TS),
+        staff_row("S2", "李会计", monthly_capacity=10, updated_at=TS),
+        staff_row("S3", "王销售", "sales", updated_at=TS),
     ])  # fmt: skip
     insert_rows(conn, "clients", [_client(c, "S1" if c in ("C1", "C2") else "S2")
                                   for c in ("C1", "C2", "C3", "C4", "C5", "C6")])  # fmt: skip
@@ -154,10 +108,9 @@ def nights(tmp_path_factory):
         _payment("P4C", "C4", "I4C", "2026-07-01"),
         _payment("PU", None, None, "2026-10-10", "888.00", payer="无名氏"),  # unidentified
     ])  # fmt: skip
-    insert_rows(conn, "feedback", [
-        {"feedback_id": "FB1", "client_id": "C5", "feedback_date": D("2026-09-01"), "score": 2,
-         "is_complaint": True, "updated_at": TS},
-    ])  # fmt: skip
+    insert_rows(
+        conn, "feedback", [feedback_row("FB1", "C5", "2026-09-01", 2, is_complaint=True, updated_at=TS)]
+    )
     insert_rows(conn, "tasks", [
         _task("D1", "C1", "document_collection", "2026-10-20", "todo"),  # 2 days late → alert
         _task("D2", "C2", "document_collection", "2026-10-21", "todo"),  # 1 day → not yet

@@ -15,7 +15,17 @@ import pytest
 
 from orchestration import calendar_seed
 from orchestration.contract import ENUMS
-from tests.dbt_helpers import DbtRunError, build_core, insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    DbtRunError,
+    build_core,
+    client_row,
+    contract_row,
+    insert_rows,
+    new_raw_warehouse,
+    run_dbt,
+    staff_row,
+    task_row,
+)
 
 AS_OF = "2026-09-30"
 TS = dt.datetime(2026, 9, 30, 20, 0)
@@ -24,51 +34,20 @@ T = dt.datetime.fromisoformat
 
 
 def _task(tid, created, due, status, started=None, completed=None, updated=TS, depends_on=None, **kw):
-    return {
-        "task_id": tid,
-        "client_id": "C1",
-        "service_type": "bookkeeping",
-        "stage": "bookkeeping",
-        "period": "2026-08",
-        "assignee_id": "S1",
-        "created_at": T(created),
-        "due_date": D(due),
-        "started_at": T(started) if started else None,
-        "completed_at": T(completed) if completed else None,
-        "status": status,
-        "depends_on_task_id": depends_on,
-        "updated_at": updated,
-        **kw,
-    }
+    return task_row(tid, "C1", "bookkeeping", due, status, period="2026-08", assignee_id="S1",
+                    created_at=T(created), started_at=T(started) if started else None,
+                    completed_at=T(completed) if completed else None, depends_on_task_id=depends_on,
+                    updated_at=updated, **kw)  # fmt: skip
 
 
 def _contract(kid, client, cycle, fee, start, end, prev=None, signed=None):
-    return {
-        "contract_id": kid,
-        "client_id": client,
-        "service_type": "bookkeeping",
-        "billing_cycle": cycle,
-        "fee_per_cycle": Decimal(fee),
-        "start_date": D(start),
-        "end_date": D(end),
-        "signed_date": D(signed) if signed else None,
-        "previous_contract_id": prev,
-        "status": "active",
-        "updated_at": TS,
-    }
+    return contract_row(kid, client, fee, start, end, billing_cycle=cycle, previous_contract_id=prev,
+                        signed_date=D(signed) if signed else None, updated_at=TS)  # fmt: skip
 
 
 def _client(cid, signed):
-    return {
-        "client_id": cid,
-        "client_name": f"客户{cid}",
-        "taxpayer_type": "general",
-        "industry": "trade",
-        "signed_date": D(signed),
-        "accountant_id": "S1",
-        "status": "active",
-        "updated_at": TS,
-    }
+    return client_row(cid, f"客户{cid}", taxpayer_type="general", industry="trade", signed_date=D(signed),
+                      updated_at=TS)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -76,18 +55,13 @@ def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("core_models")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
-    insert_rows(
-        conn,
-        "staff",
-        [
-            {"staff_id": "S1", "staff_name": "张", "role": "accountant", "team": "一部",
-             "hire_date": D("2024-01-01"), "updated_at": TS},
-            {"staff_id": "S2", "staff_name": "李", "role": "accountant", "team": "二部",
-             "hire_date": D("2025-03-01"), "updated_at": TS},
-            {"staff_id": "S3", "staff_name": "王", "role": "sales", "team": "一部",
-             "hire_date": D("2024-01-01"), "leave_date": D("2026-09-01"), "updated_at": TS},
-        ],
-    )  # fmt: skip
+    staff = [("S1", "张", "accountant", "一部", "2024-01-01", None),
+             ("S2", "李", "accountant", "二部", "2025-03-01", None),
+             ("S3", "王", "sales", "一部", "2024-01-01", "2026-09-01")]  # fmt: skip
+    insert_rows(conn, "staff", [
+        staff_row(s, n, r, team=t, hire_date=D(hired), leave_date=D(left) if left else None, updated_at=TS)
+        for s, n, r, t, hired, left in staff
+    ])  # fmt: skip
     insert_rows(conn, "clients", [_client("C1", "2025-01-01"), _client("C2", "2025-01-01"),
                                   _client("C3", "2026-12-01")])  # fmt: skip
     insert_rows(

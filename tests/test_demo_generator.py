@@ -441,3 +441,18 @@ def test_feedback_and_targets(firm, frames):
     assert rates.between(0.5, 1).all()
     assert company[company["指标"] == "回款额"]["目标值"].min() > 10000
     assert summary["unique_keys"]["targets"] == len(targets)
+
+
+def test_demo_deadlines_are_the_seed_then_the_rule(tmp_path):
+    """Official months come from the dbt seed (one copy of the SAT dates), the rest from the SAT rule."""
+    from orchestration.demo.deadlines import filing_deadline, official_deadlines
+    from orchestration.tax_calendar import rule_deadline
+
+    seed = tmp_path / "deadlines.csv"
+    seed.write_text("year,month,deadline,source\n2030,1,2030-01-22,test\n", encoding="utf-8")
+    assert official_deadlines(seed) == {(2030, 1): date(2030, 1, 22)}
+    official = official_deadlines()
+    assert len(official) == 48 and official[(2025, 10)] == date(2025, 10, 27)
+    assert all(filing_deadline(y, m) == d for (y, m), d in official.items())
+    assert (2026, 11) not in official
+    assert filing_deadline(2026, 11) == rule_deadline(2026, 11) == date(2026, 11, 16)

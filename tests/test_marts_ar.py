@@ -23,7 +23,15 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    accountant_row,
+    client_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+    run_dbt,
+)
 
 AS_OF = "2026-03-31"
 TS = dt.datetime(2026, 3, 31, 20, 0)
@@ -35,27 +43,19 @@ def wh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ar")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [{"staff_id": "S1", "staff_name": "张会计", "role": "accountant",
-                                 "team": "朝阳分部", "updated_at": TS}])  # fmt: skip
-    insert_rows(conn, "clients", [
-        {"client_id": cid, "client_name": f"客户{cid}", "taxpayer_type": "small_scale", "industry": "tech",
-         "signed_date": D("2025-01-01"), "accountant_id": "S1", "status": "active", "updated_at": TS}
-        for cid in ("T1", "T2", "K1")
-    ])  # fmt: skip
+    insert_rows(conn, "staff", [accountant_row(team="朝阳分部", updated_at=TS)])
+    insert_rows(conn, "clients", [client_row(c, f"客户{c}", signed_date=D("2025-01-01"), updated_at=TS)
+                                  for c in ("T1", "T2", "K1")])  # fmt: skip
     invoices = [("A1", "T1", "1000", "2026-01-05", "2026-02-04", "open"),
                 ("A2", "T1", "800", "2026-03-10", "2026-04-09", "open"),
                 ("B1", "T2", "500", "2026-01-10", "2026-02-09", "open"),
                 ("C1", "K1", "2000", "2025-09-01", "2025-10-01", "open"),
                 ("W1", "K1", "300", "2026-01-20", "2026-02-19", "written_off"),
                 ("V1", "K1", "900", "2026-01-25", "2026-02-24", "void")]  # fmt: skip
-    insert_rows(conn, "invoices", [
-        {"invoice_id": i, "client_id": c, "amount": Decimal(a), "issue_date": D(s), "due_date": D(d),
-         "status": st, "updated_at": TS}
-        for i, c, a, s, d, st in invoices
-    ])  # fmt: skip
-    insert_rows(conn, "payments", [{"payment_id": "P1", "client_id": "T1", "invoice_id": "A1",
-                                    "amount": Decimal("400"), "paid_date": D("2026-02-10"),
-                                    "channel": "wechat", "updated_at": TS}])  # fmt: skip
+    insert_rows(conn, "invoices", [invoice_row(i, c, s, d, a, status=st, updated_at=TS)
+                                   for i, c, a, s, d, st in invoices])  # fmt: skip
+    insert_rows(conn, "payments", [payment_row("P1", "2026-02-10", "400", client_id="T1", invoice_id="A1",
+                                               channel="wechat", updated_at=TS)])  # fmt: skip
     conn.close()
     args = ["build", "--select", "+path:models/marts/ar", "path:tests/ar", "--indirect-selection", "cautious"]
     run_dbt(args, path, AS_OF, tmp / "target")

@@ -14,12 +14,21 @@ Collected-amount team targets 甲组 1200, 乙组 800: 甲组 (C1's accountant S
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import duckdb
 import pytest
 
-from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    accountant_row,
+    client_row,
+    contract_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+    run_dbt,
+    task_row,
+)
 
 AS_OF = "2026-03-31"
 TS = dt.datetime(2026, 3, 31, 20, 0)
@@ -32,110 +41,38 @@ def wh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cockpit")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
+    staff = [("S1", "张会计", "甲组"), ("S2", "李会计", "乙组")]
     insert_rows(
-        conn,
-        "staff",
-        [
-            {"staff_id": s, "staff_name": n, "role": "accountant", "team": team, "updated_at": TS}
-            for s, n, team in [("S1", "张会计", "甲组"), ("S2", "李会计", "乙组")]
-        ],
+        conn, "staff", [accountant_row(staff_id=s, staff_name=n, team=t, updated_at=TS) for s, n, t in staff]
     )
-    insert_rows(
-        conn,
-        "clients",
-        [
-            {
-                "client_id": c,
-                "client_name": f"客户{c}",
-                "taxpayer_type": "small_scale",
-                "industry": ind,
-                "signed_date": D("2026-03-01"),
-                "accountant_id": s,
-                "status": "active",
-                "updated_at": TS,
-            }
-            for c, ind, s in [("C1", "tech", "S1"), ("C2", "trade", "S2")]
-        ],
-    )
-    insert_rows(
-        conn,
-        "contracts",
-        [
-            {
-                "contract_id": k,
-                "client_id": c,
-                "service_type": "bookkeeping",
-                "billing_cycle": cycle,
-                "fee_per_cycle": Decimal(fee),
-                "start_date": D("2026-03-01"),
-                "end_date": D("2027-02-28"),
-                "signed_date": D(signed),
-                "status": "active",
-                "updated_at": TS,
-            }
-            for k, c, cycle, fee, signed in [
-                ("K1", "C1", "monthly", "500", "2026-03-05"),
-                ("K2", "C2", "quarterly", "1200", "2026-03-10"),
-            ]
-        ],
-    )
-    insert_rows(
-        conn,
-        "tasks",
-        [
-            {
-                "task_id": t,
-                "client_id": c,
-                "service_type": "bookkeeping",
-                "stage": "bookkeeping",
-                "period": "2026-02",
-                "assignee_id": s,
-                "created_at": T("2026-03-01 09:00"),
-                "due_date": D(due),
-                "started_at": T("2026-03-02 09:00"),
-                "completed_at": T(done) if done else None,
-                "status": st,
-                "updated_at": TS,
-            }
-            for t, c, s, due, done, st in [
-                ("T1", "C1", "S1", "2026-03-10", "2026-03-09 10:00", "done"),
-                ("T2", "C1", "S1", "2026-03-20", "2026-03-25 10:00", "done"),
-                ("T3", "C2", "S2", "2026-03-15", "2026-03-14 10:00", "done"),
-                ("T4", "C2", "S2", "2026-03-25", None, "cancelled"),
-            ]
-        ],
-    )
-    insert_rows(
-        conn,
-        "invoices",
-        [
-            {
-                "invoice_id": "I1",
-                "client_id": "C1",
-                "contract_id": "K1",
-                "amount": Decimal("1000"),
-                "issue_date": D("2026-03-01"),
-                "due_date": D("2026-03-31"),
-                "status": "paid",
-                "updated_at": TS,
-            }
-        ],
-    )
-    insert_rows(
-        conn,
-        "payments",
-        [
-            {
-                "payment_id": "P1",
-                "client_id": "C1",
-                "invoice_id": "I1",
-                "amount": Decimal("1000"),
-                "paid_date": D("2026-03-15"),
-                "channel": "wechat",
-                "updated_at": TS,
-            }
-        ],
-    )
+    clients = [("C1", "tech", "S1"), ("C2", "trade", "S2")]
+    insert_rows(conn, "clients", [
+        client_row(c, f"客户{c}", industry=ind, signed_date=D("2026-03-01"), accountant_id=s, updated_at=TS)
+        for c, ind, s in clients
+    ])  # fmt: skip
+    contracts = [
+        ("K1", "C1", "monthly", "500", "2026-03-05"),
+        ("K2", "C2", "quarterly", "1200", "2026-03-10"),
+    ]
+    insert_rows(conn, "contracts", [
+        contract_row(k, c, fee, "2026-03-01", "2027-02-28", billing_cycle=cycle, signed_date=D(signed),
+                     updated_at=TS)
+        for k, c, cycle, fee, signed in contracts
+    ])  # fmt: skip
+    tasks = [("T1", "C1", "S1", "2026-03-10", "2026-03-09 10:00", "done"),
+             ("T2", "C1", "S1", "2026-03-20", "2026-03-25 10:00", "done"),
+             ("T3", "C2", "S2", "2026-03-15", "2026-03-14 10:00", "done"),
+             ("T4", "C2", "S2", "2026-03-25", None, "cancelled")]  # fmt: skip
+    insert_rows(conn, "tasks", [
+        task_row(t, c, "bookkeeping", due, st, period="2026-02", assignee_id=s,
+                 created_at=T("2026-03-01 09:00"), started_at=T("2026-03-02 09:00"),
+                 completed_at=T(done) if done else None, updated_at=TS)
+        for t, c, s, due, done, st in tasks
+    ])  # fmt: skip
+    insert_rows(conn, "invoices", [invoice_row("I1", "C1", "2026-03-01", "2026-03-31", "1000",
+                                               contract_id="K1", status="paid", updated_at=TS)])  # fmt: skip
+    insert_rows(conn, "payments", [payment_row("P1", "2026-03-15", "1000", client_id="C1", invoice_id="I1",
+                                               channel="wechat", updated_at=TS)])  # fmt: skip
     insert_rows(
         conn,
         "targets",

@@ -30,7 +30,16 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    accountant_row,
+    client_row,
+    contract_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+    run_dbt,
+)
 
 AS_OF = "2026-03-31"
 TS = dt.datetime(2026, 3, 31, 20, 0)
@@ -42,20 +51,15 @@ def wh(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("collections")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [{"staff_id": "S1", "staff_name": "张会计", "role": "accountant",
-                                 "team": "朝阳分部", "updated_at": TS}])  # fmt: skip
+    insert_rows(conn, "staff", [accountant_row(team="朝阳分部", updated_at=TS)])
     insert_rows(conn, "clients", [
-        {"client_id": cid, "client_name": name, "taxpayer_type": "small_scale", "industry": ind,
-         "signed_date": D("2025-12-01"), "accountant_id": "S1", "status": "active", "updated_at": TS}
+        client_row(cid, name, industry=ind, signed_date=D("2025-12-01"), updated_at=TS)
         for cid, name, ind in [("T1", "甲科技", "tech"), ("T2", "乙科技", "tech"),
                                ("K1", "丙建筑", "construction")]
     ])  # fmt: skip
     insert_rows(conn, "contracts", [
-        {"contract_id": f"K-{cid}", "client_id": cid, "service_type": "bookkeeping",
-         "billing_cycle": "monthly",
-         "fee_per_cycle": Decimal("500"), "start_date": D("2026-01-01"), "end_date": D("2026-12-31"),
-         "status": "active", "updated_at": TS}
-        for cid in ("T1", "T2", "K1")
+        contract_row(f"K-{c}", c, "500", "2026-01-01", "2026-12-31", updated_at=TS)
+        for c in ("T1", "T2", "K1")
     ])  # fmt: skip
     invoices = [("A1", "T1", "1000", "2026-01-05", "2026-02-04", "paid"),
                 ("A2", "T1", "1000", "2026-02-05", "2026-03-07", "paid"),
@@ -63,19 +67,15 @@ def wh(tmp_path_factory):
                 ("C1", "K1", "2000", "2026-01-15", "2026-02-14", "paid"),
                 ("C2", "K1", "1500", "2026-02-20", "2026-03-22", "open"),
                 ("V1", "K1", "900", "2026-01-20", "2026-02-19", "void")]  # fmt: skip
-    insert_rows(conn, "invoices", [
-        {"invoice_id": i, "client_id": c, "contract_id": f"K-{c}", "amount": Decimal(a), "issue_date": D(s),
-         "due_date": D(d), "status": st, "updated_at": TS}
-        for i, c, a, s, d, st in invoices
-    ])  # fmt: skip
+    insert_rows(conn, "invoices", [invoice_row(i, c, s, d, a, contract_id=f"K-{c}", status=st, updated_at=TS)
+                                   for i, c, a, s, d, st in invoices])  # fmt: skip
     payments = [("P1", "T1", "A1", "1000", "2026-02-04", "wechat", None),
                 ("P2", "T1", "A2", "1000", "2026-03-01", "wechat", None),
                 ("P3", "T2", "B1", "200", "2026-02-20", "bank_transfer", None),
                 ("P4", "K1", "C1", "2000", "2026-03-16", "bank_transfer", None),
                 ("PU", None, None, "300", "2026-03-20", "cash", "无名氏")]  # fmt: skip
     insert_rows(conn, "payments", [
-        {"payment_id": p, "client_id": c, "invoice_id": i, "amount": Decimal(a), "paid_date": D(d),
-         "channel": ch, "payer_name": payer, "updated_at": TS}
+        payment_row(p, d, a, client_id=c, invoice_id=i, channel=ch, payer_name=payer, updated_at=TS)
         for p, c, i, a, d, ch, payer in payments
     ])  # fmt: skip
     conn.close()

@@ -13,12 +13,19 @@ Every expected number below is worked out by hand from these rows.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import duckdb
 import pytest
 
-from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    client_row,
+    contract_row,
+    insert_rows,
+    new_raw_warehouse,
+    run_dbt,
+    staff_row,
+    task_row,
+)
 
 AS_OF = "2026-10-10"
 TS = dt.datetime(2026, 10, 10, 20, 0)
@@ -31,22 +38,11 @@ MARTS = ["mart_progress_board", "mart_progress_summary", "mart_staff_progress", 
 def _task(tid, client, contract, stage, period, who, due, created, started=None, completed=None,
           depends_on=None, status=None, updated=TS):  # fmt: skip
     # raw rows show today's export: a task completed after the as-of date is already 'done' here
-    return {
-        "task_id": tid,
-        "client_id": client,
-        "contract_id": contract,
-        "service_type": "bookkeeping",
-        "stage": stage,
-        "period": period,
-        "assignee_id": who,
-        "created_at": T(created),
-        "due_date": D(due),
-        "started_at": T(started) if started else None,
-        "completed_at": T(completed) if completed else None,
-        "status": status or ("done" if completed else "in_progress" if started else "todo"),
-        "depends_on_task_id": depends_on,
-        "updated_at": updated,
-    }
+    status = status or ("done" if completed else "in_progress" if started else "todo")
+    return task_row(tid, client, stage, due, status, contract_id=contract, period=period, assignee_id=who,
+                    created_at=T(created), started_at=T(started) if started else None,
+                    completed_at=T(completed) if completed else None, depends_on_task_id=depends_on,
+                    updated_at=updated)  # fmt: skip
 
 
 def _chain(prefix, client, contract, period, created, dues, events, upstream):
@@ -66,41 +62,24 @@ def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("marts_progress")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
-    insert_rows(
-        conn,
-        "staff",
-        [
-            {"staff_id": "S1", "staff_name": "张", "role": "accountant", "team": "一部",
-             "hire_date": D("2024-01-01"), "updated_at": TS},
-            {"staff_id": "S2", "staff_name": "李", "role": "field_agent", "team": "一部",
-             "hire_date": D("2024-01-01"), "updated_at": TS},
-            {"staff_id": "S3", "staff_name": "王", "role": "sales", "team": "二部",
-             "hire_date": D("2024-01-01"), "updated_at": TS},
-        ],
-    )  # fmt: skip
-    insert_rows(
-        conn,
-        "clients",
-        [
-            {"client_id": cid, "client_name": f"客户{cid}", "taxpayer_type": "small_scale",
-             "industry": "trade", "signed_date": D(signed), "accountant_id": "S1", "sales_id": "S3",
-             "status": "active", "updated_at": TS}
-            for cid, signed in (("C1", "2026-06-20"), ("C2", "2026-07-28"))
-        ],
-    )  # fmt: skip
-    insert_rows(
-        conn,
-        "contracts",
-        [
-            {"contract_id": kid, "client_id": cid, "service_type": "bookkeeping", "billing_cycle": "monthly",
-             "fee_per_cycle": Decimal("300.00"), "start_date": D(start), "end_date": D(end),
-             "signed_date": D(signed), "status": "active", "updated_at": TS}
-            for kid, cid, start, end, signed in (
-                ("K1", "C1", "2026-07-01", "2027-06-30", "2026-06-20"),
-                ("K2", "C2", "2026-08-01", "2027-07-31", "2026-07-28"),
-            )
-        ],
-    )  # fmt: skip
+    staff = [
+        ("S1", "张", "accountant", "一部"),
+        ("S2", "李", "field_agent", "一部"),
+        ("S3", "王", "sales", "二部"),
+    ]
+    insert_rows(conn, "staff", [staff_row(s, n, r, team=t, hire_date=D("2024-01-01"), updated_at=TS)
+                                for s, n, r, t in staff])  # fmt: skip
+    insert_rows(conn, "clients", [
+        client_row(cid, f"客户{cid}", industry="trade", signed_date=D(signed), sales_id="S3", updated_at=TS)
+        for cid, signed in (("C1", "2026-06-20"), ("C2", "2026-07-28"))
+    ])  # fmt: skip
+    insert_rows(conn, "contracts", [
+        contract_row(kid, cid, "300.00", start, end, signed_date=D(signed), updated_at=TS)
+        for kid, cid, start, end, signed in (
+            ("K1", "C1", "2026-07-01", "2027-06-30", "2026-06-20"),
+            ("K2", "C2", "2026-08-01", "2027-07-31", "2026-07-28"),
+        )
+    ])  # fmt: skip
     tasks = [
         # signing: K1 on time, K2 completed three days after its due date (已延迟 although done)
         _task("SG1", "C1", "K1", "signing", None, "S3", "2026-06-20", "2026-06-15 09:00",

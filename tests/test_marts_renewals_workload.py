@@ -48,7 +48,18 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    client_row,
+    contract_row,
+    feedback_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+    run_dbt,
+    staff_row,
+    task_row,
+)
 
 AS_OF = "2026-09-30"
 TS = dt.datetime(2026, 9, 30, 20, 0)
@@ -59,56 +70,25 @@ INDUSTRY = {"C05": "trade", "C06": "tech"}
 
 
 def _client(cid):
-    return {
-        "client_id": cid,
-        "client_name": f"客户{cid}",
-        "taxpayer_type": "small_scale",
-        "industry": INDUSTRY.get(cid, "services"),
-        "signed_date": D("2025-01-01"),
-        "accountant_id": "A1",
-        "status": "active",
-        "updated_at": TS,
-    }
+    industry = INDUSTRY.get(cid, "services")
+    return client_row(cid, f"客户{cid}", industry=industry, signed_date=D("2025-01-01"), accountant_id="A1",
+                      updated_at=TS)  # fmt: skip
 
 
-def _contract(kid, client, fee, start, end, prev=None, signed=None, cycle="monthly", service="bookkeeping"):
-    return {
-        "contract_id": kid,
-        "client_id": client,
-        "service_type": service,
-        "billing_cycle": cycle,
-        "fee_per_cycle": Decimal(fee),
-        "start_date": D(start),
-        "end_date": D(end),
-        "signed_date": D(signed) if signed else None,
-        "previous_contract_id": prev,
-        "status": "active",
-        "updated_at": TS,
-    }
+def _contract(kid, client, fee, start, end, prev=None, signed=None, **fields):
+    return contract_row(kid, client, fee, start, end, previous_contract_id=prev,
+                        signed_date=D(signed) if signed else None, updated_at=TS, **fields)  # fmt: skip
 
 
 def _task(tid, who, client, stage, period, due, completed=None, errors=None, outcome=None):
-    return {
-        "task_id": tid,
-        "client_id": client,
-        "service_type": "bookkeeping",
-        "stage": stage,
-        "period": period,
-        "assignee_id": who,
-        "created_at": T("2026-08-01 09:00"),
-        "due_date": D(due),
-        "started_at": T("2026-08-02 09:00"),
-        "completed_at": T(completed + " 17:00") if completed else None,
-        "status": "done" if completed else "in_progress",
-        "error_count": errors,
-        "outcome": outcome,
-        "updated_at": TS,
-    }
+    return task_row(tid, client, stage, due, "done" if completed else "in_progress", period=period,
+                    assignee_id=who, created_at=T("2026-08-01 09:00"), started_at=T("2026-08-02 09:00"),
+                    completed_at=T(completed + " 17:00") if completed else None, error_count=errors,
+                    outcome=outcome, updated_at=TS)  # fmt: skip
 
 
 def _staff(sid, role, team, capacity=None):
-    return {"staff_id": sid, "staff_name": f"员工{sid}", "role": role, "team": team,
-            "monthly_capacity": capacity, "updated_at": TS}  # fmt: skip
+    return staff_row(sid, f"员工{sid}", role, team=team, monthly_capacity=capacity, updated_at=TS)
 
 
 @pytest.fixture(scope="module")
@@ -134,37 +114,23 @@ def warehouse(tmp_path_factory):
             _contract("R3", "C07", "100", "2025-09-01", "2026-08-31"),
             _contract("R4", "C08", "100", "2025-08-11", "2026-08-10"),
             _contract("R4b", "C08", "100", "2026-09-20", "2027-09-19", prev="R4"),
-            _contract("R5", "C09", "900", "2026-07-01", "2026-08-20", cycle="one_off",
-                      service="registration"),
+            _contract("R5", "C09", "900", "2026-07-01", "2026-08-20", billing_cycle="one_off",
+                      service_type="registration"),
         ],
     )  # fmt: skip
-    insert_rows(
-        conn,
-        "invoices",
-        [
-            {"invoice_id": "I1", "client_id": "C01", "contract_id": "K1", "issue_date": D("2026-08-01"),
-             "due_date": D("2026-08-16"), "amount": Decimal("500"), "status": "paid", "updated_at": TS},
-            {"invoice_id": "I2", "client_id": "C02", "contract_id": "K2", "issue_date": D("2026-06-01"),
-             "due_date": D("2026-06-16"), "amount": Decimal("200"), "status": "open", "updated_at": TS},
-        ],
-    )  # fmt: skip
-    insert_rows(conn, "payments", [{"payment_id": "P1", "client_id": "C01", "invoice_id": "I1",
-                                    "paid_date": D("2026-08-10"), "amount": Decimal("500"),
-                                    "channel": "wechat", "updated_at": TS}])  # fmt: skip
-    insert_rows(
-        conn,
-        "feedback",
-        [
-            {"feedback_id": "F1", "client_id": "C01", "feedback_date": D("2026-03-01"), "score": 4,
-             "is_complaint": False, "updated_at": TS},
-            {"feedback_id": "F2", "client_id": "C01", "feedback_date": D("2026-06-01"), "score": 5,
-             "is_complaint": False, "updated_at": TS},
-            {"feedback_id": "F3", "client_id": "C01", "feedback_date": D("2025-08-01"), "score": 1,
-             "is_complaint": True, "updated_at": TS},
-            {"feedback_id": "F4", "client_id": "C02", "feedback_date": D("2026-05-10"), "score": 4,
-             "is_complaint": True, "updated_at": TS},
-        ],
-    )  # fmt: skip
+    insert_rows(conn, "invoices", [
+        invoice_row("I1", "C01", "2026-08-01", "2026-08-16", "500", contract_id="K1", status="paid",
+                    updated_at=TS),
+        invoice_row("I2", "C02", "2026-06-01", "2026-06-16", "200", contract_id="K2", updated_at=TS),
+    ])  # fmt: skip
+    insert_rows(conn, "payments", [payment_row("P1", "2026-08-10", "500", client_id="C01", invoice_id="I1",
+                                               channel="wechat", updated_at=TS)])  # fmt: skip
+    insert_rows(conn, "feedback", [
+        feedback_row("F1", "C01", "2026-03-01", 4, updated_at=TS),
+        feedback_row("F2", "C01", "2026-06-01", 5, updated_at=TS),
+        feedback_row("F3", "C01", "2025-08-01", 1, is_complaint=True, updated_at=TS),
+        feedback_row("F4", "C02", "2026-05-10", 4, is_complaint=True, updated_at=TS),
+    ])  # fmt: skip
     bk, due = "bookkeeping", "2026-09-15"
     tasks = [
         _task("TA1", "A1", "C01", bk, "2026-08", due, "2026-09-10", errors=0),

@@ -12,7 +12,14 @@ import datetime as dt
 import duckdb
 import pytest
 
-from tests.dbt_helpers import insert_rows, new_raw_warehouse, run_dbt
+from tests.dbt_helpers import (
+    accountant_row,
+    client_row,
+    insert_rows,
+    new_raw_warehouse,
+    run_dbt,
+    task_row,
+)
 
 AS_OF = "2026-10-22"
 TS = dt.datetime(2026, 10, 22, 20, 0)
@@ -21,20 +28,9 @@ T = dt.datetime.fromisoformat
 
 
 def _filing(tid, client, period, due, status, started=None, completed=None):
-    return {
-        "task_id": tid,
-        "client_id": client,
-        "service_type": "bookkeeping",
-        "stage": "tax_filing",
-        "period": period,
-        "assignee_id": "S1",
-        "created_at": T(f"{due[:8]}01 08:00"),
-        "due_date": D(due),
-        "started_at": T(started) if started else None,
-        "completed_at": T(completed) if completed else None,
-        "status": status,
-        "updated_at": TS,
-    }
+    return task_row(tid, client, "tax_filing", due, status, period=period, assignee_id="S1",
+                    created_at=T(f"{due[:8]}01 08:00"), started_at=T(started) if started else None,
+                    completed_at=T(completed) if completed else None, updated_at=TS)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -42,17 +38,12 @@ def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tax_marts")
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [{"staff_id": "S1", "staff_name": "张会计", "role": "accountant",
-                                 "updated_at": TS}])  # fmt: skip
-    insert_rows(
-        conn,
-        "clients",
-        [
-            {"client_id": c, "client_name": f"客户{c}", "taxpayer_type": "general", "industry": "trade",
-             "signed_date": D("2025-01-01"), "accountant_id": "S1", "status": "active", "updated_at": TS}
-            for c in ("C1", "C2", "C3", "C4", "C5")
-        ],
-    )  # fmt: skip
+    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
+    insert_rows(conn, "clients", [
+        client_row(c, f"客户{c}", taxpayer_type="general", industry="trade", signed_date=D("2025-01-01"),
+                   updated_at=TS)
+        for c in ("C1", "C2", "C3", "C4", "C5")
+    ])  # fmt: skip
     insert_rows(
         conn,
         "tasks",

@@ -1,8 +1,19 @@
-"""dbt models as Dagster assets: staging → intermediate → core → marts, tests as asset checks."""
+"""dbt models as Dagster assets: staging → intermediate → core → marts, tests as asset checks.
 
+dbt gets the warehouse from the `warehouse` resource (OPSCENTER_WAREHOUSE in the environment of the
+dbt CLI invocation only; the profile reads it). One night = one dbt target folder shared by the
+night's dbt invocations (Dagster splits the op around the Python model assets): the same vars, the same
+profile and the same folder, so only the first invocation parses the project and the others reuse its
+partial-parse state. The console gets a summary per invocation; dbt's full output goes to
+`<target>/dbt_console.log`, whose path the summary prints.
+"""
+
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+import shutil
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,43 +27,125 @@ from dagster_dbt import (
 )
 
 from orchestration import settings
+from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
-# The profile reads the warehouse path from the environment; dbt subprocesses inherit it.
-os.environ.setdefault("OPSCENTER_WAREHOUSE", str(settings.warehouse_path()))
-
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+KEEP_NIGHTS = 10  # per-night dbt target folders kept (artifacts and full logs of recent nights)
 
 
 class OpsDbtTranslator(DagsterDbtTranslator):
-    """raw.<entity> sources are the loader assets; models are keyed <schema>/<model>."""
+    """Keys by layer, groups by domain, as the folders say.
 
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+    Keys are dagster-dbt's defaults: <schema>/<model> for models and seeds (every folder configures its
+    schema in dbt_project.yml), <source>/<table> for sources, so raw.<entity> are the loader assets
+    and ml.<table> the Python model assets. Groups follow the folder: a model under
+    intermediate/<domain>/ or marts/<domain>/ joins its domain's group (ar, payments, renewals, ...),
+    the layers without domains (staging, core) and the seeds are a group each.
+    """
 
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return dbt_resource_props.get("schema") or "dbt"
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "source":
+            return spec
+        return spec.replace_attributes(group_name=domain_of(props))
+
+
+def domain_of(props: Mapping[str, Any]) -> str:
+    """models/<layer>/<domain>/<model>.sql → domain; models/<layer>/<model>.sql → layer; seeds → seeds."""
+    if props["resource_type"] == "seed":
+        return "seeds"
+    folders = props["fqn"][1:-1]  # fqn: project, folders..., name
+    return folders[1] if len(folders) > 1 else folders[0]
 
 
 translator = OpsDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+def night_target_path(run_id: str, root: Path = settings.DBT_NIGHTS_DIR) -> Path:
+    """The run's dbt target folder; older nights beyond KEEP_NIGHTS are removed."""
+    path = root / run_id
+    if not path.exists():
+        path.mkdir(parents=True)
+        nights = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for old in nights[:-KEEP_NIGHTS]:
+            shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set variables for the dbt CLI process started inside the block (dagster-dbt copies os.environ)."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _quietly(events, log) -> Iterator[Any]:
+    """dagster-dbt echoes every dbt line to stdout: send those lines to the log file instead."""
+    it = iter(events)
+    while True:
+        with contextlib.redirect_stdout(log):
+            try:
+                event = next(it)
+            except StopIteration:
+                return
+        yield event
+
+
+def summarize(run_results: dict) -> tuple[str, list[str]]:
+    """One line of counts per status, and a line per node that did not pass."""
+    results = run_results.get("results", [])
+    counts = Counter(r["status"] for r in results)
+    line = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    elapsed = run_results.get("elapsed_time") or 0
+    problems = [
+        f"{r['status'].upper()} {r['unique_id']}: {(r.get('message') or '').strip()[:300]}"
+        for r in results
+        if r["status"] in ("error", "fail", "warn")
+    ]
+    return f"dbt: {len(results)} nodes in {elapsed:.0f}s ({line or 'nothing selected'})", problems
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, name="dbt_models")
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: AsOfConfig):
+def dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: AsOfConfig
+):
     as_of = config.resolve(context)
     # A step of seeds/calendars may run before any loader has created the warehouse file.
-    Path(os.environ["OPSCENTER_WAREHOUSE"]).parent.mkdir(parents=True, exist_ok=True)
-    yield from dbt.cli(
+    warehouse.file.parent.mkdir(parents=True, exist_ok=True)
+    target = night_target_path(context.run.run_id)
+    console_log = target / "dbt_console.log"
+    args = [
+        "build",
         # Dagster splits this op around the Python model assets; "buildable" runs a multi-parent test
         # only in the step where all its parents exist, not eagerly before the later ones are built.
-        [
-            "build",
-            "--indirect-selection",
-            "buildable",
-            "--vars",
-            json.dumps({"as_of_date": as_of.isoformat()}),
-        ],
-        context=context,
-    ).stream()
+        "--indirect-selection",
+        "buildable",
+        "--vars",
+        json.dumps({"as_of_date": as_of.isoformat()}),
+    ]
+    (target / "run_results.json").unlink(missing_ok=True)  # the summary reads this invocation's only
+    with _environment(OPSCENTER_WAREHOUSE=str(warehouse.file)):
+        invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    try:
+        with console_log.open("a", encoding="utf-8") as log:
+            yield from _quietly(invocation.stream(), log)
+    finally:
+        try:
+            summary, problems = summarize(invocation.get_artifact("run_results.json"))
+        except (OSError, ValueError):  # dbt stopped before it ran anything (e.g. a compilation error)
+            summary, problems = "dbt: no run results", []
+        context.log.info(f"{summary}; full log: {console_log}")
+        for line in problems:
+            context.log.warning(line)
+    if not invocation.is_successful():
+        raise dg.Failure(f"dbt build failed ({len(problems)} node(s) with errors); full log: {console_log}")

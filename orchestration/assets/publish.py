@@ -30,7 +30,7 @@ MAKE_CURRENT_TAG = "opscenter/make_current"
 class PublishResource(dg.ConfigurableResource):
     """Where published versions go and how many are kept (the current one is never deleted)."""
 
-    publish_root: str = str(settings.publish_dir())
+    publish_root: str
     keep: int = 7
 
 
@@ -58,16 +58,6 @@ class RenderContext:
     def page_context(self) -> dict:
         """The renderer's `context` dict (orchestration.render.render_site)."""
         return {"as_of_date": self.as_of_date, "run_id": self.run_id, "quality_status": self.quality_status}
-
-
-def render_pages(snapshot: Path, out_dir: Path, context: RenderContext) -> None:
-    """Renderer hook: write the report pages for `snapshot` into `out_dir`. Default: no pages.
-
-    Point this at the page renderer (or pass `render=` to `build_publish_asset`), e.g.
-    `render_site(settings.PAGES_DIR, snapshot, out_dir, context.page_context())`. An exception here
-    aborts the publication and leaves the previous version current.
-    """
-    return None
 
 
 def code_version() -> str:
@@ -123,12 +113,6 @@ def run_check_results(context: dg.AssetExecutionContext) -> list[dict]:
     return [latest[k] for k in sorted(latest)]
 
 
-def _as_of(config: AsOfConfig, context) -> dt.date:
-    # main's AsOfConfig resolves from op config, run tag or schedule; the early one only has the field
-    resolve = getattr(config, "resolve", None)
-    return resolve(context) if resolve else dt.date.fromisoformat(config.as_of_date)
-
-
 def _report_if_not_current(context, publish_root: Path, version: str) -> None:
     """An older night (a rerun) is kept but not made current: say so, to the log and to ops."""
     if current_version(publish_root) == version:
@@ -158,7 +142,7 @@ def build_publish_asset(
 ) -> dg.AssetsDefinition:
     """The publish asset depending on `deps` (the marts and every gated key).
 
-    `render(snapshot, pages_dir, RenderContext)` overrides the module's `render_pages`; `data_docs(as_of,
+    `render(snapshot, pages_dir, RenderContext)` writes the pages (none without it); `data_docs(as_of,
     run_id)` names the gate's data-docs folder copied into the version as `data_docs/`.
     """
     extra = {}
@@ -181,10 +165,9 @@ def build_publish_asset(
         publisher: PublishResource,
         night: NightGuardResource,  # noqa: ARG001 - required so the guard is set up when the run starts
     ) -> dg.MaterializeResult:
-        as_of = _as_of(config, context)
+        as_of = config.resolve(context)
         run_id = context.run.run_id
         checks = run_check_results(context)
-        hook = render or render_pages  # global looked up per run: a re-pointed hook is honoured
         page_context = RenderContext(as_of.isoformat(), run_id, checks, context)
         attachments = {}
         if data_docs is not None:
@@ -196,7 +179,7 @@ def build_publish_asset(
             run_id=run_id,
             code_version=code_version(),
             checks=checks,
-            render=lambda snapshot, out_dir: hook(snapshot, out_dir, page_context),
+            render=None if render is None else lambda snapshot, pages: render(snapshot, pages, page_context),
             keep=publisher.keep,
             attachments=attachments,
             make_current=context.run.tags.get(MAKE_CURRENT_TAG) == "1",
@@ -232,6 +215,3 @@ def build_publish_asset(
         )
 
     return publish
-
-
-publish_reports = build_publish_asset()

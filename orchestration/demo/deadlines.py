@@ -1,47 +1,34 @@
-"""Monthly tax filing deadlines (申报纳税期限) and working days for the demo timeline.
+"""Monthly tax filing deadlines (申报纳税期限) for the demo timeline, the same ones the warehouse uses.
 
-2022–2025 use the official dates published by the State Taxation Administration (copied here so the
-repo does not depend on anything outside it). Other months use the SAT rule implemented in
-`orchestration.tax_calendar` (long-holiday extensions included), the same one the warehouse uses.
+Official dates come from the dbt seed `cn_tax_deadlines` (State Taxation Administration notices, with
+their sources); other months follow the SAT rule in `orchestration.tax_calendar` (long-holiday
+extensions included).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import csv
+from datetime import date
 from functools import cache
+from pathlib import Path
 
-import chinese_calendar
-
+from orchestration.settings import DBT_PROJECT_DIR
 from orchestration.tax_calendar import rule_deadline
 
-# (year, month) -> day of the month. Source: SAT notices on the yearly filing calendar
-# (e.g. 税总办征科函〔2021〕201号 for 2022), as collected in the project's research notes.
-_OFFICIAL_DAYS = {
-    2022: (19, 23, 15, 20, 19, 20, 15, 15, 20, 25, 15, 15),
-    2023: (16, 15, 15, 17, 18, 15, 17, 15, 15, 23, 15, 15),
-    2024: (15, 23, 15, 18, 22, 19, 15, 15, 18, 24, 15, 16),
-    2025: (15, 20, 17, 18, 22, 16, 15, 15, 15, 27, 17, 15),
-}
+OFFICIAL_SEED = DBT_PROJECT_DIR / "seeds" / "cn_tax_deadlines.csv"
 
 
 @cache
-def is_workday(d: date) -> bool:
-    try:
-        return chinese_calendar.is_workday(d)
-    except NotImplementedError:  # outside the package's data: weekends only
-        return d.weekday() < 5
-
-
-def next_workday(d: date) -> date:
-    while not is_workday(d):
-        d += timedelta(days=1)
-    return d
+def official_deadlines(path: Path = OFFICIAL_SEED) -> dict[tuple[int, int], date]:
+    """(year, month) -> the published deadline, from the seed."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {
+            (int(row["year"]), int(row["month"])): date.fromisoformat(row["deadline"])
+            for row in csv.DictReader(fh)
+        }
 
 
 @cache
 def filing_deadline(year: int, month: int) -> date:
     """Last day to file the returns due in (year, month)."""
-    days = _OFFICIAL_DAYS.get(year)
-    if days:
-        return date(year, month, days[month - 1])
-    return rule_deadline(year, month)
+    return official_deadlines().get((year, month)) or rule_deadline(year, month)

@@ -269,15 +269,43 @@ def generate(
     clear_owned(out_dir)
     out = Output(out_dir, shift)
     stamp = at(as_of, 20, 0)
-    tag = f"{as_of:%Y%m%d}"
-    snap_tag = f"{as_of - timedelta(days=3):%Y%m%d}"
+    _staff_xlsx(out, firm, stamp)
+    _clients_csv(out, firm, old_versions)
+    _contracts_csv(out, firm)
+    _invoices_csv(out, firm)
+    _payments_csv(out, firm, pay_files, fault)
+    _tasks_csv(out, firm)
+    _feedback_csv(out, firm)
+    _targets_xlsx(out, firm, targets, stamp)
+    summary = {
+        "as_of": as_of.isoformat(),
+        "seed": seed,
+        "clients": clients,
+        "months": months,
+        "fault": fault,
+        "out_dir": str(out_dir),
+        "rows_written": out.rows,  # data lines incl. duplicates and dirty rows
+        "unique_keys": {
+            "staff": len(firm.staff),
+            "clients": len(firm.clients),
+            "contracts": len(firm.contracts),
+            "invoices": len(firm.invoices),
+            "payments": len(firm.payments),
+            "tasks": len(firm.tasks),
+            "feedback": len(firm.feedback),
+            "targets": len(targets),
+        },
+        "dirty_rows": {e: r for e, r in out.rejects.items() if r},
+        "payment_versions": versions,
+        "files": out.files,
+    }
+    return summary
+
+
+def _clients_csv(out: Output, firm: Firm, old_versions: dict[str, dict]) -> None:
+    """A GB18030 snapshot as of 3 days ago + a small BOM increment with the newer versions."""
     clients_recs = [c.rec for c in firm.clients]
     any_client = clients_recs[len(clients_recs) // 2]
-
-    _staff_xlsx(out, firm, stamp)
-
-    # clients: GB18030 snapshot as of 3 days ago + a small BOM increment with newer versions
-
     full = [old_versions.get(c["client_id"], c) for c in clients_recs]
     bad_enum = dict(
         any_client,
@@ -285,27 +313,34 @@ def generate(
         client_name="北京云端互联网科技有限公司",
     )
     bad_name = dict(any_client, client_id=f"{int(clients_recs[-1]['client_id']) + 13:010d}", client_name=None)
-    out.csv("clients", f"demo_clients_0_full_{snap_tag}.csv", ZH_GB, full, dirty=[
+    snapshot = f"demo_clients_0_full_{firm.as_of - timedelta(days=3):%Y%m%d}.csv"
+    out.csv("clients", snapshot, ZH_GB, full, dirty=[
         (len(full) // 3, bad_enum, {"industry": "互联网"}, "industry: unknown enum 互联网"),
         (2 * len(full) // 3, bad_name, {}, "client_name: missing required value"),
     ])  # fmt: skip
     incr = [c for c in clients_recs if c["client_id"] in old_versions]
-    out.csv("clients", f"demo_clients_1_incr_{tag}.csv", ZH_BOM, incr)
+    out.csv("clients", f"demo_clients_1_incr_{firm.as_of:%Y%m%d}.csv", ZH_BOM, incr)
 
+
+def _contracts_csv(out: Output, firm: Firm) -> None:
     contracts = [k.rec for k in firm.contracts]
     bad_fee = dict(contracts[len(contracts) // 2], contract_id="HT0000-99999")
     dirty = [(len(contracts) // 2, bad_fee, {"fee_per_cycle": "面议"}, "fee_per_cycle: invalid amount 面议")]
-    out.csv("contracts", f"demo_contracts_{tag}.csv", EN, contracts, dirty=dirty)
+    out.csv("contracts", f"demo_contracts_{firm.as_of:%Y%m%d}.csv", EN, contracts, dirty=dirty)
 
+
+def _invoices_csv(out: Output, firm: Firm) -> None:
     inv = firm.invoices
     base = inv[len(inv) // 2]
     bad_due = dict(base, invoice_id="AR0000999991", due_date=base["issue_date"] - timedelta(days=5))
-    out.csv("invoices", f"demo_invoices_{tag}.csv", EN, inv,
+    out.csv("invoices", f"demo_invoices_{firm.as_of:%Y%m%d}.csv", EN, inv,
             dirty=[(len(inv) // 2, bad_due, {}, "due_date before issue_date")])  # fmt: skip
 
-    # payments: history snapshot + three daily drops (+ a broken manual drop under the fault)
-    n_pay = len(firm.payments)
-    out.csv("payments", f"demo_payments_0_history_{snap_tag}.csv", EN, pay_files[0])
+
+def _payments_csv(out: Output, firm: Firm, pay_files: list[list[dict]], fault: str | None) -> None:
+    """The history snapshot + three daily drops (+ a broken manual drop under the fault)."""
+    as_of, n_pay = firm.as_of, len(firm.payments)
+    out.csv("payments", f"demo_payments_0_history_{as_of - timedelta(days=3):%Y%m%d}.csv", EN, pay_files[0])
     for k in (1, 2, 3):
         day = as_of - timedelta(days=3 - k)
         rows = pay_files[k]
@@ -320,9 +355,13 @@ def generate(
         out.csv("payments", f"demo_payments_1_daily_{day:%Y%m%d}.csv", DROP_STYLES[k % 2], rows, dirty=dirty)
     if fault == "missing_column":
         resend = (pay_files[3] or firm.payments)[-5:]
-        out.csv("payments", f"demo_payments_2_manual_{tag}.csv", DROP_STYLES[0], resend, drop=("amount",))
+        out.csv(
+            "payments", f"demo_payments_2_manual_{as_of:%Y%m%d}.csv", DROP_STYLES[0], resend, drop=("amount",)
+        )
 
-    # tasks: one file per year of creation
+
+def _tasks_csv(out: Output, firm: Firm) -> None:
+    """One file per year of creation."""
     by_year: dict[int, list[dict]] = {}
     for t in firm.tasks:
         by_year.setdefault(t["created_at"].year, []).append(t)
@@ -334,36 +373,12 @@ def generate(
             dirty.append((len(rows) // 2, bad, {"stage": "复核"}, "stage: unknown enum 复核"))
         out.csv("tasks", f"demo_tasks_{year}.csv", EN, rows, dirty=dirty)
 
+
+def _feedback_csv(out: Output, firm: Firm) -> None:
     fb = firm.feedback
     if fb:
         bad = dict(fb[-1], feedback_id=f"FB{len(fb) + 901:07d}")
         dirty = [
             (len(fb) // 2, bad, {"feedback_date": "2026-13-01"}, "feedback_date: invalid date 2026-13-01")
         ]
-        out.csv("feedback", f"demo_feedback_{tag}.csv", ZH_BOM, fb, dirty=dirty)
-
-    _targets_xlsx(out, firm, targets, stamp)
-
-    summary = {
-        "as_of": as_of.isoformat(),
-        "seed": seed,
-        "clients": clients,
-        "months": months,
-        "fault": fault,
-        "out_dir": str(out_dir),
-        "rows_written": out.rows,  # data lines incl. duplicates and dirty rows
-        "unique_keys": {
-            "staff": len(firm.staff),
-            "clients": len(clients_recs),
-            "contracts": len(contracts),
-            "invoices": len(inv),
-            "payments": n_pay,
-            "tasks": len(firm.tasks),
-            "feedback": len(fb),
-            "targets": len(targets),
-        },
-        "dirty_rows": {e: r for e, r in out.rejects.items() if r},
-        "payment_versions": versions,
-        "files": out.files,
-    }
-    return summary
+        out.csv("feedback", f"demo_feedback_{firm.as_of:%Y%m%d}.csv", ZH_BOM, fb, dirty=dirty)

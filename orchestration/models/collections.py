@@ -339,8 +339,6 @@ group by all
 order by all
 """
 
-HORIZONS = ("month_1", "month_2", "month_3", "next_quarter")
-
 
 def monthly_components(conn: duckdb.DuckDBPyConnection, cutoff: dt.date) -> pd.DataFrame:
     """Expected collections per month ahead h (1..HORIZON_MONTHS), industry, service type, component."""

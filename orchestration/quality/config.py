@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from orchestration import settings
 
 ERROR = "error"  # blocks publication
 WARN = "warn"  # reported and alerted, publication goes ahead
 SEVERITIES = (ERROR, WARN)
-
-CONFIG_ENV = "OPSCENTER_QUALITY_CONFIG"
-QUALITY_DIR_ENV = "OPSCENTER_QUALITY_DIR"
 
 
 @dataclass(frozen=True)
@@ -64,7 +62,7 @@ class QualityConfig:
     @classmethod
     def load(cls, path: Path | None = None) -> QualityConfig:
         """Defaults, updated from the JSON object at `path` or $OPSCENTER_QUALITY_CONFIG if set."""
-        path = path or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
+        path = path or settings.quality_config_path()
         if path is None:
             return cls()
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -79,7 +77,4 @@ class QualityConfig:
 
 def quality_runs_dir() -> Path:
     """Where each run's check results and data docs are written before publication copies them."""
-    value = os.environ.get(QUALITY_DIR_ENV)
-    if value:
-        return Path(value).resolve()
-    return Path(__file__).resolve().parents[2] / "data" / "quality"
+    return settings.quality_dir()

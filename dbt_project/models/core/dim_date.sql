@@ -1,7 +1,7 @@
 -- One row per day from 2020-01-01 to as_of + 400 days (room for due dates and next-year planning).
 -- Workdays come from the cn_calendar seed; days beyond its range fall back to Mon-Fri.
 with spine as (
-    select cast(d as date) as date_day
+    select cast(t.d as date) as date_day
     from range(date '2020-01-01', {{ as_of() }} + 401, interval 1 day) as t(d)
 ),
 

@@ -14,7 +14,6 @@ final as (
         applied_amount,
         paid_date,
         applied_date,
-        applied_period,
         application_method
     from applications
 )

@@ -102,7 +102,7 @@ churn_risk as (
     from {{ ref('int_alerts_churn_risk') }} as r
     inner join clients as c on c.client_id = r.client_id
     -- one alert per contract: an expiring low-probability contract is already alerted above
-    where r.contract_id not in (select entity_id from contract_expiring)
+    where r.contract_id not in (select e.entity_id from contract_expiring as e)
 ),
 
 forecast_deviation as (

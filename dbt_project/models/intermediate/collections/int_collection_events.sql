@@ -2,6 +2,7 @@
 -- quarter rollups come from one place: billing (dated by issue_date), cash applied to invoices
 -- (dated by applied_date) and invoices falling due (dated by due_date, only once due by as-of).
 -- team = the team of the client's responsible accountant (dim_clients.team, as of the run date).
+-- The three event kinds share one column list, every column named in every branch (union by position).
 with invoices as (
     select
         i.*,
@@ -37,9 +38,14 @@ collected as (
     select
         a.applied_date as event_date,
         i.taxpayer_type, i.taxpayer_type_cn, i.industry, i.industry_cn, i.service_type, i.service_type_cn, i.team,
-        0.00, 0, 0.00, null, 0,
-        a.applied_amount,
-        0, 0
+        0.00 as billed_amount,
+        0 as billed_count,
+        0.00 as billed_collected_amount,
+        null as days_to_pay,
+        0 as paid_count,
+        a.applied_amount as collected_amount,
+        0 as due_count,
+        0 as due_paid_on_time_count
     from {{ ref('fct_payment_applications') }} as a
     inner join invoices as i on i.invoice_id = a.invoice_id
 ),
@@ -48,9 +54,14 @@ fell_due as (
     select
         due_date as event_date,
         taxpayer_type, taxpayer_type_cn, industry, industry_cn, service_type, service_type_cn, team,
-        0.00, 0, 0.00, null, 0, 0.00,
-        1,
-        case when paid_on_time then 1 else 0 end
+        0.00 as billed_amount,
+        0 as billed_count,
+        0.00 as billed_collected_amount,
+        null as days_to_pay,
+        0 as paid_count,
+        0.00 as collected_amount,
+        1 as due_count,
+        case when paid_on_time then 1 else 0 end as due_paid_on_time_count
     from invoices
     where due_date <= {{ as_of() }}
 ),

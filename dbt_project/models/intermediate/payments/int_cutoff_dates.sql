@@ -18,7 +18,7 @@ month_ends as (
 final as (
     select as_of_date as cutoff_date, true as is_as_of_date from params
     union all
-    select m.cutoff_date, false
+    select m.cutoff_date, false as is_as_of_date
     from month_ends as m
     cross join params as p
     where m.cutoff_date < p.as_of_date

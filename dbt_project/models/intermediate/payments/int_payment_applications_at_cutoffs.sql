@@ -33,7 +33,6 @@ final as (
         a.paid_date,
         -- credit paid before the invoice existed settles it only when the invoice is issued
         greatest(a.paid_date, i.issue_date) as applied_date,
-        strftime(greatest(a.paid_date, i.issue_date), '%Y-%m') as applied_period,
         a.application_method
     from applications as a
     inner join invoices as i on i.cutoff_date = a.cutoff_date and i.invoice_id = a.invoice_id

@@ -27,7 +27,13 @@ money as (
     from identified
     where identification_method in ('client', 'payer_name')
     union all
-    select cutoff_date, payment_id, client_id, paid_date, excess_amount, 'invoice'
+    select
+        cutoff_date,
+        payment_id,
+        client_id,
+        paid_date,
+        excess_amount as pool_amount,
+        'invoice' as source_method
     from direct
     where excess_amount > 0
 ),

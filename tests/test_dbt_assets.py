@@ -1,0 +1,53 @@
+"""How the dbt project appears in Dagster: keys by layer (stable: other code and tests name them), groups by
+domain folder, raw sources wired to the loader assets. Read from the parsed manifest, no dbt run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.assets.dbt import dbt_models
+from orchestration.assets.ml import ml_assets
+from orchestration.assets.raw import raw_assets
+from orchestration.settings import DBT_PROJECT_DIR
+
+MODELS = DBT_PROJECT_DIR / "models"
+
+
+def _model_files() -> list[Path]:
+    return sorted(MODELS.rglob("*.sql"))
+
+
+def test_models_are_keyed_by_layer_schema_and_name():
+    keys = {k.to_user_string() for k in dbt_models.keys}
+    layer_schema = {"staging": "staging", "intermediate": "intermediate", "core": "core", "marts": "marts"}
+    expected = {f"{layer_schema[p.relative_to(MODELS).parts[0]]}/{p.stem}" for p in _model_files()}
+    seeds = {f"seeds/{p.stem}" for p in (DBT_PROJECT_DIR / "seeds").glob("*.csv")}
+    assert keys == expected | seeds
+    assert dg.AssetKey(["marts", "mart_ar_provision"]) in dbt_models.keys
+
+
+def test_groups_follow_the_domain_folders():
+    groups = dbt_models.group_names_by_key
+    for path in _model_files():
+        parts = path.relative_to(MODELS).parts
+        key = next(k for k in dbt_models.keys if k.path[-1] == path.stem)
+        assert groups[key] == (parts[1] if len(parts) > 2 else parts[0]), path
+    assert groups[dg.AssetKey(["intermediate", "int_ar_buckets"])] == "ar"
+    assert groups[dg.AssetKey(["marts", "mart_ar_provision"])] == "ar"
+    assert groups[dg.AssetKey(["seeds", "cn_tax_deadlines"])] == "seeds"
+
+
+def test_sources_are_the_loader_and_python_model_assets():
+    upstream = {d.asset_key for spec in dbt_models.specs for d in spec.deps}
+    external = {k for k in upstream if k not in dbt_models.keys}
+    produced = {k for a in (*raw_assets, *ml_assets) for k in a.keys}
+    entity_keys = {k for a in raw_assets for k in a.keys}
+    assert entity_keys <= upstream  # every loaded entity feeds staging
+    # what is not a loader or Python model asset is the loader's own bookkeeping (raw.load_*)
+    assert {k.to_user_string() for k in external - produced} <= {
+        "raw/load_files",
+        "raw/load_rejects",
+        "raw/load_runs",
+    }

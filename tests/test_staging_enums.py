@@ -1,0 +1,37 @@
+"""The staging `accepted_values` tests are the contract's enums (orchestration/contract.py), not copies
+that drift: every enum column of every entity is tested with exactly its contract codes, and no other
+column carries a hand-made list."""
+
+from __future__ import annotations
+
+import yaml
+
+from orchestration.contract import ENTITIES, ENUM, ENUMS
+from orchestration.settings import DBT_PROJECT_DIR
+
+STAGING_YML = DBT_PROJECT_DIR / "models" / "staging" / "_staging.yml"
+
+
+def _accepted_values() -> dict[tuple[str, str], list]:
+    models = yaml.safe_load(STAGING_YML.read_text(encoding="utf-8"))["models"]
+    found = {}
+    for model in models:
+        for col in model.get("columns", []):
+            for test in col.get("data_tests", []) or []:
+                if isinstance(test, dict) and "accepted_values" in test:
+                    spec = test["accepted_values"]
+                    values = spec.get("arguments", spec)["values"]
+                    found[(model["name"].removeprefix("stg_"), col["name"])] = values
+    return found
+
+
+def test_staging_accepted_values_are_the_contract_enums():
+    expected = {
+        (entity.name, col.name): sorted(ENUMS[col.enum])
+        for entity in ENTITIES.values()
+        for col in entity.columns
+        if col.type == ENUM
+    }
+    assert expected, "the contract declares no enum columns: the test would check nothing"
+    got = {key: sorted(values) for key, values in _accepted_values().items()}
+    assert got == expected
