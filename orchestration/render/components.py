@@ -301,6 +301,9 @@ class PageRender:
             ctitle = node.attrs.get("comparisonTitle", "")
             text = arrow + self.fmt(c, node.attrs.get("comparisonFmt")) + (" " + ctitle if ctitle else "")
             html += f'<div class="bv-comparison {cls}">{escape(text)}</div>'
+        link = node.attrs.get("link")  # Evidence's BigValue link: the card opens the page behind it
+        if link:
+            return f'<a class="bv-link" href="{escape(link)}">{html}</div></a>'
         return html + "</div>"
 
     def data_table(self, node: Node) -> str:
