@@ -20,7 +20,7 @@ _IF = re.compile(r"\{#if\s+([^{}\n]+)\}(.*?)(?:\{:else\}(.*?))?\{/if\}", re.S)
 _COND = re.compile(r"(.+?)\s*(>=|<=|==|!=|>|<)\s*(.+)")
 _EACH = re.compile(r"\{#each\s+(\w+)\s+as\s+(\w+)\s*\}(.*?)\{/each\}", re.S)
 _EXPR = re.compile(r"\{([^{}\n]+)\}")
-_FMT_CALL = re.compile(r"""fmt\(\s*(.+?)\s*,\s*['"](\w+)['"]\s*\)""")
+_FMT_CALL = re.compile(r"""fmt\(\s*(.+?)\s*,\s*(?:'([^']+)'|"([^"]+)")\s*\)""")  # a name or Excel code
 _ROW_REF = re.compile(r"(\w+)\[(\d+)\]\.(\w+)")
 _HREF = re.compile(r'href="(/[^"]*)"')
 ALERT_STATUS = {
@@ -121,7 +121,7 @@ class PageRender:
         m = _FMT_CALL.fullmatch(expr)
         fmt = None
         if m:
-            expr, fmt = m.group(1), m.group(2)
+            expr, fmt = m.group(1), m.group(2) or m.group(3)
         value = self._value(expr, row)
         return self.fmt(value, fmt)
 
