@@ -12,6 +12,9 @@ history as (
         client_id,
         count(*) as invoices_due_12m,
         count(*) filter (where paid_on_time) as paid_on_time_12m,
+        count(*) filter (
+            where datediff('day', due_date, coalesce(fully_paid_date, {{ as_of() }})) > {{ var('credit_tier_grace_days') }}
+        ) as paid_late_12m,
         avg(greatest(coalesce(datediff('day', due_date, fully_paid_date), days_past_due), 0)) as avg_days_late_12m
     from invoices
     where due_date > {{ as_of() }} - interval 12 month
@@ -42,6 +45,8 @@ measured as (
         coalesce(h.invoices_due_12m, 0) as invoices_due_12m,
         coalesce(h.paid_on_time_12m, 0) as paid_on_time_12m,
         h.paid_on_time_12m / nullif(h.invoices_due_12m, 0) as on_time_rate_12m,
+        coalesce(h.paid_late_12m, 0) as paid_late_12m,
+        h.paid_late_12m / nullif(h.invoices_due_12m, 0) as late_share_12m,
         h.avg_days_late_12m,
         coalesce(o.open_receivable_amount, 0) as open_receivable_amount,
         coalesce(o.overdue_amount, 0) as overdue_amount,
@@ -56,9 +61,9 @@ tiered as (
         *,
         case
             when max_days_past_due > {{ var('credit_tier_d_days_past_due') }}
-              or on_time_rate_12m < {{ var('credit_tier_d_on_time_rate') }} then 'D'
+              or late_share_12m >= {{ var('credit_tier_d_late_share') }} then 'D'
             when max_days_past_due > {{ var('credit_tier_c_days_past_due') }}
-              or on_time_rate_12m < {{ var('credit_tier_c_on_time_rate') }} then 'C'
+              or late_share_12m >= {{ var('credit_tier_c_late_share') }} then 'C'
             when invoices_due_12m = 0 then 'N'
             when max_days_past_due > 0 or on_time_rate_12m < {{ var('credit_tier_a_on_time_rate') }} then 'B'
             else 'A'
@@ -88,6 +93,8 @@ final as (
         cast(t.invoices_due_12m as integer) as invoices_due_12m,
         cast(t.paid_on_time_12m as integer) as paid_on_time_12m,
         cast(t.on_time_rate_12m as double) as on_time_rate_12m,
+        cast(t.paid_late_12m as integer) as paid_late_12m,
+        cast(t.late_share_12m as double) as late_share_12m,
         cast(round(t.avg_days_late_12m, 1) as double) as avg_days_late_12m,
         cast(t.open_receivable_amount as decimal(18, 2)) as open_receivable_amount,
         cast(t.overdue_amount as decimal(18, 2)) as overdue_amount,

@@ -8,7 +8,7 @@ with by_period as (
     select * from {{ ref('mart_collections_by_period') }}
 ),
 
-trailing as (
+trailing_months as (
     -- the month rows of the trailing 12 full months, relabelled as one period
     select
         * replace ('trailing_12m' as period_grain, '近12个月' as period)
@@ -21,7 +21,7 @@ trailing as (
 periods as (
     select * from by_period
     union all
-    select * from trailing
+    select * from trailing_months
 ),
 
 rolled as (
