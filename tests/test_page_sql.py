@@ -26,7 +26,6 @@ SOURCE_REF = re.compile(r"\bopscenter\.(\w+)", re.I)
 PENDING = {
     ("renewals.md", "segments"): "counts per renewal tier: the renewals mart is being reworked (models developer)",
     ("renewals.md", "totals"): "totals of the upcoming-renewals list: same rework",
-    ("tax-calendar.md", "status_counts"): "filing-status counts: needs a tax summary mart",
 }
 
 
