@@ -53,7 +53,8 @@ def alerts(tmp_path_factory):
     insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
     insert_rows(conn, "clients", [
         client_row("A", "甲科技", updated_at=TS), client_row("B", "乙商贸", updated_at=TS),
-        client_row("M", "北京卓宝贸易有限公司", updated_at=TS), client_row("N", "北京华信科技有限公司", updated_at=TS),
+        client_row("M", "北京卓宝贸易有限公司", updated_at=TS),
+        client_row("N", "北京华信科技有限公司", updated_at=TS),
         client_row("Z", "丁餐饮", updated_at=TS, status="churned"),
         client_row("Y", "戊建筑", updated_at=TS, status="churned"),
     ])  # fmt: skip
@@ -64,7 +65,8 @@ def alerts(tmp_path_factory):
         invoice_row("IM", "M", "2026-10-01", "2026-10-15", "2100", updated_at=TS),
         invoice_row("IN", "N", "2026-10-01", "2026-10-15", "2100", updated_at=TS),
         invoice_row("IZ", "Z", "2026-08-01", "2026-09-01", "1000", updated_at=TS, status="paid"),
-        *[invoice_row(f"IY{k}", "Y", f"2026-0{k}-01", f"2026-0{k}-10", "300", updated_at=TS) for k in (3, 4, 5)],
+        *[invoice_row(f"IY{k}", "Y", f"2026-0{k}-01", f"2026-0{k}-10", "300", updated_at=TS)
+          for k in (3, 4, 5)],
     ])  # fmt: skip
     insert_rows(conn, "payments", [
         payment_row("PM", "2026-10-16", "2100", updated_at=TS, payer_name="卓宝贸易（个人）"),
@@ -124,6 +126,6 @@ def test_summary_counts(alerts):
 
 
 def test_alert_ids_stay_stable_hashes(alerts):
-    # the id is still md5(type|entity) (mart_alert_history relies on it); a suggested match is keyed by its receipt
+    # the id is still md5(type|entity) (mart_alert_history relies on it); a match is keyed by its receipt
     assert len(alerts["ids"]) == 6
     assert all(aid == alert_id(t, e) for aid, t, e in alerts["ids"])

@@ -52,7 +52,8 @@ def _ts(day: str) -> dt.datetime:
 
 INVOICES = [("I6", "T", "2026-01-20", "2026-02-19", "600"), ("I1", "T", "2026-02-01", "2026-02-15", "1000"),
             ("I2", "T", "2026-02-25", "2026-03-10", "2000"), ("I3", "K", "2026-03-01", "2026-03-31", "3000"),
-            ("I4", "K", "2026-03-15", "2026-04-14", "400"), ("I5", "T", "2025-03-02", "2025-04-01", "800")]  # fmt: skip
+            ("I4", "K", "2026-03-15", "2026-04-14", "400"),
+            ("I5", "T", "2025-03-02", "2025-04-01", "800")]  # fmt: skip
 PAYMENTS = [("P7", "I6", "T", "2026-03-20", "600"), ("P1", "I1", "T", "2026-02-10", "1000"),
             ("P2", "I2", "T", "2026-02-26", "500"), ("P3", "I2", "T", "2026-03-05", "1500"),
             ("P4", "I3", "K", "2026-03-02", "3000"), ("P5", "I4", "K", "2026-03-25", "100"),
@@ -63,11 +64,15 @@ def build_firm(path) -> None:
     conn = new_raw_warehouse(path)
     old = _ts("2025-01-01")
     insert_rows(conn, "staff", [accountant_row(updated_at=old, staff_id="S1", team="一部"),
-                                accountant_row(updated_at=old, staff_id="S2", staff_name="李会计", team="二部")])  # fmt: skip
+                                accountant_row(updated_at=old, staff_id="S2", staff_name="李会计",
+                                               team="二部")])  # fmt: skip
     insert_rows(conn, "clients", [client_row("T", "甲科技", updated_at=old, signed_date=D("2024-12-01")),
                                   client_row("K", "乙建筑", updated_at=old, accountant_id="S2",
-                                             industry="construction", signed_date=D("2024-12-01"))])  # fmt: skip
-    insert_rows(conn, "invoices", [invoice_row(i, c, s, d, a, updated_at=_ts(s)) for i, c, s, d, a in INVOICES])
+                                             industry="construction",
+                                             signed_date=D("2024-12-01"))])  # fmt: skip
+    insert_rows(
+        conn, "invoices", [invoice_row(i, c, s, d, a, updated_at=_ts(s)) for i, c, s, d, a in INVOICES]
+    )
     insert_rows(conn, "payments", [payment_row(p, d, a, updated_at=_ts(d), client_id=c, invoice_id=i)
                                    for p, i, c, d, a in PAYMENTS])  # fmt: skip
     insert_rows(conn, "payments", [payment_row("PU", "2026-03-18", "250", updated_at=_ts("2026-03-18"),
@@ -103,7 +108,8 @@ COMPARE = ("is_partial_period, period_label, mom_label, period_end, prev_period_
 
 def test_first_of_month_is_one_day_against_one_day(nights):
     row = firm_row(nights["2026-03-01"], "2026-03", COMPARE)
-    assert row == (True, "2026-03（本月至今）", "较上月同期", D("2026-03-01"), D("2026-02-01"), D("2026-02-01"),
+    assert row == (True, "2026-03（本月至今）", "较上月同期",
+                   D("2026-03-01"), D("2026-02-01"), D("2026-02-01"),
                    Decimal("3000.00"), Decimal("0.00"), 0.0, Decimal("1000.00"), Decimal("0.00"),
                    0.0, Decimal("0.00"), Decimal("0.00"), Decimal("0.00"), Decimal("0.00"))  # fmt: skip
     # the as-of month is the latest row: 本月 is never last month's total
@@ -114,12 +120,16 @@ def test_first_of_month_is_one_day_against_one_day(nights):
 
 def test_twentieth_compares_twenty_days(nights):
     row = firm_row(nights["2026-03-20"], "2026-03", COMPARE)
-    assert row == (True, "2026-03（本月至今）", "较上月同期", D("2026-03-20"), D("2026-02-01"), D("2026-02-20"),
+    assert row == (True, "2026-03（本月至今）", "较上月同期",
+                   D("2026-03-20"), D("2026-02-01"), D("2026-02-20"),
                    Decimal("3400.00"), Decimal("5100.00"), pytest.approx(3000 / 3400), Decimal("1000.00"),
                    Decimal("1000.00"), 1.0, Decimal("4100.00"), Decimal("800.00"), Decimal("800.00"),
                    Decimal("4300.00"))  # fmt: skip
-    more = firm_row(nights["2026-03-20"], "2026-03",
-                    "on_time_rate, unidentified_amount, unidentified_count, collected_amount_wan, yoy_label")
+    more = firm_row(
+        nights["2026-03-20"],
+        "2026-03",
+        "on_time_rate, unidentified_amount, unidentified_count, collected_amount_wan, yoy_label",
+    )
     assert more == (1.0, Decimal("250.00"), 1, 0.51, "较去年同期")
 
 
@@ -132,8 +142,11 @@ def test_last_day_is_a_full_month_against_a_full_month(nights):
 
 
 def test_full_past_month_compared_at_the_same_age(nights):
-    row = firm_row(nights["2026-03-31"], "2026-02",
-                   "is_partial_period, collection_rate, prev_period_end, prev_cutoff_date, prev_collection_rate")
+    row = firm_row(
+        nights["2026-03-31"],
+        "2026-02",
+        "is_partial_period, collection_rate, prev_period_end, prev_cutoff_date, prev_collection_rate",
+    )
     assert row == (False, 1.0, D("2026-01-31"), D("2026-03-03"), 0.0)
 
 
@@ -142,7 +155,8 @@ def test_partial_flag_only_on_the_as_of_month(nights):
         with duckdb.connect(str(nights[as_of]), read_only=True) as conn:
             rows = conn.execute("select period from marts.mart_collections_firm_monthly "
                                 "where is_partial_period order by period").fetchall()  # fmt: skip
-            months = conn.execute("select count(*), count(distinct period) from marts.mart_collections_firm_monthly "
+            months = conn.execute("select count(*), count(distinct period) "
+                                  "from marts.mart_collections_firm_monthly "
                                   "where period between '2025-03' and '2026-03'").fetchone()  # fmt: skip
         assert [r[0] for r in rows] == partial, as_of
         assert months == (13, 13)  # no gaps

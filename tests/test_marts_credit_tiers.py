@@ -35,7 +35,9 @@ def _paid(client, k, due, paid, amount="100"):
     """An invoice due on `due`, issued 30 days before, paid in full on `paid`."""
     issue = (D(due) - dt.timedelta(days=30)).isoformat()
     inv = invoice_row(f"{client}{k}", client, issue, due, amount, updated_at=TS)
-    pay = payment_row(f"P{client}{k}", paid, amount, updated_at=TS, client_id=client, invoice_id=f"{client}{k}")
+    pay = payment_row(
+        f"P{client}{k}", paid, amount, updated_at=TS, client_id=client, invoice_id=f"{client}{k}"
+    )
     return inv, pay
 
 
@@ -45,7 +47,9 @@ def tiers(tmp_path_factory):
     path = tmp / "warehouse.duckdb"
     conn = new_raw_warehouse(path)
     insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(conn, "clients", [client_row(c, f"客户{c}", updated_at=TS) for c in ("CA", "CB", "CC", "CD", "CN")])
+    insert_rows(
+        conn, "clients", [client_row(c, f"客户{c}", updated_at=TS) for c in ("CA", "CB", "CC", "CD", "CN")]
+    )
     pairs = [
         _paid("CA", 1, "2026-03-10", "2026-03-10"), _paid("CA", 2, "2026-05-10", "2026-05-09"),
         _paid("CA", 3, "2026-07-10", "2026-07-10"),
@@ -68,7 +72,8 @@ def tiers(tmp_path_factory):
             " max_days_past_due, open_receivable_amount from marts.mart_ar_credit_tiers order by client_id"
         ).fetchall()
         summary = c.execute(
-            "select credit_tier, clients, overdue_amount from marts.mart_ar_credit_tier_summary order by tier_sort"
+            "select credit_tier, clients, overdue_amount from marts.mart_ar_credit_tier_summary"
+            " order by tier_sort"
         ).fetchall()
     return rows, summary
 

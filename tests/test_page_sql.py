@@ -24,7 +24,10 @@ SOURCE_REF = re.compile(r"\bopscenter\.(\w+)", re.I)
 # Known, listed exceptions (page, query) -> why they are not fixed yet. Keep this short; each entry is
 # work left, not a licence.
 PENDING = {
-    ("renewals.md", "segments"): "counts per renewal tier: the renewals mart is being reworked (models developer)",
+    (
+        "renewals.md",
+        "segments",
+    ): "counts per renewal tier: the renewals mart is being reworked (models developer)",
     ("renewals.md", "totals"): "totals of the upcoming-renewals list: same rework",
 }
 

@@ -12,7 +12,6 @@ import duckdb
 import pytest
 
 from orchestration.render import format_value
-
 from tests.browser import open_page, screenshot, serve_directory
 
 PAGES = ["index", "collections", "ar-aging", "renewals", "forecast", "progress-board", "progress-summary",
@@ -95,22 +94,27 @@ def test_cockpit_month_to_date_card_compares_the_same_days(site, chromium, night
     # independent: cash applied to (non-void) invoices 2026-11-01..20 and 2026-10-01..20, from core
     with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
         mtd, prev = con.execute(
-            """select sum(a.applied_amount) filter (where a.applied_date between '2026-11-01' and '2026-11-20'),
-                      sum(a.applied_amount) filter (where a.applied_date between '2026-10-01' and '2026-10-20')
+            """select
+                 sum(a.applied_amount) filter (where a.applied_date between '2026-11-01' and '2026-11-20'),
+                 sum(a.applied_amount) filter (where a.applied_date between '2026-10-01' and '2026-10-20')
                from core.fct_payment_applications a join core.fct_invoices i using (invoice_id)
                where not i.is_void"""
         ).fetchone()
     page, watch = _load(chromium, f"{site}index.html")
     card = page.locator(".big-value", has_text="本月回款")
     assert card.locator(".bv-title").inner_text() == "本月回款（本月至今）"
-    assert card.locator(".bv-value").inner_text() == format_value(round(float(mtd) / 10000, 2), '¥#,##0.00"万"')
+    assert card.locator(".bv-value").inner_text() == format_value(
+        round(float(mtd) / 10000, 2), '¥#,##0.00"万"'
+    )
     comparison = card.locator(".bv-comparison").inner_text()
     change = round(float(mtd - prev) / 10000, 2)
     assert comparison.endswith("较上月同期")
     assert format_value(abs(change), '¥#,##0.00"万"') in comparison
     assert "较上月同期（2026-10-01 至 2026-10-20" in page.inner_text("main")
     # every card opens the page behind it
-    links = {a.locator(".bv-title").inner_text(): a.get_attribute("href") for a in page.locator("a.bv-link").all()}
+    links = {
+        a.locator(".bv-title").inner_text(): a.get_attribute("href") for a in page.locator("a.bv-link").all()
+    }
     assert links["待处理预警"] == "alerts.html" and links["最近一月续费率"] == "renewals.html"
     with page.expect_navigation():
         page.locator("a.bv-link", has_text="待处理预警").click()
@@ -146,7 +150,9 @@ def test_drill_through_opens_exactly_the_clicked_cell(site, chromium):  # noqa: 
     col = heads.index("已延迟")
     cell = table.locator(f"tbody tr td:nth-child({col + 1}) a").first
     count = int(cell.inner_text().replace(",", ""))
-    row_total = int(cell.locator("xpath=ancestor::tr").locator(f"td:nth-child({heads.index('任务数') + 1})").inner_text())
+    row_total = int(
+        cell.locator("xpath=ancestor::tr").locator(f"td:nth-child({heads.index('任务数') + 1})").inner_text()
+    )
     cell.click()
     page.wait_for_url(re.compile(r"/progress/[0-9a-f]{32}"))
     page.wait_for_selector("html[data-ready='1']")

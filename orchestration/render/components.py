@@ -354,8 +354,11 @@ class PageRender:
         payload = {
             "title": node.attrs.get("title"),
             "columns": [
-                {"title": spec.attrs.get("title", spec.attrs["id"]), "num": num,
-                 "wrap": spec.attrs.get("wrap", "false") == "true"}  # Evidence's Column wrap=true
+                {
+                    "title": spec.attrs.get("title", spec.attrs["id"]),
+                    "num": num,
+                    "wrap": spec.attrs.get("wrap", "false") == "true",
+                }  # Evidence's Column wrap=true
                 for spec, _i, _f, _l, _lb, _li, num in columns
             ],
             "rows": rows,

@@ -71,7 +71,9 @@ def _as_date(value) -> dt.date | dt.datetime | None:
 # Excel-style format codes (as Evidence accepts them): a number part `#,##0`, `0.0`, `#,##0.00`…
 # with optional literal text before/after (`¥`, `"天"`, `"万"`) and an optional trailing `%`
 # (value × 100); or a date code made of yyyy / mm / dd and separators.
-_EXCEL_NUMBER = re.compile(r'^(?P<pre>(?:"[^"]*"|[¥$])*)(?P<num>#?,?#*0+(?:\.0+)?)(?P<pct>%?)(?P<post>(?:"[^"]*")*)$')
+_EXCEL_NUMBER = re.compile(
+    r'^(?P<pre>(?:"[^"]*"|[¥$])*)(?P<num>#?,?#*0+(?:\.0+)?)(?P<pct>%?)(?P<post>(?:"[^"]*")*)$'
+)
 _EXCEL_DATE = re.compile(r"^(?:yyyy|yy|mm|dd|[-/. ])+$")
 
 
@@ -93,9 +95,12 @@ def _excel(value, code: str) -> str | None:
         d = _as_date(value)
         if d is None:
             return str(value)
-        return code.replace("yyyy", f"{d.year:04d}").replace("yy", f"{d.year % 100:02d}").replace(
-            "mm", f"{d.month:02d}"
-        ).replace("dd", f"{d.day:02d}")
+        return (
+            code.replace("yyyy", f"{d.year:04d}")
+            .replace("yy", f"{d.year % 100:02d}")
+            .replace("mm", f"{d.month:02d}")
+            .replace("dd", f"{d.day:02d}")
+        )
     return None
 
 
