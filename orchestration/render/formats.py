@@ -74,7 +74,8 @@ def _as_date(value) -> dt.date | dt.datetime | None:
 _EXCEL_NUMBER = re.compile(
     r'^(?P<pre>(?:"[^"]*"|[¥$])*)(?P<num>#?,?#*0+(?:\.0+)?)(?P<pct>%?)(?P<post>(?:"[^"]*")*)$'
 )
-_EXCEL_DATE = re.compile(r"^(?:yyyy|yy|mm|dd|[-/. ])+$")
+_EXCEL_DATE = re.compile(r"^(?:yyyy|yy|mm|dd|hh|ss|[-/. :])+$")
+_DATE_TOKEN = re.compile(r"yyyy|yy|mm|dd|hh|ss|.")
 
 
 def _excel(value, code: str) -> str | None:
@@ -95,12 +96,15 @@ def _excel(value, code: str) -> str | None:
         d = _as_date(value)
         if d is None:
             return str(value)
-        return (
-            code.replace("yyyy", f"{d.year:04d}")
-            .replace("yy", f"{d.year % 100:02d}")
-            .replace("mm", f"{d.month:02d}")
-            .replace("dd", f"{d.day:02d}")
-        )
+        t = d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
+        fields = {"yyyy": f"{t.year:04d}", "yy": f"{t.year % 100:02d}", "mm": f"{t.month:02d}",
+                  "dd": f"{t.day:02d}", "hh": f"{t.hour:02d}", "ss": f"{t.second:02d}"}  # fmt: skip
+        out, prev = [], ""
+        for tok in _DATE_TOKEN.findall(code):
+            minute = tok == "mm" and prev in ("hh", ":")  # Excel: mm after hh means minutes
+            out.append(f"{t.minute:02d}" if minute else fields.get(tok, tok))
+            prev = tok
+        return "".join(out)
     return None
 
 
