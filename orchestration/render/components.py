@@ -342,7 +342,10 @@ class PageRender:
                 if is_link and v is not None:
                     self.links.add(str(v)) if str(v).startswith("/") else None
                     text = str(values[label_i]) if label_i is not None else (label or str(v))
-                    cells.append([to_json_value(v), text, site_href(str(v), self.depth)])
+                    key = to_json_value(values[label_i]) if label_i is not None else to_json_value(v)
+                    cells.append([key, text, site_href(str(v), self.depth)])  # sorts by its label
+                elif is_link and label_i is not None:  # no link (e.g. a count of 0): show the label
+                    cells.append([to_json_value(values[label_i]), str(values[label_i])])
                 else:
                     cells.append([to_json_value(v), self.fmt(v, fmt)])
             href = None
