@@ -44,6 +44,10 @@ browsers:
 		(apt-get update -qq || sudo apt-get update -qq) && \
 		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
 		 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null); }
+	@# status colours on the pages (🔴 🟠 ⚪) need a colour emoji font in headless Chromium
+	@fc-list 2>/dev/null | grep -qi "color emoji" || (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		fonts-noto-color-emoji >/dev/null || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		fonts-noto-color-emoji >/dev/null || true)
 
 demo: setup
 	$(UV) run python -m orchestration.demo --out data/raw --as-of $(AS_OF) --seed $(SEED) --clients $(CLIENTS)

@@ -176,19 +176,31 @@ def nights(tmp_path_factory):
     return {"night1": night1, "night2": night2, "history2": history2, "rerun": (alerts(), history())}
 
 
+# Severity follows the priority score (doc metric_alert_priority: type weight + 30·min(1, sqrt(amount /
+# 20000)) + urgency + client status + trend; high ≥ 65, medium ≥ 40). Every client here is active (10):
+#   I1   10 + 30·sqrt(0.05) 6.71 + 25·3/60 1.25 + 10                    = 28.0 low
+#   C3   10 + 0 (owes nothing) + 0 + 10 (late share 2/3 < 0.8: not worsening) = 20.0 low
+#   K1   20 + 30·sqrt(6000/20000) 16.43 + 25·(1 − 24/30) 5 + 10           = 51.4 medium
+#   K4   15 + 16.43 + 0 (54 days left) + 10 + 10 (a complaint)            = 51.4 medium
+#   2026-09 forecast  10 + 30·sqrt(15/20000) 0.82 + 0 + 5 (no client)     = 15.8 low
+#   D1   15 + 0 + 25 (past due) + 10 = 50 medium;  B1, U1 likewise 50 medium
+#   F1   30 + 0 + 25·(1 − 4/30) 21.67 + 10                                = 61.7 medium
+#   X1   10 + 0 + 25·(1 − 8/30) 18.33 + 10                                = 38.3 low
+#   S1   15 + 0 + 0 + 5 + 10 (load 200 %)                                 = 30.0 low
+#   PU   10 + 30·sqrt(888/20000) 6.32 + 25·12/60 5 + 5                    = 26.3 low
 EXPECTED_NIGHT1 = {
     ("invoice_overdue", "I1"): ("low", "S1", "C1"),
-    ("chronic_late_payer", "C3"): ("medium", "S2", "C3"),
-    ("contract_expiring_low_renewal", "K1"): ("high", "S3", "C1"),
+    ("chronic_late_payer", "C3"): ("low", "S2", "C3"),
+    ("contract_expiring_low_renewal", "K1"): ("medium", "S3", "C1"),
     ("renewal_churn_risk", "K4"): ("medium", "S2", "C5"),
-    ("collection_forecast_deviation", "2026-09"): ("medium", None, None),
+    ("collection_forecast_deviation", "2026-09"): ("low", None, None),
     ("document_collection_late", "D1"): ("medium", "S2", "C1"),
     ("filing_at_risk", "F1"): ("medium", "S1", "C1"),
     ("task_overdue", "B1"): ("medium", "S2", "C1"),
     ("task_overdue", "U1"): ("medium", "S2", "C2"),
-    ("task_blocked", "X1"): ("medium", "S2", "C2"),
-    ("staff_saturation", "S1"): ("high", "S1", None),
-    ("unidentified_receipt", "PU"): ("high", None, None),
+    ("task_blocked", "X1"): ("low", "S2", "C2"),
+    ("staff_saturation", "S1"): ("low", "S1", None),
+    ("unidentified_receipt", "PU"): ("low", None, None),
 }
 
 
@@ -205,7 +217,7 @@ def test_alert_ids_are_stable_hashes(nights):
 
 def test_messages_are_chinese_and_specific(nights):
     msg = nights["night1"][alert_id("invoice_overdue", "I1")][-1]
-    assert msg == "客户「客户C1」账单 I1 已逾期 3 天，未收金额 ¥1000.00"
+    assert msg == "客户「客户C1」账单 I1 已逾期 3 天，未收金额 ¥1,000.00"
     msg = nights["night1"][alert_id("staff_saturation", "S1")][-1]
     assert msg == "张会计 本月负责 2 户，产能 1 户，负荷 200%"
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import pytest
 
+from orchestration.render import format_value
 from tests.browser import open_page, screenshot, serve_directory
 
 PAGES = ["index", "collections", "ar-aging", "renewals", "forecast", "progress-board", "progress-summary",
@@ -58,8 +60,9 @@ def test_page_loads_clean(site, chromium, name):  # noqa: F811
 def test_progress_summary_drills_through_to_its_tasks(site, chromium):  # noqa: F811
     page, watch = _load(chromium, f"{site}progress-summary.html")
     first = page.locator(".data-table tbody tr").first
-    task_count = int(re.sub(r"\D", "", first.locator("td").nth(5).inner_text()))
-    first.click()
+    link = first.locator("td").nth(5).locator("a")  # 任务数: the whole row's tasks
+    task_count = int(re.sub(r"\D", "", link.inner_text()))
+    link.click()
     page.wait_for_url(re.compile(r"/progress/[0-9a-f]{32}"))
     page.wait_for_selector("html[data-ready='1']")
     detail_rows = page.locator(".data-table tbody tr")
@@ -79,3 +82,84 @@ def test_alert_links_to_client_page(site, chromium):  # noqa: F811
     assert client in page.inner_text("h2")
     assert watch.problems() == []
     screenshot(page, "report-client")
+
+
+def _table_rows(table) -> tuple[list[str], list[list[str]]]:
+    heads = [h.inner_text().strip() for h in table.locator("thead th").all()]
+    rows = [[c.inner_text().strip() for c in r.locator("td").all()] for r in table.locator("tbody tr").all()]
+    return heads, rows
+
+
+def test_cockpit_month_to_date_card_compares_the_same_days(site, chromium, night):  # noqa: F811
+    # independent: cash applied to (non-void) invoices 2026-11-01..20 and 2026-10-01..20, from core
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        mtd, prev = con.execute(
+            """select
+                 sum(a.applied_amount) filter (where a.applied_date between '2026-11-01' and '2026-11-20'),
+                 sum(a.applied_amount) filter (where a.applied_date between '2026-10-01' and '2026-10-20')
+               from core.fct_payment_applications a join core.fct_invoices i using (invoice_id)
+               where not i.is_void"""
+        ).fetchone()
+    page, watch = _load(chromium, f"{site}index.html")
+    card = page.locator(".big-value", has_text="本月回款")
+    assert card.locator(".bv-title").inner_text() == "本月回款（本月至今）"
+    assert card.locator(".bv-value").inner_text() == format_value(
+        round(float(mtd) / 10000, 2), '¥#,##0.00"万"'
+    )
+    comparison = card.locator(".bv-comparison").inner_text()
+    change = round(float(mtd - prev) / 10000, 2)
+    assert comparison.endswith("较上月同期")
+    assert format_value(abs(change), '¥#,##0.00"万"') in comparison
+    assert "较上月同期（2026-10-01 至 2026-10-20" in page.inner_text("main")
+    # every card opens the page behind it
+    links = {
+        a.locator(".bv-title").inner_text(): a.get_attribute("href") for a in page.locator("a.bv-link").all()
+    }
+    assert links["待处理预警"] == "alerts.html" and links["最近一月续费率"] == "renewals.html"
+    with page.expect_navigation():
+        page.locator("a.bv-link", has_text="待处理预警").click()
+    assert page.url.endswith("/alerts.html")
+    assert watch.problems() == []
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_rates_shown_as_percent_and_amounts_not_to_the_cent_on_forecast(site, chromium, name):  # noqa: F811
+    page, _ = _load(chromium, f"{site}{name}.html")
+    checked = 0
+    for table in page.locator(".data-table").all():
+        heads, rows = _table_rows(table)
+        for j, head in enumerate(heads):
+            if "率" not in head or "率变化" in head:
+                continue
+            for row in rows:
+                if j < len(row) and row[j] not in ("—", "", "暂无数据"):
+                    assert re.fullmatch(r"-?[\d,]+(\.\d+)?%", row[j]), f"{name}: {head} shows {row[j]!r}"
+                    checked += 1
+        if name == "forecast":
+            for row in rows:
+                assert not any(re.fullmatch(r"-?¥[\d,]+\.\d\d", c) for c in row), f"cent precision: {row}"
+    if name in ("collections", "index"):
+        assert checked > 0
+    page.close()
+
+
+def test_drill_through_opens_exactly_the_clicked_cell(site, chromium):  # noqa: F811
+    page, watch = _load(chromium, f"{site}progress-summary.html")
+    table = page.locator(".data-table").first
+    heads, _ = _table_rows(table)
+    col = heads.index("已延迟")
+    cell = table.locator(f"tbody tr td:nth-child({col + 1}) a").first
+    count = int(cell.inner_text().replace(",", ""))
+    row_total = int(
+        cell.locator("xpath=ancestor::tr").locator(f"td:nth-child({heads.index('任务数') + 1})").inner_text()
+    )
+    cell.click()
+    page.wait_for_url(re.compile(r"/progress/[0-9a-f]{32}"))
+    page.wait_for_selector("html[data-ready='1']")
+    assert f"已延迟：共 {count} 项任务" in page.inner_text("main")
+    rows = page.locator(".data-table tbody tr")
+    assert rows.count() == min(count, 50)
+    states = {r.locator("td").nth(3).inner_text() for r in rows.all()}
+    assert states <= {"🔴 已延迟", "⚪ 已完成（延迟）"}, states
+    assert count <= row_total
+    assert watch.problems() == []

@@ -20,7 +20,7 @@ _IF = re.compile(r"\{#if\s+([^{}\n]+)\}(.*?)(?:\{:else\}(.*?))?\{/if\}", re.S)
 _COND = re.compile(r"(.+?)\s*(>=|<=|==|!=|>|<)\s*(.+)")
 _EACH = re.compile(r"\{#each\s+(\w+)\s+as\s+(\w+)\s*\}(.*?)\{/each\}", re.S)
 _EXPR = re.compile(r"\{([^{}\n]+)\}")
-_FMT_CALL = re.compile(r"""fmt\(\s*(.+?)\s*,\s*['"](\w+)['"]\s*\)""")
+_FMT_CALL = re.compile(r"""fmt\(\s*(.+?)\s*,\s*(?:'([^']+)'|"([^"]+)")\s*\)""")  # a name or Excel code
 _ROW_REF = re.compile(r"(\w+)\[(\d+)\]\.(\w+)")
 _HREF = re.compile(r'href="(/[^"]*)"')
 ALERT_STATUS = {
@@ -132,7 +132,7 @@ class PageRender:
         m = _FMT_CALL.fullmatch(expr)
         fmt = None
         if m:
-            expr, fmt = m.group(1), m.group(2)
+            expr, fmt = m.group(1), m.group(2) or m.group(3)
         value = self._value(expr, row)
         return self.fmt(value, fmt)
 
@@ -312,6 +312,9 @@ class PageRender:
             ctitle = node.attrs.get("comparisonTitle", "")
             text = arrow + self.fmt(c, node.attrs.get("comparisonFmt")) + (" " + ctitle if ctitle else "")
             html += f'<div class="bv-comparison {cls}">{escape(text)}</div>'
+        link = node.attrs.get("link")  # Evidence's BigValue link: the card opens the page behind it
+        if link:
+            return f'<a class="bv-link" href="{escape(link)}">{html}</div></a>'
         return html + "</div>"
 
     def data_table(self, node: Node) -> str:
@@ -350,7 +353,10 @@ class PageRender:
                 if is_link and v is not None:
                     self.links.add(str(v)) if str(v).startswith("/") else None
                     text = str(values[label_i]) if label_i is not None else (label or str(v))
-                    cells.append([to_json_value(v), text, site_href(str(v), self.depth)])
+                    key = to_json_value(values[label_i]) if label_i is not None else to_json_value(v)
+                    cells.append([key, text, site_href(str(v), self.depth)])  # sorts by its label
+                elif is_link and label_i is not None:  # no link (e.g. a count of 0): show the label
+                    cells.append([to_json_value(values[label_i]), str(values[label_i])])
                 else:
                     cells.append([to_json_value(v), self.fmt(v, fmt)])
             href = None
@@ -362,7 +368,11 @@ class PageRender:
         payload = {
             "title": node.attrs.get("title"),
             "columns": [
-                {"title": spec.attrs.get("title", spec.attrs["id"]), "num": num}
+                {
+                    "title": spec.attrs.get("title", spec.attrs["id"]),
+                    "num": num,
+                    "wrap": spec.attrs.get("wrap", "false") == "true",
+                }  # Evidence's Column wrap=true
                 for spec, _i, _f, _l, _lb, _li, num in columns
             ],
             "rows": rows,

@@ -7,6 +7,7 @@ tests compare both on the same values.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 NULL_TEXT = "—"
@@ -67,10 +68,52 @@ def _as_date(value) -> dt.date | dt.datetime | None:
     return None
 
 
+# Excel-style format codes (as Evidence accepts them): a number part `#,##0`, `0.0`, `#,##0.00`…
+# with optional literal text before/after (`¥`, `"天"`, `"万"`) and an optional trailing `%`
+# (value × 100); or a date code made of yyyy / mm / dd and separators.
+_EXCEL_NUMBER = re.compile(
+    r'^(?P<pre>(?:"[^"]*"|[¥$])*)(?P<num>#?,?#*0+(?:\.0+)?)(?P<pct>%?)(?P<post>(?:"[^"]*")*)$'
+)
+_EXCEL_DATE = re.compile(r"^(?:yyyy|yy|mm|dd|hh|ss|[-/. :])+$")
+_DATE_TOKEN = re.compile(r"yyyy|yy|mm|dd|hh|ss|.")
+
+
+def _excel(value, code: str) -> str | None:
+    """Format with an Excel-style code, or None when `code` is not one this renderer knows."""
+    m = _EXCEL_NUMBER.match(code)
+    if m:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            return str(value)
+        places = len(m["num"].split(".")[1]) if "." in m["num"] else 0
+        v = _dec(value) * (100 if m["pct"] else 1)
+        q = v.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        q = abs(q) if q == 0 else q
+        text = f"{q:,.{places}f}" if "," in m["num"] else f"{q:.{places}f}"
+        sign = "-" if text.startswith("-") else ""
+        pre, post = (re.sub(r'"([^"]*)"', r"\1", m[k]) for k in ("pre", "post"))
+        return f"{sign}{pre}{text.lstrip('-')}{m['pct']}{post}"
+    if _EXCEL_DATE.match(code):
+        d = _as_date(value)
+        if d is None:
+            return str(value)
+        t = d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
+        fields = {"yyyy": f"{t.year:04d}", "yy": f"{t.year % 100:02d}", "mm": f"{t.month:02d}",
+                  "dd": f"{t.day:02d}", "hh": f"{t.hour:02d}", "ss": f"{t.second:02d}"}  # fmt: skip
+        out, prev = [], ""
+        for tok in _DATE_TOKEN.findall(code):
+            minute = tok == "mm" and prev in ("hh", ":")  # Excel: mm after hh means minutes
+            out.append(f"{t.minute:02d}" if minute else fields.get(tok, tok))
+            prev = tok
+        return "".join(out)
+    return None
+
+
 def format_value(value, fmt: str | None = None) -> str:
     """Format one value for display. fmt=None picks a default from the value's type."""
     if value is None:
         return NULL_TEXT
+    if fmt and fmt not in FORMATS and fmt not in ALIASES and (excel := _excel(value, fmt)) is not None:
+        return excel
     name = ALIASES.get(fmt, fmt) if fmt else None
     if name is None:
         return _default(value)
@@ -121,5 +164,5 @@ def _default(value) -> str:
 
 
 def check_fmt(fmt: str | None) -> None:
-    if fmt and ALIASES.get(fmt, fmt) not in FORMATS:
+    if fmt and ALIASES.get(fmt, fmt) not in FORMATS and _excel(0, fmt) is None:
         raise FormatError(f"unknown fmt '{fmt}'; known: {', '.join(sorted(FORMATS))}")

@@ -116,7 +116,8 @@
       shown.forEach(function (r) {
         var tr = el("tr");
         r.c.forEach(function (cell, i) {
-          var td = el("td", spec.columns[i].num ? { "class": "num" } : {});
+          var cls = (spec.columns[i].num ? "num" : "") + (spec.columns[i].wrap ? " wrap" : "");
+          var td = el("td", cls ? { "class": cls.trim() } : {});
           if (cell.length > 2 && cell[2]) td.appendChild(el("a", { href: cell[2] }, cell[1]));
           else if (i === 0 && r.h) td.appendChild(el("a", { href: r.h, "class": "row-link" }, cell[1]));
           else td.textContent = cell[1];

@@ -1,8 +1,14 @@
--- Every alert that holds on as_of_date, one row per (alert_type, entity). alert_id hashes type and
--- entity key only, so the same alert keeps its id night after night; an alert whose condition no
--- longer holds simply is not here (mart_alert_history closes it). Thresholds are dbt vars.
+-- Every alert that holds on as_of_date, one row per (alert_type, entity), ranked by what to do today.
+-- alert_id hashes type and entity key only, so the same alert keeps its id night after night; an
+-- alert whose condition no longer holds simply is not here (mart_alert_history closes it).
+-- Each rule also states what is at stake (amount_at_stake), how urgent it is (urgency_days: days past
+-- due / since received, or minus the days left before a deadline), the client's status and whether
+-- the situation is worsening; priority_score combines them (doc metric_alert_priority) and sets the
+-- severity. Money items older than alert_writeoff_age_days go to the 坏账核销候选 list instead.
+-- Source-settled invoices, churned clients with nothing open, and unidentified receipts that match an
+-- open invoice (reported once as 疑似对应账单) raise nothing of their own. Thresholds are dbt vars.
 with clients as (
-    select client_id, client_name, accountant_id from {{ ref('dim_clients') }}
+    select client_id, client_name, accountant_id, status_as_of from {{ ref('dim_clients') }}
 ),
 
 tasks as (
@@ -11,11 +17,33 @@ tasks as (
     left join clients as c on c.client_id = t.client_id
 ),
 
+matches as (
+    select * from {{ ref('int_receipt_invoice_matches') }}
+),
+
+-- open receivables the source does not already mark settled
+receivables as (
+    select
+        i.*,
+        count(*) filter (where i.days_past_due > 0) over (partition by i.client_id) as client_overdue_invoices
+    from {{ ref('fct_invoices') }} as i
+    where i.open_receivable_amount > 0
+      and i.source_status <> 'paid'
+),
+
+client_open as (
+    select
+        client_id,
+        sum(open_receivable_amount) as open_amount,
+        sum(open_receivable_amount) filter (where days_past_due > 0) as overdue_amount,
+        max(days_past_due) as max_days_past_due
+    from receivables
+    group by client_id
+),
+
 invoice_overdue as (
     select
         'invoice_overdue' as alert_type,
-        case when i.days_past_due >= 60 then 'high' when i.days_past_due >= 30 then 'medium' else 'low' end
-            as severity,
         'invoice' as entity_type,
         i.invoice_id as entity_id,
         '账单 ' || i.invoice_id as entity_name,
@@ -23,11 +51,15 @@ invoice_overdue as (
         c.accountant_id as staff_id,
         i.due_date as reference_date,
         '客户「' || c.client_name || '」账单 ' || i.invoice_id || ' 已逾期 ' || i.days_past_due
-            || ' 天，未收金额 ¥' || printf('%.2f', i.open_receivable_amount) as message
-    from {{ ref('fct_invoices') }} as i
+            || ' 天，未收金额 ¥' || format('{:,.2f}', i.open_receivable_amount) as message,
+        i.open_receivable_amount::double as amount_at_stake,
+        i.days_past_due as urgency_days,
+        i.client_overdue_invoices > 1 as is_worsening,
+        true as is_money_item
+    from receivables as i
     inner join clients as c on c.client_id = i.client_id
-    where i.open_receivable_amount > 0
-      and i.days_past_due >= {{ var('alert_invoice_overdue_days') }}
+    where i.days_past_due >= {{ var('alert_invoice_overdue_days') }}
+      and i.invoice_id not in (select invoice_id from matches)
 ),
 
 late_payers as (
@@ -49,7 +81,6 @@ late_payers as (
 chronic_late_payer as (
     select
         'chronic_late_payer' as alert_type,
-        case when 1.0 * l.invoices_late / l.invoices_due >= 0.8 then 'high' else 'medium' end as severity,
         'client' as entity_type,
         l.client_id as entity_id,
         c.client_name as entity_name,
@@ -57,17 +88,23 @@ chronic_late_payer as (
         c.accountant_id as staff_id,
         l.last_due_date as reference_date,
         '客户「' || c.client_name || '」近12个月 ' || l.invoices_due || ' 张到期账单中 ' || l.invoices_late
-            || ' 张逾期超过 ' || {{ var('alert_late_payer_grace_days') }} || ' 天付款，为长期拖欠客户' as message
+            || ' 张逾期超过 ' || {{ var('alert_late_payer_grace_days') }} || ' 天付款，为长期拖欠客户' as message,
+        coalesce(o.overdue_amount, 0)::double as amount_at_stake,
+        coalesce(o.max_days_past_due, 0) as urgency_days,
+        1.0 * l.invoices_late / l.invoices_due >= 0.8 as is_worsening,
+        false as is_money_item
     from late_payers as l
     inner join clients as c on c.client_id = l.client_id
+    left join client_open as o on o.client_id = l.client_id
     where l.invoices_due >= {{ var('alert_late_payer_min_invoices') }}
       and 1.0 * l.invoices_late / l.invoices_due >= {{ var('alert_late_payer_share') }}
+      -- a churned client who owes nothing is history, not an action
+      and not (c.status_as_of = 'churned' and coalesce(o.open_amount, 0) = 0)
 ),
 
 contract_expiring as (
     select
         'contract_expiring_low_renewal' as alert_type,
-        case when r.days_to_end <= 30 then 'high' else 'medium' end as severity,
         'contract' as entity_type,
         r.contract_id as entity_id,
         '合同 ' || r.contract_id as entity_name,
@@ -76,7 +113,11 @@ contract_expiring as (
         r.end_date as reference_date,
         '客户「' || r.client_name || '」合同 ' || r.contract_id || ' 将于 ' || strftime(r.end_date, '%Y-%m-%d')
             || ' 到期（剩 ' || r.days_to_end || ' 天），续约概率仅 '
-            || printf('%.0f', 100 * r.renewal_probability) || '%' as message
+            || printf('%.0f', 100 * r.renewal_probability) || '%' as message,
+        r.annualized_value::double as amount_at_stake,
+        -r.days_to_end as urgency_days,
+        r.renewal_probability < 0.3 as is_worsening,
+        false as is_money_item
     from {{ ref('mart_renewal_scores') }} as r
     where not r.is_renewed
       and r.days_to_end <= {{ var('alert_contract_expiring_days') }}
@@ -86,7 +127,6 @@ contract_expiring as (
 churn_risk as (
     select
         'renewal_churn_risk' as alert_type,
-        case when r.end_date - {{ as_of() }} <= 30 then 'high' else 'medium' end as severity,
         'contract' as entity_type,
         r.contract_id as entity_id,
         '合同 ' || r.contract_id as entity_name,
@@ -98,9 +138,14 @@ churn_risk as (
             || coalesce('续约概率 ' || printf('%.0f', 100 * r.renewal_probability) || '%，', '')
             || '近12个月投诉 ' || r.complaints || ' 次'
             || coalesce('，平均满意度 ' || printf('%.1f', r.avg_score), '')
-            || '，最长逾期 ' || r.max_days_past_due || ' 天）' as message
+            || '，最长逾期 ' || r.max_days_past_due || ' 天）' as message,
+        k.annualized_value::double as amount_at_stake,
+        -datediff('day', {{ as_of() }}, r.end_date) as urgency_days,
+        r.complaints > 0 as is_worsening,
+        false as is_money_item
     from {{ ref('int_alerts_churn_risk') }} as r
     inner join clients as c on c.client_id = r.client_id
+    left join {{ ref('dim_contracts') }} as k on k.contract_id = r.contract_id
     -- one alert per contract: an expiring low-probability contract is already alerted above
     where r.contract_id not in (select e.entity_id from contract_expiring as e)
 ),
@@ -108,17 +153,19 @@ churn_risk as (
 forecast_deviation as (
     select
         'collection_forecast_deviation' as alert_type,
-        case when b.abs_pct_error > 2 * {{ var('forecast_deviation_threshold') }} then 'high' else 'medium' end
-            as severity,
         'period' as entity_type,
         b.period as entity_id,
         b.period || ' 回款' as entity_name,
         null::varchar as client_id,
         null::varchar as staff_id,
         (b.cutoff_date + 1) as reference_date,
-        b.period || ' 实际回款 ¥' || printf('%.2f', b.actual_amount) || ' 与预测 ¥'
-            || printf('%.2f', b.forecast_amount) || ' 偏差 ' || printf('%.1f', 100 * b.abs_pct_error)
-            || '%，超过阈值' as message
+        b.period || ' 实际回款 ¥' || format('{:,.2f}', b.actual_amount) || ' 与预测 ¥'
+            || format('{:,.2f}', b.forecast_amount) || ' 偏差 ' || printf('%.1f', 100 * b.abs_pct_error)
+            || '%，超过阈值' as message,
+        abs(b.actual_amount - b.forecast_amount)::double as amount_at_stake,
+        0 as urgency_days,
+        b.abs_pct_error > 2 * {{ var('forecast_deviation_threshold') }} as is_worsening,
+        false as is_money_item
     from {{ ref('mart_forecast_backtest') }} as b
     where b.is_latest_month and b.is_deviation
 ),
@@ -126,7 +173,6 @@ forecast_deviation as (
 document_late as (
     select
         'document_collection_late' as alert_type,
-        case when {{ as_of() }} - t.due_date >= 7 then 'high' else 'medium' end as severity,
         'task' as entity_type,
         t.task_id as entity_id,
         t.stage_cn || ' ' || coalesce(t.period, '') as entity_name,
@@ -134,7 +180,11 @@ document_late as (
         t.assignee_id as staff_id,
         t.due_date as reference_date,
         '客户「' || t.client_name || '」' || coalesce(t.period || ' ', '') || '票据采集已超期 '
-            || ({{ as_of() }} - t.due_date) || ' 天未完成' as message
+            || ({{ as_of() }} - t.due_date) || ' 天未完成' as message,
+        0.0 as amount_at_stake,
+        datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
+        datediff('day', t.due_date, {{ as_of() }}) >= 7 as is_worsening,
+        false as is_money_item
     from tasks as t
     where t.stage = 'document_collection'
       and t.is_open
@@ -144,8 +194,6 @@ document_late as (
 filing_at_risk as (
     select
         'filing_at_risk' as alert_type,
-        case when f.filing_status = 'overdue' or f.working_days_left <= 1 then 'high' else 'medium' end
-            as severity,
         'task' as entity_type,
         f.task_id as entity_id,
         '报税 ' || f.period as entity_name,
@@ -155,7 +203,11 @@ filing_at_risk as (
         '客户「' || f.client_name || '」' || f.period || ' 申报'
             || case when f.filing_status = 'overdue' then '已过申报截止日 ' || strftime(f.deadline, '%Y-%m-%d') || ' 仍未完成'
                     else '距截止日 ' || strftime(f.deadline, '%Y-%m-%d') || ' 仅剩 ' || f.working_days_left
-                         || ' 个工作日，尚未完成' end as message
+                         || ' 个工作日，尚未完成' end as message,
+        0.0 as amount_at_stake,
+        datediff('day', f.deadline, {{ as_of() }}) as urgency_days,
+        f.filing_status = 'overdue' as is_worsening,
+        false as is_money_item
     from {{ ref('mart_tax_filing_status') }} as f
     where f.filing_status in ('at_risk', 'overdue')
 ),
@@ -163,7 +215,6 @@ filing_at_risk as (
 task_overdue as (
     select
         'task_overdue' as alert_type,
-        case when t.days_late > 7 then 'high' when t.days_late > 2 then 'medium' else 'low' end as severity,
         'task' as entity_type,
         t.task_id as entity_id,
         t.stage_cn || ' ' || coalesce(t.period, '') as entity_name,
@@ -171,7 +222,11 @@ task_overdue as (
         t.assignee_id as staff_id,
         t.due_date as reference_date,
         '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 已逾期 ' || t.days_late
-            || ' 天' as message
+            || ' 天' as message,
+        0.0 as amount_at_stake,
+        t.days_late as urgency_days,
+        t.days_late > 7 as is_worsening,
+        false as is_money_item
     from tasks as t
     -- document collection and tax filing have their own alert types
     where t.is_overdue and t.stage not in ('document_collection', 'tax_filing')
@@ -180,7 +235,6 @@ task_overdue as (
 task_blocked as (
     select
         'task_blocked' as alert_type,
-        case when t.due_date <= {{ as_of() }} then 'high' else 'medium' end as severity,
         'task' as entity_type,
         t.task_id as entity_id,
         t.stage_cn || ' ' || coalesce(t.period, '') as entity_name,
@@ -189,7 +243,11 @@ task_blocked as (
         t.due_date as reference_date,
         '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 被上游任务 ' || u.task_id
             || '（' || u.stage_cn || '，' || u.assignee_name || '）阻塞，上游已逾期 '
-            || ({{ as_of() }} - u.due_date) || ' 天' as message
+            || ({{ as_of() }} - u.due_date) || ' 天' as message,
+        0.0 as amount_at_stake,
+        datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
+        t.due_date <= {{ as_of() }} as is_worsening,
+        false as is_money_item
     from tasks as t
     inner join tasks as u on u.task_id = t.depends_on_task_id
     where t.is_open and t.is_upstream_unfinished and u.due_date < {{ as_of() }}
@@ -198,7 +256,6 @@ task_blocked as (
 staff_saturation as (
     select
         'staff_saturation' as alert_type,
-        case when s.load_ratio >= 1.2 then 'high' else 'medium' end as severity,
         'staff' as entity_type,
         s.staff_id as entity_id,
         s.staff_name as entity_name,
@@ -206,14 +263,17 @@ staff_saturation as (
         s.staff_id,
         date_trunc('month', {{ as_of() }})::date as reference_date,
         s.staff_name || ' 本月负责 ' || s.client_load || ' 户，产能 ' || s.monthly_capacity || ' 户，负荷 '
-            || printf('%.0f', 100 * s.load_ratio) || '%' as message
+            || printf('%.0f', 100 * s.load_ratio) || '%' as message,
+        0.0 as amount_at_stake,
+        0 as urgency_days,
+        s.load_ratio >= 1.2 as is_worsening,
+        false as is_money_item
     from {{ ref('int_alerts_staff_saturation') }} as s
 ),
 
 unidentified as (
     select
         'unidentified_receipt' as alert_type,
-        case when {{ as_of() }} - p.paid_date > 7 then 'high' else 'medium' end as severity,
         'payment' as entity_type,
         p.payment_id as entity_id,
         '收款 ' || p.payment_id as entity_name,
@@ -221,9 +281,35 @@ unidentified as (
         null::varchar as staff_id,
         p.paid_date as reference_date,
         strftime(p.paid_date, '%Y-%m-%d') || ' 收到 ' || coalesce(p.payer_name, '未知付款方') || ' 款项 ¥'
-            || printf('%.2f', p.amount) || '，无法识别客户' as message
+            || format('{:,.2f}', p.amount) || '，无法识别客户' as message,
+        p.amount::double as amount_at_stake,
+        datediff('day', p.paid_date, {{ as_of() }}) as urgency_days,
+        false as is_worsening,
+        true as is_money_item
     from {{ ref('fct_payments') }} as p
     where not p.is_identified
+      and p.payment_id not in (select payment_id from matches)
+),
+
+receipt_match as (
+    select
+        'receipt_invoice_match' as alert_type,
+        'payment' as entity_type,
+        m.payment_id as entity_id,
+        '收款 ' || m.payment_id || ' ↔ 账单 ' || m.invoice_id as entity_name,
+        m.client_id,
+        c.accountant_id as staff_id,
+        m.paid_date as reference_date,
+        strftime(m.paid_date, '%Y-%m-%d') || ' 收到「' || coalesce(m.payer_name, '未知付款方') || '」¥'
+            || format('{:,.2f}', m.amount) || '，疑似对应客户「' || m.client_name || '」账单 ' || m.invoice_id
+            || '（' || strftime(m.issue_date, '%Y-%m-%d') || ' 开具，未收 ¥' || format('{:,.2f}', m.amount)
+            || '）：请核对后确认入账' as message,
+        m.amount::double as amount_at_stake,
+        datediff('day', m.paid_date, {{ as_of() }}) as urgency_days,
+        false as is_worsening,
+        true as is_money_item
+    from matches as m
+    inner join clients as c on c.client_id = m.client_id
 ),
 
 unioned as (
@@ -238,13 +324,58 @@ unioned as (
     union all select * from task_blocked
     union all select * from staff_saturation
     union all select * from unidentified
+    union all select * from receipt_match
+),
+
+type_weights (alert_type, type_weight, is_deadline) as (
+    values ('filing_at_risk', 30, true), ('contract_expiring_low_renewal', 20, true),
+           ('receipt_invoice_match', 20, false), ('renewal_churn_risk', 15, true),
+           ('collection_forecast_deviation', 10, false), ('document_collection_late', 15, true),
+           ('task_overdue', 15, true), ('task_blocked', 10, true), ('staff_saturation', 15, false),
+           ('invoice_overdue', 10, false), ('chronic_late_payer', 10, false), ('unidentified_receipt', 10, false)
+),
+
+scored as (
+    select
+        u.*,
+        u.is_money_item and u.urgency_days > {{ var('alert_writeoff_age_days') }} as is_write_off_candidate,
+        w.type_weight
+        + 30 * least(1, sqrt(greatest(u.amount_at_stake, 0) / {{ var('alert_priority_amount_scale') }}))
+        + case
+            when w.is_deadline and u.urgency_days >= 0 then 25
+            when w.is_deadline then 25 * greatest(0, 1 - (-u.urgency_days) / 30.0)
+            else 25 * least(greatest(u.urgency_days, 0), 60) / 60.0
+          end
+        + case c.status_as_of when 'active' then 10 when 'churned' then 0 else 5 end
+        + case when u.is_worsening then 10 else 0 end as priority_score
+    from unioned as u
+    inner join type_weights as w on w.alert_type = u.alert_type
+    left join clients as c on c.client_id = u.client_id
 ),
 
 final as (
     select
         md5(alert_type || '|' || entity_id) as alert_id,
-        *
-    from unioned
+        alert_type,
+        case
+            when is_write_off_candidate then 'low'
+            when priority_score >= {{ var('alert_high_priority_score') }} then 'high'
+            when priority_score >= {{ var('alert_medium_priority_score') }} then 'medium'
+            else 'low'
+        end as severity,
+        entity_type,
+        entity_id,
+        entity_name,
+        client_id,
+        staff_id,
+        reference_date,
+        message,
+        cast(amount_at_stake as double) as amount_at_stake,
+        cast(urgency_days as integer) as urgency_days,
+        is_worsening,
+        cast(round(priority_score, 1) as double) as priority_score,
+        case when is_write_off_candidate then 'write_off_review' else 'action' end as alert_list
+    from scored
 )
 
 select * from final

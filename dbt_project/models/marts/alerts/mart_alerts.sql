@@ -1,4 +1,5 @@
--- 预警中心: one row per alert open on as_of_date, with labels, the responsible staff member and the
+-- 预警中心: one row per alert open on as_of_date, ranked by priority within its list (action /
+-- write-off review), with labels, the responsible staff member and the
 -- date the alert was first seen (its open episode in mart_alert_history).
 with alerts as (
     select * from {{ ref('int_alerts_current') }}
@@ -26,6 +27,7 @@ final as (
             when 'task_blocked' then '任务被上游阻塞'
             when 'staff_saturation' then '员工负荷饱和'
             when 'unidentified_receipt' then '未识别收款'
+            when 'receipt_invoice_match' then '疑似对应账单'
         end as alert_type_cn,
         a.severity,
         case a.severity when 'high' then '高' when 'medium' then '中' else '低' end as severity_cn,
@@ -40,7 +42,15 @@ final as (
         a.reference_date,
         coalesce(e.opened_date, {{ as_of() }}) as first_seen_date,
         ({{ as_of() }} - coalesce(e.opened_date, {{ as_of() }}))::integer as days_open,
-        a.message
+        a.message,
+        a.amount_at_stake,
+        a.urgency_days,
+        a.is_worsening,
+        a.priority_score,
+        cast(row_number() over (partition by a.alert_list order by a.priority_score desc, a.alert_id) as integer)
+            as priority_rank,
+        a.alert_list,
+        case a.alert_list when 'action' then '待处理预警' else '坏账核销候选' end as alert_list_cn
     from alerts as a
     left join episodes as e on e.alert_id = a.alert_id
     left join {{ ref('dim_clients') }} as c on c.client_id = a.client_id

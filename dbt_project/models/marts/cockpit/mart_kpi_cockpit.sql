@@ -1,17 +1,21 @@
 -- 驾驶舱: one row per month × metric with actual, company target, achievement, previous month and
 -- same month last year. Actuals are read from the marts that own each formula, never recomputed.
+-- Collections compare comparable windows (doc period_semantics): for 本月至今 the previous-month and
+-- last-year values cover the same days; other metrics compare with the previous / same month's value.
+-- *_display columns carry each value in its unit for tables mixing units (¥万, %, 户).
 with months as (
     select distinct period, month_start
     from {{ ref('dim_date') }}
     where date_day <= {{ as_of() }} and date_day > {{ as_of() }} - interval 25 month
 ),
 
+-- collections come with their own comparable windows (本月至今 vs the same days of last month)
 collections as (
-    select period, sum(collected_amount) as collected_amount,
-           sum(billed_collected_amount) / nullif(sum(billed_amount), 0) as collection_rate
-    from {{ ref('mart_collections_by_period') }}
-    where period_grain = 'month'
-    group by period
+    select * from {{ ref('mart_collections_firm_monthly') }}
+),
+
+windows as (
+    select period, is_partial_period from {{ ref('int_period_windows') }}
 ),
 
 owned as (
@@ -50,9 +54,18 @@ labels (metric, metric_cn, unit, metric_sort) as (
 with_history as (
     select
         a.*,
-        lag(a.actual) over (partition by a.metric order by a.month_start) as prev_month_actual,
-        lag(a.actual, 12) over (partition by a.metric order by a.month_start) as same_month_last_year_actual
+        case a.metric
+            when 'collected_amount' then c.prev_collected_amount::double
+            when 'collection_rate' then c.prev_collection_rate
+            else lag(a.actual) over (partition by a.metric order by a.month_start)
+        end as prev_month_actual,
+        case a.metric
+            when 'collected_amount' then c.ly_collected_amount::double
+            when 'collection_rate' then c.ly_collection_rate
+            else lag(a.actual, 12) over (partition by a.metric order by a.month_start)
+        end as same_month_last_year_actual
     from actuals as a
+    left join collections as c on c.period = a.period
 ),
 
 final as (
@@ -70,8 +83,14 @@ final as (
         cast(h.prev_month_actual as double) as prev_month_actual,
         cast(h.same_month_last_year_actual as double) as same_month_last_year_actual,
         cast(h.actual - h.prev_month_actual as double) as mom_change,
-        cast(h.actual - h.same_month_last_year_actual as double) as yoy_change
+        cast(h.actual - h.same_month_last_year_actual as double) as yoy_change,
+        coalesce(w.is_partial_period, false) as is_partial_period,
+        {{ display_value('h.actual', 'l.unit') }} as actual_display,
+        {{ display_value('t.target_value', 'l.unit') }} as target_display,
+        {{ display_value('h.prev_month_actual', 'l.unit') }} as prev_month_display,
+        {{ display_value('h.same_month_last_year_actual', 'l.unit') }} as same_month_last_year_display
     from with_history as h
+    left join windows as w on w.period = h.period
     inner join labels as l on l.metric = h.metric
     left join {{ ref('fct_targets') }} as t
         on t.period = h.period and t.metric = h.metric and t.scope_type = 'company'

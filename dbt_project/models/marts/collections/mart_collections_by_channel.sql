@@ -26,6 +26,7 @@ final as (
         period || '|' || channel as row_key,
         period,
         period_start,
+        last_day(period_start) > {{ as_of() }} as is_partial_period,
         channel,
         channel_cn,
         cast(payment_count as integer) as payment_count,

@@ -157,6 +157,7 @@ final as (
             when '{{ code }}' then '{{ label }}'
             {%- endfor %}
         end as {{ s }}_state_cn,
+        {{ progress_status('cs.' ~ s ~ '_state', 'cs.' ~ s ~ '_done', 'cs.' ~ s ~ '_due_date') }} as {{ s }}_status,
         cs.{{ s }}_task_id,
         cs.{{ s }}_due_date,
         {%- endfor %}

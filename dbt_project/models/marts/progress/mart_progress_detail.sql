@@ -55,6 +55,14 @@ final as (
             when 'delayed' then '已延迟'
         end as state_cn,
         s.status_as_of = 'done' as is_done,
+        case s.state when 'completed' then 'completed' when 'delayed' then 'delayed' else 'not_completed' end
+            as state_group,
+        {{ progress_status('s.state', "s.status_as_of = 'done'", 's.due_date') }} as status_display,
+        {{ progress_status_color('s.state', "s.status_as_of = 'done'", 's.due_date') }} as status_color,
+        md5(s.report_period || '|' || s.service_type || '|' || coalesce(c.industry, '') || '|'
+            || coalesce(s.assignee_team, '') || '|' || s.assignee_id || '|'
+            || case s.state when 'completed' then 'completed' when 'delayed' then 'delayed' else 'not_completed' end)
+            as drill_key,
         s.created_date,
         s.due_date,
         s.completed_date,

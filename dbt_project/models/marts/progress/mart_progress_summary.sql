@@ -22,7 +22,8 @@ counted as (
         cast(count(*) filter (where state = 'not_started') as integer) as not_started_count,
         cast(count(*) filter (where state = 'in_progress') as integer) as in_progress_count,
         cast(count(*) filter (where is_done) as integer) as done_count,
-        cast(count(*) filter (where state = 'delayed' and not is_done) as integer) as overdue_open_count
+        cast(count(*) filter (where state = 'delayed' and not is_done) as integer) as overdue_open_count,
+        cast(count(*) filter (where status_color = 'amber') as integer) as at_risk_count
     from detail
     group by all
 ),
@@ -30,7 +31,12 @@ counted as (
 final as (
     select
         *,
-        cast(done_count as double) / task_count as completion_rate
+        cast(done_count as double) / task_count as completion_rate,
+        -- drill-through keys: the detail rows behind the whole row / one status cell (mart_progress_detail.drill_key)
+        md5(summary_key) as detail_key,
+        md5(summary_key || '|completed') as completed_key,
+        md5(summary_key || '|not_completed') as not_completed_key,
+        md5(summary_key || '|delayed') as delayed_key
     from counted
 )
 

@@ -27,6 +27,7 @@ final as (
         period,
         cast(strptime(period || '-01', '%Y-%m-%d') as date) as month_start,
         period = strftime({{ as_of() }}, '%Y-%m') as is_current_month,
+        period = strftime({{ as_of() }}, '%Y-%m') and {{ as_of() }} < last_day({{ as_of() }}) as is_partial_period,
         service_type,
         service_type_cn,
         cast(active_clients as integer) as active_clients,

@@ -57,6 +57,7 @@ final as (
         m.month_start,
         m.reference_date,
         m.period = strftime({{ as_of() }}, '%Y-%m') as is_current_month,
+        m.reference_date < last_day(m.month_start) as is_partial_period,
         cast(coalesce(c.active_clients, 0) as integer) as active_clients,
         cast(coalesce(h.accountants, 0) as integer) as accountants,
         cast(case when h.accountants > 0 then coalesce(c.active_clients, 0) / h.accountants end as double)

@@ -1,0 +1,1 @@
+select * from marts.mart_renewal_rate_12m

@@ -1,0 +1,1 @@
+select * from marts.mart_tax_filing_status_counts

@@ -1,0 +1,1 @@
+select * from marts.mart_workload_team_period
