@@ -59,7 +59,7 @@ invoice_overdue as (
     from receivables as i
     inner join clients as c on c.client_id = i.client_id
     where i.days_past_due >= {{ var('alert_invoice_overdue_days') }}
-      and i.invoice_id not in (select invoice_id from matches)
+      and i.invoice_id not in (select mt.invoice_id from matches as mt)
 ),
 
 late_payers as (
@@ -288,7 +288,7 @@ unidentified as (
         true as is_money_item
     from {{ ref('fct_payments') }} as p
     where not p.is_identified
-      and p.payment_id not in (select payment_id from matches)
+      and p.payment_id not in (select mt.payment_id from matches as mt)
 ),
 
 receipt_match as (

@@ -18,7 +18,7 @@ with bounds as (
 ),
 
 months as (
-    select cast(m as date) as month_start
+    select cast(t.m as date) as month_start
     from bounds, range(
         date_trunc('month', bounds.first_day), date_trunc('month', {{ as_of() }}) + interval 1 day,
         interval 1 month

@@ -7,7 +7,7 @@ with firm as (
 ),
 
 final as (
-    select * exclude (scope, team) from firm
+    select * exclude (scope, team) from firm  -- noqa: AM04 (columns fixed by the enforced contract)
 )
 
 select * from final
