@@ -51,11 +51,12 @@ browsers:
 
 demo: setup
 	$(UV) run python -m orchestration.demo --out data/raw --as-of $(AS_OF) --seed $(SEED) --clients $(CLIENTS)
-	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
+	@# the generator has finished writing: no settle window for the files it just wrote
+	OPSCENTER_SETTLE_SECONDS=0 $(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
 
 demo-broken: setup
 	$(UV) run python -m orchestration.demo --out data/raw --as-of $(AS_OF) --seed $(SEED) --clients $(CLIENTS) --fault missing_column
-	-$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
+	-OPSCENTER_SETTLE_SECONDS=0 $(UV) run python -m orchestration.cli nightly --as-of $(AS_OF)
 	$(UV) run python -m orchestration.cli status
 
 nightly: setup

@@ -1,7 +1,12 @@
 """Make the repository root importable (`orchestration.*`) when pytest runs from any directory."""
 
+import os
 import sys
 from pathlib import Path
+
+# Files the tests write are complete when written: no settle window (contract 1.1) for nights the tests
+# start through the settings (CLI subprocesses inherit it). The loader's own settle tests pass theirs.
+os.environ.setdefault("OPSCENTER_SETTLE_SECONDS", "0")
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:

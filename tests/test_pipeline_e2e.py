@@ -153,7 +153,7 @@ def test_broken_night_publishes_nothing_keeps_current_and_alerts_ops(night, webh
     defs = build_definitions(
         {
             "warehouse": WarehouseResource(path=str(night["warehouse"])),
-            "landing_zone": LandingZoneResource(path=str(broken)),
+            "landing_zone": LandingZoneResource(path=str(broken), settle_seconds=0),
         }
     )
     instance = dg.DagsterInstance.ephemeral()
