@@ -47,14 +47,18 @@ def build_digest(snapshot: Path, as_of: dt.date, pages: str | None = None) -> tu
             " coalesce(sum(outstanding_amount) filter (where days_past_due > 90), 0)::double"
             " from marts.mart_ar_aging_invoices",
         )
-        alerts, high, new = _one(
+        # the action list only: items past the write-off age are a separate review list (坏账核销候选)
+        alerts, high, new, write_off = _one(
             con,
-            "select count(*), count(*) filter (where severity = 'high'),"
-            " count(*) filter (where first_seen_date = $d) from marts.mart_alerts",
+            "select count(*) filter (where alert_list = 'action'),"
+            " count(*) filter (where alert_list = 'action' and severity = 'high'),"
+            " count(*) filter (where alert_list = 'action' and first_seen_date = $d),"
+            " count(*) filter (where alert_list = 'write_off_review') from marts.mart_alerts",
             {"d": as_of},
         )
         top_types = con.execute(
-            "select alert_type_cn, count(*) from marts.mart_alerts group by 1 order by 2 desc, 1 limit 3"
+            "select alert_type_cn, count(*) from marts.mart_alerts where alert_list = 'action'"
+            " group by 1 order by 2 desc, 1 limit 3"
         ).fetchall()
         low_renewal = _one(con, f"select count(*) from marts.mart_alerts where alert_type = '{LOW_RENEWAL}'")[
             0
@@ -71,6 +75,8 @@ def build_digest(snapshot: Path, as_of: dt.date, pages: str | None = None) -> tu
         lines.append(f"本月至今回款：{_wan(actual)}{goal}")
     lines.append(f"应收余额：{_wan(ar_total)}，其中逾期 90 天以上 {_wan(ar_90)}")
     lines.append(f"待处理预警：{alerts} 条（高 {high} 条），今日新增 {new} 条")
+    if write_off:
+        lines.append(f"坏账核销候选：{write_off} 条（账龄超过核销复核期限，请财务复核）")
     if top_types:
         lines.append("预警最多：" + "、".join(f"{name} {n} 条" for name, n in top_types))
     lines.append(f"即将到期且续约概率低的合同：{low_renewal} 份")

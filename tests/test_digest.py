@@ -36,11 +36,13 @@ def snapshot(tmp_path: Path) -> Path:
         )
         con.execute(
             "create table marts.mart_alerts as select * from (values"
-            " ('invoice_overdue', '账单逾期', 'high', date '2026-11-20'),"
-            " ('invoice_overdue', '账单逾期', 'medium', date '2026-11-02'),"
-            " ('task_overdue', '任务逾期', 'medium', date '2026-11-20'),"
-            " ('contract_expiring_low_renewal', '合同到期且续约概率低', 'high', date '2026-11-18'))"
-            " t(alert_type, alert_type_cn, severity, first_seen_date)"
+            " ('invoice_overdue', '账单逾期', 'high', date '2026-11-20', 'action'),"
+            " ('invoice_overdue', '账单逾期', 'medium', date '2026-11-02', 'action'),"
+            " ('task_overdue', '任务逾期', 'medium', date '2026-11-20', 'action'),"
+            " ('contract_expiring_low_renewal', '合同到期且续约概率低', 'high', date '2026-11-18', 'action'),"
+            # older than the write-off age: counted on its own line, not as a pending alert
+            " ('invoice_overdue', '账单逾期', 'high', date '2026-11-20', 'write_off_review'))"
+            " t(alert_type, alert_type_cn, severity, first_seen_date, alert_list)"
         )
         con.execute(
             "create table marts.mart_collection_forecast as select * from (values"
@@ -54,6 +56,7 @@ def snapshot(tmp_path: Path) -> Path:
 EXPECTED = """本月至今回款：¥24.6万（月目标 ¥32.5万，已完成 75.7%）
 应收余额：¥15.8万，其中逾期 90 天以上 ¥3.8万
 待处理预警：4 条（高 2 条），今日新增 2 条
+坏账核销候选：1 条（账龄超过核销复核期限，请财务复核）
 预警最多：账单逾期 2 条、任务逾期 1 条、合同到期且续约概率低 1 条
 即将到期且续约概率低的合同：1 份
 下月预计回款：¥33.6万（区间 ¥29.7万 – ¥37.6万）
@@ -85,5 +88,7 @@ def test_published_night_logs_a_digest_with_its_numbers(night):
     logged = [json.loads(line) for line in (night["root"] / "digests.jsonl").read_text().splitlines()]
     assert logged and {r["as_of_date"] for r in logged} == {"2026-11-20"}
     with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
-        alerts = con.execute("select count(*) from marts.mart_alerts").fetchone()[0]
+        alerts = con.execute("select count(*) from marts.mart_alerts where alert_list = 'action'").fetchone()[
+            0
+        ]
     assert f"待处理预警：{alerts} 条" in logged[-1]["text"]
