@@ -30,7 +30,7 @@ def _deps(table: str) -> list[dg.AssetKey]:
         dg.AssetSpec(
             ["ml", "renewal_model_evaluation"],
             deps=_deps("renewal_model_evaluation"),
-            description="Time-ordered hold-out AUC / Brier / calibration of the renewal model and its baselines.",
+            description="Time-ordered hold-out AUC / Brier / calibration: renewal model and baselines.",
             group_name="ml",
         ),
     ],

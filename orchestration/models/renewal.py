@@ -78,13 +78,10 @@ def load_features(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def _logistic(c: float) -> Pipeline:
+    numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
     features = ColumnTransformer(
-        [
-            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-            ("num", make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
-             NUMERIC),
-        ]
-    )  # fmt: skip
+        [("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL), ("num", numeric, NUMERIC)]
+    )
     return make_pipeline(features, LogisticRegression(C=c, max_iter=2000, random_state=SEED))
 
 
@@ -210,7 +207,9 @@ def score(features: pd.DataFrame, as_of: dt.date, model: str = MODEL_NAME) -> pd
     """Renewal probability of contracts in force, not yet renewed, ending within the next 180 days."""
     horizon = as_of + dt.timedelta(days=SCORE_HORIZON_DAYS)
     in_window = np.array([as_of <= d <= horizon for d in features["end_date"]], dtype=bool)
-    target = features[(features["state_as_of"] == "active") & in_window & ~features["is_renewed"].astype(bool)]
+    target = features[
+        (features["state_as_of"] == "active") & in_window & ~features["is_renewed"].astype(bool)
+    ]
     p, model_name = fit_predict(_closed(features), target, model)
     out = target[["contract_id", "client_id", "end_date", "is_renewed"]].copy()
     out["renewal_probability"] = p
