@@ -4,12 +4,13 @@ action fits the days left, and the forecast still runs. Then the same contracts 
 model probabilities: the rules still apply next to the model.
 
 Three monthly bookkeeping contracts signed 2025-12-20, 2026-01-01 .. end, none ended:
-  K1 C1 300/month  (annualized 3,600), ends 2026-07-10 (10 days left); C1 complained on 2026-05-01.
+  K1 C1 300/month  (annualized 3,600), ends 2026-07-10 (10 days left); C1 complained on 2026-05-01,
+     scoring 1 (satisfaction 1 < 3.5 too).
   K2 C2 1,000/month (12,000), ends 2026-09-15 (77 days); paid on time.
   K3 C3 200/month  (2,400), ends 2026-08-20 (51 days); its 2026-04-01 invoice (due 04-15) unpaid,
      76 days late > 30 → overdue share 1 > 0.3.
 High-value threshold = 75th percentile of 2,400 / 3,600 / 12,000 = 3,600 + 0.5 × 8,400 = 7,800.
-Rules only: K1 churn_risk (complaint), K2 high_value, K3 churn_risk (overdue).
+Rules only: K1 churn_risk (low satisfaction, complaint), K2 high_value, K3 churn_risk (overdue).
 Actions: K1 "距到期仅剩 10 天，立即处理：…", by min(end, max(as_of + 7, end − 90)) = 07-07;
   K2 still more than 60 days out → the 60-days-ahead text, by max(07-14, 09-15 − 60 = 07-17) = 07-17;
   K3 churn within 90 days → the act-now text, by 07-07.
@@ -128,7 +129,7 @@ def test_no_ended_contract_publishes_rule_based_scores(firm):
 
 def test_rule_tiers_and_actions_fit_the_days_left(firm):
     rows = {r[0]: r[1:] for r in firm["rules"]}
-    assert rows["K1"][:4] == ("churn_risk", "rules", "有投诉", 10)
+    assert rows["K1"][:4] == ("churn_risk", "rules", "满意度低；有投诉", 10)
     assert rows["K1"][4].startswith("距到期仅剩 10 天，立即处理：主管 7 日内回访")
     assert rows["K1"][5] == dt.date(2026, 7, 7)
     assert rows["K2"][:4] == ("high_value", "rules", "", 77)
@@ -141,7 +142,7 @@ def test_rule_tiers_and_actions_fit_the_days_left(firm):
 def test_rules_still_apply_when_the_model_scores(firm):
     rows = {r[0]: r[1:4] for r in firm["model"]}
     assert rows == {
-        "K1": ("churn_risk", "model_and_rules", "有投诉"),
+        "K1": ("churn_risk", "model_and_rules", "满意度低；有投诉"),
         "K2": ("churn_risk", "model_and_rules", "模型续约概率低"),
         "K3": ("churn_risk", "model_and_rules", "经常逾期付款"),  # 0.90 but 100 % overdue: never 高价值
     }
