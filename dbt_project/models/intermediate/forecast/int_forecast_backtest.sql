@@ -57,5 +57,6 @@ final as (
 select
     *,
     actual_amount - forecast_amount as error_amount,
-    case when actual_amount > 0 then abs(forecast_amount - actual_amount) / actual_amount end as abs_pct_error
+    round(case when actual_amount > 0 then abs(forecast_amount - actual_amount) / actual_amount end, 8)
+        as abs_pct_error
 from final

@@ -67,7 +67,8 @@ final as (
         m.month,
         m.history_start_month,
         last_day(m.month) <= s.cutoff_date as is_complete_month,
-        coalesce(b.amount, 0) as amount
+        -- rounded to the cent: a sum of doubles in another order must not change the backtest
+        round(coalesce(b.amount, 0), 2) as amount
     from scopes as s
     inner join months as m on m.cutoff_date = s.cutoff_date
     left join by_scope as b

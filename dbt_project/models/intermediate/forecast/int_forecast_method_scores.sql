@@ -50,7 +50,7 @@ ranked as (
 
 chosen as (
     select coalesce(
-        (select method from ranked where is_eligible order by mape, priority limit 1), 'model'
+        (select method from ranked where is_eligible order by round(mape, 8), priority limit 1), 'model'
     ) as method
 ),
 
@@ -62,12 +62,13 @@ final as (
         r.backtest_months,
         r.forecast_months,
         r.scored_months,
-        r.mape,
-        r.wape,
-        r.bias,
+        round(r.mape, 8) as mape,
+        round(r.wape, 8) as wape,
+        round(r.bias, 8) as bias,
         r.is_eligible,
         r.method = c.method as is_chosen,
-        case when r.band_months >= 3 then r.band_quantile else {{ var('forecast_default_band') }} end as band_pct
+        round(case when r.band_months >= 3 then r.band_quantile else {{ var('forecast_default_band') }} end, 8)
+            as band_pct
     from ranked as r
     cross join chosen as c
 )

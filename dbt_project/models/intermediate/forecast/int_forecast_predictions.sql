@@ -116,9 +116,10 @@ select
     f.h,
     (c.m0 + to_months(cast(f.h as integer)))::date as target_month,
     f.method,
-    f.amount,
-    f.open_invoice_amount,
-    f.scheduled_invoice_amount,
-    f.new_business_amount
+    -- rounded (4 decimals): sums of doubles in a different order give identical reruns
+    round(f.amount, 4) as amount,
+    round(f.open_invoice_amount, 4) as open_invoice_amount,
+    round(f.scheduled_invoice_amount, 4) as scheduled_invoice_amount,
+    round(f.new_business_amount, 4) as new_business_amount
 from final as f
 inner join cutoffs as c on c.cutoff_date = f.cutoff_date

@@ -16,10 +16,14 @@ backtest as (
                 then quantile_cont(abs(b.actual_amount - b.forecast_amount) / b.forecast_amount,
                     {{ var('forecast_band_quantile') }}) filter (where b.forecast_amount > 0) over earlier
             else {{ var('forecast_default_band') }}
-        end as band_pct
+        end as band_pct_raw
     from {{ ref('int_forecast_backtest') }} as b
     inner join chosen as c on c.method = b.method
     window earlier as (order by b.period rows between unbounded preceding and 1 preceding)
+),
+
+banded as (
+    select * exclude (band_pct_raw), round(band_pct_raw, 8) as band_pct from backtest
 ),
 
 final as (
@@ -41,7 +45,7 @@ final as (
         c.mape as mape_last_12m,
         c.backtest_months,
         b.period = max(b.period) over () as is_latest_month
-    from backtest as b
+    from banded as b
     inner join chosen as c on c.method = b.method
 )
 
