@@ -71,20 +71,17 @@ def step_dbt(work: Path, clients: int, months: int) -> dict:
 
 
 def step_ml(work: Path, clients: int, months: int) -> dict:
-    """The nightly Python models: renewal model (train, evaluate, score), the 12-month forecast
-    backtest (12 cutoffs) and the forecast."""
+    """The nightly Python model: renewal model (train, evaluate, score). The collection forecast and
+    its backtest are dbt models, timed with the dbt build."""
     import duckdb
 
-    from orchestration.models import collections, renewal
+    from orchestration.models import renewal
     from orchestration.models.ml_tables import write_table
 
     with duckdb.connect(str(work / "warehouse.duckdb")) as conn:
         scores, evaluation = renewal.train_and_score(conn, AS_OF)
         write_table(conn, "renewal_scores", scores)
         write_table(conn, "renewal_model_evaluation", evaluation)
-        backtest = collections.backtest(conn, AS_OF, months=12)
-        band = collections.band_from_errors(backtest["forecast_amount"], backtest["actual_amount"])
-        collections.forecast(conn, AS_OF, band_pct=band)
     return {}
 
 

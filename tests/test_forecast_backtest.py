@@ -1,6 +1,7 @@
-"""The collection forecast uses only data known at its cutoff, checked by perturbing everything after
-a cutoff in the raw data (demo firm, 300 clients, as of 2026-09-30) and rebuilding the warehouse:
-the forecast made at that cutoff must not move, while later forecasts and actuals do."""
+"""The collection forecast (dbt, every cutoff in one pass) uses only data known at its cutoff, checked by
+perturbing everything after a cutoff in the raw data (demo firm, 300 clients, as of 2026-09-30) and
+rebuilding the warehouse: every method's forecast made at that cutoff must not move, while later
+forecasts and actuals do."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ import pytest
 from orchestration.contract import ENTITIES
 from orchestration.demo import generate
 from orchestration.loading import load_entity
-from orchestration.models import collections
-from tests.dbt_helpers import build_core
+from tests.dbt_helpers import run_dbt
 
 AS_OF = dt.date(2026, 9, 30)
 CUTOFF = dt.date(2026, 6, 30)
@@ -51,13 +51,19 @@ def _build(tmp, name, perturb):
         with duckdb.connect(str(path)) as conn:
             for stmt in PERTURB:
                 conn.execute(stmt)
-    build_core(path, AS_OF.isoformat(), tmp / f"t_{name}")
-    with duckdb.connect(str(path)) as conn:
+    run_dbt(["build", "--select", "+mart_forecast_backtest_methods", "+mart_forecast_accuracy",
+             "--indirect-selection", "cautious"], path, AS_OF.isoformat(), tmp / f"t_{name}")  # fmt: skip
+    components = "select * from intermediate.int_forecast_components where cutoff_date = ? order by all"
+    with duckdb.connect(str(path), read_only=True) as conn:
         return {
-            "cutoff": collections.monthly_components(conn, CUTOFF),
-            "forecast": collections.forecast(conn, CUTOFF),
-            "later": collections.monthly_components(conn, dt.date(2026, 8, 31)),
-            "backtest": collections.backtest(conn, AS_OF, months=12),
+            "cutoff": conn.execute(components, [CUTOFF]).df(),
+            "predictions": conn.execute(
+                "select * from intermediate.int_forecast_predictions where cutoff_date = ? order by all",
+                [CUTOFF],
+            ).df(),
+            "later": conn.execute(components, [dt.date(2026, 8, 31)]).df(),
+            "backtest": conn.execute("select * from marts.mart_forecast_backtest_methods order by all").df(),
+            "accuracy": conn.execute("select * from marts.mart_forecast_accuracy order by method").df(),
         }
 
 
@@ -74,31 +80,47 @@ def runs(tmp_path_factory):
 def test_forecast_at_cutoff_ignores_later_data(runs):
     base, perturbed = runs
     pd.testing.assert_frame_equal(base["cutoff"], perturbed["cutoff"], rtol=1e-9)
-    pd.testing.assert_frame_equal(base["forecast"], perturbed["forecast"])
-    assert base["forecast"]["expected_amount"].sum() > 0
+    pd.testing.assert_frame_equal(base["predictions"], perturbed["predictions"], rtol=1e-9)
+    assert base["cutoff"]["amount"].sum() > 0
+    assert set(base["predictions"]["method"]) == {"model", "last_month", "trailing_3m_mean", "seasonal_trend"}
 
 
 def test_perturbation_is_visible_after_the_cutoff(runs):
     base, perturbed = runs
     # a forecast made later sees the changes (so the comparison above could fail)
     assert not base["later"]["amount"].sum() == pytest.approx(perturbed["later"]["amount"].sum(), rel=1e-6)
-    b, p = base["backtest"].set_index("period"), perturbed["backtest"].set_index("period")
-    # backtest months whose cutoff is on or before CUTOFF keep their forecast; actuals after it move
+    b = base["backtest"].set_index(["period", "method"])
+    p = perturbed["backtest"].set_index(["period", "method"])
+    # backtest months whose cutoff is on or before CUTOFF keep every method's forecast; actuals after it move
     for period in ("2025-10", "2026-03", "2026-07"):
-        assert b.loc[period, "forecast_amount"] == p.loc[period, "forecast_amount"]
-    assert b.loc["2026-08", "forecast_amount"] != p.loc["2026-08", "forecast_amount"]
-    assert b.loc["2026-08", "actual_amount"] != p.loc["2026-08", "actual_amount"]
+        for method in ("model", "last_month", "trailing_3m_mean", "seasonal_trend"):
+            assert b.loc[(period, method), "forecast_amount"] == p.loc[
+                (period, method), "forecast_amount"
+            ] or (
+                pd.isna(b.loc[(period, method), "forecast_amount"])
+                and pd.isna(p.loc[(period, method), "forecast_amount"])
+            )
+    assert b.loc[("2026-08", "model"), "forecast_amount"] != p.loc[("2026-08", "model"), "forecast_amount"]
+    assert (
+        b.loc[("2026-09", "last_month"), "forecast_amount"]
+        != p.loc[("2026-09", "last_month"), "forecast_amount"]
+    )
+    assert b.loc[("2026-08", "model"), "actual_amount"] != p.loc[("2026-08", "model"), "actual_amount"]
 
 
-def test_backtest_shape_and_actuals(runs):
+def test_backtest_shape_and_published_method(runs):
     base, _ = runs
     bt = base["backtest"]
-    assert list(bt["period"]) == [f"{y}-{m:02d}" for y, m in [(2025, 10), (2025, 11), (2025, 12)]] + [
+    model = bt[bt["method"] == "model"]
+    assert list(model["period"]) == [f"{y}-{m:02d}" for y, m in [(2025, 10), (2025, 11), (2025, 12)]] + [
         f"2026-{m:02d}" for m in range(1, 10)
     ]
-    assert (bt["cutoff_date"].map(lambda d: d.day == 1) == False).all()  # noqa: E712 - month ends
-    assert (bt["low_amount"] <= bt["forecast_amount"]).all() and (
-        bt["forecast_amount"] <= bt["high_amount"]
-    ).all()
-    mape = ((bt["actual_amount"] - bt["forecast_amount"]).abs() / bt["forecast_amount"]).mean()
+    assert (model["cutoff_date"].map(lambda d: d.day == 1) == False).all()  # noqa: E712 - month ends
+    mape = ((model["actual_amount"] - model["forecast_amount"]).abs() / model["actual_amount"]).mean()
     assert mape < 0.25  # the demo firm is regular: the method should be well within this
+    acc = base["accuracy"].set_index("method")
+    assert acc.loc["model", "mape"] == pytest.approx(mape)
+    # the published method's MAPE is no worse than any naive method's that forecast every month
+    chosen = acc[acc["is_chosen"]]
+    assert len(chosen) == 1
+    assert chosen["mape"].iloc[0] <= acc[acc["is_naive"] & acc["is_eligible"]]["mape"].min()

@@ -173,7 +173,7 @@ def test_invoices_outstanding_and_payment_dates(warehouse):
         # I6: paid 04-20, five days after its 04-15 due date; 03-15 -> 04-20 = 16 + 20 = 36 days
         ("I6", Decimal("600.00"), z, False, D("2024-04-20"), 36, False, 0, "settled"),
         # I8: 300 - 100 = 200 outstanding, due 05-01 -> 60 days past due on 06-30
-        ("I8", Decimal("100.00"), Decimal("200.00"), False, None, None, None, 60, "31-60"),
+        ("I8", Decimal("100.00"), Decimal("200.00"), False, None, None, None, 60, "d31_60"),
         # I9: P5's excess lands on 05-01 (issue date), P6 completes it on 05-10
         ("I9", Decimal("150.00"), z, False, D("2024-05-10"), 9, True, 0, "settled"),
     ]  # I7 (issued 07-05) is after as_of

@@ -1,5 +1,5 @@
-"""Python models over the warehouse (scikit-learn / set-based SQL), written to schema `ml`.
+"""Python models (schema `ml`): what SQL can't do, fitting the renewal model.
 
-Plain functions (`renewal.train_and_score`, `collections.forecast`, `collections.backtest`) so tests
-call them without Dagster; orchestration/assets/ml.py wraps them as assets `ml/<table>`.
+Plain functions (`renewal.train_and_score`) so tests and the Dagster assets share them; the collection
+forecast and its backtest are dbt models (dbt_project/models/intermediate/forecast, marts/forecast).
 """

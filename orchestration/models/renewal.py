@@ -1,9 +1,22 @@
-"""Renewal probability (续约概率): calibrated logistic regression on ended recurring contracts.
+"""Renewal probability (续约概率), trained the way it is used.
 
-Features come from the dbt model intermediate.int_contract_renewal_features (set-based SQL). Label:
-renewed_within_30d, only where renewal_window_closed (end_date + 30 < as_of_date). Evaluation is a
-time-based hold-out: train on contracts whose window closed before cutoff = as_of − 6 months,
-evaluate on those closed later; the scores then come from a model refit on every closed contract.
+One example per recurring contract, with features measured on its `feature_date` = the earlier of
+the run's as-of date and end_date − `renewal_feature_lead_days` (dbt model
+intermediate.int_contract_renewal_features): a contract approaching its end, described only by what
+was known then. Label: renewed_within_30d, only where renewal_window_closed.
+
+Models, evaluated on a time-ordered hold-out (train on contracts whose label was known by cutoff =
+as_of − HOLDOUT_MONTHS, evaluate on those whose label became known later):
+- `logistic_regression_calibrated` (published): logistic regression fitted on the older part of the
+  training rows, then Platt-scaled on the most recent CALIBRATION_SHARE of them (time order), so the
+  probabilities follow the latest renewal rate rather than the mix of the whole history;
+- `logistic_regression`: a plain logistic regression on the same features, every training row;
+- `constant_rate`: the training renewal rate for every contract.
+The published scores come from the one of these with the lowest hold-out Brier score (metric
+`is_published` = 1 in the evaluation), refitted on every closed contract. Too little
+history (under MIN_TRAIN_ROWS labelled rows, or one class) → the constant rate; no labelled row at
+all (a firm where no contract has ended) → no probability, model_name `rules_only`: the renewal
+marts then tier by their rules alone.
 """
 
 from __future__ import annotations
@@ -13,22 +26,24 @@ import datetime as dt
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 SEED = 20240601
 HOLDOUT_MONTHS = 6
 SCORE_HORIZON_DAYS = 180
 MIN_TRAIN_ROWS = 30  # below this (or one class only) the constant rate is the honest prediction
+CALIBRATION_SHARE = 0.25  # the most recent share of training rows the probabilities are scaled on
 CALIBRATION_BINS = 10
 MODEL_NAME = "logistic_regression_calibrated"
+PLAIN_NAME = "logistic_regression"
 BASELINE_NAME = "constant_rate"
+RULES_NAME = "rules_only"
+LABEL = "renewed_within_30d"
 
 CATEGORICAL = ["service_type", "billing_cycle", "industry", "taxpayer_type", "main_channel"]
 NUMERIC = [
@@ -36,6 +51,8 @@ NUMERIC = [
     "annualized_value",
     "term_months",
     "renewal_count",
+    "prior_contracts_ended",
+    "prior_renewed_share",
     "client_tenure_months",
     "invoices_due",
     "avg_days_late",
@@ -45,52 +62,81 @@ NUMERIC = [
     "late_task_share",
     "avg_task_days_late",
 ]
+FEATURES = CATEGORICAL + NUMERIC
 
 
 def load_features(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    frame = conn.execute("select * from intermediate.int_contract_renewal_features").df()
+    frame = conn.execute("select * from intermediate.int_contract_renewal_features order by contract_id").df()
     for col in CATEGORICAL:
         frame[col] = frame[col].astype("object").where(frame[col].notna(), "unknown").astype(str)
     for col in NUMERIC:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
-    frame["end_date"] = pd.to_datetime(frame["end_date"]).dt.date
-    return frame
+    for col in ("end_date", "feature_date"):
+        frame[col] = pd.to_datetime(frame[col]).dt.date
+    frame["renewal_window_closed"] = frame["renewal_window_closed"].fillna(False).astype(bool)
+    return frame.reset_index(drop=True)
 
 
-def _model() -> CalibratedClassifierCV:
+def _logistic(c: float) -> Pipeline:
+    numeric = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler())
     features = ColumnTransformer(
-        [
-            ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), NUMERIC),
-        ]
+        [("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL), ("num", numeric, NUMERIC)]
     )
-    base = make_pipeline(features, LogisticRegression(C=0.5, max_iter=2000, random_state=SEED))
-    return CalibratedClassifierCV(
-        base, method="sigmoid", cv=StratifiedKFold(n_splits=3, shuffle=True, random_state=SEED)
-    )
+    return make_pipeline(features, LogisticRegression(C=c, max_iter=2000, random_state=SEED))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)).reshape(-1, 1)
 
 
 def _trainable(y: pd.Series) -> bool:
     return len(y) >= MIN_TRAIN_ROWS and y.nunique() == 2 and y.value_counts().min() >= 3
 
 
-def fit_predict(train: pd.DataFrame, target: pd.DataFrame) -> tuple[np.ndarray, str]:
-    """Probabilities for `target` from a model fitted on `train` (constant rate if too little data)."""
-    y = train["renewed_within_30d"].astype(int)
-    if not _trainable(y):
-        rate = float(y.mean()) if len(y) else 0.5
-        return np.full(len(target), rate), BASELINE_NAME
-    model = _model().fit(train[CATEGORICAL + NUMERIC], y)
+class CalibratedRenewalModel:
+    """Logistic regression on the older training rows, Platt-scaled on the most recent ones."""
+
+    def fit(self, train: pd.DataFrame) -> CalibratedRenewalModel:
+        train = train.sort_values(["end_date", "contract_id"])
+        n_cal = int(round(len(train) * CALIBRATION_SHARE))
+        base, recent = train.iloc[: len(train) - n_cal], train.iloc[len(train) - n_cal :]
+        if not (_trainable(base[LABEL]) and recent[LABEL].nunique() == 2):
+            base, recent = train, train  # too few rows to hold some back: scale on the training fit
+        self.base = _logistic(0.5).fit(base[FEATURES], base[LABEL].astype(int))
+        raw = self.base.predict_proba(recent[FEATURES])[:, 1]
+        self.scaler = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw), recent[LABEL].astype(int))
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        if frame.empty:
+            return np.array([])
+        raw = self.base.predict_proba(frame[FEATURES])[:, 1]
+        return self.scaler.predict_proba(_logit(raw))[:, 1]
+
+
+def fit_predict(train: pd.DataFrame, target: pd.DataFrame, model: str = MODEL_NAME) -> tuple[np.ndarray, str]:
+    """Probabilities for `target` from `model` fitted on `train`; falls back to the constant rate
+    (too little history) or to no probability at all (`rules_only`: no labelled row)."""
+    y = train[LABEL].astype(int) if len(train) else pd.Series([], dtype=int)
+    if len(y) == 0:
+        return np.full(len(target), np.nan), RULES_NAME
+    if model == BASELINE_NAME or not _trainable(y):
+        return np.full(len(target), float(y.mean())), BASELINE_NAME
     if target.empty:
-        return np.array([]), MODEL_NAME
-    return model.predict_proba(target[CATEGORICAL + NUMERIC])[:, 1], MODEL_NAME
+        return np.array([]), model
+    if model == PLAIN_NAME:
+        return _logistic(1.0).fit(train[FEATURES], y).predict_proba(target[FEATURES])[:, 1], PLAIN_NAME
+    return CalibratedRenewalModel().fit(train).predict(target), MODEL_NAME
 
 
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    out = {"brier": float(brier_score_loss(y, p)) if len(y) else np.nan, "n_test": float(len(y))}
+    n = len(y)
+    out = {"brier": float(brier_score_loss(y, p)) if n else np.nan, "n_test": float(n)}
     out["auc"] = float(roc_auc_score(y, p)) if len(set(y)) == 2 else np.nan
-    out["observed_rate"] = float(np.mean(y)) if len(y) else np.nan
-    out["mean_predicted"] = float(np.mean(p)) if len(p) else np.nan
+    out["observed_rate"] = float(np.mean(y)) if n else np.nan
+    out["mean_predicted"] = float(np.mean(p)) if n else np.nan
+    out["calibration_gap"] = out["mean_predicted"] - out["observed_rate"] if n else np.nan
     return out
 
 
@@ -107,34 +153,49 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
     return table.reset_index()
 
 
-def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Time-based hold-out evaluation of the model and of the constant-rate baseline, long format."""
-    cutoff = (pd.Timestamp(as_of) - pd.DateOffset(months=HOLDOUT_MONTHS)).date()
-    closed = features[features["renewal_window_closed"].fillna(False).astype(bool)]
-    label_known_at_cutoff = closed["end_date"].map(lambda d: d + dt.timedelta(days=30) < cutoff)
-    train, test = closed[label_known_at_cutoff], closed[~label_known_at_cutoff]
-    y_train = train["renewed_within_30d"].astype(int).to_numpy()
-    y_test = test["renewed_within_30d"].astype(int).to_numpy()
-    p_model, model_name = fit_predict(train, test)
-    rate = float(y_train.mean()) if len(y_train) else 0.5
-    p_const = np.full(len(test), rate)
+def _closed(features: pd.DataFrame) -> pd.DataFrame:
+    """Contracts whose renewal outcome is known (30-day window closed), decided after their feature date."""
+    return features[features["renewal_window_closed"] & ~features["renewed_before_feature_date"].astype(bool)]
 
-    rows = []
-    for name, p in ((model_name, p_model), (BASELINE_NAME, p_const)):
-        metrics = _metrics(y_test, p)
-        metrics["n_train"] = float(len(train))
-        metrics["train_positive_rate"] = rate
+
+def choose(predictions: dict[str, np.ndarray], y: np.ndarray) -> str | None:
+    """The method to publish: lowest hold-out Brier score (ties and an empty hold-out: the earlier
+    of model, plain regression, constant rate)."""
+    if not predictions:
+        return None
+    if len(y) == 0:
+        return next(iter(predictions))
+    return min(predictions, key=lambda name: brier_score_loss(y, predictions[name]))
+
+
+def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Time-ordered hold-out: the model, the plain logistic regression and the constant rate, long format."""
+    cutoff = (pd.Timestamp(as_of) - pd.DateOffset(months=HOLDOUT_MONTHS)).date()
+    closed = _closed(features)
+    label_known = np.array([d + dt.timedelta(days=30) < cutoff for d in closed["end_date"]], dtype=bool)
+    train, test = closed[label_known], closed[~label_known]
+    y_test = test[LABEL].astype(int).to_numpy()
+    rate = float(train[LABEL].astype(int).mean()) if len(train) else np.nan
+
+    rows, predictions = [], {}
+    for wanted in (MODEL_NAME, PLAIN_NAME, BASELINE_NAME):
+        p, name = fit_predict(train, test, wanted)
+        if name == RULES_NAME or name in predictions:
+            continue  # no labelled history, or a model fell back to a method already reported
+        predictions[name] = p
+        metrics = _metrics(y_test, p) | {"n_train": float(len(train)), "train_positive_rate": rate}
         rows += [(name, metric, None, value) for metric, value in metrics.items()]
-        if name == BASELINE_NAME and model_name == BASELINE_NAME:
-            break
-    table = calibration_table(y_test, p_model)
-    for _, r in table.iterrows():
-        b = int(r["bin"])
-        rows += [
-            (model_name, "calibration_mean_predicted", b, float(r["mean_predicted"])),
-            (model_name, "calibration_observed_rate", b, float(r["observed_rate"])),
-            (model_name, "calibration_count", b, float(r["count"])),
-        ]
+    published = choose(predictions, y_test)
+    rows += [(name, "is_published", None, float(name == published)) for name in predictions]
+    if published is not None:
+        name, p = published, predictions[published]
+        for _, r in calibration_table(y_test, p).iterrows():
+            b = int(r["bin"])
+            rows += [
+                (name, "calibration_mean_predicted", b, float(r["mean_predicted"])),
+                (name, "calibration_observed_rate", b, float(r["observed_rate"])),
+                (name, "calibration_count", b, float(r["count"])),
+            ]
     frame = pd.DataFrame(rows, columns=["model_name", "metric", "bin", "value"])
     frame.insert(0, "cutoff_date", cutoff)
     frame.insert(0, "as_of_date", as_of)
@@ -142,14 +203,14 @@ def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return frame
 
 
-def score(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
-    """Renewal probability of contracts in force that end within the next 180 days."""
-    closed = features[features["renewal_window_closed"].fillna(False).astype(bool)]
+def score(features: pd.DataFrame, as_of: dt.date, model: str = MODEL_NAME) -> pd.DataFrame:
+    """Renewal probability of contracts in force, not yet renewed, ending within the next 180 days."""
     horizon = as_of + dt.timedelta(days=SCORE_HORIZON_DAYS)
+    in_window = np.array([as_of <= d <= horizon for d in features["end_date"]], dtype=bool)
     target = features[
-        (features["state_as_of"] == "active") & features["end_date"].map(lambda d: as_of <= d <= horizon)
+        (features["state_as_of"] == "active") & in_window & ~features["is_renewed"].astype(bool)
     ]
-    p, model_name = fit_predict(closed, target)
+    p, model_name = fit_predict(_closed(features), target, model)
     out = target[["contract_id", "client_id", "end_date", "is_renewed"]].copy()
     out["renewal_probability"] = p
     out["model_name"] = model_name
@@ -159,5 +220,8 @@ def score(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 
 def train_and_score(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores, evaluation) for `as_of`; deterministic (fixed seed, sorted input)."""
-    features = load_features(conn).sort_values("contract_id").reset_index(drop=True)
-    return score(features, as_of), evaluate(features, as_of)
+    features = load_features(conn)
+    evaluation = evaluate(features, as_of)
+    published = evaluation[(evaluation["metric"] == "is_published") & (evaluation["value"] == 1)]
+    model = published["model_name"].iloc[0] if len(published) else MODEL_NAME
+    return score(features, as_of, model), evaluation

@@ -1,8 +1,31 @@
--- One row per day from 2020-01-01 to as_of + 400 days (room for due dates and next-year planning).
--- Workdays come from the cn_calendar seed; days beyond its range fall back to Mon-Fri.
-with spine as (
+-- One row per day from 1 January of the first year with data (the earliest date in the raw exports:
+-- invoices, payments, contracts, client sign-ups, tasks, feedback, targets; or var calendar_start_date
+-- when set) to as_of + 400 days (room for due dates, the forecast horizon and next-year planning).
+-- Workdays come from the cn_calendar seed; days beyond its range fall back to Mon-Fri, and tax
+-- deadlines beyond the deadline seeds to the first workday on or after the 15th (weekday rule).
+with data_dates as (
+    select min(issue_date) as first_date from {{ ref('stg_invoices') }}
+    union all select min(paid_date) from {{ ref('stg_payments') }}
+    union all select min(least(start_date, coalesce(signed_date, start_date))) from {{ ref('stg_contracts') }}
+    union all select min(signed_date) from {{ ref('stg_clients') }}
+    union all select min(due_date) from {{ ref('stg_tasks') }}
+    union all select min(feedback_date) from {{ ref('stg_feedback') }}
+),
+
+bounds as (
+    select
+        date_trunc('year', coalesce(
+            {%- if var('calendar_start_date') %} date '{{ var('calendar_start_date') }}',{% endif %}
+            least(min(first_date), {{ as_of() }}),
+            {{ as_of() }}
+        ))::date as first_day
+    from data_dates
+),
+
+spine as (
     select cast(t.d as date) as date_day
-    from range(date '2020-01-01', {{ as_of() }} + 401, interval 1 day) as t(d)
+    from bounds as b
+    cross join range(b.first_day, {{ as_of() }} + 401, interval 1 day) as t(d)
 ),
 
 calendar as (
@@ -65,6 +88,14 @@ flagged as (
     from days
 ),
 
+-- months the deadline seeds do not cover: the first workday on or after the 15th
+weekday_rule_deadlines as (
+    select year, month, min(date_day) as deadline
+    from flagged
+    where extract(day from date_day) >= 15 and is_workday
+    group by year, month
+),
+
 final as (
     select
         f.*,
@@ -77,12 +108,13 @@ final as (
         end::integer as workday_of_month,
         (count(*) filter (where f.is_workday) over (partition by f.month_start))::integer
             as workdays_in_month,
-        t.deadline as month_tax_deadline,
-        t.deadline_source as month_tax_deadline_source,
-        f.date_day = t.deadline as is_tax_deadline,
+        coalesce(t.deadline, w.deadline) as month_tax_deadline,
+        coalesce(t.deadline_source, 'weekday_rule') as month_tax_deadline_source,
+        f.date_day = coalesce(t.deadline, w.deadline) as is_tax_deadline,
         f.date_day <= {{ as_of() }} as is_on_or_before_as_of
     from flagged as f
     left join tax_deadlines as t on t.year = f.year and t.month = f.month
+    left join weekday_rule_deadlines as w on w.year = f.year and w.month = f.month
 )
 
 select * from final

@@ -65,11 +65,7 @@ final as (
         case
             when is_void then 'void'
             when outstanding_amount = 0 then 'settled'
-            when {{ as_of() }} <= due_date then 'not_due'
-            when datediff('day', due_date, {{ as_of() }}) <= 30 then '1-30'
-            when datediff('day', due_date, {{ as_of() }}) <= 60 then '31-60'
-            when datediff('day', due_date, {{ as_of() }}) <= 90 then '61-90'
-            else '90+'
+            else {{ aging_bucket("datediff('day', due_date, " ~ as_of() ~ ")") }}
         end as aging_bucket
     from settled
 )

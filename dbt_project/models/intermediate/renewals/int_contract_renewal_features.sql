@@ -1,11 +1,16 @@
 -- Renewal-model features, one row per recurring contract (billing_cycle <> 'one_off': one-off
--- services do not renew), measured over the contract's own term up to min(end_date, as_of_date).
--- Used by orchestration/models/renewal.py both to train (ended contracts, label renewed_within_30d
--- once renewal_window_closed) and to score (contracts ending in the next 180 days).
+-- services do not renew), each measured on its feature_date = least(as_of_date, end_date −
+-- var renewal_feature_lead_days): the contract as it looked while approaching its end, so a training
+-- example (an ended contract) and a scored one (ending soon) are described by the same kind of facts.
+-- Used by orchestration/models/renewal.py: trains on rows whose renewal_window_closed (label
+-- renewed_within_30d) and scores contracts in force ending within 180 days.
 with contracts as (
     select
         k.*,
-        least(k.end_date, {{ as_of() }}) as observed_until,
+        greatest(
+            k.start_date,
+            least({{ as_of() }}, k.end_date - {{ var('renewal_feature_lead_days') }})
+        ) as feature_date,
         c.industry,
         c.taxpayer_type,
         c.signed_date as client_signed_date
@@ -16,21 +21,24 @@ with contracts as (
       and k.effective_signed_date <= {{ as_of() }}
 ),
 
+successors as (
+    select contract_id, effective_signed_date from {{ ref('dim_contracts') }}
+),
+
 invoice_behaviour as (
+    -- invoices due by the feature date, late as they stood on that date
     select
         k.contract_id,
         count(*) as invoices_due,
-        avg(greatest(0, coalesce(i.fully_paid_date, {{ as_of() }}) - i.due_date)) as avg_days_late,
-        avg(case
-            when i.is_fully_paid and i.fully_paid_date > i.due_date then 1
-            when not i.is_fully_paid and i.days_past_due > 0 then 1
-            else 0
-        end) as overdue_share
+        avg(greatest(0, least(coalesce(i.fully_paid_date, k.feature_date), k.feature_date) - i.due_date))
+            as avg_days_late,
+        avg(case when coalesce(i.fully_paid_date, k.feature_date + 1) > i.due_date then 1 else 0 end)
+            as overdue_share
     from contracts as k
     inner join {{ ref('fct_invoices') }} as i
         on i.contract_id = k.contract_id
         and not i.is_void
-        and i.due_date <= k.observed_until
+        and i.due_date < k.feature_date
     group by k.contract_id
 ),
 
@@ -43,7 +51,7 @@ channels as (
     from contracts as k
     inner join {{ ref('fct_payments') }} as p
         on p.resolved_client_id = k.client_id
-        and p.paid_date between k.start_date and k.observed_until
+        and p.paid_date between k.start_date and k.feature_date
     group by k.contract_id, p.channel
 ),
 
@@ -55,7 +63,7 @@ feedback as (
     from contracts as k
     inner join {{ ref('fct_feedback') }} as f
         on f.client_id = k.client_id
-        and f.feedback_date between k.start_date and k.observed_until
+        and f.feedback_date between k.start_date and k.feature_date
     group by k.contract_id
 ),
 
@@ -69,7 +77,21 @@ task_delays as (
     inner join {{ ref('fct_tasks') }} as t
         on t.client_id = k.client_id
         and t.status_as_of <> 'cancelled'
-        and t.due_date between k.start_date and k.observed_until
+        and t.due_date between k.start_date and k.feature_date
+    group by k.contract_id
+),
+
+-- the client's other contracts whose renewal outcome was known by the feature date
+prior_outcomes as (
+    select
+        k.contract_id,
+        count(*) as prior_contracts_ended,
+        avg(case when p.renewed_within_30d then 1.0 else 0.0 end) as prior_renewed_share
+    from contracts as k
+    inner join contracts as p
+        on p.client_id = k.client_id
+        and p.contract_id <> k.contract_id
+        and p.end_date + 30 < k.feature_date
     group by k.contract_id
 ),
 
@@ -83,12 +105,15 @@ final as (
         k.taxpayer_type,
         k.start_date,
         k.end_date,
+        k.feature_date,
         k.state_as_of,
         cast(k.fee_per_cycle as double) as fee_per_cycle,
         cast(k.annualized_value as double) as annualized_value,
         k.term_months,
         k.renewal_count,
-        datediff('month', k.client_signed_date, k.observed_until) as client_tenure_months,
+        coalesce(po.prior_contracts_ended, 0) as prior_contracts_ended,
+        po.prior_renewed_share,
+        datediff('month', k.client_signed_date, k.feature_date) as client_tenure_months,
         coalesce(ib.invoices_due, 0) as invoices_due,
         coalesce(ib.avg_days_late, 0) as avg_days_late,
         coalesce(ib.overdue_share, 0) as overdue_share,
@@ -98,13 +123,16 @@ final as (
         coalesce(td.late_task_share, 0) as late_task_share,
         coalesce(td.avg_task_days_late, 0) as avg_task_days_late,
         k.renewed_by_contract_id is not null as is_renewed,
+        coalesce(s.effective_signed_date <= k.feature_date, false) as renewed_before_feature_date,
         k.renewed_within_30d,
         k.renewal_window_closed
     from contracts as k
+    left join successors as s on s.contract_id = k.renewed_by_contract_id
     left join invoice_behaviour as ib on ib.contract_id = k.contract_id
     left join channels as ch on ch.contract_id = k.contract_id and ch.rn = 1
     left join feedback as f on f.contract_id = k.contract_id
     left join task_delays as td on td.contract_id = k.contract_id
+    left join prior_outcomes as po on po.contract_id = k.contract_id
 )
 
 select * from final

@@ -12,10 +12,11 @@ final as (
         model_name,
         case model_name
             when 'logistic_regression_calibrated' then '逻辑回归（校准）'
+            when 'logistic_regression' then '逻辑回归（未校准）'
             when 'constant_rate' then '常数基线'
             else model_name
         end as model_name_cn,
-        model_name = 'constant_rate' as is_baseline,
+        model_name in ('constant_rate', 'logistic_regression') as is_baseline,
         metric,
         case metric
             when 'auc' then 'AUC'
@@ -24,6 +25,8 @@ final as (
             when 'n_train' then '训练样本数'
             when 'observed_rate' then '实际续约率'
             when 'mean_predicted' then '平均预测概率'
+            when 'calibration_gap' then '校准偏差（预测−实际）'
+            when 'is_published' then '已采用'
             when 'train_positive_rate' then '训练集续约率'
             when 'calibration_mean_predicted' then '分组平均预测概率'
             when 'calibration_observed_rate' then '分组实际续约率'

@@ -1,4 +1,6 @@
 -- 续约概率: the night's renewal scores (ml.renewal_scores, written by the Python model) with labels.
+-- A firm where no contract has ended yet gets no probability (model_name rules_only): the renewal
+-- marts then tier its contracts by their rules alone.
 with scores as (
     select * from {{ source('ml', 'renewal_scores') }}
     where as_of_date = {{ as_of() }}
@@ -20,11 +22,13 @@ final as (
         k.annualized_value,
         s.renewal_probability,
         case
+            when s.renewal_probability is null then 'rules_only'
             when s.renewal_probability < {{ var('renewal_low_probability') }} then 'low'
             when s.renewal_probability < {{ var('renewal_high_probability') }} then 'medium'
             else 'high'
         end as probability_band,
         case
+            when s.renewal_probability is null then '规则判断'
             when s.renewal_probability < {{ var('renewal_low_probability') }} then '低'
             when s.renewal_probability < {{ var('renewal_high_probability') }} then '中'
             else '高'

@@ -1,6 +1,7 @@
 -- 续费预警: contracts in force that end within the renewal window after the as-of date and have no
 -- successor signed yet, with the client's satisfaction, complaints and payment behaviour over the
--- trailing 12 months, a segment (rule: doc metric_renewal_segment) and the action for that segment.
+-- trailing 12 months, a segment (rule: doc metric_renewal_segment) and the action for that segment
+-- and the days left (doc metric_renewal_recommended_action).
 {%- set window_days = var('renewal_window_days') %}
 {%- set min_satisfaction = var('renewal_churn_satisfaction_below') %}
 {%- set min_complaints = var('renewal_churn_complaints_at_least') %}
@@ -124,32 +125,52 @@ segmented as (
     select
         a.*,
         sc.renewal_probability,
-        case
-            -- the model decides where it scored the contract; the signal rule only where it did not
-            when sc.renewal_probability is not null
-                then sc.renewal_probability < {{ var('renewal_churn_probability_below') }}
-            -- a missing signal (no scored feedback, no invoice due) never triggers churn risk by itself
-            else coalesce(a.satisfaction_score < {{ min_satisfaction }}, false)
-                or a.complaint_count >= {{ min_complaints }}
-                or coalesce(a.overdue_share > {{ max_overdue_share }}, false)
-        end as is_churn_risk,
-        case
-            when is_churn_risk then 'churn_risk'
-            when a.annualized_value >= a.high_value_threshold then 'high_value'
-            else 'potential'
-        end as segment
+        sc.renewal_probability < {{ var('renewal_churn_probability_below') }} as is_model_churn_risk,
+        -- the rules always apply; a missing signal (no scored feedback, no invoice due) never
+        -- triggers churn risk by itself
+        coalesce(a.satisfaction_score < {{ min_satisfaction }}, false) as is_low_satisfaction,
+        a.complaint_count >= {{ min_complaints }} as has_complaints,
+        coalesce(a.overdue_share > {{ max_overdue_share }}, false) as is_often_overdue
     from assessed as a
     left join scores as sc on sc.contract_id = a.contract_id
 ),
 
-segment_actions (segment, segment_cn, recommended_action) as (
+-- segment (doc metric_renewal_segment): churn risk when any rule fires OR the model (where it
+-- scored the contract) puts the renewal probability below its threshold; else high value; else potential
+tiered as (
+    select
+        *,
+        coalesce(is_model_churn_risk, false) or is_low_satisfaction or has_complaints or is_often_overdue
+            as is_churn_risk,
+        case
+            when coalesce(is_model_churn_risk, false) or is_low_satisfaction or has_complaints or is_often_overdue
+                then 'churn_risk'
+            when annualized_value >= high_value_threshold then 'high_value'
+            else 'potential'
+        end as segment,
+        concat_ws('；',
+            case when is_model_churn_risk then '模型续约概率低' end,
+            case when is_low_satisfaction then '满意度低' end,
+            case when has_complaints then '有投诉' end,
+            case when is_often_overdue then '经常逾期付款' end
+        ) as churn_reasons_cn,
+        case when renewal_probability is null then 'rules' else 'model_and_rules' end as segment_basis
+    from segmented
+),
+
+-- the action per segment: done ahead of the end (days_before_end) when there is still time, else
+-- now; the last two weeks always say so. action_by_date = when to have acted.
+segment_actions (segment, segment_cn, days_before_end, response_days, action_ahead, action_now) as (
     values
-        ('churn_risk', '流失风险',
+        ('churn_risk', '流失风险', 90, 7,
+         '主管 7 日内回访：先处理投诉与欠费，了解不满原因，必要时给予续约优惠或更换负责会计',
          '主管 7 日内回访：先处理投诉与欠费，了解不满原因，必要时给予续约优惠或更换负责会计'),
-        ('high_value', '高价值',
-         '负责会计与销售提前 60 天上门沟通续约，推荐年付并介绍增值服务，确保到期前签约'),
-        ('potential', '潜力',
-         '到期前 30 天发送续约提醒与报价，推介税务筹划等增值服务以提升客单价')
+        ('high_value', '高价值', 60, 14,
+         '负责会计与销售在到期前 60 天上门沟通续约，推荐年付并介绍增值服务，确保到期前签约',
+         '负责会计与销售 2 周内上门沟通续约，推荐年付并介绍增值服务，确保到期前签约'),
+        ('potential', '潜力', 30, 7,
+         '到期前 30 天发送续约提醒与报价，推介税务筹划等增值服务以提升客单价',
+         '本周内发送续约提醒与报价，推介税务筹划等增值服务以提升客单价')
 ),
 
 final as (
@@ -186,9 +207,20 @@ final as (
         c.team,
         s.segment,
         a.segment_cn,
-        a.recommended_action,
+        s.segment_basis,
+        s.churn_reasons_cn,
+        case
+            when s.days_to_end <= 14
+                then '距到期仅剩 ' || cast(s.days_to_end as integer) || ' 天，立即处理：' || a.action_now
+            when s.days_to_end <= a.days_before_end then a.action_now
+            else a.action_ahead
+        end as recommended_action,
+        least(
+            s.end_date,
+            greatest({{ as_of() }} + a.response_days, s.end_date - a.days_before_end)
+        )::date as action_by_date,
         cast(s.renewal_probability as double) as renewal_probability
-    from segmented as s
+    from tiered as s
     inner join segment_actions as a on a.segment = s.segment
     left join clients as c on c.client_id = s.client_id
 )

@@ -1,0 +1,79 @@
+-- Collections (payment applications by applied month) as known on each cutoff date
+-- (int_cutoff_dates), for the firm, each industry (client's) and each service type (invoice's
+-- contract; 'other' without one), one row per month from the firm's first invoice month known at the
+-- cutoff through the cutoff's month, 0 for a month without collections. The naive forecasts read
+-- their inputs from here (leak-free, the same slices as the model) and the backtest its actuals
+-- (the as-of slice).
+with cutoffs as (
+    select cutoff_date from {{ ref('int_cutoff_dates') }}
+),
+
+history as (
+    select cutoff_date, date_trunc('month', min(issue_date))::date as history_start_month
+    from {{ ref('int_invoices_at_cutoffs') }}
+    group by cutoff_date
+),
+
+applications as (
+    select
+        a.cutoff_date,
+        date_trunc('month', a.applied_date)::date as month,
+        coalesce(cl.industry, 'other') as industry,
+        coalesce(k.service_type, 'other') as service_type,
+        cast(a.applied_amount as double) as amount
+    from {{ ref('int_payment_applications_at_cutoffs') }} as a
+    left join {{ ref('stg_invoices') }} as i on i.invoice_id = a.invoice_id
+    left join {{ ref('dim_clients') }} as cl on cl.client_id = a.client_id
+    left join {{ ref('dim_contracts') }} as k on k.contract_id = i.contract_id
+),
+
+by_scope as (
+    select
+        cutoff_date,
+        case when grouping(industry) = 0 then 'industry' when grouping(service_type) = 0 then 'service_type'
+            else 'firm' end as scope_type,
+        coalesce(industry, service_type, '') as scope_id,
+        month,
+        sum(amount) as amount
+    from applications
+    group by grouping sets (
+        (cutoff_date, month), (cutoff_date, industry, month), (cutoff_date, service_type, month)
+    )
+),
+
+scopes as (
+    select distinct cutoff_date, scope_type, scope_id from by_scope
+    union
+    select cutoff_date, 'firm', '' from cutoffs
+),
+
+months as (
+    select
+        h.cutoff_date,
+        h.history_start_month,
+        m.month::date as month
+    from history as h
+    cross join lateral (
+        select unnest(range(h.history_start_month, date_trunc('month', h.cutoff_date)::date + 1, interval 1 month))
+            as month
+    ) as m
+),
+
+final as (
+    select
+        s.cutoff_date,
+        s.scope_type,
+        s.scope_id,
+        m.month,
+        m.history_start_month,
+        last_day(m.month) <= s.cutoff_date as is_complete_month,
+        -- rounded to the cent: a sum of doubles in another order must not change the backtest
+        round(coalesce(b.amount, 0), 2) as amount
+    from scopes as s
+    inner join months as m on m.cutoff_date = s.cutoff_date
+    left join by_scope as b
+        on b.cutoff_date = s.cutoff_date and b.scope_type = s.scope_type and b.scope_id = s.scope_id
+        and b.month = m.month
+)
+
+select * from final
