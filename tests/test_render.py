@@ -48,6 +48,10 @@ def _texts(html: str, cls: str) -> list[str]:
     return re.findall(rf'<div class="{cls}[^"]*">(.*?)</div>', html)
 
 
+Q1 = "```sql q\nselect 1 as a\n```\n"  # a one-row query, then the page body from line 4
+Q0 = "```sql q\nselect 1 as a where false\n```\n"  # an empty one
+
+
 def _page(tmp_path: Path, name: str, text: str) -> Path:
     pages = tmp_path / "pages"
     (pages / name).parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +121,7 @@ def test_unknown_fmt_is_an_error(fmt):
         format_value(1, fmt)
 
 
-@pytest.mark.parametrize("code", ['#,##0;(#,##0)', "0.00E+00", "[Red]0", "# ?/?", "0.0元"])
+@pytest.mark.parametrize("code", ["#,##0;(#,##0)", "0.00E+00", "[Red]0", "# ?/?", "0.0元"])
 def test_format_codes_outside_the_supported_subset_fail(code):
     with pytest.raises(ValueError):
         format_value(1, code)
@@ -279,11 +283,12 @@ def test_query_errors(snapshot, tmp_path, body, message):
     [
         ("<Dropdown data={q} />\n", "unsupported component <Dropdown>"),
         ("```sql q\nselect 1 as a\n```\n<BigValue data={q} value=b />\n", "column 'b' not in query"),
-        ("```sql q\nselect 1 as a\n```\n<BigValue data={q} value=a fmt=wan />\n", r"index.md:4: .*unknown fmt 'wan'"),
-        ("```sql q\nselect 1 as a\n```\n<BigValue data={q} value=a colour=red />\n", r"index.md:4: <BigValue> has no prop colour"),
-        ("```sql q\nselect 1 as a where false\n```\n<DataTable data={q} />\n", r"index.md:4: .*returned no rows.*emptySet"),
-        ("```sql q\nselect 1 as a where false\n```\n\n{q[0].a}\n", r"index.md:5: .*'q' has 0 rows"),
-        ("```sql q\nselect 1 as a\n```\n{#if q.length > 0}\ntext\n\n{/if}\n", r"index.md:4: \{#if q.length > 0\} must stand alone"),
+        # file:line errors for what Evidence would reject or show differently
+        (Q1 + "<BigValue data={q} value=a fmt=wan />\n", r"index.md:4: .*unknown fmt 'wan'"),
+        (Q1 + "<BigValue data={q} value=a colour=red />\n", r"index.md:4: <BigValue> has no prop colour"),
+        (Q0 + "<DataTable data={q} />\n", r"index.md:4: .*returned no rows.*emptySet"),
+        (Q0 + "\n{q[0].a}\n", r"index.md:5: .*'q' has 0 rows"),
+        (Q1 + "{#if q.length > 0}\ntext\n\n{/if}\n", r"index.md:4: \{#if q.length > 0\} must stand alone"),
         ("```sql q\nselect 1 as a\n```\n<BarChart data={x} x=a y=a />\n", r"data=\{x\}: no such query"),
         ("```sql q\nselect '/nowhere' as l\n```\n<DataTable data={q} link=l />\n", "/nowhere"),
         ("[x](/missing)\n", "not rendered: / -> /missing|-> /missing"),
