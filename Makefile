@@ -71,3 +71,9 @@ benchmark: setup
 
 clean:
 	rm -rf data/warehouse dagster_home reports/published test-artifacts dbt_project/target
+
+# Evidence itself (issue 14): reports/ built with the pinned Evidence, offline, build:strict, against
+# the current publication (make demo first). Slow (minutes); not part of `make test`.
+.PHONY: evidence
+evidence: deps
+	$(UV) run python -m orchestration.render.evidence_build

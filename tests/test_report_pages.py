@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tests.browser import open_page, screenshot, serve_directory
+from tests.browser import PHONE, open_page, phone_layout_problems, screenshot, serve_directory
 
 PAGES = ["index", "collections", "ar-aging", "renewals", "forecast", "progress-board", "progress-summary",
          "workload", "staff-progress", "tax-calendar", "alerts", "data-quality"]  # fmt: skip
@@ -79,3 +79,27 @@ def test_alert_links_to_client_page(site, chromium):  # noqa: F811
     assert client in page.inner_text("h2")
     assert watch.problems() == []
     screenshot(page, "report-client")
+
+
+def _first_link(site, chromium, page_name: str, pattern: str) -> str:  # noqa: F811
+    page, _ = _load(chromium, f"{site}{page_name}.html")
+    href = page.evaluate(f"() => document.querySelector(\"a[href*='{pattern}']\").getAttribute('href')")
+    page.close()
+    return href
+
+
+@pytest.mark.parametrize("name", [*PAGES, "client", "progress-detail"])
+def test_page_reads_on_a_phone(site, chromium, name):  # noqa: F811
+    """390×844: menu instead of sidebar, cards and charts fit, wide tables scroll in their card."""
+    if name == "client":
+        url = site + _first_link(site, chromium, "alerts", "clients/")
+    elif name == "progress-detail":
+        url = site + _first_link(site, chromium, "progress-summary", "progress/")
+    else:
+        url = f"{site}{name}.html"
+    page, watch = open_page(chromium, url, viewport=PHONE)
+    page.wait_for_selector("html[data-ready='1']")
+    assert phone_layout_problems(page) == [], url
+    assert watch.problems() == []
+    screenshot(page, f"phone-report-{name}")
+    page.close()
