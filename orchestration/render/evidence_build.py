@@ -100,9 +100,9 @@ def build(snapshot: Path, install: bool = True) -> dict:
     entries = template_entries(REPORTS / "pages", compat, REPORTS / "sources")
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "entries.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    source_dir = REPORTS / "sources" / "opscenter"  # Evidence resolves the filename relative to it
     env = os.environ | {
-        # Evidence resolves the filename relative to the source folder
-        "EVIDENCE_SOURCE__opscenter__filename": os.path.relpath(compat.resolve(), REPORTS / "sources" / "opscenter"),
+        "EVIDENCE_SOURCE__opscenter__filename": os.path.relpath(compat.resolve(), source_dir),
         "DO_NOT_TRACK": "1",
         "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--max-old-space-size=4096"),
     }
@@ -128,7 +128,8 @@ def build(snapshot: Path, install: bool = True) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--snapshot", type=Path, default=settings.publish_dir() / "current" / "snapshot.duckdb")
+    current = settings.publish_dir() / "current" / "snapshot.duckdb"
+    parser.add_argument("--snapshot", type=Path, default=current)
     parser.add_argument("--no-install", action="store_true", help="do not run npm ci")
     args = parser.parse_args(argv)
     if not args.snapshot.is_file():
