@@ -38,6 +38,8 @@ def site(tmp_path_factory):
     # The real report pages read marts and are tested on a real pipeline run (test_report_pages.py);
     # here only the data-quality page, whose tables the tiny snapshot carries.
     dq_pages, dq_sources = data_quality_only(REPORTS, tmp)
+    (root / "reports" / "dbt-docs").mkdir(parents=True)  # the data-quality page links the dbt docs
+    (root / "reports" / "dbt-docs" / "index.html").write_text("<html><body>dbt docs</body></html>")
     reports = render_site(dq_pages, snap, root / "reports", CONTEXT, sources_dir=dq_sources)
     with serve_directory(root) as base:
         yield base, [("demo", p) for p in demo] + [("reports", p) for p in reports]

@@ -235,6 +235,10 @@ def test_template_pages_one_per_value_with_quote_safe_params(demo):
 
 def test_data_quality_page_renders_over_raw_bookkeeping(snapshot, tmp_path):
     pages_dir, sources_dir = data_quality_only(REPORTS, tmp_path / "src")
+    with pytest.raises(RenderError, match="/data-quality -> /dbt-docs/index.html"):
+        render_site(pages_dir, snapshot, tmp_path / "no-docs", CONTEXT, sources_dir=sources_dir)
+    (tmp_path / "out" / "dbt-docs").mkdir(parents=True)  # published beside the pages (render.hooks)
+    (tmp_path / "out" / "dbt-docs" / "index.html").write_text("<html></html>")
     pages = render_site(pages_dir, snapshot, tmp_path / "out", CONTEXT, sources_dir=sources_dir)
     dq = next(p for p in pages if p.url == "/data-quality")
     assert dq.title == "数据质量"
@@ -242,6 +246,7 @@ def test_data_quality_page_renders_over_raw_bookkeeping(snapshot, tmp_path):
     html = dq.path.read_text(encoding="utf-8")
     assert _texts(html, "bv-value") == ["3", "15", "13", "2", "13.33%", "1"]
     assert "本次装载共拒绝 <strong>2</strong> 行" in html
+    assert '<a href="dbt-docs/index.html">dbt 模型文档</a>' in html
 
 
 # --- errors ---------------------------------------------------------------------------------------
