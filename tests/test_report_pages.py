@@ -111,6 +111,7 @@ def test_dbt_docs_are_published_and_linked_from_the_quality_page(site, chromium)
         page.locator("a", has_text="dbt 模型文档").click()
     assert page.url.endswith("/dbt-docs/index.html")
     # dbt's static page: the manifest is inside it; the marts are listed, nothing is fetched elsewhere
-    page.wait_for_function("() => document.body.innerText.includes('mart_collections_by_period')", timeout=60_000)
+    listed = "() => document.body.innerText.includes('mart_collections_by_period')"
+    page.wait_for_function(listed, timeout=60_000)
     assert watch.problems() == []
     screenshot(page, "report-dbt-docs")

@@ -46,7 +46,7 @@ def write_dbt_docs(out_dir: Path, as_of_date: str, project_dir: Path | None = No
             shutil.copyfile(partial, target / "partial_parse.msgpack")
         dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
         cmd = [dbt, "docs", "generate", "--static", "--empty-catalog", "--project-dir", str(project_dir)]
-        cmd += ["--profiles-dir", str(project_dir), "--target-path", str(target), "--log-path", str(Path(tmp))]
+        cmd += ["--profiles-dir", str(project_dir), "--target-path", str(target), "--log-path", tmp]
         cmd += ["--vars", json.dumps({"as_of_date": as_of_date}), "--quiet"]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
         page = target / "static_index.html"
