@@ -14,9 +14,10 @@ export default {
 	kit: {
 		prerender: {
 			entries: ['*', ...entries],
-			// files published next to the pages by the pipeline (dbt docs), not Evidence routes
-			handleHttpError: ({ path: p, message }) => {
-				if (p.startsWith('/dbt-docs/')) return;
+			// files published next to the pages by the pipeline (dbt docs; make evidence copies them to
+			// static/ when the publication has them), not Evidence routes
+			handleHttpError: ({ path: p, referrer, message }) => {
+				if (p.startsWith('/dbt-docs/') || (referrer ?? '').startsWith('/dbt-docs/')) return;
 				throw new Error(message);
 			}
 		}

@@ -99,6 +99,10 @@ def build(snapshot: Path, install: bool = True) -> dict:
     timings["snapshot_v1"] = round(time.monotonic() - start, 1)
     entries = template_entries(REPORTS / "pages", compat, REPORTS / "sources")
     WORK.mkdir(parents=True, exist_ok=True)
+    docs = snapshot.parent / "pages" / "dbt-docs" / "index.html"  # published with the version
+    if docs.is_file():  # served as a static file by Evidence too (the 数据质量 page links it)
+        (REPORTS / "static" / "dbt-docs").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(docs, REPORTS / "static" / "dbt-docs" / "index.html")
     (WORK / "entries.json").write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
     source_dir = REPORTS / "sources" / "opscenter"  # Evidence resolves the filename relative to it
     env = os.environ | {
