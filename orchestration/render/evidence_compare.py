@@ -25,10 +25,25 @@ from pathlib import Path
 NUMBER = re.compile(r"-?[¥$]?\d[\d,]*(?:\.\d+)?(?:[%万kMB天x])?")
 EXTRACT = """() => {
     const main = document.querySelector('main .content, main#evidence-main-article, article, main');
-    const box = main.cloneNode(true);
-    box.querySelectorAll('svg, canvas, script, style, .chart, .chart-canvas, [class*="chart"], '
-        + 'nav, .pager, .table-count, .table-tools, aside, footer, button, [role="toolbar"]').forEach(e => e.remove());
-    return box.innerText;
+    const skip = 'svg, canvas, script, style, noscript, .chart, [class*="chart"], nav, .pager, .pagination, '
+        + '.table-count, .table-tools, aside, footer, button, [role="toolbar"]';
+    const hidden = (el) => {  // display:none or visibility:hidden up the tree (display:contents is shown)
+        const closed = el.closest('details:not([open])');  // Evidence leaves closed Details out of the DOM
+        if (closed && !el.closest('summary')) return true;
+        for (let e = el; e && e !== main.parentElement; e = e.parentElement) {
+            const cs = getComputedStyle(e);
+            if (cs.display === 'none' || cs.visibility === 'hidden') return true;
+        }
+        return false;
+    };
+    const out = [], walker = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+        const el = walker.currentNode.parentElement;
+        if (!el || el.closest(skip) || hidden(el)) continue;
+        const text = walker.currentNode.textContent.trim();
+        if (text) out.push(text);
+    }
+    return out.join('\\n');
 }"""
 CHROMIUM = Path(os.environ.get("OPSCENTER_CHROMIUM", "/usr/bin/chromium"))
 
@@ -59,6 +74,19 @@ def numbers(text: str) -> list[str]:
     return NUMBER.findall(text)
 
 
+def _settled(page, timeout_s: int = 60) -> list[str]:
+    """The page's numbers once they stop changing (three equal reads a second apart)."""
+    last, same = None, 0
+    for _ in range(timeout_s):
+        page.wait_for_timeout(1000)
+        now = numbers(page.evaluate(EXTRACT))
+        same = same + 1 if now == last and now else 0
+        if same >= 2:
+            return now
+        last = now
+    return last or []
+
+
 def compare(offline: Path, evidence: Path, pages: list[str]) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -73,8 +101,7 @@ def compare(offline: Path, evidence: Path, pages: list[str]) -> dict:
             p.wait_for_selector("html[data-ready='1']")
             ours = numbers(p.evaluate(EXTRACT))
             p.goto(ev_base + _evidence_path(evidence, page_name), wait_until="networkidle")
-            p.wait_for_timeout(3000)  # Evidence re-runs its queries in the browser after hydration
-            theirs = numbers(p.evaluate(EXTRACT))
+            theirs = _settled(p)  # Evidence re-runs its queries in the browser after hydration
             p.close()
             only_ours = Counter(ours) - Counter(theirs)
             only_theirs = Counter(theirs) - Counter(ours)
