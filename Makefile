@@ -28,7 +28,8 @@ deps: uv
 
 js:
 	@if [ -f $(ECHARTS_DIR)/package-lock.json ]; then \
-		[ -f $(ECHARTS_DIR)/node_modules/echarts/dist/echarts.min.js ] || npm ci --prefix $(ECHARTS_DIR) --no-audit --no-fund; \
+		[ -f $(ECHARTS_DIR)/node_modules/echarts/dist/echarts.min.js ] && [ -f $(ECHARTS_DIR)/node_modules/ssf/ssf.js ] \
+			|| npm ci --prefix $(ECHARTS_DIR) --no-audit --no-fund; \
 	fi
 
 dbt-parse: deps
