@@ -29,7 +29,8 @@ deps: uv
 
 js:
 	@if [ -f $(ECHARTS_DIR)/package-lock.json ]; then \
-		[ -f $(ECHARTS_DIR)/node_modules/echarts/dist/echarts.min.js ] || npm ci --prefix $(ECHARTS_DIR) --no-audit --no-fund; \
+		[ -f $(ECHARTS_DIR)/node_modules/echarts/dist/echarts.min.js ] && [ -f $(ECHARTS_DIR)/node_modules/ssf/ssf.js ] \
+			|| npm ci --prefix $(ECHARTS_DIR) --no-audit --no-fund; \
 	fi
 
 dbt-parse: deps
@@ -82,3 +83,9 @@ benchmark: setup
 
 clean:
 	rm -rf data/warehouse dagster_home reports/published test-artifacts dbt_project/target
+
+# Evidence itself (issue 14): reports/ built with the pinned Evidence, offline, build:strict, against
+# the current publication (make demo first). Slow (minutes); not part of `make test`.
+.PHONY: evidence
+evidence: deps
+	$(UV) run python -m orchestration.render.evidence_build

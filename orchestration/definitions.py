@@ -12,6 +12,7 @@ from orchestration.assets.raw import raw_assets
 from orchestration.checks import gated_asset_keys, quality_checks, run_docs_dir
 from orchestration.night_guard import NightGuardResource
 from orchestration.render import render_site
+from orchestration.render.hooks import previous_pages, publish_dbt_docs
 from orchestration.resources import default_resources
 from orchestration.run_config import AS_OF_TAG, logical_as_of
 from orchestration.sensors import ops_sensors
@@ -34,7 +35,9 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext):
 
 def render_pages(snapshot, out_dir, ctx: RenderContext) -> None:
     """Render reports/pages against the new snapshot; a page error fails the publish."""
-    render_site(settings.PAGES_DIR, snapshot, out_dir, ctx.page_context())
+    publish_dbt_docs(out_dir, ctx.as_of_date)  # pages/dbt-docs/, linked from the 数据质量 page
+    previous = previous_pages(out_dir)  # unchanged pages are hard-linked from the current version
+    render_site(settings.PAGES_DIR, snapshot, out_dir, ctx.page_context(), previous_dir=previous)
 
 
 publish_reports = build_publish_asset(

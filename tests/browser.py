@@ -101,10 +101,15 @@ def _foreign(url: str) -> bool:
     return parts.scheme not in ("data", "blob", "about") and parts.hostname not in LOCAL_HOSTS
 
 
-def open_page(context, url: str):
+PHONE = {"width": 390, "height": 844}  # the managers' phones (WeCom digest links)
+
+
+def open_page(context, url: str, viewport: dict | None = None):
     """New tab at url with console errors and non-127.0.0.1 requests recorded; returns (page, watch)."""
     watch = PageWatch()
     page = context.new_page()
+    if viewport:
+        page.set_viewport_size(viewport)
 
     def on_console(msg):
         if msg.type == "error":
@@ -126,6 +131,50 @@ def open_page(context, url: str):
     if url:
         page.goto(url, wait_until="load")
     return page, watch
+
+
+def phone_layout_problems(page) -> list[str]:
+    """At phone width: the body never scrolls sideways, the navigation is a menu (hidden until the
+    button opens it), cards and charts fit the screen and charts use its width, wide tables scroll
+    inside their card. Returns what is wrong (empty list: fine)."""
+    problems = page.evaluate(
+        """() => {
+        const out = [], w = window.innerWidth, doc = document.documentElement;
+        if (doc.scrollWidth > w) out.push(`body scrolls sideways: ${doc.scrollWidth} > ${w}`);
+        const nav = document.querySelector('.site-nav');
+        if (nav && getComputedStyle(nav).display !== 'none') out.push('navigation not collapsed');
+        const toggle = document.querySelector('.nav-toggle');
+        if (!toggle || getComputedStyle(toggle).display === 'none') out.push('no menu button');
+        const content = document.querySelector('.content'), cs = getComputedStyle(content);
+        const inner = content.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
+        for (const el of document.querySelectorAll('.big-value, .chart, .data-table, details, .alert')) {
+            const r = el.getBoundingClientRect();
+            if (r.width > 0 && (r.right > w + 0.5 || r.left < -0.5))
+                out.push(`${el.className} leaves the screen`);
+        }
+        for (const el of document.querySelectorAll('.chart-canvas')) {
+            const r = el.getBoundingClientRect(), card = el.closest('.chart').getBoundingClientRect();
+            if (card.width < inner - 1 || r.width < card.width - 30)
+                out.push(`chart ${r.width}px wide, card ${card.width}px, content ${inner}px`);
+            const svg = el.querySelector('svg');
+            if (svg && Math.abs(svg.getBoundingClientRect().width - r.width) > 2)
+                out.push('chart not resized');
+        }
+        for (const box of document.querySelectorAll('.data-table .scroll')) {
+            const style = getComputedStyle(box);
+            if (box.scrollWidth > box.clientWidth + 1 && !['auto', 'scroll'].includes(style.overflowX))
+                out.push('wide table does not scroll inside its card');
+        }
+        return out;
+    }"""
+    )
+    toggle = page.locator(".nav-toggle")
+    if toggle.count() and toggle.is_visible():
+        toggle.click()
+        if not page.locator(".site-nav").is_visible():
+            problems.append("menu button does not open the navigation")
+        toggle.click()
+    return problems
 
 
 def screenshot(page, name: str) -> Path:

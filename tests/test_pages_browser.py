@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
@@ -9,7 +10,15 @@ import duckdb
 import pytest
 
 from orchestration.render import format_value, render_site
-from tests.browser import data_quality_only, open_page, screenshot, serve_directory
+from orchestration.render.formats import resolve, summarize
+from tests.browser import (
+    PHONE,
+    data_quality_only,
+    open_page,
+    phone_layout_problems,
+    screenshot,
+    serve_directory,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -29,6 +38,8 @@ def site(tmp_path_factory):
     # The real report pages read marts and are tested on a real pipeline run (test_report_pages.py);
     # here only the data-quality page, whose tables the tiny snapshot carries.
     dq_pages, dq_sources = data_quality_only(REPORTS, tmp)
+    (root / "reports" / "dbt-docs").mkdir(parents=True)  # the data-quality page links the dbt docs
+    (root / "reports" / "dbt-docs" / "index.html").write_text("<html><body>dbt docs</body></html>")
     reports = render_site(dq_pages, snap, root / "reports", CONTEXT, sources_dir=dq_sources)
     with serve_directory(root) as base:
         yield base, [("demo", p) for p in demo] + [("reports", p) for p in reports]
@@ -87,38 +98,91 @@ def test_demo_charts_hold_the_hand_computed_series(site, chromium):  # noqa: F81
     line, bar, area = _chart_series(page)
     # monthly totals: 09: 5000; 10: 7345.67 + 2000; 11: 1000 + 30000
     assert line == [{"name": "amount", "type": "line", "data": [5000, 9345.67, 31000]}]
-    # stacked by region, regions in order of first appearance (华东 in 2026-09)
+    # Evidence's default sort (no sort=false): months by total, largest first: 11, 10, 09;
+    # stacked by region, regions in order of first appearance
     assert [(s["name"], s["data"]) for s in bar] == [
-        ("华东", [5000, 7345.67, 30000]),
-        ("华南", [None, 2000, 1000]),
+        ("华东", [30000, 7345.67, 5000]),
+        ("华南", [1000, 2000, None]),
     ]
     assert [s["name"] for s in area] == ["amount", "regions"] and area[1]["data"] == [1, 2, 2]
     assert watch.problems() == []
 
 
-def test_js_number_formats_match_python(site, chromium):  # noqa: F811
+def test_js_formats_with_real_ssf_match_python(site, chromium):  # noqa: F811
+    """Python's SSF subset against SheetJS SSF itself (what Evidence uses), on the same resolved formats."""
     base, pages = site
     index = next(p for f, p in pages if f == "demo" and p.url == "/")
     page, _ = _load(chromium, _page_url(base, "demo", index))
+    column = [12345.67, 3000, 30000.5, 0.25]
     cases = [
-        (12345678, "wan"),
-        (9999, "wan"),
-        (-23456.7, "wan"),
-        (1234567.891, "cny"),
-        (-0.001, "cny"),
-        (1234.5, "cny0"),
-        (0.1234, "pct"),
-        (0.1234, "pct0"),
-        (0.12345, "pct2"),
-        (1234.56, "num1"),
-        (45, "days"),
-        (7, None),
-        (2.5, None),
-        ("2026-11-21 08:30:00", "datetime"),
-        ("2026-11-21", "month"),
+        (v, f)
+        for v in [0, 1, -1, 0.5, 1.005, 2.675, 12345.678, -1234.5, 999999.995, 64301.12, 0.1234, 4564301.12]
+        for f in ["cny2", "cny0", "cny1k", "num0", "num1", "num2", "num2m", "pct0", "pct1", "pct2", "mult1",
+                  '#,##0"天"', '"¥"#,##0.00"万"', '#,##0.0"万"', "0.0%", "cny", "pct", None]
+    ]  # fmt: skip
+    cases += [
+        ("2026-11-21", "yyyy-mm-dd"),
+        ("2026-11-21 08:30:05", "yyyy-mm-dd hh:mm"),
+        ("2026-11-21", "mmm d/yy"),
     ]
-    js = page.evaluate("cases => cases.map(([v, f]) => window.opscenterFmt(v, f))", cases)
-    assert js == [format_value(v, f) for v, f in cases]
+    resolved = [resolve(f, summarize(column) if not isinstance(v, str) else None).to_json() for v, f in cases]
+    js = page.evaluate(
+        "cases => cases.map(([v, r]) => window.opscenterFmt(v, r))",
+        [[v, r] for (v, _), r in zip(cases, resolved, strict=True)],
+    )
+    py = [
+        format_value(
+            dt.datetime.fromisoformat(v) if isinstance(v, str) else v,
+            f,
+            None if isinstance(v, str) else summarize(column),
+        )
+        for v, f in cases
+    ]
+    mismatches = [(c, j, p) for c, j, p in zip(cases, js, py, strict=True) if j != p]
+    assert mismatches == []
+
+
+def test_phone_layout_on_every_page(site, chromium):  # noqa: F811
+    base, pages = site
+    for folder, rendered in pages:
+        url = _page_url(base, folder, rendered)
+        page, watch = open_page(chromium, url, viewport=PHONE)
+        page.wait_for_selector("html[data-ready='1']")
+        assert phone_layout_problems(page) == [], url
+        assert watch.problems() == [], url
+        screenshot(page, "phone-" + re.sub(r"[^\w.-]", "_", f"{folder}-{rendered.url}"))
+        page.close()
+
+
+def test_csv_download_is_utf8_with_bom_and_raw_values(site, chromium):  # noqa: F811
+    base, pages = site
+    index = next(p for f, p in pages if f == "demo" and p.url == "/")
+    page, watch = _load(chromium, _page_url(base, "demo", index))
+    with page.expect_download() as info:
+        page.locator(".data-table .csv-download").first.click()
+    raw = Path(info.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8, Chinese intact
+    lines = raw[3:].decode("utf-8").split("\r\n")
+    assert lines[0] == "客户编号,客户名称,区域,应收余额,已收款"
+    # every row (not only the page shown), raw numbers, quotes doubled as CSV wants
+    assert sorted(lines[1:-1]) == [
+        "C'03,王五's 咨询,华东,0,30000",
+        "C001,张三财税,华东,12000.5,12345.67",
+        "C002,李四商贸,华南,3000,3000",
+    ]
+    assert info.value.suggested_filename.endswith(".csv")
+    assert watch.problems() == []
+
+
+def test_print_stylesheet_shows_content_and_every_row(site, chromium):  # noqa: F811
+    base, pages = site
+    index = next(p for f, p in pages if f == "demo" and p.url == "/")
+    page, _ = _load(chromium, _page_url(base, "demo", index))
+    page.emulate_media(media="print")
+    page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert not page.locator(".site-nav").is_visible() and not page.locator(".pager").is_visible()
+    assert page.locator(".data-table").first.locator("tbody tr").count() == 3  # all rows, not page 1 of 2
+    assert page.pdf(format="A4")[:4] == b"%PDF"
 
 
 def test_table_sort_filter_paging_and_drill_through(site, chromium):  # noqa: F811
@@ -136,7 +200,7 @@ def test_table_sort_filter_paging_and_drill_through(site, chromium):  # noqa: F8
     assert table.locator(".pager").inner_text().count("第 1 / 2 页") == 1
     table.locator("th", has_text="已收款").click()  # ascending paid: C002 3000, C001 12345.67, C'03 30000
     assert first_column() == ["C002", "C001"]
-    assert [r.locator("td").nth(4).inner_text() for r in body.all()] == ["¥3,000.00", "¥1.23万"]
+    assert [r.locator("td").nth(4).inner_text() for r in body.all()] == ["¥3.0k", "¥12.3k"]  # cny: auto
     table.locator("th", has_text="已收款").click()  # descending
     assert first_column() == ["C'03", "C001"]
     table.locator("input.table-search").fill("华南")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import duckdb
 import pytest
 
 from orchestration.render import PageQueryError, RenderError, format_value, render_site
+from orchestration.render.formats import summarize
 from tests.browser import data_quality_only
 
 FIXTURES = Path(__file__).parent / "fixtures" / "render"
@@ -46,6 +48,10 @@ def _texts(html: str, cls: str) -> list[str]:
     return re.findall(rf'<div class="{cls}[^"]*">(.*?)</div>', html)
 
 
+Q1 = "```sql q\nselect 1 as a\n```\n"  # a one-row query, then the page body from line 4
+Q0 = "```sql q\nselect 1 as a where false\n```\n"  # an empty one
+
+
 def _page(tmp_path: Path, name: str, text: str) -> Path:
     pages = tmp_path / "pages"
     (pages / name).parent.mkdir(parents=True, exist_ok=True)
@@ -59,38 +65,66 @@ def _page(tmp_path: Path, name: str, text: str) -> Path:
 @pytest.mark.parametrize(
     ("value", "fmt", "expected"),
     [
-        (12345678, "wan", "¥1,234.57万"),
-        (Decimal("45345.67"), "wan", "¥4.53万"),
-        (10000, "wan", "¥1.00万"),
-        (9999.994, "wan", "¥9,999.99"),
-        (-23456.7, "cny_wan", "-¥2.35万"),
-        (1234567.891, "cny", "¥1,234,567.89"),
-        (Decimal("-0.001"), "cny", "¥0.00"),
+        # Evidence built-in formats (component-utilities builtInFormats.js) through SSF
+        (1234567.891, "cny2", "¥1,234,567.89"),
+        (-1234.5, "cny2", "-¥1,234.50"),
         (1234.5, "cny0", "¥1,235"),
-        (0.1234, "pct", "12.3%"),
+        (64301.12, "cny1k", "¥64.3k"),
         (0.1234, "pct1", "12.3%"),
         (0.1234, "pct0", "12%"),
         (Decimal("0.12345"), "pct2", "12.35%"),
         (1234567, "num0", "1,234,567"),
         (1234.56, "num1", "1,234.6"),
-        (45, "days", "45天"),
+        (2.675, "num2", "2.67"),  # SSF rounds the binary float, as Evidence shows it
+        (4564301.12, "num1m", "4.6M"),
+        (3.25, "mult1", "3.3x"),
+        # Excel-style codes
+        (45, '#,##0"天"', "45天"),
+        (1234.5678, '"¥"#,##0.00"万"', "¥1,234.57万"),
+        (0.5, "0.0%", "50.0%"),
+        (dt.date(2026, 11, 21), "yyyy-mm-dd", "2026-11-21"),
+        (dt.datetime(2026, 11, 21, 8, 30, 5), "yyyy-mm-dd hh:mm", "2026-11-21 08:30"),
+        (dt.date(2026, 11, 21), 'yyyy"年"m"月"', "2026年11月"),
+        # auto formats without a column (fmt() in text): currency with no decimals, pct whole
+        (330123.4, "cny", "¥330,123"),
+        (0.1234, "pct", "12%"),
+        # Evidence's defaults: null "-", dates yyyy-mm-dd, booleans true/false
+        (None, "cny2", "-"),
         (7, None, "7"),
-        (2.5, None, "2.50"),
-        (None, "cny", "—"),
-        (True, None, "是"),
+        (2.5, None, "2.5"),
+        (12345.678, None, "12,345.68"),  # no column: fallback toLocaleString, 2 decimals at most
+        (True, None, "true"),
         (dt.date(2026, 11, 21), None, "2026-11-21"),
-        (dt.datetime(2026, 11, 21, 8, 30, 5), None, "2026-11-21 08:30"),
-        (dt.date(2026, 11, 21), "month", "2026-11"),
-        ("2026-11-21", "date", "2026-11-21"),
+        (dt.datetime(2026, 11, 21, 8, 30, 5), None, "2026-11-21"),
+        ("文本", None, "文本"),
     ],
 )
 def test_formats(value, fmt, expected):
     assert format_value(value, fmt) == expected
 
 
-def test_unknown_fmt_is_an_error():
-    with pytest.raises(ValueError, match="unknown fmt 'usd'"):
-        format_value(1, "usd")
+def test_auto_formats_look_at_the_whole_column():
+    # cny (auto) on a column with median 12,345.67: thousands with one decimal, as Evidence shows ¥330k
+    column = [Decimal("12345.67"), Decimal("3000.00"), Decimal("30000.00")]
+    s = summarize(column)
+    assert [format_value(v, "cny", s) for v in column] == ["¥12.3k", "¥3.0k", "¥30.0k"]
+    # no fmt: integers stay integers, a column with decimals gets 3 significant digits at the median
+    assert format_value(12, None, summarize([12, 7, 30])) == "12"
+    assert format_value(0.5, None, summarize([0.5, 0.25])) == "0.500"
+    # a column named like growth_pct takes Evidence's format tag
+    assert format_value(0.25, None, summarize([0.25]), "growth_pct") == "25%"
+
+
+@pytest.mark.parametrize("fmt", ["wan", "days", "usd9", "date"])
+def test_unknown_fmt_is_an_error(fmt):
+    with pytest.raises(ValueError, match=f"unknown fmt '{fmt}'"):
+        format_value(1, fmt)
+
+
+@pytest.mark.parametrize("code", ["#,##0;(#,##0)", "0.00E+00", "[Red]0", "# ?/?", "0.0元"])
+def test_format_codes_outside_the_supported_subset_fail(code):
+    with pytest.raises(ValueError):
+        format_value(1, code)
 
 
 # --- components -----------------------------------------------------------------------------------
@@ -101,9 +135,16 @@ def test_header_nav_and_files(demo):
     assert sorted(pages) == ["/", "/clients/C'03", "/clients/C001", "/clients/C002"]
     assert (out / "assets" / "echarts.min.js").stat().st_size > 500_000
     html = (out / "clients" / "C001.html").read_text(encoding="utf-8")
-    assert '<dd class="as-of">2026-11-21</dd>' in html
-    assert '<dd class="run-id">20261121-r7</dd>' in html
-    assert '<dd class="quality bad">未通过</dd>' in html
+    # the run's facts live in assets/run.js (per version), so page files can be shared between versions
+    assert '<dd class="as-of" data-run="as_of_date"></dd>' in html
+    run = (out / "assets" / "run.js").read_text(encoding="utf-8")
+    assert json.loads(run.split("=", 1)[1].rstrip(";\n")) == {
+        "as_of_date": "2026-11-21",
+        "run_id": "20261121-r7",
+        "quality_status": "未通过",
+        "quality_ok": False,
+    }
+    assert 'src="../assets/run.js"' in html and 'src="../assets/ssf.js"' in html
     assert 'src="../assets/echarts.min.js"' in html  # relative: works from any folder, no CDN
     assert re.search(r'<a href="../index.html"[^>]*>演示首页</a>', html)
     assert "http://" not in html and "https://" not in html
@@ -131,17 +172,22 @@ def test_charts_embed_their_rows(demo):
     data = _json((out / "index.html").read_text(encoding="utf-8"))
     line, bar, area = data["chart-1-spec"], data["chart-2-spec"], data["chart-3-spec"]
     # by_month is `select ... from ${monthly}`: the monthly query substituted as a subquery
-    assert line["kind"] == "line" and line["yFmt"] == "wan" and not line["stacked"]
+    assert line["kind"] == "line" and not line["stacked"]
+    assert line["yFmt"] == {"code": '#,##0"元"', "div": 1.0, "suffix": "", "kind": "code", "date": False}
+    # sort=false: the query's order
     assert line["rows"] == [["2026-09", 5000.0], ["2026-10", 9345.67], ["2026-11", 31000.0]]
     assert bar["kind"] == "bar" and bar["series"] == "region" and bar["stacked"]
     assert bar["columns"] == ["month", "amount", "region"]
+    # Evidence's default sort=true on a text x axis: by the month's total, largest first
+    # (2026-11: 31000, 2026-10: 9345.67, 2026-09: 5000), rows of one month in query order
     assert bar["rows"] == [
-        ["2026-09", 5000.0, "华东"],
-        ["2026-10", 7345.67, "华东"],
-        ["2026-10", 2000.0, "华南"],
         ["2026-11", 30000.0, "华东"],
         ["2026-11", 1000.0, "华南"],
+        ["2026-10", 7345.67, "华东"],
+        ["2026-10", 2000.0, "华南"],
+        ["2026-09", 5000.0, "华东"],
     ]
+    assert bar["yFmt"]["code"] == '"¥"#,##0'  # cny0
     assert area["kind"] == "area" and area["y"] == ["amount", "regions"]
     assert [r[2] for r in area["rows"]] == [1, 2, 2]
 
@@ -155,7 +201,9 @@ def test_data_table_columns_formats_and_drill_links(demo):
     c001 = next(r for r in table["rows"] if r["c"][0][0] == "C001")
     assert c001["h"] == "clients/C001.html"
     # raw value for sorting, formatted text for display: 5000 + 7345.67
-    assert c001["c"][3] == [12000.5, "¥12,000.50"] and c001["c"][4] == [12345.67, "¥1.23万"]
+    # cny (auto) looks at the column: paid is 12,345.67 / 3,000 / 30,000, median 12,345.67 -> ¥12.3k
+    assert c001["c"][3] == [12000.5, "¥12,000.50"] and c001["c"][4] == [12345.67, "¥12.3k"]
+    assert table["download"] is True
     client = _json((out / "clients" / "C001.html").read_text(encoding="utf-8"))["table-1-data"]
     assert [[cell[1] for cell in r["c"]] for r in client["rows"]] == [
         ["2026-09-15", "¥5,000.00"],
@@ -187,6 +235,10 @@ def test_template_pages_one_per_value_with_quote_safe_params(demo):
 
 def test_data_quality_page_renders_over_raw_bookkeeping(snapshot, tmp_path):
     pages_dir, sources_dir = data_quality_only(REPORTS, tmp_path / "src")
+    with pytest.raises(RenderError, match="/data-quality -> /dbt-docs/index.html"):
+        render_site(pages_dir, snapshot, tmp_path / "no-docs", CONTEXT, sources_dir=sources_dir)
+    (tmp_path / "out" / "dbt-docs").mkdir(parents=True)  # published beside the pages (render.hooks)
+    (tmp_path / "out" / "dbt-docs" / "index.html").write_text("<html></html>")
     pages = render_site(pages_dir, snapshot, tmp_path / "out", CONTEXT, sources_dir=sources_dir)
     dq = next(p for p in pages if p.url == "/data-quality")
     assert dq.title == "数据质量"
@@ -194,6 +246,7 @@ def test_data_quality_page_renders_over_raw_bookkeeping(snapshot, tmp_path):
     html = dq.path.read_text(encoding="utf-8")
     assert _texts(html, "bv-value") == ["3", "15", "13", "2", "13.33%", "1"]
     assert "本次装载共拒绝 <strong>2</strong> 行" in html
+    assert '<a href="dbt-docs/index.html">dbt 模型文档</a>' in html
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -235,7 +288,12 @@ def test_query_errors(snapshot, tmp_path, body, message):
     [
         ("<Dropdown data={q} />\n", "unsupported component <Dropdown>"),
         ("```sql q\nselect 1 as a\n```\n<BigValue data={q} value=b />\n", "column 'b' not in query"),
-        ("```sql q\nselect 1 as a\n```\n<BigValue data={q} value=a fmt=usd />\n", "unknown fmt 'usd'"),
+        # file:line errors for what Evidence would reject or show differently
+        (Q1 + "<BigValue data={q} value=a fmt=wan />\n", r"index.md:4: .*unknown fmt 'wan'"),
+        (Q1 + "<BigValue data={q} value=a colour=red />\n", r"index.md:4: <BigValue> has no prop colour"),
+        (Q0 + "<DataTable data={q} />\n", r"index.md:4: .*returned no rows.*emptySet"),
+        (Q0 + "\n{q[0].a}\n", r"index.md:5: .*'q' has 0 rows"),
+        (Q1 + "{#if q.length > 0}\ntext\n\n{/if}\n", r"index.md:4: \{#if q.length > 0\} must stand alone"),
         ("```sql q\nselect 1 as a\n```\n<BarChart data={x} x=a y=a />\n", r"data=\{x\}: no such query"),
         ("```sql q\nselect '/nowhere' as l\n```\n<DataTable data={q} link=l />\n", "/nowhere"),
         ("[x](/missing)\n", "not rendered: / -> /missing|-> /missing"),
@@ -262,3 +320,62 @@ def test_template_page_without_params_query(snapshot, tmp_path):
     pages = _page(tmp_path, "c/[client_id].md", "# x\n")
     with pytest.raises(RenderError, match="params_query"):
         render_site(pages, snapshot, tmp_path / "out", CONTEXT)
+
+
+def test_empty_set_pass_shows_the_message(snapshot, tmp_path):
+    body = (
+        "```sql q\nselect 1 as a where false\n```\n"
+        '<BigValue data={q} value=a title="件数" emptySet="pass" emptyMessage="暂无数据" />\n\n'
+        '<DataTable data={q} emptySet="warn" emptyMessage="没有记录" />\n\n'
+        '<BarChart data={q} x=a y=a emptySet="pass" />\n'
+    )
+    pages = render_site(_page(tmp_path, "index.md", body), snapshot, tmp_path / "out", CONTEXT)
+    html = pages[0].path.read_text(encoding="utf-8")
+    assert '<div class="bv-value empty">暂无数据</div>' in html
+    assert '<div class="empty">没有记录</div>' in html
+    assert '<div class="empty">No records</div>' in html  # Evidence's default message
+
+
+def test_table_of_contents_lists_the_sections(snapshot, tmp_path):
+    pages = _page(tmp_path, "index.md", "## 收款\n\n正文\n\n### 按月\n\n## 欠费 & 预警\n")
+    html = render_site(pages, snapshot, tmp_path / "out", CONTEXT)[0].path.read_text(encoding="utf-8")
+    assert '<h2 id="s1">收款</h2>' in html and '<h3 id="s2">按月</h3>' in html
+    toc = html[html.index('<aside class="toc"') :]
+    assert re.findall(r'<li class="toc-h(\d)"><a href="#(s\d)">(.*?)</a>', toc) == [
+        ("2", "s1", "收款"),
+        ("3", "s2", "按月"),
+        ("2", "s3", "欠费 &amp; 预警"),
+    ]
+
+
+# --- incremental rendering (issue 15 point 5) ----------------------------------------------------
+
+
+def _inode(path: Path) -> int:
+    return path.stat().st_ino
+
+
+def test_unchanged_page_is_not_rewritten_but_linked_from_the_previous_version(snapshot, tmp_path):
+    night1, night2 = tmp_path / "v1", tmp_path / "v2"
+    first = {p.url: p for p in render_site(FIXTURES / "pages", snapshot, night1, CONTEXT)}
+    assert not any(p.reused for p in first.values())
+    # the next night: same data except one client's payments change
+    snap2 = tmp_path / "snapshot2.duckdb"
+    shutil.copyfile(snapshot, snap2)
+    with duckdb.connect(str(snap2)) as con:
+        con.execute("update marts.payments set amount = amount + 1 where client_id = 'C002'")
+    ctx2 = CONTEXT | {"as_of_date": "2026-11-22", "run_id": "20261122-r8", "quality_status": "通过"}
+    second = {p.url: p for p in render_site(FIXTURES / "pages", snap2, night2, ctx2, previous_dir=night1)}
+    reused = sorted(u for u, p in second.items() if p.reused)
+    assert reused == ["/clients/C'03", "/clients/C001"]  # their query results did not change
+    for url in reused:  # the same file (hard link), not a rewritten copy
+        assert _inode(second[url].path) == _inode(first[url].path)
+    for url in ("/clients/C002", "/"):  # C002's payments and the home page's totals changed
+        assert not second[url].reused and _inode(second[url].path) != _inode(first[url].path)
+    # the run facts are per version, never shared
+    assert "20261122-r8" in (night2 / "assets" / "run.js").read_text(encoding="utf-8")
+    assert "20261121-r7" in (night1 / "assets" / "run.js").read_text(encoding="utf-8")
+    # a third night on the first night's data reuses every page; the manifest names each file's hash
+    third = render_site(FIXTURES / "pages", snapshot, tmp_path / "v3", CONTEXT, previous_dir=night1)
+    assert all(p.reused for p in third)
+    assert json.loads((night1 / "render-manifest.json").read_text())["clients/C001.html"]

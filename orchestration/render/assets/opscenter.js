@@ -2,41 +2,40 @@
    Formats mirror orchestration/render/formats.py (tests compare both). No network use. */
 (function () {
   "use strict";
-  var NULL_TEXT = "\u2014";
-  var ALIASES = { cny_wan: "wan", int: "num0", percent: "pct" };
+  var NULL_TEXT = "-";
 
-  function group(v, places) {
-    var s = Math.abs(v).toFixed(places);
-    if (Number(s) === 0) v = 0;
-    var parts = s.split(".");
-    parts[0] = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    return (v < 0 ? "-" : "") + parts.join(".");
+  /* Formats: Python resolves each fmt against its column (Evidence's auto formats) into
+     {code, div, suffix, kind, date}; here SheetJS SSF applies the code, as in Evidence. */
+  function fallback(v) {
+    if (typeof v === "number") return v.toLocaleString("en-US", { minimumFractionDigits: 0, maximumFractionDigits: 2 });
+    return String(v);
   }
-  function money(v, places, suffix) {
-    var t = group(v, places);
-    return (t.charAt(0) === "-" ? "-\u00a5" + t.slice(1) : "\u00a5" + t) + (suffix || "");
-  }
-  function fmt(value, name) {
+  function fmt(value, r) {
     if (value === null || value === undefined) return NULL_TEXT;
-    name = ALIASES[name] || name;
-    if (typeof value !== "number") {
-      var s = String(value);
-      if (name === "date") return s.slice(0, 10);
-      if (name === "month") return s.slice(0, 7);
-      if (name === "datetime") return s.slice(0, 16);
-      return s;
+    if (!r || r.kind === "fallback" || !r.code) return fallback(value);
+    if (r.kind === "raw") return String(value);
+    var v = value;
+    if (typeof v === "number" && r.div !== 1) v = v / r.div;
+    if (r.date && typeof v === "string" && /^\d{4}-\d{2}-\d{2}/.test(v)) {
+      var p = v.split(/[^0-9]/).map(Number);
+      v = new Date(p[0], p[1] - 1, p[2], p[3] || 0, p[4] || 0, p[5] || 0);
     }
-    switch (name) {
-      case "cny": return money(value, 2);
-      case "cny0": return money(value, 0);
-      case "wan": return Math.abs(value) >= 10000 ? money(value / 10000, 2, "\u4e07") : money(value, 2);
-      case "num0": case "num1": case "num2": return group(value, Number(name.slice(3)));
-      case "pct": return group(value * 100, 1) + "%";
-      case "pct0": case "pct1": case "pct2": return group(value * 100, Number(name.slice(3))) + "%";
-      case "days": return group(value, 0) + "\u5929";
-      case "text": return String(value);
-      default: return group(value, Number.isInteger(value) ? 0 : 2);
-    }
+    return window.SSF.format(r.code, v) + (r.suffix || "");
+  }
+
+  function csvCell(v) {
+    if (v === null || v === undefined) return "";
+    var s = String(v);
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  /* CSV as Excel opens it: UTF-8 with a byte-order mark, CRLF, raw values (not the display text). */
+  function downloadCsv(spec, name) {
+    var lines = [spec.columns.map(function (c) { return csvCell(c.title); }).join(",")];
+    spec.rows.forEach(function (r) { lines.push(r.c.map(function (cell) { return csvCell(cell[0]); }).join(",")); });
+    var blob = new Blob(["\ufeff" + lines.join("\r\n") + "\r\n"], { type: "text/csv;charset=utf-8" });
+    var a = el("a", { href: URL.createObjectURL(blob), download: name });
+    document.body.appendChild(a); a.click(); document.body.removeChild(a);
+    setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
   }
 
   function el(tag, attrs, text) {
@@ -65,7 +64,15 @@
       tools.appendChild(search);
     } else tools.appendChild(el("span"));
     var count = el("span", { "class": "table-count" });
-    tools.appendChild(count);
+    var right = el("span", { "class": "right" });
+    right.appendChild(count);
+    if (spec.download) {
+      var dl = el("button", { type: "button", "class": "csv-download" }, "下载 CSV");
+      var name = (spec.title || document.title.split(" · ")[0]) + "-" + box.getAttribute("data-table") + ".csv";
+      dl.addEventListener("click", function () { downloadCsv(spec, name); });
+      right.appendChild(dl);
+    }
+    tools.appendChild(right);
     var table = el("table");
     var thead = el("thead"), tbody = el("tbody"), hr = el("tr");
     spec.columns.forEach(function (c, i) {
@@ -104,7 +111,7 @@
       Array.prototype.forEach.call(hr.children, function (th, i) {
         th.lastChild.textContent = i === state.sortCol ? (state.dir > 0 ? "▲" : "▼") : "";
       });
-      var size = spec.pageSize || rows.length || 1;
+      var size = (!state.all && spec.pageSize) || rows.length || 1;
       var pages = Math.max(1, Math.ceil(rows.length / size));
       state.page = Math.min(Math.max(state.page, 0), pages - 1);
       var shown = rows.slice(state.page * size, state.page * size + size);
@@ -135,6 +142,9 @@
       prev.disabled = state.page === 0; next.disabled = state.page >= pages - 1;
     }
     draw();
+    // printing shows every row, not the current page
+    window.addEventListener("beforeprint", function () { state.all = true; draw(); });
+    window.addEventListener("afterprint", function () { state.all = false; draw(); });
   }
 
   function setupChart(box) {
@@ -190,8 +200,24 @@
     window.addEventListener("resize", function () { chart.resize(); });
   }
 
+  function setupHeader() {
+    var run = window.OPSCENTER_RUN || {};
+    document.querySelectorAll("[data-run]").forEach(function (d) {
+      d.textContent = run[d.getAttribute("data-run")] || "";
+    });
+    var q = document.querySelector(".quality");
+    if (q) q.classList.add(run.quality_ok ? "ok" : "bad");
+    var toggle = document.querySelector(".nav-toggle");
+    if (toggle) toggle.addEventListener("click", function () {
+      var open = document.body.classList.toggle("nav-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   window.opscenterFmt = fmt;
+  window.opscenterCsv = downloadCsv;
   document.addEventListener("DOMContentLoaded", function () {
+    setupHeader();
     document.querySelectorAll("[data-table]").forEach(setupTable);
     document.querySelectorAll("[data-chart]").forEach(setupChart);
     // a chart drawn inside a closed <details> has no size yet: resize it when opened

@@ -1,0 +1,105 @@
+"""<DataTable> with <Column> children: the rows as a JSON island, drawn by assets/opscenter.js
+(sort, filter, paging, CSV download)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from .components import json_script, site_href, to_json_value
+from .excel import FormatError
+from .formats import NUMERIC_TYPES, apply, evidence_type, resolve, summarize
+from .page_source import Node
+
+if TYPE_CHECKING:
+    from .page_render import PageRender
+
+
+def _columns(r: PageRender, node: Node, res, link: str | None) -> list[dict]:
+    specs = [c for c in node.children if c.name == "Column"]
+    if any(c.name not in ("Column", "") or (c.name == "" and c.text.strip()) for c in node.children):
+        raise r.fail("<DataTable> may only contain <Column .../>", node)
+    if not specs:
+        specs = [Node(name="Column", attrs={"id": c}, line=node.line) for c in res.columns if c != link]
+    columns = []
+    for spec in specs:
+        cid = spec.attrs.get("id")
+        if not cid:
+            raise r.fail("<Column> needs id=column", spec)
+        r.check_fmt(spec, "fmt")
+        i = r.col(node, res, cid)
+        summary = summarize([row[i] for row in res.rows], evidence_type(res.types[i]))
+        label = spec.attrs.get("linkLabel")
+        columns.append(
+            {
+                "spec": spec,
+                "i": i,
+                "fmt": resolve(spec.attrs.get("fmt"), summary, cid),
+                "link": spec.attrs.get("contentType") == "link",
+                "label": label,
+                "label_i": res.columns.index(label) if label in res.columns else None,
+                "num": res.types[i].upper().startswith(NUMERIC_TYPES),
+            }
+        )
+    return columns
+
+
+def _cell(r: PageRender, c: dict, values: tuple, node: Node) -> list:
+    v = values[c["i"]]
+    if c["link"] and v is not None:
+        if str(v).startswith("/"):
+            r.links.add(str(v))
+        if c["label_i"] is None:
+            return [to_json_value(v), c["label"] or str(v), site_href(str(v), r.depth)]
+        label = values[c["label_i"]]  # sorts by its label (e.g. a count), not by the URL
+        return [to_json_value(label), str(label), site_href(str(v), r.depth)]
+    if c["link"] and c["label_i"] is not None:  # no link (e.g. a count of 0): show the label
+        return [to_json_value(values[c["label_i"]]), str(values[c["label_i"]])]
+    try:
+        return [to_json_value(v), apply(c["fmt"], v)]
+    except FormatError as exc:
+        raise r.fail(str(exc), c["spec"]) from None
+
+
+def data_table(r: PageRender, node: Node) -> str:
+    res = r.result(node)
+    title = node.attrs.get("title")
+    head = f'<div class="table-title">{escape(title)}</div>' if title else ""
+    message = r.empty(node, res)
+    if message is not None:
+        return f'<div class="data-table table-empty">{head}<div class="empty">{escape(message)}</div></div>'
+    link = node.attrs.get("link")
+    link_i = r.col(node, res, link) if link else None
+    columns = _columns(r, node, res, link)
+    page_size = node.attrs.get("rows", "10")
+    if page_size != "all" and not page_size.isdigit():
+        raise r.fail(f"<DataTable rows={page_size}>: a number or all", node)
+    rows = []
+    for values in res.rows:
+        href = None
+        if link_i is not None and values[link_i] is not None:
+            url = str(values[link_i])
+            if url.startswith("/"):
+                r.links.add(url)
+            href = site_href(url, r.depth)
+        rows.append({"c": [_cell(r, c, values, node) for c in columns], "h": href})
+    payload = {
+        "title": title,
+        "columns": [
+            {
+                "title": c["spec"].attrs.get("title", c["spec"].attrs["id"]),
+                "num": c["num"],
+                "wrap": c["spec"].attrs.get("wrap", "false") == "true",  # Evidence's Column wrap=true
+            }
+            for c in columns
+        ],
+        "rows": rows,
+        "pageSize": 0 if page_size == "all" else int(page_size),
+        "search": node.attrs.get("search", "false") == "true",
+        "download": node.attrs.get("downloadable", "true") != "false",
+    }
+    tid = r.next_id("table-")
+    return (
+        f'<div class="data-table" data-table="{tid}">{head}'
+        f"<noscript>表格需要启用 JavaScript</noscript></div>{json_script(tid + '-data', payload)}"
+    )

@@ -1,0 +1,64 @@
+"""<BigValue> and <Value>: one number from a query, formatted as Evidence does."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from html import escape
+from typing import TYPE_CHECKING
+
+from .components import site_href
+from .page_source import Node
+
+if TYPE_CHECKING:
+    from .page_render import PageRender
+
+
+def value(r: PageRender, node: Node) -> str:
+    res = r.result(node)
+    r.check_fmt(node, "fmt")
+    message = r.empty(node, res)
+    if message is not None:
+        return f'<span class="value empty">{escape(message)}</span>'
+    column = node.attrs.get("column") or (res.columns[0] if res.columns else "")
+    i = r.col(node, res, column)
+    row = int(node.attrs.get("row", "0"))
+    v = res.rows[row][i] if row < len(res.rows) else None
+    return f'<span class="value">{escape(r.fmt(v, node.attrs.get("fmt"), node, res, column))}</span>'
+
+
+def big_value(r: PageRender, node: Node) -> str:
+    res = r.result(node)
+    r.check_fmt(node, "fmt", "comparisonFmt")
+    column = node.attrs.get("value")
+    if not column:
+        raise r.fail("<BigValue> needs value=column", node)
+    title = node.attrs.get("title", column)
+    head = f'<div class="big-value"><div class="bv-title">{escape(title)}</div>'
+    message = r.empty(node, res)
+    if message is not None:
+        return head + f'<div class="bv-value empty">{escape(message)}</div></div>'
+    row = res.rows[0]
+    v = row[r.col(node, res, column)]
+    html = head + f'<div class="bv-value">{escape(r.fmt(v, node.attrs.get("fmt"), node, res, column))}</div>'
+    comp = node.attrs.get("comparison")
+    if comp:
+        c = row[r.col(node, res, comp)]
+        down_good = node.attrs.get("downIsGood", "false") == "true"
+        cls = "flat"
+        arrow = ""
+        if isinstance(c, int | float | Decimal) and c != 0:
+            arrow = "▲ " if c > 0 else "▼ "
+            cls = "good" if (c > 0) != down_good else "bad"
+        ctitle = node.attrs.get("comparisonTitle", "")
+        text = (
+            arrow
+            + r.fmt(c, node.attrs.get("comparisonFmt"), node, res, comp)
+            + (" " + ctitle if ctitle else "")
+        )
+        html += f'<div class="bv-comparison {cls}">{escape(text)}</div>'
+    link = node.attrs.get("link")  # Evidence's BigValue link: the card opens the page behind it
+    if link:
+        if link.startswith("/"):
+            r.links.add(link)
+        return f'<a class="bv-link" href="{escape(site_href(link, r.depth))}">{html}</div></a>'
+    return html + "</div>"
