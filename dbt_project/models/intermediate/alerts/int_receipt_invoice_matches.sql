@@ -47,10 +47,10 @@ ranked as (
     select
         *,
         row_number() over (
-            partition by payment_id order by name_similarity desc, days_from_due, invoice_id
+            partition by payment_id order by name_similarity desc, days_from_due asc, invoice_id asc
         ) as receipt_choice,
         row_number() over (
-            partition by invoice_id order by name_similarity desc, days_from_due, payment_id
+            partition by invoice_id order by name_similarity desc, days_from_due asc, payment_id asc
         ) as invoice_choice
     from candidates
     where name_similarity >= {{ var('alert_match_name_similarity') }}

@@ -17,9 +17,11 @@ comparison_windows as (
     select period, 'current' as kind, month_start as window_start, period_end as window_end,
            cutoff_date from windows
     union all
-    select period, 'prev', prev_start, prev_end, prev_cutoff_date from windows
+    select period, 'prev' as kind, prev_start as window_start, prev_end as window_end,
+           prev_cutoff_date as cutoff_date from windows
     union all
-    select period, 'last_year', ly_start, ly_end, ly_cutoff_date from windows
+    select period, 'last_year' as kind, ly_start as window_start, ly_end as window_end,
+           ly_cutoff_date as cutoff_date from windows
 ),
 
 invoices as (
@@ -51,23 +53,35 @@ measures as (
     from comparison_windows as w
     inner join invoices as i on i.issue_date between w.window_start and w.window_end
     union all
-    select w.period, w.kind, a.team, 0.00, 0, a.applied_amount, 0.00, 0, 0, 0.00, 0.00, 0
+    select w.period, w.kind, a.team,
+           0.00 as billed_amount, 0 as invoices_billed, a.applied_amount as billed_collected_amount,
+           0.00 as collected_amount, 0 as invoices_due, 0 as invoices_due_paid_on_time,
+           0.00 as received_amount, 0.00 as unidentified_amount, 0 as unidentified_count
     from comparison_windows as w
     inner join applications as a
         on a.issue_date between w.window_start and w.window_end and a.applied_date <= w.cutoff_date
     union all
-    select w.period, w.kind, a.team, 0.00, 0, 0.00, a.applied_amount, 0, 0, 0.00, 0.00, 0
+    select w.period, w.kind, a.team,
+           0.00 as billed_amount, 0 as invoices_billed, 0.00 as billed_collected_amount,
+           a.applied_amount as collected_amount, 0 as invoices_due, 0 as invoices_due_paid_on_time,
+           0.00 as received_amount, 0.00 as unidentified_amount, 0 as unidentified_count
     from comparison_windows as w
     inner join applications as a on a.applied_date between w.window_start and w.window_end
     union all
-    select w.period, w.kind, i.team, 0.00, 0, 0.00, 0.00, 1, case when i.paid_on_time then 1 else 0 end,
-           0.00, 0.00, 0
+    select w.period, w.kind, i.team,
+           0.00 as billed_amount, 0 as invoices_billed, 0.00 as billed_collected_amount,
+           0.00 as collected_amount, 1 as invoices_due,
+           case when i.paid_on_time then 1 else 0 end as invoices_due_paid_on_time,
+           0.00 as received_amount, 0.00 as unidentified_amount, 0 as unidentified_count
     from comparison_windows as w
     inner join invoices as i
         on i.due_date between w.window_start and w.window_end and i.due_date <= w.cutoff_date
     union all
-    select w.period, w.kind, p.team, 0.00, 0, 0.00, 0.00, 0, 0, p.amount, p.unidentified_amount,
-           case when p.is_identified then 0 else 1 end
+    select w.period, w.kind, p.team,
+           0.00 as billed_amount, 0 as invoices_billed, 0.00 as billed_collected_amount,
+           0.00 as collected_amount, 0 as invoices_due, 0 as invoices_due_paid_on_time,
+           p.amount as received_amount, p.unidentified_amount as unidentified_amount,
+           case when p.is_identified then 0 else 1 end as unidentified_count
     from comparison_windows as w
     inner join payments as p on p.paid_date between w.window_start and w.window_end
 ),
@@ -95,7 +109,7 @@ aggregated as (
 scopes as (
     select 'firm' as scope, null::varchar as team
     union all
-    select distinct 'team', coalesce(team, '未分配') from {{ ref('dim_clients') }}
+    select distinct 'team' as scope, coalesce(team, '未分配') as team from {{ ref('dim_clients') }}
 ),
 
 spine as (
@@ -106,15 +120,15 @@ rates as (
     select
         s.*,
         {%- for prefix in ['', 'prev_', 'ly_'] %}
-        coalesce(a.{{ prefix }}billed_amount, 0) as {{ prefix }}billed_amount,
-        coalesce(a.{{ prefix }}invoices_billed, 0) as {{ prefix }}invoices_billed,
-        coalesce(a.{{ prefix }}billed_collected_amount, 0) as {{ prefix }}billed_collected_amount,
-        coalesce(a.{{ prefix }}collected_amount, 0) as {{ prefix }}collected_amount,
-        coalesce(a.{{ prefix }}invoices_due, 0) as {{ prefix }}invoices_due,
-        coalesce(a.{{ prefix }}invoices_due_paid_on_time, 0) as {{ prefix }}invoices_due_paid_on_time,
-        a.{{ prefix }}billed_collected_amount / nullif(a.{{ prefix }}billed_amount, 0)
+        coalesce({{ 'a.' ~ prefix }}billed_amount, 0) as {{ prefix }}billed_amount,
+        coalesce({{ 'a.' ~ prefix }}invoices_billed, 0) as {{ prefix }}invoices_billed,
+        coalesce({{ 'a.' ~ prefix }}billed_collected_amount, 0) as {{ prefix }}billed_collected_amount,
+        coalesce({{ 'a.' ~ prefix }}collected_amount, 0) as {{ prefix }}collected_amount,
+        coalesce({{ 'a.' ~ prefix }}invoices_due, 0) as {{ prefix }}invoices_due,
+        coalesce({{ 'a.' ~ prefix }}invoices_due_paid_on_time, 0) as {{ prefix }}invoices_due_paid_on_time,
+        {{ 'a.' ~ prefix }}billed_collected_amount / nullif({{ 'a.' ~ prefix }}billed_amount, 0)
             as {{ prefix }}collection_rate,
-        a.{{ prefix }}invoices_due_paid_on_time / nullif(a.{{ prefix }}invoices_due, 0) as {{ prefix }}on_time_rate,
+        {{ 'a.' ~ prefix }}invoices_due_paid_on_time / nullif({{ 'a.' ~ prefix }}invoices_due, 0) as {{ prefix }}on_time_rate,
         {%- endfor %}
         coalesce(a.received_amount, 0) as received_amount,
         coalesce(a.unidentified_amount, 0) as unidentified_amount,
