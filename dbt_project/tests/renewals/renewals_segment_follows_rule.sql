@@ -5,10 +5,10 @@ with u as (
         *,
         case
             when renewal_probability is not null
-                then renewal_probability < {{ var('renewal_churn_probability_below', 0.5) }}
-            else coalesce(satisfaction_score < {{ var('renewal_churn_satisfaction_below', 3.5) }}, false)
-                or complaint_count >= {{ var('renewal_churn_complaints_at_least', 1) }}
-                or coalesce(overdue_share > {{ var('renewal_churn_overdue_share_above', 0.3) }}, false)
+                then renewal_probability < {{ var('renewal_churn_probability_below') }}
+            else coalesce(satisfaction_score < {{ var('renewal_churn_satisfaction_below') }}, false)
+                or complaint_count >= {{ var('renewal_churn_complaints_at_least') }}
+                or coalesce(overdue_share > {{ var('renewal_churn_overdue_share_above') }}, false)
         end as has_churn_trigger
     from {{ ref('mart_renewals_upcoming') }}
 )

@@ -5,6 +5,6 @@ from {{ ref('mart_renewals_upcoming') }} as u
 inner join {{ ref('dim_contracts') }} as c on c.contract_id = u.contract_id
 where u.days_to_end <> datediff('day', {{ as_of() }}, u.end_date)
    or u.days_to_end < 0
-   or u.days_to_end > {{ var('renewal_window_days', 90) }}
+   or u.days_to_end > {{ var('renewal_window_days') }}
    or c.renewed_by_contract_id is not null
    or c.state_as_of <> 'active'

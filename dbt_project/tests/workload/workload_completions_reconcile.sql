@@ -18,7 +18,7 @@ expected as (
     select 'week', date_trunc('week', completed_date)::date, count(*) from done group by 2
     union all
     select 'day', completed_date, count(*) from done
-    where completed_date > {{ as_of() }} - {{ var('workload_day_grain_days', 90) }}
+    where completed_date > {{ as_of() }} - {{ var('workload_day_grain_days') }}
     group by 2
 ),
 

@@ -1,10 +1,8 @@
 {{ config(
-    schema='marts',
     materialized='incremental',
     unique_key='episode_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    contract={'enforced': true},
 ) }}
 -- When each alert opened and closed: one row per episode (alert_id, opened_date), kept across nights
 -- (incremental). Run for as_of A: an alert in int_alerts_current without an episode open at A opens

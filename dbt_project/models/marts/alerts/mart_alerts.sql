@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 预警中心: one row per alert open on as_of_date, with labels, the responsible staff member and the
 -- date the alert was first seen (its open episode in mart_alert_history).
 with alerts as (

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 应收账龄（客户）: each client's open receivables split by aging bucket.
 with by_client as (
     select

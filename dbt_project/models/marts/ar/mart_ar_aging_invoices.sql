@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 应收账龄（账单）: every open receivable as of the date in its aging bucket.
 with buckets (bucket, bucket_cn, bucket_sort) as (
     values ('current', '未到期', 1), ('d1_30', '1-30天', 2), ('d31_60', '31-60天', 3),

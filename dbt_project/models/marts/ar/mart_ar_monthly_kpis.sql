@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 应收指标: firm-level DSO, CEI, average days delinquent and bad-debt rate at each of the last 24
 -- month ends and at the as-of date. Balances are reconstructed at each date from dated facts
 -- (issue dates, application dates), never from today's balances.

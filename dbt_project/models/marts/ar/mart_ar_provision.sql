@@ -1,7 +1,5 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 坏账准备: outstanding per aging bucket × the configured provision rate, plus the total.
-{%- set rates = var('ar_provision_rates', {'current': 0.0, 'd1_30': 0.01, 'd31_60': 0.05, 'd61_90': 0.10,
-                                            'd91_180': 0.30, 'over_180': 0.80}) %}
+{%- set rates = var('ar_provision_rates') %}
 with buckets (bucket, bucket_cn, bucket_sort, provision_rate) as (
     values ('current', '未到期', 1, {{ rates['current'] }}), ('d1_30', '1-30天', 2, {{ rates['d1_30'] }}),
            ('d31_60', '31-60天', 3, {{ rates['d31_60'] }}), ('d61_90', '61-90天', 4, {{ rates['d61_90'] }}),

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 驾驶舱: one row per month × metric with actual, company target, achievement, previous month and
 -- same month last year. Actuals are read from the marts that own each formula, never recomputed.
 with months as (

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 差距归因: for each month where a company metric missed its target, which industry / team explains
 -- most of the shortfall, measured against that industry's / team's own target.
 -- collected_amount: contribution = dimension target − dimension actual (yuan), by industry and by

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 欠费 TOP 10: the ten clients owing the most overdue money as of the date, with their payment
 -- history over the last 12 months and where their service currently stands.
 with receivables as (
@@ -89,7 +88,7 @@ final as (
     left join history_12m as h on h.client_id = r.client_id
     left join payments as p on p.client_id = r.client_id and p.recency = 1
     left join latest_task as t on t.client_id = r.client_id and t.recency = 1
-    where r.rank <= {{ var('arrears_top_n', 10) }}
+    where r.rank <= {{ var('arrears_top_n') }}
 )
 
 select * from final

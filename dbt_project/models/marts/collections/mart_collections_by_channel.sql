@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 收款渠道: money received per month × channel, split into applied to invoices, held as client
 -- credit, and unidentified receipts (no client found by invoice, client id or payer name).
 with payments as (

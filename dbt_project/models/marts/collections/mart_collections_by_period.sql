@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 收款分析: billed, collected, collection rate, days to pay and on-time rate per month and quarter
 -- × taxpayer type × industry × service type. Numerators and denominators are published next to each
 -- rate so any rollup (firm total, one dimension) recomputes the rate instead of averaging rates.

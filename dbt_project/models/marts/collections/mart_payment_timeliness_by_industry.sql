@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 回款时效: how fast each industry pays, over invoices fully paid in the trailing 12 months
 -- (fully_paid_date in (as_of − 12 months, as_of]), and how many days slower than tech it is.
 with paid as (

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 回款预测: the night's forecast (ml.collection_forecast) with Chinese labels.
 with forecast as (
     select * from {{ source('ml', 'collection_forecast') }}

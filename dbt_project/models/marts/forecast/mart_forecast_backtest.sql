@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 回款预测回测: each past month's forecast (made at the previous month end) vs actual, the error,
 -- the deviation flag and MAPE over the months shown.
 with backtest as (
@@ -25,7 +24,7 @@ final as (
         actual_amount,
         error_amount,
         abs_pct_error,
-        coalesce(abs_pct_error > {{ var('forecast_deviation_threshold', 0.10) }}, false) as is_deviation,
+        coalesce(abs_pct_error > {{ var('forecast_deviation_threshold') }}, false) as is_deviation,
         actual_amount between low_amount and high_amount as is_within_band,
         avg(abs_pct_error) over () as mape_last_12m,
         period = max(period) over () as is_latest_month

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- Renewal-model quality on the time-based hold-out, long format (one row per model × metric × bin).
 with evaluation as (
     select * from {{ source('ml', 'renewal_model_evaluation') }}

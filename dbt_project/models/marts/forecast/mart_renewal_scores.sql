@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 续约概率: the night's renewal scores (ml.renewal_scores, written by the Python model) with labels.
 with scores as (
     select * from {{ source('ml', 'renewal_scores') }}
@@ -21,13 +20,13 @@ final as (
         k.annualized_value,
         s.renewal_probability,
         case
-            when s.renewal_probability < {{ var('renewal_low_probability', 0.5) }} then 'low'
-            when s.renewal_probability < {{ var('renewal_high_probability', 0.8) }} then 'medium'
+            when s.renewal_probability < {{ var('renewal_low_probability') }} then 'low'
+            when s.renewal_probability < {{ var('renewal_high_probability') }} then 'medium'
             else 'high'
         end as probability_band,
         case
-            when s.renewal_probability < {{ var('renewal_low_probability', 0.5) }} then '低'
-            when s.renewal_probability < {{ var('renewal_high_probability', 0.8) }} then '中'
+            when s.renewal_probability < {{ var('renewal_low_probability') }} then '低'
+            when s.renewal_probability < {{ var('renewal_high_probability') }} then '中'
             else '高'
         end as probability_band_cn,
         s.is_renewed,

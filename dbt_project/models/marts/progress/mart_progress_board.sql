@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- Progress board: one row per bookkeeping client × service month (up to the as-of month) with the
 -- chain 签约 → 票据采集 → 记账 → 报税 → 收款. Stage states come from mart_progress_detail.
 {%- set period_stages = ['document_collection', 'bookkeeping', 'tax_filing', 'fee_collection'] %}
@@ -12,7 +11,7 @@ with as_of_month as (
     select
         strftime({{ as_of() }}, '%Y-%m') as period,
         strftime(
-            date_trunc('month', {{ as_of() }}) - interval ({{ var('progress_board_months', 12) }} - 1) month,
+            date_trunc('month', {{ as_of() }}) - interval ({{ var('progress_board_months') }} - 1) month,
             '%Y-%m'
         ) as first_period
 ),

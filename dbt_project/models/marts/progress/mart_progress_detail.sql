@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- One row per live task (created on or before the as-of date, not cancelled) with its progress state.
 -- The state rule (metric_progress_state) lives here only: the board and the summary select it.
 with tasks as (

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- Progress counts per period × service type × industry × team × staff, aggregated from
 -- mart_progress_detail so every number drills through to its rows by summary_key.
 with detail as (

@@ -1,4 +1,3 @@
-{{ config(schema='marts') }}
 -- 公司月度续费率: one row per month (no gaps) from the first month a contract ended to the as-of
 -- month; selects the firm-scope rows of mart_renewal_rate_monthly (the rate is not recomputed here).
 with firm_rates as (

@@ -1,9 +1,8 @@
-{{ config(schema='marts') }}
 -- 续费率: contracts by the month they ended, and how many were renewed within 30 days. A contract
 -- counts once its outcome is settled (renewed within 30 days, or the 30-day window has closed);
 -- the rest are reported as pending. THE renewal_rate formula (doc metric_renewal_rate) lives here;
 -- rows come at four scopes (grouping sets) so every other model selects the rate, never recomputes it.
-{%- set include_one_off = var('renewal_include_one_off', false) %}
+{%- set include_one_off = var('renewal_include_one_off') %}
 
 with contracts as (
     select * from {{ ref('dim_contracts') }}

@@ -1,14 +1,13 @@
-{{ config(schema='marts') }}
 -- 续费预警: contracts in force that end within the renewal window after the as-of date and have no
 -- successor signed yet, with the client's satisfaction, complaints and payment behaviour over the
 -- trailing 12 months, a segment (rule: doc metric_renewal_segment) and the action for that segment.
-{%- set window_days = var('renewal_window_days', 90) %}
-{%- set min_satisfaction = var('renewal_churn_satisfaction_below', 3.5) %}
-{%- set min_complaints = var('renewal_churn_complaints_at_least', 1) %}
-{%- set max_overdue_share = var('renewal_churn_overdue_share_above', 0.3) %}
-{%- set high_value_quantile = var('renewal_high_value_quantile', 0.75) %}
-{%- set include_one_off = var('renewal_include_one_off', false) %}
-{%- set grace_days = var('renewal_overdue_grace_days', 30) %}
+{%- set window_days = var('renewal_window_days') %}
+{%- set min_satisfaction = var('renewal_churn_satisfaction_below') %}
+{%- set min_complaints = var('renewal_churn_complaints_at_least') %}
+{%- set max_overdue_share = var('renewal_churn_overdue_share_above') %}
+{%- set high_value_quantile = var('renewal_high_value_quantile') %}
+{%- set include_one_off = var('renewal_include_one_off') %}
+{%- set grace_days = var('renewal_overdue_grace_days') %}
 
 with contracts as (
     select * from {{ ref('dim_contracts') }}
@@ -128,7 +127,7 @@ segmented as (
         case
             -- the model decides where it scored the contract; the signal rule only where it did not
             when sc.renewal_probability is not null
-                then sc.renewal_probability < {{ var('renewal_churn_probability_below', 0.5) }}
+                then sc.renewal_probability < {{ var('renewal_churn_probability_below') }}
             -- a missing signal (no scored feedback, no invoice due) never triggers churn risk by itself
             else coalesce(a.satisfaction_score < {{ min_satisfaction }}, false)
                 or a.complaint_count >= {{ min_complaints }}

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- Blocked task → blocking task → blocking person, as of the date: one row per open task whose
 -- upstream (depends_on) task exists and is still todo or in progress.
 with tasks as (

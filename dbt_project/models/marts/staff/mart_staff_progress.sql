@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- Staff progress now: one row per staff member who is employed on the as-of date or still holds
 -- open tasks / finished some this month. Counts come straight from fct_tasks; the blocking detail
 -- mart lists the rows behind blocked_count and blocking_count (a singular test ties them).
@@ -24,7 +23,7 @@ own as (
         ) as done_this_month_count,
         count(*) filter (
             where status_as_of = 'done'
-              and completed_date > {{ as_of() }} - interval {{ var('staff_pace_window_days', 30) }} day
+              and completed_date > {{ as_of() }} - interval {{ var('staff_pace_window_days') }} day
         ) as done_trailing_window_count,
         count(*) filter (where is_open and is_upstream_unfinished) as blocked_count
     from tasks
@@ -73,12 +72,12 @@ combined as (
 paced as (
     select
         *,
-        cast(done_trailing_window_count as double) / {{ var('staff_pace_window_days', 30) }}
+        cast(done_trailing_window_count as double) / {{ var('staff_pace_window_days') }}
             as daily_completion_pace,
         case
             when open_count > 0 and done_trailing_window_count > 0
                 then cast(ceil(
-                    open_count * {{ var('staff_pace_window_days', 30) }} / done_trailing_window_count
+                    open_count * {{ var('staff_pace_window_days') }} / done_trailing_window_count
                 ) as integer)
         end as days_to_clear
     from combined

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- 征期日历: one row per filing month from 2022-01 to the as-of month + 3, deadline from dim_date
 -- (official SAT date where published, else the rule seed).
 with months as (

@@ -1,4 +1,3 @@
-{{ config(schema='marts', contract={'enforced': true}) }}
 -- Each client × service period's tax_filing task judged against its deadline: the returns for
 -- service month P are filed in month P + 1 by that month's deadline (dim_date.month_tax_deadline).
 with filings as (
@@ -90,7 +89,7 @@ final as (
                 when status_as_of = 'done' and completed_date <= deadline then 'filed_on_time'
                 when status_as_of = 'done' then 'filed_late'
                 when deadline < {{ as_of() }} then 'overdue'
-                when working_days_left <= {{ var('tax_filing_risk_working_days', 3) }} then 'at_risk'
+                when working_days_left <= {{ var('tax_filing_risk_working_days') }} then 'at_risk'
                 when status_as_of = 'in_progress' then 'in_progress'
                 else 'not_started'
             end as filing_status

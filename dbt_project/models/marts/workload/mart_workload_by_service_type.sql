@@ -1,4 +1,3 @@
-{{ config(schema='marts') }}
 -- 人均负荷（按服务类型）: per work month (task due month) × service type, the clients served, the
 -- client-periods of work, the staff and accountants doing it, and client-periods per accountant.
 with tasks as (

@@ -1,4 +1,3 @@
-{{ config(schema='marts') }}
 -- 公司月度人效: per month, clients with a contract in force and accountants employed on the month's
 -- reference day (month end, or the as-of date for the current month), clients per accountant, and
 -- how many accountants were saturated (selected from mart_workload_saturation).

@@ -1,8 +1,7 @@
-{{ config(schema='marts') }}
 -- 饱和度: per accountant × work month, the client-periods of bookkeeping they carry, their capacity,
 -- whether they are saturated (doc metric_workload_saturation) and how their error rate that month
 -- compares with their unsaturated months. The work month of a task is its due month.
-{%- set multiplier = var('saturation_multiplier', 1.3) %}
+{%- set multiplier = var('saturation_multiplier') %}
 
 with bookkeeping_tasks as (
     select * from {{ ref('fct_tasks') }}

@@ -1,9 +1,8 @@
-{{ config(schema='marts') }}
 -- 工作量排行: per staff member × period (day, ISO week, month) the tasks they completed, by stage,
 -- with clients served, leaderboard ranks, error rate, filing success rate and on-time rate.
 -- A task counts in the period of its completed_date (as of the date); the day grain covers only
 -- the last `workload_day_grain_days` days (default 90) to keep the table small.
-{%- set day_grain_days = var('workload_day_grain_days', 90) %}
+{%- set day_grain_days = var('workload_day_grain_days') %}
 {%- set stages = ['signing', 'document_collection', 'bookkeeping', 'tax_filing', 'fee_collection',
                   'registration', 'other'] %}
 

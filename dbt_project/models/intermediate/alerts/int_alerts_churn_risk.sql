@@ -1,11 +1,10 @@
-{{ config(schema='intermediate') }}
 -- Churn-risk contracts are exactly the renewals mart's 流失风险 segment (defined once there), plus
 -- the client's worst days past due for the alert message.
 with churn as (
     select contract_id, client_id, end_date, complaint_count, satisfaction_score, renewal_probability
     from {{ ref('mart_renewals_upcoming') }}
     where segment = 'churn_risk'
-      and end_date <= {{ as_of() }} + {{ var('alert_churn_window_days', 90) }}
+      and end_date <= {{ as_of() }} + {{ var('alert_churn_window_days') }}
 ),
 
 overdue as (

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate') }}
 -- Saturated staff are exactly the workload mart's is_saturated rows (defined once there) for the
 -- as-of month: load is the bookkeeping client-periods due that month, capacity as that mart defines.
 with final as (

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate') }}
 -- The report's aging buckets, defined once: days past due of an open receivable as of the date.
 select
     i.invoice_id,

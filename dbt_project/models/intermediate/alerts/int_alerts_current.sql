@@ -1,4 +1,3 @@
-{{ config(schema='intermediate') }}
 -- Every alert that holds on as_of_date, one row per (alert_type, entity). alert_id hashes type and
 -- entity key only, so the same alert keeps its id night after night; an alert whose condition no
 -- longer holds simply is not here (mart_alert_history closes it). Thresholds are dbt vars.
@@ -28,7 +27,7 @@ invoice_overdue as (
     from {{ ref('fct_invoices') }} as i
     inner join clients as c on c.client_id = i.client_id
     where i.open_receivable_amount > 0
-      and i.days_past_due >= {{ var('alert_invoice_overdue_days', 3) }}
+      and i.days_past_due >= {{ var('alert_invoice_overdue_days') }}
 ),
 
 late_payers as (
@@ -36,8 +35,8 @@ late_payers as (
         i.client_id,
         count(*) as invoices_due,
         count(*) filter (
-            where (i.is_fully_paid and i.fully_paid_date > i.due_date + {{ var('alert_late_payer_grace_days', 15) }})
-               or i.days_past_due > {{ var('alert_late_payer_grace_days', 15) }}
+            where (i.is_fully_paid and i.fully_paid_date > i.due_date + {{ var('alert_late_payer_grace_days') }})
+               or i.days_past_due > {{ var('alert_late_payer_grace_days') }}
         ) as invoices_late,
         max(i.due_date) as last_due_date
     from {{ ref('fct_invoices') }} as i
@@ -58,11 +57,11 @@ chronic_late_payer as (
         c.accountant_id as staff_id,
         l.last_due_date as reference_date,
         '客户「' || c.client_name || '」近12个月 ' || l.invoices_due || ' 张到期账单中 ' || l.invoices_late
-            || ' 张逾期超过 ' || {{ var('alert_late_payer_grace_days', 15) }} || ' 天付款，为长期拖欠客户' as message
+            || ' 张逾期超过 ' || {{ var('alert_late_payer_grace_days') }} || ' 天付款，为长期拖欠客户' as message
     from late_payers as l
     inner join clients as c on c.client_id = l.client_id
-    where l.invoices_due >= {{ var('alert_late_payer_min_invoices', 3) }}
-      and 1.0 * l.invoices_late / l.invoices_due >= {{ var('alert_late_payer_share', 0.5) }}
+    where l.invoices_due >= {{ var('alert_late_payer_min_invoices') }}
+      and 1.0 * l.invoices_late / l.invoices_due >= {{ var('alert_late_payer_share') }}
 ),
 
 contract_expiring as (
@@ -80,8 +79,8 @@ contract_expiring as (
             || printf('%.0f', 100 * r.renewal_probability) || '%' as message
     from {{ ref('mart_renewal_scores') }} as r
     where not r.is_renewed
-      and r.days_to_end <= {{ var('alert_contract_expiring_days', 60) }}
-      and r.renewal_probability < {{ var('renewal_low_probability', 0.5) }}
+      and r.days_to_end <= {{ var('alert_contract_expiring_days') }}
+      and r.renewal_probability < {{ var('renewal_low_probability') }}
 ),
 
 churn_risk as (
@@ -109,7 +108,7 @@ churn_risk as (
 forecast_deviation as (
     select
         'collection_forecast_deviation' as alert_type,
-        case when b.abs_pct_error > 2 * {{ var('forecast_deviation_threshold', 0.10) }} then 'high' else 'medium' end
+        case when b.abs_pct_error > 2 * {{ var('forecast_deviation_threshold') }} then 'high' else 'medium' end
             as severity,
         'period' as entity_type,
         b.period as entity_id,
@@ -139,7 +138,7 @@ document_late as (
     from tasks as t
     where t.stage = 'document_collection'
       and t.is_open
-      and {{ as_of() }} - t.due_date >= {{ var('alert_document_late_days', 2) }}
+      and {{ as_of() }} - t.due_date >= {{ var('alert_document_late_days') }}
 ),
 
 filing_at_risk as (

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate') }}
 -- Every collections measure as a dated event carrying the reporting dimensions, so month and
 -- quarter rollups come from one place: billing (dated by issue_date), cash applied to invoices
 -- (dated by applied_date) and invoices falling due (dated by due_date, only once due by as-of).

@@ -12,7 +12,7 @@ month_ends as (
     select (date_trunc('month', p.as_of_date) - to_months(cast(k.i as integer)) - interval 1 day)::date
         as cutoff_date
     from params as p
-    cross join range(0, {{ var('backtest_months', 12) + 1 }}) as k(i)
+    cross join range(0, {{ var('backtest_months') + 1 }}) as k(i)
 ),
 
 final as (

@@ -1,4 +1,3 @@
-{{ config(schema='intermediate') }}
 -- The two cockpit metrics no report mart owns, defined once here per month × industry × team:
 -- on-time completion (tasks due in the month, due ≤ as-of, not cancelled, completed by their due
 -- date) and new contract amount (annualized value of contracts signed in the month).

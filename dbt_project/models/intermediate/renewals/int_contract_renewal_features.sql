@@ -1,4 +1,3 @@
-{{ config(schema='intermediate') }}
 -- Renewal-model features, one row per recurring contract (billing_cycle <> 'one_off': one-off
 -- services do not renew), measured over the contract's own term up to min(end_date, as_of_date).
 -- Used by orchestration/models/renewal.py both to train (ended contracts, label renewed_within_30d
