@@ -452,7 +452,13 @@ def render_markdown(all_results: dict) -> str:
             "",
             f"Recorded {res['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, "
             f"Python {m['python']}; "
-            f"`uptime` at start: {res['uptime_start']}; at end: {res.get('uptime_end', '(not finished)')}.",
+            f"`uptime` at start: {res['uptime_start']}; at end: {res.get('uptime_end', '(not finished)')}"
+            + (
+                f"; steps re-run later from the same files at: {res['uptime_resumed']}"
+                if res.get("uptime_resumed")
+                else ""
+            )
+            + ".",
             "",
             f"Rows (unique keys): tasks {rows.get('tasks', '?'):,}, invoices {rows.get('invoices', '?'):,}, "
             f"payments {rows.get('payments', '?'):,}, clients {rows.get('clients', '?'):,}."
@@ -527,6 +533,17 @@ def _verdicts(res: dict) -> list[str]:
     return out
 
 
+NOTES_MARKER = "<!-- hand-written notes below: kept when the tables above are regenerated -->"
+
+
+def write_markdown(path: Path, stored: dict) -> None:
+    """The generated tables, then the hand-written reading of them kept from the existing file."""
+    notes = ""
+    if path.exists() and NOTES_MARKER in (old := path.read_text(encoding="utf-8")):
+        notes = old[old.index(NOTES_MARKER) + len(NOTES_MARKER) :]
+    path.write_text(render_markdown(stored) + "\n" + NOTES_MARKER + (notes or "\n"), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, nargs="+", default=[800, 10000])
@@ -535,6 +552,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=settings.REPO_ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--work-root", type=Path, default=None, help="parent of the work folders")
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
+    parser.add_argument(
+        "--reuse", type=Path, default=None,
+        help="run --steps in this kept work folder (one size), keeping the stored results of the others",
+    )  # fmt: skip
     parser.add_argument("--step", choices=ALL, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -548,26 +569,31 @@ def main(argv: list[str] | None = None) -> int:
     results_json = args.out.with_suffix(".json")
     stored = json.loads(results_json.read_text()) if results_json.exists() else {}
     for n in args.clients:
-        work = Path(tempfile.mkdtemp(prefix=f"bench{n}_", dir=args.work_root))
-        entry = {
-            "months": args.months,
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": _machine(),
-            "uptime_start": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
-            "work": str(work),
-            "steps": {},
-        }
+        uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        if args.reuse:
+            work, entry = args.reuse, stored[str(n)]
+            entry["uptime_resumed"] = uptime
+        else:
+            work = Path(tempfile.mkdtemp(prefix=f"bench{n}_", dir=args.work_root))
+            entry = {
+                "months": args.months,
+                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "machine": _machine(),
+                "uptime_start": uptime,
+                "work": str(work),
+                "steps": {},
+            }
         stored[str(n)] = entry
         for step in [s for s in ALL if s in args.steps]:
             print(f"[{n}] {step} ...", file=sys.stderr, flush=True)
             entry["steps"][step] = run_step(step, work, n, args.months)
             print(f"[{n}] {step}: {json.dumps(entry['steps'][step])[:400]}", file=sys.stderr, flush=True)
             results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
-            args.out.write_text(render_markdown(stored), encoding="utf-8")
+            write_markdown(args.out, stored)
         entry["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
-        args.out.write_text(render_markdown(stored), encoding="utf-8")
-        if not args.keep:
+        write_markdown(args.out, stored)
+        if not (args.keep or args.reuse):
             shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
