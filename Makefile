@@ -18,6 +18,7 @@ help:
 	@echo "make test         full test suite (installs Chromium for the page tests if missing)"
 	@echo "make dev          Dagster UI on http://127.0.0.1:3000"
 	@echo "make nightly AS_OF=YYYY-MM-DD   run the nightly job for one date on data/raw"
+	@echo "make benchmark [BENCH_CLIENTS=\"800 10000 100000\"]   whole-night benchmark -> docs/benchmarks.md"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --quiet --user uv \
@@ -66,8 +67,12 @@ lint: deps
 dev: setup
 	$(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
+# Whole nights at each size (generate, load, dbt, bare-SQL floor, ML, quality, full and one-day incremental
+# Dagster nights); results in docs/benchmarks.md. The 100,000-client run takes long: run it alone, e.g.
+#   make benchmark BENCH_CLIENTS=100000
+BENCH_CLIENTS ?= 800 10000
 benchmark: setup
-	$(UV) run python -m orchestration.benchmark
+	$(UV) run python -m orchestration.benchmark --clients $(BENCH_CLIENTS)
 
 clean:
 	rm -rf data/warehouse dagster_home reports/published test-artifacts dbt_project/target
