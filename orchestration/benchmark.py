@@ -533,7 +533,14 @@ def _verdicts(res: dict) -> list[str]:
     full = (st.get("night_full") or {}).get("night_seconds")
     inc = (st.get("night_incremental") or {}).get("night_seconds")
     if full:
-        out.append(f"- Full night: {full / 60:.1f} min (target ≤ {TARGETS['night_s'] // 60} min at 100k).")
+        state = (
+            ""
+            if st["night_full"].get("success")
+            else " — the run FAILED (see its log), time up to the failure"
+        )
+        out.append(
+            f"- Full night: {full / 60:.1f} min (target ≤ {TARGETS['night_s'] // 60} min at 100k){state}."
+        )
     if full and inc:
         share = inc / full
         ok = "meets" if share <= TARGETS["incremental_share"] else "misses"
