@@ -161,8 +161,20 @@ def step_load(work: Path, clients: int, months: int) -> dict:
     return {}
 
 
+# facts that come into existence on a day: absent from the landing zone the day before
+BORN_ON = {
+    "payments": "paid_date",
+    "invoices": "issue_date",
+    "tasks": "created_at",
+    "feedback": "feedback_date",
+}
+
+
 def step_split(work: Path, clients: int, months: int) -> dict:
-    """Yesterday's landing zone (rows last updated before AS_OF) and today's drop (updated on AS_OF)."""
+    """Yesterday's landing zone and today's drop, from the loaded rows. The drop holds every row updated
+    on AS_OF (new rows and re-sent versions of older ones). Yesterday holds every row except facts born
+    on AS_OF (payments paid, invoices issued, tasks created, feedback given that day), so its references
+    stay whole; a row that changed on AS_OF appears there in today's version, which the drop re-sends."""
     import duckdb
 
     from orchestration.contract import ENTITIES
@@ -170,15 +182,18 @@ def step_split(work: Path, clients: int, months: int) -> dict:
     drop_rows = {}
     with duckdb.connect(str(work / WAREHOUSE), read_only=True) as conn:
         for entity, spec in ENTITIES.items():
-            if spec.has_updated_at:
-                today = f"cast(updated_at as date) = date '{AS_OF}'"
-                base = f"not coalesce({today}, false)"
-            else:
-                today, base = "false", "true"
-            _canonical_csv(conn, entity, base, work / "lz_yesterday" / entity / "bench_0_base.csv")
-            drop_rows[entity] = _canonical_csv(
-                conn, entity, today, work / "drop" / entity / f"bench_1_drop_{AS_OF:%Y%m%d}.csv"
+            born = f"cast({BORN_ON[entity]} as date) = date '{AS_OF}'" if entity in BORN_ON else "false"
+            today = f"cast(updated_at as date) = date '{AS_OF}'" if spec.has_updated_at else born
+            _canonical_csv(
+                conn,
+                entity,
+                f"not coalesce({born}, false)",
+                work / "lz_yesterday" / entity / "bench_0_base.csv",
             )
+            drop_rows[entity] = _canonical_csv(
+                conn, entity, f"coalesce({today}, false) or coalesce({born}, false)",
+                work / "drop" / entity / f"bench_1_drop_{AS_OF:%Y%m%d}.csv",
+            )  # fmt: skip
     # the floor step starts from the warehouse as dbt found it
     shutil.copy(work / WAREHOUSE, work / "pre_dbt.duckdb")
     # today's full landing zone = yesterday's files (hard links) + the drop
