@@ -19,6 +19,7 @@ help:
 	@echo "make dev          Dagster UI on http://127.0.0.1:3000"
 	@echo "make nightly AS_OF=YYYY-MM-DD   run the nightly job for one date on data/raw"
 	@echo "                  (MAKE_CURRENT=1: make it current even if older than the current publication)"
+	@echo "make benchmark [BENCH_CLIENTS=\"800 10000 100000\"]   whole-night benchmark -> docs/benchmarks.md"
 
 uv:
 	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || python3 -m pip install --quiet --user uv \
@@ -78,8 +79,12 @@ sql-lint: deps
 dev: setup
 	$(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
+# Whole nights at each size (generate, load, dbt, bare-SQL floor, ML, quality, full and one-day incremental
+# Dagster nights); results in docs/benchmarks.md. The 100,000-client run takes long: run it alone, e.g.
+#   make benchmark BENCH_CLIENTS=100000
+BENCH_CLIENTS ?= 800 10000
 benchmark: setup
-	$(UV) run python -m orchestration.benchmark
+	$(UV) run python -m orchestration.benchmark --clients $(BENCH_CLIENTS)
 
 clean:
 	rm -rf data/warehouse dagster_home reports/published test-artifacts dbt_project/target

@@ -1,12 +1,28 @@
-"""Benchmark one night at a given firm size: generate → load → dbt build → Python models, timings and
-peak memory.
+"""Benchmark whole nights at given firm sizes; results go to docs/benchmarks.md (and .json).
 
-    python -m orchestration.benchmark --clients 800 10000 [--months 24] [--out docs/benchmarks.md]
+    python -m orchestration.benchmark --clients 800 10000 [--months 36] [--steps ...]
+
+Per firm size, in a throw-away work folder (kept with --keep):
+
+- standalone steps, each in its own process: `generate` the firm (as of AS_OF), `load` every entity
+  of the generated files, `split` the loaded rows into the landing zones of the two nights below,
+  `dbt` (one full `dbt build`), `floor` (the SQL that dbt build ran — target/run/** — executed
+  directly in DuckDB in the same order, so dbt-work ÷ bare SQL is the orchestration overhead),
+  `ml` (the Python models) and `quality` (the GX suites of the gate);
+- whole nights through Dagster (`orchestration.cli nightly`: load → dbt → ML → dbt → quality gate →
+  publication with pages), each in its own process: `night_full` (fresh warehouse, as of AS_OF),
+  `night_yesterday` (fresh warehouse, the landing zone as it stood the day before, as of AS_OF - 1)
+  then `night_incremental` (that warehouse + one new day's drop, as of AS_OF); `compare` hashes
+  every core and marts table of the incremental warehouse against the full night's.
+
+The one-day drop: rows whose updated_at falls on AS_OF (what a daily incremental export carries).
+Yesterday's landing zone holds every other row, written in the contract's canonical CSV form.
 
 Speed and memory targets are judged here, on this script's written results, not in timed tests.
 Every step runs in its own process and reports its own peak RSS as VmHWM from /proc/self/status:
 getrusage's ru_maxrss is not used because Linux carries a parent's high-water mark into a forked
-child across exec, so a child of a big parent would report the parent's peak.
+child across exec, so a child of a big parent would report the parent's peak. A night also
+reports the largest VmHWM among its child processes (dbt runs as a subprocess of Dagster), polled.
 """
 
 from __future__ import annotations
@@ -16,58 +32,288 @@ import datetime as dt
 import json
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from orchestration import settings
 
 AS_OF = dt.date(2026, 11, 20)
-STEPS = ("generate", "load", "dbt", "ml")
+YESTERDAY = AS_OF - dt.timedelta(days=1)
+STEPS = ("generate", "load", "split", "dbt", "floor", "dbt_next_day", "ml", "quality")
+NIGHTS = ("night_full", "night_yesterday", "night_incremental", "compare")
+ALL = STEPS + NIGHTS
+RESULTS_JSON = settings.REPO_ROOT / "docs" / "benchmarks.json"
+WAREHOUSE = "warehouse.duckdb"  # every warehouse of the benchmark has this file name (DuckDB catalog name)
+
+TARGETS = {"night_s": 15 * 60, "peak_mb": 4096, "incremental_share": 0.20, "overhead": 1.5}
 
 
-def _peak_rss_mb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024)
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _peak_rss_mb(pid: int | str = "self") -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
     return -1
+
+
+def _loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+class ChildPeak:
+    """Polls the VmHWM of every descendant process (dbt runs as a child of Dagster) until stopped."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak_mb, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _descendants(self) -> list[int]:
+        parents: dict[int, int] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                parents[int(stat.parent.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+        found, frontier = [], [os.getpid()]
+        while frontier:
+            pid = frontier.pop()
+            kids = [p for p, pp in parents.items() if pp == pid]
+            found += kids
+            frontier += kids
+        return found
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for pid in self._descendants():
+                self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> ChildPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _canonical_csv(conn, entity: str, where: str, path: Path) -> int:
+    """Write raw.<entity> rows matching `where` as the contract's canonical CSV; returns row count."""
+    from orchestration.contract import ENTITIES
+
+    cols = ", ".join(f'"{c.name}"' for c in ENTITIES[entity].columns)
+    n = conn.execute(f"select count(*) from raw.{entity} where {where}").fetchone()[0]
+    if n:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn.execute(
+            f"copy (select {cols} from raw.{entity} where {where} order by _source_file, _source_line) "
+            f"to '{path}' (header, delimiter ',')"
+        )
+    return n
+
+
+def _night_env(work: Path, night: str, landing: str) -> dict[str, str]:
+    root = work / night
+    return {
+        "OPSCENTER_WAREHOUSE": str(root / WAREHOUSE),
+        "OPSCENTER_RAW_DIR": str(work / landing),
+        "OPSCENTER_PUBLISH_DIR": str(root / "published"),
+        "OPSCENTER_QUALITY_DIR": str(root / "quality"),
+        "OPSCENTER_ALERT_LOG": str(root / "alerts.jsonl"),
+        "OPSCENTER_DIGEST_LOG": str(root / "digests.jsonl"),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+# ---------------------------------------------------------------------------------------------- steps
 
 
 def step_generate(work: Path, clients: int, months: int) -> dict:
     from orchestration.demo import generate
 
-    summary = generate(work / "raw", AS_OF, seed=42, clients=clients, months=months)
-    return {"rows": summary["rows_written"]}
+    summary = generate(work / "gen", AS_OF, seed=42, clients=clients, months=months)
+    return {"rows": summary["unique_keys"]}
 
 
 def step_load(work: Path, clients: int, months: int) -> dict:
+    """Every entity of the generated exports (GB18030, xlsx, Chinese headers...) into a fresh warehouse."""
     import duckdb
 
     from orchestration.contract import ENTITIES
     from orchestration.loading import load_entity
 
-    with duckdb.connect(str(work / "warehouse.duckdb")) as conn:
+    with duckdb.connect(str(work / WAREHOUSE)) as conn:
         for entity in ENTITIES:
-            load_entity(conn, entity, work / "raw", load_id="bench", as_of_date=AS_OF)
+            load_entity(conn, entity, work / "gen", load_id="bench", as_of_date=AS_OF)
     return {}
+
+
+# facts that come into existence on a day: absent from the landing zone the day before
+BORN_ON = {
+    "payments": "paid_date",
+    "invoices": "issue_date",
+    "tasks": "created_at",
+    "feedback": "feedback_date",
+}
+
+
+def step_split(work: Path, clients: int, months: int) -> dict:
+    """Yesterday's landing zone and today's drop, from the loaded rows. The drop holds every row updated
+    on AS_OF (new rows and re-sent versions of older ones). Yesterday holds every row except facts born
+    on AS_OF (payments paid, invoices issued, tasks created, feedback given that day), so its references
+    stay whole; a row that changed on AS_OF appears there in today's version, which the drop re-sends."""
+    import duckdb
+
+    from orchestration.contract import ENTITIES
+
+    drop_rows = {}
+    with duckdb.connect(str(work / WAREHOUSE), read_only=True) as conn:
+        for entity, spec in ENTITIES.items():
+            born = f"cast({BORN_ON[entity]} as date) = date '{AS_OF}'" if entity in BORN_ON else "false"
+            today = f"cast(updated_at as date) = date '{AS_OF}'" if spec.has_updated_at else born
+            _canonical_csv(
+                conn,
+                entity,
+                f"not coalesce({born}, false)",
+                work / "lz_yesterday" / entity / "bench_0_base.csv",
+            )
+            drop_rows[entity] = _canonical_csv(
+                conn, entity, f"coalesce({today}, false) or coalesce({born}, false)",
+                work / "drop" / entity / f"bench_1_drop_{AS_OF:%Y%m%d}.csv",
+            )  # fmt: skip
+    # the floor step starts from the warehouse as dbt found it
+    shutil.copy(work / WAREHOUSE, work / "pre_dbt.duckdb")
+    # today's full landing zone = yesterday's files (hard links) + the drop
+    for lz in ("lz_today", "lz_incremental"):
+        shutil.rmtree(work / lz, ignore_errors=True)
+        shutil.copytree(work / "lz_yesterday", work / lz, copy_function=os.link)
+    shutil.copytree(work / "drop", work / "lz_today", copy_function=os.link, dirs_exist_ok=True)
+    return {"drop_rows": drop_rows}
+
+
+def _dbt_build(work: Path, warehouse: Path, target: Path, as_of: dt.date = AS_OF) -> None:
+    from dbt.cli.main import dbtRunner
+
+    os.environ["OPSCENTER_WAREHOUSE"] = str(warehouse)
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    project = str(settings.DBT_PROJECT_DIR)
+    result = dbtRunner().invoke(
+        ["build", "--project-dir", project, "--profiles-dir", project, "--target-path", str(target),
+         "--log-path", str(target / "logs"), "--vars", json.dumps({"as_of_date": as_of.isoformat()}),
+         "--quiet"]
+    )  # fmt: skip
+    if not result.success:
+        raise SystemExit(f"dbt build failed: {result.exception}")
 
 
 def step_dbt(work: Path, clients: int, months: int) -> dict:
     """`dbt build` of every model and test, in this process (dbtRunner) so VmHWM is dbt's own."""
-    from dbt.cli.main import dbtRunner
+    _dbt_build(work, work / WAREHOUSE, work / "target")
+    return _dbt_summary(work / "target")
 
-    os.environ["OPSCENTER_WAREHOUSE"] = str(work / "warehouse.duckdb")
-    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    project = str(settings.DBT_PROJECT_DIR)
-    result = dbtRunner().invoke(
-        ["build", "--project-dir", project, "--profiles-dir", project, "--target-path", str(work / "target"),
-         "--log-path", str(work / "logs"), "--vars", json.dumps({"as_of_date": AS_OF.isoformat()}), "--quiet"]
-    )  # fmt: skip
-    if not result.success:
-        raise SystemExit(f"dbt build failed: {result.exception}")
-    return {}
+
+RULE_MODELS = ("int_payments_identified_at_cutoffs", "int_payment_applications_direct",
+               "int_payment_applications_client", "int_payment_applications_at_cutoffs")  # fmt: skip
+
+
+def step_dbt_next_day(work: Path, clients: int, months: int) -> dict:
+    """The next night's `dbt build` (as of AS_OF + 1) on a copy of the dbt step's warehouse: the
+    incremental models compute only the new as-of cutoff and keep the unchanged month ends."""
+    shutil.copy(work / WAREHOUSE, work / "next_day.duckdb")
+    t = time.perf_counter()
+    _dbt_build(work, work / "next_day.duckdb", work / "target_next_day", AS_OF + dt.timedelta(days=1))
+    seconds = time.perf_counter() - t
+    (work / "next_day.duckdb").unlink()
+    return {**_dbt_summary(work / "target_next_day"), "dbt_seconds": round(seconds, 1)}
+
+
+def _dbt_summary(target: Path) -> dict:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    by_type: dict[str, float] = {}
+    for r in results:
+        kind = r["unique_id"].split(".")[0]
+        by_type[kind] = by_type.get(kind, 0.0) + r["execution_time"]
+    slowest = sorted(results, key=lambda r: -r["execution_time"])[:8]
+    rule = sum(r["execution_time"] for r in results if r["unique_id"].split(".")[-1] in RULE_MODELS)
+    return {
+        "nodes": len(results),
+        "rule_model_seconds": round(rule, 1),
+        "node_seconds": {k: round(v, 1) for k, v in by_type.items()},
+        "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 1)] for r in slowest],
+    }
+
+
+_TMP_CREATE = re.compile(r'create\s+(table|view)\s+("[^"]+"\."[^"]+"\."[^"]+?)__dbt_tmp"', re.IGNORECASE)
+
+
+def floor_statements(target: Path) -> list[tuple[str, str, str]]:
+    """(node kind, name, SQL) of what `dbt build` ran, in its completion order (a valid dependency
+    order: a node starts only after its parents finished), read from target/run/**.
+
+    A table/view lands in `<name>__dbt_tmp` and dbt renames it afterwards; here it is created under its
+    final name directly (`create or replace`). Seeds (CSV loads) and hooks are not SQL files and are
+    left in place from the dbt run.
+    """
+    manifest = json.loads((target / "manifest.json").read_text())["nodes"]
+    run_root = target / "run"
+    out = []
+    for r in json.loads((target / "run_results.json").read_text())["results"]:
+        node = manifest.get(r["unique_id"])
+        if node is None or node["resource_type"] not in ("model", "test"):
+            continue
+        base = run_root / node["package_name"] / node["original_file_path"]
+        path = base / node["path"] if node["resource_type"] == "test" and base.suffix == ".yml" else base
+        if node["resource_type"] == "test" and not path.exists():
+            path = run_root / node["package_name"] / node["original_file_path"]
+        sql = path.read_text()
+        sql = _TMP_CREATE.sub(lambda m: f'create or replace {m.group(1)} {m.group(2)}"', sql)
+        sql = sql.replace('__dbt_tmp"', '"')
+        out.append((node["resource_type"], node["name"], sql))
+    return out
+
+
+def step_floor(work: Path, clients: int, months: int) -> dict:
+    """The dbt step's SQL run directly in DuckDB, same order, one connection, on the warehouse as dbt
+    found it (seeds and the empty ml tables, which dbt loads from CSV / creates in a hook, are copied in
+    from dbt's result first, untimed)."""
+    import duckdb
+
+    floor_dir = work / "floor"
+    floor_dir.mkdir(exist_ok=True)
+    shutil.copy(work / "pre_dbt.duckdb", floor_dir / WAREHOUSE)
+    statements = floor_statements(work / "target")
+    seconds: dict[str, float] = {"model": 0.0, "test": 0.0}
+    with duckdb.connect(str(floor_dir / WAREHOUSE)) as conn:
+        conn.execute(f"attach '{work / WAREHOUSE}' as built (read_only)")
+        for schema in ("seeds", "ml", "staging", "intermediate", "core", "marts"):
+            conn.execute(f"create schema if not exists {schema}")
+        for schema, table in conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'built' and table_schema in ('seeds', 'ml')"
+        ).fetchall():
+            conn.execute(f"create table {schema}.{table} as select * from built.{schema}.{table}")
+        conn.execute("detach built")
+        for kind, _name, sql in statements:
+            t = time.perf_counter()
+            conn.execute(sql)
+            if kind == "test":
+                conn.fetchall()
+            seconds[kind] += time.perf_counter() - t
+    (floor_dir / WAREHOUSE).unlink()
+    return {"statements": len(statements), "sql_seconds": {k: round(v, 1) for k, v in seconds.items()}}
 
 
 def step_ml(work: Path, clients: int, months: int) -> dict:
@@ -78,72 +324,330 @@ def step_ml(work: Path, clients: int, months: int) -> dict:
     from orchestration.models import renewal
     from orchestration.models.ml_tables import write_table
 
-    with duckdb.connect(str(work / "warehouse.duckdb")) as conn:
+    with duckdb.connect(str(work / WAREHOUSE)) as conn:
         scores, evaluation = renewal.train_and_score(conn, AS_OF)
         write_table(conn, "renewal_scores", scores)
         write_table(conn, "renewal_model_evaluation", evaluation)
     return {}
 
 
+def step_quality(work: Path, clients: int, months: int) -> dict:
+    """Every GX suite of the gate (raw and core checks) over the dbt step's warehouse."""
+    from orchestration.quality import QualityConfig, run_quality_suites
+
+    outcomes = run_quality_suites(work / WAREHOUSE, AS_OF, work / "quality_docs", QualityConfig())
+    return {"checks": len(outcomes), "failed": sorted(o.name for o in outcomes if not o.passed)}
+
+
+def _night(work: Path, night: str, landing: str, as_of: dt.date) -> dict:
+    """One `nightly` job in this process (env set before Dagster is imported); step times from the run."""
+    env = _night_env(work, night, landing)
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").touch()
+    os.environ.update(env)
+    import dagster as dg
+
+    from orchestration.cli import run_nightly
+
+    t = time.perf_counter()
+    with ChildPeak() as children:
+        ok = run_nightly(as_of.isoformat())
+    wall = time.perf_counter() - t
+    instance = dg.DagsterInstance.get()
+    run = instance.get_runs(limit=1)[0]
+    steps = {
+        s.step_key: round(s.end_time - s.start_time, 1)
+        for s in instance.get_run_step_stats(run.run_id)
+        if s.start_time and s.end_time
+    }
+    return {
+        "success": ok,
+        "night_seconds": round(wall, 1),
+        "steps": dict(sorted(steps.items(), key=lambda kv: -kv[1])),
+        "child_peak_rss_mb": children.peak_mb,
+    }
+
+
+def step_night_full(work: Path, clients: int, months: int) -> dict:
+    return _night(work, "night_full", "lz_today", AS_OF)
+
+
+def step_night_yesterday(work: Path, clients: int, months: int) -> dict:
+    return _night(work, "night_incremental", "lz_incremental", YESTERDAY)
+
+
+def step_night_incremental(work: Path, clients: int, months: int) -> dict:
+    shutil.copytree(work / "drop", work / "lz_incremental", copy_function=os.link, dirs_exist_ok=True)
+    return _night(work, "night_incremental", "lz_incremental", AS_OF)
+
+
+def table_hashes(warehouse: Path, schemas=("core", "marts")) -> dict[str, tuple[int, int]]:
+    """(rows, order-independent content hash) of every table in `schemas`."""
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        names = conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema in (select unnest(?)) and table_type = 'BASE TABLE' order by 1",
+            [list(schemas)],
+        ).fetchall()
+        return {
+            n: tuple(conn.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {n} as t").fetchone())
+            for (n,) in names
+        }
+
+
+def step_compare(work: Path, clients: int, months: int) -> dict:
+    full = table_hashes(work / "night_full" / WAREHOUSE)
+    inc = table_hashes(work / "night_incremental" / WAREHOUSE)
+    differ = sorted(n for n in full.keys() | inc.keys() if full.get(n) != inc.get(n))
+    return {"tables": len(full), "differ": differ}
+
+
+# ---------------------------------------------------------------------------------------------- driver
+
+
 def run_step(step: str, work: Path, clients: int, months: int) -> dict:
-    """Run one step in a fresh interpreter; returns its result with seconds and peak RSS."""
+    """Run one step in a fresh interpreter (output to work/logs/<step>.log); its result with timing."""
+    (work / "logs").mkdir(parents=True, exist_ok=True)
+    out = work / "results" / f"{step}.json"
+    out.parent.mkdir(exist_ok=True)
     cmd = [sys.executable, "-m", "orchestration.benchmark", "--step", step, "--work", str(work),
            "--clients", str(clients), "--months", str(months)]  # fmt: skip
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    load_before = _loadavg()
+    with open(work / "logs" / f"{step}.log", "w") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=settings.REPO_ROOT)
+    if proc.returncode != 0 or not out.exists():
+        log_path = work / "logs" / f"{step}.log"
+        return {"error": f"exit {proc.returncode}, see {log_path}", "load_before": load_before}
+    result = json.loads(out.read_text())
+    result.update(load_before=load_before, load_after=_loadavg())
+    return result
+
+
+def _machine() -> dict:
+    cpu = next(
+        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+         if ln.startswith("model name")), platform.machine(),
+    )  # fmt: skip
+    mem = next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal"))
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(int(mem.split()[1]) / 2**20),
+        "python": platform.python_version(),
+    }
+
+
+def _mb(r: dict) -> str:
+    return str(r.get("peak_rss_mb", "")) if r else ""
+
+
+def _s(r: dict | None, key: str = "seconds") -> str:
+    if not r:
+        return "not run"
+    if "error" in r:
+        return "failed"
+    return str(r.get(key, ""))
+
+
+def render_markdown(all_results: dict) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "`make benchmark` (`python -m orchestration.benchmark --clients N ...`). Each step runs in its own "
+        "process; seconds are wall clock, peak RSS is the process's VmHWM (a Dagster night also reports "
+        "the largest VmHWM among its child processes, i.e. the dbt subprocess). The machine is shared "
+        "by several developers: the 1-minute load average before and after each step is written down, "
+        "and times taken at a load above the core count are inflated.",
+        "",
+        "Steps: **generate** the demo firm (36 months unless stated); **load** every entity of the generated "
+        "exports; **dbt** = one `dbt build` of every model and test; **floor** = the same compiled SQL "
+        "(target/run/**) executed directly in DuckDB in the order dbt ran it; **ml** = renewal model + "
+        "12-month forecast backtest + forecast; **quality** = every GX suite of the gate. **Nights** run the "
+        "real `nightly` Dagster job (load → dbt → ML → dbt → quality gate → publication with pages): "
+        "**full** = fresh warehouse, every file; **incremental** = yesterday's warehouse (a full night as of "
+        f"{YESTERDAY}) plus one day's drop (the rows updated on {AS_OF}), as of {AS_OF}; **compare** = every "
+        "core and marts table of the incremental warehouse hashed against the full night's.",
+        "",
+        f"Targets (issue 15): whole night ≤ {TARGETS['night_s'] // 60} min at 100,000 clients × 36 months, "
+        f"peak RSS of any step ≤ {TARGETS['peak_mb'] // 1024} GB, incremental night ≤ "
+        f"{TARGETS['incremental_share']:.0%} of the full night, dbt ÷ bare SQL ≤ {TARGETS['overhead']}×.",
+        "",
+    ]
+    for size in sorted(all_results, key=int):
+        res = all_results[size]
+        st = res["steps"]
+        m = res["machine"]
+        rows = (st.get("generate") or {}).get("rows", {})
+        lines += [
+            f"## {int(size):,} clients × {res['months']} months",
+            "",
+            f"Recorded {res['date']} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, "
+            f"Python {m['python']}; "
+            f"`uptime` at start: {res['uptime_start']}; at end: {res.get('uptime_end', '(not finished)')}"
+            + (
+                f"; steps re-run later from the same files at: {res['uptime_resumed']}"
+                if res.get("uptime_resumed")
+                else ""
+            )
+            + ".",
+            "",
+            f"Rows (unique keys): tasks {rows.get('tasks', '?'):,}, invoices {rows.get('invoices', '?'):,}, "
+            f"payments {rows.get('payments', '?'):,}, clients {rows.get('clients', '?'):,}."
+            if rows
+            else "",
+            "",
+            "| step | seconds | peak RSS MB | load before → after | notes |",
+            "|---|---|---|---|---|",
+        ]
+        for step in STEPS + NIGHTS:
+            r = st.get(step)
+            load = ""
+            if r and "load_before" in r:
+                load = f"{r['load_before'][0]} → {r.get('load_after', ['?'])[0]}"
+            note = _note(step, r)
+            secs = _s(r, "night_seconds" if step.startswith("night") else "seconds")
+            lines.append(f"| {step} | {secs} | {_mb(r)} | {load} | {note} |")
+        lines += ["", *_verdicts(res), ""]
+    return "\n".join(lines) + "\n"
+
+
+def _note(step: str, r: dict | None) -> str:
+    if not r or "error" in r:
+        return (r or {}).get("error", "")
+    if step in ("dbt", "dbt_next_day"):
+        slow = ", ".join(f"{n} {s}" for n, s in r.get("slowest", [])[:5])
+        text = f"{r['nodes']} nodes; node time {r.get('node_seconds', {})}; slowest: {slow}"
+        if "rule_model_seconds" in r:
+            text += f"; the 4 payment-rule models {r['rule_model_seconds']} s"
+        if "dbt_seconds" in r:
+            text += f"; dbt alone {r['dbt_seconds']} s (copy excluded)"
+        return text
+    if step == "floor":
+        return f"{r['statements']} statements; SQL seconds {r['sql_seconds']}"
+    if step == "quality":
+        return f"{r['checks']} checks; failed: {', '.join(r['failed']) or 'none'}"
+    if step == "split":
+        return "drop rows: " + ", ".join(f"{e} {n}" for e, n in r["drop_rows"].items() if n)
+    if step.startswith("night"):
+        top = ", ".join(f"{k} {v}" for k, v in list(r["steps"].items())[:6])
+        state = "green" if r["success"] else "FAILED"
+        return f"{state}; dbt child peak {r['child_peak_rss_mb']} MB; slowest steps: {top}"
+    if step == "compare":
+        return f"{r['tables']} tables; differ: {', '.join(r['differ']) or 'none (identical)'}"
+    return ""
+
+
+def _verdicts(res: dict) -> list[str]:
+    st = res["steps"]
+    out = []
+    full = (st.get("night_full") or {}).get("night_seconds")
+    inc = (st.get("night_incremental") or {}).get("night_seconds")
+    if full:
+        state = (
+            ""
+            if st["night_full"].get("success")
+            else " — the run FAILED (see its log), time up to the failure"
+        )
+        out.append(
+            f"- Full night: {full / 60:.1f} min (target ≤ {TARGETS['night_s'] // 60} min at 100k){state}."
+        )
+    if full and inc:
+        share = inc / full
+        ok = "meets" if share <= TARGETS["incremental_share"] else "misses"
+        out.append(f"- Incremental night: {inc / 60:.1f} min = {share:.0%} of the full night ({ok} ≤ 20 %).")
+    peaks = [
+        max(r.get("peak_rss_mb", 0), r.get("child_peak_rss_mb", 0))
+        for r in st.values()
+        if r and "error" not in r
+    ]
+    if peaks:
+        ok = "meets" if max(peaks) <= TARGETS["peak_mb"] else "misses"
+        out.append(f"- Largest peak RSS of any step or night process: {max(peaks)} MB ({ok} ≤ 4 GB).")
+    nxt = (st.get("dbt_next_day") or {}).get("dbt_seconds")
+    if nxt and (st.get("dbt") or {}).get("seconds"):
+        full_dbt, rule = st["dbt"], st["dbt_next_day"].get("rule_model_seconds")
+        out.append(
+            f"- dbt on the next night (incremental rule): {nxt} s = "
+            f"{nxt / full_dbt['seconds']:.0%} of the full "
+            f"build's {full_dbt['seconds']} s; the 4 payment-rule models {rule} s of node time against "
+            f"{full_dbt.get('rule_model_seconds', '?')} s in the full build."
+        )
+    dbt_s, floor = (st.get("dbt") or {}).get("seconds"), st.get("floor") or {}
+    if dbt_s and floor.get("sql_seconds"):
+        bare = sum(floor["sql_seconds"].values())
+        ratio = dbt_s / bare if bare else float("inf")
+        ok = "meets" if ratio <= TARGETS["overhead"] else "misses"
+        out.append(
+            f"- Orchestration overhead: dbt build {dbt_s} s ÷ bare SQL {bare:.1f} s = {ratio:.2f}× "
+            f"({ok} ≤ 1.5×)."
+        )
+    return out
+
+
+NOTES_MARKER = "<!-- hand-written notes below: kept when the tables above are regenerated -->"
+
+
+def write_markdown(path: Path, stored: dict) -> None:
+    """The generated tables, then the hand-written reading of them kept from the existing file."""
+    notes = ""
+    if path.exists() and NOTES_MARKER in (old := path.read_text(encoding="utf-8")):
+        notes = old[old.index(NOTES_MARKER) + len(NOTES_MARKER) :]
+    path.write_text(render_markdown(stored) + "\n" + NOTES_MARKER + (notes or "\n"), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, nargs="+", default=[800, 10000])
-    parser.add_argument("--months", type=int, default=24)
+    parser.add_argument("--months", type=int, default=36)
+    parser.add_argument("--steps", nargs="+", choices=ALL, default=list(ALL), help="subset, in this order")
     parser.add_argument("--out", type=Path, default=settings.REPO_ROOT / "docs" / "benchmarks.md")
-    parser.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
+    parser.add_argument("--work-root", type=Path, default=None, help="parent of the work folders")
+    parser.add_argument("--keep", action="store_true", help="keep the work folders")
+    parser.add_argument(
+        "--reuse", type=Path, default=None,
+        help="run --steps in this kept work folder (one size), keeping the stored results of the others",
+    )  # fmt: skip
+    parser.add_argument("--step", choices=ALL, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.step:
         t = time.perf_counter()
         result = globals()[f"step_{args.step}"](args.work, args.clients[0], args.months)
         result.update(seconds=round(time.perf_counter() - t, 1), peak_rss_mb=_peak_rss_mb())
-        print(json.dumps(result))
+        (args.work / "results" / f"{args.step}.json").write_text(json.dumps(result))
         return 0
 
-    results = []
+    results_json = args.out.with_suffix(".json")
+    stored = json.loads(results_json.read_text()) if results_json.exists() else {}
     for n in args.clients:
-        work = Path(tempfile.mkdtemp(prefix=f"bench{n}_"))
-        steps = {step: run_step(step, work, n, args.months) for step in STEPS}
-        results.append(
-            {
-                "clients": n,
-                "rows": steps["generate"]["rows"],
-                "steps": steps,
-                "warehouse_mb": round((work / "warehouse.duckdb").stat().st_size / 2**20, 1),
+        uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        if args.reuse:
+            work, entry = args.reuse, stored[str(n)]
+            entry["uptime_resumed"] = uptime
+        else:
+            work = Path(tempfile.mkdtemp(prefix=f"bench{n}_", dir=args.work_root))
+            entry = {
+                "months": args.months,
+                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "machine": _machine(),
+                "uptime_start": uptime,
+                "work": str(work),
+                "steps": {},
             }
-        )
-        print(json.dumps(results[-1]), file=sys.stderr)
-    lines = [
-        "# Benchmarks",
-        "",
-        f"`make benchmark` on {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}; as of {AS_OF}, {args.months} months of history. "
-        "Each step runs in its own process; seconds are wall clock, peak RSS is the process's VmHWM. "
-        "load = all eight entities into DuckDB; dbt = `dbt build` of every model and test; "
-        "ML = renewal model + 12-month forecast backtest + forecast. Not included: Dagster's own "
-        "overhead, the second dbt pass over the marts that read the ML tables, quality suites and "
-        "publishing (masked snapshot, Parquet, ~1,100 rendered pages).",
-        "",
-        "| clients | tasks rows | payments rows | invoices rows | "
-        + " | ".join(f"{s} s | {s} peak MB" for s in STEPS)
-        + " | warehouse MB |",
-        "|---|---|---|---|" + "---|---|" * len(STEPS) + "---|",
-    ]
-    for r in results:
-        cells = " | ".join(f"{r['steps'][s]['seconds']} | {r['steps'][s]['peak_rss_mb']}" for s in STEPS)
-        lines.append(
-            f"| {r['clients']} | {r['rows']['tasks']} | {r['rows']['payments']} | {r['rows']['invoices']} | "
-            f"{cells} | {r['warehouse_mb']} |"
-        )
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        stored[str(n)] = entry
+        for step in [s for s in ALL if s in args.steps]:
+            print(f"[{n}] {step} ...", file=sys.stderr, flush=True)
+            entry["steps"][step] = run_step(step, work, n, args.months)
+            print(f"[{n}] {step}: {json.dumps(entry['steps'][step])[:400]}", file=sys.stderr, flush=True)
+            results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+            write_markdown(args.out, stored)
+        entry["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+        write_markdown(args.out, stored)
+        if not (args.keep or args.reuse):
+            shutil.rmtree(work, ignore_errors=True)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.quality.config import ERROR, QualityConfig
+from orchestration.quality.pushdown import count_sql, violations_sql
 from orchestration.quality.suites import CHECKS, FRAMES, NO_DATA_LAG, Check
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,7 @@ def run_quality_suites(
     opened read-only; a frame whose query fails (table missing) fails all of its checks.
     """
     checks = [c for c in CHECKS if only is None or c.name in set(only)]
-    frames = {c.frame for c in checks}
-    data, errors = _query_frames(warehouse, as_of_date, config, frames)
+    data, totals, errors = _query_frames(warehouse, as_of_date, config, checks)
     results = _validate(data, checks, config, docs_dir, run_name or f"{as_of_date.isoformat()}")
     outcomes = []
     for c in checks:
@@ -68,7 +68,7 @@ def run_quality_suites(
                 )
             )
             continue
-        outcomes.append(_outcome(c, sev, results[c.name], data[c.frame], config))
+        outcomes.append(_outcome(c, sev, results[c.name], data[c.frame], config, totals.get(c.frame)))
     if docs_dir is not None:
         Path(docs_dir).mkdir(parents=True, exist_ok=True)
         (Path(docs_dir) / "outcomes.json").write_text(
@@ -83,8 +83,11 @@ def run_quality_suites(
     return outcomes
 
 
-def _query_frames(warehouse: Path, as_of: dt.date, config: QualityConfig, frames: set[str]):
-    data, errors = {}, {}
+def _query_frames(warehouse: Path, as_of: dt.date, config: QualityConfig, checks: list[Check]):
+    """Each frame's rows (row-level frames: only the rows breaking one of its checks, pushed down to
+    SQL — see quality/pushdown.py — with the frame's full row count in `totals`) or its query error."""
+    data, totals, errors = {}, {}, {}
+    frames = {c.frame for c in checks}
     conn = duckdb.connect(str(warehouse), read_only=True)
     try:
         tables = {
@@ -95,14 +98,17 @@ def _query_frames(warehouse: Path, as_of: dt.date, config: QualityConfig, frames
         }
         for name in sorted(frames):
             sql = FRAMES[name].sql(config, tables)
+            params = {"as_of": as_of} if "$as_of" in sql else None
             try:
-                params = {"as_of": as_of} if "$as_of" in sql else None
+                if not FRAMES[name].one_row:
+                    totals[name] = conn.execute(count_sql(sql), params).fetchone()[0]
+                    sql = violations_sql(sql, [c.expectation(config) for c in checks if c.frame == name])
                 data[name] = conn.execute(sql, params).df()
             except duckdb.Error as exc:
                 errors[name] = str(exc).splitlines()[0]
     finally:
         conn.close()
-    return data, errors
+    return data, totals, errors
 
 
 def _gx_context(docs_dir: Path | None):
@@ -172,7 +178,7 @@ def _fmt(value) -> str:
     return str(value)
 
 
-def _outcome(c: Check, sev: str, er, frame, config: QualityConfig) -> CheckOutcome:
+def _outcome(c: Check, sev: str, er, frame, config: QualityConfig, total_rows: int | None) -> CheckOutcome:
     res = er.result or {}
     if er.exception_info and er.exception_info.get("raised_exception"):
         msg = er.exception_info.get("exception_message", "")
@@ -195,7 +201,7 @@ def _outcome(c: Check, sev: str, er, frame, config: QualityConfig) -> CheckOutco
             text = f"{c.label}：未通过，观测值 {_fmt(observed)}，范围 {_bounds(er)}"
         return CheckOutcome(c.name, c.asset_key, sev, bool(er.success), observed, text, label=c.label)
     failing = int(res.get("unexpected_count") or 0)
-    total = int(res.get("element_count") or len(frame))
+    total = total_rows if total_rows is not None else int(res.get("element_count") or len(frame))
     examples = tuple(_fmt(v) for v in (res.get("partial_unexpected_list") or [])[:5])
     sample = ", ".join(examples)
     if er.success:

@@ -1,8 +1,10 @@
 -- Invoices issued on or before the as-of date with what payments settled by then. Void invoices are
 -- kept (flagged) but owe nothing; outstanding comes from the applications, not the source status.
 with invoices as (
-    select * exclude (cutoff_date) from {{ ref('int_invoices_at_cutoffs') }}
-    where cutoff_date = {{ as_of() }}
+    select i.* exclude (cutoff_date), s.status as source_status
+    from {{ ref('int_invoices_at_cutoffs') }} as i
+    inner join {{ ref('stg_invoices') }} as s on s.invoice_id = i.invoice_id
+    where i.cutoff_date = {{ as_of() }}
 ),
 
 applications as (

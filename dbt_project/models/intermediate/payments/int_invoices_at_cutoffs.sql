@@ -1,6 +1,8 @@
 -- Invoices as known on each cutoff date (int_cutoff_dates): issued on or before it. A void or a
 -- write-off only counts once its update (updated_at) happened on or before the cutoff, so the
--- state "as of" a past date is what the firm knew then.
+-- state "as of" a past date is what the firm knew then. The source status itself is not kept here
+-- (core.fct_invoices reads it from staging): a status change that does not void or write off an
+-- invoice by a cutoff must not change that cutoff's rows (see int_cutoff_input_fingerprints).
 with cutoffs as (
     select cutoff_date from {{ ref('int_cutoff_dates') }}
 ),
@@ -18,7 +20,6 @@ final as (
         i.issue_date,
         i.due_date,
         i.amount,
-        i.status as source_status,
         i.status = 'void' and coalesce(cast(i.updated_at as date), i.issue_date) <= c.cutoff_date as is_void,
         i.status = 'written_off'
             and coalesce(cast(i.updated_at as date), i.issue_date) <= c.cutoff_date as is_written_off

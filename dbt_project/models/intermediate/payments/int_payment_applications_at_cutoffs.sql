@@ -1,15 +1,24 @@
 -- Every amount of a payment applied to an invoice, as the application rule stood on each cutoff date:
 -- one row per (cutoff_date, payment, invoice). core.fct_payment_applications is the as-of slice.
-with direct as (
+with cutoffs as (
+    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
+    {{ cutoffs_to_build() }}
+),
+
+direct as (
     select
-        cutoff_date, payment_id, invoice_id, client_id, paid_date, 'invoice' as application_method, applied_amount
-    from {{ ref('int_payment_applications_direct') }}
-    where applied_amount > 0
+        d.cutoff_date, d.payment_id, d.invoice_id, d.client_id, d.paid_date, 'invoice' as application_method,
+        d.applied_amount
+    from {{ ref('int_payment_applications_direct') }} as d
+    inner join cutoffs as c on c.cutoff_date = d.cutoff_date
+    where d.applied_amount > 0
 ),
 
 client_level as (
-    select cutoff_date, payment_id, invoice_id, client_id, paid_date, application_method, applied_amount
-    from {{ ref('int_payment_applications_client') }}
+    select
+        l.cutoff_date, l.payment_id, l.invoice_id, l.client_id, l.paid_date, l.application_method, l.applied_amount
+    from {{ ref('int_payment_applications_client') }} as l
+    inner join cutoffs as c on c.cutoff_date = l.cutoff_date
 ),
 
 applications as (
@@ -33,8 +42,10 @@ final as (
         a.paid_date,
         -- credit paid before the invoice existed settles it only when the invoice is issued
         greatest(a.paid_date, i.issue_date) as applied_date,
-        a.application_method
+        a.application_method,
+        c.input_fingerprint
     from applications as a
+    inner join cutoffs as c on c.cutoff_date = a.cutoff_date
     inner join invoices as i on i.cutoff_date = a.cutoff_date and i.invoice_id = a.invoice_id
 )
 

@@ -4,16 +4,27 @@
 -- (paid_date, payment_id). Both queues become cumulative intervals; an application is the overlap of a money
 -- interval with an invoice interval, so nothing is applied twice and leftovers stay as credit.
 -- Void and written-off invoices take no client-level money.
-with identified as (
-    select * from {{ ref('int_payments_identified_at_cutoffs') }}
+with cutoffs as (
+    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
+    {{ cutoffs_to_build() }}
+),
+
+identified as (
+    select p.*
+    from {{ ref('int_payments_identified_at_cutoffs') }} as p
+    inner join cutoffs as c on c.cutoff_date = p.cutoff_date
 ),
 
 direct as (
-    select * from {{ ref('int_payment_applications_direct') }}
+    select d.*
+    from {{ ref('int_payment_applications_direct') }} as d
+    inner join cutoffs as c on c.cutoff_date = d.cutoff_date
 ),
 
 invoices as (
-    select * from {{ ref('int_invoices_at_cutoffs') }}
+    select i.*
+    from {{ ref('int_invoices_at_cutoffs') }} as i
+    inner join cutoffs as c on c.cutoff_date = i.cutoff_date
 ),
 
 money as (
@@ -95,13 +106,15 @@ final as (
             least(m.money_end, q.invoice_end)
             - greatest(m.money_end - m.pool_amount, q.invoice_end - q.remaining)
             as decimal(18, 2)
-        ) as applied_amount
+        ) as applied_amount,
+        c.input_fingerprint
     from money_queue as m
     inner join invoice_queue as q
         on q.cutoff_date = m.cutoff_date
         and q.client_id = m.client_id
         and m.money_end - m.pool_amount < q.invoice_end
         and q.invoice_end - q.remaining < m.money_end
+    inner join cutoffs as c on c.cutoff_date = m.cutoff_date
 )
 
 select * from final

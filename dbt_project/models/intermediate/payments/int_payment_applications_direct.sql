@@ -1,9 +1,16 @@
 -- Step 1 of the application rule, per cutoff date: payments that name a valid invoice settle it, in
 -- paid order (paid_date, payment_id). The cumulative amount paid on the invoice is an interval per
 -- payment; its overlap with [0, invoice amount) is what that payment applies, the rest is excess credit.
-with payments as (
-    select * from {{ ref('int_payments_identified_at_cutoffs') }}
-    where identification_method = 'invoice'
+with cutoffs as (
+    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
+    {{ cutoffs_to_build() }}
+),
+
+payments as (
+    select p.*
+    from {{ ref('int_payments_identified_at_cutoffs') }} as p
+    inner join cutoffs as c on c.cutoff_date = p.cutoff_date
+    where p.identification_method = 'invoice'
 ),
 
 invoices as (
@@ -13,6 +20,7 @@ invoices as (
 cumulative as (
     select
         cutoff_date,
+        input_fingerprint,
         payment_id,
         settles_invoice_id as invoice_id,
         resolved_client_id as client_id,
@@ -38,7 +46,8 @@ final as (
         cast(
             c.amount - greatest(0, least(c.paid_to_date, i.amount) - (c.paid_to_date - c.amount))
             as decimal(18, 2)
-        ) as excess_amount
+        ) as excess_amount,
+        c.input_fingerprint
     from cumulative as c
     inner join invoices as i on i.cutoff_date = c.cutoff_date and i.invoice_id = c.invoice_id
 )

@@ -3,7 +3,8 @@
 -- (or the void/known invoice's client) -> 'client'; else payer_name equal to exactly one client_name
 -- -> 'payer_name'; else 'unidentified'.
 with cutoffs as (
-    select cutoff_date from {{ ref('int_cutoff_dates') }}
+    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
+    {{ cutoffs_to_build() }}
 ),
 
 payments as (
@@ -14,30 +15,21 @@ invoices as (
     select * from {{ ref('int_invoices_at_cutoffs') }}
 ),
 
-clients as (
-    select client_id, client_name from {{ ref('stg_clients') }}
-),
-
--- the client master is a snapshot without history: names are matched against today's list
-client_names as (
-    select
-        trim(client_name) as client_name,
-        count(*) as clients_with_name,
-        min(client_id) as client_id
-    from clients
-    group by trim(client_name)
+lookups as (
+    select * from {{ ref('int_payment_client_lookups') }}
 ),
 
 resolved as (
     select
         c.cutoff_date,
+        c.input_fingerprint,
         p.*,
         i.invoice_id as known_invoice_id,
         i.client_id as invoice_client_id,
         i.is_void as invoice_is_void,
-        k.client_id as known_client_id,
-        n.clients_with_name,
-        n.client_id as name_client_id,
+        l.known_client_id,
+        l.clients_with_name,
+        l.name_client_id,
         case
             when p.invoice_id is null then 'none'
             when i.invoice_id is null then 'unknown'
@@ -47,8 +39,7 @@ resolved as (
     from cutoffs as c
     inner join payments as p on p.paid_date <= c.cutoff_date
     left join invoices as i on i.cutoff_date = c.cutoff_date and i.invoice_id = p.invoice_id
-    left join clients as k on k.client_id = p.client_id
-    left join client_names as n on n.client_name = trim(p.payer_name)
+    inner join lookups as l on l.payment_id = p.payment_id
 ),
 
 final as (
@@ -76,7 +67,8 @@ final as (
             when clients_with_name = 1 then name_client_id
         end as resolved_client_id,
         case when invoice_reference = 'valid' then invoice_id end as settles_invoice_id,
-        coalesce(clients_with_name, 0) as payer_name_matches
+        coalesce(clients_with_name, 0) as payer_name_matches,
+        input_fingerprint
     from resolved
 )
 

@@ -1,0 +1,215 @@
+"""Incremental nights equal a full rebuild: the payment application rule per cutoff is incremental
+(models/intermediate/payments, macros/cutoff_incremental.sql); every other model is rebuilt nightly.
+
+Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
+
+  night 1, as of 2024-06-28: clients C1 甲公司, C2 乙公司, C3 丙公司; invoices I1..I6; payments P1..P5
+           (P4 from payer 丁公司, which matches no client: unidentified).
+  night 2, as of 2024-06-29: a new payment P6 (06-29) on I4; a late payment P7 back-dated to 05-20;
+           I2 re-sent with a newer updated_at and a corrected amount (1200 -> 1100); I3 marked paid.
+  night 3, as of 2024-07-01 (06-30 becomes a month-end cutoff, 2023-05-31 leaves the window): I5 voided
+           with a back-dated update (06-10); I4 written off (07-01); P2 re-sent (600 -> 650); new client
+           C4 丁公司 (P4 now identified by payer name) and its invoice I7 issued 06-01, arriving late.
+  night 3 again: no change.
+
+After nights 2 and 3 every table of the intermediate, core and marts schemas is hashed against a full
+rebuild (`dbt run --full-refresh`) of a copy of the same warehouse; the rerun must change nothing.
+mart_alert_history and mart_alerts are left out of the incremental-vs-full comparison only: they keep
+alert episodes across nights by design, which a full rebuild forgets (they are compared on the rerun).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from decimal import Decimal
+from functools import partial
+
+import duckdb
+import pytest
+
+from orchestration.benchmark import table_hashes
+from tests.dbt_helpers import (
+    accountant_row,
+    client_row,
+    insert_rows,
+    invoice_row,
+    new_raw_warehouse,
+    payment_row,
+    run_dbt,
+)
+
+SCHEMAS = ("intermediate", "core", "marts")
+HISTORY_BY_DESIGN = {"marts.mart_alert_history", "marts.mart_alerts"}
+D = dt.date.fromisoformat
+
+
+def ts(day: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day} 18:00")
+
+
+_inv = partial(invoice_row, updated_at=ts("2024-06-01"))
+_pay = partial(payment_row, updated_at=ts("2024-06-01"))
+
+
+def upsert(conn, entity: str, key: str, rows: list[dict]) -> None:
+    """What the loader leaves after a re-sent row wins the dedup: one row per key, the newest."""
+    for row in rows:
+        conn.execute(f"delete from raw.{entity} where {key} = ?", [row[key]])
+    insert_rows(conn, entity, rows)
+
+
+def night_1(conn) -> None:
+    insert_rows(conn, "staff", [accountant_row(updated_at=ts("2024-01-01"))])
+    insert_rows(conn, "clients", [
+        client_row("C1", "甲公司", updated_at=ts("2024-01-01")),
+        client_row("C2", "乙公司", updated_at=ts("2024-01-01")),
+        client_row("C3", "丙公司", updated_at=ts("2024-01-01")),
+    ])  # fmt: skip
+    insert_rows(conn, "invoices", [
+        _inv("I1", "C1", "2024-01-05", "2024-02-04", "1000.00"),
+        _inv("I2", "C1", "2024-03-05", "2024-04-04", "1200.00"),
+        _inv("I3", "C2", "2024-02-10", "2024-03-11", "800.00"),
+        _inv("I4", "C2", "2024-04-10", "2024-05-10", "900.00"),
+        _inv("I5", "C3", "2024-05-15", "2024-06-14", "500.00"),
+        _inv("I6", "C1", "2024-06-05", "2024-07-05", "700.00"),
+    ])  # fmt: skip
+    insert_rows(conn, "payments", [
+        _pay("P1", "2024-01-20", "1000.00", client_id="C1", invoice_id="I1"),
+        _pay("P2", "2024-03-20", "600.00", invoice_id="I2"),
+        _pay("P3", "2024-04-01", "800.00", client_id="C2"),
+        _pay("P4", "2024-05-25", "300.00", payer_name="丁公司"),
+        _pay("P5", "2024-06-20", "400.00", client_id="C1"),
+    ])  # fmt: skip
+
+
+def night_2(conn) -> None:
+    t = ts("2024-06-29")
+    insert_rows(conn, "payments", [
+        payment_row("P6", "2024-06-29", "500.00", client_id="C2", invoice_id="I4", updated_at=t),
+        payment_row("P7", "2024-05-20", "200.00", client_id="C3", updated_at=t),  # arrives late
+    ])  # fmt: skip
+    upsert(conn, "invoices", "invoice_id", [
+        invoice_row("I2", "C1", "2024-03-05", "2024-04-04", "1100.00", updated_at=t),
+        invoice_row("I3", "C2", "2024-02-10", "2024-03-11", "800.00", status="paid", updated_at=t),
+    ])  # fmt: skip
+
+
+def night_3(conn) -> None:
+    t = ts("2024-07-01")
+    upsert(conn, "invoices", "invoice_id", [
+        # voided with an update dated back to 06-10
+        invoice_row("I5", "C3", "2024-05-15", "2024-06-14", "500.00", status="void",
+                    updated_at=ts("2024-06-10")),
+        invoice_row("I4", "C2", "2024-04-10", "2024-05-10", "900.00", status="written_off", updated_at=t),
+    ])  # fmt: skip
+    upsert(
+        conn,
+        "payments",
+        "payment_id",
+        [payment_row("P2", "2024-03-20", "650.00", invoice_id="I2", updated_at=t)],
+    )
+    insert_rows(conn, "clients", [client_row("C4", "丁公司", updated_at=t)])
+    late_invoice = invoice_row("I7", "C4", "2024-06-01", "2024-07-01", "300.00", updated_at=t)
+    insert_rows(conn, "invoices", [late_invoice])
+
+
+def fingerprints(path) -> dict[dt.date, int]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return dict(conn.execute("select * from intermediate.int_cutoff_input_fingerprints").fetchall())
+
+
+def full_rebuild(path, as_of: str, tmp) -> dict:
+    """Hashes of a from-scratch rebuild of every model over a copy of the same warehouse."""
+    copy = tmp / f"full_{as_of}.duckdb"
+    shutil.copy(path, copy)
+    run_dbt(["run", "--full-refresh"], copy, as_of, tmp / f"target_full_{as_of}")
+    return table_hashes(copy, SCHEMAS)
+
+
+def without_history(hashes: dict) -> dict:
+    return {k: v for k, v in hashes.items() if k not in HISTORY_BY_DESIGN}
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("incremental_nights")
+    path = tmp / "warehouse.duckdb"
+    conn = new_raw_warehouse(path)
+    night_1(conn)
+    conn.close()
+    run_dbt(["seed"], path, "2024-06-28", tmp / "target_seed")
+    out = {}
+    for n, (as_of, change) in enumerate(
+        [("2024-06-28", None), ("2024-06-29", night_2), ("2024-07-01", night_3)], start=1
+    ):
+        if change is not None:
+            with duckdb.connect(str(path)) as conn:
+                change(conn)
+        target = tmp / f"target_{n}"
+        run_dbt(["run"], path, as_of, target)
+        out[n] = {
+            "as_of": as_of,
+            "target": target,
+            "hashes": table_hashes(path, SCHEMAS),
+            "fingerprints": fingerprints(path),
+            "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
+        }
+    run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
+    out["rerun"] = table_hashes(path, SCHEMAS)
+    out["path"] = path
+    return out
+
+
+@pytest.mark.parametrize("night", [2, 3])
+def test_incremental_night_equals_full_rebuild(nights, night):
+    inc, full = nights[night]["hashes"], nights[night]["full"]
+    assert any(k.startswith("intermediate.int_payment_applications") for k in inc)
+    names = without_history(full).keys() | without_history(inc).keys()
+    assert sorted(k for k in names if full.get(k) != inc.get(k)) == []
+
+
+def test_incremental_runs_compute_only_changed_cutoffs(nights):
+    """The runs after the first took the incremental branch, and the fingerprints single out the
+    cutoffs whose inputs changed: night 2 changed 2024-03-31..05-31 (I2 issued 03-05 corrected, P7
+    back-dated to 05-20) and not 02-29, although I3 (issued 02-10) was re-sent as paid: a status that
+    voids or writes off nothing by a cutoff is not an input of that cutoff."""
+    compiled = nights[2]["target"] / "compiled" / "opscenter" / "models" / "intermediate" / "payments"
+    sql = (compiled / "int_payment_applications_client.sql").read_text()
+    assert "select distinct cutoff_date, input_fingerprint from" in sql
+    f1, f2, f3 = (nights[n]["fingerprints"] for n in (1, 2, 3))
+    changed_2 = sorted(d for d in f2 if d in f1 and f1[d] != f2[d])
+    assert changed_2 == [D("2024-03-31"), D("2024-04-30"), D("2024-05-31")]
+    assert sorted(set(f2) - set(f1)) == [D("2024-06-29")]
+    assert sorted(set(f1) - set(f2)) == [D("2024-06-28")]
+    # night 3: P2 (03-20) re-sent and C4 now matches P4's payer (05-25): 03-31 onward change
+    changed_3 = sorted(d for d in f3 if d in f2 and f2[d] != f3[d])
+    assert changed_3 == [D("2024-03-31"), D("2024-04-30"), D("2024-05-31")]
+    assert sorted(set(f3) - set(f2)) == [D("2024-06-30"), D("2024-07-01")]
+    assert D("2023-05-31") in f2 and D("2023-05-31") not in f3
+
+
+def test_corrections_reach_the_numbers(nights):
+    """The corrections are not no-ops: tonight's numbers show them (so equality above is not vacuous)."""
+    with duckdb.connect(str(nights["path"]), read_only=True) as conn:
+        payments = dict(
+            conn.execute(
+                "select payment_id, (amount, identification_method, resolved_client_id)"
+                " from core.fct_payments"
+            ).fetchall()
+        )
+        invoices = dict(
+            conn.execute(
+                "select invoice_id, (is_void, is_written_off, amount) from core.fct_invoices"
+            ).fetchall()
+        )
+    assert payments["P4"] == (Decimal("300.00"), "payer_name", "C4")
+    assert payments["P2"][0] == Decimal("650.00")
+    assert payments["P7"][1:] == ("client", "C3")
+    assert invoices["I5"][:2] == (True, False)
+    assert invoices["I4"][:2] == (False, True)
+    assert invoices["I2"][2] == Decimal("1100.00") and "I7" in invoices
+
+
+def test_rerun_of_the_same_night_changes_nothing(nights):
+    assert nights["rerun"] == nights[3]["hashes"]
