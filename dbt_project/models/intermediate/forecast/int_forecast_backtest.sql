@@ -20,7 +20,7 @@ months as (
         a.amount as actual_amount,
         (a.month - interval 1 day)::date as cutoff_date
     from actuals as a
-    where a.month >= (select max(month) from actuals) - to_months({{ var('backtest_months') }} - 1)
+    where a.month >= (select max(x.month) from actuals as x) - to_months({{ var('backtest_months') }} - 1)
 ),
 
 history as (
@@ -31,7 +31,7 @@ history as (
 ),
 
 methods as (
-    select method from (values ('model'), ('last_month'), ('trailing_3m_mean'), ('seasonal_trend')) as t(method)
+    select t.method from (values ('model'), ('last_month'), ('trailing_3m_mean'), ('seasonal_trend')) as t(method)
 ),
 
 predictions as (

@@ -44,7 +44,7 @@ by_scope as (
 scopes as (
     select distinct cutoff_date, scope_type, scope_id from by_scope
     union
-    select cutoff_date, 'firm', '' from cutoffs
+    select cutoff_date, 'firm' as scope_type, '' as scope_id from cutoffs
 ),
 
 months as (
@@ -53,7 +53,7 @@ months as (
         h.history_start_month,
         m.month::date as month
     from history as h
-    cross join lateral (
+    cross join lateral (  -- noqa: ST05
         select unnest(range(h.history_start_month, date_trunc('month', h.cutoff_date)::date + 1, interval 1 month))
             as month
     ) as m

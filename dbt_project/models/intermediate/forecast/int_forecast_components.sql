@@ -38,7 +38,7 @@ horizons as (
 ),
 
 offsets as (
-    select k from range(0, {{ max_offset + 1 }}) as t(k)
+    select t.k from range(0, {{ max_offset + 1 }}) as t(k)
 ),
 
 clients as (
@@ -260,7 +260,7 @@ cycles as (
         case when c.step is null then c.start_date
              else (c.start_date + to_months(cast(c.step * t.i as integer)))::date end as cycle_start
     from contracts as c
-    cross join lateral (
+    cross join lateral (  -- noqa: ST05
         select unnest(range(
             greatest(0, datediff('month', c.start_date, c.cutoff_date) // coalesce(c.step, 1) - 1),
             greatest(0, datediff('month', c.start_date, c.cutoff_date) // coalesce(c.step, 1) - 1)

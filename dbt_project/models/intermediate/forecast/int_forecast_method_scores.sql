@@ -16,7 +16,7 @@ months as (
 ),
 
 methods as (
-    select method, priority
+    select t.method, t.priority
     from (values ('model', 1), ('trailing_3m_mean', 2), ('last_month', 3), ('seasonal_trend', 4)) as t(method, priority)
 ),
 
