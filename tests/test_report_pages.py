@@ -104,12 +104,12 @@ def test_cockpit_month_to_date_card_compares_the_same_days(site, chromium, night
     card = page.locator(".big-value", has_text="本月回款")
     assert card.locator(".bv-title").inner_text() == "本月回款（本月至今）"
     assert card.locator(".bv-value").inner_text() == format_value(
-        round(float(mtd) / 10000, 2), '¥#,##0.00"万"'
+        round(float(mtd) / 10000, 2), '"¥"#,##0.00"万"'
     )
     comparison = card.locator(".bv-comparison").inner_text()
     change = round(float(mtd - prev) / 10000, 2)
     assert comparison.endswith("较上月同期")
-    assert format_value(abs(change), '¥#,##0.00"万"') in comparison
+    assert format_value(abs(change), '"¥"#,##0.00"万"') in comparison
     assert "较上月同期（2026-10-01 至 2026-10-20" in page.inner_text("main")
     # every card opens the page behind it
     links = {

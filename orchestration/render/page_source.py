@@ -33,7 +33,7 @@ PROPS: dict[str, set[str]] = {
     | {"downIsGood", "emptySet", "emptyMessage", "link"},
     "Value": {"data", "column", "row", "fmt", "emptySet", "emptyMessage"},
     "DataTable": {"data", "rows", "search", "link", "title", "subtitle", "emptySet", "emptyMessage"}
-    | {"downloadable", "sort"},
+    | {"downloadable", "sort", "wrapTitles"},
     "Column": {"id", "title", "fmt", "contentType", "linkLabel", "align", "wrap"},
     "LineChart": _CHART,
     "BarChart": _CHART,

@@ -99,7 +99,8 @@ def data_table(r: PageRender, node: Node) -> str:
         "download": node.attrs.get("downloadable", "true") != "false",
     }
     tid = r.next_id("table-")
+    wrap = " wrap-titles" if node.attrs.get("wrapTitles", "false") == "true" else ""  # Evidence's wrapTitles
     return (
-        f'<div class="data-table" data-table="{tid}">{head}'
+        f'<div class="data-table{wrap}" data-table="{tid}">{head}'
         f"<noscript>表格需要启用 JavaScript</noscript></div>{json_script(tid + '-data', payload)}"
     )
