@@ -218,3 +218,11 @@ def test_alerts_never_carry_a_variant(tmp_path, monkeypatch, variants):
         _leaks(json.dumps([json.loads(x) for x in log.splitlines()], ensure_ascii=False), _secrets(variants))
         == []
     )
+
+
+def test_svg_geometry_is_not_taken_for_a_spaced_credit_code(tmp_path):
+    # dbt docs' icons: 18 digits with spaces in a polygon; the same run in text is still found
+    (tmp_path / "icons.html").write_text('<polygon points="11 11 5 11 5 12 11 12 11 11 11 11"/>')
+    assert find_unmasked_personal_data(tmp_path) == []
+    (tmp_path / "data.html").write_text("<td>11 11 5 11 5 12 11 12 11 11 11 11</td>")
+    assert find_unmasked_personal_data(tmp_path) == ["data.html: line 1: 1 unmasked credit code(s)"]
