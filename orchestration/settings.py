@@ -149,3 +149,8 @@ def load_memory_limit() -> str:
 def load_temp_dir() -> str:
     """Loader: DuckDB temp_directory and the transcoded working copies ('' = next to the warehouse)."""
     return os.environ.get("OPSCENTER_LOAD_TEMP_DIR", "")
+
+
+def chromium_path() -> Path:
+    """Headless Chromium of the page tests and the Evidence comparison (OPSCENTER_CHROMIUM)."""
+    return Path(os.environ.get("OPSCENTER_CHROMIUM", "/usr/bin/chromium"))

@@ -15,12 +15,13 @@ import argparse
 import functools
 import http.server
 import json
-import os
 import re
 import threading
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
+
+from orchestration import settings
 
 NUMBER = re.compile(r"-?[¥$]?\d[\d,]*(?:\.\d+)?(?:[%万kMB天x])?")
 EXTRACT = """() => {
@@ -45,7 +46,7 @@ EXTRACT = """() => {
     }
     return out.join('\\n');
 }"""
-CHROMIUM = Path(os.environ.get("OPSCENTER_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = settings.chromium_path()
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):

@@ -146,7 +146,7 @@ def _copy_assets(out_dir: Path, context: dict) -> None:
     run = {k: str(context.get(k, "")) for k in ("as_of_date", "run_id", "quality_status")}
     run["quality_ok"] = run["quality_status"] == "通过"
     text = json.dumps(run, ensure_ascii=False).replace("</", "<\\/")
-    (assets / "run.js").write_text(f"window.OPSCENTER_RUN = {text};\n", encoding="utf-8")
+    (assets / "run.js").write_text(f"window.opscenterRun = {text};\n", encoding="utf-8")
 
 
 def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:

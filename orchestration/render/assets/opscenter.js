@@ -201,7 +201,7 @@
   }
 
   function setupHeader() {
-    var run = window.OPSCENTER_RUN || {};
+    var run = window.opscenterRun || {};
     document.querySelectorAll("[data-run]").forEach(function (d) {
       d.textContent = run[d.getAttribute("data-run")] || "";
     });
