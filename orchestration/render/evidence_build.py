@@ -7,8 +7,8 @@ against the current publication, with `build:strict`. See docs/pages.md "Buildin
 2. Template pages (clients/[client_id], progress/[key]) are built by SvelteKit only when something
    links to them; the same `params_query` the offline renderer uses lists their URLs, which
    reports/svelte.config.js hands to the prerenderer, so both renderings build the same pages.
-3. `npm ci` (postinstall: scripts/patch-universal-sql.cjs), `evidence sources`, `evidence build:strict`;
-   the only network use is the npm registry during `npm ci`.
+3. `npm install` of the lockfile (postinstall: scripts/patch-universal-sql.cjs), `evidence sources`, `evidence build:strict`;
+   the only network use is the npm registry during that install.
 Prints the time of each step and the size of reports/build.
 """
 
@@ -111,7 +111,10 @@ def build(snapshot: Path, install: bool = True) -> dict:
         "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--max-old-space-size=4096"),
     }
     if install and not (REPORTS / "node_modules" / ".package-lock.json").is_file():
-        _run("npm_ci", ["npm", "ci", "--no-audit", "--no-fund"], env, timings)
+        # `npm install` of the committed lockfile, not `npm ci`: npm 11's ci refuses this tree because
+        # @duckdb/node-bindings lists optional per-platform packages that no lockfile records
+        # ("Missing: @duckdb/node-bindings-darwin-x64@ from lock file"); install takes the locked versions.
+        _run("npm_install", ["npm", "install", "--no-audit", "--no-fund", "--no-save"], env, timings)
     _run("sources", ["npm", "run", "sources"], env, timings)
     _run("build_strict", ["npm", "run", "build:strict"], env, timings)
     files, size = _size(REPORTS / "build")
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     current = settings.publish_dir() / "current" / "snapshot.duckdb"
     parser.add_argument("--snapshot", type=Path, default=current)
-    parser.add_argument("--no-install", action="store_true", help="do not run npm ci")
+    parser.add_argument("--no-install", action="store_true", help="do not run npm install")
     args = parser.parse_args(argv)
     if not args.snapshot.is_file():
         print(f"no snapshot at {args.snapshot}: run `make demo` first", file=sys.stderr)
