@@ -166,9 +166,9 @@ def test_dim_date_chinese_workdays(warehouse):
         (D("2027-01-01"), True, False, None, 1, "weekday_rule"),  # beyond the seed: Mon-Fri rule
         (D("2027-01-02"), False, False, None, None, "weekday_rule"),
     ]
-    # spine: 2020-01-01 .. as_of + 400 days = 2027-11-04
+    # spine: 1 January of the first year with data (S1 and S3 hired 2024-01-01) .. as_of + 400 days
     assert warehouse.execute("select min(date_day), max(date_day) from core.dim_date").fetchone() == (
-        D("2020-01-01"),
+        D("2024-01-01"),
         D("2027-11-04"),
     )
 

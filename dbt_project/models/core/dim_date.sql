@@ -1,5 +1,5 @@
 -- One row per day from 1 January of the first year with data (the earliest date in the raw exports:
--- invoices, payments, contracts, client sign-ups, tasks, feedback, targets; or var calendar_start_date
+-- invoices, payments, contracts, client sign-ups, tasks, feedback, staff hires; or var calendar_start_date
 -- when set) to as_of + 400 days (room for due dates, the forecast horizon and next-year planning).
 -- Workdays come from the cn_calendar seed; days beyond its range fall back to Mon-Fri, and tax
 -- deadlines beyond the deadline seeds to the first workday on or after the 15th (weekday rule).
@@ -10,6 +10,7 @@ with data_dates as (
     union all select min(signed_date) from {{ ref('stg_clients') }}
     union all select min(due_date) from {{ ref('stg_tasks') }}
     union all select min(feedback_date) from {{ ref('stg_feedback') }}
+    union all select min(hire_date) from {{ ref('stg_staff') }}
 ),
 
 bounds as (
