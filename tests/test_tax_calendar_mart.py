@@ -79,10 +79,11 @@ def test_calendar_official_where_published_rule_otherwise(warehouse):
             " from marts.mart_tax_calendar"
         ).fetchall()
     )
-    assert min(rows) == "2022-01" and max(rows) == "2027-01"  # as-of month + 3
-    assert len(rows) == 12 * 5 + 1
+    # from the first year with data (clients signed 2025-01-01) to the as-of month + 3
+    assert min(rows) == "2025-01" and max(rows) == "2027-01"
+    assert len(rows) == 12 * 2 + 1
     assert rows["2025-10"][:2] == (D("2025-10-27"), "official")
-    assert rows["2022-01"][:2] == (D("2022-01-19"), "official")
+    assert rows["2025-01"][:2] == (D("2025-01-15"), "official")
     assert rows["2026-10"] == (D("2026-10-26"), "rule", 4, 3)
     assert rows["2026-09"][:2] == (D("2026-09-15"), "rule")
     assert all(src == "official" for p, (_, src, _, _) in rows.items() if p < "2026-01")
