@@ -40,6 +40,17 @@ def to_json_value(v):
     return str(v)
 
 
+# Characters that may end or confuse a <script> element or a JS string, as JSON \u escapes: with them
+# no string (`</script>`, `<!--<script>`, U+2028) can close the element or start a comment state.
+_SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_SCRIPT_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
+
+
+def embed_json(payload) -> str:
+    """`payload` as JSON text safe inside any HTML <script> element, for any string it holds."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return _SCRIPT_UNSAFE_RE.sub(lambda m: _SCRIPT_UNSAFE[m.group(0)], text)
+
+
 def json_script(element_id: str, payload) -> str:
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-    return f'<script type="application/json" id="{element_id}">{text}</script>'
+    return f'<script type="application/json" id="{element_id}">{embed_json(payload)}</script>'

@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .components import site_href
+from .components import embed_json, site_href
 from .page_render import PageRender
 from .page_source import PageSource, RenderError, parse_page
 from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries
@@ -145,7 +145,7 @@ def _copy_assets(out_dir: Path, context: dict) -> None:
         shutil.copyfile(HERE / "assets" / name, assets / name)
     run = {k: str(context.get(k, "")) for k in ("as_of_date", "run_id", "quality_status")}
     run["quality_ok"] = run["quality_status"] == "通过"
-    text = json.dumps(run, ensure_ascii=False).replace("</", "<\\/")
+    text = embed_json(run)
     (assets / "run.js").write_text(f"window.opscenterRun = {text};\n", encoding="utf-8")
 
 
