@@ -7,7 +7,8 @@ against the current publication, with `build:strict`. See docs/pages.md "Buildin
 2. Template pages (clients/[client_id], progress/[key]) are built by SvelteKit only when something
    links to them; the same `params_query` the offline renderer uses lists their URLs, which
    reports/svelte.config.js hands to the prerenderer, so both renderings build the same pages.
-3. `npm install` of the lockfile (postinstall: scripts/patch-universal-sql.cjs), `evidence sources`, `evidence build:strict`;
+3. `npm install` of the lockfile (postinstall: scripts/patch-universal-sql.cjs), `evidence sources`,
+   `evidence build:strict`;
    the only network use is the npm registry during that install.
 Prints the time of each step and the size of reports/build.
 """
