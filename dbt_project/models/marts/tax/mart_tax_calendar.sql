@@ -1,5 +1,5 @@
--- 征期日历: one row per filing month from the first month of dim_date (the first year with data) to the
--- as-of month + 3, deadline from dim_date
+-- 征期日历: one row per filing month from 2022-01 (the first year of the official deadline seeds) or the first
+-- month of dim_date if later, to the as-of month + 3, deadline from dim_date
 -- (official SAT date where published, else the rule seed).
 with months as (
     select distinct
@@ -10,7 +10,8 @@ with months as (
         month_tax_deadline as deadline,
         month_tax_deadline_source as deadline_source
     from {{ ref('dim_date') }}
-    where month_start <= date_trunc('month', {{ as_of() }}) + interval 3 month
+    where month_start between date '2022-01-01'
+        and date_trunc('month', {{ as_of() }}) + interval 3 month
 ),
 
 workdays as (
