@@ -56,6 +56,9 @@ def sites(night, tmp_path_factory):
         (tmp / f"{name}.duckdb").chmod(0o644)
     assert _poison(tmp / "hostile.duckdb") >= 10  # names and labels of every entity
     for name in ("clean", "hostile"):
+        docs = tmp / "www" / name / "dbt-docs"  # published beside the pages each night; 数据质量 links it
+        docs.mkdir(parents=True)
+        (docs / "index.html").write_text("<!doctype html><title>dbt docs</title>", encoding="utf-8")
         render_site(settings.PAGES_DIR, tmp / f"{name}.duckdb", tmp / "www" / name, CONTEXT)
     with serve_directory(tmp / "www") as base:
         yield base
