@@ -5,6 +5,8 @@ SHELL := /bin/bash
 AS_OF ?= 2026-11-20
 SEED ?= 42
 CLIENTS ?= 800
+# pytest workers for `make test` (pytest-xdist; modules stay whole on one worker, see tests/conftest.py)
+TEST_WORKERS ?= 2
 export PATH := $(HOME)/.local/bin:$(PATH)
 export DAGSTER_HOME ?= $(CURDIR)/dagster_home
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
@@ -66,7 +68,7 @@ nightly: setup
 
 test: setup browsers sql-lint
 	$(UV) run ruff check .
-	$(UV) run pytest
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: deps sql-lint
 	$(UV) run ruff check . && $(UV) run ruff format --check .

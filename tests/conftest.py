@@ -18,3 +18,22 @@ from tests.browser import chromium  # noqa: E402, F401
 
 # One published night shared by the end-to-end and report-page tests (see tests/night.py).
 from tests.night import night  # noqa: E402, F401
+
+
+def pytest_collection_modifyitems(config, items):
+    """Keep what a module shares on one xdist worker (`make test` runs `pytest -n 2 --dist loadgroup`).
+
+    Most test modules build one small warehouse in a module-scoped fixture, and the end-to-end and
+    report-page tests share the session's published night: each module is one group, and every module
+    with a test that reads the night joins the "night" group, so neither is built twice. Without xdist the marks
+    are inert.
+    """
+    import pytest
+
+    def module(item):
+        return item.nodeid.split("::")[0]
+
+    night_modules = {module(i) for i in items if "night" in getattr(i, "fixturenames", ())}
+    for item in items:
+        group = "night" if module(item) in night_modules else module(item)
+        item.add_marker(pytest.mark.xdist_group(group))
