@@ -122,6 +122,40 @@ def test_cockpit_month_to_date_card_compares_the_same_days(site, chromium, night
     assert watch.problems() == []
 
 
+def test_renewals_cards_and_segment_chart_show_the_upcoming_list(site, chromium, night):  # noqa: F811
+    # independent: the upcoming-renewals list itself (not the summary mart the page reads)
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        n, value, churn = con.execute(
+            "select count(*), coalesce(sum(annualized_value), 0),"
+            " count(*) filter (where segment = 'churn_risk')"
+            " from marts.mart_renewals_upcoming"
+        ).fetchone()
+        per_segment = dict(
+            con.execute(
+                "select segment_cn, count(*) from marts.mart_renewals_upcoming group by segment_cn"
+            ).fetchall()
+        )
+    page, watch = _load(chromium, f"{site}renewals.html")
+    cards = dict(
+        zip(
+            page.locator(".bv-title").all_inner_texts(),
+            page.locator(".bv-value").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert cards["90天内到期合同"] == format_value(n, "num0")
+    assert cards["年化金额"] == format_value(round(float(value) / 10000, 2), '"¥"#,##0.00"万"')
+    assert cards["流失风险合同"] == format_value(churn, "num0")
+    bars = page.evaluate(
+        """() => { const o = echarts.getInstanceByDom(document.querySelector('.chart-canvas')).getOption();
+                   return [o.xAxis[0].data, o.series[0].data.map(d => Array.isArray(d) ? d[1] : d)]; }"""
+    )
+    # every segment is on the chart, most urgent first, empty ones at 0
+    assert bars[0] == ["流失风险", "高价值", "潜力"]
+    assert [float(v) for v in bars[1]] == [per_segment.get(s, 0) for s in bars[0]]
+    assert watch.problems() == []
+
+
 # template pages, reached through the first link to them on a listing page
 TEMPLATES = {
     "client": ("alerts", "clients/"),
