@@ -122,6 +122,24 @@ def test_cockpit_month_to_date_card_compares_the_same_days(site, chromium, night
     assert watch.problems() == []
 
 
+def test_cockpit_collection_rate_card_is_the_last_full_month_as_a_percent(site, chromium, night):  # noqa: F811
+    # independent: October 2026 (the last full month on 2026-11-20), from core: cash applied by the
+    # as-of date to the (non-void) invoices issued in October ÷ their amount
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        rate = con.execute(
+            """select (select coalesce(sum(a.applied_amount), 0) from core.fct_payment_applications a
+                       join core.fct_invoices i using (invoice_id)
+                       where not i.is_void and i.issue_date between '2026-10-01' and '2026-10-31'
+                         and a.applied_date <= '2026-11-20')
+                    / (select sum(amount) from core.fct_invoices
+                       where not is_void and issue_date between '2026-10-01' and '2026-10-31')"""
+        ).fetchone()[0]
+    page, watch = _load(chromium, f"{site}index.html")
+    shown = page.locator(".big-value", has_text="最近完整月收款率").locator(".bv-value").inner_text()
+    assert shown == f"{float(rate) * 100:.1f}%"  # e.g. 79.5%, never 0.795
+    assert watch.problems() == []
+
+
 def test_renewals_cards_and_segment_chart_show_the_upcoming_list(site, chromium, night):  # noqa: F811
     # independent: the upcoming-renewals list itself (not the summary mart the page reads)
     with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
