@@ -13,6 +13,7 @@ Every expected number below is worked out by hand from these rows.
 from __future__ import annotations
 
 import datetime as dt
+from hashlib import md5 as _md5
 
 import duckdb
 import pytest
@@ -32,7 +33,13 @@ TS = dt.datetime(2026, 10, 10, 20, 0)
 D = dt.date.fromisoformat
 T = dt.datetime.fromisoformat
 
-MARTS = ["mart_progress_board", "mart_progress_summary", "mart_staff_progress", "mart_staff_blocking_detail"]
+MARTS = [
+    "mart_progress_board",
+    "mart_progress_summary",
+    "mart_progress_rollup",
+    "mart_staff_progress",
+    "mart_staff_blocking_detail",
+]
 
 
 def _task(tid, client, contract, stage, period, who, due, created, started=None, completed=None,
@@ -128,6 +135,10 @@ def warehouse(tmp_path_factory):
     conn.close()
 
 
+def md5(text: str) -> str:
+    return _md5(text.encode()).hexdigest()
+
+
 STAGE_STATES = (
     "signing_state, document_collection_state, bookkeeping_state, tax_filing_state, fee_collection_state"
 )
@@ -203,6 +214,45 @@ def test_summary_counts_and_drill_through(warehouse):
         [key],
     ).fetchone()
     assert n == (1,)
+
+
+def test_rollup_counts_and_drill_keys_select_exactly_the_counted_tasks(warehouse):
+    # 张 (S1) in 2026-08: A2, E2, E3 on time, A3 one day late (as the summary row above: all bookkeeping)
+    row = warehouse.execute(
+        "select task_count, completed_count, not_completed_count, delayed_count, detail_key, delayed_key"
+        " from marts.mart_progress_rollup where rollup_key = '2026-08|staff|S1'"
+    ).fetchone()
+    assert row[:4] == (4, 3, 0, 1)
+    assert row[4:] == (md5("2026-08|staff|S1"), md5("2026-08|staff|S1|delayed"))
+    tasks = warehouse.execute(
+        "select task_id from marts.mart_progress_detail where staff_rollup_key = '2026-08|staff|S1'"
+        " and state_group = 'delayed'"
+    ).fetchall()
+    assert tasks == [("A3",)]
+    # every roll-up row of every dimension: its counts are the detail rows carrying its key
+    mismatches = warehouse.execute(
+        """with keyed as (
+               select unnest([service_type_rollup_key, industry_rollup_key, team_rollup_key,
+                              staff_rollup_key, firm_rollup_key]) as rollup_key, state_group
+               from marts.mart_progress_detail
+           ),
+           counted as (
+               select rollup_key, count(*) as n,
+                      count(*) filter (where state_group = 'completed') as completed,
+                      count(*) filter (where state_group = 'not_completed') as not_completed,
+                      count(*) filter (where state_group = 'delayed') as delayed
+               from keyed group by rollup_key
+           )
+           select r.rollup_key from marts.mart_progress_rollup as r
+           full join counted as c on c.rollup_key = r.rollup_key
+           where (r.task_count, r.completed_count, r.not_completed_count, r.delayed_count)
+                 is distinct from (c.n, c.completed, c.not_completed, c.delayed)"""
+    ).fetchall()
+    assert mismatches == []
+    # the firm's 2026-08 row holds every live 2026-08 task: A1-A4 (C1) and E1-E4 (C2); X1 cancelled
+    assert warehouse.execute(
+        "select task_count from marts.mart_progress_rollup where rollup_key = '2026-08|firm|all'"
+    ).fetchone() == (8,)
 
 
 def test_one_off_tasks_use_their_due_month(warehouse):

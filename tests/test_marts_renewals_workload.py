@@ -189,6 +189,22 @@ def test_upcoming_renewal_segments(warehouse):
     assert k2 == ((dt.date(2026, 9, 30) - dt.date(2026, 6, 16)).days, 1.0, Decimal("200.00"), None)
 
 
+def test_upcoming_renewal_summary_per_segment(warehouse):
+    # K1 high value 6000 (C01 paid its bill), K2 churn risk 2400 (C02 owes 200), K3 potential 3600;
+    # no model scores in this firm, so no average probability
+    rows = warehouse.execute(
+        "select segment, segment_cn, segment_sort, contracts, annualized_value, annualized_value_wan,"
+        " outstanding_amount, scored_contracts, avg_renewal_probability"
+        " from marts.mart_renewals_upcoming_summary order by segment_sort"
+    ).fetchall()
+    assert rows == [
+        ("all", "全部", 0, 3, Decimal("12000.00"), 1.2, Decimal("200.00"), 0, None),
+        ("churn_risk", "流失风险", 1, 1, Decimal("2400.00"), 0.24, Decimal("200.00"), 0, None),
+        ("high_value", "高价值", 2, 1, Decimal("6000.00"), 0.6, Decimal("0.00"), 0, None),
+        ("potential", "潜力", 3, 1, Decimal("3600.00"), 0.36, Decimal("0.00"), 0, None),
+    ]
+
+
 def test_monthly_renewal_rate(warehouse):
     firm = warehouse.execute(
         "select contracts_ended, contracts_renewed, contracts_pending, renewal_rate"

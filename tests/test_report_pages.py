@@ -122,9 +122,77 @@ def test_cockpit_month_to_date_card_compares_the_same_days(site, chromium, night
     assert watch.problems() == []
 
 
-@pytest.mark.parametrize("name", PAGES)
+def test_cockpit_collection_rate_card_is_the_last_full_month_as_a_percent(site, chromium, night):  # noqa: F811
+    # independent: October 2026 (the last full month on 2026-11-20), from core: cash applied by the
+    # as-of date to the (non-void) invoices issued in October ÷ their amount
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        rate = con.execute(
+            """select (select coalesce(sum(a.applied_amount), 0) from core.fct_payment_applications a
+                       join core.fct_invoices i using (invoice_id)
+                       where not i.is_void and i.issue_date between '2026-10-01' and '2026-10-31'
+                         and a.applied_date <= '2026-11-20')
+                    / (select sum(amount) from core.fct_invoices
+                       where not is_void and issue_date between '2026-10-01' and '2026-10-31')"""
+        ).fetchone()[0]
+    page, watch = _load(chromium, f"{site}index.html")
+    shown = page.locator(".big-value", has_text="最近完整月收款率").locator(".bv-value").inner_text()
+    assert shown == f"{float(rate) * 100:.1f}%"  # e.g. 79.5%, never 0.795
+    assert watch.problems() == []
+
+
+def test_renewals_cards_and_segment_chart_show_the_upcoming_list(site, chromium, night):  # noqa: F811
+    # independent: the upcoming-renewals list itself (not the summary mart the page reads)
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        n, value, churn = con.execute(
+            "select count(*), coalesce(sum(annualized_value), 0),"
+            " count(*) filter (where segment = 'churn_risk')"
+            " from marts.mart_renewals_upcoming"
+        ).fetchone()
+        per_segment = dict(
+            con.execute(
+                "select segment_cn, count(*) from marts.mart_renewals_upcoming group by segment_cn"
+            ).fetchall()
+        )
+    page, watch = _load(chromium, f"{site}renewals.html")
+    cards = dict(
+        zip(
+            page.locator(".bv-title").all_inner_texts(),
+            page.locator(".bv-value").all_inner_texts(),
+            strict=True,
+        )
+    )
+    assert cards["90天内到期合同"] == format_value(n, "num0")
+    assert cards["年化金额"] == format_value(round(float(value) / 10000, 2), '"¥"#,##0.00"万"')
+    assert cards["流失风险合同"] == format_value(churn, "num0")
+    bars = page.evaluate(
+        """() => { const o = echarts.getInstanceByDom(document.querySelector('.chart-canvas')).getOption();
+                   return [o.xAxis[0].data, o.series[0].data.map(d => Array.isArray(d) ? d[1] : d)]; }"""
+    )
+    # every segment is on the chart, most urgent first, empty ones at 0
+    assert bars[0] == ["流失风险", "高价值", "潜力"]
+    assert [float(v) for v in bars[1]] == [per_segment.get(s, 0) for s in bars[0]]
+    assert watch.problems() == []
+
+
+# template pages, reached through the first link to them on a listing page
+TEMPLATES = {
+    "client": ("alerts", "clients/"),
+    "progress-detail": ("progress-summary", "progress/"),
+    "progress-rollup-detail": ("progress-summary", "progress-rollup/"),
+}
+PERCENT = re.compile(r"-?[\d,]+(\.\d+)?%")
+CENTS = re.compile(r"-?¥[\d,]+\.\d\d")
+
+
+def _page_url(site, chromium, name):  # noqa: F811
+    return site + _first_link(site, chromium, *TEMPLATES[name]) if name in TEMPLATES else f"{site}{name}.html"
+
+
+@pytest.mark.parametrize("name", [*PAGES, *TEMPLATES])
 def test_rates_shown_as_percent_and_amounts_not_to_the_cent_on_forecast(site, chromium, name):  # noqa: F811
-    page, _ = _load(chromium, f"{site}{name}.html")
+    """Every rate column and rate card reads as a percent (not a bare ratio like 0.83); the forecast
+    page shows no amount to the cent (¥336,297.86), in tables or on cards."""
+    page, _ = _load(chromium, _page_url(site, chromium, name))
     checked = 0
     for table in page.locator(".data-table").all():
         heads, rows = _table_rows(table)
@@ -133,12 +201,19 @@ def test_rates_shown_as_percent_and_amounts_not_to_the_cent_on_forecast(site, ch
                 continue
             for row in rows:
                 if j < len(row) and row[j] not in ("—", "-", "", "暂无数据"):
-                    assert re.fullmatch(r"-?[\d,]+(\.\d+)?%", row[j]), f"{name}: {head} shows {row[j]!r}"
+                    assert PERCENT.fullmatch(row[j]), f"{name}: {head} shows {row[j]!r}"
                     checked += 1
         if name == "forecast":
             for row in rows:
-                assert not any(re.fullmatch(r"-?¥[\d,]+\.\d\d", c) for c in row), f"cent precision: {row}"
-    if name in ("collections", "index"):
+                assert not any(CENTS.fullmatch(c) for c in row), f"cent precision: {row}"
+    for card in page.locator(".big-value").all():
+        title, value = card.locator(".bv-title").inner_text(), card.locator(".bv-value").inner_text().strip()
+        if "率" in title and value not in ("—", "-", "", "暂无数据"):
+            assert PERCENT.fullmatch(value), f"{name}: card {title} shows {value!r}"
+            checked += 1
+        if name == "forecast":
+            assert not CENTS.fullmatch(value), f"cent precision on card {title}: {value!r}"
+    if name in ("collections", "index", "renewals", "progress-summary"):
         assert checked > 0
     page.close()
 
@@ -157,11 +232,65 @@ def test_drill_through_opens_exactly_the_clicked_cell(site, chromium):  # noqa: 
     page.wait_for_url(re.compile(r"/progress/[0-9a-f]{32}"))
     page.wait_for_selector("html[data-ready='1']")
     assert f"已延迟：共 {count} 项任务" in page.inner_text("main")
+    assert page.locator(".data-table .table-count").inner_text() == f"共 {count} 行"  # every page of it
     rows = page.locator(".data-table tbody tr")
     assert rows.count() == min(count, 50)
     states = {r.locator("td").nth(3).inner_text() for r in rows.all()}
     assert states <= {"🔴 已延迟", "⚪ 已完成（延迟）"}, states
     assert count <= row_total
+    assert watch.problems() == []
+
+
+@pytest.mark.parametrize(
+    ("dimension", "cell", "states", "column"),
+    [
+        ("服务类型", "任务数", None, "服务类型"),
+        ("员工", "已延迟", {"🔴 已延迟", "⚪ 已完成（延迟）"}, "员工"),
+        ("部门", "已完成", {"⚪ 已完成"}, None),
+        ("行业", "未完成", {"🟠 临期", "进行中", "未开始"}, None),
+    ],
+)
+def test_rollup_drill_through_opens_exactly_the_clicked_cell(
+    site, chromium, night, dimension, cell, states, column
+):  # noqa: F811
+    """进度汇总表's one-dimension roll-up: a number opens exactly the tasks it counts (that row × status)."""
+    page, watch = _load(chromium, f"{site}progress-summary.html")
+    table = page.locator(".data-table").nth(1)
+    heads, _ = _table_rows(table)
+    assert heads[:3] == ["所属期", "维度", "名称"]
+    table.locator(".table-search").fill(dimension)  # rows of that dimension (its label is in 维度)
+    links = table.locator(f"tbody tr td:nth-child({heads.index(cell) + 1}) a")
+    assert links.count() > 0, f"no {cell} link among the {dimension} rows"
+    link = links.first
+    row = link.locator("xpath=ancestor::tr")
+    period, label, name = (row.locator(f"td:nth-child({i})").inner_text() for i in (1, 2, 3))
+    assert label == dimension
+    count = int(link.inner_text().replace(",", ""))
+    link.click()
+    page.wait_for_url(re.compile(r"/progress-rollup/[0-9a-f]{32}"))
+    page.wait_for_selector("html[data-ready='1']")
+    main = page.inner_text("main")
+    assert f"{period} · {dimension}：{name}" in main
+    assert f"{'全部任务' if cell == '任务数' else cell}：共 {count} 项任务" in main
+    assert page.locator(".data-table .table-count").inner_text() == f"共 {count} 行"
+    detail = page.locator(".data-table").first
+    dheads, drows = _table_rows(detail)
+    assert len(drows) == min(count, 50)
+    if states:
+        assert {r[dheads.index("状态")] for r in drows} <= states
+    if column:
+        assert {r[dheads.index(column)] for r in drows} == {name}
+    # independent of the marts' keys: the same tasks counted from the published detail by their columns
+    field = {"服务类型": "service_type_cn", "员工": "staff_name", "部门": "coalesce(team, '未分配')",
+             "行业": "coalesce(industry_cn, '未知')"}[dimension]  # fmt: skip
+    state = {"任务数": "true", "已延迟": "state = 'delayed'", "已完成": "state = 'completed'",
+             "未完成": "state in ('not_started', 'in_progress')"}[cell]  # fmt: skip
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        expected = con.execute(
+            f"select count(*) from marts.mart_progress_detail where period = ? and {field} = ? and {state}",
+            [period, name],
+        ).fetchone()[0]
+    assert count == expected
     assert watch.problems() == []
 
 
@@ -172,15 +301,10 @@ def _first_link(site, chromium, page_name: str, pattern: str) -> str:  # noqa: F
     return href
 
 
-@pytest.mark.parametrize("name", [*PAGES, "client", "progress-detail"])
+@pytest.mark.parametrize("name", [*PAGES, *TEMPLATES])
 def test_page_reads_on_a_phone(site, chromium, name):  # noqa: F811
     """390×844: menu instead of sidebar, cards and charts fit, wide tables scroll in their card."""
-    if name == "client":
-        url = site + _first_link(site, chromium, "alerts", "clients/")
-    elif name == "progress-detail":
-        url = site + _first_link(site, chromium, "progress-summary", "progress/")
-    else:
-        url = f"{site}{name}.html"
+    url = _page_url(site, chromium, name)
     page, watch = open_page(chromium, url, viewport=PHONE)
     page.wait_for_selector("html[data-ready='1']")
     assert phone_layout_problems(page) == [], url

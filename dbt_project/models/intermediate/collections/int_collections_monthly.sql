@@ -1,5 +1,6 @@
--- THE monthly collections formulas (doc metric_collection_rate_monthly) at two scopes: the firm and
--- each team (the team of the client's responsible accountant, as of the run date; 未分配 without one).
+-- THE monthly collections figures (doc metric_collection_rate_monthly; the rates' formulas are the
+-- collection_metrics macros) at two scopes: the firm and each team (the team of the client's
+-- responsible accountant, as of the run date; 未分配 without one).
 -- Every month is measured over its window from int_period_windows and compared with the previous
 -- month's and last year's comparable windows (same days for 本月至今, whole months otherwise), each
 -- measured at its own cutoff, so nothing here compares 20 days with 31.
@@ -9,19 +10,48 @@
 --   invoices_due      = invoices falling due in the window (and by its cutoff); on time = paid in full
 --                       by the due date
 --   received / unidentified = money received (paid_date) in the window / of it, not matched to a client
+{#- the month's own window and its two comparison windows: (kind, column prefix, window columns) -#}
+{%- set comparisons = [
+    ('current', '', 'month_start', 'period_end', 'cutoff_date'),
+    ('prev', 'prev_', 'prev_start', 'prev_end', 'prev_cutoff_date'),
+    ('last_year', 'ly_', 'ly_start', 'ly_end', 'ly_cutoff_date'),
+] %}
+{#- the additive measures (zero unless a source below sets them) and, per source, the rows falling in
+    a window, the measures they carry and their team -#}
+{%- set measures = [
+    ('billed_amount', '0.00'), ('invoices_billed', '0'), ('billed_collected_amount', '0.00'),
+    ('collected_amount', '0.00'), ('invoices_due', '0'), ('invoices_due_paid_on_time', '0'),
+    ('received_amount', '0.00'), ('unidentified_amount', '0.00'), ('unidentified_count', '0'),
+] %}
+{%- set sources = [
+    ('invoices as i', 'i.issue_date between w.window_start and w.window_end', 'i.team',
+     {'billed_amount': 'i.amount', 'invoices_billed': '1'}),
+    ('applications as a',
+     'a.issue_date between w.window_start and w.window_end and a.applied_date <= w.cutoff_date', 'a.team',
+     {'billed_collected_amount': 'a.applied_amount'}),
+    ('applications as a', 'a.applied_date between w.window_start and w.window_end', 'a.team',
+     {'collected_amount': 'a.applied_amount'}),
+    ('invoices as i', 'i.due_date between w.window_start and w.window_end and i.due_date <= w.cutoff_date',
+     'i.team', {'invoices_due': '1', 'invoices_due_paid_on_time': 'case when i.paid_on_time then 1 else 0 end'}),
+    ('payments as p', 'p.paid_date between w.window_start and w.window_end', 'p.team',
+     {'received_amount': 'p.amount', 'unidentified_amount': 'p.unidentified_amount',
+      'unidentified_count': 'case when p.is_identified then 0 else 1 end'}),
+] %}
 with windows as (
     select * from {{ ref('int_period_windows') }}
 ),
 
 comparison_windows as (
-    select period, 'current' as kind, month_start as window_start, period_end as window_end,
-           cutoff_date from windows
-    union all
-    select period, 'prev' as kind, prev_start as window_start, prev_end as window_end,
-           prev_cutoff_date as cutoff_date from windows
-    union all
-    select period, 'last_year' as kind, ly_start as window_start, ly_end as window_end,
-           ly_cutoff_date as cutoff_date from windows
+    {%- for kind, prefix, window_start, window_end, cutoff in comparisons %}
+    select
+        period,
+        '{{ kind }}' as kind,
+        {{ window_start }} as window_start,
+        {{ window_end }} as window_end,
+        {{ cutoff }} as cutoff_date
+    from windows
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 invoices as (
@@ -46,44 +76,18 @@ payments as (
 ),
 
 measures as (
-    select w.period, w.kind, i.team,
-           i.amount as billed_amount, 1 as invoices_billed, 0.00 as billed_collected_amount,
-           0.00 as collected_amount, 0 as invoices_due, 0 as invoices_due_paid_on_time,
-           0.00 as received_amount, 0.00 as unidentified_amount, 0 as unidentified_count
+    {%- for relation, in_window, team, carried in sources %}
+    select
+        w.period,
+        w.kind,
+        {{ team }} as team,
+        {%- for measure, zero in measures %}
+        {{ carried.get(measure, zero) }} as {{ measure }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from comparison_windows as w
-    inner join invoices as i on i.issue_date between w.window_start and w.window_end
-    union all
-    select w.period, w.kind, a.team,
-           0.00 as billed_amount, 0 as invoices_billed, a.applied_amount as billed_collected_amount,
-           0.00 as collected_amount, 0 as invoices_due, 0 as invoices_due_paid_on_time,
-           0.00 as received_amount, 0.00 as unidentified_amount, 0 as unidentified_count
-    from comparison_windows as w
-    inner join applications as a
-        on a.issue_date between w.window_start and w.window_end and a.applied_date <= w.cutoff_date
-    union all
-    select w.period, w.kind, a.team,
-           0.00 as billed_amount, 0 as invoices_billed, 0.00 as billed_collected_amount,
-           a.applied_amount as collected_amount, 0 as invoices_due, 0 as invoices_due_paid_on_time,
-           0.00 as received_amount, 0.00 as unidentified_amount, 0 as unidentified_count
-    from comparison_windows as w
-    inner join applications as a on a.applied_date between w.window_start and w.window_end
-    union all
-    select w.period, w.kind, i.team,
-           0.00 as billed_amount, 0 as invoices_billed, 0.00 as billed_collected_amount,
-           0.00 as collected_amount, 1 as invoices_due,
-           case when i.paid_on_time then 1 else 0 end as invoices_due_paid_on_time,
-           0.00 as received_amount, 0.00 as unidentified_amount, 0 as unidentified_count
-    from comparison_windows as w
-    inner join invoices as i
-        on i.due_date between w.window_start and w.window_end and i.due_date <= w.cutoff_date
-    union all
-    select w.period, w.kind, p.team,
-           0.00 as billed_amount, 0 as invoices_billed, 0.00 as billed_collected_amount,
-           0.00 as collected_amount, 0 as invoices_due, 0 as invoices_due_paid_on_time,
-           p.amount as received_amount, p.unidentified_amount as unidentified_amount,
-           case when p.is_identified then 0 else 1 end as unidentified_count
-    from comparison_windows as w
-    inner join payments as p on p.paid_date between w.window_start and w.window_end
+    inner join {{ relation }} on {{ in_window }}
+    {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
 ),
 
 aggregated as (
@@ -91,7 +95,7 @@ aggregated as (
         period,
         case when grouping(team) = 1 then 'firm' else 'team' end as scope,
         team,
-        {%- for kind, prefix in [('current', ''), ('prev', 'prev_'), ('last_year', 'ly_')] %}
+        {%- for kind, prefix, _start, _end, _cutoff in comparisons %}
         sum(billed_amount) filter (where kind = '{{ kind }}') as {{ prefix }}billed_amount,
         sum(invoices_billed) filter (where kind = '{{ kind }}') as {{ prefix }}invoices_billed,
         sum(billed_collected_amount) filter (where kind = '{{ kind }}') as {{ prefix }}billed_collected_amount,
@@ -119,16 +123,17 @@ spine as (
 rates as (
     select
         s.*,
-        {%- for prefix in ['', 'prev_', 'ly_'] %}
+        {%- for _kind, prefix, _start, _end, _cutoff in comparisons %}
         coalesce({{ 'a.' ~ prefix }}billed_amount, 0) as {{ prefix }}billed_amount,
         coalesce({{ 'a.' ~ prefix }}invoices_billed, 0) as {{ prefix }}invoices_billed,
         coalesce({{ 'a.' ~ prefix }}billed_collected_amount, 0) as {{ prefix }}billed_collected_amount,
         coalesce({{ 'a.' ~ prefix }}collected_amount, 0) as {{ prefix }}collected_amount,
         coalesce({{ 'a.' ~ prefix }}invoices_due, 0) as {{ prefix }}invoices_due,
         coalesce({{ 'a.' ~ prefix }}invoices_due_paid_on_time, 0) as {{ prefix }}invoices_due_paid_on_time,
-        {{ 'a.' ~ prefix }}billed_collected_amount / nullif({{ 'a.' ~ prefix }}billed_amount, 0)
+        {{ collection_rate('a.' ~ prefix ~ 'billed_collected_amount', 'a.' ~ prefix ~ 'billed_amount') }}
             as {{ prefix }}collection_rate,
-        {{ 'a.' ~ prefix }}invoices_due_paid_on_time / nullif({{ 'a.' ~ prefix }}invoices_due, 0) as {{ prefix }}on_time_rate,
+        {{ on_time_rate('a.' ~ prefix ~ 'invoices_due_paid_on_time', 'a.' ~ prefix ~ 'invoices_due') }}
+            as {{ prefix }}on_time_rate,
         {%- endfor %}
         coalesce(a.received_amount, 0) as received_amount,
         coalesce(a.unidentified_amount, 0) as unidentified_amount,

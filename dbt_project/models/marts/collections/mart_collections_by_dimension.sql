@@ -2,8 +2,8 @@
 -- industry, taxpayer type, service type, team, and taxpayer type × service type — per month, per
 -- quarter and over the trailing 12 full months (months after as_of − 12 months, up to the last full
 -- month), so pages select a roll-up instead of summing the finest grain. Rates are recomputed from
--- their summed numerators and denominators (docs metric_collection_rate, metric_invoice_on_time_rate,
--- metric_avg_days_to_pay), never averaged.
+-- their summed numerators and denominators by the collection_metrics macros (docs metric_collection_rate,
+-- metric_invoice_on_time_rate, metric_avg_days_to_pay), never averaged.
 with by_period as (
     select * from {{ ref('mart_collections_by_period') }}
 ),
@@ -37,14 +37,9 @@ rolled as (
         '{{ dim }}' as dimension_type,
         {{ key }} as dimension_value,
         {{ label }} as dimension_value_cn,
-        sum(billed_amount) as billed_amount,
-        sum(invoices_billed) as invoices_billed,
-        sum(billed_collected_amount) as billed_collected_amount,
-        sum(collected_amount) as collected_amount,
-        sum(invoices_paid) as invoices_paid,
-        sum(days_to_pay_total) as days_to_pay_total,
-        sum(invoices_due) as invoices_due,
-        sum(invoices_due_paid_on_time) as invoices_due_paid_on_time
+        {%- for measure in collection_additive_measures() %}
+        sum({{ measure }}) as {{ measure }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from periods
     group by period_grain, period, {{ key }}, {{ label }}
     {% if not loop.last %}union all{% endif %}
@@ -61,16 +56,7 @@ final as (
         dimension_type,
         dimension_value,
         dimension_value_cn,
-        cast(billed_amount as decimal(18, 2)) as billed_amount,
-        cast(invoices_billed as integer) as invoices_billed,
-        cast(billed_collected_amount as decimal(18, 2)) as billed_collected_amount,
-        cast(billed_collected_amount / nullif(billed_amount, 0) as double) as collection_rate,
-        cast(collected_amount as decimal(18, 2)) as collected_amount,
-        cast(invoices_paid as integer) as invoices_paid,
-        cast(days_to_pay_total / nullif(invoices_paid, 0) as double) as avg_days_to_pay,
-        cast(invoices_due as integer) as invoices_due,
-        cast(invoices_due_paid_on_time as integer) as invoices_due_paid_on_time,
-        cast(invoices_due_paid_on_time / nullif(invoices_due, 0) as double) as on_time_rate
+        {{ collection_measure_columns() }}
     from rolled
 )
 

@@ -1,6 +1,7 @@
 -- 收款分析: billed, collected, collection rate, days to pay and on-time rate per month and quarter
 -- × taxpayer type × industry × service type. Numerators and denominators are published next to each
--- rate so any rollup (firm total, one dimension) recomputes the rate instead of averaging rates.
+-- rate so any rollup (firm total, one dimension) recomputes the rate instead of averaging rates; the
+-- rates' formulas are the collection_metrics macros (macros/collection_metrics.sql).
 with events as (
     select
         *,
@@ -52,17 +53,7 @@ final as (
         industry_cn,
         service_type,
         service_type_cn,
-        cast(billed_amount as decimal(18, 2)) as billed_amount,
-        cast(invoices_billed as integer) as invoices_billed,
-        cast(billed_collected_amount as decimal(18, 2)) as billed_collected_amount,
-        cast(billed_collected_amount / nullif(billed_amount, 0) as double) as collection_rate,
-        cast(collected_amount as decimal(18, 2)) as collected_amount,
-        cast(invoices_paid as integer) as invoices_paid,
-        cast(days_to_pay_total as bigint) as days_to_pay_total,
-        cast(days_to_pay_total / nullif(invoices_paid, 0) as double) as avg_days_to_pay,
-        cast(invoices_due as integer) as invoices_due,
-        cast(invoices_due_paid_on_time as integer) as invoices_due_paid_on_time,
-        cast(invoices_due_paid_on_time / nullif(invoices_due, 0) as double) as on_time_rate
+        {{ collection_measure_columns(with_days_to_pay_total=true) }}
     from aggregated
 )
 

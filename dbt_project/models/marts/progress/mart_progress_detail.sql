@@ -1,5 +1,7 @@
 -- One row per live task (created on or before the as-of date, not cancelled) with its progress state.
--- The state rule (metric_progress_state) lives here only: the board and the summary select it.
+-- The state rule (metric_progress_state) lives here only: the board and the summary select it. The
+-- task's keys into the summary (summary_key, drill_key) and the roll-ups (*_rollup_key) live here too,
+-- so a drill-through selects exactly the rows a count was made of.
 with tasks as (
     select * from {{ ref('fct_tasks') }}
     -- a cancelled task is neither work done nor work owed
@@ -63,6 +65,12 @@ final as (
             || coalesce(s.assignee_team, '') || '|' || s.assignee_id || '|'
             || case s.state when 'completed' then 'completed' when 'delayed' then 'delayed' else 'not_completed' end)
             as drill_key,
+        -- the mart_progress_rollup rows the task counts in (rollup_key = period|dimension_type|dimension_value)
+        s.report_period || '|service_type|' || s.service_type as service_type_rollup_key,
+        s.report_period || '|industry|' || coalesce(c.industry, 'unknown') as industry_rollup_key,
+        s.report_period || '|team|' || coalesce(s.assignee_team, 'unassigned') as team_rollup_key,
+        s.report_period || '|staff|' || s.assignee_id as staff_rollup_key,
+        s.report_period || '|firm|all' as firm_rollup_key,
         s.created_date,
         s.due_date,
         s.completed_date,

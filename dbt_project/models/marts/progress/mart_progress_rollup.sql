@@ -1,6 +1,9 @@
 -- 进度汇总（单一维度）: mart_progress_detail counted per period × one dimension at a time — service
 -- type, industry, team, staff member — and per period for the whole firm, with the same counts as
--- mart_progress_summary (metric_progress_state) plus tasks at risk, and the completion rate.
+-- mart_progress_summary (metric_progress_state) plus tasks at risk, and the completion rate. Each row
+-- and each status cell has a drill key: the progress-rollup page lists exactly the tasks counted.
+{#- (dimension, value, label): the rollup key of each dimension is mart_progress_detail.<dimension>_rollup_key
+    = period|dimension|value, so the roll-up and its drill-through read the same key -#}
 {%- set dims = [
     ('service_type', 'service_type', 'service_type_cn'),
     ('industry', "coalesce(industry, 'unknown')", "coalesce(industry_cn, '未知')"),
@@ -15,6 +18,7 @@ with detail as (
 counted as (
     {%- for dim, key, label in dims %}
     select
+        {{ dim }}_rollup_key as rollup_key,
         period,
         '{{ dim }}' as dimension_type,
         {{ key }} as dimension_value,
@@ -27,14 +31,14 @@ counted as (
         count(*) filter (where status_color = 'amber') as at_risk_count,
         count(*) filter (where is_done) as done_count
     from detail
-    group by period, {{ key }}, {{ label }}
+    group by {{ dim }}_rollup_key, period, {{ key }}, {{ label }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 ),
 
 final as (
     select
-        period || '|' || dimension_type || '|' || dimension_value as rollup_key,
+        rollup_key,
         period,
         period >= strftime({{ as_of() }}, '%Y-%m') as is_partial_period,
         dimension_type,
@@ -51,7 +55,12 @@ final as (
         cast(overdue_open_count as integer) as overdue_open_count,
         cast(at_risk_count as integer) as at_risk_count,
         cast(done_count as integer) as done_count,
-        cast(done_count as double) / task_count as completion_rate
+        cast(done_count as double) / task_count as completion_rate,
+        -- drill-through keys, as mart_progress_summary's: the whole row, and each status cell
+        md5(rollup_key) as detail_key,
+        md5(rollup_key || '|completed') as completed_key,
+        md5(rollup_key || '|not_completed') as not_completed_key,
+        md5(rollup_key || '|delayed') as delayed_key
     from counted
 )
 

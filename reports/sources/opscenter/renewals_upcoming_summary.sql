@@ -1,0 +1,1 @@
+select * from marts.mart_renewals_upcoming_summary
