@@ -7,6 +7,7 @@ rejected, and a bad file is a `raw.load_files` row with a reason, never a crash.
 import datetime as dt
 import os
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -264,3 +265,102 @@ def test_tiny_chunks_give_the_same_load(tmp_path, newline):
         (4, "amount"),
         (9, "末行不完整 incomplete final line"),
     ]
+
+
+# ---------------------------------------------------------------- unreadable files
+# As root, chmod 000 does not make a file unreadable (CAP_DAC_OVERRIDE), so the class is produced by
+# real kernel conditions: entries that are not regular files, a read that fails with EIO, and a
+# loader process without the DAC capabilities (the way a non-root service account meets chmod 000).
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+    # Watchdog: were the loader to open the FIFO it would block; this writer then unblocks it with a
+    # valid export, so the test fails on "loaded" instead of hanging.
+    def unblock():
+        time.sleep(30)
+        if path.exists():
+            with open(path, "wb") as fh:
+                fh.write(body(row("F1")).encode())
+
+    threading.Thread(target=unblock, daemon=True).start()
+
+
+NOT_FILES = [
+    ("directory", lambda p: p.mkdir(), "not a regular file: a directory"),
+    ("broken_symlink", lambda p: p.symlink_to(p.parent / "gone.csv"), "broken symbolic link"),
+    ("symlink_loop", lambda p: p.symlink_to(p), "unreadable file: Too many levels of symbolic links"),
+    ("fifo", _fifo, "named pipe (FIFO)"),
+    # a regular file whose read fails with EIO (address 0 of the reading process is never mapped)
+    ("read_error_eio", lambda p: p.symlink_to("/proc/self/mem"), "read error: Input/output error"),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "reason"), NOT_FILES, ids=[c[0] for c in NOT_FILES])
+def test_unreadable_entries_are_file_rejects(conn, tmp_path, case, make, reason):
+    raw = tmp_path / "raw"
+    write(raw, "a_good.csv", body(row("P1")).encode())
+    make(raw / "payments" / f"b_{case}.csv")
+    with pytest.raises(LoadError, match=re.escape(f"payments/b_{case}.csv: ") + ".*" + re.escape(reason)):
+        load_entity(conn, "payments", raw, load_id="c", as_of_date=AS_OF, options=NOW)
+    assert conn.execute(
+        "SELECT source_file, status, rows_read FROM raw.load_files ORDER BY source_file"
+    ).fetchall() == [(f"payments/b_{case}.csv", "rejected_file", 0)]
+    [(message,)] = conn.execute("SELECT message FROM raw.load_files").fetchall()
+    assert reason in message
+    assert_balanced(conn)
+
+
+def test_symlink_to_a_regular_file_is_loaded(conn, tmp_path):
+    raw = tmp_path / "raw"
+    target = tmp_path / "exports" / "p.csv"
+    target.parent.mkdir()
+    target.write_bytes(body(row("P1")).encode())
+    (raw / "payments").mkdir(parents=True)
+    (raw / "payments" / "a.csv").symlink_to(target)
+    load_entity(conn, "payments", raw, load_id="c", as_of_date=AS_OF, options=NOW)
+    assert conn.execute("SELECT payment_id FROM raw.payments").fetchall() == [("P1",)]
+
+
+PERMISSION_LOADER = """
+import datetime as dt, sys
+from pathlib import Path
+import duckdb
+from orchestration.loading import LoadError, load_entity
+from orchestration.loading.options import LoadOptions
+raw, warehouse = sys.argv[1:3]
+with duckdb.connect(warehouse) as conn:
+    try:
+        load_entity(conn, "payments", Path(raw), load_id="c", as_of_date=dt.date(2026, 11, 20),
+                    options=LoadOptions(settle_seconds=0))
+    except LoadError as exc:
+        print("LoadError", exc)
+"""
+
+
+def test_permission_denied_is_a_file_reject(tmp_path):
+    """chmod 000, read by a loader that really lacks the right to read it (root without
+    CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH via setpriv, or any non-root user)."""
+    import shutil
+    import subprocess
+    import sys
+
+    raw = tmp_path / "raw"
+    write(raw, "a.csv", body(row("P1")).encode()).chmod(0)
+    cmd = [sys.executable, "-c", PERMISSION_LOADER, str(raw), str(tmp_path / "w.duckdb")]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root without setpriv: cannot drop the capability that reads chmod 000 files")
+        drop = "-dac_override,-dac_read_search"
+        cmd = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", *cmd]
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]  # no crash
+    assert "payments/a.csv: 无法读取文件 unreadable file: Permission denied" in proc.stdout
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT status, rows_read FROM raw.load_files").fetchall() == [
+            ("rejected_file", 0)
+        ]
