@@ -75,6 +75,9 @@ CASES = [
                            row("D9", paid="2026-02-30")).encode(), "loaded", ["D4", "D5", "D8"],
      [(2, "plausible range"), (3, "plausible range"), (4, "plausible range"), (7, "plausible range"),
       (8, "updated_at: 日期超出合理范围"), (10, "invalid date '2026-02-30'")]),
+    # a 3 MB field (beyond DuckDB's 2 MB line limit): the file is rejected whole, with the line named
+    ("huge_field_3mb", body(row("P1", payer="张" * 1_000_000), row("P2")).encode(), "rejected_file", [],
+     [(0, "Maximum line size")]),
     ("odd_amounts", body(row("A1", '"¥1,234.00"'), row("A2", " ￥ 12 "), row("A3", "1234.5"),
                          row("A4", '"1,23"'), row("A5", "-5"), row("A6", "1e3"), row("A7", "1.234"),
                          row("A8", "１２"), row("A9", "0"), row("A10", "NaN")).encode(),
@@ -310,6 +313,13 @@ def test_unreadable_entries_are_file_rejects(conn, tmp_path, case, make, reason)
     [(message,)] = conn.execute("SELECT message FROM raw.load_files").fetchall()
     assert reason in message
     assert_balanced(conn)
+
+
+def test_damaged_workbook_is_a_file_reject(conn, tmp_path):
+    write(tmp_path / "raw", "a.xlsx", b"PK\x03\x04" + random.Random(3).randbytes(2000))
+    with pytest.raises(LoadError, match="payments/a.xlsx: 无法读取 xlsx unreadable workbook"):
+        load_entity(conn, "payments", tmp_path / "raw", load_id="c", as_of_date=AS_OF, options=NOW)
+    assert conn.execute("SELECT status, rows_read FROM raw.load_files").fetchall() == [("rejected_file", 0)]
 
 
 def test_symlink_to_a_regular_file_is_loaded(conn, tmp_path):

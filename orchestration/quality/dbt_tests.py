@@ -9,9 +9,10 @@ unknown `client_id` the relationships test returns:
 
 - the tested model's key is the first of its columns carrying a `unique` test;
 - when the failing rows hold that key, it is taken from them (singular tests, expression tests);
-- else, for a column test (relationships, accepted_values, not_null, ...), the model's rows whose
-  tested column equals a failing value are looked up: `invoice_id=AR1（client_id=9999）`;
-- else the failing rows' first column is shown.
+- else, for a test on another column (relationships, accepted_values, not_null, ...), the model's
+  rows whose tested column equals a failing value are looked up: `invoice_id=AR1（client_id=9999）`;
+- else the failing rows' first column is shown, named by the tested column (a unique test on the
+  key: the duplicated keys).
 Examples are masked with the publication's normaliser. Every invocation of the night merges its
 records into `<night target>/dbt_failures.json` (keyed by the test's unique id), which the failure
 report reads (a sensor never opens the warehouse), and the quality report gets `dbt_tests/index.html`
@@ -93,7 +94,7 @@ def example_keys(conn: duckdb.DuckDBPyConnection, compiled_sql: str, node: dict,
         shown = [key] + ([column] if column and column != key and column in columns else [])
         cols = ", ".join(f"cast(f.{quote(c)} as varchar)" for c in shown)
         sql = f"select distinct {cols} from {failing} as f order by 1 limit {MAX_EXAMPLES}"
-    elif key and column and relation and columns:
+    elif key and column and column != key and relation and columns:
         k, c, v = quote(key), quote(column), quote(columns[0])
         shown = [key, column]
         sql = (
@@ -101,8 +102,8 @@ def example_keys(conn: duckdb.DuckDBPyConnection, compiled_sql: str, node: dict,
             f"where exists (select 1 from {failing} as f where f.{v} is not distinct from m.{c}) "
             f"order by 1 limit {MAX_EXAMPLES}"
         )
-    elif columns:
-        shown = [columns[0]]
+    elif columns:  # e.g. a unique test on the key: its first column holds the tested column's values
+        shown = [column or columns[0]]
         sql = (
             f"select distinct cast(f.{quote(columns[0])} as varchar) from {failing} as f "
             f"order by 1 limit {MAX_EXAMPLES}"
@@ -157,7 +158,7 @@ def read_failures(folder: Path) -> list[dict]:
     if "failures" in recorded:
         return recorded["failures"]
     try:
-        return [{k: v for k, v in r.items() if k != "_sql"} for r in _records(Path(folder))[0]]
+        return _ordered({k: v for k, v in r.items() if k != "_sql"} for r in _records(Path(folder))[0])
     except (OSError, ValueError):
         return []
 
@@ -181,7 +182,7 @@ def record_failures(target: Path, warehouse: Path, report_dir: Path | None = Non
     previous = _recorded(target)
     merged = {r["unique_id"]: r for r in previous.get("failures", [])}
     merged.update({r["unique_id"]: r for r in records})
-    everything = sorted(merged.values(), key=lambda r: (r["severity"] != "error", r["model"], r["name_en"]))
+    everything = _ordered(merged.values())
     report = str(Path(report_dir) / "index.html") if report_dir is not None else previous.get("report")
     (target / FAILURES_FILE).write_text(
         json.dumps({"report": report, "failures": everything}, ensure_ascii=False, indent=2),
@@ -208,6 +209,11 @@ def _add_examples(records: list[dict], warehouse: Path, nodes: dict) -> None:
                 r["examples_error"] = str(exc).splitlines()[0][:200]
     finally:
         conn.close()
+
+
+def _ordered(records) -> list[dict]:
+    """Blocking first, then by model and name."""
+    return sorted(records, key=lambda r: (r["severity"] != "error", r["model"], r["name_en"]))
 
 
 def _recorded(folder: Path) -> dict:
