@@ -179,7 +179,7 @@ where parent.to_field is null"""
 
 
 # dbt's own compiled SQL of the other two generic tests
-NULLS_SQL = 'select client_id from "w"."core"."fct_invoices" where client_id is null'
+NULLS_SQL = 'select client_id from "w"."core"."fct_invoices" where client_id is null -- ends in a comment'
 DUPLICATES_SQL = """select invoice_id as unique_field, count(*) as n_records from "w"."core"."fct_invoices"
 where invoice_id is not null group by invoice_id having count(*) > 1"""
 

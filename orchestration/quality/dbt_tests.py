@@ -83,7 +83,7 @@ def _text(value) -> str:
 
 def example_keys(conn: duckdb.DuckDBPyConnection, compiled_sql: str, node: dict, nodes: dict) -> list[str]:
     """Up to 5 masked example keys of the rows a failed test found (see the module docstring)."""
-    failing = f"({compiled_sql.strip().rstrip(';')})"
+    failing = f"(\n{compiled_sql.strip().rstrip(';')}\n)"  # on its own lines: a trailing -- comment
     columns = [d[0] for d in conn.execute(f"select * from {failing} as f limit 0").description]
     models = tested_models(node, node.get("unique_id", "test."))
     model = nodes.get(models[0], {}) if models else {}
