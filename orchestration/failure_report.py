@@ -1,14 +1,14 @@
 """What went wrong in one night, named precisely for the ops alert.
 
 Collects every failed quality check (GX gate: name, asset, failing rows, example values), every
-failed dbt node from the run's own `run_results.json` (test, model, rows) and every failed step
-(the asset's own error, not Dagster's wrapper), plus the warn-level findings. Reads the Dagster
-event log and dbt's target folder only: never the warehouse (a sensor must not hold its lock).
+failed dbt test or model as the night's dbt step recorded it in its target folder (test, model,
+failing rows, example keys: `quality/dbt_tests.py`) and every failed step (the asset's own error, not
+Dagster's wrapper), plus the warn-level findings. Reads the Dagster event log and dbt's target folder
+only: never the warehouse (a sensor must not hold its lock).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,18 +17,12 @@ import dagster as dg
 from dagster import DagsterEventType
 
 from orchestration import settings
+from orchestration.quality.dbt_tests import read_failures, report_path
 
 MAX_EXAMPLES = 5
 MAX_MESSAGE = 300
-DBT_TEST_NAMES = {
-    "not_null": "非空",
-    "unique": "唯一",
-    "relationships": "引用完整（外键）",
-    "accepted_values": "取值范围",
-    "expression_is_true": "表达式成立",
-}
-DBT_FAILED = {"fail", "error"}
 DBT_ROWS_META = "dagster_dbt/failed_row_count"
+DBT_STEP_FAILED = "dbt build failed"  # the dbt step's own error (assets/dbt.py): its nodes are listed
 CHECK_ERRORS = {"DagsterAssetCheckFailedError"}  # a step failed only because its blocking check did
 WRAPPER_ERRORS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeProcessError"}
 
@@ -109,58 +103,27 @@ def details_path(evaluations: list) -> str | None:
 # ---------------------------------------------------------------- dbt
 
 
-def dbt_target_dirs(run_id: str, target_root: Path | None = None) -> list[Path]:
-    """dagster-dbt's invocation folders of this run: `<op>-<run_id[:7]>-<uuid>` under target/."""
-    root = target_root or settings.DBT_PROJECT_DIR / "target"
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.glob(f"*-{run_id[:7]}-*") if (p / "run_results.json").is_file())
+def dbt_night_dir(run_id: str, nights_dir: Path | None = None) -> Path:
+    """The run's dbt target folder (orchestration/assets/dbt.py: one per night)."""
+    return (nights_dir or settings.DBT_NIGHTS_DIR) / run_id
 
 
-def _dbt_node_name(node: dict, unique_id: str) -> tuple[str, str]:
-    """(Chinese kind, English name) of a dbt node."""
-    name = node.get("name") or unique_id.split(".")[-1]
-    if unique_id.startswith("test."):
-        kind = (node.get("test_metadata") or {}).get("name", "")
-        return f"dbt 测试：{DBT_TEST_NAMES.get(kind, '数据规则')}", name
-    return "dbt 模型构建失败", name
+def dbt_failure(record: dict) -> Failure:
+    return Failure(
+        record["name_zh"],
+        record["name_en"],
+        record["model"],
+        record.get("message") or "",
+        record.get("count"),
+        list(record.get("examples") or [])[:MAX_EXAMPLES],
+        blocking=record.get("severity", "error") == "error",
+    )
 
 
-def _dbt_model_of(node: dict, unique_id: str) -> str:
-    if not unique_id.startswith("test."):
-        return unique_id.split(".")[-1]
-    # the tested model first, then the others it reads (a relationships test: child, then parent)
-    nodes = [node.get("attached_node") or "", *(node.get("depends_on") or {}).get("nodes", [])]
-    return "、".join(dict.fromkeys(n.split(".")[-1] for n in nodes if n)) or "?"
-
-
-def _dbt_failures_in(folder: Path) -> list[Failure]:
-    results = json.loads((folder / "run_results.json").read_text(encoding="utf-8")).get("results", [])
-    manifest_path = folder / "manifest.json"
-    nodes = {}
-    if manifest_path.is_file():
-        nodes = json.loads(manifest_path.read_text(encoding="utf-8")).get("nodes", {})
-    out = []
-    for r in results:
-        if r.get("status") not in DBT_FAILED:
-            continue
-        uid = r.get("unique_id", "")
-        node = nodes.get(uid, {})
-        zh, en = _dbt_node_name(node, uid)
-        count = r.get("failures") if uid.startswith("test.") and r.get("status") == "fail" else None
-        out.append(Failure(zh, en, _dbt_model_of(node, uid), r.get("message") or "", count))
-    return out
-
-
-def dbt_failures(run_id: str, target_root: Path | None = None) -> list[Failure]:
-    """Failed dbt tests and models of the run, from each of its invocations' run_results.json."""
-    out: list[Failure] = []
-    for folder in dbt_target_dirs(run_id, target_root):
-        try:
-            out += _dbt_failures_in(folder)
-        except (OSError, ValueError):
-            continue
-    return out
+def dbt_failures(run_id: str, nights_dir: Path | None = None) -> list[Failure]:
+    """Failed (and warned) dbt tests and models of the run: name, model, rows and example keys, as
+    the night's dbt step recorded them (`quality/dbt_tests.py`), from its target folder."""
+    return [dbt_failure(r) for r in read_failures(dbt_night_dir(run_id, nights_dir))]
 
 
 def dbt_check_failures(evaluations: list) -> list[Failure]:
@@ -196,7 +159,7 @@ def step_failures(instance: dg.DagsterInstance, run_id: str, skip_dbt: bool) -> 
         event = record.dagster_event
         error = _root_error(getattr(event.step_failure_data, "error", None))
         message = _without_class((error.message if error else event.message) or "未知错误", error)
-        if skip_dbt and "dbt CLI process" in message:
+        if skip_dbt and ("dbt CLI process" in message or message.startswith(DBT_STEP_FAILED)):
             continue  # named precisely by dbt_failures
         if error is not None and error.cls_name in CHECK_ERRORS:
             continue  # the failed blocking checks are listed themselves
@@ -205,10 +168,23 @@ def step_failures(instance: dg.DagsterInstance, run_id: str, skip_dbt: bool) -> 
     return out
 
 
-def run_failures(instance, run_id: str) -> tuple[list[Failure], list[Failure], str | None]:
-    """(blocking failures, warnings, quality report path) of one run."""
+@dataclass
+class NightFailures:
+    errors: list[Failure]  # blocking: failed checks, dbt tests/models, steps
+    warnings: list[Failure]  # warn-level checks and dbt tests
+    reports: list[str]  # quality report paths (GX data docs, dbt test report)
+
+
+def run_failures(instance, run_id: str) -> NightFailures:
+    """Everything that went wrong in one run, and where the details are."""
     evaluations = check_evaluations(instance, run_id)
     gate = gate_failures(evaluations)
-    dbt = dbt_failures(run_id) or dbt_check_failures(evaluations)
-    errors = [f for f in gate if f.blocking] + dbt + step_failures(instance, run_id, skip_dbt=bool(dbt))
-    return errors, [f for f in gate if not f.blocking], details_path(evaluations)
+    recorded = dbt_failures(run_id)
+    dbt = [f for f in recorded if f.blocking] or dbt_check_failures(evaluations)
+    steps = step_failures(instance, run_id, skip_dbt=bool(dbt))
+    reports = [details_path(evaluations), report_path(dbt_night_dir(run_id)) if recorded else None]
+    return NightFailures(
+        errors=[f for f in gate if f.blocking] + dbt + steps,
+        warnings=[f for f in gate if not f.blocking] + [f for f in recorded if not f.blocking],
+        reports=[r for r in reports if r],
+    )

@@ -52,14 +52,13 @@ def next_step(as_of: str | None) -> str:
     return f"修正文件后重跑 `make nightly AS_OF={as_of or 'YYYY-MM-DD'}`"
 
 
-def _details(run: dg.DagsterRun, report: str | None) -> list[str]:
+def _details(run: dg.DagsterRun, reports: list[str]) -> list[str]:
     as_of = _as_of(run) or "<as_of>"
     lines = [
         "拒收明细：SELECT source_file, source_line, reason FROM raw.load_rejects WHERE load_id IN "
         f"(SELECT load_id FROM raw.load_files WHERE as_of_date = '{as_of}')",
     ]
-    if report:
-        lines.append(f"质量报告：{report}")
+    lines += [f"质量报告：{report}" for report in reports]
     lines.append(f"Dagster 运行：{run_url(run.run_id)}")
     return lines
 
@@ -109,7 +108,8 @@ def notify_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, event=N
     _mark_alerted(instance, run)
     if run.tags.get(REFUSED_TAG):
         return _refused_alert(run, run.tags[REFUSED_TAG])
-    errors, warnings, report = run_failures(instance, run.run_id)
+    night = run_failures(instance, run.run_id)
+    errors, warnings = night.errors, night.warnings
     if not errors:
         errors = [
             Failure("运行失败", "RunFailure", run.job_name, "运行中止，未记录失败步骤，见 Dagster 运行日志")
@@ -121,7 +121,7 @@ def notify_run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun, event=N
         rows=sum(f.count for f in errors if f.count is not None) or None,
         failures=[f.line() for f in errors],
         warnings=[f.line() for f in warnings],
-        details=_details(run, report),
+        details=_details(run, night.reports),
         next_step=next_step(_as_of(run)),
         held_back=True,
     )
@@ -132,7 +132,8 @@ def notify_run_warnings(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dic
     """The lower-priority daily summary of a green night's warn-level findings (CLI and sensor)."""
     if _already_alerted(instance, run):
         return None
-    _, warnings, report = run_failures(instance, run.run_id)
+    night = run_failures(instance, run.run_id)
+    warnings = night.warnings
     if not warnings:
         return None
     _mark_alerted(instance, run)
@@ -143,7 +144,7 @@ def notify_run_warnings(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dic
         run,
         asset="、".join(dict.fromkeys(w.where for w in warnings)),
         failures=[w.line() for w in warnings],
-        details=_details(run, report),
+        details=_details(run, night.reports),
         next_step="核实源系统导出；数据确认无误可忽略，修正后重跑 " + f"`make nightly AS_OF={_as_of(run)}`",
     )
     return send_ops_alert(title, body, level="warning", context=ctx)

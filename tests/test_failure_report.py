@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from orchestration.failure_report import dbt_failures
+from orchestration.quality.dbt_tests import record_failures, report_path
 from orchestration.sensors import notify_run_failure, notify_run_warnings
 
 AS_OF = "2026-11-20"
@@ -137,41 +139,111 @@ def test_green_night_warnings_summary_once(alerts):
     assert "本次报表已发布" in alert["text"] and "发布已暂停" not in alert["text"]
 
 
-def test_dbt_failures_name_test_model_and_rows(tmp_path: Path):
-    folder = tmp_path / "dbt_models-abc1234-0f0f0f0"
-    folder.mkdir()
-    test_id = "test.opscenter.relationships_fct_invoices_client_id__client_id__ref_dim_clients_.1a2b"
-    (folder / "run_results.json").write_text(
-        json.dumps(
-            {
-                "results": [
-                    {"unique_id": "model.opscenter.dim_clients", "status": "success", "message": "OK"},
-                    {"unique_id": test_id, "status": "fail", "failures": 1, "message": "Got 1 result"},
-                    {"unique_id": "model.opscenter.mart_ar", "status": "error", "message": "Binder Error: x"},
-                ]
-            }
+TEST_ID = "test.opscenter.relationships_fct_invoices_client_id__client_id__ref_dim_clients_.1a2b"
+NODES = {
+    TEST_ID: {
+        "unique_id": TEST_ID,
+        "resource_type": "test",
+        "name": "relationships_fct_invoices_client_id",
+        "test_metadata": {"name": "relationships"},
+        "column_name": "client_id",
+        "attached_node": "model.opscenter.fct_invoices",
+        "depends_on": {"nodes": ["model.opscenter.dim_clients", "model.opscenter.fct_invoices"]},
+    },
+    "test.opscenter.unique_fct_invoices_invoice_id.9": {
+        "unique_id": "test.opscenter.unique_fct_invoices_invoice_id.9",
+        "resource_type": "test",
+        "name": "unique_fct_invoices_invoice_id",
+        "test_metadata": {"name": "unique"},
+        "column_name": "invoice_id",
+        "attached_node": "model.opscenter.fct_invoices",
+    },
+    "test.opscenter.not_null_fct_invoices_client_id.7": {
+        "unique_id": "test.opscenter.not_null_fct_invoices_client_id.7",
+        "resource_type": "test",
+        "name": "not_null_fct_invoices_client_id",
+        "test_metadata": {"name": "not_null"},
+        "column_name": "client_id",
+        "attached_node": "model.opscenter.fct_invoices",
+    },
+    "model.opscenter.fct_invoices": {
+        "relation_name": '"w"."core"."fct_invoices"',
+        "columns": {"invoice_id": {}, "client_id": {}},
+    },
+}
+# what dbt compiles the relationships test to: the unknown client ids, not the invoices
+ORPHANS_SQL = """with child as (select client_id as from_field from "w"."core"."fct_invoices"
+where client_id is not null), parent as (select client_id as to_field from "w"."core"."dim_clients")
+select from_field from child left join parent on child.from_field = parent.to_field
+where parent.to_field is null"""
+
+
+# dbt's own compiled SQL of the other two generic tests
+NULLS_SQL = 'select client_id from "w"."core"."fct_invoices" where client_id is null -- ends in a comment'
+DUPLICATES_SQL = """select invoice_id as unique_field, count(*) as n_records from "w"."core"."fct_invoices"
+where invoice_id is not null group by invoice_id having count(*) > 1"""
+
+
+def _dbt_night(tmp_path: Path, run_id: str) -> tuple[Path, Path]:
+    """A night's dbt target folder with one failed relationships test and one failed model, and a
+    warehouse holding two orphan invoices (one of a phone-shaped client id) among good ones."""
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("create schema core")
+        conn.execute("create table core.dim_clients as select * from (values ('C1'), ('C2')) t(client_id)")
+        conn.execute(
+            "create table core.fct_invoices as select * from (values ('AR1', 'C1'), ('AR2', 'C404'), "
+            "('AR3', 'C2'), ('AR4', '13812345678'), ('AR3', 'C1'), ('AR5', NULL)) t(invoice_id, client_id)"
         )
+    folder = tmp_path / "nights" / run_id
+    folder.mkdir(parents=True)
+    results = [
+        {"unique_id": "model.opscenter.dim_clients", "status": "success", "message": "OK"},
+        {"unique_id": TEST_ID, "status": "fail", "failures": 2, "compiled_code": ORPHANS_SQL,
+         "message": "Got 2 results, configured to fail if != 0"},
+        {"unique_id": "model.opscenter.mart_ar", "status": "error", "message": "Binder Error: x"},
+        {"unique_id": "test.opscenter.not_null_fct_invoices_client_id.7", "status": "fail", "failures": 1,
+         "compiled_code": NULLS_SQL, "message": "Got 1 result, configured to fail if != 0"},
+        {"unique_id": "test.opscenter.unique_fct_invoices_invoice_id.9", "status": "warn", "failures": 1,
+         "compiled_code": DUPLICATES_SQL, "message": "Got 1 result, configured to warn if != 0"},
+    ]  # fmt: skip
+    (folder / "run_results.json").write_text(json.dumps({"results": results}))
+    (folder / "manifest.json").write_text(json.dumps({"nodes": NODES}))
+    return folder, warehouse
+
+
+def test_dbt_failures_name_test_model_rows_and_example_keys(tmp_path: Path):
+    folder, warehouse = _dbt_night(tmp_path, "abc1234-zzzz")
+    record_failures(folder, warehouse, tmp_path / "quality" / "dbt_tests")
+    failures = dbt_failures("abc1234-zzzz", tmp_path / "nights")
+    assert [(f.line(), f.blocking) for f in failures] == [
+        ("dbt 测试：非空（not_null_fct_invoices_client_id）· fct_invoices：1 行；"
+         "示例：invoice_id=AR5（client_id=NULL）；Got 1 result, configured to fail if != 0", True),
+        ("dbt 测试：引用完整（外键）（relationships_fct_invoices_client_id）· fct_invoices、dim_clients："
+         "2 行；示例：invoice_id=AR2（client_id=C404）、invoice_id=AR4（client_id=138****5678）；"
+         "Got 2 results, configured to fail if != 0", True),
+        ("dbt 模型构建失败（mart_ar）· mart_ar：Binder Error: x", True),
+        ("dbt 测试：唯一（unique_fct_invoices_invoice_id）· fct_invoices：1 行；示例：invoice_id=AR3；"
+         "Got 1 result, configured to warn if != 0", False),  # a warn test: listed with the warnings
+    ]  # fmt: skip
+    assert dbt_failures("fffffff-other", tmp_path / "nights") == []  # another run's folder is not read
+    report = (tmp_path / "quality" / "dbt_tests" / "index.html").read_text(encoding="utf-8")
+    assert "invoice_id=AR2（client_id=C404）" in report and "13812345678" not in report
+    # a later dbt invocation of the same night (its run_results.json replaced) adds, never forgets
+    (folder / "run_results.json").write_text(json.dumps({"results": []}))
+    record_failures(folder, warehouse)
+    assert len(dbt_failures("abc1234-zzzz", tmp_path / "nights")) == 4
+    assert report_path(folder) == str(tmp_path / "quality" / "dbt_tests" / "index.html")
+
+
+def test_dbt_failure_without_recorded_examples_still_named(tmp_path: Path):
+    """The dbt step died before recording (no dbt_failures.json): run_results.json still names them."""
+    _dbt_night(tmp_path, "abc1234-zzzz")
+    [_, test, model, _] = dbt_failures("abc1234-zzzz", tmp_path / "nights")
+    assert (test.name_en, test.where, test.count, test.examples) == (
+        "relationships_fct_invoices_client_id",
+        "fct_invoices、dim_clients",
+        2,
+        [],
     )
-    (folder / "manifest.json").write_text(
-        json.dumps(
-            {
-                "nodes": {
-                    test_id: {
-                        "name": "relationships_fct_invoices_client_id",
-                        "test_metadata": {"name": "relationships"},
-                        "attached_node": "model.opscenter.fct_invoices",
-                        "depends_on": {
-                            "nodes": ["model.opscenter.dim_clients", "model.opscenter.fct_invoices"]
-                        },
-                    }
-                }
-            }
-        )
-    )
-    lines = [f.line() for f in dbt_failures("abc1234-zzzz", tmp_path)]
-    assert lines == [
-        "dbt 测试：引用完整（外键）（relationships_fct_invoices_client_id）· fct_invoices、dim_clients："
-        "1 行；Got 1 result",
-        "dbt 模型构建失败（mart_ar）· mart_ar：Binder Error: x",
-    ]
-    assert dbt_failures("fffffff-other", tmp_path) == []  # another run's folder is not read
+    assert model.name_zh == "dbt 模型构建失败"

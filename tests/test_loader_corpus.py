@@ -7,6 +7,7 @@ rejected, and a bad file is a `raw.load_files` row with a reason, never a crash.
 import datetime as dt
 import os
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -74,6 +75,9 @@ CASES = [
                            row("D9", paid="2026-02-30")).encode(), "loaded", ["D4", "D5", "D8"],
      [(2, "plausible range"), (3, "plausible range"), (4, "plausible range"), (7, "plausible range"),
       (8, "updated_at: 日期超出合理范围"), (10, "invalid date '2026-02-30'")]),
+    # a 3 MB field (beyond DuckDB's 2 MB line limit): the file is rejected whole, with the line named
+    ("huge_field_3mb", body(row("P1", payer="张" * 1_000_000), row("P2")).encode(), "rejected_file", [],
+     [(0, "Maximum line size")]),
     ("odd_amounts", body(row("A1", '"¥1,234.00"'), row("A2", " ￥ 12 "), row("A3", "1234.5"),
                          row("A4", '"1,23"'), row("A5", "-5"), row("A6", "1e3"), row("A7", "1.234"),
                          row("A8", "１２"), row("A9", "0"), row("A10", "NaN")).encode(),
@@ -264,3 +268,109 @@ def test_tiny_chunks_give_the_same_load(tmp_path, newline):
         (4, "amount"),
         (9, "末行不完整 incomplete final line"),
     ]
+
+
+# ---------------------------------------------------------------- unreadable files
+# As root, chmod 000 does not make a file unreadable (CAP_DAC_OVERRIDE), so the class is produced by
+# real kernel conditions: entries that are not regular files, a read that fails with EIO, and a
+# loader process without the DAC capabilities (the way a non-root service account meets chmod 000).
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+    # Watchdog: were the loader to open the FIFO it would block; this writer then unblocks it with a
+    # valid export, so the test fails on "loaded" instead of hanging.
+    def unblock():
+        time.sleep(30)
+        if path.exists():
+            with open(path, "wb") as fh:
+                fh.write(body(row("F1")).encode())
+
+    threading.Thread(target=unblock, daemon=True).start()
+
+
+NOT_FILES = [
+    ("directory", lambda p: p.mkdir(), "not a regular file: a directory"),
+    ("broken_symlink", lambda p: p.symlink_to(p.parent / "gone.csv"), "broken symbolic link"),
+    ("symlink_loop", lambda p: p.symlink_to(p), "unreadable file: Too many levels of symbolic links"),
+    ("fifo", _fifo, "named pipe (FIFO)"),
+    # a regular file whose read fails with EIO (address 0 of the reading process is never mapped)
+    ("read_error_eio", lambda p: p.symlink_to("/proc/self/mem"), "read error: Input/output error"),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "reason"), NOT_FILES, ids=[c[0] for c in NOT_FILES])
+def test_unreadable_entries_are_file_rejects(conn, tmp_path, case, make, reason):
+    raw = tmp_path / "raw"
+    write(raw, "a_good.csv", body(row("P1")).encode())
+    make(raw / "payments" / f"b_{case}.csv")
+    with pytest.raises(LoadError, match=re.escape(f"payments/b_{case}.csv: ") + ".*" + re.escape(reason)):
+        load_entity(conn, "payments", raw, load_id="c", as_of_date=AS_OF, options=NOW)
+    assert conn.execute(
+        "SELECT source_file, status, rows_read FROM raw.load_files ORDER BY source_file"
+    ).fetchall() == [(f"payments/b_{case}.csv", "rejected_file", 0)]
+    [(message,)] = conn.execute("SELECT message FROM raw.load_files").fetchall()
+    assert reason in message
+    assert_balanced(conn)
+
+
+def test_damaged_workbook_is_a_file_reject(conn, tmp_path):
+    write(tmp_path / "raw", "a.xlsx", b"PK\x03\x04" + random.Random(3).randbytes(2000))
+    with pytest.raises(LoadError, match="payments/a.xlsx: 无法读取 xlsx unreadable workbook"):
+        load_entity(conn, "payments", tmp_path / "raw", load_id="c", as_of_date=AS_OF, options=NOW)
+    assert conn.execute("SELECT status, rows_read FROM raw.load_files").fetchall() == [("rejected_file", 0)]
+
+
+def test_symlink_to_a_regular_file_is_loaded(conn, tmp_path):
+    raw = tmp_path / "raw"
+    target = tmp_path / "exports" / "p.csv"
+    target.parent.mkdir()
+    target.write_bytes(body(row("P1")).encode())
+    (raw / "payments").mkdir(parents=True)
+    (raw / "payments" / "a.csv").symlink_to(target)
+    load_entity(conn, "payments", raw, load_id="c", as_of_date=AS_OF, options=NOW)
+    assert conn.execute("SELECT payment_id FROM raw.payments").fetchall() == [("P1",)]
+
+
+PERMISSION_LOADER = """
+import datetime as dt, sys
+from pathlib import Path
+import duckdb
+from orchestration.loading import LoadError, load_entity
+from orchestration.loading.options import LoadOptions
+raw, warehouse = sys.argv[1:3]
+with duckdb.connect(warehouse) as conn:
+    try:
+        load_entity(conn, "payments", Path(raw), load_id="c", as_of_date=dt.date(2026, 11, 20),
+                    options=LoadOptions(settle_seconds=0))
+    except LoadError as exc:
+        print("LoadError", exc)
+"""
+
+
+def test_permission_denied_is_a_file_reject(tmp_path):
+    """chmod 000, read by a loader that really lacks the right to read it (root without
+    CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH via setpriv, or any non-root user)."""
+    import shutil
+    import subprocess
+    import sys
+
+    raw = tmp_path / "raw"
+    write(raw, "a.csv", body(row("P1")).encode()).chmod(0)
+    cmd = [sys.executable, "-c", PERMISSION_LOADER, str(raw), str(tmp_path / "w.duckdb")]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("root without setpriv: cannot drop the capability that reads chmod 000 files")
+        drop = "-dac_override,-dac_read_search"
+        cmd = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}", *cmd]
+    repo = Path(__file__).resolve().parent.parent
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(repo)}, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]  # no crash
+    assert "payments/a.csv: 无法读取文件 unreadable file: Permission denied" in proc.stdout
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        assert conn.execute("SELECT status, rows_read FROM raw.load_files").fetchall() == [
+            ("rejected_file", 0)
+        ]

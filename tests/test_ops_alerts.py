@@ -100,3 +100,64 @@ def test_no_urls_configured_still_logs(tmp_path, monkeypatch):
     record = send_ops_alert("测试", "正文", level="info", context={})
     assert record["deliveries"] == [] and record["delivered"] is False
     assert (tmp_path / "a" / "alerts.jsonl").read_text(encoding="utf-8").count("\n") == 1
+
+
+ORPHAN = "AR_ORPHAN_01,9999999999,,2026-11-02,2026-12-02,880.00,open,2026-11-02 10:00:00\n"
+
+
+def test_orphan_invoice_named_end_to_end(webhook, tmp_path):
+    """A real night (CLI, loaders, real dbt build) on a small firm with one invoice of a client that
+    does not exist: dbt's relationships test fails, and the one alert on the HTTP endpoint names the
+    test, its model and the invoice; the quality report lists it too."""
+    import datetime as dt
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orchestration.demo import generate
+
+    port, received = webhook
+    raw = tmp_path / "raw"
+    generate(raw, dt.date(2026, 11, 20), seed=5, clients=8, months=3)
+    [invoices] = (raw / "invoices").glob("*.csv")
+    with invoices.open("a", encoding="utf-8") as fh:
+        fh.write(ORPHAN)  # the hand-made fault: client 9999999999 is in no client export
+    (tmp_path / "dagster").mkdir()
+    (tmp_path / "dagster" / "dagster.yaml").write_text("")
+    repo = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(repo),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+        "OPSCENTER_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "OPSCENTER_RAW_DIR": str(raw),
+        "OPSCENTER_PUBLISH_DIR": str(tmp_path / "published"),
+        "OPSCENTER_QUALITY_DIR": str(tmp_path / "quality"),
+        "OPSCENTER_ALERT_LOG": str(tmp_path / "alerts.jsonl"),
+        "OPSCENTER_DIGEST_LOG": str(tmp_path / "digests.jsonl"),
+        "OPSCENTER_ALERT_URLS": f"json://127.0.0.1:{port}/hook/ops",
+        "OPSCENTER_DAGSTER_URL": "http://dagster.firm.local:3000",
+        "OPSCENTER_SETTLE_SECONDS": "0",
+    }
+    cmd = [sys.executable, "-m", "orchestration.cli", "nightly", "--as-of", "2026-11-20"]
+    proc = subprocess.run(cmd, env=env, cwd=repo, capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 1, proc.stderr[-3000:]  # the night failed, and said so
+
+    [(path, payload)] = received  # one alert for the night
+    assert path == "/hook/ops"
+    assert payload["title"] == "【运营中心·错误】夜间运行失败（1 项）"
+    message = payload["message"]
+    assert (
+        "1. dbt 测试：引用完整（外键）（relationships_fct_invoices_client_id__client_id__ref_dim_clients_）"
+        "· fct_invoices、dim_clients：1 行；示例：invoice_id=AR_ORPHAN_01（client_id=9999999999）"
+    ) in message
+    assert "步骤失败" not in message  # the dbt step's own error is not listed again
+    assert "Dagster 运行：http://dagster.firm.local:3000/runs/" in message
+    assert "下一步：修正文件后重跑 `make nightly AS_OF=2026-11-20`" in message
+    assert not (tmp_path / "published" / "current").exists()
+
+    [report] = (tmp_path / "quality").glob("2026-11-20_*/data_docs/dbt_tests/index.html")
+    assert f"质量报告：{report}" in message
+    page = report.read_text(encoding="utf-8")
+    assert "relationships_fct_invoices_client_id" in page and "invoice_id=AR_ORPHAN_01" in page

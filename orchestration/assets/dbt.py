@@ -27,6 +27,9 @@ from dagster_dbt import (
 )
 
 from orchestration import settings
+from orchestration.checks import run_docs_dir
+from orchestration.failure_report import dbt_failure
+from orchestration.quality.dbt_tests import record_failures
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
@@ -147,5 +150,13 @@ def dbt_models(
         context.log.info(f"{summary}; full log: {console_log}")
         for line in problems:
             context.log.warning(line)
+    named = []
+    if problems:  # dbt has exited: name the failing rows' keys for the alert and the quality report
+        report = run_docs_dir(as_of, context.run.run_id) / "dbt_tests"
+        named = [f for f in record_failures(target, warehouse.file, report) if f["severity"] == "error"]
     if not invocation.is_successful():
-        raise dg.Failure(f"dbt build failed ({len(problems)} node(s) with errors); full log: {console_log}")
+        lines = "; ".join(dbt_failure(f).line() for f in named[:3])
+        raise dg.Failure(
+            f"dbt build failed ({len(problems)} node(s) with errors){': ' + lines if lines else ''}; "
+            f"full log: {console_log}"
+        )

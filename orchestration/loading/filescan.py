@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,16 +82,76 @@ class _Counts:
     stats: dict[str, TextStats] = field(default_factory=dict)
 
 
-def open_source(path: Path):
-    """Open for reading; a vanished or unreadable file is a file reject with a clear reason."""
+def not_a_file(path: Path) -> str | None:
+    """Why `path` (found where a data file is expected) cannot be read as one; None for a regular
+    file or a symbolic link to one. Never opens it: a FIFO would block the night until a writer came."""
     try:
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            return f"符号链接指向的文件不存在 broken symbolic link (target {os.readlink(path)!r} missing)"
+        return f"文件在加载过程中消失 file disappeared during the load (deleted or moved): {path.name}"
+    except OSError as exc:  # a symlink loop, a folder without search permission, an I/O error
+        return f"无法读取文件 unreadable file: {exc.strerror or exc}"
+    for test, what in _NOT_FILES:
+        if test(mode):
+            return f"不是普通文件 not a regular file: {what}"
+    return None
+
+
+_NOT_FILES = (
+    (stat.S_ISDIR, "a directory (目录)"),
+    (stat.S_ISFIFO, "a named pipe (FIFO), never read"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+class SourceReader:
+    """A landing-zone file open for reading; an OS error while reading it (EIO of a failing disk or
+    network mount, EACCES, ...) is a file reject with the reason, never a crash of the night."""
+
+    def __init__(self, fh):
+        self._fh = fh
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._fh.read(size)
+        except OSError as exc:
+            raise FileRejected(f"读取文件出错 read error: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_source(path: Path) -> SourceReader:
+    """Open for reading; a vanished, unreadable or non-regular file is a file reject with a clear reason.
+
+    Opened non-blocking and checked with fstat, so a FIFO or device swapped in after the listing is
+    rejected instead of blocking the night."""
+    problem = not_a_file(path)
+    if problem:
+        raise FileRejected(problem)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError as exc:
         raise FileRejected(
             f"文件在加载过程中消失 file disappeared during the load (deleted or moved): {path.name}"
         ) from exc
     except OSError as exc:
         raise FileRejected(f"无法读取文件 unreadable file: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FileRejected(not_a_file(path) or "不是普通文件 not a regular file")
+    os.set_blocking(fd, True)
+    return SourceReader(os.fdopen(fd, "rb"))
 
 
 def declared_encoding(path: Path) -> tuple[str, str] | None:

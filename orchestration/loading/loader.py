@@ -12,7 +12,7 @@ from orchestration.raw_schema import create_raw_schema, create_table_sql
 
 from .bookkeeping import publish, record_rejected_files
 from .errors import FileRejected, LoadError
-from .filescan import FileScan, file_digest, scan_file
+from .filescan import FileScan, file_digest, not_a_file, scan_file
 from .headers import map_headers
 from .incremental import previous_state, unchanged
 from .options import DateBounds, LoadOptions
@@ -92,12 +92,17 @@ def _prepare(conn, options: LoadOptions) -> None:
 def _complete_files(raw_dir: Path, entity: str, options: LoadOptions, result: LoadResult) -> list[SourceFile]:
     """The entity's complete files; waiting and vanished ones are noted in the result."""
     sources = list_files(raw_dir, entity)
+    for source, reason in [(s, not_a_file(s.path)) for s in sources or []]:
+        if reason:  # a directory, broken link or FIFO where a file is expected: never opened
+            result.files.append(_stats(source, status="rejected_file", message=reason))
+            sources.remove(source)
     ready = split_ready(sources or [], options.settle_seconds)
     for source, reason in ready.waiting:
         result.files.append(_stats(source, status="waiting", message=reason))
     for source, reason in ready.vanished:
         result.files.append(_stats(source, status="rejected_file", message=reason))
-    if not ready.ready and not ready.vanished and ENTITIES[entity].required:
+    rejected = any(f.status == "rejected_file" for f in result.files)
+    if not ready.ready and not rejected and ENTITIES[entity].required:
         folder = raw_dir / entity
         state = (
             "missing" if sources is None

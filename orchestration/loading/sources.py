@@ -45,18 +45,16 @@ class SourceInfo:
 def list_files(raw_dir: Path, entity: str) -> list[SourceFile] | None:
     """The entity's files in name order; None when the folder does not exist.
 
-    Only `*.csv` / `*.xlsx` (any case) directly in the folder count; Excel lock files (`~$…`) and
-    hidden files are ignored.
+    Every entry named `*.csv` / `*.xlsx` (any case) directly in the folder counts, whatever it is: a
+    directory, broken symbolic link or FIFO under a data file's name is listed too, so the loader
+    rejects it with a reason (`filescan.not_a_file`) instead of passing over it in silence. Excel
+    lock files (`~$…`) and hidden files are ignored.
     """
     folder = Path(raw_dir) / entity
     if not folder.is_dir():
         return None
     paths = sorted(
-        (
-            p
-            for p in folder.iterdir()
-            if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(("~$", "."))
-        ),
+        (p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and not p.name.startswith(("~$", "."))),
         key=lambda p: p.name,
     )
     return [
