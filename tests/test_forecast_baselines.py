@@ -35,6 +35,14 @@ errors 0 and 1/6 replace June 2025's). Rest of June (06-21..06-30) = June as for
 by last_month (400) − 150 collected since the 1st = 250; the model's 0 − 150 floors at 0; next
 month (July) by last_month = May's 400.
 
+Forecast deviation alert (int_alerts_current, var forecast_deviation_threshold = 0.10, > is a deviation):
+firm "long" with June 2025's collections changed; last_month still has the lowest MAPE.
+  "dip": June 300 → forecast (May) 400, |300 − 400| ÷ 300 = 33.3 % > 10 %: one alert for 2025-06,
+    ¥100 at stake, worsening (33.3 % > 2 × 10 %). (last_month MAPE (2.08333 + 1/3) / 12 = 0.201389;
+    trailing (4.16667 − 1/6 + 1/9) / 12 = 0.342593.)
+  "near": June 440 → |440 − 400| ÷ 440 = 9.09 % ≤ 10 %: no alert, though the month is off.
+    (last_month (2.08333 + 0.090909) / 12 = 0.181187; trailing: June 333.33 vs 440 → 0.242424.)
+
 Firm "old": firm "long" moved back 12 years (history from January 2012, as of 2013-06-30; 2012 is a
 leap year like 2024): the same marts, shifted, and a calendar that starts in 2012.
 """
@@ -69,11 +77,15 @@ FIRMS = {
     "old": (OLD, dt.date(2013, 6, 30)),
     "mid": (LONG | {(2025, 6): 150}, dt.date(2025, 6, 20)),
 }
+ALERT_FIRMS = {
+    "dip": (LONG | {(2025, 6): 300}, dt.date(2025, 6, 30)),
+    "near": (LONG | {(2025, 6): 440}, dt.date(2025, 6, 30)),
+}
 MARTS = ["mart_collection_forecast", "mart_forecast_backtest", "mart_forecast_backtest_methods",
-         "mart_forecast_accuracy", "dim_date"]  # fmt: skip
+         "mart_forecast_accuracy", "dim_date", "mart_tax_calendar"]  # fmt: skip
 
 
-def _build(tmp, series, as_of):
+def _build(tmp, series, as_of, marts=MARTS):
     path = tmp / "warehouse.duckdb"
     ts = dt.datetime.combine(as_of, dt.time(20))
     conn = new_raw_warehouse(path)
@@ -91,7 +103,7 @@ def _build(tmp, series, as_of):
     insert_rows(conn, "invoices", invoices)
     insert_rows(conn, "payments", payments)
     conn.close()
-    select = [f"+{m}" for m in MARTS]
+    select = [f"+{m}" for m in marts]
     run_dbt(
         ["build", "--select", *select, "--indirect-selection", "cautious"], path, as_of.isoformat(), tmp / "t"
     )
@@ -104,6 +116,48 @@ def firms(tmp_path_factory):
     yield conns
     for c in conns.values():
         c.close()
+
+
+@pytest.fixture(scope="module")
+def alert_firms(tmp_path_factory):
+    marts = ["mart_forecast_accuracy", "int_alerts_current"]
+    conns = {n: _build(tmp_path_factory.mktemp(n), s, a, marts) for n, (s, a) in ALERT_FIRMS.items()}
+    yield conns
+    for c in conns.values():
+        c.close()
+
+
+def _deviation_alerts(conn):
+    return conn.execute(
+        "select entity_id, message, amount_at_stake, is_worsening from intermediate.int_alerts_current"
+        " where alert_type = 'collection_forecast_deviation'"
+    ).fetchall()
+
+
+def test_forecast_deviation_alert_above_the_threshold(alert_firms):
+    acc = _accuracy(alert_firms["dip"])
+    assert acc["last_month"][2] == pytest.approx(0.201389, abs=1e-6)
+    assert acc["trailing_3m_mean"][2] == pytest.approx(0.342593, abs=1e-6)
+    assert [m for m, r in acc.items() if r[6]] == ["last_month"]
+    assert _deviation_alerts(alert_firms["dip"]) == [
+        ("2025-06", "2025-06 实际回款 ¥300.00 与预测 ¥400.00 偏差 33.3%，超过阈值", 100.0, True)
+    ]
+
+
+def test_no_forecast_deviation_alert_within_the_threshold(alert_firms):
+    acc = _accuracy(alert_firms["near"])
+    assert acc["last_month"][2] == pytest.approx(0.181187, abs=1e-6)
+    assert [m for m, r in acc.items() if r[6]] == ["last_month"]
+    latest = (
+        alert_firms["near"]
+        .execute(
+            "select period, forecast_amount, actual_amount, abs_pct_error, is_deviation"
+            " from marts.mart_forecast_backtest where is_latest_month"
+        )
+        .fetchone()
+    )
+    assert latest == pytest.approx(("2025-06", 400, 440, 0.090909, False), abs=1e-6)
+    assert _deviation_alerts(alert_firms["near"]) == []
 
 
 def _accuracy(conn):
@@ -236,6 +290,28 @@ def test_calendar_spans_the_data(firms):
         "select month_tax_deadline from core.dim_date where date_day = date '2012-01-01'"
     )
     assert jan.fetchone()[0] == dt.date(2012, 1, 16)
+
+
+def test_tax_calendar_spans_a_2012_history(firms):
+    """The 征期日历 starts with the data (no 2022 floor); months before the deadline seeds (2020 on) are
+    estimates marked 'weekday_rule'; the build ran the mart's accepted_values and official-where-published
+    tests on them (a failing test fails the fixture)."""
+    rows = (
+        firms["old"]
+        .execute(
+            "select period, deadline, deadline_source, deadline_source_cn, is_passed"
+            " from marts.mart_tax_calendar order by period"
+        )
+        .fetchall()
+    )
+    # 2012-01 … as of 2013-06 + 3 months = 2013-09: 21 months, all before the seeds
+    assert [r[0] for r in rows] == [f"{y}-{m:02d}" for y in (2012, 2013) for m in range(1, 13)][:21]
+    assert {(r[2], r[3]) for r in rows} == {("weekday_rule", "估算（未计节假日）")}
+    got = {r[0]: (r[1], r[4]) for r in rows}
+    assert got["2012-01"] == (dt.date(2012, 1, 16), True)  # the 15th a Sunday → Monday
+    assert got["2012-09"] == (dt.date(2012, 9, 17), True)  # the 15th a Saturday → Monday the 17th
+    assert got["2013-05"] == (dt.date(2013, 5, 15), True)  # a Wednesday
+    assert got["2013-09"] == (dt.date(2013, 9, 16), False)  # the 15th a Sunday; after as_of
 
 
 def test_mid_month_forecasts_the_rest_of_the_month(firms):

@@ -37,8 +37,8 @@ def demo(tmp_path_factory):
         again = renewal.train_and_score(conn, AS_OF)
         write_table(conn, "renewal_scores", scores)
         write_table(conn, "renewal_model_evaluation", evaluation)
-    run_dbt(["build", "--select", "mart_model_evaluation", "mart_renewal_scores"], path, AS_OF.isoformat(),
-            tmp / "t2")  # fmt: skip
+    run_dbt(["build", "--select", "mart_model_evaluation", "mart_renewal_scores", "mart_model_comparison",
+             "mart_model_reliability"], path, AS_OF.isoformat(), tmp / "t2")  # fmt: skip
     conn = duckdb.connect(str(path), read_only=True)
     yield {"conn": conn, "scores": scores, "evaluation": evaluation, "again": again}
     conn.close()
@@ -114,3 +114,28 @@ def test_training_is_deterministic(demo):
     scores, evaluation = demo["again"]
     assert scores.equals(demo["scores"])
     assert evaluation.equals(demo["evaluation"])
+
+
+def test_comparison_and_reliability_marts_pivot_the_evaluation(demo):
+    conn = demo["conn"]
+    ev = demo["evaluation"]
+    plain = ev[ev["bin"].isna()]
+    rows = conn.execute(
+        "select model_name, is_published, auc, brier, mean_predicted, observed_rate, calibration_gap,"
+        " observed_rate_ci95, n_train, n_test from marts.mart_model_comparison order by model_name"
+    ).fetchall()
+    assert [r[0] for r in rows] == sorted(set(plain["model_name"]))
+    for name, published, *values in rows:
+        got = dict(zip(["auc", "brier", "mean_predicted", "observed_rate", "calibration_gap",
+                        "observed_rate_ci95", "n_train", "n_test"], values, strict=True))  # fmt: skip
+        want = plain[plain["model_name"] == name].set_index("metric")["value"]
+        assert got == pytest.approx({k: want[k] for k in got})
+        assert published == (want["is_published"] == 1)
+        assert isinstance(got["n_test"], int)
+    bins = conn.execute(
+        "select bin, mean_predicted, observed_rate, contracts from marts.mart_model_reliability order by bin"
+    ).fetchall()
+    table = ev[ev["bin"].notna()].pivot(index="bin", columns="metric", values="value")
+    assert [b[0] for b in bins] == list(range(1, 11))
+    want = table[["calibration_mean_predicted", "calibration_observed_rate", "calibration_count"]]
+    assert [v for b in bins for v in b[1:]] == pytest.approx(want.to_numpy().ravel().tolist())

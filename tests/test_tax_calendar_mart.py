@@ -79,7 +79,7 @@ def test_calendar_official_where_published_rule_otherwise(warehouse):
             " from marts.mart_tax_calendar"
         ).fetchall()
     )
-    # from the first year with data (clients signed 2025-01-01; after 2022-01) to the as-of month + 3
+    # from the first year with data (clients signed 2025-01-01) to the as-of month + 3
     assert min(rows) == "2025-01" and max(rows) == "2027-01"
     assert len(rows) == 12 * 2 + 1
     assert rows["2025-10"][:2] == (D("2025-10-27"), "official")

@@ -3,20 +3,25 @@
 One example per recurring contract, with features measured on its `feature_date` = the earlier of
 the run's as-of date and end_date − `renewal_feature_lead_days` (dbt model
 intermediate.int_contract_renewal_features): a contract approaching its end, described only by what
-was known then. Label: renewed_within_30d, only where renewal_window_closed.
+was known then. Label: renewed_within_30d, only where renewal_window_closed (end_date + 30 < as_of:
+a contract whose window is still open has no observed outcome and is neither trained nor evaluated on).
 
 Models, evaluated on a time-ordered hold-out (train on contracts whose label was known by cutoff =
 as_of − HOLDOUT_MONTHS, evaluate on those whose label became known later):
-- `logistic_regression_calibrated` (published): logistic regression fitted on the older part of the
-  training rows, then Platt-scaled on the most recent CALIBRATION_SHARE of them (time order), so the
-  probabilities follow the latest renewal rate rather than the mix of the whole history;
+- `logistic_regression_calibrated` (published when best): a logistic regression whose regularisation
+  strength is chosen by time-ordered cross-validation on the training rows (TimeSeriesSplit, lowest
+  Brier score over C_GRID), recent examples weighted more (weight halves every HALF_LIFE_MONTHS of
+  label age), then recalibrated by a prior shift: its intercept is re-estimated, slopes fixed, on the
+  labels that matured in the last CALIBRATION_MONTHS before the cutoff, so the mean probability
+  follows the latest renewal rate rather than the mix of the whole history;
 - `logistic_regression`: a plain logistic regression on the same features, every training row;
 - `constant_rate`: the training renewal rate for every contract.
 The published scores come from the one of these with the lowest hold-out Brier score (metric
 `is_published` = 1 in the evaluation), refitted on every closed contract. Too little
 history (under MIN_TRAIN_ROWS labelled rows, or one class) → the constant rate; no labelled row at
 all (a firm where no contract has ended) → no probability, model_name `rules_only`: the renewal
-marts then tier by their rules alone.
+marts then tier by their rules alone. The evaluation also states the sampling noise of the hold-out
+rate (`observed_rate_ci95`: 1.96 × √(p(1 − p) / n)), so a calibration gap can be read against it.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, roc_auc_score
+from sklearn.model_selection import TimeSeriesSplit
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -37,7 +43,10 @@ SEED = 20240601
 HOLDOUT_MONTHS = 6
 SCORE_HORIZON_DAYS = 180
 MIN_TRAIN_ROWS = 30  # below this (or one class only) the constant rate is the honest prediction
-CALIBRATION_SHARE = 0.25  # the most recent share of training rows the probabilities are scaled on
+CALIBRATION_MONTHS = 6  # the intercept is re-estimated on the labels matured in this last window
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)  # inverse regularisation strengths tried by time-ordered CV
+CV_SPLITS = 3
+HALF_LIFE_MONTHS = 12  # an example's weight halves for every this many months of label age
 CALIBRATION_BINS = 10
 MODEL_NAME = "logistic_regression_calibrated"
 PLAIN_NAME = "logistic_regression"
@@ -94,30 +103,73 @@ def _trainable(y: pd.Series) -> bool:
     return len(y) >= MIN_TRAIN_ROWS and y.nunique() == 2 and y.value_counts().min() >= 3
 
 
-class CalibratedRenewalModel:
-    """Logistic regression on the older training rows, Platt-scaled on the most recent ones."""
+def _label_date(frame: pd.DataFrame) -> pd.Series:
+    """The day a contract's label became known: the end of its 30-day renewal window."""
+    return pd.to_datetime(frame["end_date"]) + pd.Timedelta(days=30)
 
-    def fit(self, train: pd.DataFrame) -> CalibratedRenewalModel:
+
+def _choose_c(train: pd.DataFrame) -> float:
+    """Regularisation by time-ordered cross-validation: each fold trains on older rows and is scored
+    (Brier) on the next newer block; the C with the lowest mean wins (ties: the stronger)."""
+    y = train[LABEL].astype(int).to_numpy()
+    scores = {}
+    for c in C_GRID:
+        fold = []
+        for fit_idx, test_idx in TimeSeriesSplit(n_splits=CV_SPLITS).split(train):
+            if not _trainable(pd.Series(y[fit_idx])):
+                continue
+            model = _logistic(c).fit(train.iloc[fit_idx][FEATURES], y[fit_idx])
+            p = model.predict_proba(train.iloc[test_idx][FEATURES])[:, 1]
+            fold.append(brier_score_loss(y[test_idx], p))
+        if fold:
+            scores[c] = float(np.mean(fold))
+    return min(scores, key=lambda c: (round(scores[c], 12), c)) if scores else 1.0
+
+
+def _offset_intercept(offset: np.ndarray, y: np.ndarray) -> float:
+    """Maximum-likelihood intercept shift b of a logistic model with fixed offsets (Newton steps):
+    afterwards Σ sigmoid(offset + b) = Σ y, i.e. the mean probability equals the window's rate."""
+    b = 0.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(offset + b)))
+        step = (p - y).sum() / max((p * (1 - p)).sum(), 1e-12)
+        b -= step
+        if abs(step) < 1e-10:
+            break
+    return float(b)
+
+
+class CalibratedRenewalModel:
+    """Logistic regression (C by time-ordered CV, recent rows weighted more), prior-shift recalibrated
+    on the labels that matured in the last CALIBRATION_MONTHS before `known_by`."""
+
+    def fit(self, train: pd.DataFrame, known_by: dt.date) -> CalibratedRenewalModel:
         train = train.sort_values(["end_date", "contract_id"])
-        n_cal = int(round(len(train) * CALIBRATION_SHARE))
-        base, recent = train.iloc[: len(train) - n_cal], train.iloc[len(train) - n_cal :]
-        if not (_trainable(base[LABEL]) and recent[LABEL].nunique() == 2):
-            base, recent = train, train  # too few rows to hold some back: scale on the training fit
-        self.base = _logistic(0.5).fit(base[FEATURES], base[LABEL].astype(int))
-        raw = self.base.predict_proba(recent[FEATURES])[:, 1]
-        self.scaler = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(raw), recent[LABEL].astype(int))
+        y = train[LABEL].astype(int).to_numpy()
+        label_date = _label_date(train)
+        age_months = (pd.Timestamp(known_by) - label_date).dt.days.to_numpy() / 30.4375
+        weights = 0.5 ** (np.maximum(age_months, 0) / HALF_LIFE_MONTHS)
+        self.c = _choose_c(train)
+        self.base = _logistic(self.c).fit(train[FEATURES], y, logisticregression__sample_weight=weights)
+        recent = (label_date >= pd.Timestamp(known_by) - pd.DateOffset(months=CALIBRATION_MONTHS)).to_numpy()
+        if not _trainable(pd.Series(y[recent])):
+            recent = np.ones(len(y), dtype=bool)  # too few recent labels: recalibrate on every row
+        raw = self.base.predict_proba(train[recent][FEATURES])[:, 1]
+        self.shift = _offset_intercept(_logit(raw).ravel(), y[recent])
         return self
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         if frame.empty:
             return np.array([])
-        raw = self.base.predict_proba(frame[FEATURES])[:, 1]
-        return self.scaler.predict_proba(_logit(raw))[:, 1]
+        raw = _logit(self.base.predict_proba(frame[FEATURES])[:, 1]).ravel()
+        return 1 / (1 + np.exp(-(raw + self.shift)))
 
 
-def fit_predict(train: pd.DataFrame, target: pd.DataFrame, model: str = MODEL_NAME) -> tuple[np.ndarray, str]:
-    """Probabilities for `target` from `model` fitted on `train`; falls back to the constant rate
-    (too little history) or to no probability at all (`rules_only`: no labelled row)."""
+def fit_predict(
+    train: pd.DataFrame, target: pd.DataFrame, known_by: dt.date, model: str = MODEL_NAME
+) -> tuple[np.ndarray, str]:
+    """Probabilities for `target` from `model` fitted on `train` (labels known by `known_by`); falls back
+    to the constant rate (too little history) or to no probability at all (`rules_only`: no labelled row)."""
     y = train[LABEL].astype(int) if len(train) else pd.Series([], dtype=int)
     if len(y) == 0:
         return np.full(len(target), np.nan), RULES_NAME
@@ -127,7 +179,7 @@ def fit_predict(train: pd.DataFrame, target: pd.DataFrame, model: str = MODEL_NA
         return np.array([]), model
     if model == PLAIN_NAME:
         return _logistic(1.0).fit(train[FEATURES], y).predict_proba(target[FEATURES])[:, 1], PLAIN_NAME
-    return CalibratedRenewalModel().fit(train).predict(target), MODEL_NAME
+    return CalibratedRenewalModel().fit(train, known_by).predict(target), MODEL_NAME
 
 
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -137,6 +189,8 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     out["observed_rate"] = float(np.mean(y)) if n else np.nan
     out["mean_predicted"] = float(np.mean(p)) if n else np.nan
     out["calibration_gap"] = out["mean_predicted"] - out["observed_rate"] if n else np.nan
+    rate = out["observed_rate"]
+    out["observed_rate_ci95"] = 1.96 * float(np.sqrt(rate * (1 - rate) / n)) if n else np.nan
     return out
 
 
@@ -179,7 +233,7 @@ def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 
     rows, predictions = [], {}
     for wanted in (MODEL_NAME, PLAIN_NAME, BASELINE_NAME):
-        p, name = fit_predict(train, test, wanted)
+        p, name = fit_predict(train, test, cutoff, wanted)
         if name == RULES_NAME or name in predictions:
             continue  # no labelled history, or a model fell back to a method already reported
         predictions[name] = p
@@ -210,7 +264,7 @@ def score(features: pd.DataFrame, as_of: dt.date, model: str = MODEL_NAME) -> pd
     target = features[
         (features["state_as_of"] == "active") & in_window & ~features["is_renewed"].astype(bool)
     ]
-    p, model_name = fit_predict(_closed(features), target, model)
+    p, model_name = fit_predict(_closed(features), target, as_of, model)
     out = target[["contract_id", "client_id", "end_date", "is_renewed"]].copy()
     out["renewal_probability"] = p
     out["model_name"] = model_name

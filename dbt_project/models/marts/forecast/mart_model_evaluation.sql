@@ -26,6 +26,7 @@ final as (
             when 'observed_rate' then '实际续约率'
             when 'mean_predicted' then '平均预测概率'
             when 'calibration_gap' then '校准偏差（预测−实际）'
+            when 'observed_rate_ci95' then '实际续约率抽样误差（95%）'
             when 'is_published' then '已采用'
             when 'train_positive_rate' then '训练集续约率'
             when 'calibration_mean_predicted' then '分组平均预测概率'

@@ -1,6 +1,6 @@
--- 征期日历: one row per filing month from 2022-01 (the first year of the official deadline seeds) or the first
--- month of dim_date if later, to the as-of month + 3, deadline from dim_date
--- (official SAT date where published, else the rule seed).
+-- 征期日历: one row per filing month from the first month of dim_date (1 January of the first year with
+-- data) to the as-of month + 3, deadline from dim_date: the official SAT date where published, else the
+-- SAT rule seed, else (months before or after both seeds, e.g. a history from 2012) the weekday rule.
 with months as (
     select distinct
         year,
@@ -10,8 +10,7 @@ with months as (
         month_tax_deadline as deadline,
         month_tax_deadline_source as deadline_source
     from {{ ref('dim_date') }}
-    where month_start between date '2022-01-01'
-        and date_trunc('month', {{ as_of() }}) + interval 3 month
+    where month_start <= date_trunc('month', {{ as_of() }}) + interval 3 month
 ),
 
 workdays as (
@@ -25,7 +24,11 @@ final as (
         m.month,
         m.deadline,
         m.deadline_source,
-        case m.deadline_source when 'official' then '官方公布' else '规则推算' end as deadline_source_cn,
+        case m.deadline_source
+            when 'official' then '官方公布'
+            when 'rule' then '规则推算'
+            when 'weekday_rule' then '估算（未计节假日）'
+        end as deadline_source_cn,
         (m.deadline - {{ as_of() }})::integer as days_remaining,
         (
             select count(*) from workdays as w
