@@ -5,17 +5,20 @@ The Evidence build itself takes minutes and is run by `make evidence` (docs/page
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.render import render_site
+from orchestration.render import evidence_build, render_site
 from orchestration.render.evidence_build import (
     READABLE_BY_1X,
+    EvidenceBuildError,
     compatible_snapshot,
     storage_version,
     template_entries,
@@ -177,3 +180,20 @@ def test_template_entries_are_the_pages_the_renderer_builds(tmp_path):
     assert entries == ["/clients/C'03", "/clients/C001", "/clients/C002"]
     rendered = render_site(FIXTURES / "pages", snap, tmp_path / "out", {"as_of_date": "2026-11-21"})
     assert sorted(p.url for p in rendered if p.params) == entries
+
+
+def test_a_page_query_error_fails_the_build_step():
+    """build:strict logs "Error in Query!" for a page SQL that Evidence's DuckDB cannot run and still
+    exits 0 (found with `interval 8 week`); make evidence fails on that line."""
+    timings: dict = {}
+    failing = "print('weekly | Error in Query! Parser Error: syntax error at or near \"week\"')"
+    with pytest.raises(
+        EvidenceBuildError, match=r"(?s)1 page query error.*weekly \| Error in Query! Parser Error"
+    ):
+        evidence_build._run("build_strict", [sys.executable, "-c", failing], dict(os.environ), timings)
+    assert timings["build_strict"] >= 0
+    evidence_build._run("sources", [sys.executable, "-c", "print('wrote 0 rows')"], dict(os.environ), timings)
+    with pytest.raises(subprocess.CalledProcessError):
+        evidence_build._run(
+            "sources", [sys.executable, "-c", "raise SystemExit(3)"], dict(os.environ), timings
+        )
