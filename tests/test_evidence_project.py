@@ -83,6 +83,9 @@ def _fake_universal_sql(root: Path) -> list[Path]:
         files.append(f)
     (src / "build-parquet.js").write_text(BUILD_PARQUET, encoding="utf-8")
     files.append(src / "build-parquet.js")
+    both = src / "client-duckdb" / "both.js"  # query results: DATE columns to JS dates, twice
+    both.write_text("\t\t\trow[col.name] = new Date(row[col.name]);\n" * 2, encoding="utf-8")
+    files.append(both)
     (root / "scripts").mkdir()
     shutil.copy(REPORTS / "scripts" / "patch-universal-sql.cjs", root / "scripts")
     return files
@@ -93,7 +96,7 @@ def test_postinstall_patch_applies_once_and_fails_when_the_code_moved(tmp_path):
     files = _fake_universal_sql(tmp_path)
     script = str(tmp_path / "scripts" / "patch-universal-sql.cjs")
     first = subprocess.run(["node", script], capture_output=True, text=True, check=True)
-    assert "7 change(s) applied" in first.stdout
+    assert "8 change(s) applied" in first.stdout
     patched = [f.read_text(encoding="utf-8") for f in files]
     for text in patched[:2]:  # unknown settings in duckdb-wasm 1.28 are not fatal
         assert text.count("try { await connection.query(") == 2
@@ -105,6 +108,7 @@ def test_postinstall_patch_applies_once_and_fails_when_the_code_moved(tmp_path):
     assert "if (false " in date_case  # all-null dates stay TIMESTAMP
     bool_case = parquet.split("case 'boolean':")[1]
     assert "if (rawValues.length " in bool_case  # 0-row booleans stay BOOLEAN; all-null ones DOUBLE
+    assert patched[3].count("row[col.name] == null ? null : new Date(row[col.name]);") == 2  # null stays null
     again = subprocess.run(["node", script], capture_output=True, text=True, check=True)
     assert "0 change(s) applied" in again.stdout  # idempotent
     assert [f.read_text(encoding="utf-8") for f in files] == patched
@@ -119,6 +123,7 @@ def test_postinstall_patch_applies_once_and_fails_when_the_code_moved(tmp_path):
 
 WRITE_PARQUET = """
 import { buildMultipartParquet } from '@evidence-dev/universal-sql';
+import { initDB, query } from '@evidence-dev/universal-sql/client-duckdb';
 const out = process.argv[1];
 const columns = [{ name: 'id', evidenceType: 'string' }, { name: 'amount', evidenceType: 'number' },
   { name: 'closed_date', evidenceType: 'date' }, { name: 'is_open', evidenceType: 'boolean' }];
@@ -126,7 +131,9 @@ const rows = [{ id: 'A1', amount: 12.5, closed_date: null, is_open: true },
   { id: 'A2', amount: -3, closed_date: null, is_open: false }];
 const written = [await buildMultipartParquet(columns, [], out + '/tmp', out, 'empty.parquet'),
   await buildMultipartParquet(columns, rows, out + '/tmp', out, 'no_dates.parquet')];
-console.log(JSON.stringify(written));
+await initDB();
+const dates = query("select * from (values (date '2026-11-20'), (null)) t(d)").map((r) => r.d);
+console.log(JSON.stringify([...written, dates]));
 process.exit(0);
 """
 
@@ -137,7 +144,8 @@ process.exit(0);
 )
 def test_installed_evidence_writes_empty_sources_and_keeps_all_null_dates(tmp_path):
     """The real, patched `evidence sources` parquet writer: a 0-row source is a 0-row file with its
-    columns, and a date column with no value keeps its TIMESTAMP type (comparable with dates)."""
+    columns, and a date column with no value keeps its TIMESTAMP type (comparable with dates); and
+    Evidence's query results keep a null date null."""
     done = subprocess.run(
         ["node", "--input-type=module", "-e", WRITE_PARQUET, str(tmp_path)],
         cwd=REPORTS,
@@ -146,7 +154,8 @@ def test_installed_evidence_writes_empty_sources_and_keeps_all_null_dates(tmp_pa
         timeout=120,
         check=True,
     )
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, 2]
+    # a null date in a query result stays null (upstream: new Date(null), shown as 1970-01-01)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, 2, ["2026-11-20T00:00:00.000Z", None]]
     types = {"id": "VARCHAR", "amount": "DOUBLE", "closed_date": "TIMESTAMP", "is_open": "BOOLEAN"}
     with duckdb.connect() as con:
         for name, count in (("empty", 0), ("no_dates", 2)):

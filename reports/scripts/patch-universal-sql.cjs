@@ -11,6 +11,9 @@
 //    table shows 1970-01-01. The apache-arrow in this lockfile writes an all-null TIMESTAMP column fine:
 //    keep the type. A 0-row boolean column keeps its type too (an all-null one with rows stays DOUBLE:
 //    arrow cannot write that, evidence-dev/evidence#1504).
+// 4. Query results turn every DATE value into `new Date(value)`, so a missing date (a task not yet
+//    completed, a staff member with nothing open) shows as 1970-01-01 in tables; keep null as null
+//    (Evidence then shows "-", as the offline renderer does).
 // Idempotent: a file already patched is left alone. Fails loudly if the code it patches moved.
 const fs = require("fs");
 const path = require("path");
@@ -25,6 +28,11 @@ for (const name of ["client-duckdb/node.js", "client-duckdb/browser.js"]) {
   }
 }
 PATCHES.push(
+  [
+    "client-duckdb/both.js",
+    "row[col.name] = new Date(row[col.name]);",
+    "row[col.name] = row[col.name] == null ? null : new Date(row[col.name]); // opscenter: null stays null",
+  ],
   [
     "build-parquet.js",
     "\tif (currentBatch.length) await flush(currentBatch);",
