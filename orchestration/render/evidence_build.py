@@ -170,6 +170,8 @@ def build(snapshot: Path, install: bool = True) -> dict:
         # @duckdb/node-bindings lists optional per-platform packages that no lockfile records
         # ("Missing: @duckdb/node-bindings-darwin-x64@ from lock file"); install takes the locked versions.
         _run("npm_install", ["npm", "install", "--no-audit", "--no-fund", "--no-save"], env, timings)
+    # the postinstall patch again (idempotent): node_modules installed before the patch last changed
+    _run("patch", ["node", "scripts/patch-universal-sql.cjs"], env, timings)
     _run("sources", ["npm", "run", "sources"], env, timings)
     shutil.rmtree(PRERENDERED.parent.parent, ignore_errors=True)  # last build's pages: not this one's
     _run("build_strict", ["npm", "run", "build:strict"], env, timings, pages=True)
