@@ -173,7 +173,10 @@ def build(snapshot: Path, install: bool = True) -> dict:
     # the postinstall patch again (idempotent): node_modules installed before the patch last changed
     _run("patch", ["node", "scripts/patch-universal-sql.cjs"], env, timings)
     _run("sources", ["npm", "run", "sources"], env, timings)
-    shutil.rmtree(PRERENDERED.parent.parent, ignore_errors=True)  # last build's pages: not this one's
+    # the last build's pages are not this one's: Evidence copies its output over reports/build
+    # without clearing it (a client of an earlier publication would stay published)
+    shutil.rmtree(PRERENDERED.parent.parent, ignore_errors=True)
+    shutil.rmtree(REPORTS / "build", ignore_errors=True)
     _run("build_strict", ["npm", "run", "build:strict"], env, timings, pages=True)
     files, size = _size(REPORTS / "build")
     pages = len(list((REPORTS / "build").rglob("index.html")))

@@ -67,9 +67,11 @@ def _serve(root: Path):
 
 
 def _evidence_path(build: Path, page: str) -> str:
+    """The URL Evidence's router expects: the folder with a trailing slash (trailingSlash 'always');
+    `clients/C001/index.html` would be routed as a page named `index.html`."""
     if page == "index":
-        return "index.html"
-    return f"{page}.html" if (build / f"{page}.html").is_file() else f"{page}/index.html"
+        return ""
+    return f"{page}.html" if (build / f"{page}.html").is_file() else f"{page}/"
 
 
 def numbers(text: str) -> list[str]:
