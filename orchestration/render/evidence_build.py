@@ -10,7 +10,10 @@ against the current publication, with `build:strict`. See docs/pages.md "Buildin
 3. `npm install` of the lockfile (postinstall: scripts/patch-universal-sql.cjs), `evidence sources`,
    `evidence build:strict`;
    the only network use is the npm registry during that install.
-Prints the time of each step and the size of reports/build.
+4. build:strict only logs a page query that fails ("Error in Query!") and still succeeds; here such a
+   line fails the build, so a page SQL that Evidence's DuckDB (duckdb-wasm 1.28 = DuckDB 0.9) cannot run
+   does not pass unnoticed.
+Prints the wall and CPU time of each step (build: compile, then prerender) and the size of reports/build.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -81,11 +86,60 @@ def template_entries(pages_dir: Path, snapshot: Path, sources_dir: Path) -> list
     return urls
 
 
-def _run(step: str, cmd: list[str], env: dict, timings: dict) -> None:
+QUERY_ERROR = "Error in Query!"  # Evidence logs a failing page query and still finishes build:strict
+PRERENDERED = REPORTS / ".evidence" / "template" / ".svelte-kit" / "output" / "prerendered" / "pages"
+
+
+class EvidenceBuildError(RuntimeError):
+    pass
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _first_page_seconds(start: float, stop: threading.Event, out: dict) -> None:
+    """Seconds until the first prerendered page appears: the compile (vite) part of the build."""
+    while not stop.wait(1.0):
+        if PRERENDERED.is_dir() and next(PRERENDERED.rglob("*.html"), None) is not None:
+            out["compile"] = round(time.monotonic() - start, 1)
+            return
+
+
+def _run(step: str, cmd: list[str], env: dict, timings: dict, pages: bool = False) -> None:
+    """Run one npm step, echoing its output; a page query error fails the step (Evidence only logs it)."""
     print(f"== {step}: {' '.join(cmd)}", flush=True)
-    start = time.monotonic()
-    subprocess.run(cmd, cwd=REPORTS, env=env, check=True)
+    start, cpu = time.monotonic(), _cpu_seconds()
+    stop, phases = threading.Event(), {}
+    watcher = threading.Thread(target=_first_page_seconds, args=(start, stop, phases), daemon=True)
+    if pages:  # split the build's time: compile until the first prerendered page, then prerender
+        watcher.start()
+    errors: list[str] = []
+    with subprocess.Popen(
+        cmd,
+        cwd=REPORTS,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    ) as proc:
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            if QUERY_ERROR in line:
+                errors.append(line.strip())
+    stop.set()
     timings[step] = round(time.monotonic() - start, 1)
+    timings[f"{step}_cpu"] = round(_cpu_seconds() - cpu, 1)
+    if "compile" in phases:
+        timings[f"{step}_compile"] = phases["compile"]
+        timings[f"{step}_prerender"] = round(timings[step] - phases["compile"], 1)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    if errors:
+        listed = "\n".join(sorted(set(errors)))
+        raise EvidenceBuildError(f"{step}: {len(errors)} page query error(s):\n{listed}")
 
 
 def _size(folder: Path) -> tuple[int, int]:
@@ -116,8 +170,14 @@ def build(snapshot: Path, install: bool = True) -> dict:
         # @duckdb/node-bindings lists optional per-platform packages that no lockfile records
         # ("Missing: @duckdb/node-bindings-darwin-x64@ from lock file"); install takes the locked versions.
         _run("npm_install", ["npm", "install", "--no-audit", "--no-fund", "--no-save"], env, timings)
+    # the postinstall patch again (idempotent): node_modules installed before the patch last changed
+    _run("patch", ["node", "scripts/patch-universal-sql.cjs"], env, timings)
     _run("sources", ["npm", "run", "sources"], env, timings)
-    _run("build_strict", ["npm", "run", "build:strict"], env, timings)
+    # the last build's pages are not this one's: Evidence copies its output over reports/build
+    # without clearing it (a client of an earlier publication would stay published)
+    shutil.rmtree(PRERENDERED.parent.parent, ignore_errors=True)
+    shutil.rmtree(REPORTS / "build", ignore_errors=True)
+    _run("build_strict", ["npm", "run", "build:strict"], env, timings, pages=True)
     files, size = _size(REPORTS / "build")
     pages = len(list((REPORTS / "build").rglob("index.html")))
     result = {
@@ -146,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("npm") is None:
         print("npm not found", file=sys.stderr)
         return 2
-    build(args.snapshot.resolve(), install=not args.no_install)
+    try:
+        build(args.snapshot.resolve(), install=not args.no_install)
+    except EvidenceBuildError as e:
+        print(f"make evidence failed: {e}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -47,6 +47,7 @@ EXTRACT = """() => {
     return out.join('\\n');
 }"""
 CHROMIUM = settings.chromium_path()
+LOADING = "Loading..."  # Evidence's placeholder while a query runs in the browser
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -66,26 +67,31 @@ def _serve(root: Path):
 
 
 def _evidence_path(build: Path, page: str) -> str:
+    """The URL Evidence's router expects: the folder with a trailing slash (trailingSlash 'always');
+    `clients/C001/index.html` would be routed as a page named `index.html`."""
     if page == "index":
-        return "index.html"
-    return f"{page}.html" if (build / f"{page}.html").is_file() else f"{page}/index.html"
+        return ""
+    return f"{page}.html" if (build / f"{page}.html").is_file() else f"{page}/"
 
 
 def numbers(text: str) -> list[str]:
     return NUMBER.findall(text)
 
 
-def _settled(page, timeout_s: int = 60) -> list[str]:
-    """The page's numbers once they stop changing (three equal reads a second apart)."""
+def _settled(page, timeout_s: int = 240) -> list[str]:
+    """The page's numbers once Evidence has finished (no "Loading..." placeholder left) and they stop
+    changing (three equal reads a second apart). After hydration Evidence re-runs every query in the
+    browser's duckdb-wasm; on a busy machine that takes a minute."""
     last, same = None, 0
     for _ in range(timeout_s):
         page.wait_for_timeout(1000)
-        now = numbers(page.evaluate(EXTRACT))
-        same = same + 1 if now == last and now else 0
+        text = page.evaluate(EXTRACT)
+        now = numbers(text)
+        same = same + 1 if now == last and now and LOADING not in text else 0
         if same >= 2:
             return now
         last = now
-    return last or []
+    raise TimeoutError(f"{page.url}: still loading after {timeout_s} s")
 
 
 def compare(offline: Path, evidence: Path, pages: list[str]) -> dict:
