@@ -40,33 +40,25 @@ from functools import partial
 import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    build_core,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2024-06-30"
 TS = dt.datetime(2024, 6, 30, 20, 0)
 D = dt.date.fromisoformat
 
 
-_client = partial(client_row, updated_at=TS)
-_invoice = partial(invoice_row, updated_at=TS)
-_payment = partial(payment_row, updated_at=TS)
+_client = partial(h.client_row, updated_at=TS)
+_invoice = partial(h.invoice_row, updated_at=TS)
+_payment = partial(h.payment_row, updated_at=TS)
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("payment_application")
     path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(
+    conn = h.new_raw_warehouse(path)
+    h.insert_rows(conn, "staff", [h.accountant_row(updated_at=TS)])
+    h.insert_rows(
         conn,
         "clients",
         [
@@ -76,7 +68,7 @@ def warehouse(tmp_path_factory):
             _client("C3B", "丙公司"),
         ],
     )
-    insert_rows(
+    h.insert_rows(
         conn,
         "invoices",
         [
@@ -91,7 +83,7 @@ def warehouse(tmp_path_factory):
             _invoice("I8", "C3A", "2024-04-01", "2024-05-01", "300.00"),
         ],
     )
-    insert_rows(
+    h.insert_rows(
         conn,
         "payments",
         [
@@ -108,7 +100,7 @@ def warehouse(tmp_path_factory):
         ],
     )
     conn.close()
-    build_core(path, AS_OF, tmp / "target")  # also runs every generic and singular dbt test
+    h.build_core(path, AS_OF, tmp / "target")  # also runs every generic and singular dbt test
     conn = duckdb.connect(str(path), read_only=True)
     yield conn
     conn.close()
