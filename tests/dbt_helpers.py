@@ -70,16 +70,6 @@ def run_dbt(
     return proc
 
 
-def build_core(warehouse: Path, as_of: str, target_path: Path) -> subprocess.CompletedProcess:
-    """Seed and build (models + tests) everything up to the core layer."""
-    return run_dbt(
-        ["build", "--select", "+path:models/core", "--indirect-selection", "cautious"],
-        warehouse,
-        as_of,
-        target_path,
-    )
-
-
 def build_warehouse(tmp: Path, as_of: str, select: Sequence[str], raw: Mapping[str, Iterable[dict]]) -> Path:
     """A hand-made firm: `raw` rows (entity -> rows) in a fresh `tmp/warehouse.duckdb`, built by
     `dbt build --select <select>` (cautious indirect selection) for `as_of`; returns the file's path."""

@@ -54,24 +54,15 @@ _payment = partial(h.payment_row, updated_at=TS)
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("payment_application")
-    path = tmp / "warehouse.duckdb"
-    conn = h.new_raw_warehouse(path)
-    h.insert_rows(conn, "staff", [h.accountant_row(updated_at=TS)])
-    h.insert_rows(
-        conn,
-        "clients",
-        [
+    raw = {
+        "staff": [h.accountant_row(updated_at=TS)],
+        "clients": [
             _client("C1", "甲公司"),
             _client("C2", "乙公司"),
             _client("C3A", "丙公司"),
             _client("C3B", "丙公司"),
         ],
-    )
-    h.insert_rows(
-        conn,
-        "invoices",
-        [
+        "invoices": [
             _invoice("I1", "C1", "2024-01-01", "2024-01-31", "1000.00"),
             _invoice("I2", "C1", "2024-02-01", "2024-02-29", "1000.00"),
             _invoice("I3", "C1", "2024-03-01", "2024-03-31", "1500.00"),
@@ -82,11 +73,7 @@ def warehouse(tmp_path_factory):
             _invoice("I9", "C2", "2024-05-01", "2024-05-31", "150.00"),
             _invoice("I8", "C3A", "2024-04-01", "2024-05-01", "300.00"),
         ],
-    )
-    h.insert_rows(
-        conn,
-        "payments",
-        [
+        "payments": [
             _payment("P10", "2024-01-20", "400.00", client_id="C1", invoice_id="I1"),
             _payment("P1", "2024-02-20", "1000.00", client_id="C1", invoice_id="I2"),
             _payment("P3", "2024-03-01", "500.00", payer_name="乙公司"),
@@ -98,12 +85,12 @@ def warehouse(tmp_path_factory):
             _payment("P7", "2024-06-15", "1000.00", client_id="C1"),
             _payment("P8", "2024-07-02", "500.00", client_id="C1"),
         ],
-    )
-    conn.close()
-    h.build_core(path, AS_OF, tmp / "target")  # also runs every generic and singular dbt test
-    conn = duckdb.connect(str(path), read_only=True)
-    yield conn
-    conn.close()
+    }
+    # building core also runs every generic and singular dbt test on the way
+    tmp = tmp_path_factory.mktemp("payment_application")
+    path = h.build_warehouse(tmp, AS_OF, ["+path:models/core"], raw)
+    with duckdb.connect(str(path), read_only=True) as conn:
+        yield conn
 
 
 def test_every_application_to_the_cent(warehouse):

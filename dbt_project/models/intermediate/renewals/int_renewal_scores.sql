@@ -3,7 +3,15 @@
 -- A firm where no contract has ended yet gets no probability (model_name rules_only): the renewal
 -- marts then tier its contracts by their rules alone.
 with scores as (
-    select * from {{ source('ml', 'renewal_scores') }}
+    select
+        *,
+        case
+            when renewal_probability is null then 'rules_only'
+            when renewal_probability < {{ var('renewal_low_probability') }} then 'low'
+            when renewal_probability < {{ var('renewal_high_probability') }} then 'medium'
+            else 'high'
+        end as probability_band
+    from {{ source('ml', 'renewal_scores') }}
     where as_of_date = {{ as_of() }}
 ),
 
@@ -22,17 +30,9 @@ final as (
         (s.end_date - {{ as_of() }})::integer as days_to_end,
         k.annualized_value,
         s.renewal_probability,
-        case
-            when s.renewal_probability is null then 'rules_only'
-            when s.renewal_probability < {{ var('renewal_low_probability') }} then 'low'
-            when s.renewal_probability < {{ var('renewal_high_probability') }} then 'medium'
-            else 'high'
-        end as probability_band,
-        case
-            when s.renewal_probability is null then '规则判断'
-            when s.renewal_probability < {{ var('renewal_low_probability') }} then '低'
-            when s.renewal_probability < {{ var('renewal_high_probability') }} then '中'
-            else '高'
+        s.probability_band,
+        case s.probability_band
+            when 'rules_only' then '规则判断' when 'low' then '低' when 'medium' then '中' else '高'
         end as probability_band_cn,
         s.is_renewed,
         c.accountant_id,

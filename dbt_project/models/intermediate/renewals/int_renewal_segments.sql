@@ -159,4 +159,5 @@ final as (
     select * from tiered
 )
 
-select * from final
+-- the contract's columns (dim_contracts) with the assessment and the segment
+select * from final  -- noqa: AM04

@@ -20,7 +20,7 @@ months as (
     select distinct period, month_start, month_end
     from {{ ref('dim_date') }}
     where date_day <= {{ as_of() }}
-      and date_day >= (select min(due_date) from bookkeeping_tasks)
+      and date_day >= (select min(bt.due_date) from bookkeeping_tasks as bt)
 ),
 
 loads as (
