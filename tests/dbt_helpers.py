@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -81,6 +81,14 @@ def build_warehouse(tmp: Path, as_of: str, select: Sequence[str], raw: Mapping[s
     args = ["build", "--select", *select, "--indirect-selection", "cautious"]
     run_dbt(args, path, as_of, Path(tmp) / "target")
     return path
+
+
+def read_only_warehouse(
+    tmp: Path, as_of: str, select: Sequence[str], raw: Mapping[str, Iterable[dict]]
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """build_warehouse, then a read-only connection for a module fixture to `yield from`."""
+    with duckdb.connect(str(build_warehouse(tmp, as_of, select, raw)), read_only=True) as conn:
+        yield conn
 
 
 def query(warehouse: Path, sql: str, params: Sequence | None = None) -> list[tuple]:

@@ -10,7 +10,6 @@ import csv
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from orchestration import calendar_seed
@@ -77,9 +76,9 @@ def warehouse(tmp_path_factory):
              "assignee_id": "S2", "stage": "tax_filing"},
         ],
     }  # fmt: skip
-    path = h.build_warehouse(tmp_path_factory.mktemp("core_models"), AS_OF, ["+path:models/core"], raw)
-    with duckdb.connect(str(path), read_only=True) as conn:
-        yield conn
+    yield from h.read_only_warehouse(
+        tmp_path_factory.mktemp("core_models"), AS_OF, ["+path:models/core"], raw
+    )
 
 
 def test_task_state_reconstructed_for_past_as_of(warehouse):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 
 from tests import dbt_helpers as h
@@ -102,9 +101,9 @@ def warehouse(tmp_path_factory):
         "tasks": tasks,
     }  # fmt: skip
     # cautious: only tests whose every parent is selected (not e.g. relationships into fct_feedback)
-    path = h.build_warehouse(tmp_path_factory.mktemp("marts_progress"), AS_OF, [f"+{m}" for m in MARTS], raw)
-    with duckdb.connect(str(path), read_only=True) as conn:
-        yield conn
+    yield from h.read_only_warehouse(
+        tmp_path_factory.mktemp("marts_progress"), AS_OF, [f"+{m}" for m in MARTS], raw
+    )
 
 
 STAGE_STATES = (

@@ -45,7 +45,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from tests import dbt_helpers as h
@@ -135,11 +134,9 @@ def warehouse(tmp_path_factory):
     ]  # fmt: skip
     # one build of everything the two report folders need, with every dbt test on the way
     select = ["+path:models/marts/renewals", "+path:models/marts/workload"]
-    path = h.build_warehouse(
+    yield from h.read_only_warehouse(
         tmp_path_factory.mktemp("marts_renewals_workload"), AS_OF, select, {**raw, "tasks": tasks}
     )
-    with duckdb.connect(str(path), read_only=True) as conn:
-        yield conn
 
 
 def test_upcoming_renewal_segments(warehouse):

@@ -37,7 +37,6 @@ import datetime as dt
 from decimal import Decimal
 from functools import partial
 
-import duckdb
 import pytest
 
 from tests import dbt_helpers as h
@@ -87,10 +86,9 @@ def warehouse(tmp_path_factory):
         ],
     }
     # building core also runs every generic and singular dbt test on the way
-    tmp = tmp_path_factory.mktemp("payment_application")
-    path = h.build_warehouse(tmp, AS_OF, ["+path:models/core"], raw)
-    with duckdb.connect(str(path), read_only=True) as conn:
-        yield conn
+    yield from h.read_only_warehouse(
+        tmp_path_factory.mktemp("payment_application"), AS_OF, ["+path:models/core"], raw
+    )
 
 
 def test_every_application_to_the_cent(warehouse):

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import accountant_row, build_warehouse, client_row, task_row
+from tests.dbt_helpers import accountant_row, client_row, read_only_warehouse, task_row
 
 AS_OF = "2026-10-22"
 TS = dt.datetime(2026, 10, 22, 20, 0)
@@ -46,9 +45,7 @@ def warehouse(tmp_path_factory):
         ],
     }  # fmt: skip
     select = ["+mart_tax_calendar", "+mart_tax_filing_status"]
-    path = build_warehouse(tmp_path_factory.mktemp("tax_marts"), AS_OF, select, raw)
-    with duckdb.connect(str(path), read_only=True) as conn:
-        yield conn
+    yield from read_only_warehouse(tmp_path_factory.mktemp("tax_marts"), AS_OF, select, raw)
 
 
 def test_calendar_official_where_published_rule_otherwise(warehouse):
