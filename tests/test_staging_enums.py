@@ -1,6 +1,7 @@
-"""The staging `accepted_values` tests are the contract's enums (orchestration/contract.py), not copies
-that drift: every enum column of every entity is tested with exactly its contract codes, and no other
-column carries a hand-made list."""
+"""Staging is the contract, not copies that drift: the `accepted_values` tests are the contract's enums
+(orchestration/contract.py), every enum column of every entity tested with exactly its contract codes
+and no other column carrying a hand-made list; and the column types macro stage_source casts to
+(_sources.yml data_type) are the raw schema's (orchestration/raw_schema.py)."""
 
 from __future__ import annotations
 
