@@ -105,7 +105,9 @@ def firm(tmp_path_factory):
         write_table(conn, "renewal_scores", scores.assign(
             renewal_probability=scores["contract_id"].map({"K1": 0.95, "K2": 0.30, "K3": 0.90}),
             model_name="hand"))  # fmt: skip
-    h.run_dbt(["build", "--select", "mart_renewal_scores", "mart_renewals_upcoming"], path, as_of, tmp / "t3")
+    # the scores and the segments are computed in int_ models the two marts publish
+    models = ["int_renewal_scores", "int_renewal_segments", "mart_renewal_scores", "mart_renewals_upcoming"]
+    h.run_dbt(["build", "--select", *models], path, as_of, tmp / "t3")
     out["model"] = upcoming()
     return out
 
