@@ -7,7 +7,7 @@ demo generator and the docs all read it; nothing else may restate it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Column types the loader knows how to parse.
 TEXT = "text"
@@ -142,6 +142,10 @@ def C(name, aliases, type_, required=False, **kw) -> Column:  # noqa: N802 - com
 
 
 UPDATED_AT = C("updated_at", "更新时间", TIMESTAMP, True)
+# Columns several entities share, declared once.
+CLIENT_ID = C("client_id", "客户编号", TEXT, True, references="clients.client_id")
+CONTRACT_ID = C("contract_id", "合同编号", TEXT, references="contracts.contract_id")
+SERVICE_TYPE = C("service_type", "服务类型", ENUM, True, enum="service_type")
 
 ENTITIES: dict[str, Entity] = {
     e.name: e
@@ -186,8 +190,8 @@ ENTITIES: dict[str, Entity] = {
             "合同",
             (
                 C("contract_id", "合同编号", TEXT, True),
-                C("client_id", "客户编号", TEXT, True, references="clients.client_id"),
-                C("service_type", "服务类型", ENUM, True, enum="service_type"),
+                CLIENT_ID,
+                SERVICE_TYPE,
                 C("billing_cycle", "付款周期", ENUM, True, enum="billing_cycle"),
                 C("fee_per_cycle", "每期费用", AMOUNT, True, min_value=0),
                 C("start_date", "开始日期", DATE, True),
@@ -205,8 +209,8 @@ ENTITIES: dict[str, Entity] = {
             "应收账单",
             (
                 C("invoice_id", "账单编号", TEXT, True),
-                C("client_id", "客户编号", TEXT, True, references="clients.client_id"),
-                C("contract_id", "合同编号", TEXT, references="contracts.contract_id"),
+                CLIENT_ID,
+                CONTRACT_ID,
                 C("issue_date", "账单日期", DATE, True),
                 C("due_date", "到期日", DATE, True),
                 C("amount", "应收金额", AMOUNT, True, min_value=0, min_exclusive=True),
@@ -221,7 +225,7 @@ ENTITIES: dict[str, Entity] = {
             "收款",
             (
                 C("payment_id", "收款编号", TEXT, True),
-                C("client_id", "客户编号", TEXT, references="clients.client_id"),
+                replace(CLIENT_ID, required=False),  # a receipt may not name its client
                 C("invoice_id", "账单编号", TEXT, references="invoices.invoice_id"),
                 C("paid_date", "收款日期", DATE, True),
                 C("amount", "收款金额", AMOUNT, True, min_value=0, min_exclusive=True),
@@ -237,9 +241,9 @@ ENTITIES: dict[str, Entity] = {
             "服务任务",
             (
                 C("task_id", "任务编号", TEXT, True),
-                C("client_id", "客户编号", TEXT, True, references="clients.client_id"),
-                C("contract_id", "合同编号", TEXT, references="contracts.contract_id"),
-                C("service_type", "服务类型", ENUM, True, enum="service_type"),
+                CLIENT_ID,
+                CONTRACT_ID,
+                SERVICE_TYPE,
                 C("stage", "环节", ENUM, True, enum="stage"),
                 C("period", "所属期", PERIOD),
                 C("assignee_id", "负责人", TEXT, True, references="staff.staff_id"),
@@ -260,7 +264,7 @@ ENTITIES: dict[str, Entity] = {
             "客户评价",
             (
                 C("feedback_id", "评价编号", TEXT, True),
-                C("client_id", "客户编号", TEXT, True, references="clients.client_id"),
+                CLIENT_ID,
                 C("feedback_date", "日期", DATE, True),
                 C("score", "评分", INTEGER, min_value=1, max_value=5),
                 C("is_complaint", "是否投诉", BOOLEAN),

@@ -24,9 +24,9 @@ def pytest_collection_modifyitems(config, items):
     """Keep what a module shares on one xdist worker (`make test` runs `pytest -n 2 --dist loadgroup`).
 
     Most test modules build one small warehouse in a module-scoped fixture, and the end-to-end and
-    report-page tests share the session's published night: each module is one group, and every module
-    with a test that reads the night joins the "night" group, so neither is built twice. Without xdist the marks
-    are inert.
+    report-page tests share the session's published night: each module is one group, and every
+    module with a test that reads the night joins the "night" group, so neither is built twice.
+    Without xdist the marks are inert.
     """
     import pytest
 

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -69,14 +70,31 @@ def run_dbt(
     return proc
 
 
-def build_core(warehouse: Path, as_of: str, target_path: Path) -> subprocess.CompletedProcess:
-    """Seed and build (models + tests) everything up to the core layer."""
-    return run_dbt(
-        ["build", "--select", "+path:models/core", "--indirect-selection", "cautious"],
-        warehouse,
-        as_of,
-        target_path,
-    )
+def build_warehouse(tmp: Path, as_of: str, select: Sequence[str], raw: Mapping[str, Iterable[dict]]) -> Path:
+    """A hand-made firm: `raw` rows (entity -> rows) in a fresh `tmp/warehouse.duckdb`, built by
+    `dbt build --select <select>` (cautious indirect selection) for `as_of`; returns the file's path."""
+    path = Path(tmp) / "warehouse.duckdb"
+    conn = new_raw_warehouse(path)
+    for entity, rows in raw.items():
+        insert_rows(conn, entity, list(rows))
+    conn.close()
+    args = ["build", "--select", *select, "--indirect-selection", "cautious"]
+    run_dbt(args, path, as_of, Path(tmp) / "target")
+    return path
+
+
+def read_only_warehouse(
+    tmp: Path, as_of: str, select: Sequence[str], raw: Mapping[str, Iterable[dict]]
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """build_warehouse, then a read-only connection for a module fixture to `yield from`."""
+    with duckdb.connect(str(build_warehouse(tmp, as_of, select, raw)), read_only=True) as conn:
+        yield conn
+
+
+def query(warehouse: Path, sql: str, params: Sequence | None = None) -> list[tuple]:
+    """Rows of `sql` on the warehouse file, opened read-only."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute(sql, params or []).fetchall()
 
 
 def new_raw_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
@@ -140,8 +158,39 @@ def payment_row(payment_id, paid, amount, *, updated_at, **fields) -> dict:
     }
 
 
-def staff_row(staff_id: str, staff_name: str, role: str = "accountant", *, updated_at, **fields) -> dict:
-    return {"staff_id": staff_id, "staff_name": staff_name, "role": role, "updated_at": updated_at, **fields}
+def paid_invoice(
+    invoice_id, client_id, issue, due, paid, amount, *, updated_at, **fields
+) -> tuple[dict, dict]:
+    """An invoice and the payment `P<invoice_id>` that pays it in full on `paid` (dates 'YYYY-MM-DD')."""
+    invoice = invoice_row(invoice_id, client_id, issue, due, amount, updated_at=updated_at, **fields)
+    payment = payment_row(f"P{invoice_id}", paid, amount, client_id=client_id, invoice_id=invoice_id,
+                          updated_at=updated_at)  # fmt: skip
+    return invoice, payment
+
+
+def _day(value):
+    """'YYYY-MM-DD' -> date; dates and None pass through."""
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _at(value):
+    """'YYYY-MM-DD HH:MM' -> datetime; datetimes and None pass through."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def staff_row(
+    staff_id: str,
+    staff_name: str,
+    role: str = "accountant",
+    *,
+    updated_at,
+    hire_date=None,
+    leave_date=None,
+    **fields,
+) -> dict:
+    """A staff member; hire/leave dates as dates or 'YYYY-MM-DD' strings."""
+    return {"staff_id": staff_id, "staff_name": staff_name, "role": role, "hire_date": _day(hire_date),
+            "leave_date": _day(leave_date), "updated_at": updated_at, **fields}  # fmt: skip
 
 
 def contract_row(contract_id, client_id, fee, start, end, *, updated_at, **fields) -> dict:
@@ -160,17 +209,20 @@ def contract_row(contract_id, client_id, fee, start, end, *, updated_at, **field
     }
 
 
-def task_row(task_id, client_id, stage, due, status, *, created_at, updated_at, **fields) -> dict:
-    """A bookkeeping-service task; `due` 'YYYY-MM-DD', timestamps as datetimes."""
+def task_row(task_id, client_id, stage, due, status, *, created_at, updated_at, started_at=None,
+             completed_at=None, **fields) -> dict:  # fmt: skip
+    """A bookkeeping-service task; `due` 'YYYY-MM-DD', timestamps as datetimes or 'YYYY-MM-DD HH:MM'."""
     return {
         "task_id": task_id,
         "client_id": client_id,
         "service_type": "bookkeeping",
         "stage": stage,
-        "created_at": created_at,
+        "created_at": _at(created_at),
+        "started_at": _at(started_at),
+        "completed_at": _at(completed_at),
         "due_date": dt.date.fromisoformat(due),
         "status": status,
-        "updated_at": updated_at,
+        "updated_at": _at(updated_at),
         **fields,
     }
 

@@ -13,28 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import duckdb
 import pandas as pd
 import pytest
 
 from orchestration.models.ml_tables import write_table
-from tests.dbt_helpers import (
-    client_row,
-    contract_row,
-    feedback_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-    staff_row,
-    task_row,
-)
+from tests import dbt_helpers as h
 
 NIGHT1, NIGHT2 = "2026-10-22", "2026-10-23"
 TS = dt.datetime(2026, 10, 1, 8, 0)
 D = dt.date.fromisoformat
-T = dt.datetime.fromisoformat
 
 
 def alert_id(alert_type: str, entity_id: str) -> str:
@@ -42,46 +29,45 @@ def alert_id(alert_type: str, entity_id: str) -> str:
 
 
 def _client(cid, accountant):
-    return client_row(cid, f"客户{cid}", taxpayer_type="general", industry="trade",
+    return h.client_row(cid, f"客户{cid}", taxpayer_type="general", industry="trade",
                       signed_date=D("2025-01-01"), accountant_id=accountant, sales_id="S3",
                       updated_at=TS)  # fmt: skip
 
 
 def _contract(kid, client, start, end):
-    return contract_row(kid, client, "500.00", start, end, updated_at=TS)
+    return h.contract_row(kid, client, "500.00", start, end, updated_at=TS)
 
 
 def _invoice(iid, client, issue, due, amount="1000.00"):
-    return invoice_row(iid, client, issue, due, amount, updated_at=TS)
+    return h.invoice_row(iid, client, issue, due, amount, updated_at=TS)
 
 
 def _payment(pid, client, invoice, paid, amount="1000.00", payer=None):
-    return payment_row(
+    return h.payment_row(
         pid, paid, amount, client_id=client, invoice_id=invoice, payer_name=payer, updated_at=TS
     )
 
 
 def _task(tid, client, stage, due, status, assignee="S2", period="2026-09", started=None, completed=None,
           depends_on=None):  # fmt: skip
-    return task_row(tid, client, stage, due, status, period=period, assignee_id=assignee,
-                    created_at=T("2026-10-01 08:00"), started_at=T(started) if started else None,
-                    completed_at=T(completed) if completed else None, depends_on_task_id=depends_on,
-                    updated_at=TS)  # fmt: skip
+    return h.task_row(tid, client, stage, due, status, period=period, assignee_id=assignee,
+                      created_at="2026-10-01 08:00", started_at=started, completed_at=completed,
+                      depends_on_task_id=depends_on, updated_at=TS)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("alerts")
     path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [
-        staff_row("S1", "张会计", monthly_capacity=1, updated_at=TS),
-        staff_row("S2", "李会计", monthly_capacity=10, updated_at=TS),
-        staff_row("S3", "王销售", "sales", updated_at=TS),
+    conn = h.new_raw_warehouse(path)
+    h.insert_rows(conn, "staff", [
+        h.staff_row("S1", "张会计", monthly_capacity=1, updated_at=TS),
+        h.staff_row("S2", "李会计", monthly_capacity=10, updated_at=TS),
+        h.staff_row("S3", "王销售", "sales", updated_at=TS),
     ])  # fmt: skip
-    insert_rows(conn, "clients", [_client(c, "S1" if c in ("C1", "C2") else "S2")
+    h.insert_rows(conn, "clients", [_client(c, "S1" if c in ("C1", "C2") else "S2")
                                   for c in ("C1", "C2", "C3", "C4", "C5", "C6")])  # fmt: skip
-    insert_rows(conn, "contracts", [
+    h.insert_rows(conn, "contracts", [
         # 24 days left, p = 0.30 → expiring alert (also churn risk by probability, alerted once)
         _contract("K1", "C1", "2026-01-01", "2026-11-15"),
         _contract("K2", "C2", "2026-01-01", "2026-11-30"),  # p = 0.90 → no alert
@@ -89,7 +75,7 @@ def nights(tmp_path_factory):
         _contract("K4", "C5", "2026-01-01", "2026-12-15"),  # unscored, complaint → churn risk by signals
         _contract("K5", "C6", "2026-01-01", "2026-12-20"),  # no distress → no churn risk
     ])  # fmt: skip
-    insert_rows(conn, "invoices", [
+    h.insert_rows(conn, "invoices", [
         _invoice("I1", "C1", "2026-10-01", "2026-10-19"),  # 3 days past due on night 1 → overdue
         _invoice("I2", "C2", "2026-10-01", "2026-10-20"),  # 2 days → not yet (3 on night 2)
         # C3 paid 2 of 3 invoices more than 15 days late → chronic late payer
@@ -101,7 +87,7 @@ def nights(tmp_path_factory):
         _invoice("I4B", "C4", "2026-04-15", "2026-05-01"),
         _invoice("I4C", "C4", "2026-06-15", "2026-07-01"),
     ])  # fmt: skip
-    insert_rows(conn, "payments", [
+    h.insert_rows(conn, "payments", [
         _payment("P3A", "C3", "I3A", "2026-04-15"),  # 45 days late
         _payment("P3B", "C3", "I3B", "2026-06-01"),  # 31 days late
         _payment("P3C", "C3", "I3C", "2026-07-05"),  # 4 days late: within grace
@@ -110,10 +96,10 @@ def nights(tmp_path_factory):
         _payment("P4C", "C4", "I4C", "2026-07-01"),
         _payment("PU", None, None, "2026-10-10", "888.00", payer="无名氏"),  # unidentified
     ])  # fmt: skip
-    insert_rows(
-        conn, "feedback", [feedback_row("FB1", "C5", "2026-09-01", 2, is_complaint=True, updated_at=TS)]
+    h.insert_rows(
+        conn, "feedback", [h.feedback_row("FB1", "C5", "2026-09-01", 2, is_complaint=True, updated_at=TS)]
     )
-    insert_rows(conn, "tasks", [
+    h.insert_rows(conn, "tasks", [
         _task("D1", "C1", "document_collection", "2026-10-20", "todo"),  # 2 days late → alert
         _task("D2", "C2", "document_collection", "2026-10-21", "todo"),  # 1 day → not yet
         _task("D3", "C3", "document_collection", "2026-10-10", "done", started="2026-10-09 09:00",
@@ -142,33 +128,24 @@ def nights(tmp_path_factory):
     conn.close()
 
     def alerts():
-        with duckdb.connect(str(path), read_only=True) as c:
-            return {
-                r[0]: r[1:]
-                for r in c.execute(
-                    "select alert_id, alert_type, entity_id, severity, staff_id, client_id, first_seen_date,"
-                    " message"
-                    " from marts.mart_alerts"
-                ).fetchall()
-            }
+        rows = h.query(path, "select alert_id, alert_type, entity_id, severity, staff_id, client_id,"
+                             " first_seen_date, message from marts.mart_alerts")  # fmt: skip
+        return {r[0]: r[1:] for r in rows}
 
     def history():
-        with duckdb.connect(str(path), read_only=True) as c:
-            return sorted(
-                c.execute(
-                    "select alert_id, opened_date, closed_date, is_open from marts.mart_alert_history"
-                ).fetchall()
-            )
+        return sorted(
+            h.query(path, "select alert_id, opened_date, closed_date, is_open from marts.mart_alert_history")
+        )
 
-    run_dbt(
+    h.run_dbt(
         ["build", "--select", "+mart_alerts", "--indirect-selection", "cautious"], path, NIGHT1, tmp / "t1"
     )
     night1 = alerts()
-    run_dbt(
+    h.run_dbt(
         ["build", "--select", "+mart_alerts", "--indirect-selection", "cautious"], path, NIGHT2, tmp / "t2"
     )
     night2, history2 = alerts(), history()
-    run_dbt(["run", "--select", "mart_alert_history", "mart_alerts"], path, NIGHT2, tmp / "t3")  # rerun
+    h.run_dbt(["run", "--select", "mart_alert_history", "mart_alerts"], path, NIGHT2, tmp / "t3")  # rerun
     return {"night1": night1, "night2": night2, "history2": history2, "rerun": (alerts(), history())}
 
 

@@ -24,18 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2026-10-22"
 TS = dt.datetime(2026, 10, 21, 8, 0)
@@ -47,49 +38,50 @@ def alert_id(alert_type: str, entity_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def alerts(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("priority")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(conn, "clients", [
-        client_row("A", "甲科技", updated_at=TS), client_row("B", "乙商贸", updated_at=TS),
-        client_row("M", "北京卓宝贸易有限公司", updated_at=TS),
-        client_row("N", "北京华信科技有限公司", updated_at=TS),
-        client_row("Z", "丁餐饮", updated_at=TS, status="churned"),
-        client_row("Y", "戊建筑", updated_at=TS, status="churned"),
-    ])  # fmt: skip
-    insert_rows(conn, "invoices", [
-        invoice_row("IBIG", "A", "2026-07-24", "2026-08-23", "20000", updated_at=TS),
-        invoice_row("ISML", "A", "2026-09-12", "2026-10-12", "500", updated_at=TS),
-        invoice_row("IOLD", "B", "2025-08-01", "2025-09-01", "8600", updated_at=TS),
-        invoice_row("IM", "M", "2026-10-01", "2026-10-15", "2100", updated_at=TS),
-        invoice_row("IN", "N", "2026-10-01", "2026-10-15", "2100", updated_at=TS),
-        invoice_row("IZ", "Z", "2026-08-01", "2026-09-01", "1000", updated_at=TS, status="paid"),
-        *[invoice_row(f"IY{k}", "Y", f"2026-0{k}-01", f"2026-0{k}-10", "300", updated_at=TS)
-          for k in (3, 4, 5)],
-    ])  # fmt: skip
-    insert_rows(conn, "payments", [
-        payment_row("PM", "2026-10-16", "2100", updated_at=TS, payer_name="卓宝贸易（个人）"),
-        payment_row("PX", "2026-10-16", "2100", updated_at=TS, payer_name="无名氏"),
-        *[payment_row(f"PY{k}", f"2026-0{k}-20", "300", updated_at=TS, client_id="Y", invoice_id=f"IY{k}")
-          for k in (3, 4, 5)],
-    ])  # fmt: skip
-    conn.close()
-    run_dbt(["build", "--select", "+mart_alerts", "+mart_alert_summary", "--indirect-selection", "cautious"],
-            path, AS_OF, tmp / "target")  # fmt: skip
-    with duckdb.connect(str(path), read_only=True) as c:
-        rows = c.execute(
-            "select alert_list, priority_rank, alert_type, entity_id, client_id, severity, priority_score"
-            " from marts.mart_alerts order by alert_list, priority_rank"
-        ).fetchall()
-        summary = c.execute(
-            "select alert_list, alert_type, open_alerts, high_alerts, medium_alerts, low_alerts"
-            " from marts.mart_alert_summary order by summary_key"
-        ).fetchall()
-        ids = c.execute("select alert_id, alert_type, entity_id from marts.mart_alerts").fetchall()
-        message = c.execute(
-            "select message from marts.mart_alerts where alert_type = 'receipt_invoice_match'"
-        ).fetchone()[0]
+    # Y: three invoices due on the 10th, each paid in full on the 20th
+    late_y = [h.paid_invoice(f"IY{k}", "Y", f"2026-0{k}-01", f"2026-0{k}-10", f"2026-0{k}-20", "300",
+                             updated_at=TS) for k in (3, 4, 5)]  # fmt: skip
+    raw = {
+        "staff": [h.accountant_row(updated_at=TS)],
+        "clients": [
+            h.client_row("A", "甲科技", updated_at=TS), h.client_row("B", "乙商贸", updated_at=TS),
+            h.client_row("M", "北京卓宝贸易有限公司", updated_at=TS),
+            h.client_row("N", "北京华信科技有限公司", updated_at=TS),
+            h.client_row("Z", "丁餐饮", updated_at=TS, status="churned"),
+            h.client_row("Y", "戊建筑", updated_at=TS, status="churned"),
+        ],
+        "invoices": [
+            h.invoice_row("IBIG", "A", "2026-07-24", "2026-08-23", "20000", updated_at=TS),
+            h.invoice_row("ISML", "A", "2026-09-12", "2026-10-12", "500", updated_at=TS),
+            h.invoice_row("IOLD", "B", "2025-08-01", "2025-09-01", "8600", updated_at=TS),
+            h.invoice_row("IM", "M", "2026-10-01", "2026-10-15", "2100", updated_at=TS),
+            h.invoice_row("IN", "N", "2026-10-01", "2026-10-15", "2100", updated_at=TS),
+            h.invoice_row("IZ", "Z", "2026-08-01", "2026-09-01", "1000", updated_at=TS, status="paid"),
+            *[invoice for invoice, _ in late_y],
+        ],
+        "payments": [
+            h.payment_row("PM", "2026-10-16", "2100", updated_at=TS, payer_name="卓宝贸易（个人）"),
+            h.payment_row("PX", "2026-10-16", "2100", updated_at=TS, payer_name="无名氏"),
+            *[payment for _, payment in late_y],
+        ],
+    }  # fmt: skip
+    path = h.build_warehouse(
+        tmp_path_factory.mktemp("priority"), AS_OF, ["+mart_alerts", "+mart_alert_summary"], raw
+    )
+    rows = h.query(
+        path,
+        "select alert_list, priority_rank, alert_type, entity_id, client_id, severity, priority_score"
+        " from marts.mart_alerts order by alert_list, priority_rank",
+    )
+    summary = h.query(
+        path,
+        "select alert_list, alert_type, open_alerts, high_alerts, medium_alerts, low_alerts"
+        " from marts.mart_alert_summary order by summary_key",
+    )
+    ids = h.query(path, "select alert_id, alert_type, entity_id from marts.mart_alerts")
+    message = h.query(
+        path, "select message from marts.mart_alerts where alert_type = 'receipt_invoice_match'"
+    )[0][0]
     return {"rows": rows, "summary": summary, "message": message, "ids": ids}
 
 

@@ -10,22 +10,11 @@ import csv
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 from orchestration import calendar_seed
 from orchestration.contract import ENUMS
-from tests.dbt_helpers import (
-    DbtRunError,
-    build_core,
-    client_row,
-    contract_row,
-    insert_rows,
-    new_raw_warehouse,
-    run_dbt,
-    staff_row,
-    task_row,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2026-09-30"
 TS = dt.datetime(2026, 9, 30, 20, 0)
@@ -34,40 +23,31 @@ T = dt.datetime.fromisoformat
 
 
 def _task(tid, created, due, status, started=None, completed=None, updated=TS, depends_on=None, **kw):
-    return task_row(tid, "C1", "bookkeeping", due, status, period="2026-08", assignee_id="S1",
-                    created_at=T(created), started_at=T(started) if started else None,
-                    completed_at=T(completed) if completed else None, depends_on_task_id=depends_on,
-                    updated_at=updated, **kw)  # fmt: skip
+    return h.task_row(tid, "C1", "bookkeeping", due, status, period="2026-08", assignee_id="S1",
+                      created_at=created, started_at=started, completed_at=completed,
+                      depends_on_task_id=depends_on, updated_at=updated, **kw)  # fmt: skip
 
 
 def _contract(kid, client, cycle, fee, start, end, prev=None, signed=None):
-    return contract_row(kid, client, fee, start, end, billing_cycle=cycle, previous_contract_id=prev,
-                        signed_date=D(signed) if signed else None, updated_at=TS)  # fmt: skip
+    return h.contract_row(kid, client, fee, start, end, billing_cycle=cycle, previous_contract_id=prev,
+                          signed_date=D(signed) if signed else None, updated_at=TS)  # fmt: skip
 
 
 def _client(cid, signed):
-    return client_row(cid, f"客户{cid}", taxpayer_type="general", industry="trade", signed_date=D(signed),
-                      updated_at=TS)  # fmt: skip
+    return h.client_row(cid, f"客户{cid}", taxpayer_type="general", industry="trade", signed_date=D(signed),
+                        updated_at=TS)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("core_models")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
     staff = [("S1", "张", "accountant", "一部", "2024-01-01", None),
              ("S2", "李", "accountant", "二部", "2025-03-01", None),
              ("S3", "王", "sales", "一部", "2024-01-01", "2026-09-01")]  # fmt: skip
-    insert_rows(conn, "staff", [
-        staff_row(s, n, r, team=t, hire_date=D(hired), leave_date=D(left) if left else None, updated_at=TS)
-        for s, n, r, t, hired, left in staff
-    ])  # fmt: skip
-    insert_rows(conn, "clients", [_client("C1", "2025-01-01"), _client("C2", "2025-01-01"),
-                                  _client("C3", "2026-12-01")])  # fmt: skip
-    insert_rows(
-        conn,
-        "contracts",
-        [
+    raw = {
+        "staff": [h.staff_row(s, n, r, team=t, hire_date=hired, leave_date=left, updated_at=TS)
+                  for s, n, r, t, hired, left in staff],
+        "clients": [_client("C1", "2025-01-01"), _client("C2", "2025-01-01"), _client("C3", "2026-12-01")],
+        "contracts": [
             # K1 ends 2025-12-31, K2 starts 2026-01-20 <= 2026-01-30: renewed within 30 days
             _contract("K1", "C1", "monthly", "500.00", "2025-01-01", "2025-12-31"),
             _contract("K2", "C1", "quarterly", "1500.00", "2026-01-20", "2026-12-31", prev="K1"),
@@ -78,11 +58,7 @@ def warehouse(tmp_path_factory):
             _contract("K4", "C2", "annual", "12000.00", "2025-01-01", "2025-06-30"),
             _contract("K5", "C2", "one_off", "3000.00", "2025-08-15", "2026-08-14", prev="K4"),
         ],
-    )  # fmt: skip
-    insert_rows(
-        conn,
-        "tasks",
-        [
+        "tasks": [
             _task("T1", "2026-09-01 09:00", "2026-09-10", "done", "2026-09-05 10:00", "2026-09-12 18:00",
                   error_count=2, outcome="success"),
             # completed 2026-10-05: on 2026-09-30 it was still in progress and overdue since 09-20
@@ -99,12 +75,10 @@ def warehouse(tmp_path_factory):
             {**_task("T7", "2026-09-01 09:00", "2026-09-25", "done", "2026-09-18 09:00", "2026-09-20 17:00"),
              "assignee_id": "S2", "stage": "tax_filing"},
         ],
-    )  # fmt: skip
-    conn.close()
-    build_core(path, AS_OF, tmp / "target")
-    conn = duckdb.connect(str(path), read_only=True)
-    yield conn
-    conn.close()
+    }  # fmt: skip
+    yield from h.read_only_warehouse(
+        tmp_path_factory.mktemp("core_models"), AS_OF, ["+path:models/core"], raw
+    )
 
 
 def test_task_state_reconstructed_for_past_as_of(warehouse):
@@ -174,8 +148,8 @@ def test_dim_date_chinese_workdays(warehouse):
 
 
 def test_dbt_refuses_to_run_without_as_of_date(tmp_path):
-    with pytest.raises(DbtRunError, match="as_of_date' is required"):
-        run_dbt(["compile", "--select", "dim_staff"], tmp_path / "w.duckdb", None, tmp_path / "target")
+    with pytest.raises(h.DbtRunError, match="as_of_date' is required"):
+        h.run_dbt(["compile", "--select", "dim_staff"], tmp_path / "w.duckdb", None, tmp_path / "target")
 
 
 def test_committed_seeds_match_their_generators():

@@ -55,15 +55,7 @@ import re
 import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 LONG = {
     (2024, m): a for m, a in zip(range(1, 13), [100] * 3 + [200] * 3 + [300] * 3 + [400] * 3, strict=True)
@@ -88,23 +80,25 @@ MARTS = ["mart_collection_forecast", "mart_forecast_backtest", "mart_forecast_ba
 def _build(tmp, series, as_of, marts=MARTS):
     path = tmp / "warehouse.duckdb"
     ts = dt.datetime.combine(as_of, dt.time(20))
-    conn = new_raw_warehouse(path)
+    conn = h.new_raw_warehouse(path)
     first = min(series)
-    insert_rows(conn, "staff", [accountant_row(updated_at=ts)])
-    insert_rows(conn, "clients", [client_row("C1", "甲公司", updated_at=ts, signed_date=dt.date(*first, 1))])
+    h.insert_rows(conn, "staff", [h.accountant_row(updated_at=ts)])
+    h.insert_rows(
+        conn, "clients", [h.client_row("C1", "甲公司", updated_at=ts, signed_date=dt.date(*first, 1))]
+    )
     invoices, payments = [], []
     for (y, m), amount in sorted(series.items()):
         iid = f"I{y}{m:02d}"
         invoices.append(
-            invoice_row(iid, "C1", f"{y}-{m:02d}-05", f"{y}-{m:02d}-20", f"{amount}.00", updated_at=ts)
+            h.invoice_row(iid, "C1", f"{y}-{m:02d}-05", f"{y}-{m:02d}-20", f"{amount}.00", updated_at=ts)
         )
-        payments.append(payment_row(f"P{y}{m:02d}", f"{y}-{m:02d}-10", f"{amount}.00", updated_at=ts,
+        payments.append(h.payment_row(f"P{y}{m:02d}", f"{y}-{m:02d}-10", f"{amount}.00", updated_at=ts,
                                     invoice_id=iid, client_id="C1"))  # fmt: skip
-    insert_rows(conn, "invoices", invoices)
-    insert_rows(conn, "payments", payments)
+    h.insert_rows(conn, "invoices", invoices)
+    h.insert_rows(conn, "payments", payments)
     conn.close()
     select = [f"+{m}" for m in marts]
-    run_dbt(
+    h.run_dbt(
         ["build", "--select", *select, "--indirect-selection", "cautious"], path, as_of.isoformat(), tmp / "t"
     )
     return duckdb.connect(str(path), read_only=True)

@@ -28,21 +28,12 @@ Firm: month_1 (Jul) 900 + 0 + 60 = 960; month_2 (Aug) 200; month_3 (Sep) 270 + 2
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import duckdb
 import pandas as pd
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 AS_OF = dt.date(2024, 6, 30)
 TS = dt.datetime(2024, 6, 30, 20, 0)
@@ -50,53 +41,30 @@ D = dt.date.fromisoformat
 
 
 def _contract(kid, cid, service, cycle, fee, signed, start, end):
-    return {
-        "contract_id": kid,
-        "client_id": cid,
-        "service_type": service,
-        "billing_cycle": cycle,
-        "fee_per_cycle": Decimal(fee),
-        "signed_date": D(signed),
-        "start_date": D(start),
-        "end_date": D(end),
-        "status": "active",
-        "updated_at": TS,
-    }
+    return h.contract_row(kid, cid, fee, start, end, service_type=service, billing_cycle=cycle,
+                          signed_date=D(signed), updated_at=TS)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("forecast_hand")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(conn, "clients", [client_row(c, f"{c}公司", updated_at=TS) for c in ("C1", "C2")])
-    insert_rows(
-        conn,
-        "contracts",
-        [
+    raw = {
+        "staff": [h.accountant_row(updated_at=TS)],
+        "clients": [h.client_row(c, f"{c}公司", updated_at=TS) for c in ("C1", "C2")],
+        "contracts": [
             _contract(
                 "K1", "C1", "bookkeeping", "quarterly", "900.00", "2024-05-20", "2024-06-01", "2025-05-31"
             ),
             _contract("K2", "C2", "audit", "one_off", "1200.00", "2024-04-10", "2024-04-10", "2024-04-30"),
         ],
-    )
-    insert_rows(
-        conn,
-        "invoices",
-        [
+        "invoices": [
             # due 30 days after issue
-            invoice_row("R1", "C1", "2023-10-05", "2023-11-04", "1000.00", updated_at=TS),
-            invoice_row("R2", "C2", "2024-01-10", "2024-02-09", "1000.00", updated_at=TS),
-            invoice_row("I4", "C2", "2024-04-10", "2024-05-10", "1200.00", updated_at=TS, contract_id="K2"),
-            invoice_row("I6", "C1", "2024-06-01", "2024-07-01", "900.00", updated_at=TS, contract_id="K1"),
+            h.invoice_row("R1", "C1", "2023-10-05", "2023-11-04", "1000.00", updated_at=TS),
+            h.invoice_row("R2", "C2", "2024-01-10", "2024-02-09", "1000.00", updated_at=TS),
+            h.invoice_row("I4", "C2", "2024-04-10", "2024-05-10", "1200.00", updated_at=TS, contract_id="K2"),
+            h.invoice_row("I6", "C1", "2024-06-01", "2024-07-01", "900.00", updated_at=TS, contract_id="K1"),
         ],
-    )
-    insert_rows(
-        conn,
-        "payments",
-        [
-            payment_row(p, paid, amount, updated_at=TS, invoice_id=iid, client_id=cid)
+        "payments": [
+            h.payment_row(p, paid, amount, updated_at=TS, invoice_id=iid, client_id=cid)
             for p, iid, cid, paid, amount in [
                 ("P1", "R1", "C1", "2023-10-20", "600.00"),
                 ("P2", "R1", "C1", "2023-11-10", "400.00"),
@@ -104,11 +72,9 @@ def warehouse(tmp_path_factory):
                 ("P4", "I4", "C2", "2024-04-25", "1200.00"),
             ]
         ],
-    )
-    conn.close()
-    run_dbt(["build", "--select", "+mart_collection_forecast", "--indirect-selection", "cautious"], path,
-            AS_OF.isoformat(), tmp / "target")  # fmt: skip
-    return path
+    }
+    tmp = tmp_path_factory.mktemp("forecast_hand")
+    return h.build_warehouse(tmp, AS_OF.isoformat(), ["+mart_collection_forecast"], raw)
 
 
 @pytest.fixture(scope="module")

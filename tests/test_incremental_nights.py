@@ -29,15 +29,7 @@ import duckdb
 import pytest
 
 from orchestration.benchmark import table_hashes
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 SCHEMAS = ("intermediate", "core", "marts")
 HISTORY_BY_DESIGN = {"marts.mart_alert_history", "marts.mart_alerts"}
@@ -48,25 +40,25 @@ def ts(day: str) -> dt.datetime:
     return dt.datetime.fromisoformat(f"{day} 18:00")
 
 
-_inv = partial(invoice_row, updated_at=ts("2024-06-01"))
-_pay = partial(payment_row, updated_at=ts("2024-06-01"))
+_inv = partial(h.invoice_row, updated_at=ts("2024-06-01"))
+_pay = partial(h.payment_row, updated_at=ts("2024-06-01"))
 
 
 def upsert(conn, entity: str, key: str, rows: list[dict]) -> None:
     """What the loader leaves after a re-sent row wins the dedup: one row per key, the newest."""
     for row in rows:
         conn.execute(f"delete from raw.{entity} where {key} = ?", [row[key]])
-    insert_rows(conn, entity, rows)
+    h.insert_rows(conn, entity, rows)
 
 
 def night_1(conn) -> None:
-    insert_rows(conn, "staff", [accountant_row(updated_at=ts("2024-01-01"))])
-    insert_rows(conn, "clients", [
-        client_row("C1", "甲公司", updated_at=ts("2024-01-01")),
-        client_row("C2", "乙公司", updated_at=ts("2024-01-01")),
-        client_row("C3", "丙公司", updated_at=ts("2024-01-01")),
+    h.insert_rows(conn, "staff", [h.accountant_row(updated_at=ts("2024-01-01"))])
+    h.insert_rows(conn, "clients", [
+        h.client_row("C1", "甲公司", updated_at=ts("2024-01-01")),
+        h.client_row("C2", "乙公司", updated_at=ts("2024-01-01")),
+        h.client_row("C3", "丙公司", updated_at=ts("2024-01-01")),
     ])  # fmt: skip
-    insert_rows(conn, "invoices", [
+    h.insert_rows(conn, "invoices", [
         _inv("I1", "C1", "2024-01-05", "2024-02-04", "1000.00"),
         _inv("I2", "C1", "2024-03-05", "2024-04-04", "1200.00"),
         _inv("I3", "C2", "2024-02-10", "2024-03-11", "800.00"),
@@ -74,7 +66,7 @@ def night_1(conn) -> None:
         _inv("I5", "C3", "2024-05-15", "2024-06-14", "500.00"),
         _inv("I6", "C1", "2024-06-05", "2024-07-05", "700.00"),
     ])  # fmt: skip
-    insert_rows(conn, "payments", [
+    h.insert_rows(conn, "payments", [
         _pay("P1", "2024-01-20", "1000.00", client_id="C1", invoice_id="I1"),
         _pay("P2", "2024-03-20", "600.00", invoice_id="I2"),
         _pay("P3", "2024-04-01", "800.00", client_id="C2"),
@@ -85,13 +77,13 @@ def night_1(conn) -> None:
 
 def night_2(conn) -> None:
     t = ts("2024-06-29")
-    insert_rows(conn, "payments", [
-        payment_row("P6", "2024-06-29", "500.00", client_id="C2", invoice_id="I4", updated_at=t),
-        payment_row("P7", "2024-05-20", "200.00", client_id="C3", updated_at=t),  # arrives late
+    h.insert_rows(conn, "payments", [
+        h.payment_row("P6", "2024-06-29", "500.00", client_id="C2", invoice_id="I4", updated_at=t),
+        h.payment_row("P7", "2024-05-20", "200.00", client_id="C3", updated_at=t),  # arrives late
     ])  # fmt: skip
     upsert(conn, "invoices", "invoice_id", [
-        invoice_row("I2", "C1", "2024-03-05", "2024-04-04", "1100.00", updated_at=t),
-        invoice_row("I3", "C2", "2024-02-10", "2024-03-11", "800.00", status="paid", updated_at=t),
+        h.invoice_row("I2", "C1", "2024-03-05", "2024-04-04", "1100.00", updated_at=t),
+        h.invoice_row("I3", "C2", "2024-02-10", "2024-03-11", "800.00", status="paid", updated_at=t),
     ])  # fmt: skip
 
 
@@ -99,19 +91,19 @@ def night_3(conn) -> None:
     t = ts("2024-07-01")
     upsert(conn, "invoices", "invoice_id", [
         # voided with an update dated back to 06-10
-        invoice_row("I5", "C3", "2024-05-15", "2024-06-14", "500.00", status="void",
+        h.invoice_row("I5", "C3", "2024-05-15", "2024-06-14", "500.00", status="void",
                     updated_at=ts("2024-06-10")),
-        invoice_row("I4", "C2", "2024-04-10", "2024-05-10", "900.00", status="written_off", updated_at=t),
+        h.invoice_row("I4", "C2", "2024-04-10", "2024-05-10", "900.00", status="written_off", updated_at=t),
     ])  # fmt: skip
     upsert(
         conn,
         "payments",
         "payment_id",
-        [payment_row("P2", "2024-03-20", "650.00", invoice_id="I2", updated_at=t)],
+        [h.payment_row("P2", "2024-03-20", "650.00", invoice_id="I2", updated_at=t)],
     )
-    insert_rows(conn, "clients", [client_row("C4", "丁公司", updated_at=t)])
-    late_invoice = invoice_row("I7", "C4", "2024-06-01", "2024-07-01", "300.00", updated_at=t)
-    insert_rows(conn, "invoices", [late_invoice])
+    h.insert_rows(conn, "clients", [h.client_row("C4", "丁公司", updated_at=t)])
+    late_invoice = h.invoice_row("I7", "C4", "2024-06-01", "2024-07-01", "300.00", updated_at=t)
+    h.insert_rows(conn, "invoices", [late_invoice])
 
 
 def fingerprints(path) -> dict[dt.date, int]:
@@ -123,7 +115,7 @@ def full_rebuild(path, as_of: str, tmp) -> dict:
     """Hashes of a from-scratch rebuild of every model over a copy of the same warehouse."""
     copy = tmp / f"full_{as_of}.duckdb"
     shutil.copy(path, copy)
-    run_dbt(["run", "--full-refresh"], copy, as_of, tmp / f"target_full_{as_of}")
+    h.run_dbt(["run", "--full-refresh"], copy, as_of, tmp / f"target_full_{as_of}")
     return table_hashes(copy, SCHEMAS)
 
 
@@ -135,10 +127,10 @@ def without_history(hashes: dict) -> dict:
 def nights(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("incremental_nights")
     path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
+    conn = h.new_raw_warehouse(path)
     night_1(conn)
     conn.close()
-    run_dbt(["seed"], path, "2024-06-28", tmp / "target_seed")
+    h.run_dbt(["seed"], path, "2024-06-28", tmp / "target_seed")
     out = {}
     for n, (as_of, change) in enumerate(
         [("2024-06-28", None), ("2024-06-29", night_2), ("2024-07-01", night_3)], start=1
@@ -147,7 +139,7 @@ def nights(tmp_path_factory):
             with duckdb.connect(str(path)) as conn:
                 change(conn)
         target = tmp / f"target_{n}"
-        run_dbt(["run"], path, as_of, target)
+        h.run_dbt(["run"], path, as_of, target)
         out[n] = {
             "as_of": as_of,
             "target": target,
@@ -155,7 +147,7 @@ def nights(tmp_path_factory):
             "fingerprints": fingerprints(path),
             "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
         }
-    run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
+    h.run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
     out["rerun"] = table_hashes(path, SCHEMAS)
     out["path"] = path
     return out

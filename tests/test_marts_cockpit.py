@@ -15,99 +15,53 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    contract_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-    task_row,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2026-03-31"
 TS = dt.datetime(2026, 3, 31, 20, 0)
 D = dt.date.fromisoformat
-T = dt.datetime.fromisoformat
+STAFF = [("S1", "张会计", "甲组"), ("S2", "李会计", "乙组")]
+CLIENTS = [("C1", "tech", "S1"), ("C2", "trade", "S2")]
+CONTRACTS = [("K1", "C1", "monthly", "500", "2026-03-05"), ("K2", "C2", "quarterly", "1200", "2026-03-10")]
+TASKS = [("T1", "C1", "S1", "2026-03-10", "2026-03-09 10:00", "done"),
+         ("T2", "C1", "S1", "2026-03-20", "2026-03-25 10:00", "done"),
+         ("T3", "C2", "S2", "2026-03-15", "2026-03-14 10:00", "done"),
+         ("T4", "C2", "S2", "2026-03-25", None, "cancelled")]  # fmt: skip
+TARGETS = [("collected_amount", "company", None, 2000.0),
+           ("on_time_rate", "company", None, 0.9),
+           ("on_time_rate", "team", "甲组", 0.9),
+           ("on_time_rate", "team", "乙组", 0.9),
+           ("collected_amount", "team", "甲组", 1200.0),
+           ("collected_amount", "team", "乙组", 800.0)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("cockpit")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    staff = [("S1", "张会计", "甲组"), ("S2", "李会计", "乙组")]
-    insert_rows(
-        conn, "staff", [accountant_row(staff_id=s, staff_name=n, team=t, updated_at=TS) for s, n, t in staff]
-    )
-    clients = [("C1", "tech", "S1"), ("C2", "trade", "S2")]
-    insert_rows(conn, "clients", [
-        client_row(c, f"客户{c}", industry=ind, signed_date=D("2026-03-01"), accountant_id=s, updated_at=TS)
-        for c, ind, s in clients
-    ])  # fmt: skip
-    contracts = [
-        ("K1", "C1", "monthly", "500", "2026-03-05"),
-        ("K2", "C2", "quarterly", "1200", "2026-03-10"),
-    ]
-    insert_rows(conn, "contracts", [
-        contract_row(k, c, fee, "2026-03-01", "2027-02-28", billing_cycle=cycle, signed_date=D(signed),
-                     updated_at=TS)
-        for k, c, cycle, fee, signed in contracts
-    ])  # fmt: skip
-    tasks = [("T1", "C1", "S1", "2026-03-10", "2026-03-09 10:00", "done"),
-             ("T2", "C1", "S1", "2026-03-20", "2026-03-25 10:00", "done"),
-             ("T3", "C2", "S2", "2026-03-15", "2026-03-14 10:00", "done"),
-             ("T4", "C2", "S2", "2026-03-25", None, "cancelled")]  # fmt: skip
-    insert_rows(conn, "tasks", [
-        task_row(t, c, "bookkeeping", due, st, period="2026-02", assignee_id=s,
-                 created_at=T("2026-03-01 09:00"), started_at=T("2026-03-02 09:00"),
-                 completed_at=T(done) if done else None, updated_at=TS)
-        for t, c, s, due, done, st in tasks
-    ])  # fmt: skip
-    insert_rows(conn, "invoices", [invoice_row("I1", "C1", "2026-03-01", "2026-03-31", "1000",
-                                               contract_id="K1", status="paid", updated_at=TS)])  # fmt: skip
-    insert_rows(conn, "payments", [payment_row("P1", "2026-03-15", "1000", client_id="C1", invoice_id="I1",
-                                               channel="wechat", updated_at=TS)])  # fmt: skip
-    insert_rows(
-        conn,
-        "targets",
-        [
-            {"period": "2026-03", "metric": m, "scope_type": st, "scope_id": sid, "target_value": v}
-            for m, st, sid, v in [
-                ("collected_amount", "company", None, 2000.0),
-                ("on_time_rate", "company", None, 0.9),
-                ("on_time_rate", "team", "甲组", 0.9),
-                ("on_time_rate", "team", "乙组", 0.9),
-                ("collected_amount", "team", "甲组", 1200.0),
-                ("collected_amount", "team", "乙组", 800.0),
-            ]
-        ],
-    )
-    conn.close()
-    args = [
-        "build",
-        "--select",
-        "+path:models/marts/cockpit",
-        "path:tests/cockpit",
-        "--indirect-selection",
-        "cautious",
-    ]
-    run_dbt(args, path, AS_OF, tmp / "target")
-    return path
-
-
-def q(wh, sql):
-    with duckdb.connect(str(wh), read_only=True) as conn:
-        return conn.execute(sql).fetchall()
+    raw = {
+        "staff": [h.accountant_row(staff_id=s, staff_name=n, team=t, updated_at=TS) for s, n, t in STAFF],
+        "clients": [h.client_row(c, f"客户{c}", industry=ind, signed_date=D("2026-03-01"), accountant_id=s,
+                                 updated_at=TS) for c, ind, s in CLIENTS],
+        "contracts": [h.contract_row(k, c, fee, "2026-03-01", "2027-02-28", billing_cycle=cycle,
+                                     signed_date=D(signed), updated_at=TS)
+                      for k, c, cycle, fee, signed in CONTRACTS],
+        "tasks": [h.task_row(t, c, "bookkeeping", due, st, period="2026-02", assignee_id=s,
+                             created_at="2026-03-01 09:00", started_at="2026-03-02 09:00", completed_at=done,
+                             updated_at=TS) for t, c, s, due, done, st in TASKS],
+        "invoices": [h.invoice_row("I1", "C1", "2026-03-01", "2026-03-31", "1000", contract_id="K1",
+                                   status="paid", updated_at=TS)],
+        "payments": [h.payment_row("P1", "2026-03-15", "1000", client_id="C1", invoice_id="I1",
+                                   channel="wechat", updated_at=TS)],
+        "targets": [{"period": "2026-03", "metric": m, "scope_type": st, "scope_id": sid, "target_value": v}
+                    for m, st, sid, v in TARGETS],
+    }  # fmt: skip
+    select = ["+path:models/marts/cockpit", "path:tests/cockpit"]
+    return h.build_warehouse(tmp_path_factory.mktemp("cockpit"), AS_OF, select, raw)
 
 
 def kpi(wh, metric):
-    return q(
+    return h.query(
         wh,
         f"select actual, target, achievement_rate from marts.mart_kpi_cockpit "
         f"where period = '2026-03' and metric = '{metric}'",
@@ -125,7 +79,7 @@ def test_collected_achievement(wh):
 
 
 def test_top_gap_contributor(wh):
-    rows = q(
+    rows = h.query(
         wh,
         "select dimension_value, gap_contribution, share_of_gap, is_top_contributor "
         "from marts.mart_kpi_gap_attribution where metric = 'on_time_rate' and dimension_type = 'team' "
@@ -138,7 +92,7 @@ def test_top_gap_contributor(wh):
 
 
 def test_collected_gap_by_team_counts_a_team_without_collections(wh):
-    rows = q(
+    rows = h.query(
         wh,
         "select dimension_value, actual, target, gap_contribution, share_of_gap, is_top_contributor "
         "from marts.mart_kpi_gap_attribution where metric = 'collected_amount' and dimension_type = 'team' "

@@ -27,70 +27,47 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    contract_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2026-03-31"
 TS = dt.datetime(2026, 3, 31, 20, 0)
 D = dt.date.fromisoformat
+CLIENTS = [("T1", "甲科技", "tech"), ("T2", "乙科技", "tech"), ("K1", "丙建筑", "construction")]
+INVOICES = [("A1", "T1", "1000", "2026-01-05", "2026-02-04", "paid"),
+            ("A2", "T1", "1000", "2026-02-05", "2026-03-07", "paid"),
+            ("B1", "T2", "500", "2026-01-10", "2026-02-09", "open"),
+            ("C1", "K1", "2000", "2026-01-15", "2026-02-14", "paid"),
+            ("C2", "K1", "1500", "2026-02-20", "2026-03-22", "open"),
+            ("V1", "K1", "900", "2026-01-20", "2026-02-19", "void")]  # fmt: skip
+PAYMENTS = [("P1", "T1", "A1", "1000", "2026-02-04", "wechat", None),
+            ("P2", "T1", "A2", "1000", "2026-03-01", "wechat", None),
+            ("P3", "T2", "B1", "200", "2026-02-20", "bank_transfer", None),
+            ("P4", "K1", "C1", "2000", "2026-03-16", "bank_transfer", None),
+            ("PU", None, None, "300", "2026-03-20", "cash", "无名氏")]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def wh(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("collections")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(team="朝阳分部", updated_at=TS)])
-    insert_rows(conn, "clients", [
-        client_row(cid, name, industry=ind, signed_date=D("2025-12-01"), updated_at=TS)
-        for cid, name, ind in [("T1", "甲科技", "tech"), ("T2", "乙科技", "tech"),
-                               ("K1", "丙建筑", "construction")]
-    ])  # fmt: skip
-    insert_rows(conn, "contracts", [
-        contract_row(f"K-{c}", c, "500", "2026-01-01", "2026-12-31", updated_at=TS)
-        for c in ("T1", "T2", "K1")
-    ])  # fmt: skip
-    invoices = [("A1", "T1", "1000", "2026-01-05", "2026-02-04", "paid"),
-                ("A2", "T1", "1000", "2026-02-05", "2026-03-07", "paid"),
-                ("B1", "T2", "500", "2026-01-10", "2026-02-09", "open"),
-                ("C1", "K1", "2000", "2026-01-15", "2026-02-14", "paid"),
-                ("C2", "K1", "1500", "2026-02-20", "2026-03-22", "open"),
-                ("V1", "K1", "900", "2026-01-20", "2026-02-19", "void")]  # fmt: skip
-    insert_rows(conn, "invoices", [invoice_row(i, c, s, d, a, contract_id=f"K-{c}", status=st, updated_at=TS)
-                                   for i, c, a, s, d, st in invoices])  # fmt: skip
-    payments = [("P1", "T1", "A1", "1000", "2026-02-04", "wechat", None),
-                ("P2", "T1", "A2", "1000", "2026-03-01", "wechat", None),
-                ("P3", "T2", "B1", "200", "2026-02-20", "bank_transfer", None),
-                ("P4", "K1", "C1", "2000", "2026-03-16", "bank_transfer", None),
-                ("PU", None, None, "300", "2026-03-20", "cash", "无名氏")]  # fmt: skip
-    insert_rows(conn, "payments", [
-        payment_row(p, d, a, client_id=c, invoice_id=i, channel=ch, payer_name=payer, updated_at=TS)
-        for p, c, i, a, d, ch, payer in payments
-    ])  # fmt: skip
-    conn.close()
-    run_dbt(["build", "--select", "+path:models/marts/collections", "--indirect-selection", "cautious"],
-            path, AS_OF, tmp / "target")  # fmt: skip
-    return path
-
-
-def q(wh, sql):
-    with duckdb.connect(str(wh), read_only=True) as conn:
-        return conn.execute(sql).fetchall()
+    raw = {
+        "staff": [h.accountant_row(team="朝阳分部", updated_at=TS)],
+        "clients": [h.client_row(cid, name, industry=ind, signed_date=D("2025-12-01"), updated_at=TS)
+                    for cid, name, ind in CLIENTS],
+        "contracts": [h.contract_row(f"K-{c}", c, "500", "2026-01-01", "2026-12-31", updated_at=TS)
+                      for c in ("T1", "T2", "K1")],
+        "invoices": [h.invoice_row(i, c, s, d, a, contract_id=f"K-{c}", status=st, updated_at=TS)
+                     for i, c, a, s, d, st in INVOICES],
+        "payments": [h.payment_row(p, d, a, client_id=c, invoice_id=i, channel=ch, payer_name=payer,
+                                   updated_at=TS) for p, c, i, a, d, ch, payer in PAYMENTS],
+    }  # fmt: skip
+    return h.build_warehouse(
+        tmp_path_factory.mktemp("collections"), AS_OF, ["+path:models/marts/collections"], raw
+    )
 
 
 def month_totals(wh, period):
-    return q(
+    return h.query(
         wh,
         f"""select sum(billed_amount), sum(billed_collected_amount), sum(collected_amount),
         sum(days_to_pay_total), sum(invoices_paid), sum(invoices_due), sum(invoices_due_paid_on_time)
@@ -113,26 +90,26 @@ def test_february_collected_and_on_time(wh):
 
 def test_quarter_rollup(wh):
     assert month_totals(wh, "2026-Q1")[2] == Decimal("4200.00")
-    rate = q(wh, "select collection_rate from marts.mart_collections_by_period "
+    rate = h.query(wh, "select collection_rate from marts.mart_collections_by_period "
                  "where period = '2026-01' and industry = 'construction'")[0][0]  # fmt: skip
     assert rate == pytest.approx(2000 / 2000)  # C1 fully collected; V1 void
 
 
 def test_construction_pays_slower_than_tech(wh):
     rows = dict(
-        q(wh, "select industry, days_slower_than_tech from marts.mart_payment_timeliness_by_industry")
+        h.query(wh, "select industry, days_slower_than_tech from marts.mart_payment_timeliness_by_industry")
     )
     assert rows == {"tech": 0.0, "construction": 33.0}
 
 
 def test_arrears_top10(wh):
-    rows = q(wh, "select rank, client_id, overdue_amount, max_days_overdue, overdue_invoice_count "
+    rows = h.query(wh, "select rank, client_id, overdue_amount, max_days_overdue, overdue_invoice_count "
                  "from marts.mart_arrears_top10 order by rank")  # fmt: skip
     assert rows == [(1, "K1", Decimal("1500.00"), 9, 1), (2, "T2", Decimal("300.00"), 50, 1)]
 
 
 def test_channels_with_unidentified_receipts(wh):
-    rows = q(wh, "select channel, received_amount, unidentified_amount "
+    rows = h.query(wh, "select channel, received_amount, unidentified_amount "
                  "from marts.mart_collections_by_channel where period = '2026-03' "
                  "order by channel")  # fmt: skip
     assert rows == [("bank_transfer", Decimal("2000.00"), Decimal("0.00")),

@@ -33,15 +33,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 D = dt.date.fromisoformat
 
@@ -61,21 +53,21 @@ PAYMENTS = [("P7", "I6", "T", "2026-03-20", "600"), ("P1", "I1", "T", "2026-02-1
 
 
 def build_firm(path) -> None:
-    conn = new_raw_warehouse(path)
+    conn = h.new_raw_warehouse(path)
     old = _ts("2025-01-01")
-    insert_rows(conn, "staff", [accountant_row(updated_at=old, staff_id="S1", team="一部"),
-                                accountant_row(updated_at=old, staff_id="S2", staff_name="李会计",
+    h.insert_rows(conn, "staff", [h.accountant_row(updated_at=old, staff_id="S1", team="一部"),
+                                h.accountant_row(updated_at=old, staff_id="S2", staff_name="李会计",
                                                team="二部")])  # fmt: skip
-    insert_rows(conn, "clients", [client_row("T", "甲科技", updated_at=old, signed_date=D("2024-12-01")),
-                                  client_row("K", "乙建筑", updated_at=old, accountant_id="S2",
+    h.insert_rows(conn, "clients", [h.client_row("T", "甲科技", updated_at=old, signed_date=D("2024-12-01")),
+                                  h.client_row("K", "乙建筑", updated_at=old, accountant_id="S2",
                                              industry="construction",
                                              signed_date=D("2024-12-01"))])  # fmt: skip
-    insert_rows(
-        conn, "invoices", [invoice_row(i, c, s, d, a, updated_at=_ts(s)) for i, c, s, d, a in INVOICES]
+    h.insert_rows(
+        conn, "invoices", [h.invoice_row(i, c, s, d, a, updated_at=_ts(s)) for i, c, s, d, a in INVOICES]
     )
-    insert_rows(conn, "payments", [payment_row(p, d, a, updated_at=_ts(d), client_id=c, invoice_id=i)
+    h.insert_rows(conn, "payments", [h.payment_row(p, d, a, updated_at=_ts(d), client_id=c, invoice_id=i)
                                    for p, i, c, d, a in PAYMENTS])  # fmt: skip
-    insert_rows(conn, "payments", [payment_row("PU", "2026-03-18", "250", updated_at=_ts("2026-03-18"),
+    h.insert_rows(conn, "payments", [h.payment_row("PU", "2026-03-18", "250", updated_at=_ts("2026-03-18"),
                                                payer_name="无名氏", channel="cash")])  # fmt: skip
     conn.close()
 
@@ -88,7 +80,7 @@ def nights(tmp_path_factory):
         tmp = tmp_path_factory.mktemp(f"monthly-{as_of}")
         path = tmp / "warehouse.duckdb"
         build_firm(path)
-        run_dbt(["build", "--select", "+mart_collections_firm_monthly", "+mart_collections_team_monthly",
+        h.run_dbt(["build", "--select", "+mart_collections_firm_monthly", "+mart_collections_team_monthly",
                  "--indirect-selection", "cautious"], path, as_of, tmp / "target")  # fmt: skip
         out[as_of] = path
     return out

@@ -13,18 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2026-10-22"
 TS = dt.datetime(2026, 10, 21, 8, 0)
@@ -32,24 +23,13 @@ D = dt.date.fromisoformat
 
 
 def _paid(client, k, due, paid, amount="100"):
-    """An invoice due on `due`, issued 30 days before, paid in full on `paid`."""
+    """Invoice <client><k> due on `due`, issued 30 days before, paid in full on `paid`."""
     issue = (D(due) - dt.timedelta(days=30)).isoformat()
-    inv = invoice_row(f"{client}{k}", client, issue, due, amount, updated_at=TS)
-    pay = payment_row(
-        f"P{client}{k}", paid, amount, updated_at=TS, client_id=client, invoice_id=f"{client}{k}"
-    )
-    return inv, pay
+    return h.paid_invoice(f"{client}{k}", client, issue, due, paid, amount, updated_at=TS)
 
 
 @pytest.fixture(scope="module")
 def tiers(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("credit")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(
-        conn, "clients", [client_row(c, f"客户{c}", updated_at=TS) for c in ("CA", "CB", "CC", "CD", "CN")]
-    )
     pairs = [
         _paid("CA", 1, "2026-03-10", "2026-03-10"), _paid("CA", 2, "2026-05-10", "2026-05-09"),
         _paid("CA", 3, "2026-07-10", "2026-07-10"),
@@ -58,23 +38,26 @@ def tiers(tmp_path_factory):
         _paid("CC", 1, "2026-02-10", "2026-02-10"), _paid("CC", 2, "2026-04-10", "2026-04-30"),
         _paid("CC", 3, "2026-06-10", "2026-06-10"), _paid("CC", 4, "2026-08-10", "2026-08-10"),
     ]  # fmt: skip
-    insert_rows(conn, "invoices", [i for i, _ in pairs] + [
-        invoice_row("CD1", "CD", "2026-06-14", "2026-07-14", "800", updated_at=TS),
-        invoice_row("CN1", "CN", "2026-10-01", "2026-11-01", "500", updated_at=TS),
-    ])  # fmt: skip
-    insert_rows(conn, "payments", [p for _, p in pairs])
-    conn.close()
-    run_dbt(["build", "--select", "+mart_ar_credit_tier_summary", "--indirect-selection", "cautious"],
-            path, AS_OF, tmp / "target")  # fmt: skip
-    with duckdb.connect(str(path), read_only=True) as c:
-        rows = c.execute(
-            "select client_id, credit_tier, invoices_due_12m, paid_on_time_12m, paid_late_12m,"
-            " max_days_past_due, open_receivable_amount from marts.mart_ar_credit_tiers order by client_id"
-        ).fetchall()
-        summary = c.execute(
-            "select credit_tier, clients, overdue_amount from marts.mart_ar_credit_tier_summary"
-            " order by tier_sort"
-        ).fetchall()
+    raw = {
+        "staff": [h.accountant_row(updated_at=TS)],
+        "clients": [h.client_row(c, f"客户{c}", updated_at=TS) for c in ("CA", "CB", "CC", "CD", "CN")],
+        "invoices": [i for i, _ in pairs] + [
+            h.invoice_row("CD1", "CD", "2026-06-14", "2026-07-14", "800", updated_at=TS),
+            h.invoice_row("CN1", "CN", "2026-10-01", "2026-11-01", "500", updated_at=TS),
+        ],
+        "payments": [p for _, p in pairs],
+    }  # fmt: skip
+    path = h.build_warehouse(tmp_path_factory.mktemp("credit"), AS_OF, ["+mart_ar_credit_tier_summary"], raw)
+    rows = h.query(
+        path,
+        "select client_id, credit_tier, invoices_due_12m, paid_on_time_12m, paid_late_12m,"
+        " max_days_past_due, open_receivable_amount from marts.mart_ar_credit_tiers order by client_id",
+    )
+    summary = h.query(
+        path,
+        "select credit_tier, clients, overdue_amount from marts.mart_ar_credit_tier_summary"
+        " order by tier_sort",
+    )
     return rows, summary
 
 

@@ -15,18 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from hashlib import md5 as _md5
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    client_row,
-    contract_row,
-    insert_rows,
-    new_raw_warehouse,
-    run_dbt,
-    staff_row,
-    task_row,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2026-10-10"
 TS = dt.datetime(2026, 10, 10, 20, 0)
@@ -46,10 +37,9 @@ def _task(tid, client, contract, stage, period, who, due, created, started=None,
           depends_on=None, status=None, updated=TS):  # fmt: skip
     # raw rows show today's export: a task completed after the as-of date is already 'done' here
     status = status or ("done" if completed else "in_progress" if started else "todo")
-    return task_row(tid, client, stage, due, status, contract_id=contract, period=period, assignee_id=who,
-                    created_at=T(created), started_at=T(started) if started else None,
-                    completed_at=T(completed) if completed else None, depends_on_task_id=depends_on,
-                    updated_at=updated)  # fmt: skip
+    return h.task_row(tid, client, stage, due, status, contract_id=contract, period=period, assignee_id=who,
+                      created_at=created, started_at=started, completed_at=completed,
+                      depends_on_task_id=depends_on, updated_at=updated)  # fmt: skip
 
 
 def _chain(prefix, client, contract, period, created, dues, events, upstream):
@@ -66,27 +56,13 @@ def _chain(prefix, client, contract, period, created, dues, events, upstream):
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("marts_progress")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
     staff = [
         ("S1", "张", "accountant", "一部"),
         ("S2", "李", "field_agent", "一部"),
         ("S3", "王", "sales", "二部"),
     ]
-    insert_rows(conn, "staff", [staff_row(s, n, r, team=t, hire_date=D("2024-01-01"), updated_at=TS)
-                                for s, n, r, t in staff])  # fmt: skip
-    insert_rows(conn, "clients", [
-        client_row(cid, f"客户{cid}", industry="trade", signed_date=D(signed), sales_id="S3", updated_at=TS)
-        for cid, signed in (("C1", "2026-06-20"), ("C2", "2026-07-28"))
-    ])  # fmt: skip
-    insert_rows(conn, "contracts", [
-        contract_row(kid, cid, "300.00", start, end, signed_date=D(signed), updated_at=TS)
-        for kid, cid, start, end, signed in (
-            ("K1", "C1", "2026-07-01", "2027-06-30", "2026-06-20"),
-            ("K2", "C2", "2026-08-01", "2027-07-31", "2026-07-28"),
-        )
-    ])  # fmt: skip
+    contracts = [("K1", "C1", "2026-07-01", "2027-06-30", "2026-06-20"),
+                 ("K2", "C2", "2026-08-01", "2027-07-31", "2026-07-28")]  # fmt: skip
     tasks = [
         # signing: K1 on time, K2 completed three days after its due date (已延迟 although done)
         _task("SG1", "C1", "K1", "signing", None, "S3", "2026-06-20", "2026-06-15 09:00",
@@ -121,18 +97,20 @@ def warehouse(tmp_path_factory):
               status="cancelled", updated=T("2026-09-02 10:00")),
         _task("F1", "C2", "K2", "document_collection", "2026-10", "S2", "2026-11-05", "2026-11-01 08:00"),
     ]  # fmt: skip
-    insert_rows(conn, "tasks", tasks)
-    conn.close()
+    raw = {
+        "staff": [h.staff_row(s, n, r, team=t, hire_date="2024-01-01", updated_at=TS)
+                  for s, n, r, t in staff],
+        # each client signed on its contract's signing date
+        "clients": [h.client_row(cid, f"客户{cid}", industry="trade", signed_date=D(signed), sales_id="S3",
+                                 updated_at=TS) for _, cid, _, _, signed in contracts],
+        "contracts": [h.contract_row(kid, cid, "300.00", start, end, signed_date=D(signed), updated_at=TS)
+                      for kid, cid, start, end, signed in contracts],
+        "tasks": tasks,
+    }  # fmt: skip
     # cautious: only tests whose every parent is selected (not e.g. relationships into fct_feedback)
-    run_dbt(
-        ["build", "--select", *[f"+{m}" for m in MARTS], "--indirect-selection", "cautious"],
-        path,
-        AS_OF,
-        tmp / "target",
+    yield from h.read_only_warehouse(
+        tmp_path_factory.mktemp("marts_progress"), AS_OF, [f"+{m}" for m in MARTS], raw
     )
-    conn = duckdb.connect(str(path), read_only=True)
-    yield conn
-    conn.close()
 
 
 def md5(text: str) -> str:

@@ -45,65 +45,47 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    client_row,
-    contract_row,
-    feedback_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-    staff_row,
-    task_row,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2026-09-30"
 TS = dt.datetime(2026, 9, 30, 20, 0)
 D = dt.date.fromisoformat
-T = dt.datetime.fromisoformat
 
 INDUSTRY = {"C05": "trade", "C06": "tech"}
 
 
 def _client(cid):
     industry = INDUSTRY.get(cid, "services")
-    return client_row(cid, f"客户{cid}", industry=industry, signed_date=D("2025-01-01"), accountant_id="A1",
-                      updated_at=TS)  # fmt: skip
+    return h.client_row(cid, f"客户{cid}", industry=industry, signed_date=D("2025-01-01"), accountant_id="A1",
+                        updated_at=TS)  # fmt: skip
 
 
 def _contract(kid, client, fee, start, end, prev=None, signed=None, **fields):
-    return contract_row(kid, client, fee, start, end, previous_contract_id=prev,
-                        signed_date=D(signed) if signed else None, updated_at=TS, **fields)  # fmt: skip
+    return h.contract_row(kid, client, fee, start, end, previous_contract_id=prev,
+                          signed_date=D(signed) if signed else None, updated_at=TS, **fields)  # fmt: skip
 
 
 def _task(tid, who, client, stage, period, due, completed=None, errors=None, outcome=None):
-    return task_row(tid, client, stage, due, "done" if completed else "in_progress", period=period,
-                    assignee_id=who, created_at=T("2026-08-01 09:00"), started_at=T("2026-08-02 09:00"),
-                    completed_at=T(completed + " 17:00") if completed else None, error_count=errors,
-                    outcome=outcome, updated_at=TS)  # fmt: skip
+    return h.task_row(tid, client, stage, due, "done" if completed else "in_progress", period=period,
+                      assignee_id=who, created_at="2026-08-01 09:00", started_at="2026-08-02 09:00",
+                      completed_at=completed and completed + " 17:00", error_count=errors, outcome=outcome,
+                      updated_at=TS)  # fmt: skip
 
 
 def _staff(sid, role, team, capacity=None):
-    return staff_row(sid, f"员工{sid}", role, team=team, monthly_capacity=capacity, updated_at=TS)
+    return h.staff_row(sid, f"员工{sid}", role, team=team, monthly_capacity=capacity, updated_at=TS)
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("marts_renewals_workload")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [_staff("A1", "accountant", "一部"), _staff("A2", "accountant", "一部"),
-                                _staff("A3", "accountant", "一部"), _staff("B1", "accountant", "二部", 3),
-                                _staff("F1", "field_agent", "一部")])  # fmt: skip
-    insert_rows(conn, "clients", [_client(f"C{n:02d}") for n in range(1, 14)])
-    insert_rows(
-        conn,
-        "contracts",
-        [
+    raw = {
+        "staff": [_staff("A1", "accountant", "一部"), _staff("A2", "accountant", "一部"),
+                  _staff("A3", "accountant", "一部"), _staff("B1", "accountant", "二部", 3),
+                  _staff("F1", "field_agent", "一部")],
+        "clients": [_client(f"C{n:02d}") for n in range(1, 14)],
+        "contracts": [
             _contract("K1", "C01", "500", "2025-11-01", "2026-10-31"),
             _contract("K2", "C02", "200", "2025-12-16", "2026-12-15"),
             _contract("K3", "C03", "300", "2025-11-21", "2026-11-20"),
@@ -117,20 +99,20 @@ def warehouse(tmp_path_factory):
             _contract("R5", "C09", "900", "2026-07-01", "2026-08-20", billing_cycle="one_off",
                       service_type="registration"),
         ],
-    )  # fmt: skip
-    insert_rows(conn, "invoices", [
-        invoice_row("I1", "C01", "2026-08-01", "2026-08-16", "500", contract_id="K1", status="paid",
-                    updated_at=TS),
-        invoice_row("I2", "C02", "2026-06-01", "2026-06-16", "200", contract_id="K2", updated_at=TS),
-    ])  # fmt: skip
-    insert_rows(conn, "payments", [payment_row("P1", "2026-08-10", "500", client_id="C01", invoice_id="I1",
-                                               channel="wechat", updated_at=TS)])  # fmt: skip
-    insert_rows(conn, "feedback", [
-        feedback_row("F1", "C01", "2026-03-01", 4, updated_at=TS),
-        feedback_row("F2", "C01", "2026-06-01", 5, updated_at=TS),
-        feedback_row("F3", "C01", "2025-08-01", 1, is_complaint=True, updated_at=TS),
-        feedback_row("F4", "C02", "2026-05-10", 4, is_complaint=True, updated_at=TS),
-    ])  # fmt: skip
+        "invoices": [
+            h.invoice_row("I1", "C01", "2026-08-01", "2026-08-16", "500", contract_id="K1", status="paid",
+                          updated_at=TS),
+            h.invoice_row("I2", "C02", "2026-06-01", "2026-06-16", "200", contract_id="K2", updated_at=TS),
+        ],
+        "payments": [h.payment_row("P1", "2026-08-10", "500", client_id="C01", invoice_id="I1",
+                                   channel="wechat", updated_at=TS)],
+        "feedback": [
+            h.feedback_row("F1", "C01", "2026-03-01", 4, updated_at=TS),
+            h.feedback_row("F2", "C01", "2026-06-01", 5, updated_at=TS),
+            h.feedback_row("F3", "C01", "2025-08-01", 1, is_complaint=True, updated_at=TS),
+            h.feedback_row("F4", "C02", "2026-05-10", 4, is_complaint=True, updated_at=TS),
+        ],
+    }  # fmt: skip
     bk, due = "bookkeeping", "2026-09-15"
     tasks = [
         _task("TA1", "A1", "C01", bk, "2026-08", due, "2026-09-10", errors=0),
@@ -150,25 +132,11 @@ def warehouse(tmp_path_factory):
         *[_task(f"TF{n}", "F1", f"C{n:02d}", "document_collection", "2026-08", "2026-09-05", "2026-09-05")
           for n in range(1, 4)],
     ]  # fmt: skip
-    insert_rows(conn, "tasks", tasks)
-    conn.close()
     # one build of everything the two report folders need, with every dbt test on the way
-    run_dbt(
-        [
-            "build",
-            "--select",
-            "+path:models/marts/renewals",
-            "+path:models/marts/workload",
-            "--indirect-selection",
-            "cautious",
-        ],  # fmt: skip
-        path,
-        AS_OF,
-        tmp / "target",
+    select = ["+path:models/marts/renewals", "+path:models/marts/workload"]
+    yield from h.read_only_warehouse(
+        tmp_path_factory.mktemp("marts_renewals_workload"), AS_OF, select, {**raw, "tasks": tasks}
     )
-    conn = duckdb.connect(str(path), read_only=True)
-    yield conn
-    conn.close()
 
 
 def test_upcoming_renewal_segments(warehouse):

@@ -37,49 +37,31 @@ import datetime as dt
 from decimal import Decimal
 from functools import partial
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    build_core,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-)
+from tests import dbt_helpers as h
 
 AS_OF = "2024-06-30"
 TS = dt.datetime(2024, 6, 30, 20, 0)
 D = dt.date.fromisoformat
 
 
-_client = partial(client_row, updated_at=TS)
-_invoice = partial(invoice_row, updated_at=TS)
-_payment = partial(payment_row, updated_at=TS)
+_client = partial(h.client_row, updated_at=TS)
+_invoice = partial(h.invoice_row, updated_at=TS)
+_payment = partial(h.payment_row, updated_at=TS)
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("payment_application")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(
-        conn,
-        "clients",
-        [
+    raw = {
+        "staff": [h.accountant_row(updated_at=TS)],
+        "clients": [
             _client("C1", "甲公司"),
             _client("C2", "乙公司"),
             _client("C3A", "丙公司"),
             _client("C3B", "丙公司"),
         ],
-    )
-    insert_rows(
-        conn,
-        "invoices",
-        [
+        "invoices": [
             _invoice("I1", "C1", "2024-01-01", "2024-01-31", "1000.00"),
             _invoice("I2", "C1", "2024-02-01", "2024-02-29", "1000.00"),
             _invoice("I3", "C1", "2024-03-01", "2024-03-31", "1500.00"),
@@ -90,11 +72,7 @@ def warehouse(tmp_path_factory):
             _invoice("I9", "C2", "2024-05-01", "2024-05-31", "150.00"),
             _invoice("I8", "C3A", "2024-04-01", "2024-05-01", "300.00"),
         ],
-    )
-    insert_rows(
-        conn,
-        "payments",
-        [
+        "payments": [
             _payment("P10", "2024-01-20", "400.00", client_id="C1", invoice_id="I1"),
             _payment("P1", "2024-02-20", "1000.00", client_id="C1", invoice_id="I2"),
             _payment("P3", "2024-03-01", "500.00", payer_name="乙公司"),
@@ -106,12 +84,11 @@ def warehouse(tmp_path_factory):
             _payment("P7", "2024-06-15", "1000.00", client_id="C1"),
             _payment("P8", "2024-07-02", "500.00", client_id="C1"),
         ],
+    }
+    # building core also runs every generic and singular dbt test on the way
+    yield from h.read_only_warehouse(
+        tmp_path_factory.mktemp("payment_application"), AS_OF, ["+path:models/core"], raw
     )
-    conn.close()
-    build_core(path, AS_OF, tmp / "target")  # also runs every generic and singular dbt test
-    conn = duckdb.connect(str(path), read_only=True)
-    yield conn
-    conn.close()
 
 
 def test_every_application_to_the_cent(warehouse):

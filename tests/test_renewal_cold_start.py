@@ -28,15 +28,7 @@ import pytest
 
 from orchestration.models import renewal
 from orchestration.models.ml_tables import write_table
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    invoice_row,
-    new_raw_warehouse,
-    payment_row,
-    run_dbt,
-)
+from tests import dbt_helpers as h
 
 AS_OF = dt.date(2026, 6, 30)
 TS = dt.datetime(2026, 6, 30, 20, 0)
@@ -59,34 +51,34 @@ def _contract(kid, cid, fee, end):
 def firm(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cold_start")
     path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(conn, "clients", [client_row(c, f"{c}公司", updated_at=TS) for c in ("C1", "C2", "C3")])
-    insert_rows(conn, "contracts", [_contract("K1", "C1", "300.00", "2026-07-10"),
+    conn = h.new_raw_warehouse(path)
+    h.insert_rows(conn, "staff", [h.accountant_row(updated_at=TS)])
+    h.insert_rows(conn, "clients", [h.client_row(c, f"{c}公司", updated_at=TS) for c in ("C1", "C2", "C3")])
+    h.insert_rows(conn, "contracts", [_contract("K1", "C1", "300.00", "2026-07-10"),
                                     _contract("K2", "C2", "1000.00", "2026-09-15"),
                                     _contract("K3", "C3", "200.00", "2026-08-20")])  # fmt: skip
-    insert_rows(conn, "invoices", [
-        invoice_row("I1", "C1", "2026-06-01", "2026-06-15", "300.00", updated_at=TS, contract_id="K1"),
-        invoice_row("I2", "C2", "2026-05-01", "2026-05-15", "1000.00", updated_at=TS, contract_id="K2"),
-        invoice_row("I3", "C3", "2026-04-01", "2026-04-15", "200.00", updated_at=TS, contract_id="K3"),
+    h.insert_rows(conn, "invoices", [
+        h.invoice_row("I1", "C1", "2026-06-01", "2026-06-15", "300.00", updated_at=TS, contract_id="K1"),
+        h.invoice_row("I2", "C2", "2026-05-01", "2026-05-15", "1000.00", updated_at=TS, contract_id="K2"),
+        h.invoice_row("I3", "C3", "2026-04-01", "2026-04-15", "200.00", updated_at=TS, contract_id="K3"),
     ])  # fmt: skip
-    insert_rows(conn, "payments", [
-        payment_row("P1", "2026-06-10", "300.00", updated_at=TS, invoice_id="I1", client_id="C1"),
-        payment_row("P2", "2026-05-10", "1000.00", updated_at=TS, invoice_id="I2", client_id="C2"),
+    h.insert_rows(conn, "payments", [
+        h.payment_row("P1", "2026-06-10", "300.00", updated_at=TS, invoice_id="I1", client_id="C1"),
+        h.payment_row("P2", "2026-05-10", "1000.00", updated_at=TS, invoice_id="I2", client_id="C2"),
     ])  # fmt: skip
     complaint = {"feedback_id": "F1", "client_id": "C1", "feedback_date": dt.date(2026, 5, 1), "score": 1,
                  "is_complaint": True, "category": "记账差错", "updated_at": TS}  # fmt: skip
-    insert_rows(conn, "feedback", [complaint])
+    h.insert_rows(conn, "feedback", [complaint])
     conn.close()
     as_of = AS_OF.isoformat()
-    run_dbt(["build", "--select", "+int_contract_renewal_features", "--indirect-selection", "cautious"],
+    h.run_dbt(["build", "--select", "+int_contract_renewal_features", "--indirect-selection", "cautious"],
             path, as_of, tmp / "t1")  # fmt: skip
     with duckdb.connect(str(path)) as conn:
         scores, evaluation = renewal.train_and_score(conn, AS_OF)
         write_table(conn, "renewal_scores", scores)
         write_table(conn, "renewal_model_evaluation", evaluation)
     select = [f"+{m}" for m in MARTS]
-    run_dbt(["build", "--select", *select, "--indirect-selection", "cautious"], path, as_of, tmp / "t2")
+    h.run_dbt(["build", "--select", *select, "--indirect-selection", "cautious"], path, as_of, tmp / "t2")
 
     def upcoming():
         with duckdb.connect(str(path), read_only=True) as c:
@@ -113,7 +105,9 @@ def firm(tmp_path_factory):
         write_table(conn, "renewal_scores", scores.assign(
             renewal_probability=scores["contract_id"].map({"K1": 0.95, "K2": 0.30, "K3": 0.90}),
             model_name="hand"))  # fmt: skip
-    run_dbt(["build", "--select", "mart_renewal_scores", "mart_renewals_upcoming"], path, as_of, tmp / "t3")
+    # the scores and the segments are computed in int_ models the two marts publish
+    models = ["int_renewal_scores", "int_renewal_segments", "mart_renewal_scores", "mart_renewals_upcoming"]
+    h.run_dbt(["build", "--select", *models], path, as_of, tmp / "t3")
     out["model"] = upcoming()
     return out
 

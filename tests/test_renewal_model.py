@@ -37,8 +37,10 @@ def demo(tmp_path_factory):
         again = renewal.train_and_score(conn, AS_OF)
         write_table(conn, "renewal_scores", scores)
         write_table(conn, "renewal_model_evaluation", evaluation)
-    run_dbt(["build", "--select", "mart_model_evaluation", "mart_renewal_scores", "mart_model_comparison",
-             "mart_model_reliability"], path, AS_OF.isoformat(), tmp / "t2")  # fmt: skip
+    # mart_renewal_scores publishes int_renewal_scores (the scores with their labels)
+    marts = ["mart_model_evaluation", "int_renewal_scores", "mart_renewal_scores", "mart_model_comparison",
+             "mart_model_reliability"]  # fmt: skip
+    run_dbt(["build", "--select", *marts], path, AS_OF.isoformat(), tmp / "t2")
     conn = duckdb.connect(str(path), read_only=True)
     yield {"conn": conn, "scores": scores, "evaluation": evaluation, "again": again}
     conn.close()

@@ -1,12 +1,14 @@
-"""The staging `accepted_values` tests are the contract's enums (orchestration/contract.py), not copies
-that drift: every enum column of every entity is tested with exactly its contract codes, and no other
-column carries a hand-made list."""
+"""Staging is the contract, not copies that drift: the `accepted_values` tests are the contract's enums
+(orchestration/contract.py), every enum column of every entity tested with exactly its contract codes
+and no other column carrying a hand-made list; and the column types macro stage_source casts to
+(_sources.yml data_type) are the raw schema's (orchestration/raw_schema.py)."""
 
 from __future__ import annotations
 
 import yaml
 
 from orchestration.contract import ENTITIES, ENUM, ENUMS
+from orchestration.raw_schema import column_types
 from orchestration.settings import DBT_PROJECT_DIR
 
 STAGING_YML = DBT_PROJECT_DIR / "models" / "staging" / "_staging.yml"
@@ -35,3 +37,21 @@ def test_staging_accepted_values_are_the_contract_enums():
     assert expected, "the contract declares no enum columns: the test would check nothing"
     got = {key: sorted(values) for key, values in _accepted_values().items()}
     assert got == expected
+
+
+SOURCES_YML = DBT_PROJECT_DIR / "models" / "staging" / "_sources.yml"
+
+
+def test_raw_source_columns_and_types_are_the_contract():
+    """macro stage_source casts each staging column to its _sources.yml data_type: those must be the
+    raw table's columns and types as orchestration/raw_schema.py derives them from the contract."""
+    raw = next(
+        s for s in yaml.safe_load(SOURCES_YML.read_text(encoding="utf-8"))["sources"] if s["name"] == "raw"
+    )
+    declared = {
+        t["name"]: [(c["name"], c.get("data_type")) for c in t.get("columns", [])]
+        for t in raw["tables"]
+        if t["name"] in ENTITIES
+    }
+    expected = {e: [(n, t.lower()) for n, t in column_types(e)] for e in ENTITIES}
+    assert declared == expected

@@ -9,45 +9,29 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 
-from tests.dbt_helpers import (
-    accountant_row,
-    client_row,
-    insert_rows,
-    new_raw_warehouse,
-    run_dbt,
-    task_row,
-)
+from tests.dbt_helpers import accountant_row, client_row, read_only_warehouse, task_row
 
 AS_OF = "2026-10-22"
 TS = dt.datetime(2026, 10, 22, 20, 0)
 D = dt.date.fromisoformat
-T = dt.datetime.fromisoformat
 
 
 def _filing(tid, client, period, due, status, started=None, completed=None):
     return task_row(tid, client, "tax_filing", due, status, period=period, assignee_id="S1",
-                    created_at=T(f"{due[:8]}01 08:00"), started_at=T(started) if started else None,
-                    completed_at=T(completed) if completed else None, updated_at=TS)  # fmt: skip
+                    created_at=f"{due[:8]}01 08:00", started_at=started, completed_at=completed,
+                    updated_at=TS)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("tax_marts")
-    path = tmp / "warehouse.duckdb"
-    conn = new_raw_warehouse(path)
-    insert_rows(conn, "staff", [accountant_row(updated_at=TS)])
-    insert_rows(conn, "clients", [
-        client_row(c, f"客户{c}", taxpayer_type="general", industry="trade", signed_date=D("2025-01-01"),
-                   updated_at=TS)
-        for c in ("C1", "C2", "C3", "C4", "C5")
-    ])  # fmt: skip
-    insert_rows(
-        conn,
-        "tasks",
-        [
+    raw = {
+        "staff": [accountant_row(updated_at=TS)],
+        "clients": [client_row(c, f"客户{c}", taxpayer_type="general", industry="trade",
+                               signed_date=D("2025-01-01"), updated_at=TS)
+                    for c in ("C1", "C2", "C3", "C4", "C5")],
+        "tasks": [
             # period 2026-09 → filed in October, deadline 2026-10-26; 3 working days left (22, 23, 26)
             _filing("F1", "C1", "2026-09", "2026-10-26", "todo"),
             _filing("F2", "C2", "2026-09", "2026-10-26", "done", "2026-10-19 09:00", "2026-10-20 10:00"),
@@ -59,16 +43,9 @@ def warehouse(tmp_path_factory):
             # period 2025-09 → official 2025-10 deadline 2025-10-27, filed 10-27: on time
             _filing("F6", "C1", "2025-09", "2025-10-27", "done", "2025-10-27 09:00", "2025-10-27 10:00"),
         ],
-    )
-    conn.close()
-    run_dbt(
-        ["build", "--select", "+mart_tax_calendar", "+mart_tax_filing_status", "--indirect-selection",
-         "cautious"],
-        path, AS_OF, tmp / "target",
-    )  # fmt: skip
-    conn = duckdb.connect(str(path), read_only=True)
-    yield conn
-    conn.close()
+    }  # fmt: skip
+    select = ["+mart_tax_calendar", "+mart_tax_filing_status"]
+    yield from read_only_warehouse(tmp_path_factory.mktemp("tax_marts"), AS_OF, select, raw)
 
 
 def test_calendar_official_where_published_rule_otherwise(warehouse):

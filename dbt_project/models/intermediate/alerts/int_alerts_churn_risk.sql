@@ -1,8 +1,9 @@
--- Churn-risk contracts are exactly the renewals mart's 流失风险 segment (defined once there), plus
--- the client's worst days past due for the alert message.
+-- Churn-risk contracts are exactly the renewal list's 流失风险 segment (defined once in
+-- int_renewal_segments, which mart_renewals_upcoming publishes), plus the client's worst days past
+-- due for the alert message.
 with churn as (
     select contract_id, client_id, end_date, complaint_count, satisfaction_score, renewal_probability
-    from {{ ref('mart_renewals_upcoming') }}
+    from {{ ref('int_renewal_segments') }}
     where segment = 'churn_risk'
       and end_date <= {{ as_of() }} + {{ var('alert_churn_window_days') }}
 ),

@@ -7,7 +7,27 @@
 -- severity. Money items older than alert_writeoff_age_days go to the 坏账核销候选 list instead.
 -- Source-settled invoices, churned clients with nothing open, and unidentified receipts that match an
 -- open invoice (reported once as 疑似对应账单) raise nothing of their own. Thresholds are dbt vars.
-with clients as (
+-- Reads core and intermediate only (never a mart): the report-level rules it shares with the marts
+-- (renewal segments, filing status, saturation, the published backtest) are int_ models both read.
+-- Each rule below states only what differs per type; what a type always is (its entity, its weight,
+-- whether it has a deadline, whether it is money) is one row of alert_types.
+with alert_types (alert_type, entity_type, type_weight, is_deadline, is_money_item) as (
+    values
+        ('invoice_overdue', 'invoice', 10, false, true),
+        ('chronic_late_payer', 'client', 10, false, false),
+        ('contract_expiring_low_renewal', 'contract', 20, true, false),
+        ('renewal_churn_risk', 'contract', 15, true, false),
+        ('collection_forecast_deviation', 'period', 10, false, false),
+        ('document_collection_late', 'task', 15, true, false),
+        ('filing_at_risk', 'task', 30, true, false),
+        ('task_overdue', 'task', 15, true, false),
+        ('task_blocked', 'task', 10, true, false),
+        ('staff_saturation', 'staff', 15, false, false),
+        ('unidentified_receipt', 'payment', 10, false, true),
+        ('receipt_invoice_match', 'payment', 20, false, true)
+),
+
+clients as (
     select client_id, client_name, accountant_id, status_as_of from {{ ref('dim_clients') }}
 ),
 
@@ -44,7 +64,6 @@ client_open as (
 invoice_overdue as (
     select
         'invoice_overdue' as alert_type,
-        'invoice' as entity_type,
         i.invoice_id as entity_id,
         '账单 ' || i.invoice_id as entity_name,
         i.client_id,
@@ -54,8 +73,7 @@ invoice_overdue as (
             || ' 天，未收金额 ¥' || format('{:,.2f}', i.open_receivable_amount) as message,
         i.open_receivable_amount::double as amount_at_stake,
         i.days_past_due as urgency_days,
-        i.client_overdue_invoices > 1 as is_worsening,
-        true as is_money_item
+        i.client_overdue_invoices > 1 as is_worsening
     from receivables as i
     inner join clients as c on c.client_id = i.client_id
     where i.days_past_due >= {{ var('alert_invoice_overdue_days') }}
@@ -81,7 +99,6 @@ late_payers as (
 chronic_late_payer as (
     select
         'chronic_late_payer' as alert_type,
-        'client' as entity_type,
         l.client_id as entity_id,
         c.client_name as entity_name,
         l.client_id,
@@ -91,8 +108,7 @@ chronic_late_payer as (
             || ' 张逾期超过 ' || {{ var('alert_late_payer_grace_days') }} || ' 天付款，为长期拖欠客户' as message,
         coalesce(o.overdue_amount, 0)::double as amount_at_stake,
         coalesce(o.max_days_past_due, 0) as urgency_days,
-        1.0 * l.invoices_late / l.invoices_due >= 0.8 as is_worsening,
-        false as is_money_item
+        1.0 * l.invoices_late / l.invoices_due >= 0.8 as is_worsening
     from late_payers as l
     inner join clients as c on c.client_id = l.client_id
     left join client_open as o on o.client_id = l.client_id
@@ -105,7 +121,6 @@ chronic_late_payer as (
 contract_expiring as (
     select
         'contract_expiring_low_renewal' as alert_type,
-        'contract' as entity_type,
         r.contract_id as entity_id,
         '合同 ' || r.contract_id as entity_name,
         r.client_id,
@@ -116,9 +131,8 @@ contract_expiring as (
             || printf('%.0f', 100 * r.renewal_probability) || '%' as message,
         r.annualized_value::double as amount_at_stake,
         -r.days_to_end as urgency_days,
-        r.renewal_probability < 0.3 as is_worsening,
-        false as is_money_item
-    from {{ ref('mart_renewal_scores') }} as r
+        r.renewal_probability < 0.3 as is_worsening
+    from {{ ref('int_renewal_scores') }} as r
     where not r.is_renewed
       and r.days_to_end <= {{ var('alert_contract_expiring_days') }}
       and r.renewal_probability < {{ var('renewal_low_probability') }}
@@ -127,7 +141,6 @@ contract_expiring as (
 churn_risk as (
     select
         'renewal_churn_risk' as alert_type,
-        'contract' as entity_type,
         r.contract_id as entity_id,
         '合同 ' || r.contract_id as entity_name,
         r.client_id,
@@ -141,8 +154,7 @@ churn_risk as (
             || '，最长逾期 ' || r.max_days_past_due || ' 天）' as message,
         k.annualized_value::double as amount_at_stake,
         -datediff('day', {{ as_of() }}, r.end_date) as urgency_days,
-        r.complaints > 0 as is_worsening,
-        false as is_money_item
+        r.complaints > 0 as is_worsening
     from {{ ref('int_alerts_churn_risk') }} as r
     inner join clients as c on c.client_id = r.client_id
     left join {{ ref('dim_contracts') }} as k on k.contract_id = r.contract_id
@@ -153,7 +165,6 @@ churn_risk as (
 forecast_deviation as (
     select
         'collection_forecast_deviation' as alert_type,
-        'period' as entity_type,
         b.period as entity_id,
         b.period || ' 回款' as entity_name,
         null::varchar as client_id,
@@ -164,37 +175,73 @@ forecast_deviation as (
             || '%，超过阈值' as message,
         abs(b.actual_amount - b.forecast_amount)::double as amount_at_stake,
         0 as urgency_days,
-        b.abs_pct_error > 2 * {{ var('forecast_deviation_threshold') }} as is_worsening,
-        false as is_money_item
-    from {{ ref('mart_forecast_backtest') }} as b
+        b.abs_pct_error > 2 * {{ var('forecast_deviation_threshold') }} as is_worsening
+    from {{ ref('int_forecast_published_backtest') }} as b
     where b.is_latest_month and b.is_deviation
 ),
 
-document_late as (
+-- the three task rules: one row per (rule, task) with what the rule says; the task's entity columns
+-- are added once in task_alerts
+task_rules as (
     select
         'document_collection_late' as alert_type,
-        'task' as entity_type,
+        t.task_id,
+        '客户「' || t.client_name || '」' || coalesce(t.period || ' ', '') || '票据采集已超期 '
+            || ({{ as_of() }} - t.due_date) || ' 天未完成' as message,
+        datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
+        datediff('day', t.due_date, {{ as_of() }}) >= 7 as is_worsening
+    from tasks as t
+    where t.stage = 'document_collection'
+      and t.is_open
+      and {{ as_of() }} - t.due_date >= {{ var('alert_document_late_days') }}
+
+    union all
+
+    select
+        'task_overdue' as alert_type,
+        t.task_id,
+        '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 已逾期 ' || t.days_late
+            || ' 天' as message,
+        t.days_late as urgency_days,
+        t.days_late > 7 as is_worsening
+    from tasks as t
+    -- document collection and tax filing have their own alert types
+    where t.is_overdue and t.stage not in ('document_collection', 'tax_filing')
+
+    union all
+
+    select
+        'task_blocked' as alert_type,
+        t.task_id,
+        '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 被上游任务 ' || u.task_id
+            || '（' || u.stage_cn || '，' || u.assignee_name || '）阻塞，上游已逾期 '
+            || ({{ as_of() }} - u.due_date) || ' 天' as message,
+        datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
+        t.due_date <= {{ as_of() }} as is_worsening
+    from tasks as t
+    inner join tasks as u on u.task_id = t.depends_on_task_id
+    where t.is_open and t.is_upstream_unfinished and u.due_date < {{ as_of() }}
+),
+
+task_alerts as (
+    select
+        r.alert_type,
         t.task_id as entity_id,
         t.stage_cn || ' ' || coalesce(t.period, '') as entity_name,
         t.client_id,
         t.assignee_id as staff_id,
         t.due_date as reference_date,
-        '客户「' || t.client_name || '」' || coalesce(t.period || ' ', '') || '票据采集已超期 '
-            || ({{ as_of() }} - t.due_date) || ' 天未完成' as message,
+        r.message,
         0.0 as amount_at_stake,
-        datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
-        datediff('day', t.due_date, {{ as_of() }}) >= 7 as is_worsening,
-        false as is_money_item
-    from tasks as t
-    where t.stage = 'document_collection'
-      and t.is_open
-      and {{ as_of() }} - t.due_date >= {{ var('alert_document_late_days') }}
+        r.urgency_days,
+        r.is_worsening
+    from task_rules as r
+    inner join tasks as t on t.task_id = r.task_id
 ),
 
 filing_at_risk as (
     select
         'filing_at_risk' as alert_type,
-        'task' as entity_type,
         f.task_id as entity_id,
         '报税 ' || f.period as entity_name,
         f.client_id,
@@ -206,57 +253,14 @@ filing_at_risk as (
                          || ' 个工作日，尚未完成' end as message,
         0.0 as amount_at_stake,
         datediff('day', f.deadline, {{ as_of() }}) as urgency_days,
-        f.filing_status = 'overdue' as is_worsening,
-        false as is_money_item
-    from {{ ref('mart_tax_filing_status') }} as f
+        f.filing_status = 'overdue' as is_worsening
+    from {{ ref('int_tax_filing_status') }} as f
     where f.filing_status in ('at_risk', 'overdue')
-),
-
-task_overdue as (
-    select
-        'task_overdue' as alert_type,
-        'task' as entity_type,
-        t.task_id as entity_id,
-        t.stage_cn || ' ' || coalesce(t.period, '') as entity_name,
-        t.client_id,
-        t.assignee_id as staff_id,
-        t.due_date as reference_date,
-        '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 已逾期 ' || t.days_late
-            || ' 天' as message,
-        0.0 as amount_at_stake,
-        t.days_late as urgency_days,
-        t.days_late > 7 as is_worsening,
-        false as is_money_item
-    from tasks as t
-    -- document collection and tax filing have their own alert types
-    where t.is_overdue and t.stage not in ('document_collection', 'tax_filing')
-),
-
-task_blocked as (
-    select
-        'task_blocked' as alert_type,
-        'task' as entity_type,
-        t.task_id as entity_id,
-        t.stage_cn || ' ' || coalesce(t.period, '') as entity_name,
-        t.client_id,
-        t.assignee_id as staff_id,
-        t.due_date as reference_date,
-        '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 被上游任务 ' || u.task_id
-            || '（' || u.stage_cn || '，' || u.assignee_name || '）阻塞，上游已逾期 '
-            || ({{ as_of() }} - u.due_date) || ' 天' as message,
-        0.0 as amount_at_stake,
-        datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
-        t.due_date <= {{ as_of() }} as is_worsening,
-        false as is_money_item
-    from tasks as t
-    inner join tasks as u on u.task_id = t.depends_on_task_id
-    where t.is_open and t.is_upstream_unfinished and u.due_date < {{ as_of() }}
 ),
 
 staff_saturation as (
     select
         'staff_saturation' as alert_type,
-        'staff' as entity_type,
         s.staff_id as entity_id,
         s.staff_name as entity_name,
         null::varchar as client_id,
@@ -266,15 +270,13 @@ staff_saturation as (
             || printf('%.0f', 100 * s.load_ratio) || '%' as message,
         0.0 as amount_at_stake,
         0 as urgency_days,
-        s.load_ratio >= 1.2 as is_worsening,
-        false as is_money_item
+        s.load_ratio >= 1.2 as is_worsening
     from {{ ref('int_alerts_staff_saturation') }} as s
 ),
 
 unidentified as (
     select
         'unidentified_receipt' as alert_type,
-        'payment' as entity_type,
         p.payment_id as entity_id,
         '收款 ' || p.payment_id as entity_name,
         null::varchar as client_id,
@@ -284,8 +286,7 @@ unidentified as (
             || format('{:,.2f}', p.amount) || '，无法识别客户' as message,
         p.amount::double as amount_at_stake,
         datediff('day', p.paid_date, {{ as_of() }}) as urgency_days,
-        false as is_worsening,
-        true as is_money_item
+        false as is_worsening
     from {{ ref('fct_payments') }} as p
     where not p.is_identified
       and p.payment_id not in (select mt.payment_id from matches as mt)
@@ -294,7 +295,6 @@ unidentified as (
 receipt_match as (
     select
         'receipt_invoice_match' as alert_type,
-        'payment' as entity_type,
         m.payment_id as entity_id,
         '收款 ' || m.payment_id || ' ↔ 账单 ' || m.invoice_id as entity_name,
         m.client_id,
@@ -306,8 +306,7 @@ receipt_match as (
             || '）：请核对后确认入账' as message,
         m.amount::double as amount_at_stake,
         datediff('day', m.paid_date, {{ as_of() }}) as urgency_days,
-        false as is_worsening,
-        true as is_money_item
+        false as is_worsening
     from matches as m
     inner join clients as c on c.client_id = m.client_id
 ),
@@ -318,27 +317,18 @@ unioned as (
     union all select * from contract_expiring
     union all select * from churn_risk
     union all select * from forecast_deviation
-    union all select * from document_late
+    union all select * from task_alerts
     union all select * from filing_at_risk
-    union all select * from task_overdue
-    union all select * from task_blocked
     union all select * from staff_saturation
     union all select * from unidentified
     union all select * from receipt_match
 ),
 
-type_weights (alert_type, type_weight, is_deadline) as (
-    values ('filing_at_risk', 30, true), ('contract_expiring_low_renewal', 20, true),
-           ('receipt_invoice_match', 20, false), ('renewal_churn_risk', 15, true),
-           ('collection_forecast_deviation', 10, false), ('document_collection_late', 15, true),
-           ('task_overdue', 15, true), ('task_blocked', 10, true), ('staff_saturation', 15, false),
-           ('invoice_overdue', 10, false), ('chronic_late_payer', 10, false), ('unidentified_receipt', 10, false)
-),
-
 scored as (
     select
         u.*,
-        u.is_money_item and u.urgency_days > {{ var('alert_writeoff_age_days') }} as is_write_off_candidate,
+        w.entity_type,
+        w.is_money_item and u.urgency_days > {{ var('alert_writeoff_age_days') }} as is_write_off_candidate,
         w.type_weight
         + 30 * least(1, sqrt(greatest(u.amount_at_stake, 0) / {{ var('alert_priority_amount_scale') }}))
         + case
@@ -349,7 +339,7 @@ scored as (
         + case c.status_as_of when 'active' then 10 when 'churned' then 0 else 5 end
         + case when u.is_worsening then 10 else 0 end as priority_score
     from unioned as u
-    inner join type_weights as w on w.alert_type = u.alert_type
+    inner join alert_types as w on w.alert_type = u.alert_type
     left join clients as c on c.client_id = u.client_id
 ),
 

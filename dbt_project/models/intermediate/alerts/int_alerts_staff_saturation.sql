@@ -1,5 +1,6 @@
--- Saturated staff are exactly the workload mart's is_saturated rows (defined once there) for the
--- as-of month: load is the bookkeeping client-periods due that month, capacity as that mart defines.
+-- Saturated staff are exactly the is_saturated rows of int_workload_saturation (defined once there,
+-- published by mart_workload_saturation) for the as-of month: load is the bookkeeping client-periods
+-- due that month, capacity as that model defines.
 with final as (
     select
         s.staff_id,
@@ -9,7 +10,7 @@ with final as (
              else printf('%.1f', s.capacity) end as monthly_capacity,
         s.load_client_periods as client_load,
         s.load_client_periods / nullif(s.capacity, 0) as load_ratio
-    from {{ ref('mart_workload_saturation') }} as s
+    from {{ ref('int_workload_saturation') }} as s
     where s.is_saturated
       and s.month_start = date_trunc('month', {{ as_of() }})::date
 )

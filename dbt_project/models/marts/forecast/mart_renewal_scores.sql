@@ -1,47 +1,8 @@
--- 续约概率: the night's renewal scores (ml.renewal_scores, written by the Python model) with labels.
--- A firm where no contract has ended yet gets no probability (model_name rules_only): the renewal
--- marts then tier its contracts by their rules alone.
-with scores as (
-    select * from {{ source('ml', 'renewal_scores') }}
-    where as_of_date = {{ as_of() }}
-),
-
-final as (
-    select
-        s.contract_id,
-        s.client_id,
-        c.client_name,
-        c.industry,
-        c.industry_cn,
-        k.service_type,
-        k.service_type_cn,
-        k.billing_cycle,
-        k.billing_cycle_cn,
-        s.end_date,
-        (s.end_date - {{ as_of() }})::integer as days_to_end,
-        k.annualized_value,
-        s.renewal_probability,
-        case
-            when s.renewal_probability is null then 'rules_only'
-            when s.renewal_probability < {{ var('renewal_low_probability') }} then 'low'
-            when s.renewal_probability < {{ var('renewal_high_probability') }} then 'medium'
-            else 'high'
-        end as probability_band,
-        case
-            when s.renewal_probability is null then '规则判断'
-            when s.renewal_probability < {{ var('renewal_low_probability') }} then '低'
-            when s.renewal_probability < {{ var('renewal_high_probability') }} then '中'
-            else '高'
-        end as probability_band_cn,
-        s.is_renewed,
-        c.accountant_id,
-        c.accountant_name,
-        c.sales_id,
-        c.sales_name,
-        s.model_name
-    from scores as s
-    left join {{ ref('dim_contracts') }} as k on k.contract_id = s.contract_id
-    left join {{ ref('dim_clients') }} as c on c.client_id = s.client_id
+-- 续约概率: the night's renewal scores with labels, as int_renewal_scores computes them (the renewal
+-- list and the alerts read the same model).
+with final as (
+    -- the column list is fixed by the enforced contract (AM04 does not know it)
+    select * from {{ ref('int_renewal_scores') }}
 )
 
-select * from final
+select * from final  -- noqa: AM04
