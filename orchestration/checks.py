@@ -13,7 +13,15 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.quality import CHECKS, ERROR, QualityConfig, quality_runs_dir, run_quality_suites
+from orchestration.quality import (
+    CHECKS,
+    ERROR,
+    CheckOutcome,
+    QualityConfig,
+    quality_runs_dir,
+    run_quality_suites,
+)
+from orchestration.quality.suites import Check
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
@@ -36,6 +44,53 @@ def gated_asset_keys(config: QualityConfig | None = None) -> list[dg.AssetKey]:
     return sorted({_key(c.asset_key) for c in CHECKS if c.severity(config) == ERROR}, key=str)
 
 
+def _selected_checks(layer: str | None, asset_keys: Iterable[dg.AssetKey] | None) -> list[Check]:
+    """The suite checks on `layer` (`raw/...` or `core/...` keys) and, when given, on `asset_keys`."""
+    wanted = set(asset_keys) if asset_keys is not None else None
+    return [
+        c
+        for c in CHECKS
+        if (wanted is None or _key(c.asset_key) in wanted)
+        and (layer is None or c.asset_key.startswith(layer + "/"))
+    ]
+
+
+def _check_spec(check: Check, config: QualityConfig) -> dg.AssetCheckSpec:
+    """The Dagster spec of one check: blocking when its configured severity is error."""
+    severity = check.severity(config)
+    return dg.AssetCheckSpec(
+        name=check.name,
+        asset=_key(check.asset_key),
+        description=f"{check.label}（{'阻断发布' if severity == ERROR else '仅预警'}）",
+        blocking=severity == ERROR,
+        metadata={"severity": severity, "frame": check.frame},
+    )
+
+
+def _check_result(outcome: CheckOutcome, docs_dir: Path) -> dg.AssetCheckResult:
+    """One suite outcome as a Dagster check result; the metadata carries what the alert shows."""
+    metadata = {
+        "message": outcome.message,
+        "severity": outcome.severity,
+        "details_path": str(docs_dir / "index.html"),
+    }
+    if outcome.observed is not None:
+        metadata["observed"] = outcome.observed
+    if outcome.failing_rows is not None:
+        metadata["failing_rows"] = outcome.failing_rows
+    if outcome.examples:
+        metadata["examples"] = list(outcome.examples)
+    if outcome.label:
+        metadata["label"] = outcome.label
+    return dg.AssetCheckResult(
+        asset_key=_key(outcome.asset_key),
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=DAGSTER_SEVERITY[outcome.severity],
+        metadata=metadata,
+    )
+
+
 def build_quality_checks(
     layer: str | None = None,
     asset_keys: Iterable[dg.AssetKey] | None = None,
@@ -47,25 +102,10 @@ def build_quality_checks(
     Raw and core checks must be separate definitions: a check op depends on every asset it checks,
     and a blocking check on raw/<e> holds back the dbt op, so one op over both would be a cycle.
     """
-    config = config or QualityConfig.load()
-    wanted = set(asset_keys) if asset_keys is not None else None
-    checks = [
-        c
-        for c in CHECKS
-        if (wanted is None or _key(c.asset_key) in wanted)
-        and (layer is None or c.asset_key.startswith(layer + "/"))
-    ]
+    quality_config = config or QualityConfig.load()
+    checks = _selected_checks(layer, asset_keys)
     name = name or f"{layer or 'all'}_quality_gate"
-    specs = [
-        dg.AssetCheckSpec(
-            name=c.name,
-            asset=_key(c.asset_key),
-            description=f"{c.label}（{'阻断发布' if c.severity(config) == ERROR else '仅预警'}）",
-            blocking=c.severity(config) == ERROR,
-            metadata={"severity": c.severity(config), "frame": c.frame},
-        )
-        for c in checks
-    ]
+    specs = [_check_spec(c, quality_config) for c in checks]
     names = [c.name for c in checks]
 
     @dg.multi_asset_check(
@@ -82,28 +122,8 @@ def build_quality_checks(
         failed = [o for o in outcomes if not o.passed]
         context.log.info(f"{len(outcomes)} quality checks, {len(failed)} failed; data docs: {docs_dir}")
         for o in outcomes:
-            metadata = {
-                "message": o.message,
-                "severity": o.severity,
-                "details_path": str(docs_dir / "index.html"),
-            }
-            if o.observed is not None:
-                metadata["observed"] = o.observed
-            if o.failing_rows is not None:
-                metadata["failing_rows"] = o.failing_rows
-            if o.examples:
-                metadata["examples"] = list(o.examples)
-            if o.label:
-                metadata["label"] = o.label
-            yield dg.AssetCheckResult(
-                asset_key=_key(o.asset_key),
-                check_name=o.name,
-                passed=o.passed,
-                severity=DAGSTER_SEVERITY[o.severity],
-                metadata=metadata,
-            )
+            yield _check_result(o, docs_dir)
 
-    quality_config = config
     return quality_gate
 
 

@@ -131,6 +131,49 @@ def _report_if_not_current(context, publish_root: Path, version: str) -> None:
     )
 
 
+def _attachments(data_docs: Callable[[dt.date, str], Path] | None, as_of: dt.date, run_id: str) -> dict:
+    """Folders copied into the version: the gate's data docs, when a `data_docs` namer is given."""
+    return {} if data_docs is None else {"data_docs": data_docs(as_of, run_id)}
+
+
+def _send_morning_digest(context, folder: Path, as_of: dt.date, publish_root: Path) -> None:
+    """The managers' digest of the published night; a failure is logged, never raised."""
+    pages = settings.pages_url() or str(publish_root / "current" / "pages" / "index.html")
+    try:
+        digest = send_digest(folder / "snapshot.duckdb", as_of, pages)
+        sent = sum(d["ok"] for d in digest["deliveries"])
+        context.log.info(f"morning digest: {sent}/{len(digest['deliveries'])} channel(s) delivered")
+    except Exception as exc:  # the night is published; a digest problem must not undo that
+        context.log.warning(f"morning digest not sent: {type(exc).__name__}: {exc}")
+
+
+def _publish_metadata(folder: Path, publish_root: Path, manifest: dict, checks: list[dict]) -> dict:
+    """The materialization's metadata: where the version is, its tables and rows, pages and checks."""
+    tables = {t["name"]: t["rows"] for t in manifest["tables"]}
+    return {
+        "folder": dg.MetadataValue.path(str(folder)),
+        "version": folder.name,
+        "path": dg.MetadataValue.path(str(folder / "snapshot.duckdb")),
+        "current": dg.MetadataValue.path(str(publish_root / "current" / "snapshot.duckdb")),
+        "tables": dg.MetadataValue.json(tables),
+        "table_count": len(tables),
+        "rows": sum(tables.values()),
+        "pages": len(manifest["pages"]),
+        "checks": len(checks),
+        "checks_failed": sum(1 for c in checks if c["status"] != "passed"),
+    }
+
+
+def _snapshot_selection(schemas: Sequence[str] | None, tables: Sequence[str] | None) -> dict:
+    """`publish_run`'s schemas/tables arguments, only where given (else the publisher's defaults)."""
+    extra = {}
+    if schemas is not None:
+        extra["schemas"] = tuple(schemas)
+    if tables is not None:
+        extra["tables"] = tuple(tables)
+    return extra
+
+
 def build_publish_asset(
     deps: Iterable[dg.AssetKey | str | dg.AssetsDefinition] = (),
     *,
@@ -145,11 +188,7 @@ def build_publish_asset(
     `render(snapshot, pages_dir, RenderContext)` writes the pages (none without it); `data_docs(as_of,
     run_id)` names the gate's data-docs folder copied into the version as `data_docs/`.
     """
-    extra = {}
-    if schemas is not None:
-        extra["schemas"] = tuple(schemas)
-    if tables is not None:
-        extra["tables"] = tuple(tables)
+    extra = _snapshot_selection(schemas, tables)
 
     @dg.asset(
         key=key,
@@ -169,12 +208,11 @@ def build_publish_asset(
         run_id = context.run.run_id
         checks = run_check_results(context)
         page_context = RenderContext(as_of.isoformat(), run_id, checks, context)
-        attachments = {}
-        if data_docs is not None:
-            attachments["data_docs"] = data_docs(as_of, run_id)
+        attachments = _attachments(data_docs, as_of, run_id)
+        publish_root = Path(publisher.publish_root)
         folder = publish_run(
             Path(warehouse.path),
-            Path(publisher.publish_root),
+            publish_root,
             as_of_date=as_of.isoformat(),
             run_id=run_id,
             code_version=code_version(),
@@ -186,32 +224,12 @@ def build_publish_asset(
             descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
             **extra,
         )
-        _report_if_not_current(context, Path(publisher.publish_root), folder.name)
-        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-        tables = {t["name"]: t["rows"] for t in data["tables"]}
-        context.log.info(f"published {folder.name}: {len(tables)} tables, {len(data['pages'])} pages")
-        pages = settings.pages_url() or str(Path(publisher.publish_root) / "current" / "pages" / "index.html")
-        try:
-            digest = send_digest(folder / "snapshot.duckdb", as_of, pages)
-            sent = sum(d["ok"] for d in digest["deliveries"])
-            context.log.info(f"morning digest: {sent}/{len(digest['deliveries'])} channel(s) delivered")
-        except Exception as exc:  # the night is published; a digest problem must not undo that
-            context.log.warning(f"morning digest not sent: {type(exc).__name__}: {exc}")
-        return dg.MaterializeResult(
-            metadata={
-                "folder": dg.MetadataValue.path(str(folder)),
-                "version": folder.name,
-                "path": dg.MetadataValue.path(str(folder / "snapshot.duckdb")),
-                "current": dg.MetadataValue.path(
-                    str(Path(publisher.publish_root) / "current" / "snapshot.duckdb")
-                ),
-                "tables": dg.MetadataValue.json(tables),
-                "table_count": len(tables),
-                "rows": sum(tables.values()),
-                "pages": len(data["pages"]),
-                "checks": len(checks),
-                "checks_failed": sum(1 for c in checks if c["status"] != "passed"),
-            }
-        )
+        _report_if_not_current(context, publish_root, folder.name)
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        metadata = _publish_metadata(folder, publish_root, manifest, checks)
+        counts = f"{metadata['table_count']} tables, {metadata['pages']} pages"
+        context.log.info(f"published {folder.name}: {counts}")
+        _send_morning_digest(context, folder, as_of, publish_root)
+        return dg.MaterializeResult(metadata=metadata)
 
     return publish

@@ -27,7 +27,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestration.publish.scanner import find_unmasked_personal_data
-from orchestration.publish.snapshot import DEFAULT_SCHEMAS, DEFAULT_TABLES, Descriptions, build_snapshot
+from orchestration.publish.snapshot import (
+    DEFAULT_SCHEMAS,
+    DEFAULT_TABLES,
+    Descriptions,
+    Snapshot,
+    build_snapshot,
+)
 
 MANIFEST_FORMAT = 1
 CURRENT = "current"
@@ -77,11 +83,7 @@ def publish_run(
     A night older than the current publication (a rerun of an earlier date) is published and kept
     but does not become current unless `make_current`. Returns the final version folder.
     """
-    as_of = dt.date.fromisoformat(as_of_date).isoformat()
-    if not RUN_ID_RE.match(run_id):
-        raise ValueError(f"run_id must be letters, digits, '-' or '_': {run_id!r}")
-    if keep < 1:
-        raise ValueError("keep must be at least 1")
+    as_of = _checked_as_of(as_of_date, run_id, keep)
     stage = on_stage or (lambda _name: None)
     publish_root = Path(publish_root)
     publish_root.mkdir(parents=True, exist_ok=True)
@@ -90,31 +92,13 @@ def publish_run(
     incoming = publish_root / f"{INCOMING_PREFIX}{name}"
 
     with _publish_lock(publish_root):
-        _clean_leftovers(publish_root)
-        if final.exists():
-            raise FileExistsError(f"version already published: {final}")
-        incoming.mkdir()
+        _start_version(publish_root, final, incoming)
         try:
             stage("snapshot")
-            snapshot = build_snapshot(
-                Path(warehouse),
-                incoming / SNAPSHOT,
-                incoming / PARQUET_DIR,
-                schemas=tuple(schemas),
-                tables=tuple(tables),
-                descriptions=descriptions,
-            )
-            os.chmod(incoming / SNAPSHOT, READ_ONLY)
+            snapshot = _write_snapshot(Path(warehouse), incoming, schemas, tables, descriptions)
             stage("pages")
-            pages_dir = incoming / PAGES_DIR
-            pages_dir.mkdir()
-            if render is not None:
-                render(incoming / SNAPSHOT, pages_dir)
-            for folder_name, source in (attachments or {}).items():
-                if "/" in folder_name or folder_name.startswith(".") or folder_name in _RESERVED:
-                    raise ValueError(f"bad attachment folder name: {folder_name!r}")
-                if Path(source).is_dir():
-                    shutil.copytree(source, incoming / folder_name)
+            _write_pages(incoming, render)
+            _copy_attachments(incoming, attachments or {})
             stage("manifest")
             manifest = _manifest(
                 incoming, name, as_of, run_id, code_version, checks, snapshot, _next_sequence(publish_root)
@@ -122,25 +106,92 @@ def publish_run(
             _write_json(incoming / MANIFEST, manifest)
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
-                leaks = find_unmasked_personal_data(incoming)
-                if leaks:
-                    raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
+                _refuse_personal_data(incoming)
             _seal(incoming)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
             raise
-        stage("rename")
-        os.rename(incoming, final)
-        _fsync_dir(publish_root)
-        if make_current or not _older_than_current(publish_root, as_of):
-            stage("switch")
-            _switch_current(publish_root, name)
-            stage("current_json")
-            _write_current_json(publish_root, manifest)
-        stage("retention")
-        apply_retention(publish_root, keep)
+        _make_visible(publish_root, incoming, manifest, make_current=make_current, keep=keep, stage=stage)
         stage("done")
     return final
+
+
+def _checked_as_of(as_of_date: str, run_id: str, keep: int) -> str:
+    """The as-of date in ISO form, once the arguments that name and prune versions are valid."""
+    as_of = dt.date.fromisoformat(as_of_date).isoformat()
+    if not RUN_ID_RE.match(run_id):
+        raise ValueError(f"run_id must be letters, digits, '-' or '_': {run_id!r}")
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    return as_of
+
+
+def _start_version(publish_root: Path, final: Path, incoming: Path) -> None:
+    """Under the lock: clear what a killed publisher left, refuse a name already published, and
+    create the hidden folder the version is built in."""
+    _clean_leftovers(publish_root)
+    if final.exists():
+        raise FileExistsError(f"version already published: {final}")
+    incoming.mkdir()
+
+
+def _write_snapshot(
+    warehouse: Path,
+    incoming: Path,
+    schemas: tuple[str, ...],
+    tables: tuple[str, ...],
+    descriptions: Descriptions | None,
+) -> Snapshot:
+    """The read-only DuckDB snapshot and its Parquet copies, inside the version being built."""
+    snapshot = build_snapshot(
+        warehouse,
+        incoming / SNAPSHOT,
+        incoming / PARQUET_DIR,
+        schemas=tuple(schemas),
+        tables=tuple(tables),
+        descriptions=descriptions,
+    )
+    os.chmod(incoming / SNAPSHOT, READ_ONLY)
+    return snapshot
+
+
+def _write_pages(incoming: Path, render: Render | None) -> None:
+    pages_dir = incoming / PAGES_DIR
+    pages_dir.mkdir()
+    if render is not None:
+        render(incoming / SNAPSHOT, pages_dir)
+
+
+def _copy_attachments(incoming: Path, attachments: dict[str, Path]) -> None:
+    """Copy each source folder in as `<folder name>/`; a missing source is skipped."""
+    for folder_name, source in attachments.items():
+        if "/" in folder_name or folder_name.startswith(".") or folder_name in _RESERVED:
+            raise ValueError(f"bad attachment folder name: {folder_name!r}")
+        if Path(source).is_dir():
+            shutil.copytree(source, incoming / folder_name)
+
+
+def _refuse_personal_data(incoming: Path) -> None:
+    leaks = find_unmasked_personal_data(incoming)
+    if leaks:
+        raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
+
+
+def _make_visible(
+    publish_root: Path, incoming: Path, manifest: dict, *, make_current: bool, keep: int, stage: StageHook
+) -> None:
+    """Rename the sealed version into place, switch `current` unless it is an older night, prune."""
+    name = manifest["version"]
+    stage("rename")
+    os.rename(incoming, publish_root / name)
+    _fsync_dir(publish_root)
+    if make_current or not _older_than_current(publish_root, manifest["as_of_date"]):
+        stage("switch")
+        _switch_current(publish_root, name)
+        stage("current_json")
+        _write_current_json(publish_root, manifest)
+    stage("retention")
+    apply_retention(publish_root, keep)
 
 
 class RollbackError(RuntimeError):

@@ -221,8 +221,9 @@ def _channel_note(row: dict, cfg: QualityConfig) -> str | None:
     return None
 
 
-def _build_checks() -> list[Check]:
-    checks = [
+def _invoice_checks() -> list[Check]:
+    """Value ranges on core.fct_invoices rows."""
+    return [
         Check(
             "invoice_amount_range",
             "core/fct_invoices",
@@ -263,6 +264,12 @@ def _build_checks() -> list[Check]:
             "逾期天数在 [0, 上限] 内",
             lambda c: _between("days_past_due", 0, c.max_days_past_due),
         ),
+    ]
+
+
+def _payment_checks() -> list[Check]:
+    """Payment amounts (rows) and the channel mix of the recent window (one-row frame)."""
+    return [
         Check(
             "payment_amount_range",
             "core/fct_payments",
@@ -301,6 +308,12 @@ def _build_checks() -> list[Check]:
             column="share_other_channel",
             note=_mix_note,
         ),
+    ]
+
+
+def _task_checks() -> list[Check]:
+    """Value ranges on core.fct_tasks rows."""
+    return [
         Check(
             "task_error_count_range",
             "core/fct_tasks",
@@ -309,6 +322,12 @@ def _build_checks() -> list[Check]:
             "差错数在 [0, 上限] 内",
             lambda c: _between("error_count", 0, c.max_error_count),
         ),
+    ]
+
+
+def _client_checks() -> list[Check]:
+    """The client dimension is not empty and few clients have industry 'other'."""
+    return [
         Check(
             "clients_not_empty",
             "core/dim_clients",
@@ -328,6 +347,11 @@ def _build_checks() -> list[Check]:
             column="share_other_industry",
         ),
     ]
+
+
+def _volume_checks() -> list[Check]:
+    """Tonight's accepted and unique rows against the recent median, per volume entity."""
+    checks = []
     for e in VOLUME_ENTITIES:
         sev = ERROR if e == "payments" else WARN
         for kind, label in (("accepted", "接收行数"), ("unique", "去重后行数")):
@@ -344,6 +368,12 @@ def _build_checks() -> list[Check]:
                     note=_volume_note(e),
                 )
             )
+    return checks
+
+
+def _freshness_checks() -> list[Check]:
+    """Latest updated_at not too old and not in the future, per entity that has one."""
+    checks = []
     for e in FRESHNESS_ENTITIES:
         col = f"lag_days_{e}"
         checks.append(
@@ -369,6 +399,12 @@ def _build_checks() -> list[Check]:
                 column=col,
             )
         )
+    return checks
+
+
+def _reject_checks() -> list[Check]:
+    """Rejected rows and whole rejected files of tonight's load, per entity."""
+    checks = []
     for e in ENTITIES:
         col = f"reject_share_{e}"
         checks.append(
@@ -395,6 +431,18 @@ def _build_checks() -> list[Check]:
             )
         )
     return checks
+
+
+def _build_checks() -> list[Check]:
+    return (
+        _invoice_checks()
+        + _payment_checks()
+        + _task_checks()
+        + _client_checks()
+        + _volume_checks()
+        + _freshness_checks()
+        + _reject_checks()
+    )
 
 
 CHECKS: list[Check] = _build_checks()
