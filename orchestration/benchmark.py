@@ -67,6 +67,15 @@ def _peak_rss_mb(pid: int | str = "self") -> int:
     return -1
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its waited-for children: unlike wall time, it
+    hardly grows when other developers load the shared machine, so ratios of it are the steadier ones."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return round(own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime, 1)
+
+
 def _loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
@@ -597,6 +606,20 @@ def write_markdown(path: Path, stored: dict) -> None:
     path.write_text(render_markdown(stored) + "\n" + NOTES_MARKER + (notes or "\n"), encoding="utf-8")
 
 
+def preflight(steps: list[str]) -> None:
+    """Fail before hours of work, not at the end of a night: a night publishes pages, which need the
+    vendored ECharts/SSF bundle (`make setup` runs `npm ci` for it) and the parsed dbt manifest."""
+    from orchestration.render import site
+
+    missing = []
+    if any(s.startswith("night") for s in steps):
+        missing += [str(p) for p in (site.ECHARTS, site.SSF) if not p.is_file()]
+    if not (settings.DBT_PROJECT_DIR / "target" / "manifest.json").is_file():
+        missing.append(str(settings.DBT_PROJECT_DIR / "target" / "manifest.json"))
+    if missing:
+        raise SystemExit(f"checkout incomplete (run `make setup` first): missing {', '.join(missing)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, nargs="+", default=[800, 10000])
@@ -615,10 +638,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.step:
         t = time.perf_counter()
         result = globals()[f"step_{args.step}"](args.work, args.clients[0], args.months)
-        result.update(seconds=round(time.perf_counter() - t, 1), peak_rss_mb=_peak_rss_mb())
+        result.update(
+            seconds=round(time.perf_counter() - t, 1), cpu_seconds=_cpu_seconds(), peak_rss_mb=_peak_rss_mb()
+        )
         (args.work / "results" / f"{args.step}.json").write_text(json.dumps(result))
         return 0
 
+    preflight(args.steps)
     results_json = args.out.with_suffix(".json")
     stored = json.loads(results_json.read_text()) if results_json.exists() else {}
     for n in args.clients:
