@@ -249,6 +249,58 @@ def step_dbt_next_day(work: Path, clients: int, months: int) -> dict:
     return {**_dbt_summary(work / "target_next_day"), "dbt_seconds": round(seconds, 1)}
 
 
+_LOG_LINE = re.compile(r"^(?:\x1b\[0m)?(\d\d):(\d\d):(\d\d\.\d+) \[\w+\s*\] \[([^\]]+)\]: (.*)$")
+_SQL_STATUS = re.compile(r"SQL status: \S+ in ([\d.]+) seconds")
+
+
+def dbt_log_breakdown(log: Path) -> dict:
+    """Where a `dbt build`'s wall time went, from its debug log (target/logs/dbt.log): `start` (from
+    the first log line to the parse), `parse`, `run` (first node started to last node finished) and
+    `end` (artifacts); per node kind, thread-seconds inside SQL statements (`sql`) and outside them
+    (`python`: compiling, writing files, events, result handling) while a node ran."""
+    stamps: dict[str, float] = {}
+    began: dict[str, tuple[str, float]] = {}
+    node_s: dict[str, float] = {}
+    sql_s: dict[str, float] = {}
+    for raw in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _LOG_LINE.match(raw)
+        if not m:
+            continue
+        h, mi, sec, thread, msg = m.groups()
+        t = int(h) * 3600 + int(mi) * 60 + float(sec)
+        stamps.setdefault("first", t)
+        stamps["last"] = t
+        if msg.startswith(("Unable to do partial parsing", "Partial parsing enabled")):
+            stamps.setdefault("parse_start", t)
+        elif msg.startswith("Found ") and "models" in msg:
+            stamps["parsed"] = t
+        elif msg.startswith("Began running node "):
+            stamps.setdefault("run_start", t)
+            began[thread] = (msg.split()[-1].split(".")[0], t)
+        elif msg.startswith("Finished running node ") and thread in began:
+            kind, t0 = began.pop(thread)
+            node_s[kind] = node_s.get(kind, 0.0) + t - t0
+            stamps["run_end"] = t
+        elif (status := _SQL_STATUS.match(msg)) and thread in began:
+            kind = began[thread][0]
+            sql_s[kind] = sql_s.get(kind, 0.0) + float(status.group(1))
+    if not {"first", "parsed", "run_start", "run_end"} <= stamps.keys():
+        return {}
+    parse_start = stamps.get("parse_start", stamps["first"])
+    return {
+        "phases": {
+            "start": round(parse_start - stamps["first"], 1),
+            "parse": round(stamps["parsed"] - parse_start, 1),
+            "run": round(stamps["run_end"] - stamps["run_start"], 1),
+            "end": round(stamps["last"] - stamps["run_end"], 1),
+        },
+        "thread_seconds": {
+            k: {"sql": round(sql_s.get(k, 0.0), 1), "python": round(v - sql_s.get(k, 0.0), 1)}
+            for k, v in node_s.items()
+        },
+    }
+
+
 def _dbt_summary(target: Path) -> dict:
     results = json.loads((target / "run_results.json").read_text())["results"]
     by_type: dict[str, float] = {}
@@ -262,6 +314,7 @@ def _dbt_summary(target: Path) -> dict:
         "rule_model_seconds": round(rule, 1),
         "node_seconds": {k: round(v, 1) for k, v in by_type.items()},
         "slowest": [[r["unique_id"].split(".")[-1], round(r["execution_time"], 1)] for r in slowest],
+        **dbt_log_breakdown(target / "logs" / "dbt.log"),
     }
 
 
