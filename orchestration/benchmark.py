@@ -477,8 +477,11 @@ def run_step(step: str, work: Path, clients: int, months: int) -> dict:
     cmd = [sys.executable, "-m", "orchestration.benchmark", "--step", step, "--work", str(work),
            "--clients", str(clients), "--months", str(months)]  # fmt: skip
     load_before = _loadavg()
+    # a night runs `dbt` from PATH (orchestration/bin/dbt-child): this interpreter's, also when the
+    # benchmark was started without activating its virtualenv
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     with open(work / "logs" / f"{step}.log", "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=settings.REPO_ROOT)
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=settings.REPO_ROOT, env=env)
     if proc.returncode != 0 or not out.exists():
         log_path = work / "logs" / f"{step}.log"
         return {"error": f"exit {proc.returncode}, see {log_path}", "load_before": load_before}
