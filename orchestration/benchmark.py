@@ -407,26 +407,32 @@ def _night(work: Path, night: str, landing: str, as_of: dt.date) -> dict:
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").touch()
     os.environ.update(env)
-    import dagster as dg
-
     from orchestration.cli import run_nightly
 
     t = time.perf_counter()
     with ChildPeak() as children:
         ok = run_nightly(as_of.isoformat())
     wall = time.perf_counter() - t
-    instance = dg.DagsterInstance.get()
-    run = instance.get_runs(limit=1)[0]
-    steps = {
-        s.step_key: round(s.end_time - s.start_time, 1)
-        for s in instance.get_run_step_stats(run.run_id)
-        if s.start_time and s.end_time
-    }
     return {
         "success": ok,
         "night_seconds": round(wall, 1),
-        "steps": dict(sorted(steps.items(), key=lambda kv: -kv[1])),
+        "steps": night_step_seconds(Path(env["DAGSTER_HOME"]))["steps"],
         "child_peak_rss_mb": children.peak_mb,
+    }
+
+
+def night_step_seconds(dagster_home: Path) -> dict:
+    """Seconds of every finished step of the latest run in a night's Dagster home, slowest first, and
+    the steps that started but did not finish (also readable after a night was stopped)."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    run = instance.get_runs(limit=1)[0]
+    stats = instance.get_run_step_stats(run.run_id)
+    steps = {s.step_key: round(s.end_time - s.start_time, 1) for s in stats if s.start_time and s.end_time}
+    return {
+        "steps": dict(sorted(steps.items(), key=lambda kv: -kv[1])),
+        "unfinished": sorted(s.step_key for s in stats if s.start_time and not s.end_time),
     }
 
 
