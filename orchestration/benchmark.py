@@ -606,8 +606,11 @@ def _note(step: str, r: dict | None) -> str:
         return "drop rows: " + ", ".join(f"{e} {n}" for e, n in r["drop_rows"].items() if n)
     if step.startswith("night"):
         top = ", ".join(f"{k} {v}" for k, v in list(r["steps"].items())[:6])
-        state = "green" if r["success"] else "FAILED"
-        return f"{state}; dbt child peak {r['child_peak_rss_mb']} MB; slowest steps: {top}"
+        state = "green" if r["success"] else f"STOPPED ({r['stopped']})" if "stopped" in r else "FAILED"
+        if r.get("unfinished"):
+            state += f"; unfinished: {', '.join(r['unfinished'])}"
+        peak = f"dbt child peak {r['child_peak_rss_mb']} MB; " if "child_peak_rss_mb" in r else ""
+        return f"{state}; {peak}slowest steps: {top}"
     if step == "compare":
         return f"{r['tables']} tables; differ: {', '.join(r['differ']) or 'none (identical)'}"
     return ""
@@ -622,7 +625,7 @@ def _verdicts(res: dict) -> list[str]:
         state = (
             ""
             if st["night_full"].get("success")
-            else " — the run FAILED (see its log), time up to the failure"
+            else " — the run did not finish (see its notes), time up to where it stopped"
         )
         out.append(
             f"- Full night: {full / 60:.1f} min (target ≤ {TARGETS['night_s'] // 60} min at 100k){state}."
