@@ -32,7 +32,7 @@ from functools import partial
 import duckdb
 import pytest
 
-from orchestration.benchmark import table_hashes
+from orchestration.benchmark import HISTORY_BY_DESIGN, table_hashes
 from tests.dbt_helpers import (
     accountant_row,
     client_row,
@@ -44,7 +44,6 @@ from tests.dbt_helpers import (
 )
 
 SCHEMAS = ("intermediate", "core", "marts")
-HISTORY_BY_DESIGN = {"marts.mart_alert_history", "marts.mart_alerts"}
 D = dt.date.fromisoformat
 
 
