@@ -644,7 +644,11 @@ def _verdicts(res: dict) -> list[str]:
     if full and inc:
         share = inc / full
         ok = "meets" if share <= TARGETS["incremental_share"] else "misses"
-        out.append(f"- Incremental night: {inc / 60:.1f} min = {share:.0%} of the full night ({ok} ≤ 20 %).")
+        text = f"- Incremental night: {inc / 60:.1f} min = {share:.0%} of the full night ({ok} ≤ 20 %)"
+        cpu_full, cpu_inc = st["night_full"].get("cpu_seconds"), st["night_incremental"].get("cpu_seconds")
+        if cpu_full and cpu_inc:
+            text += f"; in CPU seconds {cpu_inc} ÷ {cpu_full} = {cpu_inc / cpu_full:.0%}"
+        out.append(text + ".")
     peaks = [
         max(r.get("peak_rss_mb", 0), r.get("child_peak_rss_mb", 0))
         for r in st.values()
