@@ -74,7 +74,9 @@ def warehouse(tmp_path_factory):
         ],
     }
     tmp = tmp_path_factory.mktemp("forecast_hand")
-    return h.build_warehouse(tmp, AS_OF.isoformat(), ["+mart_collection_forecast"], raw)
+    return h.build_warehouse(
+        tmp, AS_OF.isoformat(), ["+mart_collection_forecast", "+mart_forecast_client_risk"], raw
+    )
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +123,23 @@ def test_split_by_service_type(forecast):
     # bookkeeping: I6 900 + K1's September cycle 270; audit: new business 460; the reference invoices
     # without a contract ('other') have nothing left to collect
     assert by_service == pytest.approx({"bookkeeping": 1170, "audit": 460, "other": 0})
+
+
+def test_client_risk(warehouse):
+    """回款风险客户, as of 2024-06-30 (June is complete: last 3 months Apr–Jun, the 3 before Jan–Mar).
+
+    C1: expects I6 900 in July and K1's September cycle 270 (both carry C1; new business carries no
+    client) = 1170; collected nothing in Jan–Jun (its payments are from 2023); I6 900 open, not yet due:
+    no risk. C2: collected 1000 in February (P3) and 1200 in April (P4), expects nothing (K2 was a
+    one-off) → 0 < (1 − 0.3) × 1200: expected payments shrinking, 1200 at risk.
+    """
+    rows = h.query(
+        warehouse,
+        "select client_id, expected_next_3m, collected_last_3m, collected_prior_3m, open_amount, "
+        "late_amount, is_late, is_expected_shrinking, is_collections_shrinking, is_at_risk, "
+        "amount_at_risk, risk_reason_cn from marts.mart_forecast_client_risk order by client_id",
+    )
+    assert rows == [
+        ("C1", 1170.0, 0.0, 0.0, 900.0, 0.0, False, False, False, False, 0.0, ""),
+        ("C2", 0.0, 1200.0, 1000.0, 0.0, 0.0, False, True, False, True, 1200.0, "预计回款较近3个月下降"),
+    ]

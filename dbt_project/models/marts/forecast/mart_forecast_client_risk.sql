@@ -10,8 +10,10 @@ with as_of as (
         (date_trunc('month', {{ as_of() }} + 1) - interval 1 month)::date as last_complete_month
 ),
 
+-- the components are DOUBLE shares of amounts: their sum differs in the last bits from run to run
+-- (parallel aggregation order), so it is rounded to the cent before any threshold compares it
 expected as (
-    select client_id, sum(amount) as expected_next_3m
+    select client_id, round(sum(amount), 2) as expected_next_3m
     from {{ ref('int_forecast_components') }}
     where cutoff_date = {{ as_of() }} and h between 1 and 3 and client_id is not null
     group by client_id
