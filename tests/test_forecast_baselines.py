@@ -114,7 +114,7 @@ def firms(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def alert_firms(tmp_path_factory):
-    marts = ["mart_forecast_accuracy", "int_alerts_current"]
+    marts = ["mart_forecast_accuracy", "mart_forecast_backtest", "int_alerts_current"]
     conns = {n: _build(tmp_path_factory.mktemp(n), s, a, marts) for n, (s, a) in ALERT_FIRMS.items()}
     yield conns
     for c in conns.values():
