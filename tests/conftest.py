@@ -33,7 +33,29 @@ def pytest_collection_modifyitems(config, items):
     def module(item):
         return item.nodeid.split("::")[0]
 
-    night_modules = {module(i) for i in items if "night" in getattr(i, "fixturenames", ())}
+    def reads_night(item):  # the session's night fixture, not a parameter that happens to be called night
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return "night" in getattr(item, "fixturenames", ()) and "night" not in params
+
+    night_modules = {module(i) for i in items if reads_night(i)}
+    groups = {}
     for item in items:
-        group = "night" if module(item) in night_modules else module(item)
-        item.add_marker(pytest.mark.xdist_group(group))
+        groups[item.nodeid] = "night" if module(item) in night_modules else module(item)
+        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+    # xdist hands out groups in collection order: the longest first, so that neither worker is left
+    # with a long group at the end (the order of `--durations` on a full run)
+    rank = {g: n for n, g in enumerate(LONGEST_GROUPS)}
+    items.sort(key=lambda i: rank.get(groups[i.nodeid], len(rank)))
+
+
+LONGEST_GROUPS = [
+    "night",
+    "tests/test_night_faults.py",
+    "tests/test_forecast_baselines.py",
+    "tests/test_incremental_nights.py",
+    "tests/test_ops_alerts.py",
+    "tests/test_alerts_mart.py",
+    "tests/test_marts_collections_monthly.py",
+    "tests/test_renewal_cold_start.py",
+    "tests/test_forecast_backtest.py",
+]
