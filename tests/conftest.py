@@ -38,14 +38,16 @@ def pytest_collection_modifyitems(config, items):
         return "night" in getattr(item, "fixturenames", ()) and "night" not in params
 
     night_modules = {module(i) for i in items if reads_night(i)}
-    groups = {}
+
+    def group(item):
+        return "night" if module(item) in night_modules else module(item)
+
     for item in items:
-        groups[item.nodeid] = "night" if module(item) in night_modules else module(item)
-        item.add_marker(pytest.mark.xdist_group(groups[item.nodeid]))
+        item.add_marker(pytest.mark.xdist_group(group(item)))
     # xdist hands out groups in collection order: the longest first, so that neither worker is left
     # with a long group at the end (the order of `--durations` on a full run)
     rank = {g: n for n, g in enumerate(LONGEST_GROUPS)}
-    items.sort(key=lambda i: rank.get(groups[i.nodeid], len(rank)))
+    items.sort(key=lambda i: rank.get(group(i), len(rank)))
 
 
 LONGEST_GROUPS = [
