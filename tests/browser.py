@@ -98,7 +98,8 @@ def chromium(tmp_path_factory):
 
 def _foreign(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme not in ("data", "blob", "about") and parts.hostname not in LOCAL_HOSTS
+    # file:// is this machine too (published folders opened without a server)
+    return parts.scheme not in ("data", "blob", "about", "file") and parts.hostname not in LOCAL_HOSTS
 
 
 PHONE = {"width": 390, "height": 844}  # the managers' phones (WeCom digest links)

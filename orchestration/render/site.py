@@ -264,7 +264,7 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
 def _render_shell(site: _Site, page: _Page, folder: str, depth: int) -> tuple[RenderedPage, set[str]]:
     rel = f"{folder}/{SHELL}"
     nav = site.nav_items(None, depth)
-    name = re.sub(r"\{[^{}]*\}", "", page.title).strip(" ·:：-（）()") or page.parts[-2]
+    name = re.sub(r"\{[^{}]*\}", "", page.title).strip(" ·:：-") or page.parts[-2]
     digest = _content_hash(page, {"shell": page.param}, {}, nav)
     body = (
         f'<div class="key-page" id="key-page" data-param="{escape(page.param)}" data-data="{DATA_DIR}/" '
