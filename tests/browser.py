@@ -134,6 +134,18 @@ def open_page(context, url: str, viewport: dict | None = None):
     return page, watch
 
 
+def open_file(context, url: str):
+    """A published page opened from file:// (a folder opened without a server), once drawn; returns
+    (page, console errors and uncaught exceptions)."""
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("html[data-ready='1']")
+    return page, errors
+
+
 def phone_layout_problems(page) -> list[str]:
     """At phone width: the body never scrolls sideways, the navigation is a menu (hidden until the
     button opens it), cards and charts fit the screen and charts use its width, wide tables scroll

@@ -15,6 +15,7 @@ from orchestration.render.formats import resolve, summarize
 from tests.browser import (
     PHONE,
     data_quality_only,
+    open_file,
     open_page,
     phone_layout_problems,
     screenshot,
@@ -262,17 +263,6 @@ def test_watch_catches_console_errors_and_foreign_requests(chromium, tmp_path): 
     assert any("undefinedFn" in m for m in watch.console_errors)
 
 
-def _open_file(chromium, url):  # noqa: F811
-    """A page opened from file:// (a manager double-clicking the published folder): console errors kept."""
-    errors: list[str] = []
-    page = chromium.new_page()
-    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(url, wait_until="load")
-    page.wait_for_selector("html[data-ready='1']")
-    return page, errors
-
-
 def test_template_shell_from_file_url_shows_each_keys_page(site, chromium):  # noqa: F811
     """The one client shell, opened from file:// (no server: its data comes by <script src>), shows
     each client's own numbers; the hand-computed values are the fixture's rows."""
@@ -283,7 +273,7 @@ def test_template_shell_from_file_url_shows_each_keys_page(site, chromium):  # n
         "C'03": ("¥0.00", "王五's 咨询", [["2026-11-10", "¥30,000.00"]]),
     }
     for key, (receivable, name, payments) in expected.items():
-        page, errors = _open_file(chromium, f"{shell.path.as_uri()}?{urlencode({'client_id': key})}")
+        page, errors = open_file(chromium, f"{shell.path.as_uri()}?{urlencode({'client_id': key})}")
         assert page.inner_text("h1") == f"客户 {key}" and page.title().startswith(f"客户 {key} · ")
         assert page.locator(".bv-value").all_inner_texts() == [receivable]
         assert f"客户名称：{name}" in page.inner_text("main")
@@ -296,17 +286,17 @@ def test_template_shell_from_file_url_shows_each_keys_page(site, chromium):  # n
 def test_template_shell_says_so_for_an_unknown_or_missing_key(site, chromium):  # noqa: F811
     _base, pages = site
     shell = next(p for f, p in pages if f == "demo" and p.kind == "shell")
-    page, _errors = _open_file(chromium, f"{shell.path.as_uri()}?client_id=C999")
+    page, _errors = open_file(chromium, f"{shell.path.as_uri()}?client_id=C999")
     assert (
         page.inner_text(".key-missing")
         == "未找到客户：「C999」不在本次发布的数据中（编号不存在或已不在统计范围内）。"
     )
     assert page.locator(".data-table").count() == 0
     page.close()
-    page, errors = _open_file(chromium, shell.path.as_uri())
+    page, errors = open_file(chromium, shell.path.as_uri())
     assert page.inner_text(".key-missing") == "缺少参数 client_id：请从列表或汇总页面中的链接打开客户。"
     assert errors == []
     page.close()
-    page, errors = _open_file(chromium, f"{shell.path.as_uri()}?client_id=..%2F..%2Findex")  # not a path
+    page, errors = open_file(chromium, f"{shell.path.as_uri()}?client_id=..%2F..%2Findex")  # not a path
     assert "不是有效的编号" in page.inner_text(".key-missing") and errors == []
     page.close()

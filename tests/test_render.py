@@ -403,9 +403,10 @@ KEYED = {  # shapes of template-page SQL: each must give, per key, exactly the p
     "reference": "select * from ${limit} as l where l.v > 3 order by l.i",
     "case": "select case '${params.k}' when '1' then 'one' else 'other' end as c from t "
     "where k = '${params.k}' and i < 20 order by i",
-    "literal": "select 'it''s (order by x limit 3)' as s, i from t where k = '${params.k}' and i < 15 order by i desc",
-    "left_join": "select a.i, b.i as j from t as a left join t as b on b.i = a.i + 50 and b.k = '${params.k}' "
-    "where a.k = '${params.k}' order by a.i desc",
+    "literal": "select 'it''s (order by x limit 3)' as s, i from t "
+    "where k = '${params.k}' and i < 15 order by i desc",
+    "left_join": "select a.i, b.i as j from t as a left join t as b "
+    "on b.i = a.i + 50 and b.k = '${params.k}' where a.k = '${params.k}' order by a.i desc",
     "distinct": "select distinct g from t where k = '${params.k}' order by g",  # per key (not rewritten)
 }
 
@@ -415,7 +416,8 @@ def test_template_queries_run_once_for_all_keys_with_each_keys_own_result(tmp_pa
 
     con = duckdb.connect()
     con.execute(
-        "create table t as select (i % 5)::varchar as k, i, (i * 7) % 13 as v, i % 3 as g from range(100) r(i)"
+        "create table t as select (i % 5)::varchar as k, i, (i * 7) % 13 as v, i % 3 as g "
+        "from range(100) r(i)"
     )
     keys = ["1", "3", "no such key", "it's"]
     together = run_template_queries(con, Path("p.md"), KEYED, "k", keys)
