@@ -35,6 +35,7 @@ SSF = VENDOR / "ssf" / "ssf.js"
 SITE_NAME = "运营报表中心"
 MANIFEST = "render-manifest.json"
 DATA_DIR = "data"  # a template page's per-key data files, next to its shell
+KEYS_PER_BATCH = 2000  # a template page's queries run for this many keys at a time (bounded memory)
 _TEMPLATE_PART = re.compile(r"^\[(\w+)\]$")
 _BAD_VALUE = re.compile(r"[/\\\x00-\x1f?#%]|^\.")
 _NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
@@ -231,34 +232,40 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     rendered only when its content hash (renderer, page file, key, the key's query results) differs
     from the previous version's; otherwise it is hard-linked from there."""
     values = _template_values(con, page)
-    results = run_template_queries(con, page.source.path, page.source.queries, page.param, values)
     folder = "/".join(page.parts[:-1])
     depth = len(page.parts) - 1
     done = []
-    for value in values:
-        params = {page.param: value}
-        rel = f"{folder}/{DATA_DIR}/{value}.js"
-        digest = _content_hash(page, params, results[value], [])
-        state = _state(site, page, results[value], params, depth, rel, digest)
-        title = state.plain_text(page.title)
-
-        def data(state=state, title=title, value=value) -> str:
-            body = state.render_page(page.source.body)
-            payload = {"key": value, "title": title, "body": body, "toc": state.toc}
-            text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-            # a JSON string cannot end early in a script file of its own (no HTML parser around it);
-            # U+2028/2029 are escaped for older JavaScript engines
-            text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-            return f"window.opscenterKeyPage = {text};\n"
-
-        reused = _write(site, rel, digest, data)
-        site.hashes["links:" + rel] = "\n".join(sorted(state.links))
-        counts = {k: len(r.rows) for k, r in results[value].items()}
-        url = "/" + "/".join([*page.parts[:-1], value])
-        item = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, reused, "data")
-        done.append((item, state.links))
+    for start in range(0, len(values), KEYS_PER_BATCH):
+        batch = values[start : start + KEYS_PER_BATCH]
+        results = run_template_queries(con, page.source.path, page.source.queries, page.param, batch)
+        done += [_render_key(site, page, folder, depth, value, results.pop(value)) for value in batch]
     done.append(_render_shell(site, page, folder, depth))
     return done
+
+
+def _render_key(site: _Site, page: _Page, folder: str, depth: int, value: str, results: dict[str, Result]):
+    """One key of a template page: its data file, rendered or hard-linked from the previous version."""
+    params = {page.param: value}
+    rel = f"{folder}/{DATA_DIR}/{value}.js"
+    digest = _content_hash(page, params, results, [])
+    state = _state(site, page, results, params, depth, rel, digest)
+    title = state.plain_text(page.title)
+
+    def data() -> str:
+        body = state.render_page(page.source.body)
+        payload = {"key": value, "title": title, "body": body, "toc": state.toc}
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        # a JSON string cannot end early in a script file of its own (no HTML parser around it);
+        # U+2028/2029 are escaped for older JavaScript engines
+        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        return f"window.opscenterKeyPage = {text};\n"
+
+    reused = _write(site, rel, digest, data)
+    site.hashes["links:" + rel] = "\n".join(sorted(state.links))
+    counts = {k: len(r.rows) for k, r in results.items()}
+    url = "/" + "/".join([*page.parts[:-1], value])
+    item = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, reused, "data")
+    return item, state.links
 
 
 def _render_shell(site: _Site, page: _Page, folder: str, depth: int) -> tuple[RenderedPage, set[str]]:
