@@ -376,11 +376,15 @@ def test_client_and_progress_shells_from_file_url_show_the_marts_numbers(night, 
         )
         assert cards["未收余额"] == format_value(open_receivable, '"¥"#,##0.00')
         assert f"（{client_id}）" in page.inner_text("h2")
-        counts = page.locator(".data-table .table-count").all_inner_texts()  # 预警 合同 账单 收款 任务
-        assert counts[2] == f"共 {invoices} 行"
-        assert counts[3] == f"共 {payments.get(client_id, 0)} 行" or (
-            client_id not in payments and "暂无数据" in page.locator(".data-table").nth(3).inner_text()
-        )
+
+        def section(title: str, page=page):  # the table after the section heading (an empty one has no count)
+            return page.locator(f"h3:text-is('{title}') + .data-table")
+
+        assert section("账单").locator(".table-count").inner_text() == f"共 {invoices} 行"
+        if client_id in payments:
+            assert section("收款").locator(".table-count").inner_text() == f"共 {payments[client_id]} 行"
+        else:
+            assert section("收款").inner_text() == "暂无数据"
         assert errors == []
         page.close()
     shell = (pages / "progress" / "index.html").as_uri()
