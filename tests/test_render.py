@@ -408,6 +408,8 @@ KEYED = {  # shapes of template-page SQL: each must give, per key, exactly the p
     "left_join": "select a.i, b.i as j from t as a left join t as b "
     "on b.i = a.i + 50 and b.k = '${params.k}' where a.k = '${params.k}' order by a.i desc",
     "distinct": "select distinct g from t where k = '${params.k}' order by g",  # per key (not rewritten)
+    # rewritten, but a window cannot order by the select alias n: DuckDB refuses, so it runs per key
+    "alias_order": "select g, count(*) as n from t where k = '${params.k}' group by g order by n desc, g",
 }
 
 
@@ -432,6 +434,9 @@ def test_template_queries_run_once_for_all_keys_with_each_keys_own_result(tmp_pa
     for name in KEYED:
         sql = expand(name, KEYED, {"k": "__p__"}, Path("p.md")).replace("'__p__'", "keys.__key")
         assert (keyed_sql(sql, "keys") is None) == (name == "distinct"), name
+        if name not in ("distinct", "alias_order"):  # and DuckDB runs the rewritten query
+            con.execute("create or replace temp table keys as select 0 as __pos, '1' as __key")
+            con.execute(keyed_sql(sql, "keys"))
 
 
 def test_template_keys_in_batches_render_the_same_files(snapshot, tmp_path, monkeypatch):

@@ -170,9 +170,9 @@ def _top_level(sql: str) -> list[tuple[str, int, int]]:
     return found
 
 
-def keyed_sql(sql: str, key_ref: str) -> str | None:
-    """One template query (already expanded, the parameter replaced by `key_ref`, a column of the
-    keys table) as a set-based query over every key: a LATERAL join of the keys with the page's
+def keyed_sql(sql: str, keys_table: str) -> str | None:
+    """One template query (already expanded, the parameter replaced by `<keys_table>.__key`) as a
+    set-based query over every key of `keys_table` (__pos, __key): a LATERAL join of the keys with the page's
     query, whose ORDER BY becomes a row number within the key (DuckDB decorrelates it into a window
     partitioned by the key) and whose LIMIT n keeps each key's first n rows. Rows come out ordered
     by key position, then by the page's order. None when the shape is not supported (a top-level
@@ -201,8 +201,8 @@ def keyed_sql(sql: str, key_ref: str) -> str | None:
     inner = f"select row_number() over ({over}) as __rn, {sql[words[0][2] : cut].strip()}"
     where = f" where __q.__rn <= {limit}" if limit else ""
     return (
-        f"select {KEYS_TABLE}.__key as __key, __q.* from {KEYS_TABLE}, lateral ({inner}) as __q{where} "
-        f"order by {KEYS_TABLE}.__pos, __q.__rn"
+        f"select {keys_table}.__key as __key, __q.* from {keys_table}, lateral ({inner}) as __q{where} "
+        f"order by {keys_table}.__pos, __q.__rn"
     )
 
 
@@ -214,9 +214,13 @@ def run_template_queries(
 
     The parameter `'${params.<param>}'` becomes a column of a keys table joined LATERAL to the query
     (see keyed_sql), so each query runs once, set-based, instead of once per key. A query whose
-    shape keyed_sql does not support runs once per key, as before."""
-    con.execute(f"create or replace temp table {KEYS_TABLE} (__pos integer, __key varchar)")
-    con.executemany(f"insert into {KEYS_TABLE} values (?, ?)", list(enumerate(keys)))
+    shape keyed_sql does not support, or that DuckDB cannot run that way (e.g. an ORDER BY on a
+    select alias, which a window cannot name), runs once per key, as before."""
+    con.execute(
+        f"create or replace temp table {KEYS_TABLE} as "
+        "select unnest(range(?)) as __pos, unnest(?::varchar[]) as __key",
+        [len(keys), keys],
+    )
     out: dict[str, dict[str, Result]] = {k: {} for k in keys}
     marker = "__opscenter_param__"
     try:
@@ -230,11 +234,14 @@ def run_template_queries(
                 keyed = None
             else:
                 keyed = keyed_sql(sql.replace(quoted, f"{KEYS_TABLE}.__key"), KEYS_TABLE)
-            if keyed is None:
+            try:
+                res = None if keyed is None else run_one(con, page, name, keyed)
+            except PageQueryError:
+                res = None  # its own error, if any, is reported by the per-key run below
+            if res is None:
                 for k in keys:
                     out[k][name] = run_one(con, page, name, expand(name, queries, {param: k}, page))
                 continue
-            res = run_one(con, page, name, keyed)
             columns, types = res.columns[2:], res.types[2:]
             for k in keys:
                 out[k][name] = Result(columns=columns, types=types, rows=[])
