@@ -3,13 +3,14 @@
 dbt gets the warehouse from the `warehouse` resource (OPSCENTER_WAREHOUSE in the environment of the
 dbt CLI invocation only; the profile reads it). One night = one dbt target folder shared by the
 night's dbt invocations (Dagster splits the op around the Python model assets): the same vars, the same
-profile and the same folder, so only the first invocation parses the project and the others reuse its
-partial-parse state. The console gets a summary per invocation; dbt's full output goes to
-`<target>/dbt_console.log`, whose path the summary prints.
+profile and the same folder, so the invocations share one partial-parse state. The folder starts from
+the project's own parse and the as-of date reaches dbt as DBT_AS_OF_DATE, not as a var (a changed var
+discards the partial parse), so a night re-parses only what changed in the project, usually nothing.
+The console gets a summary per invocation; dbt's full output goes to `<target>/dbt_console.log`,
+whose path the summary prints.
 """
 
 import contextlib
-import json
 import os
 import shutil
 from collections import Counter
@@ -77,6 +78,14 @@ def night_target_path(run_id: str, root: Path = settings.DBT_NIGHTS_DIR) -> Path
     return path
 
 
+def seed_partial_parse(target: Path, project_target: Path = settings.DBT_PROJECT_DIR / "target") -> None:
+    """Start a night's fresh target folder from the project's parse (the one `make dbt-parse` / Dagster's
+    manifest came from): dbt then re-parses only files that changed since, usually none."""
+    source = project_target / "partial_parse.msgpack"
+    if source.is_file() and not (target / "partial_parse.msgpack").exists():
+        shutil.copyfile(source, target / "partial_parse.msgpack")
+
+
 @contextlib.contextmanager
 def _environment(**values: str) -> Iterator[None]:
     """Set variables for the dbt CLI process started inside the block (dagster-dbt copies os.environ)."""
@@ -133,11 +142,12 @@ def dbt_models(
         # only in the step where all its parents exist, not eagerly before the later ones are built.
         "--indirect-selection",
         "buildable",
-        "--vars",
-        json.dumps({"as_of_date": as_of.isoformat()}),
     ]
+    seed_partial_parse(target)
     (target / "run_results.json").unlink(missing_ok=True)  # the summary reads this invocation's only
-    with _environment(OPSCENTER_WAREHOUSE=str(warehouse.file)):
+    # as_of_date goes in the environment, not --vars: changed vars discard dbt's partial-parse state
+    # (macros/as_of.sql), so with the var every night would re-parse the whole project
+    with _environment(OPSCENTER_WAREHOUSE=str(warehouse.file), DBT_AS_OF_DATE=as_of.isoformat()):
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     try:
         with console_log.open("a", encoding="utf-8") as log:
