@@ -246,7 +246,7 @@ def test_nights_reuse_the_project_parse(tmp_path):
     for as_of in ("2024-06-28", "2024-06-29"):
         target = tmp_path / f"night_{as_of}"
         target.mkdir()
-        seed_partial_parse(target, project_target)
+        seed_partial_parse(target, [project_target])
         log = _dbt_night_invocation(["compile", "--select", "int_cutoff_dates"], warehouse, target, as_of)
         assert "Unable to do partial parsing" not in log
         assert "Partial parsing enabled, no changes found, skipping parsing" in log

@@ -4,8 +4,9 @@ dbt gets the warehouse from the `warehouse` resource (OPSCENTER_WAREHOUSE in the
 dbt CLI invocation only; the profile reads it). One night = one dbt target folder shared by the
 night's dbt invocations (Dagster splits the op around the Python model assets): the same vars, the same
 profile and the same folder, so the invocations share one partial-parse state. The folder starts from
-the project's own parse and the as-of date reaches dbt as DBT_AS_OF_DATE, not as a var (a changed var
-discards the partial parse), so a night re-parses only what changed in the project, usually nothing.
+the previous night's parse (or the project's) and the as-of date reaches dbt as DBT_AS_OF_DATE, not as
+a var (a changed var discards the partial parse), so a night re-parses only what changed in the
+project, usually nothing.
 The console gets a summary per invocation; dbt's full output goes to `<target>/dbt_console.log`,
 whose path the summary prints.
 """
@@ -14,7 +15,7 @@ import contextlib
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,23 @@ def night_target_path(run_id: str, root: Path = settings.DBT_NIGHTS_DIR) -> Path
     return path
 
 
-def seed_partial_parse(target: Path, project_target: Path = settings.DBT_PROJECT_DIR / "target") -> None:
-    """Start a night's fresh target folder from the project's parse (the one `make dbt-parse` / Dagster's
-    manifest came from): dbt then re-parses only files that changed since, usually none."""
-    source = project_target / "partial_parse.msgpack"
-    if source.is_file() and not (target / "partial_parse.msgpack").exists():
-        shutil.copyfile(source, target / "partial_parse.msgpack")
+def seed_partial_parse(target: Path, sources: Iterable[Path] | None = None) -> None:
+    """Start a night's fresh target folder from an earlier parse: the newest earlier night's, else the
+    project's own (`make dbt-parse`). dbt then re-parses only the files that changed since, usually
+    none. (dbt discards the state when the profile's connection differs, e.g. another warehouse path:
+    the previous night of the same warehouse is the source that holds.)"""
+    if (target / "partial_parse.msgpack").exists():
+        return
+    if sources is None:
+        nights = [p for p in target.parent.iterdir() if p.is_dir() and p != target]
+        sources = [
+            *sorted(nights, key=lambda p: p.stat().st_mtime, reverse=True),
+            settings.DBT_PROJECT_DIR / "target",
+        ]
+    for folder in sources:
+        if (folder / "partial_parse.msgpack").is_file():
+            shutil.copyfile(folder / "partial_parse.msgpack", target / "partial_parse.msgpack")
+            return
 
 
 @contextlib.contextmanager
