@@ -12,6 +12,7 @@ pages are rendered; the 数据质量 page links to /dbt-docs/index.html.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -38,7 +39,6 @@ def write_dbt_docs(out_dir: Path, as_of_date: str, project_dir: Path | None = No
             "OPSCENTER_WAREHOUSE": str(Path(tmp) / "empty.duckdb"),  # never the warehouse
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "DBT_PARTIAL_PARSE": "true",
-            "DBT_AS_OF_DATE": as_of_date,  # not --vars: a changed var discards the partial parse
         }
         partial = project_dir / "target" / "partial_parse.msgpack"
         if partial.is_file():  # reuse the night's parse
@@ -47,7 +47,7 @@ def write_dbt_docs(out_dir: Path, as_of_date: str, project_dir: Path | None = No
         dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
         cmd = [dbt, "docs", "generate", "--static", "--empty-catalog", "--project-dir", str(project_dir)]
         cmd += ["--profiles-dir", str(project_dir), "--target-path", str(target), "--log-path", tmp]
-        cmd += ["--quiet"]
+        cmd += ["--vars", json.dumps({"as_of_date": as_of_date}), "--quiet"]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
         page = target / "static_index.html"
         if proc.returncode != 0 or not page.is_file():
