@@ -213,16 +213,23 @@ def step_split(work: Path, clients: int, months: int) -> dict:
     return {"drop_rows": drop_rows}
 
 
-def _dbt_build(work: Path, warehouse: Path, target: Path, as_of: dt.date = AS_OF) -> None:
+def _dbt_build(
+    work: Path, warehouse: Path, target: Path, as_of: dt.date = AS_OF, parsed: Path | None = None
+) -> None:
     from dbt.cli.main import dbtRunner
+
+    from orchestration.assets.dbt import seed_partial_parse
 
     os.environ["OPSCENTER_WAREHOUSE"] = str(warehouse)
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["DBT_AS_OF_DATE"] = as_of.isoformat()  # as a night's dbt step: no --vars, no re-parse
+    shutil.rmtree(target, ignore_errors=True)  # a night's target folder is fresh too
+    target.mkdir(parents=True)
+    seed_partial_parse(target, [parsed] if parsed else [])  # the previous night's parse, if any
     project = str(settings.DBT_PROJECT_DIR)
     result = dbtRunner().invoke(
         ["build", "--project-dir", project, "--profiles-dir", project, "--target-path", str(target),
-         "--log-path", str(target / "logs"), "--vars", json.dumps({"as_of_date": as_of.isoformat()}),
-         "--quiet"]
+         "--log-path", str(target / "logs"), "--quiet"]
     )  # fmt: skip
     if not result.success:
         raise SystemExit(f"dbt build failed: {result.exception}")
@@ -241,11 +248,14 @@ RULE_MODELS = ("int_payments_identified_at_cutoffs", "int_payment_applications_d
 def step_dbt_next_day(work: Path, clients: int, months: int) -> dict:
     """The next night's `dbt build` (as of AS_OF + 1) on a copy of the dbt step's warehouse: the
     incremental models compute only the new as-of cutoff and keep the unchanged month ends."""
+    # in place (the warehouse path is part of dbt's parse state) from the dbt step's parse, as a night
+    # after another; the dbt step's warehouse is put back afterwards
     shutil.copy(work / WAREHOUSE, work / "next_day.duckdb")
     t = time.perf_counter()
-    _dbt_build(work, work / "next_day.duckdb", work / "target_next_day", AS_OF + dt.timedelta(days=1))
+    next_day = AS_OF + dt.timedelta(days=1)
+    _dbt_build(work, work / WAREHOUSE, work / "target_next_day", next_day, parsed=work / "target")
     seconds = time.perf_counter() - t
-    (work / "next_day.duckdb").unlink()
+    (work / "next_day.duckdb").replace(work / WAREHOUSE)
     return {**_dbt_summary(work / "target_next_day"), "dbt_seconds": round(seconds, 1)}
 
 

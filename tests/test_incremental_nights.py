@@ -25,13 +25,16 @@ alert episodes across nights by design, which a full rebuild forgets (they are c
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import subprocess
 from decimal import Decimal
 from functools import partial
 
 import duckdb
 import pytest
 
+from orchestration.assets.dbt import seed_partial_parse
 from orchestration.benchmark import HISTORY_BY_DESIGN, table_hashes
 from tests import dbt_helpers as h
 
@@ -210,3 +213,42 @@ def test_corrections_reach_the_numbers(nights):
 
 def test_rerun_of_the_same_night_changes_nothing(nights):
     assert nights["rerun"] == nights[3]["hashes"]
+
+
+def _dbt_night_invocation(args: list[str], warehouse, target, as_of: str | None) -> str:
+    """dbt as the night's dbt step starts it: partial parsing on, the as-of date in DBT_AS_OF_DATE
+    (orchestration/assets/dbt.py); returns dbt's debug log."""
+    env = {
+        **os.environ,
+        "OPSCENTER_WAREHOUSE": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_PARTIAL_PARSE": "true",
+    }
+    env.pop("DBT_AS_OF_DATE", None)
+    if as_of is not None:
+        env["DBT_AS_OF_DATE"] = as_of
+    project = str(h.DBT_PROJECT_DIR)
+    cmd = [str(h.DBT_EXECUTABLE), "--no-use-colors", *args, "--project-dir", project]
+    cmd += ["--profiles-dir", project, "--target-path", str(target), "--log-path", str(target / "logs")]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=target.parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return (target / "logs" / "dbt.log").read_text()
+
+
+def test_nights_reuse_the_project_parse(tmp_path):
+    """The as-of date changes every night; as a --vars value it would discard dbt's partial-parse state
+    and every night would re-parse the whole project. Through DBT_AS_OF_DATE it does not: a night's
+    fresh target folder seeded from the project's parse skips parsing, and the date still reaches
+    the compiled SQL (a different one each night)."""
+    warehouse = tmp_path / "empty.duckdb"
+    project_target = tmp_path / "project_target"
+    _dbt_night_invocation(["parse"], warehouse, project_target, None)
+    for as_of in ("2024-06-28", "2024-06-29"):
+        target = tmp_path / f"night_{as_of}"
+        target.mkdir()
+        seed_partial_parse(target, [project_target])
+        log = _dbt_night_invocation(["compile", "--select", "int_cutoff_dates"], warehouse, target, as_of)
+        assert "Unable to do partial parsing" not in log
+        assert "Partial parsing enabled, no changes found, skipping parsing" in log
+        compiled = target / "compiled" / "opscenter" / "models" / "intermediate" / "payments"
+        assert f"cast('{as_of}' as date)" in (compiled / "int_cutoff_dates.sql").read_text()

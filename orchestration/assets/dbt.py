@@ -3,17 +3,19 @@
 dbt gets the warehouse from the `warehouse` resource (OPSCENTER_WAREHOUSE in the environment of the
 dbt CLI invocation only; the profile reads it). One night = one dbt target folder shared by the
 night's dbt invocations (Dagster splits the op around the Python model assets): the same vars, the same
-profile and the same folder, so only the first invocation parses the project and the others reuse its
-partial-parse state. The console gets a summary per invocation; dbt's full output goes to
-`<target>/dbt_console.log`, whose path the summary prints.
+profile and the same folder, so the invocations share one partial-parse state. The folder starts from
+the previous night's parse (or the project's) and the as-of date reaches dbt as DBT_AS_OF_DATE, not as
+a var (a changed var discards the partial parse), so a night re-parses only what changed in the
+project, usually nothing.
+The console gets a summary per invocation; dbt's full output goes to `<target>/dbt_console.log`,
+whose path the summary prints.
 """
 
 import contextlib
-import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,25 @@ def night_target_path(run_id: str, root: Path = settings.DBT_NIGHTS_DIR) -> Path
     return path
 
 
+def seed_partial_parse(target: Path, sources: Iterable[Path] | None = None) -> None:
+    """Start a night's fresh target folder from an earlier parse: the newest earlier night's, else the
+    project's own (`make dbt-parse`). dbt then re-parses only the files that changed since, usually
+    none. (dbt discards the state when the profile's connection differs, e.g. another warehouse path:
+    the previous night of the same warehouse is the source that holds.)"""
+    if (target / "partial_parse.msgpack").exists():
+        return
+    if sources is None:
+        nights = [p for p in target.parent.iterdir() if p.is_dir() and p != target]
+        sources = [
+            *sorted(nights, key=lambda p: p.stat().st_mtime, reverse=True),
+            settings.DBT_PROJECT_DIR / "target",
+        ]
+    for folder in sources:
+        if (folder / "partial_parse.msgpack").is_file():
+            shutil.copyfile(folder / "partial_parse.msgpack", target / "partial_parse.msgpack")
+            return
+
+
 @contextlib.contextmanager
 def _environment(**values: str) -> Iterator[None]:
     """Set variables for the dbt CLI process started inside the block (dagster-dbt copies os.environ)."""
@@ -133,11 +154,12 @@ def dbt_models(
         # only in the step where all its parents exist, not eagerly before the later ones are built.
         "--indirect-selection",
         "buildable",
-        "--vars",
-        json.dumps({"as_of_date": as_of.isoformat()}),
     ]
+    seed_partial_parse(target)
     (target / "run_results.json").unlink(missing_ok=True)  # the summary reads this invocation's only
-    with _environment(OPSCENTER_WAREHOUSE=str(warehouse.file)):
+    # as_of_date goes in the environment, not --vars: changed vars discard dbt's partial-parse state
+    # (macros/as_of.sql), so with the var every night would re-parse the whole project
+    with _environment(OPSCENTER_WAREHOUSE=str(warehouse.file), DBT_AS_OF_DATE=as_of.isoformat()):
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
     try:
         with console_log.open("a", encoding="utf-8") as log:

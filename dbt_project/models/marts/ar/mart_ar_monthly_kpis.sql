@@ -18,22 +18,38 @@ invoices as (
 ),
 
 applied as (
-    select d.measure_date, a.invoice_id, sum(a.applied_amount) as applied_amount
+    -- money applied by each date to the invoices in the balance (not void, not written off), in total
+    -- and to those not yet due; an application is dated on or after its invoice's issue date
+    select
+        d.measure_date,
+        sum(a.applied_amount) as applied,
+        sum(a.applied_amount) filter (where i.due_date >= d.measure_date) as applied_current
     from dates as d
     inner join {{ ref('fct_payment_applications') }} as a on a.applied_date <= d.measure_date
-    group by all
+    inner join invoices as i
+        on i.invoice_id = a.invoice_id and i.issue_date <= d.measure_date and not i.is_written_off
+    group by d.measure_date
+),
+
+billed_live as (
+    select
+        d.measure_date,
+        sum(i.amount) as billed,
+        sum(i.amount) filter (where i.due_date >= d.measure_date) as billed_current
+    from dates as d
+    inner join invoices as i on i.issue_date <= d.measure_date and not i.is_written_off
+    group by d.measure_date
 ),
 
 balances as (
+    -- per date, the sum over invoices of (amount - applied) taken as billed - applied: the same
+    -- DECIMAL numbers without a (date, invoice) row each
     select
-        d.measure_date,
-        sum(i.amount - coalesce(a.applied_amount, 0)) filter (where not i.is_written_off) as ar_end,
-        sum(i.amount - coalesce(a.applied_amount, 0))
-            filter (where not i.is_written_off and i.due_date >= d.measure_date) as current_ar_end
-    from dates as d
-    inner join invoices as i on i.issue_date <= d.measure_date
-    left join applied as a on a.measure_date = d.measure_date and a.invoice_id = i.invoice_id
-    group by d.measure_date
+        b.measure_date,
+        b.billed - coalesce(a.applied, 0) as ar_end,
+        b.billed_current - coalesce(a.applied_current, 0) as current_ar_end
+    from billed_live as b
+    left join applied as a on a.measure_date = b.measure_date
 ),
 
 billing as (

@@ -6,14 +6,15 @@
                     'tax_filing': '报税', 'fee_collection': '收款'} %}
 {%- set state_cn = {'not_started': '未开始', 'in_progress': '进行中', 'completed': '已完成',
                     'delayed': '已延迟'} %}
+{#- literal expressions, not a subquery of as_of_month: DuckDB filters the tasks' scan with them -#}
+{%- set as_of_period = "strftime(" ~ as_of() ~ ", '%Y-%m')" %}
+{%- set first_board_period = "strftime(date_trunc('month', " ~ as_of() ~ ") - interval ("
+    ~ var('progress_board_months') ~ " - 1) month, '%Y-%m')" %}
 with as_of_month as (
     -- the board shows the last `progress_board_months` service months up to the as-of month
     select
-        strftime({{ as_of() }}, '%Y-%m') as period,
-        strftime(
-            date_trunc('month', {{ as_of() }}) - interval ({{ var('progress_board_months') }} - 1) month,
-            '%Y-%m'
-        ) as first_period
+        {{ as_of_period }} as period,
+        {{ first_board_period }} as first_period
 ),
 
 detail as (
@@ -54,7 +55,9 @@ chain_tasks as (
     where d.service_type = 'bookkeeping'
       and d.period_source = 'task'
       and d.stage in ({% for s in period_stages %}'{{ s }}'{{ ', ' if not loop.last }}{% endfor %})
-      and d.period <= (select period from as_of_month)
+      -- only the board's months: a task of an earlier month joins no spine row (spine below), and
+      -- task_rank is per (client, period, stage), so dropping other months changes no kept rank
+      and d.period between {{ first_board_period }} and {{ as_of_period }}
 ),
 
 task_periods as (
