@@ -49,7 +49,8 @@ def build_features(folder: Path, seed: int, clients: int, months: int, as_of: dt
     with duckdb.connect(str(path)) as conn:
         for entity in ENTITIES:
             load_entity(conn, entity, folder / "raw", load_id="renewal_firms", as_of_date=as_of)
-    env = {**os.environ, "OPSCENTER_WAREHOUSE": str(path.resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {**os.environ, "OPSCENTER_WAREHOUSE": str(path.resolve())}
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     target = (folder / "target").resolve()
     cmd = [
         str(Path(sys.executable).with_name("dbt")), "build", "--select", "+int_contract_renewal_features",
