@@ -1,7 +1,7 @@
 """Rolling-origin check of the renewal model: the night's time-ordered hold-out repeated as if the
-night had run on earlier as-of dates (one a month), on a built warehouse. One 6-month hold-out is a
-few hundred contracts, so its calibration gap carries sampling noise of several points; the spread
-over several origins shows how far a gap is the model and how far the period.
+night had run on earlier as-of dates (one a month), on a built warehouse. One hold-out is a few
+hundred contracts, so its calibration gap carries sampling noise of several points; the spread over
+several origins shows how far a gap is the model and how far the period.
 
 An earlier origin sees only the labels whose 30-day window had closed by then; the features of those
 contracts do not depend on the as-of date (they are measured 60 days before each contract's end), so
