@@ -456,3 +456,39 @@ def test_demo_deadlines_are_the_seed_then_the_rule(tmp_path):
     assert all(filing_deadline(y, m) == d for (y, m), d in official.items())
     assert (2026, 11) not in official
     assert filing_deadline(2026, 11) == rule_deadline(2026, 11) == date(2026, 11, 16)
+
+
+# ----------------------------------------------------------------------------- stationary renewal behaviour
+
+
+def _decided(firm) -> list:
+    """Bookkeeping contracts whose end was decided (expired: renewed or churned) inside the window."""
+    return [k for c in firm.clients for k in c.bk if k.rec["status"] == "expired"]
+
+
+@pytest.mark.parametrize("seed", [42, 7])
+def test_the_history_start_leaves_no_jump_in_renewal_behaviour(seed):
+    """A contract already running when the exported history starts was lived in full: its client's
+    complaints and late filings before the window count at renewal just like a later contract's (the
+    old generator simulated it only from the window start, so its renewals were inflated: ~0.5 of a
+    later contract's experience). And the firm wins about as many clients as it loses, so the book,
+    and with it the accountants' load, neither drifts up nor down (it grew +35 % over 24 months).
+    Read from the simulation itself: the earlier months are, by design, in no exported file."""
+    from orchestration.demo.firm import Firm
+    from orchestration.demo.timeline import month_idx
+
+    firm = Firm(AS_OF, seed, 800, 24).run()
+    decided = _decided(firm)
+    opening = [k for k in decided if k.rec["start_date"] < firm.window_start]
+    later = [k for k in decided if k.rec["start_date"] >= firm.window_start]
+    assert len(opening) > 300 and len(later) > 300
+
+    def experience(ks):  # complaints + late filings per contract
+        return sum(k.complaints + k.late_filings for k in ks) / len(ks)
+
+    assert 0.8 < experience(opening) / experience(later) < 1.25
+    in_service = [
+        sum(k.covers(m) for c in firm.clients for k in c.bk) for m in range(firm.w_idx + 1, month_idx(AS_OF))
+    ]
+    assert max(in_service) / min(in_service) < 1.12
+    assert abs(in_service[-1] / in_service[0] - 1) < 0.08

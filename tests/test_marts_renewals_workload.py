@@ -142,13 +142,15 @@ def warehouse(tmp_path_factory):
 def test_upcoming_renewal_segments(warehouse):
     rows = warehouse.execute(
         "select contract_id, days_to_end, annualized_value, high_value_threshold, satisfaction_score,"
-        " complaint_count, segment, segment_cn from marts.mart_renewals_upcoming order by contract_id"
+        " complaint_count, segment, segment_cn, segment_sort from marts.mart_renewals_upcoming"
+        " order by contract_id"
     ).fetchall()
     quantile = 3600 + 0.75 * (6000 - 3600)  # see the module docstring
+    # segment_sort: the list's display order, most urgent first (churn risk 1, high value 2, potential 3)
     assert rows == [
-        ("K1", 31, Decimal("6000.00"), Decimal(f"{quantile:.2f}"), 4.5, 0, "high_value", "高价值"),
-        ("K2", 76, Decimal("2400.00"), Decimal(f"{quantile:.2f}"), 4.0, 1, "churn_risk", "流失风险"),
-        ("K3", 51, Decimal("3600.00"), Decimal(f"{quantile:.2f}"), None, 0, "potential", "潜力"),
+        ("K1", 31, Decimal("6000.00"), Decimal(f"{quantile:.2f}"), 4.5, 0, "high_value", "高价值", 2),
+        ("K2", 76, Decimal("2400.00"), Decimal(f"{quantile:.2f}"), 4.0, 1, "churn_risk", "流失风险", 1),
+        ("K3", 51, Decimal("3600.00"), Decimal(f"{quantile:.2f}"), None, 0, "potential", "潜力", 3),
     ]  # K4 ends after the window
     k2 = warehouse.execute(
         "select avg_days_late, overdue_share, outstanding_amount, renewal_probability"
@@ -162,14 +164,15 @@ def test_upcoming_renewal_summary_per_segment(warehouse):
     # no model scores in this firm, so no average probability
     rows = warehouse.execute(
         "select segment, segment_cn, segment_sort, contracts, annualized_value, annualized_value_wan,"
-        " outstanding_amount, scored_contracts, avg_renewal_probability"
+        " outstanding_amount, scored_contracts, avg_renewal_probability, window_days"
         " from marts.mart_renewals_upcoming_summary order by segment_sort"
     ).fetchall()
+    # window_days: the dbt var renewal_window_days (default 90: K4, 182 days away, is outside)
     assert rows == [
-        ("all", "全部", 0, 3, Decimal("12000.00"), 1.2, Decimal("200.00"), 0, None),
-        ("churn_risk", "流失风险", 1, 1, Decimal("2400.00"), 0.24, Decimal("200.00"), 0, None),
-        ("high_value", "高价值", 2, 1, Decimal("6000.00"), 0.6, Decimal("0.00"), 0, None),
-        ("potential", "潜力", 3, 1, Decimal("3600.00"), 0.36, Decimal("0.00"), 0, None),
+        ("all", "全部", 0, 3, Decimal("12000.00"), 1.2, Decimal("200.00"), 0, None, 90),
+        ("churn_risk", "流失风险", 1, 1, Decimal("2400.00"), 0.24, Decimal("200.00"), 0, None, 90),
+        ("high_value", "高价值", 2, 1, Decimal("6000.00"), 0.6, Decimal("0.00"), 0, None, 90),
+        ("potential", "潜力", 3, 1, Decimal("3600.00"), 0.36, Decimal("0.00"), 0, None, 90),
     ]
 
 

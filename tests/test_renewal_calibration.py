@@ -1,11 +1,11 @@
 """Renewal-model calibration on a hand-made feature table whose answer is known (no dbt: the rows are
 what intermediate.int_contract_renewal_features would hold), as of 2026-11-20, hold-out cutoff
-2026-05-20. Every contract looks the same (identical features), so a model can only learn a rate:
+2025-11-20 (12 months). Every contract looks the same (identical features), so a model can only learn a rate:
 
-  old training rows      100 contracts ending 2024-01 .. 2025-08, 90 renewed (90 %)
-  recent training rows    50 contracts ending 2025-11 .. 2026-03 (label matured in the 6 months
-                          before the cutoff), 30 renewed (60 %)
-  hold-out                40 contracts ending 2026-05 .. 2026-09 (window closed by as_of), 24 renewed (60 %)
+  old training rows      100 contracts ending 2023-07 .. 2025-02, 90 renewed (90 %)
+  recent training rows    50 contracts ending 2025-05 .. 2025-09 (label matured in the 6 months
+                          before the cutoff: 2025-06-30 .. 10-30), 30 renewed (60 %)
+  hold-out                40 contracts ending 2026-04 .. 2026-08 (window closed by as_of), 24 renewed (60 %)
   not yet mature           5 contracts ending 2026-10-31: window open until 11-30 > as_of, no outcome yet
   to score                 3 contracts in force ending 2026-12-31
 
@@ -15,6 +15,10 @@ window → 60 % for every contract: hold-out gap 0, Brier 0.6 × 0.4² + 0.4 × 
 Brier 0.6 × 0.2² + 0.4 × 0.8² = 0.28. Sampling noise of the hold-out rate: 1.96 × √(0.24 / 40) = 0.151821.
 The immature contracts are in neither the training rows nor the hold-out (n_train 150, n_test 40).
 Scored on as_of, the recent window is the hold-out's 40 labels (60 %) → 0.6 each.
+
+A young firm (only the hold-out's 40 contracts and the 50 "recent" ones moved to 2025-12 .. 2026-03):
+a 12-month split would leave no training row, so the split falls back to 6 months (cutoff 2026-05-20):
+50 training rows, 40 in the hold-out.
 """
 
 from __future__ import annotations
@@ -61,9 +65,9 @@ def _cycle(first: str, months: int, n: int) -> list[dt.date]:
 @pytest.fixture(scope="module")
 def features():
     rows = (
-        _rows(_cycle("2024-01", 20, 100), 90)
-        + _rows(_cycle("2025-11", 5, 50), 30)
-        + _rows(_cycle("2026-05", 5, 40), 24)
+        _rows(_cycle("2023-07", 20, 100), 90)
+        + _rows(_cycle("2025-05", 5, 50), 30)
+        + _rows(_cycle("2026-04", 5, 40), 24)
         + _rows([dt.date(2026, 10, 31)] * 5, 0, closed=False)
         + _rows([dt.date(2026, 12, 31)] * 3, 0, closed=False, state="active")
     )
@@ -79,7 +83,9 @@ def _metrics(evaluation: pd.DataFrame) -> dict[tuple[str, str], float]:
 
 
 def test_prior_shift_follows_the_latest_matured_rate(features):
-    got = _metrics(renewal.evaluate(features, AS_OF))
+    evaluation = renewal.evaluate(features, AS_OF)
+    assert set(evaluation["cutoff_date"]) == {dt.date(2025, 11, 20)}  # 12 months back
+    got = _metrics(evaluation)
     cal, const, plain = renewal.MODEL_NAME, renewal.BASELINE_NAME, renewal.PLAIN_NAME
     assert got[(cal, "n_train")] == 150 and got[(cal, "n_test")] == 40  # immature contracts left out
     assert got[(cal, "observed_rate")] == pytest.approx(0.6)
@@ -92,6 +98,17 @@ def test_prior_shift_follows_the_latest_matured_rate(features):
     assert got[(plain, "mean_predicted")] == pytest.approx(0.8, abs=1e-4)
     assert got[(cal, "observed_rate_ci95")] == pytest.approx(0.151821, abs=1e-6)
     assert got[(cal, "is_published")] == 1 and got[(const, "is_published")] == 0
+
+
+def test_a_young_firm_is_split_six_months_back():
+    rows = _rows(_cycle("2025-12", 4, 50), 30) + _rows(_cycle("2026-04", 5, 40), 24)
+    frame = pd.DataFrame(rows).assign(contract_id=[f"K{i:03d}" for i in range(90)])
+    cutoff, train, test = renewal.split(frame, AS_OF)
+    assert cutoff == dt.date(2026, 5, 20) and len(train) == 50 and len(test) == 40
+    cutoff, train, test = renewal.split(frame.iloc[50:], AS_OF)  # nothing before either cutoff
+    assert cutoff == dt.date(2026, 5, 20) and len(train) == 0 and len(test) == 40
+    got = _metrics(renewal.evaluate(frame, AS_OF))
+    assert got[(renewal.MODEL_NAME, "n_train")] == 50 and got[(renewal.MODEL_NAME, "n_test")] == 40
 
 
 def test_scores_use_the_window_before_as_of(features):

@@ -91,10 +91,12 @@ def test_evaluation_mart_filled_with_calibration_deciles(demo):
     ).fetchone()[0]
     assert counted == n_test
     # the hold-out holds every recurring contract whose 30-day window closed since the cutoff
+    # (as_of 2026-09-30 − 12 months: this firm has labels older than that)
     expected = conn.execute(
         "select count(*) from core.dim_contracts where billing_cycle <> 'one_off' and renewal_window_closed"
-        " and end_date + 30 >= date '2026-03-30' and start_date <= date '2026-09-30'"
+        " and end_date + 30 >= date '2025-09-30' and start_date <= date '2026-09-30'"
     ).fetchone()[0]
+    assert set(demo["evaluation"]["cutoff_date"]) == {dt.date(2025, 9, 30)}
     assert n_test == expected
 
 
@@ -141,3 +143,34 @@ def test_comparison_and_reliability_marts_pivot_the_evaluation(demo):
     assert [b[0] for b in bins] == list(range(1, 11))
     want = table[["calibration_mean_predicted", "calibration_observed_rate", "calibration_count"]]
     assert [v for b in bins for v in b[1:]] == pytest.approx(want.to_numpy().ravel().tolist())
+
+
+def test_comparison_states_whether_the_calibration_target_is_met(demo):
+    """mart_model_comparison flags each candidate's hold-out gap against the 3-point target (dbt var
+    renewal_calibration_target) and the hold-out rate's sampling noise; the numbers are the Python
+    evaluation's, recomputed here from its long-format rows."""
+    ev = demo["evaluation"]
+    plain = ev[ev["bin"].isna()].pivot(index="model_name", columns="metric", values="value")
+    rows = (
+        demo["conn"]
+        .execute(
+            "select model_name, calibration_target, meets_calibration_target, gap_within_sampling_noise"
+            " from marts.mart_model_comparison order by model_name"
+        )
+        .fetchall()
+    )
+    assert len(rows) == 3
+    for name, target, meets, within in rows:
+        gap = plain.loc[name, "mean_predicted"] - plain.loc[name, "observed_rate"]
+        assert target == 0.03
+        assert meets == (abs(gap) <= 0.03)
+        assert within == (
+            abs(gap)
+            <= 1.96
+            * (
+                plain.loc[name, "observed_rate"]
+                * (1 - plain.loc[name, "observed_rate"])
+                / plain.loc[name, "n_test"]
+            )
+            ** 0.5
+        )

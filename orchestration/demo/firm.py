@@ -9,6 +9,10 @@ The causal story the reports must be able to reveal:
 client traits (industry, payment habit, document punctuality, satisfaction) + accountant load
 -> payment delays, late documents, bookkeeping errors, late filings -> feedback and complaints
 -> renewal or churn at each contract's end.
+
+The exported history starts at the window start, but the firm does not: a contract already running
+then has lived its earlier months, and its client remembers them at renewal (Work.prior_experience),
+so the first year's renewals are decided like every later one's (no start-of-history jump in the rate).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ class Firm(People, Billing, Work):
     def __init__(self, as_of: date, seed: int, n_clients: int, months: int):
         self.as_of = as_of
         self.rng = random.Random(seed)
+        # the months before the exported history (see Work.prior_experience) draw from their own stream
+        self.prior_rng = random.Random(seed * 104729 + 3)
         self.n_clients = n_clients
         self.months = months
         self.cut = at(as_of, 20, 0)  # the export ran on the as-of evening: nothing later exists
@@ -103,7 +109,10 @@ class Firm(People, Billing, Work):
         for _, _, acc in work:
             load[acc["staff_id"]] = load.get(acc["staff_id"], 0) + 1
         for c, k, acc in work:
-            self.chain(c, k, m - 1, acc, load[acc["staff_id"]] / acc["monthly_capacity"])
+            ratio = load[acc["staff_id"]] / acc["monthly_capacity"]
+            if m == self.w_idx and k.first_idx < m - 1:  # a contract running before the history starts
+                self.prior_experience(c, k, range(k.first_idx, m - 1), ratio)
+            self.chain(c, k, m - 1, acc, ratio)
         # 2. contracts starting this month
         for c, start, signed, prev in self.pending.pop(m, []):
             if c.churn_date is not None:

@@ -7,6 +7,7 @@ from datetime import date
 from orchestration.demo import names
 from orchestration.demo.records import (
     ACTIVE_SHARE,
+    CLIENT_LOSS_PER_MONTH,
     CYCLES,
     FEES_GENERAL,
     FEES_SMALL,
@@ -94,8 +95,11 @@ class People:
     def make_clients(self) -> None:
         r = self.rng
         drafts = []
+        # A firm in steady state: it wins about as many clients as it loses, so its book (and its
+        # accountants' load) neither grows nor shrinks over the window, whatever the window's length.
+        book_share = 1 / (1 + CLIENT_LOSS_PER_MONTH * self.months)
         for _ in range(self.n_clients):
-            if r.random() < 0.6:  # the book the window starts with
+            if r.random() < book_share:  # the book the window starts with
                 signed = self.window_start - days(r.randint(1, 5 * 365))
             else:  # won during the window
                 signed = self.rand_date(self.window_start, self.as_of)

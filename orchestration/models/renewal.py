@@ -7,7 +7,8 @@ was known then. Label: renewed_within_30d, only where renewal_window_closed (end
 a contract whose window is still open has no observed outcome and is neither trained nor evaluated on).
 
 Models, evaluated on a time-ordered hold-out (train on contracts whose label was known by cutoff =
-as_of − HOLDOUT_MONTHS, evaluate on those whose label became known later):
+as_of − HOLDOUT_MONTHS, 12, evaluate on those whose label became known later; a firm whose labels do
+not reach back that far is split at as_of − SHORT_HOLDOUT_MONTHS, 6):
 - `logistic_regression_calibrated` (published when best): a logistic regression whose regularisation
   strength is chosen by time-ordered cross-validation on the training rows (TimeSeriesSplit, lowest
   Brier score over C_GRID), recent examples weighted more (weight halves every HALF_LIFE_MONTHS of
@@ -40,7 +41,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 SEED = 20240601
-HOLDOUT_MONTHS = 6
+HOLDOUT_MONTHS = 12  # twice a 6-month hold-out's labels: ~0.7 × its sampling noise (docs/models.md)
+SHORT_HOLDOUT_MONTHS = 6  # when a 12-month split leaves no trainable history
 SCORE_HORIZON_DAYS = 180
 MIN_TRAIN_ROWS = 30  # below this (or one class only) the constant rate is the honest prediction
 CALIBRATION_MONTHS = 6  # the intercept is re-estimated on the labels matured in this last window
@@ -222,12 +224,22 @@ def choose(predictions: dict[str, np.ndarray], y: np.ndarray) -> str | None:
     return min(predictions, key=lambda name: brier_score_loss(y, predictions[name]))
 
 
+def split(features: pd.DataFrame, as_of: dt.date) -> tuple[dt.date, pd.DataFrame, pd.DataFrame]:
+    """(cutoff, training rows, hold-out rows): cutoff = as_of − HOLDOUT_MONTHS, or as_of −
+    SHORT_HOLDOUT_MONTHS when the longer split leaves no trainable history (a young firm). Training:
+    closed contracts whose label was known before the cutoff; hold-out: the closed ones known since."""
+    closed = _closed(features)
+    for months in (HOLDOUT_MONTHS, SHORT_HOLDOUT_MONTHS):
+        cutoff = (pd.Timestamp(as_of) - pd.DateOffset(months=months)).date()
+        known = np.array([d + dt.timedelta(days=30) < cutoff for d in closed["end_date"]], dtype=bool)
+        if _trainable(closed[known][LABEL].astype(int)):
+            break
+    return cutoff, closed[known], closed[~known]
+
+
 def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Time-ordered hold-out: the model, the plain logistic regression and the constant rate, long format."""
-    cutoff = (pd.Timestamp(as_of) - pd.DateOffset(months=HOLDOUT_MONTHS)).date()
-    closed = _closed(features)
-    label_known = np.array([d + dt.timedelta(days=30) < cutoff for d in closed["end_date"]], dtype=bool)
-    train, test = closed[label_known], closed[~label_known]
+    cutoff, train, test = split(features, as_of)
     y_test = test[LABEL].astype(int).to_numpy()
     rate = float(train[LABEL].astype(int).mean()) if len(train) else np.nan
 

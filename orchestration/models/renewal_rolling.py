@@ -1,7 +1,7 @@
 """Rolling-origin check of the renewal model: the night's time-ordered hold-out repeated as if the
-night had run on earlier as-of dates (one a month), on a built warehouse. One 6-month hold-out is a
-few hundred contracts, so its calibration gap carries sampling noise of several points; the spread
-over several origins shows how far a gap is the model and how far the period.
+night had run on earlier as-of dates (one a month), on a built warehouse. One hold-out is a few
+hundred contracts, so its calibration gap carries sampling noise of several points; the spread over
+several origins shows how far a gap is the model and how far the period.
 
 An earlier origin sees only the labels whose 30-day window had closed by then; the features of those
 contracts do not depend on the as-of date (they are measured 60 days before each contract's end), so
@@ -9,8 +9,9 @@ re-running `renewal.evaluate` on the same feature table with the window recomput
 
     uv run python -m orchestration.models.renewal_rolling --as-of 2026-11-20 --origins 7
 
-Prints, per origin and candidate: n_test, observed rate, mean predicted, gap, Brier, AUC; then the
-mean |gap| and mean Brier per candidate (used for docs/models.md).
+Prints, per origin and candidate: n_test, observed rate, mean predicted, gap, Brier, AUC; then per
+candidate the means over the origins (`summary`; used for docs/models.md; several firms at once:
+`orchestration.models.renewal_firms`).
 """
 
 from __future__ import annotations
@@ -35,10 +36,32 @@ def rolling(features: pd.DataFrame, as_of: dt.date, origins: int) -> pd.DataFram
         seen["renewal_window_closed"] = [d + dt.timedelta(days=30) < origin for d in seen["end_date"]]
         ev = renewal.evaluate(seen, origin)
         ev = ev[ev["bin"].isna() & ev["metric"].isin(METRICS)]
+        if ev.empty:  # nothing labelled yet at this origin
+            continue
         wide = ev.pivot(index="model_name", columns="metric", values="value").reset_index()
         wide.insert(0, "origin", origin)
         rows.append(wide)
-    return pd.concat(rows, ignore_index=True)[["origin", "model_name", *METRICS]]
+    if not rows:
+        return pd.DataFrame(columns=["origin", "model_name", *METRICS])
+    return pd.concat(rows, ignore_index=True).reindex(columns=["origin", "model_name", *METRICS])
+
+
+def summary(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Per group: origins evaluated, mean gap, mean |gap|, origins with |gap| <= 3 points, mean Brier,
+    mean AUC and mean n_test."""
+    t = table.assign(
+        abs_gap=table["calibration_gap"].abs(), within_3pts=table["calibration_gap"].abs() <= 0.03
+    )
+    out = t.groupby(by).agg(
+        origins=("origin", "size"),
+        gap=("calibration_gap", "mean"),
+        abs_gap=("abs_gap", "mean"),
+        within_3pts=("within_3pts", "sum"),
+        brier=("brier", "mean"),
+        auc=("auc", "mean"),
+        n_test=("n_test", "mean"),
+    )
+    return out.round(4)
 
 
 def main() -> None:
@@ -52,8 +75,7 @@ def main() -> None:
     table = rolling(features, args.as_of, args.origins)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(table.round(4).to_string(index=False))
-        summary = table.assign(abs_gap=table["calibration_gap"].abs()).groupby("model_name")
-        print(summary[["abs_gap", "brier", "auc"]].mean().round(4))
+        print(summary(table, ["model_name"]).to_string())
 
 
 if __name__ == "__main__":

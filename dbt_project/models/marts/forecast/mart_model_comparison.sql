@@ -1,12 +1,13 @@
 -- Renewal-model comparison: one row per candidate (the model and its two baselines) with its hold-out
 -- metrics side by side (mart_model_evaluation pivoted; the metrics are computed in
--- orchestration/models/renewal.py).
+-- orchestration/models/renewal.py), and whether the calibration gap meets the target
+-- (var renewal_calibration_target) and lies within the hold-out's sampling noise.
 with evaluation as (
     select * from {{ ref('mart_model_evaluation') }}
     where bin is null
 ),
 
-final as (
+pivoted as (
     select
         model_name,
         any_value(model_name_cn) as model_name_cn,
@@ -24,6 +25,15 @@ final as (
         cast(max(value) filter (where metric = 'n_test') as integer) as n_test
     from evaluation
     group by model_name
+),
+
+final as (
+    select
+        *,
+        cast({{ var('renewal_calibration_target') }} as double) as calibration_target,
+        abs(calibration_gap) <= {{ var('renewal_calibration_target') }} as meets_calibration_target,
+        abs(calibration_gap) <= observed_rate_ci95 as gap_within_sampling_noise
+    from pivoted
 )
 
 select * from final

@@ -12,16 +12,17 @@ clients as (
 ),
 
 -- the action per segment: done ahead of the end (days_before_end) when there is still time, else
--- now; the last two weeks always say so. action_by_date = when to have acted.
-segment_actions (segment, segment_cn, days_before_end, response_days, action_ahead, action_now) as (
+-- now; the last two weeks always say so. action_by_date = when to have acted. segment_sort = the
+-- list's display order (most urgent first).
+segment_actions (segment, segment_cn, segment_sort, days_before_end, response_days, action_ahead, action_now) as (
     values
-        ('churn_risk', '流失风险', 90, 7,
+        ('churn_risk', '流失风险', 1, 90, 7,
          '主管 7 日内回访：先处理投诉与欠费，了解不满原因，必要时给予续约优惠或更换负责会计',
          '主管 7 日内回访：先处理投诉与欠费，了解不满原因，必要时给予续约优惠或更换负责会计'),
-        ('high_value', '高价值', 60, 14,
+        ('high_value', '高价值', 2, 60, 14,
          '负责会计与销售在到期前 60 天上门沟通续约，推荐年付并介绍增值服务，确保到期前签约',
          '负责会计与销售 2 周内上门沟通续约，推荐年付并介绍增值服务，确保到期前签约'),
-        ('potential', '潜力', 30, 7,
+        ('potential', '潜力', 3, 30, 7,
          '到期前 30 天发送续约提醒与报价，推介税务筹划等增值服务以提升客单价',
          '本周内发送续约提醒与报价，推介税务筹划等增值服务以提升客单价')
 ),
@@ -60,6 +61,7 @@ final as (
         c.team,
         s.segment,
         a.segment_cn,
+        cast(a.segment_sort as integer) as segment_sort,
         s.segment_basis,
         s.churn_reasons_cn,
         case

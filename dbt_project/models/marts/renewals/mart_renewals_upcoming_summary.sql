@@ -35,7 +35,8 @@ final as (
         cast(round(coalesce(a.annualized_value, 0) / 10000, 2) as double) as annualized_value_wan,
         cast(coalesce(a.outstanding_amount, 0) as decimal(18, 2)) as outstanding_amount,
         cast(coalesce(a.scored_contracts, 0) as integer) as scored_contracts,
-        cast(a.avg_renewal_probability as double) as avg_renewal_probability
+        cast(a.avg_renewal_probability as double) as avg_renewal_probability,
+        cast({{ var('renewal_window_days') }} as integer) as window_days
     from segments as s
     left join aggregated as a on a.segment = s.segment
 )
