@@ -118,7 +118,8 @@ def parsed_manifest(database: str) -> Path:
                    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PARTIAL_PARSE": "true"}  # fmt: skip
             cmd = [str(DBT_EXECUTABLE), "--no-use-colors", "parse", "--project-dir", str(DBT_PROJECT_DIR),
                    "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(scratch / "target"),
-                   "--log-path", str(scratch / "logs"), "--vars", json.dumps({"as_of_date": "2000-01-01"})]  # fmt: skip
+                   "--log-path", str(scratch / "logs"),
+                   "--vars", json.dumps({"as_of_date": "2000-01-01"})]  # fmt: skip
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=scratch)
             if proc.returncode != 0:
                 raise DbtRunError(f"dbt parse failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

@@ -42,7 +42,8 @@ def test_a_run_on_the_parsed_manifest_computes_for_its_own_date(tmp_path):
         h.run_dbt(["run", "--select", "int_cutoff_dates"], path, as_of, tmp_path / as_of / "target")
         rows = h.query(path, "select cutoff_date, is_as_of_date from intermediate.int_cutoff_dates"
                              " order by cutoff_date desc limit 2")  # fmt: skip
-        assert rows == [(dt.date.fromisoformat(as_of), True), (dt.date.fromisoformat(previous_month_end), False)]
+        day = dt.date.fromisoformat
+        assert rows == [(day(as_of), True), (day(previous_month_end), False)]
 
 
 def test_a_changed_project_file_is_parsed_again(tmp_path):
