@@ -4,6 +4,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 # Files the tests write are complete when written: no settle window (contract 1.1) for nights the tests
 # start through the settings (CLI subprocesses inherit it). The loader's own settle tests pass theirs.
 os.environ.setdefault("OPSCENTER_SETTLE_SECONDS", "0")
@@ -20,6 +22,14 @@ from tests.browser import chromium  # noqa: E402, F401
 from tests.night import night  # noqa: E402, F401
 
 
+def pytest_configure(config):
+    """xdist (>= 3.7) hands out groups by their number of tests unless told not to, which undoes the
+    longest-first order below (a one-test module running a 2-minute night would be handed out last)."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks to group the tests
 def pytest_collection_modifyitems(config, items):
     """Keep what a module shares on one xdist worker (`make test` runs `pytest -n 2 --dist loadgroup`).
 
@@ -28,7 +38,6 @@ def pytest_collection_modifyitems(config, items):
     module with a test that reads the night joins the "night" group, so neither is built twice.
     Without xdist the marks are inert.
     """
-    import pytest
 
     def module(item):
         return item.nodeid.split("::")[0]
@@ -44,10 +53,25 @@ def pytest_collection_modifyitems(config, items):
 
     for item in items:
         item.add_marker(pytest.mark.xdist_group(group(item)))
+        _suffix_group(config, item, group(item))
     # xdist hands out groups in collection order: the longest first, so that neither worker is left
     # with a long group at the end (the order of `--durations` on a full run)
     rank = {g: n for n, g in enumerate(LONGEST_GROUPS)}
     items.sort(key=lambda i: rank.get(group(i), len(rank)))
+
+
+def _suffix_group(config, item, group: str) -> None:
+    """What xdist's own hook does on a worker with --dist loadgroup: `<nodeid>@<group>`, the id the
+    controller groups by. xdist 3.8 writes it to `item._nodeid`, which pytest >= 9.2 (structured node
+    ids, `item._id`) no longer reads, so every test was handed out on its own: modules split over both
+    workers and their module fixtures (and the session night) built twice (pytest-xdist issue #1386,
+    fix pending in PR #1388). Sets the structured id where there is one; a no-op on older pytest,
+    where xdist's hook does it."""
+    if not getattr(config.option, "loadgroup", False) or not hasattr(item, "_id") or "@" in item.nodeid:
+        return
+    from _pytest.nodeid import NodeId
+
+    item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 LONGEST_GROUPS = [

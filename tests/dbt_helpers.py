@@ -4,17 +4,28 @@ dbt runs as a subprocess of this interpreter's own `dbt` CLI, the same command d
 DbtCliResource issues: the warehouse path goes in through the environment without touching
 os.environ, DuckDB's file lock is released when dbt exits, and target/log paths live under the
 caller's tmp dir so parallel test runs never share artifacts.
+
+Parsing the project costs ~10 s of CPU per dbt command, and the parse does not depend on the run date
+or on the warehouse's folder (only on the project's files and the DuckDB file's name, which is the
+database name in every relation; tests/test_dbt_helpers.py checks it). So a dbt command with a run
+date is run on a manifest parsed once per project state and database name (`parsed_manifest`, cached
+in the system temp folder, shared by the xdist workers) through tests/dbt_with_manifest.py; `dbt parse`
+itself and a call without vars still run the plain CLI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
@@ -23,6 +34,9 @@ from orchestration.raw_schema import create_raw_schema
 from orchestration.settings import DBT_PROJECT_DIR
 
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+DBT_WITH_MANIFEST = Path(__file__).with_name("dbt_with_manifest.py")
+# what a parse reads besides the project's files: dbt and its adapter, and the project's own place
+_PARSE_INPUTS = ("dbt-core", "dbt-duckdb", "dbt-adapters")
 
 
 class DbtRunError(RuntimeError):
@@ -41,14 +55,20 @@ def run_dbt(
     """
     target_path = Path(target_path).resolve()
     target_path.mkdir(parents=True, exist_ok=True)
+    warehouse = Path(warehouse).resolve()
     env = {
         **os.environ,
-        "OPSCENTER_WAREHOUSE": str(Path(warehouse).resolve()),
+        "OPSCENTER_WAREHOUSE": str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PARTIAL_PARSE": "false",
     }
+    if as_of is not None and args[0] != "parse":
+        # -P: tests/ not on sys.path, where dbt's plugin scan would import every dbt_* module it finds
+        dbt = [sys.executable, "-P", str(DBT_WITH_MANIFEST), str(parsed_manifest(warehouse.stem))]
+    else:
+        dbt = [str(DBT_EXECUTABLE)]
     cmd = [
-        str(DBT_EXECUTABLE),
+        *dbt,
         "--no-use-colors",
         *args,
         "--project-dir",
@@ -68,6 +88,43 @@ def run_dbt(
             f"{proc.stdout}\n{proc.stderr}"
         )
     return proc
+
+
+def parse_key(database: str, project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """A hash of everything a parse reads: the project's files, its place, dbt and its adapter's
+    versions, and the database name; a changed model, macro or yml gives another key."""
+    digest = hashlib.sha256(f"{project_dir.resolve()}\0{database}\0{sys.executable}".encode())
+    for package in _PARSE_INPUTS:
+        digest.update(f"\0{package}={version(package)}".encode())
+    for path in sorted(project_dir.rglob("*")):
+        rel = path.relative_to(project_dir)
+        if path.is_file() and rel.parts[0] not in ("target", "logs") and path.name != ".user.yml":
+            digest.update(f"\0{rel}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def parsed_manifest(database: str) -> Path:
+    """dbt's partial-parse file of the project as it is now, for a DuckDB file named `<database>.duckdb`:
+    parsed once per parse_key (`dbt parse`, under a file lock) into the system temp folder."""
+    folder = Path(tempfile.gettempdir()) / f"opscenter-dbt-manifest-{os.getuid()}" / parse_key(database)
+    parsed = folder / "target" / "partial_parse.msgpack"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the other xdist worker waits for this parse, not a second one
+        if not parsed.exists():
+            scratch = folder / "scratch"
+            scratch.mkdir(exist_ok=True)
+            env = {**os.environ, "OPSCENTER_WAREHOUSE": str(scratch / f"{database}.duckdb"),
+                   "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DBT_PARTIAL_PARSE": "true"}  # fmt: skip
+            cmd = [str(DBT_EXECUTABLE), "--no-use-colors", "parse", "--project-dir", str(DBT_PROJECT_DIR),
+                   "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(scratch / "target"),
+                   "--log-path", str(scratch / "logs"),
+                   "--vars", json.dumps({"as_of_date": "2000-01-01"})]  # fmt: skip
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=scratch)
+            if proc.returncode != 0:
+                raise DbtRunError(f"dbt parse failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            (scratch / "target").rename(folder / "target")
+    return parsed
 
 
 def build_warehouse(tmp: Path, as_of: str, select: Sequence[str], raw: Mapping[str, Iterable[dict]]) -> Path:

@@ -45,7 +45,8 @@ PERTURB = [
 
 
 def _build(tmp, name, perturb):
-    path = tmp / f"{name}.duckdb"
+    path = tmp / name / "warehouse.duckdb"  # the name every dbt test's parsed manifest is for
+    path.parent.mkdir()
     shutil.copy(tmp / "loaded.duckdb", path)
     if perturb:
         with duckdb.connect(str(path)) as conn:

@@ -119,7 +119,8 @@ def fingerprints(path) -> dict[dt.date, int]:
 
 def full_rebuild(path, as_of: str, tmp) -> dict:
     """Hashes of a from-scratch rebuild of every model over a copy of the same warehouse."""
-    copy = tmp / f"full_{as_of}.duckdb"
+    copy = tmp / f"full_{as_of}" / "warehouse.duckdb"  # the name every dbt test's parsed manifest is for
+    copy.parent.mkdir()
     shutil.copy(path, copy)
     selection = ["--select", "config.materialized:incremental+"]  # see the module docstring
     h.run_dbt(["run", "--full-refresh", *selection], copy, as_of, tmp / f"target_full_{as_of}")

@@ -21,7 +21,7 @@ def test_declaration_is_the_dbt_source():
 
 
 def test_dbt_creates_the_declared_columns(tmp_path):
-    path = tmp_path / "w.duckdb"
+    path = tmp_path / "warehouse.duckdb"
     new_raw_warehouse(path).close()
     run_dbt(["run", "--select", "int_cutoff_dates"], path, "2024-06-30", tmp_path / "target")
     with duckdb.connect(str(path)) as conn:
@@ -37,7 +37,7 @@ def test_dbt_creates_the_declared_columns(tmp_path):
 def test_old_table_is_evolved_by_name(tmp_path):
     declared = ml_tables.columns("renewal_scores")
     old = [c for c in declared if c != "client_id"]
-    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         conn.execute("create schema ml")
         conn.execute(f"create table ml.renewal_scores ({', '.join(f'{c} {declared[c]}' for c in old)})")
         row = {c: None for c in declared} | {
