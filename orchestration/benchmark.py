@@ -81,10 +81,13 @@ def _loadavg() -> list[float]:
 
 
 class ChildPeak:
-    """Polls the VmHWM of every descendant process (dbt runs as a child of Dagster) until stopped."""
+    """Polls the VmHWM of every descendant process of `root` (default: this process; dbt runs as a child
+    of Dagster) until stopped: `peak_mb` is the largest among the descendants, `root_peak_mb` the root's
+    own (polled, so also known when the root is killed or fails before it can report it)."""
 
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.peak_mb, self._stop = interval, 0, threading.Event()
+    def __init__(self, interval: float = 0.2, root: int | None = None):
+        self.interval, self.peak_mb, self.root_peak_mb, self._stop = interval, 0, 0, threading.Event()
+        self.root = root or os.getpid()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _descendants(self) -> list[int]:
@@ -95,7 +98,7 @@ class ChildPeak:
                 parents[int(stat.parent.name)] = int(fields[1])
             except (OSError, IndexError, ValueError):
                 continue
-        found, frontier = [], [os.getpid()]
+        found, frontier = [], [self.root]
         while frontier:
             pid = frontier.pop()
             kids = [p for p, pp in parents.items() if pp == pid]
@@ -103,10 +106,14 @@ class ChildPeak:
             frontier += kids
         return found
 
+    def _poll(self) -> None:
+        self.root_peak_mb = max(self.root_peak_mb, _peak_rss_mb(self.root))
+        for pid in self._descendants():
+            self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            for pid in self._descendants():
-                self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
+            self._poll()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> ChildPeak:
@@ -116,6 +123,23 @@ class ChildPeak:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def watch_process(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Run `cmd` (output to `log`) while polling its memory: exit code, wall seconds, the process's own
+    polled VmHWM and the largest VmHWM among its descendants. Known also when the step fails, is
+    killed (e.g. by the OOM killer) or stopped by hand, where the step cannot write its own result."""
+    t = time.perf_counter()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+        with ChildPeak(root=proc.pid) as watch:
+            returncode = proc.wait()
+    return {
+        "returncode": returncode,
+        "seconds": round(time.perf_counter() - t, 1),
+        "peak_rss_mb": watch.root_peak_mb,
+        "child_peak_rss_mb": watch.peak_mb,
+    }
 
 
 def _canonical_csv(conn, entity: str, where: str, path: Path) -> int:
@@ -157,17 +181,33 @@ def step_generate(work: Path, clients: int, months: int) -> dict:
     return {"rows": summary["unique_keys"]}
 
 
+def night_load_options(warehouse: Path):
+    """The loader's options as a night sets them (OPSCENTER_LOAD_MEMORY_LIMIT, default 2GB; temp storage
+    next to the warehouse), without the settle wait: the benchmark wrote its files itself. Without them
+    DuckDB's own memory limit (80 % of the machine's RAM) would apply and the step would not measure
+    the night's load."""
+    from orchestration.resources import LandingZoneResource
+
+    limit, temp = settings.load_memory_limit(), settings.load_temp_dir()
+    landing = LandingZoneResource(path="", settle_seconds=0, memory_limit=limit, temp_dir=temp)
+    return landing.load_options(str(warehouse))
+
+
 def step_load(work: Path, clients: int, months: int) -> dict:
-    """Every entity of the generated exports (GB18030, xlsx, Chinese headers...) into a fresh warehouse."""
+    """Every entity of the generated exports (GB18030, xlsx, Chinese headers...) into a fresh warehouse,
+    with the night's loader options; per entity, seconds and the process's RSS high-water mark after it."""
     import duckdb
 
     from orchestration.contract import ENTITIES
     from orchestration.loading import load_entity
 
+    options, entities = night_load_options(work / WAREHOUSE), {}
     with duckdb.connect(str(work / WAREHOUSE)) as conn:
         for entity in ENTITIES:
-            load_entity(conn, entity, work / "gen", load_id="bench", as_of_date=AS_OF)
-    return {}
+            t = time.perf_counter()
+            load_entity(conn, entity, work / "gen", load_id="bench", as_of_date=AS_OF, options=options)
+            entities[entity] = {"seconds": round(time.perf_counter() - t, 1), "peak_rss_mb": _peak_rss_mb()}
+    return {"memory_limit": options.memory_limit, "entities": entities}
 
 
 # facts that come into existence on a day: absent from the landing zone the day before
@@ -494,12 +534,24 @@ def run_step(step: str, work: Path, clients: int, months: int) -> dict:
     # a night runs `dbt` from PATH (orchestration/bin/dbt-child): this interpreter's, also when the
     # benchmark was started without activating its virtualenv
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    with open(work / "logs" / f"{step}.log", "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=settings.REPO_ROOT, env=env)
-    if proc.returncode != 0 or not out.exists():
-        log_path = work / "logs" / f"{step}.log"
-        return {"error": f"exit {proc.returncode}, see {log_path}", "load_before": load_before}
+    log_path = work / "logs" / f"{step}.log"
+    watched = watch_process(cmd, log_path, env=env, cwd=settings.REPO_ROOT)
+    return step_result(watched, out, log_path, load_before)
+
+
+def step_result(watched: dict, out: Path, log_path: Path, load_before: list[float]) -> dict:
+    """A step's result: what it wrote itself, plus what its parent polled (its descendants' peak, e.g.
+    a process the step spawned); for a failed step, the polled wall time and peaks up to its end."""
+    if watched["returncode"] != 0 or not out.exists():
+        return {
+            "error": f"exit {watched['returncode']}, see {log_path}",
+            "load_before": load_before,
+            "load_after": _loadavg(),
+            **{k: watched[k] for k in ("seconds", "peak_rss_mb", "child_peak_rss_mb")},
+        }
     result = json.loads(out.read_text())
+    if watched["child_peak_rss_mb"] and "child_peak_rss_mb" not in result:
+        result["child_peak_rss_mb"] = watched["child_peak_rss_mb"]
     result.update(load_before=load_before, load_after=_loadavg())
     return result
 
@@ -526,7 +578,7 @@ def _s(r: dict | None, key: str = "seconds") -> str:
     if not r:
         return "not run"
     if "error" in r:
-        return "failed"
+        return f"failed after {r['seconds']}" if "seconds" in r else "failed"
     return str(r.get(key, ""))
 
 
@@ -594,8 +646,19 @@ def render_markdown(all_results: dict) -> str:
 
 
 def _note(step: str, r: dict | None) -> str:
+    text = _step_note(step, r)
+    if r and r.get("child_peak_rss_mb") and not step.startswith("night"):
+        text += f"{'; ' if text else ''}its child processes' peak {r['child_peak_rss_mb']} MB"
+    return text
+
+
+def _step_note(step: str, r: dict | None) -> str:
     if not r or "error" in r:
         return (r or {}).get("error", "")
+    if step == "load" and "entities" in r:
+        per = ", ".join(f"{e} {v['seconds']} s" for e, v in r["entities"].items() if v["seconds"] >= 0.5)
+        rss = " → ".join(str(v["peak_rss_mb"]) for v in r["entities"].values())
+        return f"DuckDB memory_limit {r['memory_limit']}; {per}; VmHWM after each entity {rss} MB"
     if step in ("dbt", "dbt_next_day"):
         slow = ", ".join(f"{n} {s}" for n, s in r.get("slowest", [])[:5])
         text = f"{r['nodes']} nodes; node time {r.get('node_seconds', {})}; slowest: {slow}"
