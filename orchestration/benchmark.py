@@ -125,21 +125,55 @@ class ChildPeak:
         self._thread.join()
 
 
-def watch_process(cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> dict:
+def watch_process(
+    cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None, stop_at: float | None = None
+) -> dict:
     """Run `cmd` (output to `log`) while polling its memory: exit code, wall seconds, the process's own
     polled VmHWM and the largest VmHWM among its descendants. Known also when the step fails, is
-    killed (e.g. by the OOM killer) or stopped by hand, where the step cannot write its own result."""
-    t = time.perf_counter()
+    killed (e.g. by the OOM killer) or stopped, where the step cannot write its own result.
+
+    `stop_at` (a time.time() instant): the step and everything it started (its own process group) is
+    terminated then, e.g. to hand the shared machine back at a given hour; `stopped` is then True."""
+    t, stopped = time.perf_counter(), False
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True
+        )
         with ChildPeak(root=proc.pid) as watch:
-            returncode = proc.wait()
+            while (returncode := _wait(proc, stop_at)) is None:
+                stopped = True
+                _stop_group(proc)
     return {
         "returncode": returncode,
         "seconds": round(time.perf_counter() - t, 1),
         "peak_rss_mb": watch.root_peak_mb,
         "child_peak_rss_mb": watch.peak_mb,
+        "stopped": stopped,
     }
+
+
+def _wait(proc: subprocess.Popen, stop_at: float | None) -> int | None:
+    """The exit code, or None once `stop_at` has passed with the process still running."""
+    try:
+        return proc.wait(timeout=None if stop_at is None else max(stop_at - time.time(), 0.01))
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
+    """SIGTERM to the step's process group (a night, its dbt child...), SIGKILL after `grace` seconds."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _canonical_csv(conn, entity: str, where: str, path: Path) -> int:
@@ -523,8 +557,10 @@ def step_compare(work: Path, clients: int, months: int) -> dict:
 # ---------------------------------------------------------------------------------------------- driver
 
 
-def run_step(step: str, work: Path, clients: int, months: int) -> dict:
-    """Run one step in a fresh interpreter (output to work/logs/<step>.log); its result with timing."""
+def run_step(step: str, work: Path, clients: int, months: int, stop_at: float | None = None) -> dict:
+    """Run one step in a fresh interpreter (output to work/logs/<step>.log); its result with timing.
+    A step still running at `stop_at` is stopped; a stopped night is written down with its finished
+    and unfinished steps (read from its Dagster home)."""
     (work / "logs").mkdir(parents=True, exist_ok=True)
     out = work / "results" / f"{step}.json"
     out.parent.mkdir(exist_ok=True)
@@ -535,8 +571,40 @@ def run_step(step: str, work: Path, clients: int, months: int) -> dict:
     # benchmark was started without activating its virtualenv
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
     log_path = work / "logs" / f"{step}.log"
-    watched = watch_process(cmd, log_path, env=env, cwd=settings.REPO_ROOT)
-    return step_result(watched, out, log_path, load_before)
+    watched = watch_process(cmd, log_path, env=env, cwd=settings.REPO_ROOT, stop_at=stop_at)
+    result = step_result(watched, out, log_path, load_before)
+    if watched["stopped"] and step in NIGHT_HOME:
+        home = Path(_night_env(work, NIGHT_HOME[step], "")["DAGSTER_HOME"])
+        result = stopped_night(result, night_step_seconds(home), stop_at)
+    elif watched["stopped"]:
+        result["error"] = f"stopped by --stop-at after {watched['seconds'] / 60:.0f} min"
+    (work / "results" / f"{step}.driver.json").write_text(json.dumps(result))
+    return result
+
+
+# the Dagster home of each night (yesterday's night and the incremental one share a warehouse)
+NIGHT_HOME = {
+    "night_full": "night_full",
+    "night_yesterday": "night_incremental",
+    "night_incremental": "night_incremental",
+}
+
+
+def stopped_night(result: dict, steps: dict, stop_at: float | None) -> dict:
+    """A night stopped at `stop_at`: written down like a finished one (its wall time up to the stop,
+    its finished steps' seconds, the unfinished ones), marked STOPPED."""
+    hour = dt.datetime.fromtimestamp(stop_at or time.time(), dt.UTC).strftime("%H:%M UTC")
+    return {
+        "success": False,
+        "stopped": f"stopped by the benchmark's --stop-at at {hour} after {result['seconds'] / 60:.0f} min",
+        "night_seconds": result["seconds"],
+        **steps,
+        **{
+            k: result[k]
+            for k in ("peak_rss_mb", "child_peak_rss_mb", "load_before", "load_after")
+            if k in result
+        },
+    }
 
 
 def step_result(watched: dict, out: Path, log_path: Path, load_before: list[float]) -> dict:
@@ -752,6 +820,31 @@ def _verdicts(res: dict) -> list[str]:
     return out
 
 
+def stop_instant(hhmm: str) -> float:
+    """`HH:MM` (UTC) as a time.time() instant: today's, or tomorrow's if that hour has passed today
+    by more than 12 hours (a run started late in the evening for the small hours)."""
+    now = dt.datetime.now(dt.UTC)
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if now - at > dt.timedelta(hours=12):
+        at += dt.timedelta(days=1)
+    return at.timestamp()
+
+
+def save_results(path: Path, size: str, entry: dict, step: str | None = None) -> dict:
+    """Write one size's entry into the results file as it is on disk now: another benchmark process
+    may have written other steps (or sizes) meanwhile, e.g. a night run beside the standalone steps in
+    the same work folder. Only `step`'s result and the entry's own fields are taken from `entry`."""
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    on_disk = stored.get(size, {})
+    if on_disk.get("work") != entry.get("work"):  # a new run of this size replaces the old one
+        on_disk = {"steps": entry["steps"]}
+    steps = {**on_disk["steps"], **({step: entry["steps"][step]} if step else {})}
+    stored[size] = {**on_disk, **{k: v for k, v in entry.items() if k != "steps"}, "steps": steps}
+    path.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+    return stored
+
+
 NOTES_MARKER = "<!-- hand-written notes below: kept when the tables above are regenerated -->"
 
 
@@ -789,6 +882,11 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", type=Path, default=None,
         help="run --steps in this kept work folder (one size), keeping the stored results of the others",
     )  # fmt: skip
+    parser.add_argument(
+        "--stop-at", type=stop_instant, default=None, metavar="HH:MM",
+        help="UTC hour at which a still running step is stopped (a night is written down as STOPPED with "
+        "its finished steps) and no further step starts, e.g. to hand the shared machine back",
+    )  # fmt: skip
     parser.add_argument("--step", choices=ALL, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -804,7 +902,7 @@ def main(argv: list[str] | None = None) -> int:
     preflight(args.steps)
     results_json = args.out.with_suffix(".json")
     stored = json.loads(results_json.read_text()) if results_json.exists() else {}
-    for n in args.clients:
+    for n in [] if args.stop_at and time.time() >= args.stop_at else args.clients:
         uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         if args.reuse:
             work, entry = args.reuse, stored[str(n)]
@@ -821,13 +919,16 @@ def main(argv: list[str] | None = None) -> int:
             }
         stored[str(n)] = entry
         for step in [s for s in ALL if s in args.steps]:
+            if args.stop_at and time.time() >= args.stop_at:
+                print(f"[{n}] {step}: not started (--stop-at)", file=sys.stderr, flush=True)
+                continue
             print(f"[{n}] {step} ...", file=sys.stderr, flush=True)
-            entry["steps"][step] = run_step(step, work, n, args.months)
+            entry["steps"][step] = run_step(step, work, n, args.months, args.stop_at)
             print(f"[{n}] {step}: {json.dumps(entry['steps'][step])[:400]}", file=sys.stderr, flush=True)
-            results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+            stored = save_results(results_json, str(n), entry, step)
             write_markdown(args.out, stored)
         entry["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-        results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+        stored = save_results(results_json, str(n), entry)
         write_markdown(args.out, stored)
         if not (args.keep or args.reuse):
             shutil.rmtree(work, ignore_errors=True)

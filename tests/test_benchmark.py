@@ -123,3 +123,113 @@ def test_the_load_step_uses_the_nights_loader_options(tmp_path, monkeypatch):
     assert _note("load", {"memory_limit": "2GB", "entities": entities}) == (
         "DuckDB memory_limit 2GB; tasks 12.5 s; VmHWM after each entity 150 → 900 MB"
     )
+
+
+# ------------------------------------------------------------------ stopping a run at a given hour
+
+# starts a grandchild that writes its pid and sleeps; both would run for a minute
+SLEEPERS = """
+import subprocess, sys, time
+kid = f"import os, time; open({sys.argv[1]!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+subprocess.Popen([sys.executable, "-c", kid])
+time.sleep(60)
+"""
+
+
+def test_a_step_running_at_stop_at_is_stopped_with_everything_it_started(tmp_path):
+    import sys
+    import time
+
+    from orchestration.benchmark import watch_process
+
+    pid_file = tmp_path / "grandchild.pid"
+    started = time.time()
+    watched = watch_process(
+        [sys.executable, "-c", SLEEPERS, str(pid_file)], tmp_path / "log", stop_at=started + 2
+    )
+    assert watched["stopped"] is True
+    assert watched["returncode"] == -15  # SIGTERM, within the grace period
+    assert 2 <= watched["seconds"] < 30
+    grandchild = int(pid_file.read_text())
+    time.sleep(0.2)
+    state = ""
+    try:  # gone, or at most a zombie not yet reaped by init
+        state = open(f"/proc/{grandchild}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        pass
+    assert state in ("", "Z")
+    assert not watch_process([sys.executable, "-c", "pass"], tmp_path / "log2", stop_at=time.time() + 60)[
+        "stopped"
+    ]
+
+
+def test_a_stopped_night_is_written_down_with_its_finished_and_unfinished_steps():
+    import datetime as dt
+
+    from orchestration.benchmark import _note, _verdicts, stopped_night
+
+    stop = dt.datetime(2026, 11, 30, 19, 5, tzinfo=dt.UTC).timestamp()
+    polled = {"error": "exit -15", "seconds": 1920.0, "peak_rss_mb": 2100, "child_peak_rss_mb": 3300,
+              "load_before": [5.0, 0, 0], "load_after": [6.0, 0, 0]}  # fmt: skip
+    steps = {"steps": {"dbt_models": 900.0, "raw__tasks": 400.0}, "unfinished": ["dbt_models_2"]}
+    night = stopped_night(polled, steps, stop)
+    assert night == {
+        "success": False,
+        "stopped": "stopped by the benchmark's --stop-at at 19:05 UTC after 32 min",
+        "night_seconds": 1920.0,
+        "steps": {"dbt_models": 900.0, "raw__tasks": 400.0},
+        "unfinished": ["dbt_models_2"],
+        "peak_rss_mb": 2100,
+        "child_peak_rss_mb": 3300,
+        "load_before": [5.0, 0, 0],
+        "load_after": [6.0, 0, 0],
+    }
+    assert _note("night_full", night) == (
+        "STOPPED (stopped by the benchmark's --stop-at at 19:05 UTC after 32 min); unfinished: dbt_models_2; "
+        "dbt child peak 3300 MB; slowest steps: dbt_models 900.0, raw__tasks 400.0"
+    )
+    verdicts = _verdicts({"steps": {"night_full": night}})
+    assert verdicts[0].startswith("- Full night: 32.0 min (target ≤ 15 min at 100k) — the run did not finish")
+    assert verdicts[1] == "- Largest peak RSS of any step or night process: 3300 MB (meets ≤ 4 GB)."
+
+
+def test_stop_at_is_the_next_such_hour_within_half_a_day():
+    import datetime as dt
+    import time
+
+    from orchestration.benchmark import stop_instant
+
+    now = dt.datetime.now(dt.UTC)
+    for hours, days_ahead in ((1, 0), (-1, 0), (-13, 1)):
+        at = now + dt.timedelta(hours=hours)
+        expected = at.replace(second=0, microsecond=0) + dt.timedelta(days=days_ahead)
+        assert stop_instant(f"{at:%H:%M}") == expected.timestamp()
+    assert stop_instant(f"{now:%H:%M}") <= time.time()
+
+
+def test_results_of_two_benchmark_processes_in_one_work_folder_are_merged(tmp_path):
+    import json
+
+    from orchestration.benchmark import save_results
+
+    path = tmp_path / "benchmarks.json"
+    path.write_text(json.dumps({"800": {"work": "/old", "steps": {"dbt": {"seconds": 1}}}}))
+    steps_run = {"work": "/w", "date": "d1", "steps": {"generate": {"seconds": 5}}}
+    save_results(path, "100000", steps_run, "generate")
+    # a second process (the night, --reuse of the same folder) starts from the file as it was then
+    night_run = json.loads(path.read_text())["100000"] | {"uptime_resumed": "later"}
+    steps_run["steps"]["load"] = {"seconds": 7}
+    save_results(path, "100000", steps_run, "load")
+    night_run["steps"]["night_full"] = {"night_seconds": 900}
+    stored = save_results(path, "100000", night_run, "night_full")
+    assert stored == json.loads(path.read_text())
+    assert stored["800"] == {"work": "/old", "steps": {"dbt": {"seconds": 1}}}
+    assert stored["100000"]["steps"] == {
+        "generate": {"seconds": 5},
+        "load": {"seconds": 7},
+        "night_full": {"night_seconds": 900},
+    }
+    assert stored["100000"]["uptime_resumed"] == "later"
+    # a new run of that size (another work folder) replaces the old one's steps
+    stored = save_results(path, "100000", {"work": "/w2", "steps": {"generate": {"seconds": 6}}}, "generate")
+    assert stored["100000"] == {"work": "/w2", "steps": {"generate": {"seconds": 6}}}
