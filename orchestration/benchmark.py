@@ -375,6 +375,34 @@ def dbt_log_breakdown(log: Path) -> dict:
     }
 
 
+def finished_nodes(log: Path) -> dict[str, float]:
+    """Seconds of every node that finished, by name, from a dbt debug log: also readable when dbt was
+    stopped before it wrote run_results.json."""
+    began: dict[str, tuple[str, float]] = {}
+    done: dict[str, float] = {}
+    for raw in log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []:
+        m = _LOG_LINE.match(raw)
+        if not m:
+            continue
+        h, mi, sec, thread, msg = m.groups()
+        t = int(h) * 3600 + int(mi) * 60 + float(sec)
+        if msg.startswith("Began running node "):
+            began[thread] = (msg.split()[-1], t)
+        elif msg.startswith("Finished running node ") and thread in began:
+            node, t0 = began.pop(thread)
+            done[node.split(".")[2]] = round(t - t0 + (86400 if t < t0 else 0), 1)  # type.package.name[.hash]
+    return done
+
+
+def stopped_dbt(logs: list[Path]) -> dict:
+    """What a stopped dbt did before the stop: nodes finished and the slowest of them (from its logs)."""
+    nodes: dict[str, float] = {}
+    for log in logs:
+        nodes.update(finished_nodes(log))
+    slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:8]
+    return {"nodes_finished": len(nodes), "slowest_finished": [[n, s] for n, s in slowest]}
+
+
 def _dbt_summary(target: Path) -> dict:
     results = json.loads((target / "run_results.json").read_text())["results"]
     by_type: dict[str, float] = {}
@@ -505,6 +533,7 @@ def night_step_seconds(dagster_home: Path) -> dict:
     stats = instance.get_run_step_stats(run.run_id)
     steps = {s.step_key: round(s.end_time - s.start_time, 1) for s in stats if s.start_time and s.end_time}
     return {
+        "run_id": run.run_id,
         "steps": dict(sorted(steps.items(), key=lambda kv: -kv[1])),
         "unfinished": sorted(s.step_key for s in stats if s.start_time and not s.end_time),
     }
@@ -576,8 +605,12 @@ def run_step(step: str, work: Path, clients: int, months: int, stop_at: float | 
     if watched["stopped"] and step in NIGHT_HOME:
         home = Path(_night_env(work, NIGHT_HOME[step], "")["DAGSTER_HOME"])
         result = stopped_night(result, night_step_seconds(home), stop_at)
+        result.update(stopped_dbt(sorted((settings.DBT_NIGHTS_DIR / result["run_id"]).glob("**/dbt.log"))))
     elif watched["stopped"]:
         result["error"] = f"stopped by --stop-at after {watched['seconds'] / 60:.0f} min"
+        if step in ("dbt", "dbt_next_day"):
+            target = work / ("target" if step == "dbt" else "target_next_day")
+            result.update(stopped_dbt([target / "logs" / "dbt.log"]))
     (work / "results" / f"{step}.driver.json").write_text(json.dumps(result))
     return result
 
@@ -721,6 +754,10 @@ def _note(step: str, r: dict | None) -> str:
 
 
 def _step_note(step: str, r: dict | None) -> str:
+    if r and "nodes_finished" in r:  # a dbt stopped by --stop-at, or a night stopped in a dbt step
+        slow = ", ".join(f"{n} {s}" for n, s in r["slowest_finished"][:6])
+        before = f"dbt before the stop: {r['nodes_finished']} nodes finished, slowest {slow}"
+        return f"{_step_note(step, {k: v for k, v in r.items() if k != 'nodes_finished'})}; {before}"
     if not r or "error" in r:
         return (r or {}).get("error", "")
     if step == "load" and "entities" in r:

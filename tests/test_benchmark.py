@@ -233,3 +233,23 @@ def test_results_of_two_benchmark_processes_in_one_work_folder_are_merged(tmp_pa
     # a new run of that size (another work folder) replaces the old one's steps
     stored = save_results(path, "100000", {"work": "/w2", "steps": {"generate": {"seconds": 6}}}, "generate")
     assert stored["100000"] == {"work": "/w2", "steps": {"generate": {"seconds": 6}}}
+
+
+def test_a_stopped_dbt_is_read_from_its_log_up_to_the_stop(tmp_path):
+    from orchestration.benchmark import _note, finished_nodes, stopped_dbt
+
+    log = tmp_path / "dbt.log"
+    log.write_text(LOG, encoding="utf-8")
+    assert finished_nodes(log) == {"a": 3.0, "b": 2.0, "not_null_a_x": 1.0}
+    # stopped while model a was still running: b alone had finished
+    stopped = tmp_path / "stopped.log"
+    stopped.write_text(LOG.split("SQL status: OK in 0.250")[0], encoding="utf-8")
+    assert stopped_dbt([stopped, tmp_path / "never_written.log"]) == {
+        "nodes_finished": 1,
+        "slowest_finished": [["b", 2.0]],
+    }
+    result = {"error": "stopped by --stop-at after 50 min", "seconds": 3000.0, **stopped_dbt([log])}
+    assert _note("dbt", result) == (
+        "stopped by --stop-at after 50 min; dbt before the stop: 3 nodes finished, "
+        "slowest a 3.0, b 2.0, not_null_a_x 1.0"
+    )
