@@ -98,7 +98,8 @@ def chromium(tmp_path_factory):
 
 def _foreign(url: str) -> bool:
     parts = urlsplit(url)
-    return parts.scheme not in ("data", "blob", "about") and parts.hostname not in LOCAL_HOSTS
+    # file:// is this machine too (published folders opened without a server)
+    return parts.scheme not in ("data", "blob", "about", "file") and parts.hostname not in LOCAL_HOSTS
 
 
 PHONE = {"width": 390, "height": 844}  # the managers' phones (WeCom digest links)
@@ -131,6 +132,18 @@ def open_page(context, url: str, viewport: dict | None = None):
     if url:
         page.goto(url, wait_until="load")
     return page, watch
+
+
+def open_file(context, url: str):
+    """A published page opened from file:// (a folder opened without a server), once drawn; returns
+    (page, console errors and uncaught exceptions)."""
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(url, wait_until="load")
+    page.wait_for_selector("html[data-ready='1']")
+    return page, errors
 
 
 def phone_layout_problems(page) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 import duckdb
 import pytest
@@ -14,6 +15,7 @@ from orchestration.render.formats import resolve, summarize
 from tests.browser import (
     PHONE,
     data_quality_only,
+    open_file,
     open_page,
     phone_layout_problems,
     screenshot,
@@ -46,8 +48,12 @@ def site(tmp_path_factory):
 
 
 def _page_url(base, root_folder, rendered) -> str:
-    rel = rendered.path.as_posix().split(f"/www/{root_folder}/", 1)[1]
-    return f"{base}{root_folder}/{rel}"
+    """The URL a manager opens: a page's file, or for one key of a template page its shell with the key."""
+    path = rendered.path.parent.parent / "index.html" if rendered.kind == "data" else rendered.path
+    rel = path.as_posix().split(f"/www/{root_folder}/", 1)[1]
+    return f"{base}{root_folder}/{rel}" + (
+        f"?{urlencode(rendered.params)}" if rendered.kind == "data" else ""
+    )
 
 
 def _load(chromium, url):  # noqa: F811
@@ -68,7 +74,8 @@ def _chart_series(page) -> list[list[dict]]:
 
 def test_every_page_loads_clean_with_charts_tables_and_screenshot(site, chromium):  # noqa: F811
     base, pages = site
-    assert len(pages) == 6  # demo: index + 3 client pages; reports: data-quality + generated index
+    # demo: index, the client shell and 3 clients' data files; reports: data-quality + generated index
+    assert len(pages) == 7
     for folder, rendered in pages:
         url = _page_url(base, folder, rendered)
         page, watch = _load(chromium, url)
@@ -209,7 +216,7 @@ def test_table_sort_filter_paging_and_drill_through(site, chromium):  # noqa: F8
     assert first_column() == ["C001"]
     with page.expect_navigation():
         body.first.locator("td").nth(1).click()  # whole row is the drill-through link
-    assert page.url.endswith("/demo/clients/C001.html")
+    assert page.url.endswith("/demo/clients/index.html?client_id=C001")
     page.wait_for_selector("html[data-ready='1']")
     assert page.inner_text("h1") == "客户 C001"
     rows = page.locator(".data-table tbody tr")
@@ -254,3 +261,42 @@ def test_watch_catches_console_errors_and_foreign_requests(chromium, tmp_path): 
         page.close()
     assert watch.foreign_requests == ["http://example.invalid/x.png"]
     assert any("undefinedFn" in m for m in watch.console_errors)
+
+
+def test_template_shell_from_file_url_shows_each_keys_page(site, chromium):  # noqa: F811
+    """The one client shell, opened from file:// (no server: its data comes by <script src>), shows
+    each client's own numbers; the hand-computed values are the fixture's rows."""
+    _base, pages = site
+    shell = next(p for f, p in pages if f == "demo" and p.kind == "shell")
+    expected = {  # snapshot.sql: receivable, name, payments by date
+        "C001": ("¥12,000.50", "张三财税", [["2026-09-15", "¥5,000.00"], ["2026-10-20", "¥7,345.67"]]),
+        "C'03": ("¥0.00", "王五's 咨询", [["2026-11-10", "¥30,000.00"]]),
+    }
+    for key, (receivable, name, payments) in expected.items():
+        page, errors = open_file(chromium, f"{shell.path.as_uri()}?{urlencode({'client_id': key})}")
+        assert page.inner_text("h1") == f"客户 {key}" and page.title().startswith(f"客户 {key} · ")
+        assert page.locator(".bv-value").all_inner_texts() == [receivable]
+        assert f"客户名称：{name}" in page.inner_text("main")
+        rows = page.locator(".data-table tbody tr")
+        assert [r.inner_text().split("\t") for r in rows.all()] == payments
+        assert page.inner_text(".as-of") == "2026-11-21" and errors == []
+        page.close()
+
+
+def test_template_shell_says_so_for_an_unknown_or_missing_key(site, chromium):  # noqa: F811
+    _base, pages = site
+    shell = next(p for f, p in pages if f == "demo" and p.kind == "shell")
+    page, _errors = open_file(chromium, f"{shell.path.as_uri()}?client_id=C999")
+    assert (
+        page.inner_text(".key-missing")
+        == "未找到客户：「C999」不在本次发布的数据中（编号不存在或已不在统计范围内）。"
+    )
+    assert page.locator(".data-table").count() == 0
+    page.close()
+    page, errors = open_file(chromium, shell.path.as_uri())
+    assert page.inner_text(".key-missing") == "缺少参数 client_id：请从列表或汇总页面中的链接打开客户。"
+    assert errors == []
+    page.close()
+    page, errors = open_file(chromium, f"{shell.path.as_uri()}?client_id=..%2F..%2Findex")  # not a path
+    assert "不是有效的编号" in page.inner_text(".key-missing") and errors == []
+    page.close()

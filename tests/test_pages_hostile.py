@@ -48,7 +48,8 @@ def _poison(snapshot: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def sites(night, tmp_path_factory):
+def www(night, tmp_path_factory) -> Path:
+    """The real pages rendered over the night's snapshot as it is (www/clean) and poisoned (www/hostile)."""
     tmp = tmp_path_factory.mktemp("hostile")
     source = night["root"] / "published" / "current" / "snapshot.duckdb"
     for name in ("clean", "hostile"):
@@ -60,7 +61,12 @@ def sites(night, tmp_path_factory):
         docs.mkdir(parents=True)
         (docs / "index.html").write_text("<!doctype html><title>dbt docs</title>", encoding="utf-8")
         render_site(settings.PAGES_DIR, tmp / f"{name}.duckdb", tmp / "www" / name, CONTEXT)
-    with serve_directory(tmp / "www") as base:
+    return tmp / "www"
+
+
+@pytest.fixture(scope="module")
+def sites(www):
+    with serve_directory(www) as base:
         yield base
 
 
@@ -111,3 +117,22 @@ def test_embedded_json_has_no_markup_characters_and_round_trips():
     assert not set(text) & {"<", ">", "&", "\u2028", "\u2029"}
     assert json.loads(text) == value
     assert json_script("x", value).count("</script>") == 1  # only the element's own end tag
+
+
+@pytest.mark.parametrize(
+    ("folder", "param"), [("clients", "client_id"), ("progress", "key"), ("progress-rollup", "key")]
+)
+def test_template_shell_draws_hostile_key_data(www, sites, chromium, folder, param):  # noqa: F811
+    """A template page's per-key data file (<script src>, not an HTML island) with the hostile strings:
+    the shell draws the same tables as on clean data, no script error, the text shown as text."""
+    clean_dir = www / "clean" / folder / "data"
+    key = sorted(p.stem for p in clean_dir.glob("*.js"))[0]
+    url = f"{folder}/index.html?{param}={key}"
+    clean, clean_problems = _drawn(chromium, f"{sites}clean/{url}")
+    hostile, problems = _drawn(chromium, f"{sites}hostile/{url}")
+    assert clean_problems == [] and problems == []
+    assert hostile["tables"] == clean["tables"] and any(clean["tables"])
+    text = (www / "hostile" / folder / "data" / f"{key}.js").read_text(encoding="utf-8")
+    assert "\u2028" not in text and "\u2029" not in text  # escaped: older engines end a string there
+    if folder == "clients":
+        assert "<!--<script>x</script>" in hostile["text"]  # the client's name, shown literally

@@ -299,3 +299,49 @@ def test_nothing_to_publish_without_marts(tmp_path: Path):
     with pytest.raises(ValueError, match="nothing to publish"):
         publish(wh, tmp_path / "published", "run1")
     assert current_version(tmp_path / "published") is None
+
+
+def test_second_publication_links_unchanged_key_data_and_scans_only_new_files(
+    warehouse, tmp_path, monkeypatch
+):
+    """Template pages through real publications: a key whose data did not change keeps its file (same
+    inode, not rewritten, not hashed or scanned again); a changed key's file is new and scanned."""
+    from orchestration.publish import publisher, scanner
+    from orchestration.render import render_site
+    from orchestration.render.hooks import previous_pages
+
+    fixtures = Path(__file__).parent / "fixtures" / "render"
+    data = tmp_path / "pages.duckdb"  # the renderer fixture's tables (clients C001, C002, C'03)
+    with duckdb.connect(str(data)) as con:
+        con.execute((fixtures / "snapshot.sql").read_text(encoding="utf-8"))
+    context = {"as_of_date": AS_OF, "run_id": "r", "quality_status": "通过"}
+
+    def render(_snapshot: Path, pages: Path) -> None:
+        render_site(fixtures / "pages", data, pages, context, previous_dir=previous_pages(pages))
+
+    scanned: list[str] = []
+    real_scan = scanner._scan_text
+    monkeypatch.setattr(scanner, "_scan_text", lambda p: scanned.append(p.name) or real_scan(p))
+    root = tmp_path / "published"
+    v1 = publish(warehouse, root, "run1", render=render)
+    assert {"C001.js", "C002.js", "C'03.js", "index.html"} <= set(scanned)  # first night: every file
+    manifest1 = json.loads((v1 / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest1["page_summary"] == {"files": 11, "html_pages": 2, "key_data_files": 3, "other_files": 6}
+    with duckdb.connect(str(data)) as con:  # the next night: one client's payments change
+        con.execute("update marts.payments set amount = amount + 1 where client_id = 'C002'")
+    scanned.clear()
+    v2 = publish(warehouse, root, "run2", render=render)
+    data1, data2 = v1 / "pages" / "clients" / "data", v2 / "pages" / "clients" / "data"
+    for key in ("C001", "C'03"):  # unchanged: the same file, never rewritten
+        assert (data2 / f"{key}.js").stat().st_ino == (data1 / f"{key}.js").stat().st_ino
+        assert f"{key}.js" not in scanned
+    assert (data2 / "C002.js").stat().st_ino != (data1 / "C002.js").stat().st_ino
+    assert "¥2,001.00" in (data2 / "C002.js").read_text(encoding="utf-8")  # its 2,000.00 payment + 1
+    assert "¥2,000.00" in (data1 / "C002.js").read_text(encoding="utf-8")  # yesterday's kept as it was
+    assert {"C002.js", "manifest.json", "run.js"} <= set(scanned)
+    assert publisher.verify_version(root, v2.name) == []  # reused hashes are the files' real hashes
+    # a changed scanner scans everything again, linked or not
+    monkeypatch.setattr(publisher, "scanner_version", lambda: "another")
+    scanned.clear()
+    publish(warehouse, root, "run3", render=render)
+    assert {"C001.js", "C002.js", "C'03.js"} <= set(scanned)

@@ -44,6 +44,14 @@ def _json(html: str) -> dict[str, object]:
     }
 
 
+def _key_page(out: Path, folder: str, key: str) -> dict:
+    """A template page's data file for one key: {key, title, body, toc} (site.py)."""
+    text = (out / folder / "data" / f"{key}.js").read_text(encoding="utf-8")
+    prefix = "window.opscenterKeyPage = "
+    assert text.startswith(prefix) and text.endswith(";\n")
+    return json.loads(text[len(prefix) : -2])
+
+
 def _texts(html: str, cls: str) -> list[str]:
     return re.findall(rf'<div class="{cls}[^"]*">(.*?)</div>', html)
 
@@ -132,9 +140,13 @@ def test_format_codes_outside_the_supported_subset_fail(code):
 
 def test_header_nav_and_files(demo):
     out, pages = demo
-    assert sorted(pages) == ["/", "/clients/C'03", "/clients/C001", "/clients/C002"]
+    assert sorted(pages) == ["/", "/clients/C'03", "/clients/C001", "/clients/C002", "/clients/index.html"]
+    assert [pages[u].kind for u in ("/", "/clients/C001", "/clients/index.html")] == ["page", "data", "shell"]
     assert (out / "assets" / "echarts.min.js").stat().st_size > 500_000
-    html = (out / "clients" / "C001.html").read_text(encoding="utf-8")
+    # the template page's one HTML file: header, navigation, and the box its key's data fills
+    html = (out / "clients" / "index.html").read_text(encoding="utf-8")
+    assert '<div class="key-page" id="key-page" data-param="client_id" data-data="data/"' in html
+    assert not (out / "clients" / "C001.html").exists()
     # the run's facts live in assets/run.js (per version), so page files can be shared between versions
     assert '<dd class="as-of" data-run="as_of_date"></dd>' in html
     run = (out / "assets" / "run.js").read_text(encoding="utf-8")
@@ -199,12 +211,12 @@ def test_data_table_columns_formats_and_drill_links(demo):
     assert [c["num"] for c in table["columns"]] == [False, False, False, True, True]
     assert table["pageSize"] == 2 and table["search"] is True
     c001 = next(r for r in table["rows"] if r["c"][0][0] == "C001")
-    assert c001["h"] == "clients/C001.html"
+    assert c001["h"] == "clients/index.html?client_id=C001"
     # raw value for sorting, formatted text for display: 5000 + 7345.67
     # cny (auto) looks at the column: paid is 12,345.67 / 3,000 / 30,000, median 12,345.67 -> ¥12.3k
     assert c001["c"][3] == [12000.5, "¥12,000.50"] and c001["c"][4] == [12345.67, "¥12.3k"]
     assert table["download"] is True
-    client = _json((out / "clients" / "C001.html").read_text(encoding="utf-8"))["table-1-data"]
+    client = _json(_key_page(out, "clients", "C001")["body"])["table-1-data"]
     assert [[cell[1] for cell in r["c"]] for r in client["rows"]] == [
         ["2026-09-15", "¥5,000.00"],
         ["2026-10-20", "¥7,345.67"],
@@ -216,10 +228,8 @@ def test_details_each_and_markdown_links(demo):
     html = (out / "index.html").read_text(encoding="utf-8")
     assert '<details class="details"><summary>区域说明</summary><ul>\n<li>王五&#x27;s 咨询：华东</li>' in html
     assert "<li>李四商贸：华南</li>" in html
-    assert '<a href="clients/C001.html">张三财税</a>' in html
-    assert '<a href="../index.html">返回首页</a>' in (out / "clients" / "C002.html").read_text(
-        encoding="utf-8"
-    )
+    assert '<a href="clients/index.html?client_id=C001">张三财税</a>' in html
+    assert '<a href="../index.html">返回首页</a>' in _key_page(out, "clients", "C002")["body"]
 
 
 def test_template_pages_one_per_value_with_quote_safe_params(demo):
@@ -227,9 +237,11 @@ def test_template_pages_one_per_value_with_quote_safe_params(demo):
     page = pages["/clients/C'03"]
     assert page.title == "客户 C'03" and page.params == {"client_id": "C'03"}
     assert page.row_counts == {"client": 1, "payments": 1}
-    html = page.path.read_text(encoding="utf-8")
-    assert _texts(html, "bv-value") == ["¥0.00"]
-    assert "客户名称：王五&#x27;s 咨询" in html
+    data = _key_page(out, "clients", "C'03")
+    assert page.path == out / "clients" / "data" / "C'03.js"
+    assert data["key"] == "C'03" and data["title"] == "客户 C'03"
+    assert _texts(data["body"], "bv-value") == ["¥0.00"]
+    assert "客户名称：王五&#x27;s 咨询" in data["body"]
     assert pages["/clients/C002"].row_counts == {"client": 1, "payments": 2}
 
 
@@ -367,7 +379,8 @@ def test_unchanged_page_is_not_rewritten_but_linked_from_the_previous_version(sn
     ctx2 = CONTEXT | {"as_of_date": "2026-11-22", "run_id": "20261122-r8", "quality_status": "通过"}
     second = {p.url: p for p in render_site(FIXTURES / "pages", snap2, night2, ctx2, previous_dir=night1)}
     reused = sorted(u for u, p in second.items() if p.reused)
-    assert reused == ["/clients/C'03", "/clients/C001"]  # their query results did not change
+    # their query results did not change; nor did the shell (page file, navigation)
+    assert reused == ["/clients/C'03", "/clients/C001", "/clients/index.html"]
     for url in reused:  # the same file (hard link), not a rewritten copy
         assert _inode(second[url].path) == _inode(first[url].path)
     for url in ("/clients/C002", "/"):  # C002's payments and the home page's totals changed
@@ -378,4 +391,63 @@ def test_unchanged_page_is_not_rewritten_but_linked_from_the_previous_version(sn
     # a third night on the first night's data reuses every page; the manifest names each file's hash
     third = render_site(FIXTURES / "pages", snapshot, tmp_path / "v3", CONTEXT, previous_dir=night1)
     assert all(p.reused for p in third)
-    assert json.loads((night1 / "render-manifest.json").read_text())["clients/C001.html"]
+    assert json.loads((night1 / "render-manifest.json").read_text())["clients/data/C001.js"]
+
+
+# --- template pages: queries once for all keys ------------------------------------------------------
+
+KEYED = {  # shapes of template-page SQL: each must give, per key, exactly the per-key query's result
+    "aggregate": "select count(*) as n, sum(v) as s from t where k = '${params.k}'",
+    "limit": "select i, v from t where k = '${params.k}' order by v desc, i desc limit 4",
+    "group": "select g, count(*) as n from t where k = '${params.k}' group by g order by g desc",
+    "reference": "select * from ${limit} as l where l.v > 3 order by l.i",
+    "case": "select case '${params.k}' when '1' then 'one' else 'other' end as c from t "
+    "where k = '${params.k}' and i < 20 order by i",
+    "literal": "select 'it''s (order by x limit 3)' as s, i from t "
+    "where k = '${params.k}' and i < 15 order by i desc",
+    "left_join": "select a.i, b.i as j from t as a left join t as b "
+    "on b.i = a.i + 50 and b.k = '${params.k}' where a.k = '${params.k}' order by a.i desc",
+    "distinct": "select distinct g from t where k = '${params.k}' order by g",  # per key (not rewritten)
+    # rewritten, but a window cannot order by the select alias n: DuckDB refuses, so it runs per key
+    "alias_order": "select g, count(*) as n from t where k = '${params.k}' group by g order by n desc, g",
+}
+
+
+def test_template_queries_run_once_for_all_keys_with_each_keys_own_result(tmp_path):
+    from orchestration.render.queries import expand, keyed_sql, run_queries, run_template_queries
+
+    con = duckdb.connect()
+    con.execute(
+        "create table t as select (i % 5)::varchar as k, i, (i * 7) % 13 as v, i % 3 as g "
+        "from range(100) r(i)"
+    )
+    keys = ["1", "3", "no such key", "it's"]
+    together = run_template_queries(con, Path("p.md"), KEYED, "k", keys)
+    for key in keys:
+        alone = run_queries(con, Path("p.md"), KEYED, {"k": key})
+        for name in KEYED:
+            got, want = together[key][name], alone[name]
+            assert (got.columns, got.types, got.rows) == (want.columns, want.types, want.rows), (key, name)
+    assert together["1"]["limit"].rows == [(76, 12), (11, 12), (61, 11), (46, 10)]  # by hand: v desc, i desc
+    assert together["no such key"]["aggregate"].rows == [(0, None)]
+    # every shape but DISTINCT is rewritten into one set-based query
+    for name in KEYED:
+        sql = expand(name, KEYED, {"k": "__p__"}, Path("p.md")).replace("'__p__'", "keys.__key")
+        assert (keyed_sql(sql, "keys") is None) == (name == "distinct"), name
+        if name not in ("distinct", "alias_order"):  # and DuckDB runs the rewritten query
+            con.execute("create or replace temp table keys as select 0 as __pos, '1' as __key")
+            con.execute(keyed_sql(sql, "keys"))
+
+
+def test_template_keys_in_batches_render_the_same_files(snapshot, tmp_path, monkeypatch):
+    """Keys are queried a batch at a time (bounded memory at 100,000 clients): batches of 2 over the
+    3 clients give byte-identical data files."""
+    from orchestration.render import site
+
+    whole = render_site(FIXTURES / "pages", snapshot, tmp_path / "whole", CONTEXT)
+    monkeypatch.setattr(site, "KEYS_PER_BATCH", 2)
+    batched = render_site(FIXTURES / "pages", snapshot, tmp_path / "batched", CONTEXT)
+    files = [p.path.relative_to(tmp_path / "whole") for p in whole if p.kind == "data"]
+    assert len(files) == 3 and [p.url for p in whole] == [p.url for p in batched]
+    for rel in files:
+        assert (tmp_path / "batched" / rel).read_bytes() == (tmp_path / "whole" / rel).read_bytes()

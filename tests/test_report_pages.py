@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from orchestration.render import format_value
-from tests.browser import PHONE, open_page, phone_layout_problems, screenshot, serve_directory
+from tests.browser import PHONE, open_file, open_page, phone_layout_problems, screenshot, serve_directory
 
 PAGES = ["index", "collections", "ar-aging", "renewals", "forecast", "progress-board", "progress-summary",
          "workload", "staff-progress", "tax-calendar", "alerts", "data-quality"]  # fmt: skip
@@ -63,7 +63,7 @@ def test_progress_summary_drills_through_to_its_tasks(site, chromium):  # noqa: 
     link = first.locator("td").nth(5).locator("a")  # 任务数: the whole row's tasks
     task_count = int(re.sub(r"\D", "", link.inner_text()))
     link.click()
-    page.wait_for_url(re.compile(r"/progress/[0-9a-f]{32}"))
+    page.wait_for_url(re.compile(r"/progress/index\.html\?key=[0-9a-f]{32}$"))
     page.wait_for_selector("html[data-ready='1']")
     detail_rows = page.locator(".data-table tbody tr")
     # the detail page lists exactly the tasks behind the summary number (page size 50)
@@ -77,7 +77,7 @@ def test_alert_links_to_client_page(site, chromium):  # noqa: F811
     row = page.locator(".data-table tbody tr:has(a.row-link[href*='clients/'])").first
     client = row.locator("td").nth(3).inner_text()
     row.click()
-    page.wait_for_url(re.compile(r"/clients/"))
+    page.wait_for_url(re.compile(r"/clients/index\.html\?client_id="))
     page.wait_for_selector("html[data-ready='1']")
     assert client in page.inner_text("h2")
     assert watch.problems() == []
@@ -229,7 +229,7 @@ def test_drill_through_opens_exactly_the_clicked_cell(site, chromium):  # noqa: 
         cell.locator("xpath=ancestor::tr").locator(f"td:nth-child({heads.index('任务数') + 1})").inner_text()
     )
     cell.click()
-    page.wait_for_url(re.compile(r"/progress/[0-9a-f]{32}"))
+    page.wait_for_url(re.compile(r"/progress/index\.html\?key=[0-9a-f]{32}$"))
     page.wait_for_selector("html[data-ready='1']")
     assert f"已延迟：共 {count} 项任务" in page.inner_text("main")
     assert page.locator(".data-table .table-count").inner_text() == f"共 {count} 行"  # every page of it
@@ -267,7 +267,7 @@ def test_rollup_drill_through_opens_exactly_the_clicked_cell(
     assert label == dimension
     count = int(link.inner_text().replace(",", ""))
     link.click()
-    page.wait_for_url(re.compile(r"/progress-rollup/[0-9a-f]{32}"))
+    page.wait_for_url(re.compile(r"/progress-rollup/index\.html\?key=[0-9a-f]{32}$"))
     page.wait_for_selector("html[data-ready='1']")
     main = page.inner_text("main")
     assert f"{period} · {dimension}：{name}" in main
@@ -328,3 +328,71 @@ def test_dbt_docs_are_published_and_linked_from_the_quality_page(site, chromium)
     assert [u for u in watch.failed_requests if u not in dbt_bugs] == []
     assert all("Failed to load resource" in m for m in watch.console_errors)
     screenshot(page, "report-dbt-docs")
+
+
+def test_client_and_progress_shells_from_file_url_show_the_marts_numbers(night, chromium):  # noqa: F811
+    """The published folder opened from file:// (no server): the client shell and the progress shell
+    show, for two keys each, numbers computed here from the warehouse without the pages' queries."""
+    pages = night["root"] / "published" / "current" / "pages"
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        clients = con.execute(
+            """select client_id, sum(open_receivable_amount), count(*) from core.fct_invoices
+               group by client_id order by count(*) desc, client_id limit 2"""
+        ).fetchall()
+        payments = dict(
+            con.execute("select resolved_client_id, count(*) from core.fct_payments group by 1").fetchall()
+        )
+        period = con.execute(
+            "select max(period) from marts.mart_progress_summary where period <= '2026-11'"
+        ).fetchone()[0]
+        biggest = con.execute(
+            """select detail_key, summary_key from marts.mart_progress_summary where period = ?
+               order by task_count desc, summary_key limit 1""",
+            [period],
+        ).fetchone()
+        delayed = con.execute(  # among the three periods the drill pages are published for
+            """select delayed_key, summary_key from marts.mart_progress_summary
+               where period in (select distinct period from marts.mart_progress_summary where period <= ?
+                                order by period desc limit 3)
+                 and delayed_count > 0 order by delayed_count desc, summary_key limit 1""",
+            [period],
+        ).fetchone()
+        expected_tasks = {
+            key: con.execute(
+                f"select count(*) from marts.mart_progress_detail where summary_key = ? and {cond}", [summary]
+            ).fetchone()[0]
+            for (key, summary), cond in ((biggest, "true"), (delayed, "state = 'delayed'"))
+        }
+    assert len(clients) == 2 and all(n > 0 for n in expected_tasks.values())
+    shell = (pages / "clients" / "index.html").as_uri()
+    for client_id, open_receivable, invoices in clients:
+        page, errors = open_file(chromium, f"{shell}?client_id={client_id}")
+        cards = dict(
+            zip(
+                page.locator(".bv-title").all_inner_texts(),
+                page.locator(".bv-value").all_inner_texts(),
+                strict=True,
+            )
+        )
+        assert cards["未收余额"] == format_value(open_receivable, '"¥"#,##0.00')
+        assert f"（{client_id}）" in page.inner_text("h2")
+
+        def section(title: str, page=page):  # the table after the section heading (an empty one has no count)
+            return page.locator(f"h3:text-is('{title}') + .data-table")
+
+        assert section("账单").locator(".table-count").inner_text() == f"共 {invoices} 行"
+        if client_id in payments:
+            assert section("收款").locator(".table-count").inner_text() == f"共 {payments[client_id]} 行"
+        else:
+            assert section("收款").inner_text() == "暂无数据"
+        assert errors == []
+        page.close()
+    shell = (pages / "progress" / "index.html").as_uri()
+    for (key, _summary), subset in ((biggest, "全部任务"), (delayed, "已延迟")):
+        page, errors = open_file(chromium, f"{shell}?key={key}")
+        n = expected_tasks[key]
+        assert f"{subset}：共 {n} 项任务" in page.inner_text("main")
+        assert page.locator(".data-table .table-count").inner_text() == f"共 {n} 行"
+        assert page.locator(".data-table tbody tr").count() == min(n, 50)
+        assert errors == []
+        page.close()

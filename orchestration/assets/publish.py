@@ -158,7 +158,8 @@ def _publish_metadata(folder: Path, publish_root: Path, manifest: dict, checks: 
         "tables": dg.MetadataValue.json(tables),
         "table_count": len(tables),
         "rows": sum(tables.values()),
-        "pages": len(manifest["pages"]),
+        "pages": len(manifest["pages"]),  # files under pages/: HTML, template data files, assets, docs
+        "page_summary": dg.MetadataValue.json(manifest.get("page_summary", {})),
         "checks": len(checks),
         "checks_failed": sum(1 for c in checks if c["status"] != "passed"),
     }
@@ -227,7 +228,11 @@ def build_publish_asset(
         _report_if_not_current(context, publish_root, folder.name)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         metadata = _publish_metadata(folder, publish_root, manifest, checks)
-        counts = f"{metadata['table_count']} tables, {metadata['pages']} pages"
+        summary = manifest.get("page_summary", {})
+        counts = (
+            f"{metadata['table_count']} tables, {metadata['pages']} files under pages/ "
+            f"({summary.get('html_pages', 0)} HTML pages, {summary.get('key_data_files', 0)} key data files)"
+        )
         context.log.info(f"published {folder.name}: {counts}")
         _send_morning_digest(context, folder, as_of, publish_root)
         return dg.MaterializeResult(metadata=metadata)

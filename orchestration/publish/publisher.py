@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestration.publish.scanner import find_unmasked_personal_data
+from orchestration.publish.scanner import find_unmasked_personal_data, scanner_version
 from orchestration.publish.snapshot import (
     DEFAULT_SCHEMAS,
     DEFAULT_TABLES,
@@ -93,6 +93,7 @@ def publish_run(
 
     with _publish_lock(publish_root):
         _start_version(publish_root, final, incoming)
+        known = _verified_files(publish_root)
         try:
             stage("snapshot")
             snapshot = _write_snapshot(Path(warehouse), incoming, schemas, tables, descriptions)
@@ -101,12 +102,20 @@ def publish_run(
             _copy_attachments(incoming, attachments or {})
             stage("manifest")
             manifest = _manifest(
-                incoming, name, as_of, run_id, code_version, checks, snapshot, _next_sequence(publish_root)
+                incoming,
+                name,
+                as_of,
+                run_id,
+                code_version,
+                checks,
+                snapshot,
+                _next_sequence(publish_root),
+                known,
             )
             _write_json(incoming / MANIFEST, manifest)
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
-                _refuse_personal_data(incoming)
+                _refuse_personal_data(incoming, known)
             _seal(incoming)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
@@ -171,8 +180,35 @@ def _copy_attachments(incoming: Path, attachments: dict[str, Path]) -> None:
             shutil.copytree(source, incoming / folder_name)
 
 
-def _refuse_personal_data(incoming: Path) -> None:
-    leaks = find_unmasked_personal_data(incoming)
+def _verified_files(publish_root: Path) -> dict[tuple[int, int], dict]:
+    """The current version's files by (device, inode) -> their manifest entry, when that version was
+    scanned by the same scanner_version. A file of the new version with one of these inodes is a
+    hard link to it (an unchanged page or data file, render/site.py): same bytes, sealed read-only,
+    already scanned clean and hashed, so neither is done again and publication time follows what
+    changed. Empty before the first publish or after a scanner change (everything is scanned)."""
+    name = current_version(publish_root)
+    manifest = _read_json(publish_root / name / MANIFEST) if name else None
+    if not manifest or manifest.get("scanner") != scanner_version():
+        return {}
+    known = {}
+    for rel, meta in manifest.get("files", {}).items():
+        try:
+            st = os.stat(publish_root / name / rel)
+        except OSError:
+            continue
+        if st.st_size == meta["bytes"] and not st.st_mode & 0o222:  # still sealed, same size
+            known[(st.st_dev, st.st_ino)] = meta
+    return known
+
+
+def _known(path: Path, known: dict[tuple[int, int], dict]) -> dict | None:
+    st = path.stat()
+    return known.get((st.st_dev, st.st_ino))
+
+
+def _refuse_personal_data(incoming: Path, known: dict[tuple[int, int], dict] | None = None) -> None:
+    known = known or {}
+    leaks = find_unmasked_personal_data(incoming, skip=lambda p: _known(p, known) is not None)
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
 
@@ -350,12 +386,13 @@ def _next_sequence(publish_root: Path) -> int:
     return max(seqs, default=0) + 1
 
 
-def _manifest(folder, name, as_of, run_id, code_version, checks, snapshot, sequence) -> dict:
+def _manifest(folder, name, as_of, run_id, code_version, checks, snapshot, sequence, known=None) -> dict:
     pages = sorted(p.relative_to(folder).as_posix() for p in (folder / PAGES_DIR).rglob("*") if p.is_file())
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
-        files[rel] = {"sha256": _sha256(path), "bytes": path.stat().st_size}
+        linked = _known(path, known or {})  # a hard link to the previous version's file: its hash
+        files[rel] = {"sha256": linked["sha256"] if linked else _sha256(path), "bytes": path.stat().st_size}
     return {
         "format": MANIFEST_FORMAT,
         "version": name,
@@ -379,7 +416,22 @@ def _manifest(folder, name, as_of, run_id, code_version, checks, snapshot, seque
         "missing_tables": snapshot.missing_tables,
         "checks": [_check(c) for c in checks],
         "pages": pages,
+        "page_summary": _page_summary(pages),
+        "scanner": scanner_version(),
         "files": files,
+    }
+
+
+def _page_summary(pages: list[str]) -> dict[str, int]:
+    """What `pages` holds: HTML pages (a template page is one shell), the template pages' per-key
+    data files (render/site.py: <folder>/data/<key>.js), and everything else (assets, dbt docs...)."""
+    html = sum(p.endswith(".html") for p in pages)
+    data = sum(p.endswith(".js") and p.rsplit("/", 2)[-2:-1] == ["data"] for p in pages)
+    return {
+        "files": len(pages),
+        "html_pages": html,
+        "key_data_files": data,
+        "other_files": len(pages) - html - data,
     }
 
 

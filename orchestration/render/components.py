@@ -9,16 +9,46 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import quote
+
+SHELL = "index.html"  # a template page's one HTML file, in its folder
 
 
-def site_href(url: str, depth: int) -> str:
-    """Evidence-style absolute page URL (/clients/C001) -> relative static file href."""
+@dataclass(frozen=True)
+class Routes:
+    """Which Evidence URLs are template pages: `/clients/C001` is served by the template's one shell,
+    `clients/index.html?client_id=C001` (see site.py), unless a static page has that URL."""
+
+    templates: dict[str, str] = field(default_factory=dict)  # folder ("clients") -> parameter name
+    static: frozenset[str] = frozenset()  # URLs of the non-template pages
+
+    def shell(self, path: str) -> tuple[str, str] | None:
+        """'clients/C001' -> ('clients/index.html', 'client_id=C001'), or None."""
+        folder, _, value = path.rpartition("/")
+        if (
+            folder not in self.templates
+            or not value
+            or "/" + path in self.static
+            or re.search(r"\.\w+$", value)
+        ):
+            return None
+        return f"{folder}/{SHELL}", f"{quote(self.templates[folder], safe='')}={quote(value, safe='')}"
+
+
+def site_href(url: str, depth: int, routes: Routes | None = None) -> str:
+    """Evidence-style absolute page URL (/clients/C001) -> relative static file href; a template
+    page's URL goes to its shell with the value as a query parameter."""
     if not url.startswith("/") or url.startswith("//"):
         return url
     path, sep, rest = url[1:].partition("#")
     path, qsep, query = path.partition("?")
-    if path == "" or path.endswith("/"):
+    shell = routes.shell(path) if routes else None
+    if shell:
+        path, key = shell
+        qsep, query = "?", key + ("&" + query if query else "")
+    elif path == "" or path.endswith("/"):
         path += "index.html"
     elif not re.search(r"\.\w+$", path.rsplit("/", 1)[-1]):
         path += ".html"

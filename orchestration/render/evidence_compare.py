@@ -20,6 +20,7 @@ import threading
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode
 
 from orchestration import settings
 
@@ -74,6 +75,18 @@ def _evidence_path(build: Path, page: str) -> str:
     return f"{page}.html" if (build / f"{page}.html").is_file() else f"{page}/"
 
 
+def _offline_path(offline: Path, page: str) -> str:
+    """Our rendering's URL for an Evidence page name: `clients/C001` is the template's shell with the key
+    (`clients/index.html?client_id=C001`, render/site.py), any other page its own file."""
+    folder, _, value = page.rpartition("/")
+    shell = offline / folder / "index.html"
+    if folder and not (offline / f"{page}.html").is_file() and shell.is_file():
+        m = re.search(r'id="key-page" data-param="([^"]+)"', shell.read_text(encoding="utf-8"))
+        if m:
+            return f"{folder}/index.html?{urlencode({m.group(1): value})}"
+    return f"{page}.html"
+
+
 def numbers(text: str) -> list[str]:
     return NUMBER.findall(text)
 
@@ -104,7 +117,7 @@ def compare(offline: Path, evidence: Path, pages: list[str]) -> dict:
         ctx.route(lambda url: not url.startswith("http://127.0.0.1"), lambda route: route.abort())
         for page_name in pages:
             p = ctx.new_page()
-            p.goto(off_base + f"{page_name}.html", wait_until="load")
+            p.goto(off_base + _offline_path(offline, page_name), wait_until="load")
             p.wait_for_selector("html[data-ready='1']")
             ours = numbers(p.evaluate(EXTRACT))
             p.goto(ev_base + _evidence_path(evidence, page_name), wait_until="networkidle")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from html import escape
 from pathlib import Path
 
 from markdown_it import MarkdownIt
 
 from . import charts, tables, values
-from .components import site_href
+from .components import Routes, site_href
 from .excel import FormatError
 from .formats import check_fmt, evidence_type, format_value, summarize, text_value
 from .page_source import Node, RenderError, parse_body
@@ -37,6 +38,16 @@ ALERT_STATUS = {
 }
 
 
+_MD = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+@lru_cache(maxsize=512)
+def _markdown(text: str) -> str:
+    """Markdown -> HTML. Values and components are tokens by then (render_nodes), so every key of a
+    template page renders the same text: parsed once, not once per key."""
+    return _MD.render(text)
+
+
 @dataclass
 class PageRender:
     """State while rendering one page."""
@@ -49,7 +60,11 @@ class PageRender:
     links: set[str] = field(default_factory=set)  # internal URLs this page points to
     toc: list[tuple[int, str, str]] = field(default_factory=list)  # (level, id, text)
     counter: int = 0
-    md: MarkdownIt = field(default_factory=lambda: MarkdownIt("commonmark", {"html": False}).enable("table"))
+    routes: Routes | None = None  # template pages' URLs -> their shells
+
+    def href(self, url: str) -> str:
+        """A page URL as the relative link written into this page."""
+        return site_href(url, self.depth, self.routes)
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1
@@ -249,7 +264,7 @@ class PageRender:
                     parts.append(token(values.value(self, node), block=False))
                 else:
                     parts.append(token(self.block(node), block=True))
-        html = self.md.render("".join(parts))
+        html = _markdown("".join(parts))
         for key, value in tokens.items():
             if isinstance(value, list):
                 value = '<div class="big-values">' + "".join(value) + "</div>"
@@ -259,7 +274,7 @@ class PageRender:
     def _rewrite_href(self, m: re.Match) -> str:
         url = m.group(1).replace("&amp;", "&")
         self.links.add(url)
-        return f'href="{escape(site_href(url, self.depth))}"'
+        return f'href="{escape(self.href(url))}"'
 
     def inline_text(self, node: Node, token) -> str:
         text = node.text

@@ -135,3 +135,118 @@ def run_one(con: duckdb.DuckDBPyConnection, page: Path, name: str, sql: str) -> 
     except duckdb.Error as exc:
         raise PageQueryError(page, name, str(exc).strip()) from exc
     return Result(columns=[d[0] for d in desc], types=[str(d[1]) for d in desc], rows=rows)
+
+
+# --- template pages: every query once for all keys ---------------------------------------------
+KEYS_TABLE = "__opscenter_keys"
+_WORD = re.compile(r"\w")
+_KEYWORDS = re.compile(r"\b(select|distinct|order\s+by|limit|offset|union|except|intersect)\b", re.I)
+
+
+def _top_level(sql: str) -> list[tuple[str, int, int]]:
+    """Keywords at parenthesis depth 0, outside quotes and comments: (keyword, start, end)."""
+    found, depth, i = [], 0, 0
+    while i < len(sql):
+        ch = sql[i]
+        if ch in "'\"":
+            end = sql.find(ch, i + 1)
+            while end != -1 and sql[end + 1 : end + 2] == ch:  # doubled quote inside a literal
+                end = sql.find(ch, end + 2)
+            i = len(sql) if end == -1 else end + 1
+            continue
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = len(sql) if end == -1 else end
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and (m := _KEYWORDS.match(sql, i)) and (i == 0 or not _WORD.match(sql[i - 1])):
+            found.append((re.sub(r"\s+", " ", m.group(1).lower()), m.start(), m.end()))
+            i = m.end()
+            continue
+        i += 1
+    return found
+
+
+def keyed_sql(sql: str, keys_table: str) -> str | None:
+    """One template query (already expanded, the parameter replaced by `<keys_table>.__key`) as a
+    set-based query over every key of `keys_table` (__pos, __key): a LATERAL join of the keys with the page's
+    query, whose ORDER BY becomes a row number within the key (DuckDB decorrelates it into a window
+    partitioned by the key) and whose LIMIT n keeps each key's first n rows. Rows come out ordered
+    by key position, then by the page's order. None when the shape is not supported (a top-level
+    UNION/EXCEPT/INTERSECT, SELECT DISTINCT, OFFSET, or not a single SELECT): run per key then."""
+    words = _top_level(sql)
+    names = [w for w, _, _ in words]
+    if not names or names[0] != "select" or words[0][1] != 0 or names.count("select") != 1:
+        return None
+    if {"union", "except", "intersect", "offset"} & set(names) or (len(names) > 1 and names[1] == "distinct"):
+        return None
+    if names.count("order by") > 1 or names.count("limit") > 1:
+        return None
+    cut = len(sql)
+    order, limit = "", None
+    for word, start, end in words:
+        if word in ("order by", "limit"):
+            cut = min(cut, start)
+        if word == "order by":
+            stop = next((s for w, s, _ in words if w == "limit" and s > start), len(sql))
+            order = sql[end:stop].strip()
+        if word == "limit":
+            limit = sql[end:].strip()
+            if not re.fullmatch(r"\d+", limit):
+                return None
+    over = f"order by {order}" if order else ""
+    inner = f"select row_number() over ({over}) as __rn, {sql[words[0][2] : cut].strip()}"
+    where = f" where __q.__rn <= {limit}" if limit else ""
+    return (
+        f"select {keys_table}.__key as __key, __q.* from {keys_table}, lateral ({inner}) as __q{where} "
+        f"order by {keys_table}.__pos, __q.__rn"
+    )
+
+
+def run_template_queries(
+    con: duckdb.DuckDBPyConnection, page: Path, queries: dict[str, str], param: str, keys: list[str]
+) -> dict[str, dict[str, Result]]:
+    """Every query of a template page for all its keys: key -> {query name -> Result}, each key's
+    result equal to running the page's query with that parameter value (same rows, same order).
+
+    The parameter `'${params.<param>}'` becomes a column of a keys table joined LATERAL to the query
+    (see keyed_sql), so each query runs once, set-based, instead of once per key. A query whose
+    shape keyed_sql does not support, or that DuckDB cannot run that way (e.g. an ORDER BY on a
+    select alias, which a window cannot name), runs once per key, as before."""
+    con.execute(
+        f"create or replace temp table {KEYS_TABLE} as "
+        "select unnest(range(?)) as __pos, unnest(?::varchar[]) as __key",
+        [len(keys), keys],
+    )
+    out: dict[str, dict[str, Result]] = {k: {} for k in keys}
+    marker = "__opscenter_param__"
+    try:
+        for name in queries:
+            try:
+                sql = expand(name, queries, {param: marker}, page)
+            except PageQueryError:  # a bare ${params.x}: a number, substituted per key
+                sql = marker
+            quoted = "'" + marker + "'"
+            if marker in sql.replace(quoted, ""):  # used unquoted (a number) or inside a literal
+                keyed = None
+            else:
+                keyed = keyed_sql(sql.replace(quoted, f"{KEYS_TABLE}.__key"), KEYS_TABLE)
+            try:
+                res = None if keyed is None else run_one(con, page, name, keyed)
+            except PageQueryError:
+                res = None  # its own error, if any, is reported by the per-key run below
+            if res is None:
+                for k in keys:
+                    out[k][name] = run_one(con, page, name, expand(name, queries, {param: k}, page))
+                continue
+            columns, types = res.columns[2:], res.types[2:]
+            for k in keys:
+                out[k][name] = Result(columns=columns, types=types, rows=[])
+            for row in res.rows:
+                out[row[0]][name].rows.append(row[2:])
+    finally:
+        con.execute(f"drop table if exists {KEYS_TABLE}")
+    return out

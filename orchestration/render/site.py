@@ -23,10 +23,10 @@ from pathlib import Path
 import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .components import embed_json, site_href
+from .components import SHELL, Routes, embed_json, site_href
 from .page_render import PageRender
 from .page_source import PageSource, RenderError, parse_page
-from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries
+from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries, run_template_queries
 
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE / "vendor" / "node_modules"
@@ -34,6 +34,8 @@ ECHARTS = VENDOR / "echarts" / "dist" / "echarts.min.js"
 SSF = VENDOR / "ssf" / "ssf.js"
 SITE_NAME = "运营报表中心"
 MANIFEST = "render-manifest.json"
+DATA_DIR = "data"  # a template page's per-key data files, next to its shell
+KEYS_PER_BATCH = 2000  # a template page's queries run for this many keys at a time (bounded memory)
 _TEMPLATE_PART = re.compile(r"^\[(\w+)\]$")
 _BAD_VALUE = re.compile(r"[/\\\x00-\x1f?#%]|^\.")
 _NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
@@ -48,6 +50,7 @@ class RenderedPage:
     params: dict[str, str] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)  # query name -> rows
     reused: bool = False  # hard-linked from the previous version (content hash unchanged)
+    kind: str = "page"  # page | shell (a template page's one HTML file) | data (one key's data file)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class _Site:
     template: object
     previous: dict[str, str]  # rel path -> hash, from the previous version's manifest
     previous_dir: Path | None
+    routes: Routes = field(default_factory=Routes)
     hashes: dict[str, str] = field(default_factory=dict)
 
     def nav_items(self, current: _Page | None, depth: int) -> list[dict]:
@@ -92,6 +96,21 @@ def _discover(pages_dir: Path) -> list[_Page]:
             raise RenderError(f"{path}: only the file name may be a [parameter]")
         pages.append(_Page(parse_page(path), parts, params[0] if params else None))
     return pages
+
+
+def _routes(pages: list[_Page]) -> Routes:
+    """Template pages live in a folder of their own: its shell is `<folder>/index.html`."""
+    templates = {}
+    for p in pages:
+        if p.param is None:
+            continue
+        folder = "/".join(p.parts[:-1])
+        if not folder or any(q.parts[:-1] == p.parts[:-1] and q.parts[-1] == "index" for q in pages):
+            raise RenderError(f"{p.source.path}: a template page needs a folder without index.md")
+        if folder in templates:
+            raise RenderError(f"{p.source.path}: one template page per folder")
+        templates[folder] = p.param
+    return Routes(templates, frozenset(p.nav_url for p in pages if p.param is None))
 
 
 def _template_values(con: duckdb.DuckDBPyConnection, page: _Page) -> list[str]:
@@ -167,20 +186,14 @@ def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:
     return False
 
 
-def _render_page(site: _Site, con, page: _Page, value: str | None) -> tuple[RenderedPage, set[str]]:
-    params = {} if value is None else {page.param: value}
-    parts = page.parts[:-1] + [value] if value is not None else page.parts
-    url = page.nav_url if value is None else "/" + "/".join(parts)
-    depth = len(parts) - 1
-    results = run_queries(con, page.source.path, page.source.queries, params)
-    nav = site.nav_items(page if value is None else None, depth)
-    digest = _content_hash(page, params, results, nav)
-    rel = "/".join(parts) + ".html"
-    state = PageRender(
-        page=page.source.path, results=results, params=params, depth=depth, first_line=page.source.body_line
-    )
-    if site.previous.get(rel) == digest:
-        state.links = set(site.previous.get("links:" + rel, "").split("\n")) - {""}
+def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]:
+    """A page without parameter: one HTML file."""
+    depth = len(page.parts) - 1
+    results = run_queries(con, page.source.path, page.source.queries, {})
+    nav = site.nav_items(page, depth)
+    digest = _content_hash(page, {}, results, nav)
+    rel = "/".join(page.parts) + ".html"
+    state = _state(site, page, results, {}, depth, rel, digest)
     title = state.plain_text(page.title)
 
     def html() -> str:
@@ -192,8 +205,88 @@ def _render_page(site: _Site, con, page: _Page, value: str | None) -> tuple[Rend
     reused = _write(site, rel, digest, html)
     site.hashes["links:" + rel] = "\n".join(sorted(state.links))
     counts = {k: len(r.rows) for k, r in results.items()}
-    rendered = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, reused)
+    rendered = RenderedPage(page.source.path, page.nav_url, site.out_dir / rel, title, {}, counts, reused)
     return rendered, state.links
+
+
+def _state(site: _Site, page: _Page, results, params, depth: int, rel: str, digest: str) -> PageRender:
+    state = PageRender(
+        page=page.source.path,
+        results=results,
+        params=params,
+        depth=depth,
+        first_line=page.source.body_line,
+        routes=site.routes,
+    )
+    if site.previous.get(rel) == digest:  # not rendered again: its links are the previous version's
+        state.links = set(site.previous.get("links:" + rel, "").split("\n")) - {""}
+    return state
+
+
+def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, set[str]]]:
+    """A template page: one HTML shell (`<folder>/index.html`) and one data file per key
+    (`<folder>/data/<key>.js`, the page body rendered for that key); the shell reads the key from
+    its URL (`?<param>=<key>`) and loads the key's file with <script src> (works from file://).
+
+    The page's queries run once for all keys (queries.run_template_queries). A key's data file is
+    rendered only when its content hash (renderer, page file, key, the key's query results) differs
+    from the previous version's; otherwise it is hard-linked from there."""
+    values = _template_values(con, page)
+    folder = "/".join(page.parts[:-1])
+    depth = len(page.parts) - 1
+    done = []
+    for start in range(0, len(values), KEYS_PER_BATCH):
+        batch = values[start : start + KEYS_PER_BATCH]
+        results = run_template_queries(con, page.source.path, page.source.queries, page.param, batch)
+        done += [_render_key(site, page, folder, depth, value, results.pop(value)) for value in batch]
+    done.append(_render_shell(site, page, folder, depth))
+    return done
+
+
+def _render_key(site: _Site, page: _Page, folder: str, depth: int, value: str, results: dict[str, Result]):
+    """One key of a template page: its data file, rendered or hard-linked from the previous version."""
+    params = {page.param: value}
+    rel = f"{folder}/{DATA_DIR}/{value}.js"
+    digest = _content_hash(page, params, results, [])
+    state = _state(site, page, results, params, depth, rel, digest)
+    title = state.plain_text(page.title)
+
+    def data() -> str:
+        body = state.render_page(page.source.body)
+        payload = {"key": value, "title": title, "body": body, "toc": state.toc}
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        # a JSON string cannot end early in a script file of its own (no HTML parser around it);
+        # U+2028/2029 are escaped for older JavaScript engines
+        text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        return f"window.opscenterKeyPage = {text};\n"
+
+    reused = _write(site, rel, digest, data)
+    site.hashes["links:" + rel] = "\n".join(sorted(state.links))
+    counts = {k: len(r.rows) for k, r in results.items()}
+    url = "/" + "/".join([*page.parts[:-1], value])
+    item = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, reused, "data")
+    return item, state.links
+
+
+def _render_shell(site: _Site, page: _Page, folder: str, depth: int) -> tuple[RenderedPage, set[str]]:
+    rel = f"{folder}/{SHELL}"
+    nav = site.nav_items(None, depth)
+    name = re.sub(r"\{[^{}]*\}", "", page.title).strip(" ·:：-") or page.parts[-2]
+    digest = _content_hash(page, {"shell": page.param}, {}, nav)
+    body = (
+        f'<div class="key-page" id="key-page" data-param="{escape(page.param)}" data-data="{DATA_DIR}/" '
+        f'data-name="{escape(name)}"><p class="key-loading">正在加载…</p></div>'
+        "<noscript>本页需要启用 JavaScript</noscript>"
+    )
+
+    def html() -> str:
+        return site.template.render(
+            site_name=SITE_NAME, title=name, body=body, toc=[], root="../" * depth, nav=nav
+        )
+
+    reused = _write(site, rel, digest, html)
+    url = "/" + folder + "/" + SHELL
+    return RenderedPage(page.source.path, url, site.out_dir / rel, name, {}, {}, reused, "shell"), set()
 
 
 def _page_list_index(site: _Site, pages_dir: Path) -> RenderedPage:
@@ -250,16 +343,19 @@ def render_site(
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     previous_dir = Path(previous_dir) if previous_dir else None
     site = _Site(out_dir, nav, env.get_template("page.html"), _read_previous(previous_dir), previous_dir)
+    site.routes = _routes(pages)
     _copy_assets(out_dir, context)
     con = open_snapshot(Path(snapshot_db), Path(sources_dir) if sources_dir else pages_dir.parent / "sources")
     rendered: list[RenderedPage] = []
     links: dict[str, set[str]] = {}
     try:
         for page in pages:
-            for value in [None] if page.param is None else _template_values(con, page):
-                done, page_links = _render_page(site, con, page, value)
-                rendered.append(done)
-                links[done.url] = page_links
+            done = (
+                [_render_page(site, con, page)] if page.param is None else _render_template(site, con, page)
+            )
+            for item, page_links in done:
+                rendered.append(item)
+                links[item.url] = page_links
         if not any(p.parts == ["index"] for p in pages):
             rendered.append(_page_list_index(site, pages_dir))
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from .components import json_script, site_href, to_json_value
+from .components import json_script, to_json_value
 from .excel import FormatError
 from .formats import NUMERIC_TYPES, apply, evidence_type, resolve, summarize
 from .page_source import Node
@@ -50,9 +50,9 @@ def _cell(r: PageRender, c: dict, values: tuple, node: Node) -> list:
         if str(v).startswith("/"):
             r.links.add(str(v))
         if c["label_i"] is None:
-            return [to_json_value(v), c["label"] or str(v), site_href(str(v), r.depth)]
+            return [to_json_value(v), c["label"] or str(v), r.href(str(v))]
         label = values[c["label_i"]]  # sorts by its label (e.g. a count), not by the URL
-        return [to_json_value(label), str(label), site_href(str(v), r.depth)]
+        return [to_json_value(label), str(label), r.href(str(v))]
     if c["link"] and c["label_i"] is not None:  # no link (e.g. a count of 0): show the label
         return [to_json_value(values[c["label_i"]]), str(values[c["label_i"]])]
     try:
@@ -81,7 +81,7 @@ def data_table(r: PageRender, node: Node) -> str:
             url = str(values[link_i])
             if url.startswith("/"):
                 r.links.add(url)
-            href = site_href(url, r.depth)
+            href = r.href(url)
         rows.append({"c": [_cell(r, c, values, node) for c in columns], "h": href})
     payload = {
         "title": title,

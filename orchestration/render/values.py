@@ -6,7 +6,6 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
-from .components import site_href
 from .page_source import Node
 
 if TYPE_CHECKING:
@@ -60,5 +59,5 @@ def big_value(r: PageRender, node: Node) -> str:
     if link:
         if link.startswith("/"):
             r.links.add(link)
-        return f'<a class="bv-link" href="{escape(site_href(link, r.depth))}">{html}</div></a>'
+        return f'<a class="bv-link" href="{escape(r.href(link))}">{html}</div></a>'
     return html + "</div>"

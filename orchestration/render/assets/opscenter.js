@@ -214,14 +214,12 @@
     });
   }
 
-  window.opscenterFmt = fmt;
-  window.opscenterCsv = downloadCsv;
-  document.addEventListener("DOMContentLoaded", function () {
-    setupHeader();
-    document.querySelectorAll("[data-table]").forEach(setupTable);
-    document.querySelectorAll("[data-chart]").forEach(setupChart);
+  /* Tables, charts and collapsible blocks inside `root` (the page, or a template page's body). */
+  function setupContent(root) {
+    root.querySelectorAll("[data-table]").forEach(setupTable);
+    root.querySelectorAll("[data-chart]").forEach(setupChart);
     // a chart drawn inside a closed <details> has no size yet: resize it when opened
-    document.querySelectorAll("details").forEach(function (d) {
+    root.querySelectorAll("details").forEach(function (d) {
       d.addEventListener("toggle", function () {
         d.querySelectorAll("[data-chart]").forEach(function (c) {
           var inst = window.echarts.getInstanceByDom(c);
@@ -229,6 +227,57 @@
         });
       });
     });
-    document.documentElement.setAttribute("data-ready", "1");
+  }
+  function ready() { document.documentElement.setAttribute("data-ready", "1"); }
+
+  /* A template page's shell (site.py): the key comes from the URL (?<param>=<key>), its rendered
+     body from data/<key>.js, loaded with <script src> (fetch() of file:// is blocked). */
+  function loadKeyPage(box) {
+    var param = box.getAttribute("data-param"), name = box.getAttribute("data-name");
+    var key = new URLSearchParams(window.location.search).get(param);
+    function fail(text) {
+      box.textContent = "";
+      box.appendChild(el("div", { "class": "alert alert-warning key-missing", role: "alert" }, text));
+      ready();
+    }
+    if (!key) return fail("缺少参数 " + param + "：请从列表或汇总页面中的链接打开" + name + "。");
+    if (/[\/\\?#%\u0000-\u001f]|^\./.test(key)) return fail("未找到" + name + "：「" + key + "」不是有效的编号。");
+    var missing = "未找到" + name + "：「" + key + "」不在本次发布的数据中（编号不存在或已不在统计范围内）。";
+    window.opscenterKeyPage = null;
+    var script = document.createElement("script");
+    script.src = box.getAttribute("data-data") + encodeURIComponent(key) + ".js";
+    script.onerror = function () { fail(missing); };
+    script.onload = function () {
+      var d = window.opscenterKeyPage;
+      if (!d || d.key !== key) return fail(missing);
+      document.title = d.title + " · " + document.title.split(" · ").slice(1).join(" · ");
+      document.querySelector("main h1").textContent = d.title;
+      box.innerHTML = d.body;
+      if (d.toc.length > 1) {
+        var aside = el("aside", { "class": "toc", "aria-label": "本页目录" });
+        aside.appendChild(el("div", { "class": "toc-title" }, "本页目录"));
+        var ul = el("ul");
+        d.toc.forEach(function (t) {
+          var li = el("li", { "class": "toc-h" + t[0] }), a = el("a", { href: "#" + t[1] });
+          a.innerHTML = t[2];   // heading text, tags already stripped, entities escaped (page_render)
+          li.appendChild(a); ul.appendChild(li);
+        });
+        aside.appendChild(ul);
+        document.querySelector(".layout").appendChild(aside);
+      }
+      setupContent(box);
+      ready();
+    };
+    document.head.appendChild(script);
+  }
+
+  window.opscenterFmt = fmt;
+  window.opscenterCsv = downloadCsv;
+  document.addEventListener("DOMContentLoaded", function () {
+    setupHeader();
+    var keyPage = document.getElementById("key-page");
+    if (keyPage) return loadKeyPage(keyPage);
+    setupContent(document);
+    ready();
   });
 })();
