@@ -8,7 +8,8 @@ Per firm size, in a throw-away work folder (kept with --keep):
   of the generated files, `split` the loaded rows into the landing zones of the two nights below,
   `dbt` (one full `dbt build`), `floor` (the SQL that dbt build ran — target/run/** — executed
   directly in DuckDB in the same order, so dbt-work ÷ bare SQL is the orchestration overhead),
-  `ml` (the Python models) and `quality` (the GX suites of the gate);
+  `ml` (the Python models), `quality` (the GX suites of the gate) and `publish` (publication with
+  every page, of the dbt step's warehouse);
 - whole nights through Dagster (`orchestration.cli nightly`: load → dbt → ML → dbt → quality gate →
   publication with pages), each in its own process: `night_full` (fresh warehouse, as of AS_OF),
   `night_yesterday` (fresh warehouse, the landing zone as it stood the day before, as of AS_OF - 1)
@@ -45,7 +46,7 @@ from orchestration import settings
 
 AS_OF = dt.date(2026, 11, 20)
 YESTERDAY = AS_OF - dt.timedelta(days=1)
-STEPS = ("generate", "load", "split", "dbt", "floor", "dbt_next_day", "ml", "quality")
+STEPS = ("generate", "load", "split", "dbt", "floor", "dbt_next_day", "ml", "quality", "publish")
 NIGHTS = ("night_full", "night_yesterday", "night_incremental", "compare")
 ALL = STEPS + NIGHTS
 RESULTS_JSON = settings.REPO_ROOT / "docs" / "benchmarks.json"
@@ -503,6 +504,42 @@ def step_quality(work: Path, clients: int, months: int) -> dict:
     return {"checks": len(outcomes), "failed": sorted(o.name for o in outcomes if not o.passed)}
 
 
+def step_publish(work: Path, clients: int, months: int) -> dict:
+    """A night's last step alone: publication (snapshot of marts and core, every report page, manifest,
+    masking check, seal) of the dbt step's warehouse into a fresh publish root, as the nightly job's
+    publish asset calls it. Works on a copy of the warehouse (made first, not timed), so it may run
+    beside the other steps."""
+    from orchestration.assets.publish import RenderContext
+    from orchestration.definitions import render_pages
+    from orchestration.publish import publish_run
+    from orchestration.publish.snapshot import dbt_descriptions
+
+    source, root = work / "publish_source.duckdb", work / "publish"
+    shutil.copy(work / WAREHOUSE, source)
+    shutil.rmtree(root, ignore_errors=True)
+    context = RenderContext(AS_OF.isoformat(), "bench")
+    t = time.perf_counter()
+    folder = publish_run(
+        source, root, as_of_date=AS_OF.isoformat(), run_id="bench", code_version="bench", checks=[],
+        render=lambda snapshot, pages: render_pages(snapshot, pages, context), schemas=("marts", "core"),
+        descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
+    )  # fmt: skip
+    seconds = time.perf_counter() - t
+    source.unlink()
+    return {"publish_seconds": round(seconds, 1), **published_files(folder)}
+
+
+def published_files(folder: Path) -> dict:
+    """What a published version holds: HTML pages and other files under pages/, bytes in all."""
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    pages = [f for f in files if (folder / "pages") in f.parents]
+    return {
+        "html_pages": sum(f.suffix == ".html" for f in pages),
+        "other_page_files": sum(f.suffix != ".html" for f in pages),
+        "mb": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+    }
+
+
 def _night(work: Path, night: str, landing: str, as_of: dt.date) -> dict:
     """One `nightly` job in this process (env set before Dagster is imported); step times from the run."""
     env = _night_env(work, night, landing)
@@ -696,7 +733,8 @@ def render_markdown(all_results: dict) -> str:
         "Steps: **generate** the demo firm (36 months unless stated); **load** every entity of the generated "
         "exports; **dbt** = one `dbt build` of every model and test; **floor** = the same compiled SQL "
         "(target/run/**) executed directly in DuckDB in the order dbt ran it; **ml** = renewal model + "
-        "12-month forecast backtest + forecast; **quality** = every GX suite of the gate. **Nights** run the "
+        "12-month forecast backtest + forecast; **quality** = every GX suite of the gate; **publish** = "
+        "publication alone (snapshot, every page, manifest) of the dbt step's warehouse. **Nights** run the "
         "real `nightly` Dagster job (load → dbt → ML → dbt → quality gate → publication with pages): "
         "**full** = fresh warehouse, every file; **incremental** = yesterday's warehouse (a full night as of "
         f"{YESTERDAY}) plus one day's drop (the rows updated on {AS_OF}), as of {AS_OF}; **compare** = every "
@@ -776,6 +814,11 @@ def _step_note(step: str, r: dict | None) -> str:
         return text
     if step == "floor":
         return f"{r['statements']} statements; SQL seconds {r['sql_seconds']}"
+    if step == "publish":
+        return (
+            f"publication alone {r['publish_seconds']} s: {r['html_pages']:,} HTML pages, "
+            f"{r['other_page_files']:,} other page files, {r['mb']} MB"
+        )
     if step == "quality":
         return f"{r['checks']} checks; failed: {', '.join(r['failed']) or 'none'}"
     if step == "split":

@@ -253,3 +253,19 @@ def test_a_stopped_dbt_is_read_from_its_log_up_to_the_stop(tmp_path):
         "stopped by --stop-at after 50 min; dbt before the stop: 3 nodes finished, "
         "slowest a 3.0, b 2.0, not_null_a_x 1.0"
     )
+
+
+def test_a_published_version_is_counted_by_pages_and_bytes(tmp_path):
+    from orchestration.benchmark import _note, published_files
+
+    version = tmp_path / "2026-11-20_bench"
+    (version / "pages" / "clients").mkdir(parents=True)
+    (version / "pages" / "index.html").write_bytes(b"x" * 1024)
+    (version / "pages" / "clients" / "index.html").write_bytes(b"x" * 2048)
+    (version / "pages" / "clients" / "C001.json").write_bytes(b"x" * 512)
+    (version / "snapshot.duckdb").write_bytes(b"x" * (2**20 - 3584))  # outside pages/: bytes only
+    counted = published_files(version)
+    assert counted == {"html_pages": 2, "other_page_files": 1, "mb": 1.0}
+    assert _note("publish", {"publish_seconds": 61.5, **counted}) == (
+        "publication alone 61.5 s: 2 HTML pages, 1 other page files, 1.0 MB"
+    )
