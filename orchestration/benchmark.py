@@ -8,7 +8,8 @@ Per firm size, in a throw-away work folder (kept with --keep):
   of the generated files, `split` the loaded rows into the landing zones of the two nights below,
   `dbt` (one full `dbt build`), `floor` (the SQL that dbt build ran — target/run/** — executed
   directly in DuckDB in the same order, so dbt-work ÷ bare SQL is the orchestration overhead),
-  `ml` (the Python models) and `quality` (the GX suites of the gate);
+  `ml` (the Python models), `quality` (the GX suites of the gate) and `publish` (publication with
+  every page, of the dbt step's warehouse);
 - whole nights through Dagster (`orchestration.cli nightly`: load → dbt → ML → dbt → quality gate →
   publication with pages), each in its own process: `night_full` (fresh warehouse, as of AS_OF),
   `night_yesterday` (fresh warehouse, the landing zone as it stood the day before, as of AS_OF - 1)
@@ -45,7 +46,7 @@ from orchestration import settings
 
 AS_OF = dt.date(2026, 11, 20)
 YESTERDAY = AS_OF - dt.timedelta(days=1)
-STEPS = ("generate", "load", "split", "dbt", "floor", "dbt_next_day", "ml", "quality")
+STEPS = ("generate", "load", "split", "dbt", "floor", "dbt_next_day", "ml", "quality", "publish")
 NIGHTS = ("night_full", "night_yesterday", "night_incremental", "compare")
 ALL = STEPS + NIGHTS
 RESULTS_JSON = settings.REPO_ROOT / "docs" / "benchmarks.json"
@@ -81,10 +82,13 @@ def _loadavg() -> list[float]:
 
 
 class ChildPeak:
-    """Polls the VmHWM of every descendant process (dbt runs as a child of Dagster) until stopped."""
+    """Polls the VmHWM of every descendant process of `root` (default: this process; dbt runs as a child
+    of Dagster) until stopped: `peak_mb` is the largest among the descendants, `root_peak_mb` the root's
+    own (polled, so also known when the root is killed or fails before it can report it)."""
 
-    def __init__(self, interval: float = 0.2):
-        self.interval, self.peak_mb, self._stop = interval, 0, threading.Event()
+    def __init__(self, interval: float = 0.2, root: int | None = None):
+        self.interval, self.peak_mb, self.root_peak_mb, self._stop = interval, 0, 0, threading.Event()
+        self.root = root or os.getpid()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _descendants(self) -> list[int]:
@@ -95,7 +99,7 @@ class ChildPeak:
                 parents[int(stat.parent.name)] = int(fields[1])
             except (OSError, IndexError, ValueError):
                 continue
-        found, frontier = [], [os.getpid()]
+        found, frontier = [], [self.root]
         while frontier:
             pid = frontier.pop()
             kids = [p for p, pp in parents.items() if pp == pid]
@@ -103,10 +107,14 @@ class ChildPeak:
             frontier += kids
         return found
 
+    def _poll(self) -> None:
+        self.root_peak_mb = max(self.root_peak_mb, _peak_rss_mb(self.root))
+        for pid in self._descendants():
+            self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            for pid in self._descendants():
-                self.peak_mb = max(self.peak_mb, _peak_rss_mb(pid))
+            self._poll()
             self._stop.wait(self.interval)
 
     def __enter__(self) -> ChildPeak:
@@ -116,6 +124,57 @@ class ChildPeak:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def watch_process(
+    cmd: list[str], log: Path, env: dict | None = None, cwd: Path | None = None, stop_at: float | None = None
+) -> dict:
+    """Run `cmd` (output to `log`) while polling its memory: exit code, wall seconds, the process's own
+    polled VmHWM and the largest VmHWM among its descendants. Known also when the step fails, is
+    killed (e.g. by the OOM killer) or stopped, where the step cannot write its own result.
+
+    `stop_at` (a time.time() instant): the step and everything it started (its own process group) is
+    terminated then, e.g. to hand the shared machine back at a given hour; `stopped` is then True."""
+    t, stopped = time.perf_counter(), False
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True
+        )
+        with ChildPeak(root=proc.pid) as watch:
+            while (returncode := _wait(proc, stop_at)) is None:
+                stopped = True
+                _stop_group(proc)
+    return {
+        "returncode": returncode,
+        "seconds": round(time.perf_counter() - t, 1),
+        "peak_rss_mb": watch.root_peak_mb,
+        "child_peak_rss_mb": watch.peak_mb,
+        "stopped": stopped,
+    }
+
+
+def _wait(proc: subprocess.Popen, stop_at: float | None) -> int | None:
+    """The exit code, or None once `stop_at` has passed with the process still running."""
+    try:
+        return proc.wait(timeout=None if stop_at is None else max(stop_at - time.time(), 0.01))
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 60.0) -> None:
+    """SIGTERM to the step's process group (a night, its dbt child...), SIGKILL after `grace` seconds."""
+    import signal
+
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _canonical_csv(conn, entity: str, where: str, path: Path) -> int:
@@ -157,17 +216,33 @@ def step_generate(work: Path, clients: int, months: int) -> dict:
     return {"rows": summary["unique_keys"]}
 
 
+def night_load_options(warehouse: Path):
+    """The loader's options as a night sets them (OPSCENTER_LOAD_MEMORY_LIMIT, default 2GB; temp storage
+    next to the warehouse), without the settle wait: the benchmark wrote its files itself. Without them
+    DuckDB's own memory limit (80 % of the machine's RAM) would apply and the step would not measure
+    the night's load."""
+    from orchestration.resources import LandingZoneResource
+
+    limit, temp = settings.load_memory_limit(), settings.load_temp_dir()
+    landing = LandingZoneResource(path="", settle_seconds=0, memory_limit=limit, temp_dir=temp)
+    return landing.load_options(str(warehouse))
+
+
 def step_load(work: Path, clients: int, months: int) -> dict:
-    """Every entity of the generated exports (GB18030, xlsx, Chinese headers...) into a fresh warehouse."""
+    """Every entity of the generated exports (GB18030, xlsx, Chinese headers...) into a fresh warehouse,
+    with the night's loader options; per entity, seconds and the process's RSS high-water mark after it."""
     import duckdb
 
     from orchestration.contract import ENTITIES
     from orchestration.loading import load_entity
 
+    options, entities = night_load_options(work / WAREHOUSE), {}
     with duckdb.connect(str(work / WAREHOUSE)) as conn:
         for entity in ENTITIES:
-            load_entity(conn, entity, work / "gen", load_id="bench", as_of_date=AS_OF)
-    return {}
+            t = time.perf_counter()
+            load_entity(conn, entity, work / "gen", load_id="bench", as_of_date=AS_OF, options=options)
+            entities[entity] = {"seconds": round(time.perf_counter() - t, 1), "peak_rss_mb": _peak_rss_mb()}
+    return {"memory_limit": options.memory_limit, "entities": entities}
 
 
 # facts that come into existence on a day: absent from the landing zone the day before
@@ -311,6 +386,34 @@ def dbt_log_breakdown(log: Path) -> dict:
     }
 
 
+def finished_nodes(log: Path) -> dict[str, float]:
+    """Seconds of every node that finished, by name, from a dbt debug log: also readable when dbt was
+    stopped before it wrote run_results.json."""
+    began: dict[str, tuple[str, float]] = {}
+    done: dict[str, float] = {}
+    for raw in log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []:
+        m = _LOG_LINE.match(raw)
+        if not m:
+            continue
+        h, mi, sec, thread, msg = m.groups()
+        t = int(h) * 3600 + int(mi) * 60 + float(sec)
+        if msg.startswith("Began running node "):
+            began[thread] = (msg.split()[-1], t)
+        elif msg.startswith("Finished running node ") and thread in began:
+            node, t0 = began.pop(thread)
+            done[node.split(".")[2]] = round(t - t0 + (86400 if t < t0 else 0), 1)  # type.package.name[.hash]
+    return done
+
+
+def stopped_dbt(logs: list[Path]) -> dict:
+    """What a stopped dbt did before the stop: nodes finished and the slowest of them (from its logs)."""
+    nodes: dict[str, float] = {}
+    for log in logs:
+        nodes.update(finished_nodes(log))
+    slowest = sorted(nodes.items(), key=lambda kv: -kv[1])[:8]
+    return {"nodes_finished": len(nodes), "slowest_finished": [[n, s] for n, s in slowest]}
+
+
 def _dbt_summary(target: Path) -> dict:
     results = json.loads((target / "run_results.json").read_text())["results"]
     by_type: dict[str, float] = {}
@@ -411,6 +514,42 @@ def step_quality(work: Path, clients: int, months: int) -> dict:
     return {"checks": len(outcomes), "failed": sorted(o.name for o in outcomes if not o.passed)}
 
 
+def step_publish(work: Path, clients: int, months: int) -> dict:
+    """A night's last step alone: publication (snapshot of marts and core, every report page, manifest,
+    masking check, seal) of the dbt step's warehouse into a fresh publish root, as the nightly job's
+    publish asset calls it. Works on a copy of the warehouse (made first, not timed), so it may run
+    beside the other steps."""
+    from orchestration.assets.publish import RenderContext
+    from orchestration.definitions import render_pages
+    from orchestration.publish import publish_run
+    from orchestration.publish.snapshot import dbt_descriptions
+
+    source, root = work / "publish_source.duckdb", work / "publish"
+    shutil.copy(work / WAREHOUSE, source)
+    shutil.rmtree(root, ignore_errors=True)
+    context = RenderContext(AS_OF.isoformat(), "bench")
+    t = time.perf_counter()
+    folder = publish_run(
+        source, root, as_of_date=AS_OF.isoformat(), run_id="bench", code_version="bench", checks=[],
+        render=lambda snapshot, pages: render_pages(snapshot, pages, context), schemas=("marts", "core"),
+        descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
+    )  # fmt: skip
+    seconds = time.perf_counter() - t
+    source.unlink()
+    return {"publish_seconds": round(seconds, 1), **published_files(folder)}
+
+
+def published_files(folder: Path) -> dict:
+    """What a published version holds: HTML pages and other files under pages/, bytes in all."""
+    files = [f for f in folder.rglob("*") if f.is_file()]
+    pages = [f for f in files if (folder / "pages") in f.parents]
+    return {
+        "html_pages": sum(f.suffix == ".html" for f in pages),
+        "other_page_files": sum(f.suffix != ".html" for f in pages),
+        "mb": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+    }
+
+
 def _night(work: Path, night: str, landing: str, as_of: dt.date) -> dict:
     """One `nightly` job in this process (env set before Dagster is imported); step times from the run."""
     env = _night_env(work, night, landing)
@@ -441,6 +580,7 @@ def night_step_seconds(dagster_home: Path) -> dict:
     stats = instance.get_run_step_stats(run.run_id)
     steps = {s.step_key: round(s.end_time - s.start_time, 1) for s in stats if s.start_time and s.end_time}
     return {
+        "run_id": run.run_id,
         "steps": dict(sorted(steps.items(), key=lambda kv: -kv[1])),
         "unfinished": sorted(s.step_key for s in stats if s.start_time and not s.end_time),
     }
@@ -493,8 +633,10 @@ def step_compare(work: Path, clients: int, months: int) -> dict:
 # ---------------------------------------------------------------------------------------------- driver
 
 
-def run_step(step: str, work: Path, clients: int, months: int) -> dict:
-    """Run one step in a fresh interpreter (output to work/logs/<step>.log); its result with timing."""
+def run_step(step: str, work: Path, clients: int, months: int, stop_at: float | None = None) -> dict:
+    """Run one step in a fresh interpreter (output to work/logs/<step>.log); its result with timing.
+    A step still running at `stop_at` is stopped; a stopped night is written down with its finished
+    and unfinished steps (read from its Dagster home)."""
     (work / "logs").mkdir(parents=True, exist_ok=True)
     out = work / "results" / f"{step}.json"
     out.parent.mkdir(exist_ok=True)
@@ -504,12 +646,60 @@ def run_step(step: str, work: Path, clients: int, months: int) -> dict:
     # a night runs `dbt` from PATH (orchestration/bin/dbt-child): this interpreter's, also when the
     # benchmark was started without activating its virtualenv
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]])}
-    with open(work / "logs" / f"{step}.log", "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=settings.REPO_ROOT, env=env)
-    if proc.returncode != 0 or not out.exists():
-        log_path = work / "logs" / f"{step}.log"
-        return {"error": f"exit {proc.returncode}, see {log_path}", "load_before": load_before}
+    log_path = work / "logs" / f"{step}.log"
+    watched = watch_process(cmd, log_path, env=env, cwd=settings.REPO_ROOT, stop_at=stop_at)
+    result = step_result(watched, out, log_path, load_before)
+    if watched["stopped"] and step in NIGHT_HOME:
+        home = Path(_night_env(work, NIGHT_HOME[step], "")["DAGSTER_HOME"])
+        result = stopped_night(result, night_step_seconds(home), stop_at)
+        result.update(stopped_dbt(sorted((settings.DBT_NIGHTS_DIR / result["run_id"]).glob("**/dbt.log"))))
+    elif watched["stopped"]:
+        result["error"] = f"stopped by --stop-at after {watched['seconds'] / 60:.0f} min"
+        if step in ("dbt", "dbt_next_day"):
+            target = work / ("target" if step == "dbt" else "target_next_day")
+            result.update(stopped_dbt([target / "logs" / "dbt.log"]))
+    (work / "results" / f"{step}.driver.json").write_text(json.dumps(result))
+    return result
+
+
+# the Dagster home of each night (yesterday's night and the incremental one share a warehouse)
+NIGHT_HOME = {
+    "night_full": "night_full",
+    "night_yesterday": "night_incremental",
+    "night_incremental": "night_incremental",
+}
+
+
+def stopped_night(result: dict, steps: dict, stop_at: float | None) -> dict:
+    """A night stopped at `stop_at`: written down like a finished one (its wall time up to the stop,
+    its finished steps' seconds, the unfinished ones), marked STOPPED."""
+    hour = dt.datetime.fromtimestamp(stop_at or time.time(), dt.UTC).strftime("%H:%M UTC")
+    return {
+        "success": False,
+        "stopped": f"stopped by the benchmark's --stop-at at {hour} after {result['seconds'] / 60:.0f} min",
+        "night_seconds": result["seconds"],
+        **steps,
+        **{
+            k: result[k]
+            for k in ("peak_rss_mb", "child_peak_rss_mb", "load_before", "load_after")
+            if k in result
+        },
+    }
+
+
+def step_result(watched: dict, out: Path, log_path: Path, load_before: list[float]) -> dict:
+    """A step's result: what it wrote itself, plus what its parent polled (its descendants' peak, e.g.
+    a process the step spawned); for a failed step, the polled wall time and peaks up to its end."""
+    if watched["returncode"] != 0 or not out.exists():
+        return {
+            "error": f"exit {watched['returncode']}, see {log_path}",
+            "load_before": load_before,
+            "load_after": _loadavg(),
+            **{k: watched[k] for k in ("seconds", "peak_rss_mb", "child_peak_rss_mb")},
+        }
     result = json.loads(out.read_text())
+    if watched["child_peak_rss_mb"] and "child_peak_rss_mb" not in result:
+        result["child_peak_rss_mb"] = watched["child_peak_rss_mb"]
     result.update(load_before=load_before, load_after=_loadavg())
     return result
 
@@ -536,7 +726,7 @@ def _s(r: dict | None, key: str = "seconds") -> str:
     if not r:
         return "not run"
     if "error" in r:
-        return "failed"
+        return f"failed after {r['seconds']}" if "seconds" in r else "failed"
     return str(r.get(key, ""))
 
 
@@ -553,7 +743,8 @@ def render_markdown(all_results: dict) -> str:
         "Steps: **generate** the demo firm (36 months unless stated); **load** every entity of the generated "
         "exports; **dbt** = one `dbt build` of every model and test; **floor** = the same compiled SQL "
         "(target/run/**) executed directly in DuckDB in the order dbt ran it; **ml** = renewal model + "
-        "12-month forecast backtest + forecast; **quality** = every GX suite of the gate. **Nights** run the "
+        "12-month forecast backtest + forecast; **quality** = every GX suite of the gate; **publish** = "
+        "publication alone (snapshot, every page, manifest) of the dbt step's warehouse. **Nights** run the "
         "real `nightly` Dagster job (load → dbt → ML → dbt → quality gate → publication with pages): "
         "**full** = fresh warehouse, every file; **incremental** = yesterday's warehouse (a full night as of "
         f"{YESTERDAY}) plus one day's drop (the rows updated on {AS_OF}), as of {AS_OF}; **compare** = every "
@@ -604,8 +795,23 @@ def render_markdown(all_results: dict) -> str:
 
 
 def _note(step: str, r: dict | None) -> str:
+    text = _step_note(step, r)
+    if r and r.get("child_peak_rss_mb") and not step.startswith("night"):
+        text += f"{'; ' if text else ''}its child processes' peak {r['child_peak_rss_mb']} MB"
+    return text
+
+
+def _step_note(step: str, r: dict | None) -> str:
+    if r and "nodes_finished" in r:  # a dbt stopped by --stop-at, or a night stopped in a dbt step
+        slow = ", ".join(f"{n} {s}" for n, s in r["slowest_finished"][:6])
+        before = f"dbt before the stop: {r['nodes_finished']} nodes finished, slowest {slow}"
+        return f"{_step_note(step, {k: v for k, v in r.items() if k != 'nodes_finished'})}; {before}"
     if not r or "error" in r:
         return (r or {}).get("error", "")
+    if step == "load" and "entities" in r:
+        per = ", ".join(f"{e} {v['seconds']} s" for e, v in r["entities"].items() if v["seconds"] >= 0.5)
+        rss = " → ".join(str(v["peak_rss_mb"]) for v in r["entities"].values())
+        return f"DuckDB memory_limit {r['memory_limit']}; {per}; VmHWM after each entity {rss} MB"
     if step in ("dbt", "dbt_next_day"):
         slow = ", ".join(f"{n} {s}" for n, s in r.get("slowest", [])[:5])
         text = f"{r['nodes']} nodes; node time {r.get('node_seconds', {})}; slowest: {slow}"
@@ -618,6 +824,11 @@ def _note(step: str, r: dict | None) -> str:
         return text
     if step == "floor":
         return f"{r['statements']} statements; SQL seconds {r['sql_seconds']}"
+    if step == "publish":
+        return (
+            f"publication alone {r['publish_seconds']} s: {r['html_pages']:,} HTML pages, "
+            f"{r['other_page_files']:,} other page files, {r['mb']} MB"
+        )
     if step == "quality":
         return f"{r['checks']} checks; failed: {', '.join(r['failed']) or 'none'}"
     if step == "split":
@@ -699,6 +910,31 @@ def _verdicts(res: dict) -> list[str]:
     return out
 
 
+def stop_instant(hhmm: str) -> float:
+    """`HH:MM` (UTC) as a time.time() instant: today's, or tomorrow's if that hour has passed today
+    by more than 12 hours (a run started late in the evening for the small hours)."""
+    now = dt.datetime.now(dt.UTC)
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if now - at > dt.timedelta(hours=12):
+        at += dt.timedelta(days=1)
+    return at.timestamp()
+
+
+def save_results(path: Path, size: str, entry: dict, step: str | None = None) -> dict:
+    """Write one size's entry into the results file as it is on disk now: another benchmark process
+    may have written other steps (or sizes) meanwhile, e.g. a night run beside the standalone steps in
+    the same work folder. Only `step`'s result and the entry's own fields are taken from `entry`."""
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    on_disk = stored.get(size, {})
+    if on_disk.get("work") != entry.get("work"):  # a new run of this size replaces the old one
+        on_disk = {"steps": entry["steps"]}
+    steps = {**on_disk["steps"], **({step: entry["steps"][step]} if step else {})}
+    stored[size] = {**on_disk, **{k: v for k, v in entry.items() if k != "steps"}, "steps": steps}
+    path.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+    return stored
+
+
 NOTES_MARKER = "<!-- hand-written notes below: kept when the tables above are regenerated -->"
 
 
@@ -736,6 +972,11 @@ def main(argv: list[str] | None = None) -> int:
         "--reuse", type=Path, default=None,
         help="run --steps in this kept work folder (one size), keeping the stored results of the others",
     )  # fmt: skip
+    parser.add_argument(
+        "--stop-at", type=stop_instant, default=None, metavar="HH:MM",
+        help="UTC hour at which a still running step is stopped (a night is written down as STOPPED with "
+        "its finished steps) and no further step starts, e.g. to hand the shared machine back",
+    )  # fmt: skip
     parser.add_argument("--step", choices=ALL, help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -751,7 +992,7 @@ def main(argv: list[str] | None = None) -> int:
     preflight(args.steps)
     results_json = args.out.with_suffix(".json")
     stored = json.loads(results_json.read_text()) if results_json.exists() else {}
-    for n in args.clients:
+    for n in [] if args.stop_at and time.time() >= args.stop_at else args.clients:
         uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         if args.reuse:
             work, entry = args.reuse, stored[str(n)]
@@ -768,13 +1009,16 @@ def main(argv: list[str] | None = None) -> int:
             }
         stored[str(n)] = entry
         for step in [s for s in ALL if s in args.steps]:
+            if args.stop_at and time.time() >= args.stop_at:
+                print(f"[{n}] {step}: not started (--stop-at)", file=sys.stderr, flush=True)
+                continue
             print(f"[{n}] {step} ...", file=sys.stderr, flush=True)
-            entry["steps"][step] = run_step(step, work, n, args.months)
+            entry["steps"][step] = run_step(step, work, n, args.months, args.stop_at)
             print(f"[{n}] {step}: {json.dumps(entry['steps'][step])[:400]}", file=sys.stderr, flush=True)
-            results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+            stored = save_results(results_json, str(n), entry, step)
             write_markdown(args.out, stored)
         entry["uptime_end"] = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-        results_json.write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+        stored = save_results(results_json, str(n), entry)
         write_markdown(args.out, stored)
         if not (args.keep or args.reuse):
             shutil.rmtree(work, ignore_errors=True)

@@ -43,3 +43,229 @@ def test_dbt_log_breakdown_of_a_log_without_a_run_is_empty(tmp_path):
     log = tmp_path / "dbt.log"
     log.write_text(LOG.split("Began running")[0].rsplit("\n", 1)[0], encoding="utf-8")
     assert dbt_log_breakdown(log) == {}
+
+
+# ------------------------------------------------------------------ memory of a step, polled from outside
+
+# allocates (and touches) `own` MB, starts a child that allocates `kid` MB, holds both, exits with `code`
+ALLOCATE = """
+import subprocess, sys, time
+own, kid, code = (int(a) for a in sys.argv[1:4])
+block = b"x" * (own << 20)
+if kid:
+    subprocess.run([sys.executable, "-c", f"import time; b = b'y' * ({kid} << 20); time.sleep(1.5)"])
+time.sleep(1.0)
+sys.exit(code)
+"""
+
+
+def _allocate(tmp_path, own: int, kid: int, code: int) -> dict:
+    import sys
+
+    from orchestration.benchmark import watch_process
+
+    cmd = [sys.executable, "-c", ALLOCATE, str(own), str(kid), str(code)]
+    return watch_process(cmd, tmp_path / "step.log")
+
+
+def test_watch_process_reports_the_step_peak_and_its_childrens_peak_separately(tmp_path):
+    watched = _allocate(tmp_path, own=240, kid=120, code=0)
+    assert watched["returncode"] == 0
+    assert watched["seconds"] >= 2.5  # the child's 1.5 s, then the parent's 1.0 s
+    # the interpreter itself adds ~10-30 MB to each allocation
+    assert 240 <= watched["peak_rss_mb"] < 240 + 60
+    assert 120 <= watched["child_peak_rss_mb"] < 120 + 60
+
+
+def test_a_failed_step_keeps_its_polled_time_and_peak(tmp_path):
+    from orchestration.benchmark import _note, _s, step_result
+
+    watched = _allocate(tmp_path, own=160, kid=0, code=3)
+    result = step_result(watched, tmp_path / "never_written.json", tmp_path / "step.log", [1.0, 1.0, 1.0])
+    assert result["error"] == f"exit 3, see {tmp_path / 'step.log'}"
+    assert 160 <= result["peak_rss_mb"] < 160 + 60
+    assert result["child_peak_rss_mb"] == 0
+    assert _s(result) == f"failed after {watched['seconds']}"
+    assert _note("generate", result) == result["error"]
+
+
+def test_a_steps_own_result_is_kept_and_the_polled_child_peak_added(tmp_path):
+    import json
+
+    from orchestration.benchmark import _note, step_result
+
+    out = tmp_path / "load.json"
+    out.write_text(json.dumps({"seconds": 9.0, "peak_rss_mb": 700}))
+    watched = {"returncode": 0, "seconds": 10.0, "peak_rss_mb": 690, "child_peak_rss_mb": 300}
+    result = step_result(watched, out, tmp_path / "log", [2.0, 0, 0])
+    # the step's own timing and VmHWM win over the parent's polled ones (which include the start-up)
+    assert (result["seconds"], result["peak_rss_mb"], result["child_peak_rss_mb"]) == (9.0, 700, 300)
+    assert _note("ml", result) == "its child processes' peak 300 MB"
+    # a night measures its dbt child itself; the parent's poll does not overwrite it
+    out.write_text(json.dumps({"seconds": 9.0, "peak_rss_mb": 700, "child_peak_rss_mb": 1300}))
+    assert step_result(watched, out, tmp_path / "log", [2.0, 0, 0])["child_peak_rss_mb"] == 1300
+
+
+def test_the_load_step_uses_the_nights_loader_options(tmp_path, monkeypatch):
+    from orchestration.benchmark import _note, night_load_options
+
+    monkeypatch.delenv("OPSCENTER_LOAD_MEMORY_LIMIT", raising=False)
+    monkeypatch.delenv("OPSCENTER_LOAD_TEMP_DIR", raising=False)
+    options = night_load_options(tmp_path / "warehouse.duckdb")
+    assert (options.memory_limit, options.temp_dir) == ("2GB", str(tmp_path / "warehouse.load_tmp"))
+    assert options.settle_seconds == 0
+    monkeypatch.setenv("OPSCENTER_LOAD_MEMORY_LIMIT", "3GB")
+    assert night_load_options(tmp_path / "warehouse.duckdb").memory_limit == "3GB"
+    entities = {
+        "clients": {"seconds": 0.2, "peak_rss_mb": 150},
+        "tasks": {"seconds": 12.5, "peak_rss_mb": 900},
+    }
+    assert _note("load", {"memory_limit": "2GB", "entities": entities}) == (
+        "DuckDB memory_limit 2GB; tasks 12.5 s; VmHWM after each entity 150 → 900 MB"
+    )
+
+
+# ------------------------------------------------------------------ stopping a run at a given hour
+
+# starts a grandchild that writes its pid and sleeps; both would run for a minute
+SLEEPERS = """
+import subprocess, sys, time
+kid = f"import os, time; open({sys.argv[1]!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+subprocess.Popen([sys.executable, "-c", kid])
+time.sleep(60)
+"""
+
+
+def test_a_step_running_at_stop_at_is_stopped_with_everything_it_started(tmp_path):
+    import sys
+    import time
+
+    from orchestration.benchmark import watch_process
+
+    pid_file = tmp_path / "grandchild.pid"
+    started = time.time()
+    watched = watch_process(
+        [sys.executable, "-c", SLEEPERS, str(pid_file)], tmp_path / "log", stop_at=started + 2
+    )
+    assert watched["stopped"] is True
+    assert watched["returncode"] == -15  # SIGTERM, within the grace period
+    assert 2 <= watched["seconds"] < 30
+    grandchild = int(pid_file.read_text())
+    time.sleep(0.2)
+    state = ""
+    try:  # gone, or at most a zombie not yet reaped by init
+        state = open(f"/proc/{grandchild}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        pass
+    assert state in ("", "Z")
+    assert not watch_process([sys.executable, "-c", "pass"], tmp_path / "log2", stop_at=time.time() + 60)[
+        "stopped"
+    ]
+
+
+def test_a_stopped_night_is_written_down_with_its_finished_and_unfinished_steps():
+    import datetime as dt
+
+    from orchestration.benchmark import _note, _verdicts, stopped_night
+
+    stop = dt.datetime(2026, 11, 30, 19, 5, tzinfo=dt.UTC).timestamp()
+    polled = {"error": "exit -15", "seconds": 1920.0, "peak_rss_mb": 2100, "child_peak_rss_mb": 3300,
+              "load_before": [5.0, 0, 0], "load_after": [6.0, 0, 0]}  # fmt: skip
+    steps = {"steps": {"dbt_models": 900.0, "raw__tasks": 400.0}, "unfinished": ["dbt_models_2"]}
+    night = stopped_night(polled, steps, stop)
+    assert night == {
+        "success": False,
+        "stopped": "stopped by the benchmark's --stop-at at 19:05 UTC after 32 min",
+        "night_seconds": 1920.0,
+        "steps": {"dbt_models": 900.0, "raw__tasks": 400.0},
+        "unfinished": ["dbt_models_2"],
+        "peak_rss_mb": 2100,
+        "child_peak_rss_mb": 3300,
+        "load_before": [5.0, 0, 0],
+        "load_after": [6.0, 0, 0],
+    }
+    assert _note("night_full", night) == (
+        "STOPPED (stopped by the benchmark's --stop-at at 19:05 UTC after 32 min); unfinished: dbt_models_2; "
+        "dbt child peak 3300 MB; slowest steps: dbt_models 900.0, raw__tasks 400.0"
+    )
+    verdicts = _verdicts({"steps": {"night_full": night}})
+    assert verdicts[0].startswith("- Full night: 32.0 min (target ≤ 15 min at 100k) — the run did not finish")
+    assert verdicts[1] == "- Largest peak RSS of any step or night process: 3300 MB (meets ≤ 4 GB)."
+
+
+def test_stop_at_is_the_next_such_hour_within_half_a_day():
+    import datetime as dt
+    import time
+
+    from orchestration.benchmark import stop_instant
+
+    now = dt.datetime.now(dt.UTC)
+    for hours, days_ahead in ((1, 0), (-1, 0), (-13, 1)):
+        at = now + dt.timedelta(hours=hours)
+        expected = at.replace(second=0, microsecond=0) + dt.timedelta(days=days_ahead)
+        assert stop_instant(f"{at:%H:%M}") == expected.timestamp()
+    assert stop_instant(f"{now:%H:%M}") <= time.time()
+
+
+def test_results_of_two_benchmark_processes_in_one_work_folder_are_merged(tmp_path):
+    import json
+
+    from orchestration.benchmark import save_results
+
+    path = tmp_path / "benchmarks.json"
+    path.write_text(json.dumps({"800": {"work": "/old", "steps": {"dbt": {"seconds": 1}}}}))
+    steps_run = {"work": "/w", "date": "d1", "steps": {"generate": {"seconds": 5}}}
+    save_results(path, "100000", steps_run, "generate")
+    # a second process (the night, --reuse of the same folder) starts from the file as it was then
+    night_run = json.loads(path.read_text())["100000"] | {"uptime_resumed": "later"}
+    steps_run["steps"]["load"] = {"seconds": 7}
+    save_results(path, "100000", steps_run, "load")
+    night_run["steps"]["night_full"] = {"night_seconds": 900}
+    stored = save_results(path, "100000", night_run, "night_full")
+    assert stored == json.loads(path.read_text())
+    assert stored["800"] == {"work": "/old", "steps": {"dbt": {"seconds": 1}}}
+    assert stored["100000"]["steps"] == {
+        "generate": {"seconds": 5},
+        "load": {"seconds": 7},
+        "night_full": {"night_seconds": 900},
+    }
+    assert stored["100000"]["uptime_resumed"] == "later"
+    # a new run of that size (another work folder) replaces the old one's steps
+    stored = save_results(path, "100000", {"work": "/w2", "steps": {"generate": {"seconds": 6}}}, "generate")
+    assert stored["100000"] == {"work": "/w2", "steps": {"generate": {"seconds": 6}}}
+
+
+def test_a_stopped_dbt_is_read_from_its_log_up_to_the_stop(tmp_path):
+    from orchestration.benchmark import _note, finished_nodes, stopped_dbt
+
+    log = tmp_path / "dbt.log"
+    log.write_text(LOG, encoding="utf-8")
+    assert finished_nodes(log) == {"a": 3.0, "b": 2.0, "not_null_a_x": 1.0}
+    # stopped while model a was still running: b alone had finished
+    stopped = tmp_path / "stopped.log"
+    stopped.write_text(LOG.split("SQL status: OK in 0.250")[0], encoding="utf-8")
+    assert stopped_dbt([stopped, tmp_path / "never_written.log"]) == {
+        "nodes_finished": 1,
+        "slowest_finished": [["b", 2.0]],
+    }
+    result = {"error": "stopped by --stop-at after 50 min", "seconds": 3000.0, **stopped_dbt([log])}
+    assert _note("dbt", result) == (
+        "stopped by --stop-at after 50 min; dbt before the stop: 3 nodes finished, "
+        "slowest a 3.0, b 2.0, not_null_a_x 1.0"
+    )
+
+
+def test_a_published_version_is_counted_by_pages_and_bytes(tmp_path):
+    from orchestration.benchmark import _note, published_files
+
+    version = tmp_path / "2026-11-20_bench"
+    (version / "pages" / "clients").mkdir(parents=True)
+    (version / "pages" / "index.html").write_bytes(b"x" * 1024)
+    (version / "pages" / "clients" / "index.html").write_bytes(b"x" * 2048)
+    (version / "pages" / "clients" / "C001.json").write_bytes(b"x" * 512)
+    (version / "snapshot.duckdb").write_bytes(b"x" * (2**20 - 3584))  # outside pages/: bytes only
+    counted = published_files(version)
+    assert counted == {"html_pages": 2, "other_page_files": 1, "mb": 1.0}
+    assert _note("publish", {"publish_seconds": 61.5, **counted}) == (
+        "publication alone 61.5 s: 2 HTML pages, 1 other page files, 1.0 MB"
+    )
