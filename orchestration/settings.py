@@ -70,6 +70,11 @@ SETTINGS = (
         "dbt executable started by orchestration/bin/dbt-child (dies with the night)",
     ),
     Setting("OPSCENTER_DBT_THREADS", "`2`", "dbt threads (read by dbt_project/profiles.yml)"),
+    Setting(
+        "OPSCENTER_DBT_MEMORY_LIMIT",
+        "`3GB`",
+        "DuckDB memory limit of dbt runs (read by dbt_project/profiles.yml; spills to `<warehouse>.tmp/` beyond it)",
+    ),
     Setting("OPSCENTER_CHROMIUM", "`/usr/bin/chromium`", "headless Chromium of the page tests (tests only)"),
 )
 
