@@ -112,7 +112,8 @@ def firm(tmp_path_factory):
     with duckdb.connect(str(path), read_only=True) as c:
         out["features"] = c.execute(
             "select contract_id, history_start_date, starts_before_history, observed_from, feature_date,"
-            " observed_months, complaints, complaints_per_12_months, invoices_due, invoices_due_per_12_months,"
+            " observed_months, complaints, complaints_per_12_months, invoices_due,"
+            " invoices_due_per_12_months,"
             " prior_history_observed from intermediate.int_contract_renewal_features order by contract_id"
         ).fetchall()
     with duckdb.connect(str(path)) as conn:
@@ -164,9 +165,9 @@ def test_forecast_still_runs(firm):
 
 
 def test_counts_are_rates_over_the_observed_months(firm):
-    start, d = dt.date(2026, 4, 1), dt.date
+    s, d, a = dt.date(2026, 4, 1), dt.date, pytest.approx
     assert firm["features"] == [
-        ("K1", start, True, start, d(2026, 5, 11), pytest.approx(1.31), 1, pytest.approx(9.1313), 0, 0.0, False),
-        ("K2", start, True, start, d(2026, 6, 30), pytest.approx(2.96), 0, 0.0, 1, pytest.approx(4.0583), False),
-        ("K3", start, True, start, d(2026, 6, 21), pytest.approx(2.66), 0, 0.0, 1, pytest.approx(4.5093), False),
+        ("K1", s, True, s, d(2026, 5, 11), a(1.31), 1, a(9.1313), 0, 0.0, False),
+        ("K2", s, True, s, d(2026, 6, 30), a(2.96), 0, 0.0, 1, a(4.0583), False),
+        ("K3", s, True, s, d(2026, 6, 21), a(2.66), 0, 0.0, 1, a(4.5093), False),
     ]
