@@ -14,14 +14,6 @@ Rules only: K1 churn_risk (low satisfaction, complaint), K2 high_value, K3 churn
 Actions: K1 "距到期仅剩 10 天，立即处理：…", by min(end, max(as_of + 7, end − 90)) = 07-07;
   K2 still more than 60 days out → the 60-days-ahead text, by max(07-14, 09-15 − 60 = 07-17) = 07-17;
   K3 churn within 90 days → the act-now text, by 07-07.
-Features over the observed window: the exports start on 2026-04-01 (the earliest invoice; payments
-and feedback start later, no tasks), after the contracts' 2026-01-01 start, so each is observed from
-2026-04-01 to its feature date (end − 60 days, or as_of if earlier); observed months = days / 30.4375:
-  K1 to 2026-05-11, 40 days = 1.31 months; 1 complaint → 12 × 30.4375 / 40 = 9.1313 per 12 months;
-     its invoice is due 06-15, after the feature date → 0 invoices.
-  K2 to 2026-06-30 (as_of), 90 days = 2.96 months; 1 invoice → 12 × 30.4375 / 90 = 4.0583 per 12 months.
-  K3 to 2026-06-21, 81 days = 2.66 months; 1 invoice → 12 × 30.4375 / 81 = 4.5093 per 12 months.
-The clients signed on 2023-01-01, before the history: their earlier contracts are unknown.
 With probabilities K1 0.95, K2 0.30, K3 0.90: K2 churn_risk (model), K3 still churn_risk (rule).
 """
 
@@ -109,13 +101,6 @@ def firm(tmp_path_factory):
             ).fetchall(),
         }
     out["rules"] = upcoming()
-    with duckdb.connect(str(path), read_only=True) as c:
-        out["features"] = c.execute(
-            "select contract_id, history_start_date, starts_before_history, observed_from, feature_date,"
-            " observed_months, complaints, complaints_per_12_months, invoices_due,"
-            " invoices_due_per_12_months,"
-            " prior_history_observed from intermediate.int_contract_renewal_features order by contract_id"
-        ).fetchall()
     with duckdb.connect(str(path)) as conn:
         write_table(conn, "renewal_scores", scores.assign(
             renewal_probability=scores["contract_id"].map({"K1": 0.95, "K2": 0.30, "K3": 0.90}),
@@ -162,12 +147,3 @@ def test_forecast_still_runs(firm):
     assert set(got) == {"month_1", "month_2", "month_3", "next_quarter"}
     assert all(isinstance(v, float) and v >= 0 for v in got.values())
     assert pd.notna(got["month_1"])
-
-
-def test_counts_are_rates_over_the_observed_months(firm):
-    s, d, a = dt.date(2026, 4, 1), dt.date, pytest.approx
-    assert firm["features"] == [
-        ("K1", s, True, s, d(2026, 5, 11), a(1.31), 1, a(9.1313), 0, 0.0, False),
-        ("K2", s, True, s, d(2026, 6, 30), a(2.96), 0, 0.0, 1, a(4.0583), False),
-        ("K3", s, True, s, d(2026, 6, 21), a(2.66), 0, 0.0, 1, a(4.5093), False),
-    ]

@@ -4,22 +4,7 @@
 -- example (an ended contract) and a scored one (ending soon) are described by the same kind of facts.
 -- Used by orchestration/models/renewal.py: trains on rows whose renewal_window_closed (label
 -- renewed_within_30d) and scores contracts in force ending within 180 days.
--- The exports start somewhere (history_start_date: the earliest invoice, payment, task or feedback
--- date): nothing before it exists, so counts are measured over the observed window only, from
--- greatest(start_date, history_start_date) to feature_date, and published as rates per observed
--- 12 months; the client's earlier contracts count only when they started inside the history, so a
--- contract running when the history starts reads the same before and after its first renewal.
-with history as (
-    select min(first_date) as history_start_date
-    from (
-        select min(issue_date) as first_date from {{ ref('fct_invoices') }}
-        union all select min(paid_date) from {{ ref('fct_payments') }}
-        union all select min(due_date) from {{ ref('fct_tasks') }}
-        union all select min(feedback_date) from {{ ref('fct_feedback') }}
-    ) as firsts
-),
-
-contracts_dated as (
+with contracts as (
     select
         k.*,
         greatest(
@@ -28,23 +13,12 @@ contracts_dated as (
         ) as feature_date,
         c.industry,
         c.taxpayer_type,
-        c.signed_date as client_signed_date,
-        coalesce(h.history_start_date, k.start_date) as history_start_date
+        c.signed_date as client_signed_date
     from {{ ref('dim_contracts') }} as k
     inner join {{ ref('dim_clients') }} as c on c.client_id = k.client_id
-    cross join history as h
     where k.billing_cycle <> 'one_off'
       and k.start_date <= {{ as_of() }}
       and k.effective_signed_date <= {{ as_of() }}
-),
-
-contracts as (
-    select
-        *,
-        greatest(start_date, history_start_date) as observed_from,
-        -- observed months, in days / (365.25 / 12); rates divide by at least one month
-        greatest(feature_date - greatest(start_date, history_start_date), 0) / (365.25 / 12) as observed_months
-    from contracts_dated
 ),
 
 successors as (
@@ -64,7 +38,6 @@ invoice_behaviour as (
     inner join {{ ref('fct_invoices') }} as i
         on i.contract_id = k.contract_id
         and not i.is_void
-        and i.due_date >= k.observed_from
         and i.due_date < k.feature_date
     group by k.contract_id
 ),
@@ -78,7 +51,7 @@ channels as (
     from contracts as k
     inner join {{ ref('fct_payments') }} as p
         on p.resolved_client_id = k.client_id
-        and p.paid_date between k.observed_from and k.feature_date
+        and p.paid_date between k.start_date and k.feature_date
     group by k.contract_id, p.channel
 ),
 
@@ -90,7 +63,7 @@ feedback as (
     from contracts as k
     inner join {{ ref('fct_feedback') }} as f
         on f.client_id = k.client_id
-        and f.feedback_date between k.observed_from and k.feature_date
+        and f.feedback_date between k.start_date and k.feature_date
     group by k.contract_id
 ),
 
@@ -104,12 +77,11 @@ task_delays as (
     inner join {{ ref('fct_tasks') }} as t
         on t.client_id = k.client_id
         and t.status_as_of <> 'cancelled'
-        and t.due_date between k.observed_from and k.feature_date
+        and t.due_date between k.start_date and k.feature_date
     group by k.contract_id
 ),
 
--- the client's other contracts whose renewal outcome was known by the feature date, counted only
--- when they started inside the history (earlier ones, and what came before them, are unknown)
+-- the client's other contracts whose renewal outcome was known by the feature date
 prior_outcomes as (
     select
         k.contract_id,
@@ -120,7 +92,6 @@ prior_outcomes as (
         on p.client_id = k.client_id
         and p.contract_id <> k.contract_id
         and p.end_date + 30 < k.feature_date
-        and p.start_date >= k.history_start_date
     group by k.contract_id
 ),
 
@@ -142,20 +113,13 @@ final as (
         k.renewal_count,
         coalesce(po.prior_contracts_ended, 0) as prior_contracts_ended,
         po.prior_renewed_share,
-        coalesce(k.client_signed_date, k.start_date) >= k.history_start_date as prior_history_observed,
-        k.history_start_date,
-        k.start_date < k.history_start_date as starts_before_history,
-        k.observed_from,
-        round(k.observed_months, 2) as observed_months,
         datediff('month', k.client_signed_date, k.feature_date) as client_tenure_months,
         coalesce(ib.invoices_due, 0) as invoices_due,
-        round(coalesce(ib.invoices_due, 0) * 12 / greatest(k.observed_months, 1), 4) as invoices_due_per_12_months,
         coalesce(ib.avg_days_late, 0) as avg_days_late,
         coalesce(ib.overdue_share, 0) as overdue_share,
         coalesce(ch.channel, 'none') as main_channel,
         f.avg_satisfaction,
         coalesce(f.complaints, 0) as complaints,
-        round(coalesce(f.complaints, 0) * 12 / greatest(k.observed_months, 1), 4) as complaints_per_12_months,
         coalesce(td.late_task_share, 0) as late_task_share,
         coalesce(td.avg_task_days_late, 0) as avg_task_days_late,
         k.renewed_by_contract_id is not null as is_renewed,
