@@ -73,7 +73,7 @@ SETTINGS = (
     Setting(
         "OPSCENTER_DBT_MEMORY_LIMIT",
         "`3GB`",
-        "DuckDB memory limit of dbt runs (read by dbt_project/profiles.yml; spills to `<warehouse>.tmp/` beyond it)",
+        "DuckDB memory limit of dbt runs (read by dbt_project/profiles.yml; spills beyond it)",
     ),
     Setting("OPSCENTER_CHROMIUM", "`/usr/bin/chromium`", "headless Chromium of the page tests (tests only)"),
 )
