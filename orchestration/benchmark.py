@@ -138,7 +138,13 @@ def watch_process(
     t, stopped = time.perf_counter(), False
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_default_sigterm,
         )
         with ChildPeak(root=proc.pid) as watch:
             while (returncode := _wait(proc, stop_at)) is None:
@@ -151,6 +157,16 @@ def watch_process(
         "child_peak_rss_mb": watch.peak_mb,
         "stopped": stopped,
     }
+
+
+def _default_sigterm() -> None:
+    """In the step's process before exec: SIGTERM with its default action and unblocked. An ignored or
+    blocked signal is inherited through exec (seen under the test runner's worker processes), and the
+    step would then run on until the SIGKILL after the grace period."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def _wait(proc: subprocess.Popen, stop_at: float | None) -> int | None:

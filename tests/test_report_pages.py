@@ -7,6 +7,7 @@ its `current/pages` folder on 127.0.0.1.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 import duckdb
 import pytest
@@ -103,11 +104,14 @@ def test_cockpit_month_to_date_card_compares_the_same_days(site, chromium, night
     page, watch = _load(chromium, f"{site}index.html")
     card = page.locator(".big-value", has_text="本月回款")
     assert card.locator(".bv-title").inner_text() == "本月回款（本月至今）"
-    assert card.locator(".bv-value").inner_text() == format_value(
-        round(float(mtd) / 10000, 2), '"¥"#,##0.00"万"'
-    )
+
+    # 四舍五入 on the exact decimal amounts (float round() would turn 0.045 into 0.04)
+    def wan(amount):
+        return float((amount / 10000).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+    assert card.locator(".bv-value").inner_text() == format_value(wan(mtd), '"¥"#,##0.00"万"')
     comparison = card.locator(".bv-comparison").inner_text()
-    change = round(float(mtd - prev) / 10000, 2)
+    change = wan(mtd - prev)
     assert comparison.endswith("较上月同期")
     assert format_value(abs(change), '"¥"#,##0.00"万"') in comparison
     assert "较上月同期（2026-10-01 至 2026-10-20" in page.inner_text("main")
