@@ -33,6 +33,17 @@ def _load(chromium, url):  # noqa: F811
     return page, watch
 
 
+def _cards(page) -> dict[str, str]:
+    """The page's BigValue cards: title -> shown value, in page order."""
+    return dict(
+        zip(
+            page.locator(".bv-title").all_inner_texts(),
+            page.locator(".bv-value").all_inner_texts(),
+            strict=True,
+        )
+    )
+
+
 def _charts(page):
     return page.evaluate(
         """() => Array.from(document.querySelectorAll('.chart-canvas')).map(el => {
@@ -158,13 +169,7 @@ def test_renewals_cards_and_segment_chart_show_the_upcoming_list(site, chromium,
             ).fetchall()
         )
     page, watch = _load(chromium, f"{site}renewals.html")
-    cards = dict(
-        zip(
-            page.locator(".bv-title").all_inner_texts(),
-            page.locator(".bv-value").all_inner_texts(),
-            strict=True,
-        )
-    )
+    cards = _cards(page)
     assert cards["窗口内到期合同"] == format_value(n, "num0")
     # the window comes from the mart (dbt var renewal_window_days, 90 by default), not from page text
     assert "未来 90 天内到期、尚未续签的合同" in page.locator("body").inner_text()
@@ -373,13 +378,7 @@ def test_client_and_progress_shells_from_file_url_show_the_marts_numbers(night, 
     shell = (pages / "clients" / "index.html").as_uri()
     for client_id, open_receivable, invoices in clients:
         page, errors = open_file(chromium, f"{shell}?client_id={client_id}")
-        cards = dict(
-            zip(
-                page.locator(".bv-title").all_inner_texts(),
-                page.locator(".bv-value").all_inner_texts(),
-                strict=True,
-            )
-        )
+        cards = _cards(page)
         assert cards["未收余额"] == format_value(open_receivable, '"¥"#,##0.00')
         assert f"（{client_id}）" in page.inner_text("h2")
 
