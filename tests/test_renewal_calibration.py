@@ -45,6 +45,8 @@ def _rows(ends: list[dt.date], renewed: int, closed: bool = True, state: str = "
     for i, end in enumerate(ends):
         row = {c: "x" for c in renewal.CATEGORICAL} | {c: 1.0 for c in renewal.NUMERIC}
         row |= {
+            "feature_window_days": 300.0,
+            "feedback_observed_days": 300.0,  # fully observed: nothing to fill in
             "end_date": end,
             "feature_date": end - dt.timedelta(days=60),
             "renewal_window_closed": closed,

@@ -74,13 +74,15 @@ NUMERIC = [
     "avg_task_days_late",
 ]
 FEATURES = CATEGORICAL + NUMERIC
+# counts whose export may start inside a contract's feature window: (count, days observed, window days)
+PARTLY_OBSERVED_COUNTS = [("complaints", "feedback_observed_days", "feature_window_days")]
 
 
 def load_features(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     frame = conn.execute("select * from intermediate.int_contract_renewal_features order by contract_id").df()
     for col in CATEGORICAL:
         frame[col] = frame[col].astype("object").where(frame[col].notna(), "unknown").astype(str)
-    for col in NUMERIC:
+    for col in NUMERIC + [c for _, *days in PARTLY_OBSERVED_COUNTS for c in days]:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     for col in ("end_date", "feature_date"):
         frame[col] = pd.to_datetime(frame[col]).dt.date
@@ -167,6 +169,22 @@ class CalibratedRenewalModel:
         return 1 / (1 + np.exp(-(raw + self.shift)))
 
 
+def fill_unobserved(train: pd.DataFrame, *frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """Counts measured over a feature window that their export covers only in part (the feedback export
+    starts after the contract did): the unobserved days are filled at the training rows' observed rate
+    (Σ count ÷ Σ observed days), so "not observed" is not read as "none" — otherwise the oldest training
+    rows look better behaved than the contracts scored, and the model under-predicts them. Fully
+    observed rows are unchanged; the rate comes from `train` only. Returns [train, *frames] filled."""
+    out = [f.copy() for f in (train, *frames)]
+    for count, observed, window in PARTLY_OBSERVED_COUNTS:
+        days = train[observed].sum() if len(train) else 0.0
+        rate = float(train[count].sum() / days) if days > 0 else 0.0
+        for f in out:
+            if len(f):
+                f[count] = f[count] + rate * (f[window] - f[observed]).clip(lower=0)
+    return out
+
+
 def fit_predict(
     train: pd.DataFrame, target: pd.DataFrame, known_by: dt.date, model: str = MODEL_NAME
 ) -> tuple[np.ndarray, str]:
@@ -179,6 +197,7 @@ def fit_predict(
         return np.full(len(target), float(y.mean())), BASELINE_NAME
     if target.empty:
         return np.array([]), model
+    train, target = fill_unobserved(train, target)
     if model == PLAIN_NAME:
         return _logistic(1.0).fit(train[FEATURES], y).predict_proba(target[FEATURES])[:, 1], PLAIN_NAME
     return CalibratedRenewalModel().fit(train, known_by).predict(target), MODEL_NAME

@@ -4,7 +4,18 @@
 -- example (an ended contract) and a scored one (ending soon) are described by the same kind of facts.
 -- Used by orchestration/models/renewal.py: trains on rows whose renewal_window_closed (label
 -- renewed_within_30d) and scores contracts in force ending within 180 days.
-with contracts as (
+-- An export's history starts somewhere (real firms' feedback systems are often younger than their
+-- billing): feedback_observed_days says how much of a contract's feature window the feedback export
+-- covers, so the model can tell "no complaint" from "not observed" (renewal.py fills the unobserved
+-- part of `complaints` at the training rows' observed rate).
+with feedback_history as (
+    -- the first day the feedback export covers (null: no feedback exported at all)
+    select min(feedback_date) as observed_from
+    from {{ ref('fct_feedback') }}
+    where feedback_date <= {{ as_of() }}
+),
+
+contracts as (
     select
         k.*,
         greatest(
@@ -106,6 +117,11 @@ final as (
         k.start_date,
         k.end_date,
         k.feature_date,
+        k.feature_date - k.start_date as feature_window_days,
+        case
+            when fh.observed_from is null then 0
+            else greatest(0, k.feature_date - greatest(k.start_date, fh.observed_from))
+        end as feedback_observed_days,
         k.state_as_of,
         cast(k.fee_per_cycle as double) as fee_per_cycle,
         cast(k.annualized_value as double) as annualized_value,
@@ -133,6 +149,7 @@ final as (
     left join feedback as f on f.contract_id = k.contract_id
     left join task_delays as td on td.contract_id = k.contract_id
     left join prior_outcomes as po on po.contract_id = k.contract_id
+    cross join feedback_history as fh
 )
 
 select * from final
