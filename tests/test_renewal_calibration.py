@@ -2,8 +2,8 @@
 what intermediate.int_contract_renewal_features would hold), as of 2026-11-20, hold-out cutoff
 2025-11-20 (12 months). Every contract looks the same (identical features), so a model can only learn a rate:
 
-  old training rows      100 contracts ending 2023-07 .. 2025-02, 90 renewed (90 %)
-  recent training rows    50 contracts ending 2025-05 .. 2025-09 (label matured in the 6 months
+  old training rows      100 contracts ending 2022-07 .. 2024-02, 90 renewed (90 %)
+  recent training rows    50 contracts ending 2025-05 .. 2025-09 (label matured in the 12 months
                           before the cutoff: 2025-06-30 .. 10-30), 30 renewed (60 %)
   hold-out                40 contracts ending 2026-04 .. 2026-08 (window closed by as_of), 24 renewed (60 %)
   not yet mature           5 contracts ending 2026-10-31: window open until 11-30 > as_of, no outcome yet
@@ -67,7 +67,7 @@ def _cycle(first: str, months: int, n: int) -> list[dt.date]:
 @pytest.fixture(scope="module")
 def features():
     rows = (
-        _rows(_cycle("2023-07", 20, 100), 90)
+        _rows(_cycle("2022-07", 20, 100), 90)
         + _rows(_cycle("2025-05", 5, 50), 30)
         + _rows(_cycle("2026-04", 5, 40), 24)
         + _rows([dt.date(2026, 10, 31)] * 5, 0, closed=False)

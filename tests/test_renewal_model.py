@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pandas as pd
 import pytest
 
 from orchestration.contract import ENTITIES
@@ -174,3 +175,18 @@ def test_comparison_states_whether_the_calibration_target_is_met(demo):
             )
             ** 0.5
         )
+
+
+def test_feedback_observed_days_count_the_feature_window_the_export_covers(demo):
+    """Recomputed in pandas from the loaded feedback rows: the days between the contract's start (or the
+    feedback export's first date, if later) and its feature date; the demo's feedback starts a year
+    after its contracts, so both full and partial windows occur."""
+    conn = demo["conn"]
+    first = pd.Timestamp(conn.execute("select min(feedback_date) from core.fct_feedback").fetchone()[0])
+    f = conn.execute("select * from intermediate.int_contract_renewal_features").df()
+    start, feature = pd.to_datetime(f["start_date"]), pd.to_datetime(f["feature_date"])
+    window = (feature - start).dt.days
+    observed = (feature - start.clip(lower=first)).dt.days.clip(lower=0)
+    assert f["feature_window_days"].tolist() == window.tolist()
+    assert f["feedback_observed_days"].tolist() == observed.tolist()
+    assert (observed == 0).any() and (observed == window).any() and ((observed > 0) & (observed < window)).any()

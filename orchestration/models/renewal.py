@@ -17,6 +17,8 @@ not reach back that far is split at as_of − SHORT_HOLDOUT_MONTHS, 6):
   follows the latest renewal rate rather than the mix of the whole history;
 - `logistic_regression`: a plain logistic regression on the same features, every training row;
 - `constant_rate`: the training renewal rate for every contract.
+Both regressions see `complaints` with the days before the feedback export's first date filled in at
+the training rows' observed rate (`fill_unobserved`), so "not observed" does not read as "none".
 The published scores come from the one of these with the lowest hold-out Brier score (metric
 `is_published` = 1 in the evaluation), refitted on every closed contract. Too little
 history (under MIN_TRAIN_ROWS labelled rows, or one class) → the constant rate; no labelled row at
@@ -45,7 +47,7 @@ HOLDOUT_MONTHS = 12  # twice a 6-month hold-out's labels: ~0.7 × its sampling n
 SHORT_HOLDOUT_MONTHS = 6  # when a 12-month split leaves no trainable history
 SCORE_HORIZON_DAYS = 180
 MIN_TRAIN_ROWS = 30  # below this (or one class only) the constant rate is the honest prediction
-CALIBRATION_MONTHS = 6  # the intercept is re-estimated on the labels matured in this last window
+CALIBRATION_MONTHS = 12  # the intercept is re-estimated on the labels matured in this last window
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0)  # inverse regularisation strengths tried by time-ordered CV
 CV_SPLITS = 3
 HALF_LIFE_MONTHS = 12  # an example's weight halves for every this many months of label age
