@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from orchestration.publish import PersonalDataLeak, find_unmasked_personal_data, publisher, scanner, snapshot
-from orchestration.publish.masking import MIN_PII_BYTES, install_macros, mask_text
+from orchestration.publish.masking import MIN_PII_CHARS, install_macros, mask_text
 from tests.test_publish import make_warehouse, publish
 
 PHONE = "13987654321"  # in marts.mart_client_overview.last_feedback (free text)
@@ -188,9 +188,10 @@ def test_a_table_is_not_trusted_for_a_linked_file_it_does_not_match(tmp_path: Pa
 @pytest.mark.parametrize(
     ("text", "holds_one"),
     [
-        (PHONE, True),  # 11 bytes: the shortest value that can hold a number
+        (PHONE, True),  # 11 characters: the shortest value that can hold a number
         (f"电话{PHONE}", True),
-        ("１３９８７６５４３２１", True),  # full-width digits, 33 bytes
+        ("１３９８７６５４３２１", True),  # full-width digits: 11 characters, 33 bytes
+        ("增值税一般纳税人月度申报", False),  # 12 characters, no number
         ("9131 0115 MA1K 4ABC 12", True),  # a spaced credit code
         ("1398765432", False),  # 10 digits: not a mobile number
         ("2026-11-20", False),
@@ -200,7 +201,7 @@ def test_a_table_is_not_trusted_for_a_linked_file_it_does_not_match(tmp_path: Pa
 def test_length_test_keeps_every_number_masked(text: str, holds_one: bool):
     """The SQL masking with its length test in front masks exactly what the Python twin (no length
     test) masks, down to the shortest number."""
-    assert len(PHONE.encode()) == MIN_PII_BYTES
+    assert len(PHONE) == MIN_PII_CHARS
     with duckdb.connect() as con:
         install_macros(con)
         masked, found = con.execute("SELECT mask_text(?), pii_found(?)", [text, text]).fetchone()

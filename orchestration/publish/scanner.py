@@ -10,7 +10,7 @@ Each published table's data is regex-scanned once: a Parquet file whose content 
 (fingerprint.py: names, types, rows, row hashes) equals a table of a scanned database is the same data,
 so it gets that table's findings without a second scan; and a table whose fingerprint equals a
 Parquet file already scanned clean (`skip`: hard-linked from the previous version) is not scanned
-again. Only values of at least MIN_PII_BYTES bytes go through the regular expressions.
+again. Only values of at least MIN_PII_CHARS characters go through the regular expressions.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from orchestration.publish import masking
 from orchestration.publish.fingerprint import fingerprint
 from orchestration.publish.masking import (
     CC_IN_TEXT,
-    MIN_PII_BYTES,
+    MIN_PII_CHARS,
     PHONE_IN_TEXT,
     PII_IN_TEXT,
     count_personal_data,
@@ -106,7 +106,7 @@ def _column_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[
         # too short to hold a number stays too short
         text = f"CASE WHEN contains({v}, '\\u') THEN {unescape_sql(v)} ELSE {v} END"
         picks.append(
-            f"CASE WHEN strlen({v}) >= {MIN_PII_BYTES} AND regexp_matches({text}, '{_sql(PII_IN_TEXT)}') "
+            f"CASE WHEN length({v}) >= {MIN_PII_CHARS} AND regexp_matches({text}, '{_sql(PII_IN_TEXT)}') "
             f"THEN {text} END AS c{i}"
         )
         aggs.append(f"count(*) FILTER (WHERE regexp_matches(c{i}, '{_sql(PHONE_IN_TEXT)}'))")
