@@ -63,9 +63,12 @@ def find_unmasked_personal_data(
     folder = Path(folder)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-    todo = [p for p in files if skip is None or not skip(p)]
+    skipped = {p for p in files if skip is not None and skip(p)}
+    todo = [p for p in files if p not in skipped]
     # fingerprints of Parquet files already scanned clean: a table with the same content is clean too
-    clean = {_parquet_fingerprint(p, config) for p in files if p.suffix == ".parquet" and p not in todo}
+    clean = set()
+    if any(p.suffix in DUCKDB_SUFFIXES for p in todo):
+        clean = {_parquet_fingerprint(p, config) for p in sorted(skipped) if p.suffix == ".parquet"}
     tables: dict[str, list[str]] = {}  # fingerprint of a scanned table -> its findings
     found: dict[Path, list[str]] = {}
     for path in todo:
