@@ -79,6 +79,10 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             memory_limit=settings.load_memory_limit(),
             temp_dir=settings.load_temp_dir(),
         ),
-        "publisher": PublishResource(publish_root=str(settings.publish_dir())),
+        "publisher": PublishResource(
+            publish_root=str(settings.publish_dir()),
+            memory_limit=settings.publish_memory_limit(),
+            temp_dir=settings.publish_temp_dir(),
+        ),
         "dbt": dbt_resource(),
     }

@@ -30,6 +30,16 @@ SETTINGS = (
     Setting("OPSCENTER_RAW_DIR", "`data/raw`", "landing zone: one folder per entity"),
     Setting("OPSCENTER_WAREHOUSE", "`data/warehouse/opscenter.duckdb`", "the working DuckDB warehouse"),
     Setting("OPSCENTER_PUBLISH_DIR", "`reports/published`", "published versions and `current`"),
+    Setting(
+        "OPSCENTER_PUBLISH_MEMORY_LIMIT",
+        "`2GB`",
+        "DuckDB memory limit while the snapshot is built and scanned (spills to disk beyond it)",
+    ),
+    Setting(
+        "OPSCENTER_PUBLISH_TEMP_DIR",
+        "(none: a hidden folder beside the version being built)",
+        "DuckDB temp folder of the snapshot build",
+    ),
     Setting("OPSCENTER_QUALITY_DIR", "`data/quality`", "each run's gate results and data docs"),
     Setting(
         "OPSCENTER_QUALITY_CONFIG",
@@ -139,6 +149,16 @@ def dagster_url() -> str:
     """Base URL of the Dagster UI for links in ops alerts (OPSCENTER_DAGSTER_URL), e.g.
     http://dagster.firm.local:3000; default the local `make dev` address."""
     return os.environ.get("OPSCENTER_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
+
+
+def publish_memory_limit() -> str:
+    """Publisher: DuckDB memory_limit of the snapshot build and its PII scan (spills beyond it)."""
+    return os.environ.get("OPSCENTER_PUBLISH_MEMORY_LIMIT", "2GB")
+
+
+def publish_temp_dir() -> str:
+    """Publisher: DuckDB temp_directory of the snapshot build ('' = beside the version being built)."""
+    return os.environ.get("OPSCENTER_PUBLISH_TEMP_DIR", "")
 
 
 def load_settle_seconds() -> float:

@@ -18,7 +18,7 @@ from orchestration.digest import send_digest
 from orchestration.night_guard import NightGuardResource
 from orchestration.ops_alerts import send_ops_alert
 from orchestration.publish import current_version, publish_run
-from orchestration.publish.snapshot import dbt_descriptions
+from orchestration.publish.snapshot import DEFAULT_MEMORY_LIMIT, dbt_descriptions
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
@@ -32,6 +32,8 @@ class PublishResource(dg.ConfigurableResource):
 
     publish_root: str
     keep: int = 7
+    memory_limit: str = DEFAULT_MEMORY_LIMIT  # DuckDB's, while the snapshot is built and scanned
+    temp_dir: str = ""  # DuckDB's spill folder ('' = beside the version being built)
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ def build_publish_asset(
             checks=checks,
             render=None if render is None else lambda snapshot, pages: render(snapshot, pages, page_context),
             keep=publisher.keep,
+            memory_limit=publisher.memory_limit,
+            temp_dir=publisher.temp_dir,
             attachments=attachments,
             make_current=context.run.tags.get(MAKE_CURRENT_TAG) == "1",
             descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),

@@ -28,9 +28,11 @@ from pathlib import Path
 
 from orchestration.publish.scanner import find_unmasked_personal_data, scanner_version
 from orchestration.publish.snapshot import (
+    DEFAULT_MEMORY_LIMIT,
     DEFAULT_SCHEMAS,
     DEFAULT_TABLES,
     Descriptions,
+    Reusable,
     Snapshot,
     build_snapshot,
 )
@@ -73,13 +75,17 @@ def publish_run(
     on_stage: StageHook | None = None,
     make_current: bool = False,
     descriptions: Descriptions | None = None,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    temp_dir: Path | str = "",
 ) -> Path:
     """Publish the warehouse's public tables as version `<as_of_date>_<run_id>` and make it current.
 
     `render(snapshot, pages_dir)` writes the pages; any exception aborts the publish (nothing new
     is visible). `attachments` maps a folder name in the version to a folder copied in (e.g. the
     quality gate's data docs); `descriptions` become table/column comments in the snapshot (see
-    `snapshot.dbt_descriptions`). `on_stage(name)` is called at each step (tests kill the process there).
+    `snapshot.dbt_descriptions`). `memory_limit` bounds DuckDB while the snapshot is built and scanned;
+    beyond it DuckDB spills to `temp_dir` (default: a hidden folder beside the version being built,
+    removed afterwards). `on_stage(name)` is called at each step (tests kill the process there).
     A night older than the current publication (a rerun of an earlier date) is published and kept
     but does not become current unless `make_current`. Returns the final version folder.
     """
@@ -96,7 +102,17 @@ def publish_run(
         known = _verified_files(publish_root)
         try:
             stage("snapshot")
-            snapshot = _write_snapshot(Path(warehouse), incoming, schemas, tables, descriptions)
+            spill = Path(temp_dir) if temp_dir else publish_root / f"{INCOMING_PREFIX}{name}.tmp"
+            snapshot = _write_snapshot(
+                Path(warehouse),
+                incoming,
+                schemas,
+                tables,
+                descriptions,
+                reuse=_reusable_tables(publish_root, known),
+                memory_limit=memory_limit,
+                temp_dir=spill,
+            )
             stage("pages")
             _write_pages(incoming, render)
             _copy_attachments(incoming, attachments or {})
@@ -115,7 +131,7 @@ def publish_run(
             _write_json(incoming / MANIFEST, manifest)
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
-                _refuse_personal_data(incoming, known)
+                _refuse_personal_data(incoming, known, memory_limit=memory_limit)
             _seal(incoming)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
@@ -150,18 +166,45 @@ def _write_snapshot(
     schemas: tuple[str, ...],
     tables: tuple[str, ...],
     descriptions: Descriptions | None,
+    *,
+    reuse: dict[str, Reusable],
+    memory_limit: str,
+    temp_dir: Path,
 ) -> Snapshot:
-    """The read-only DuckDB snapshot and its Parquet copies, inside the version being built."""
-    snapshot = build_snapshot(
-        warehouse,
-        incoming / SNAPSHOT,
-        incoming / PARQUET_DIR,
-        schemas=tuple(schemas),
-        tables=tuple(tables),
-        descriptions=descriptions,
-    )
+    """The read-only DuckDB snapshot and its Parquet copies, inside the version being built; DuckDB's
+    spill folder `temp_dir` is removed afterwards (a killed run's is cleared by the next publish)."""
+    try:
+        snapshot = build_snapshot(
+            warehouse,
+            incoming / SNAPSHOT,
+            incoming / PARQUET_DIR,
+            schemas=tuple(schemas),
+            tables=tuple(tables),
+            descriptions=descriptions,
+            reuse=reuse,
+            memory_limit=memory_limit,
+            temp_directory=temp_dir,
+        )
+    finally:
+        if temp_dir.name.startswith(INCOMING_PREFIX):  # our own, not a configured shared folder
+            shutil.rmtree(temp_dir, ignore_errors=True)
     os.chmod(incoming / SNAPSHOT, READ_ONLY)
     return snapshot
+
+
+def _reusable_tables(publish_root: Path, known: dict[tuple[int, int], dict]) -> dict[str, Reusable]:
+    """The current version's tables whose Parquet file is verified (`known`: sealed, same size, scanned
+    by this scanner): the snapshot hard-links such a file instead of writing it again when the table's
+    source fingerprint is unchanged, so an unchanged table costs neither time nor space."""
+    name = current_version(publish_root)
+    manifest = (_read_json(publish_root / name / MANIFEST) or {}) if name and known else {}
+    reuse = {}
+    for t in manifest.get("tables", []):
+        parquet = publish_root / name / t.get("parquet", "")
+        verified = parquet.is_file() and _known(parquet, known) is not None
+        if verified and t.get("source_fingerprint") and t.get("fingerprint"):
+            reuse[t["name"]] = Reusable(t["source_fingerprint"], t["fingerprint"], parquet)
+    return reuse
 
 
 def _write_pages(incoming: Path, render: Render | None) -> None:
@@ -206,9 +249,13 @@ def _known(path: Path, known: dict[tuple[int, int], dict]) -> dict | None:
     return known.get((st.st_dev, st.st_ino))
 
 
-def _refuse_personal_data(incoming: Path, known: dict[tuple[int, int], dict] | None = None) -> None:
+def _refuse_personal_data(
+    incoming: Path, known: dict[tuple[int, int], dict] | None = None, *, memory_limit: str | None = None
+) -> None:
     known = known or {}
-    leaks = find_unmasked_personal_data(incoming, skip=lambda p: _known(p, known) is not None)
+    leaks = find_unmasked_personal_data(
+        incoming, skip=lambda p: _known(p, known) is not None, memory_limit=memory_limit
+    )
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
 
@@ -410,6 +457,9 @@ def _manifest(folder, name, as_of, run_id, code_version, checks, snapshot, seque
                 "columns": t.columns,
                 "masked_columns": t.masked_by_name,
                 "pattern_masked_columns": t.masked_by_pattern,
+                "source_fingerprint": t.source_fingerprint,
+                "fingerprint": t.fingerprint,
+                "reused": t.reused,
             }
             for t in snapshot.tables
         ],

@@ -5,6 +5,12 @@ prefixes, lower case): DuckDB databases (every text/JSON/wide-integer column of 
 Parquet files (same columns) and every other file as text, the manifest included. A file with NUL
 bytes is still read (UTF-16 when it looks like it, else with the NULs as spaces); only known image,
 font and archive formats (by their magic bytes) are skipped.
+
+Each published table's data is regex-scanned once: a Parquet file whose content fingerprint
+(fingerprint.py: names, types, rows, row hashes) equals a table of a scanned database is the same data,
+so it gets that table's findings without a second scan; and a table whose fingerprint equals a
+Parquet file already scanned clean (`skip`: hard-linked from the previous version) is not scanned
+again. Only values of at least MIN_PII_CHARS characters go through the regular expressions.
 """
 
 from __future__ import annotations
@@ -16,8 +22,18 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.publish import fingerprint as fingerprint_module
 from orchestration.publish import masking
-from orchestration.publish.masking import CC_IN_TEXT, PHONE_IN_TEXT, count_personal_data, quote, unescape_sql
+from orchestration.publish.fingerprint import fingerprint
+from orchestration.publish.masking import (
+    CC_IN_TEXT,
+    MIN_PII_CHARS,
+    PHONE_IN_TEXT,
+    PII_IN_TEXT,
+    count_personal_data,
+    quote,
+    unescape_sql,
+)
 
 # An 11-digit phone fits only in a 64-bit-or-wider integer; narrower numbers cannot hold one.
 SCANNED_TYPES = ("VARCHAR", "JSON", "BIGINT", "UBIGINT", "HUGEINT", "UHUGEINT")
@@ -32,29 +48,41 @@ def scanner_version() -> str:
     """Hash of what decides a finding (this module and the masking patterns): a file scanned clean
     under the same version need not be scanned again."""
     h = hashlib.sha256()
-    for module in (Path(__file__), Path(masking.__file__)):
+    for module in (Path(__file__), Path(masking.__file__), Path(fingerprint_module.__file__)):
         h.update(module.read_bytes())
     return h.hexdigest()[:16]
 
 
-def find_unmasked_personal_data(folder: Path | str, skip: Callable[[Path], bool] | None = None) -> list[str]:
+def find_unmasked_personal_data(
+    folder: Path | str, skip: Callable[[Path], bool] | None = None, *, memory_limit: str | None = None
+) -> list[str]:
     """Every place under `folder` holding an unmasked mobile number or credit code, as readable
     strings `<file>[: <where>]: <n> <kind>`; empty when the folder is clean. `skip(path)` true: a
     file already scanned clean (the publisher passes the files hard-linked from the version it
-    published, scanned then under the same scanner_version)."""
+    published, scanned then under the same scanner_version). `memory_limit`: DuckDB's, per connection."""
     folder = Path(folder)
-    findings: list[str] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
-        if skip is not None and skip(path):
-            continue
-        rel = path.relative_to(folder).as_posix()
+    config = {"memory_limit": memory_limit} if memory_limit else {}
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    skipped = {p for p in files if skip is not None and skip(p)}
+    todo = [p for p in files if p not in skipped]
+    # fingerprints of Parquet files already scanned clean: a table with the same content is clean too
+    clean = set()
+    if any(p.suffix in DUCKDB_SUFFIXES for p in todo):
+        clean = {_parquet_fingerprint(p, config) for p in sorted(skipped) if p.suffix == ".parquet"}
+    tables: dict[str, list[str]] = {}  # fingerprint of a scanned table -> its findings
+    found: dict[Path, list[str]] = {}
+    for path in todo:
         if path.suffix in DUCKDB_SUFFIXES:
-            found = _scan_duckdb(path)
-        elif path.suffix == ".parquet":
-            found = _scan_parquet(path)
-        else:
-            found = _scan_text(path)
-        findings += [f"{rel}: {f}" for f in found]
+            found[path] = _scan_duckdb(path, config, clean, tables)
+    for path in todo:
+        if path.suffix == ".parquet":
+            found[path] = _scan_parquet(path, config, tables)
+        elif path.suffix not in DUCKDB_SUFFIXES:
+            found[path] = _scan_text(path)
+    findings: list[str] = []
+    for path in todo:
+        rel = path.relative_to(folder).as_posix()
+        findings += [f"{rel}: {f}" for f in found[path]]
     return findings
 
 
@@ -74,12 +102,20 @@ def _kinds(phones: int, codes: int) -> list[str]:
 def _column_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) -> list[str]:
     if not columns:
         return []
-    aggs = []
-    for c in columns:
-        v = unescape_sql(f"CAST({quote(c)} AS VARCHAR)")
-        aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{_sql(PHONE_IN_TEXT)}'))")
-        aggs.append(f"count(*) FILTER (WHERE regexp_matches({v}, '{_sql(CC_IN_TEXT)}'))")
-    counts = con.execute(f"SELECT {', '.join(aggs)} FROM {relation}").fetchone()
+    picks, aggs = [], []
+    for i, c in enumerate(columns):
+        v = f"CAST({quote(c)} AS VARCHAR)"
+        # JSON escapes decoded only where there are any; decoding never lengthens a value, so a value
+        # too short to hold a number stays too short
+        text = f"CASE WHEN contains({v}, '\\u') THEN {unescape_sql(v)} ELSE {v} END"
+        picks.append(
+            f"CASE WHEN length({v}) >= {MIN_PII_CHARS} AND regexp_matches({text}, '{_sql(PII_IN_TEXT)}') "
+            f"THEN {text} END AS c{i}"
+        )
+        aggs.append(f"count(*) FILTER (WHERE regexp_matches(c{i}, '{_sql(PHONE_IN_TEXT)}'))")
+        aggs.append(f"count(*) FILTER (WHERE regexp_matches(c{i}, '{_sql(CC_IN_TEXT)}'))")
+    candidates = f"(SELECT {', '.join(picks)} FROM {relation})"
+    counts = con.execute(f"SELECT {', '.join(aggs)} FROM {candidates}").fetchone()
     return [f"{c}: {k}" for i, c in enumerate(columns) for k in _kinds(counts[2 * i], counts[2 * i + 1])]
 
 
@@ -87,35 +123,51 @@ def _scanned(dtype: str) -> bool:
     return dtype in SCANNED_TYPES or dtype.startswith("VARCHAR")
 
 
-def _scan_duckdb(path: Path) -> list[str]:
+def _scanned_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall() if _scanned(r[1])]
+
+
+def _scan_duckdb(path: Path, config: dict, clean: set[str], tables: dict[str, list[str]]) -> list[str]:
+    """Every table of the database at `path`, unless its content is a Parquet file scanned clean;
+    records each scanned table's findings under its fingerprint in `tables`."""
     findings = []
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config=config)
     try:
-        tables = con.execute(
+        names = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
             "ORDER BY 1, 2"
         ).fetchall()
-        for schema, table in tables:
-            cols = con.execute(
-                "SELECT column_name, data_type FROM duckdb_columns() "
-                "WHERE database_name = current_database() AND schema_name = ? AND table_name = ? "
-                "ORDER BY column_index",
-                [schema, table],
-            ).fetchall()
-            wanted = [c for c, t in cols if _scanned(t)]
+        for schema, table in names:
             relation = f"{quote(schema)}.{quote(table)}"
-            findings += [f"{schema}.{table}.{f}" for f in _column_counts(con, relation, wanted)]
+            _, digest = fingerprint(con, relation)
+            if digest in clean:
+                continue
+            found = _column_counts(con, relation, _scanned_columns(con, relation))
+            tables.setdefault(digest, found)
+            findings += [f"{schema}.{table}.{f}" for f in found]
     finally:
         con.close()
     return findings
 
 
-def _scan_parquet(path: Path) -> list[str]:
-    con = duckdb.connect()
+def _parquet_relation(path: Path) -> str:
+    return f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
+
+
+def _parquet_fingerprint(path: Path, config: dict) -> str:
+    with duckdb.connect(config=config) as con:
+        return fingerprint(con, _parquet_relation(path))[1]
+
+
+def _scan_parquet(path: Path, config: dict, tables: dict[str, list[str]]) -> list[str]:
+    """A Parquet file: the findings of the scanned table holding the same data, else a scan of its own."""
+    con = duckdb.connect(config=config)
     try:
-        relation = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
-        cols = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-        return _column_counts(con, relation, [c[0] for c in cols if _scanned(c[1])])
+        relation = _parquet_relation(path)
+        _, digest = fingerprint(con, relation)
+        if digest in tables:
+            return tables[digest]
+        return _column_counts(con, relation, _scanned_columns(con, relation))
     finally:
         con.close()
 
