@@ -156,6 +156,13 @@ client_level as (
         on ti.cutoff_date = c.cutoff_date and ti.lvl = 'industry' and ti.key = cl.industry
 ),
 
+-- applied per (cutoff, invoice) first: grouping by the narrow key, not by every invoice column
+applied_by_invoice as (
+    select cutoff_date, invoice_id, sum(applied_amount) as applied_amount
+    from applied
+    group by cutoff_date, invoice_id
+),
+
 open_invoices as (
     select
         i.cutoff_date,
@@ -163,14 +170,13 @@ open_invoices as (
         i.client_id,
         i.industry,
         i.service_type,
-        i.amount - coalesce(sum(a.applied_amount), 0) as outstanding,
-        datediff('month', i.issue_month, any_value(c.m0)) as age
+        i.amount - coalesce(a.applied_amount, 0) as outstanding,
+        datediff('month', i.issue_month, c.m0) as age
     from invoices as i
     inner join cutoffs as c on c.cutoff_date = i.cutoff_date
-    left join applied as a on a.cutoff_date = i.cutoff_date and a.invoice_id = i.invoice_id
+    left join applied_by_invoice as a on a.cutoff_date = i.cutoff_date and a.invoice_id = i.invoice_id
     where not i.is_written_off
-    group by i.cutoff_date, i.invoice_id, i.client_id, i.industry, i.service_type, i.amount, i.issue_month
-    having i.amount - coalesce(sum(a.applied_amount), 0) > 0.005
+      and i.amount - coalesce(a.applied_amount, 0) > 0.005
 ),
 
 open_expected as (

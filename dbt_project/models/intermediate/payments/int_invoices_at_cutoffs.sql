@@ -20,9 +20,10 @@ final as (
         i.issue_date,
         i.due_date,
         i.amount,
-        i.status = 'void' and coalesce(cast(i.updated_at as date), i.issue_date) <= c.cutoff_date as is_void,
+        i.status = 'void'
+            and {{ invoice_update_known_by('i.updated_at', 'i.issue_date', 'c.cutoff_date') }} as is_void,
         i.status = 'written_off'
-            and coalesce(cast(i.updated_at as date), i.issue_date) <= c.cutoff_date as is_written_off
+            and {{ invoice_update_known_by('i.updated_at', 'i.issue_date', 'c.cutoff_date') }} as is_written_off
     from cutoffs as c
     inner join invoices as i on i.issue_date <= c.cutoff_date
 )

@@ -28,7 +28,9 @@ applications as (
 ),
 
 invoices as (
-    select cutoff_date, invoice_id, issue_date from {{ ref('int_invoices_at_cutoffs') }}
+    -- the issue date does not depend on the cutoff, and every application's invoice is known at its
+    -- cutoff (steps 1 and 2 read only such invoices): one row per invoice, not per cutoff
+    select invoice_id, issue_date from {{ ref('stg_invoices') }}
 ),
 
 final as (
@@ -46,7 +48,7 @@ final as (
         c.input_fingerprint
     from applications as a
     inner join cutoffs as c on c.cutoff_date = a.cutoff_date
-    inner join invoices as i on i.cutoff_date = a.cutoff_date and i.invoice_id = a.invoice_id
+    inner join invoices as i on i.invoice_id = a.invoice_id
 )
 
 select * from final

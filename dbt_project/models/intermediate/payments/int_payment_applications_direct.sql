@@ -14,7 +14,9 @@ payments as (
 ),
 
 invoices as (
-    select * from {{ ref('int_invoices_at_cutoffs') }}
+    -- the amount does not depend on the cutoff, and a payment identified by 'invoice' names an invoice
+    -- known at its cutoff: one row per invoice instead of int_invoices_at_cutoffs' row per cutoff
+    select invoice_id, amount from {{ ref('stg_invoices') }}
 ),
 
 cumulative as (
@@ -49,7 +51,7 @@ final as (
         ) as excess_amount,
         c.input_fingerprint
     from cumulative as c
-    inner join invoices as i on i.cutoff_date = c.cutoff_date and i.invoice_id = c.invoice_id
+    inner join invoices as i on i.invoice_id = c.invoice_id
 )
 
 select * from final
