@@ -16,12 +16,20 @@ staff as (
     select staff_id, staff_name, team, role from {{ ref('dim_staff') }}
 ),
 
+-- the tasks to build and their upstream tasks: a night states only these
+needed as (
+    select task_id from to_build
+    union
+    select t.depends_on_task_id from tasks as t inner join to_build as b on b.task_id = t.task_id
+),
+
 events as (
     select
         *,
         coalesce(completed_at, case when status = 'done' then updated_at end) as effective_completed_at,
         case when status = 'cancelled' then updated_at end as effective_cancelled_at
     from tasks
+    where task_id in (select n.task_id from needed as n)
 ),
 
 stated as (

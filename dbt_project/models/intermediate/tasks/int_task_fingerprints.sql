@@ -19,7 +19,7 @@
         | replace(as_of_date_str(), 'as_of')) %}
 {%- endif %}
 with labels as (
-    select coalesce(sum(hash(l)), 0) as labels_hash
+    select coalesce(sum(hash(l.enum_name, l.code, l.label_cn)), 0) as labels_hash
     from {{ ref('contract_enum_labels') }} as l
 ),
 

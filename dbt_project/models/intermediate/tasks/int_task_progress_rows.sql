@@ -10,10 +10,10 @@ with to_build as (
 ),
 
 tasks as (
-    select t.* from {{ ref('fct_tasks') }} as t
-    inner join to_build as b on b.task_id = t.task_id and b.input_fingerprint = t.input_fingerprint
+    select * from {{ ref('fct_tasks') }}
     -- a cancelled task is neither work done nor work owed
-    where t.status_as_of <> 'cancelled'
+    where status_as_of <> 'cancelled'
+        and (task_id, input_fingerprint) in (select (b.task_id, b.input_fingerprint) from to_build as b)
 ),
 
 clients as (
