@@ -16,12 +16,15 @@ staff as (
     select staff_id, staff_name, team, role from {{ ref('dim_staff') }}
 ),
 
--- the tasks to build and their upstream tasks: a night states only these
+{%- if is_incremental() %}
+
+-- the tasks to build and their upstream tasks: an incremental night states only these
 needed as (
     select task_id from to_build
     union
     select t.depends_on_task_id from tasks as t inner join to_build as b on b.task_id = t.task_id
 ),
+{%- endif %}
 
 events as (
     select
@@ -29,7 +32,9 @@ events as (
         coalesce(completed_at, case when status = 'done' then updated_at end) as effective_completed_at,
         case when status = 'cancelled' then updated_at end as effective_cancelled_at
     from tasks
+    {%- if is_incremental() %}
     where task_id in (select n.task_id from needed as n)
+    {%- endif %}
 ),
 
 stated as (

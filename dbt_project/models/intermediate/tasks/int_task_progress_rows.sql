@@ -5,15 +5,22 @@
 -- a count was made of.
 -- Incremental (macros/task_incremental.sql): a night computes only the tasks whose input fingerprint
 -- (int_task_fingerprints, which holds the client attributes read here) is not stored yet.
-with to_build as (
+-- fct_tasks (built just before) holds every task with its current fingerprint: a task to build is
+-- selected by its id.
+with
+{%- if is_incremental() %}
+to_build as (
     {{ task_rows_to_build() }}
 ),
+{%- endif %}
 
 tasks as (
     select * from {{ ref('fct_tasks') }}
     -- a cancelled task is neither work done nor work owed
     where status_as_of <> 'cancelled'
-        and (task_id, input_fingerprint) in (select (b.task_id, b.input_fingerprint) from to_build as b)
+    {%- if is_incremental() %}
+        and task_id in (select b.task_id from to_build as b)
+    {%- endif %}
 ),
 
 clients as (
