@@ -1,5 +1,7 @@
 """Incremental nights equal a full rebuild: the payment application rule per cutoff is incremental
-(models/intermediate/payments, macros/cutoff_incremental.sql); every other model is rebuilt nightly.
+(models/intermediate/payments, macros/cutoff_incremental.sql), so is the task chain per task
+(core/fct_tasks, intermediate/tasks/int_task_progress_rows, macros/task_incremental.sql); every other
+model is rebuilt nightly.
 
 Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
 
@@ -11,6 +13,14 @@ Real dbt runs on a hand-made firm over three nights, with late-arriving correcti
            with a back-dated update (06-10); I4 written off (07-01); P2 re-sent (600 -> 650); new client
            C4 丁公司 (P4 now identified by payer name) and its invoice I7 issued 06-01, arriving late.
   night 3 again: no change.
+
+Tasks (staff S1 张会计 一部, S2 李会计 二部), each a case the task fingerprint must catch:
+  night 1: T1..T8, T11, T13, T15 done; T9 todo and overdue; T10 in progress; T7 depends on T8 and T13
+           on T14. T14 and T15 are exported done with completions dated 06-30, after nights 1 and 2: they
+           are in progress until night 3 without any raw change (T13's upstream state moves with them).
+  night 2: S2 moves to team 一部 (T2, T5, T8, T10); C3 renamed 丙有限公司 (T3, T6, T10, T15); T6 (done)
+           cancelled; T8 re-sent with a later completion (T7's upstream_completed_date moves); new T12.
+  night 3: T1 re-sent with a later completion (now late); T4 reopened; T5 deleted from the export.
 
 After nights 2 and 3 every table of the intermediate, core and marts schemas is hashed against a full
 rebuild of a copy of the same warehouse; the rerun must change nothing. The full rebuild runs
@@ -57,8 +67,41 @@ def upsert(conn, entity: str, key: str, rows: list[dict]) -> None:
     h.insert_rows(conn, entity, rows)
 
 
+def _task(tid, client, who, due, status, *, created="2024-05-01 09:00", updated=None, **fields) -> dict:
+    """A bookkeeping task of service month `due`'s month; updated_at defaults to its last event."""
+    events = [fields.get(k) for k in ("completed_at", "started_at")] + [created]
+    updated = updated or max(e for e in events if e)
+    return h.task_row(tid, client, "bookkeeping", due, status, assignee_id=who, period=due[:7],
+                      created_at=created, updated_at=updated, **fields)  # fmt: skip
+
+
+TASKS_1 = [
+    _task("T1", "C1", "S1", "2024-05-15", "done", started_at="2024-05-02 09:00",
+          completed_at="2024-05-10 17:00"),
+    _task("T2", "C2", "S2", "2024-05-15", "done", completed_at="2024-05-05 17:00"),
+    _task("T3", "C3", "S1", "2024-05-15", "done", completed_at="2024-05-08 17:00"),
+    _task("T4", "C1", "S1", "2024-06-15", "done", started_at="2024-05-20 09:00",
+          completed_at="2024-06-01 17:00"),
+    _task("T5", "C2", "S2", "2024-05-15", "done", completed_at="2024-05-06 17:00"),
+    _task("T6", "C3", "S1", "2024-05-15", "done", completed_at="2024-05-07 17:00"),
+    _task("T7", "C1", "S1", "2024-05-31", "done", completed_at="2024-05-25 17:00", depends_on_task_id="T8"),
+    _task("T8", "C1", "S2", "2024-05-20", "done", completed_at="2024-05-20 12:00"),
+    _task("T9", "C2", "S1", "2024-06-25", "todo", created="2024-06-01 09:00"),
+    _task("T10", "C3", "S2", "2024-07-05", "in_progress", started_at="2024-06-20 09:00"),
+    _task("T11", "C1", "S1", "2024-06-30", "done", completed_at="2024-06-28 10:00"),
+    _task("T13", "C2", "S1", "2024-06-15", "done", completed_at="2024-06-10 17:00", depends_on_task_id="T14"),
+    _task("T14", "C2", "S2", "2024-06-20", "done", started_at="2024-06-05 09:00",
+          completed_at="2024-06-30 12:00"),
+    _task("T15", "C3", "S1", "2024-06-29", "done", completed_at="2024-06-30 09:00"),
+]  # fmt: skip
+
+
 def night_1(conn) -> None:
-    h.insert_rows(conn, "staff", [h.accountant_row(updated_at=ts("2024-01-01"))])
+    h.insert_rows(conn, "staff", [
+        h.accountant_row(updated_at=ts("2024-01-01")),
+        h.accountant_row(staff_id="S2", staff_name="李会计", team="二部", updated_at=ts("2024-01-01")),
+    ])  # fmt: skip
+    h.insert_rows(conn, "tasks", TASKS_1)
     h.insert_rows(conn, "clients", [
         h.client_row("C1", "甲公司", updated_at=ts("2024-01-01")),
         h.client_row("C2", "乙公司", updated_at=ts("2024-01-01")),
@@ -91,6 +134,15 @@ def night_2(conn) -> None:
         h.invoice_row("I2", "C1", "2024-03-05", "2024-04-04", "1100.00", updated_at=t),
         h.invoice_row("I3", "C2", "2024-02-10", "2024-03-11", "800.00", status="paid", updated_at=t),
     ])  # fmt: skip
+    upsert(conn, "staff", "staff_id", [
+        h.accountant_row(staff_id="S2", staff_name="李会计", team="一部", updated_at=t),
+    ])  # fmt: skip
+    upsert(conn, "clients", "client_id", [h.client_row("C3", "丙有限公司", updated_at=t)])
+    upsert(conn, "tasks", "task_id", [
+        _task("T6", "C3", "S1", "2024-05-15", "cancelled", completed_at="2024-05-07 17:00", updated=t),
+        _task("T8", "C1", "S2", "2024-05-20", "done", completed_at="2024-05-22 12:00", updated=t),
+        _task("T12", "C2", "S1", "2024-07-10", "todo", created="2024-06-29 09:00"),
+    ])  # fmt: skip
 
 
 def night_3(conn) -> None:
@@ -110,11 +162,22 @@ def night_3(conn) -> None:
     h.insert_rows(conn, "clients", [h.client_row("C4", "丁公司", updated_at=t)])
     late_invoice = h.invoice_row("I7", "C4", "2024-06-01", "2024-07-01", "300.00", updated_at=t)
     h.insert_rows(conn, "invoices", [late_invoice])
+    upsert(conn, "tasks", "task_id", [
+        _task("T1", "C1", "S1", "2024-05-15", "done", started_at="2024-05-02 09:00",
+              completed_at="2024-05-20 17:00", updated=t),
+        _task("T4", "C1", "S1", "2024-06-15", "in_progress", started_at="2024-05-20 09:00", updated=t),
+    ])  # fmt: skip
+    conn.execute("delete from raw.tasks where task_id = 'T5'")
 
 
 def fingerprints(path) -> dict[dt.date, int]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return dict(conn.execute("select * from intermediate.int_cutoff_input_fingerprints").fetchall())
+
+
+def task_fingerprints(path) -> dict[str, int]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return dict(conn.execute("select * from intermediate.int_task_fingerprints").fetchall())
 
 
 def full_rebuild(path, as_of: str, tmp) -> dict:
@@ -154,6 +217,7 @@ def nights(tmp_path_factory):
             "target": target,
             "hashes": table_hashes(path, SCHEMAS),
             "fingerprints": fingerprints(path),
+            "task_fingerprints": task_fingerprints(path),
             "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
         }
     h.run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
@@ -166,6 +230,8 @@ def nights(tmp_path_factory):
 def test_incremental_night_equals_full_rebuild(nights, night):
     inc, full = nights[night]["hashes"], nights[night]["full"]
     assert any(k.startswith("intermediate.int_payment_applications") for k in inc)
+    task_chain = {"core.fct_tasks", "intermediate.int_task_progress_rows", "marts.mart_progress_detail"}
+    assert task_chain <= inc.keys()
     names = without_history(full).keys() | without_history(inc).keys()
     assert sorted(k for k in names if full.get(k) != inc.get(k)) == []
 
@@ -210,6 +276,43 @@ def test_corrections_reach_the_numbers(nights):
     assert invoices["I5"][:2] == (True, False)
     assert invoices["I4"][:2] == (False, True)
     assert invoices["I2"][2] == Decimal("1100.00") and "I7" in invoices
+
+
+def test_task_fingerprints_single_out_open_and_changed_tasks(nights):
+    """Settled tasks keep their fingerprint (their rows are kept); open tasks, tasks whose state moves
+    with the date, and every correction of night 2 and 3 change theirs (their rows are recomputed)."""
+    compiled = nights[2]["target"] / "compiled" / "opscenter" / "models" / "core" / "fct_tasks.sql"
+    assert "built.input_fingerprint = f.input_fingerprint" in compiled.read_text()
+    f1, f2, f3 = (nights[n]["task_fingerprints"] for n in (1, 2, 3))
+    assert sorted(f2.keys() - f1.keys()) == ["T12"]
+    changed_2 = {t for t in f1 if f1[t] != f2[t]}
+    assert sorted(f1.keys() - changed_2, key=lambda t: int(t[1:])) == ["T1", "T4", "T11"]
+    assert sorted(f2.keys() - f3.keys()) == ["T5"]
+    changed_3 = {t for t in f3 if f2[t] != f3[t]}
+    expected = ["T1", "T4", "T9", "T10", "T12", "T13", "T14", "T15"]
+    assert sorted(changed_3, key=lambda t: int(t[1:])) == expected
+
+
+def test_task_corrections_reach_the_numbers(nights):
+    """Night 3's task rows show every correction (so equality with the full rebuild is not vacuous)."""
+    with duckdb.connect(str(nights["path"]), read_only=True) as conn:
+        tasks = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "select task_id, status_as_of, completed_date, days_late, assignee_team,"
+                " upstream_status_as_of, upstream_completed_date from core.fct_tasks"
+            ).fetchall()
+        }
+        detail = dict(conn.execute("select task_id, client_name from marts.mart_progress_detail").fetchall())
+    assert "T5" not in tasks and tasks["T6"][0] == "cancelled" and "T6" not in detail
+    assert tasks["T1"][:3] == ("done", D("2024-05-20"), 5)
+    assert tasks["T2"][3] == "一部"
+    assert detail["T3"] == "丙有限公司"
+    assert tasks["T4"][:3] == ("in_progress", None, 16)
+    assert tasks["T7"][4:] == ("done", D("2024-05-22"))
+    assert tasks["T13"][4:] == ("done", D("2024-06-30"))
+    assert tasks["T15"][:3] == ("done", D("2024-06-30"), 1)
+    assert tasks["T9"][2] == 6 and tasks["T12"][0] == "todo"
 
 
 def test_rerun_of_the_same_night_changes_nothing(nights):

@@ -1,7 +1,13 @@
 -- Tasks created on or before the as-of date, with their state on that date derived from the event
 -- timestamps: a start or completion after the as-of date has not happened yet. Cancellation and a
 -- 'done' without completed_at carry no event time, so their updated_at stands in for it.
-with tasks as (
+-- Incremental (macros/task_incremental.sql): a night computes only the tasks whose input fingerprint
+-- (int_task_fingerprints) is not stored yet — the open ones and the changed ones — and keeps the rest.
+with to_build as (
+    {{ task_rows_to_build() }}
+),
+
+tasks as (
     select * from {{ ref('stg_tasks') }}
     where cast(created_at as date) <= {{ as_of() }}
 ),
@@ -10,12 +16,25 @@ staff as (
     select staff_id, staff_name, team, role from {{ ref('dim_staff') }}
 ),
 
+{%- if is_incremental() %}
+
+-- the tasks to build and their upstream tasks: an incremental night states only these
+needed as (
+    select task_id from to_build
+    union
+    select t.depends_on_task_id from tasks as t inner join to_build as b on b.task_id = t.task_id
+),
+{%- endif %}
+
 events as (
     select
         *,
         coalesce(completed_at, case when status = 'done' then updated_at end) as effective_completed_at,
         case when status = 'cancelled' then updated_at end as effective_cancelled_at
     from tasks
+    {%- if is_incremental() %}
+    where task_id in (select n.task_id from needed as n)
+    {%- endif %}
 ),
 
 stated as (
@@ -73,8 +92,10 @@ final as (
         t.depends_on_task_id,
         u.status_as_of as upstream_status_as_of,
         coalesce(u.status_as_of in ('todo', 'in_progress'), false) as is_upstream_unfinished,
-        cast(u.completed_date_as_of as date) as upstream_completed_date
+        cast(u.completed_date_as_of as date) as upstream_completed_date,
+        b.input_fingerprint
     from stated as t
+    inner join to_build as b on b.task_id = t.task_id
     left join stated as u on u.task_id = t.depends_on_task_id
     left join staff as s on s.staff_id = t.assignee_id
 )
