@@ -255,6 +255,41 @@ def test_a_stopped_dbt_is_read_from_its_log_up_to_the_stop(tmp_path):
     )
 
 
+def _json_lines(text_log: str) -> str:
+    """The text log's events as dbt writes them with `--log-format json` (a night's dbt under Dagster)."""
+    import json
+    import re
+
+    lines = []
+    for raw in text_log.splitlines():
+        m = re.match(r"^\x1b\[0m(\d\d:\d\d:\d\d\.\d+) \[\w+\s*\] \[([^\]]+)\]: (.*)$", raw)
+        if m:
+            info = {"msg": m[3], "thread": m[2], "ts": f"2026-11-30T{m[1]}Z", "level": "debug"}
+            lines.append(json.dumps({"data": {}, "info": info}))
+    return "\n".join(lines) + "\n"
+
+
+def test_a_stopped_nights_json_lines_dbt_log_is_read_like_the_text_log(tmp_path):
+    from orchestration.benchmark import dbt_log_breakdown, finished_nodes, stopped_dbt
+
+    log = tmp_path / "dbt.log"
+    log.write_text(_json_lines(LOG), encoding="utf-8")
+    assert finished_nodes(log) == {"a": 3.0, "b": 2.0, "not_null_a_x": 1.0}
+    assert dbt_log_breakdown(log)["phases"] == {"start": 1.5, "parse": 12.0, "run": 4.0, "end": 2.0}
+    # a night appends its three dbt invocations to one log; the stop cuts the last line in the middle
+    stopped = tmp_path / "night" / "dbt.log"
+    stopped.parent.mkdir()
+    second = _json_lines(LOG.split("SQL status: OK in 0.250")[0]).replace("T10:", "T11:")
+    stopped.write_text(_json_lines(LOG) + second[:-30], encoding="utf-8")
+    assert stopped_dbt([stopped]) == {
+        "nodes_finished": 3,
+        "slowest_finished": [["a", 3.0], ["b", 2.0], ["not_null_a_x", 1.0]],
+    }
+    cut = tmp_path / "cut.log"
+    cut.write_text(second[:-30], encoding="utf-8")
+    assert stopped_dbt([cut]) == {"nodes_finished": 1, "slowest_finished": [["b", 2.0]]}
+
+
 def test_a_published_version_is_counted_by_pages_and_bytes(tmp_path):
     from orchestration.benchmark import _note, published_files
 

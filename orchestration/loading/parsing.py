@@ -119,7 +119,11 @@ def macros_sql() -> list[str]:
     ]
     for enum in ENUMS:
         cases = " ".join(f"WHEN {lit(k)} THEN {lit(code)}" for k, code in enum_labels(enum).items())
-        stmts.append(f"CREATE OR REPLACE TEMP MACRO _ld_enum_{enum}(s) AS CASE _ld_enum_key(s) {cases} END")
+        codes = ", ".join(lit(code) for code in ENUMS[enum])  # a code is its own spelling: no regex
+        stmts.append(
+            f"CREATE OR REPLACE TEMP MACRO _ld_enum_{enum}(s) AS CASE WHEN s IN ({codes}) THEN s "
+            f"ELSE CASE _ld_enum_key(s) {cases} END END"
+        )
     return stmts
 
 

@@ -71,8 +71,9 @@ def dates_seen(conn, entity: str, bounds: DateBounds) -> tuple:
     ).fetchall()[0]
 
 
-def stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
-    """One SELECT over the file's cells: typed columns, reject reason, raw record, extras.
+def stage_file(conn, entity: str, hm, bounds: DateBounds, source: str = SOURCE_TABLE) -> None:
+    """One SELECT over the file's cells (`source`: the table or subquery read_source named): typed
+    columns, reject reason, raw record, extras.
 
     Every cell is cleaned once (`k<i>`); the raw record (JSON of the cells as written) is built for
     rejected rows only, the only ones that keep it."""
@@ -104,7 +105,7 @@ def stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ld_stage AS
         WITH cleaned AS (
-            SELECT *, {", ".join(cleaned)} FROM {SOURCE_TABLE}
+            SELECT *, {", ".join(cleaned)} FROM {source}
         ), cells AS (
             SELECT *, {empty} AS _empty, {extra} AS _extra, {", ".join(values)} FROM cleaned
         ), typed AS (
