@@ -76,7 +76,7 @@ def stage_file(conn, entity: str, hm, bounds: DateBounds, source: str = SOURCE_T
     columns, reject reason, raw record, extras.
 
     Every cell is cleaned once (`k<i>`); the raw record (JSON of the cells as written) is built for
-    rejected rows only, the only ones that keep it."""
+    rejected rows only, the only ones that keep it; the table holds what the later steps read."""
     spec = ENTITIES[entity]
 
     def v(name: str) -> str:
@@ -101,7 +101,7 @@ def stage_file(conn, entity: str, hm, bounds: DateBounds, source: str = SOURCE_T
     parsed = [f"{parse_sql(c, v(c.name))} AS {p(c.name)}" for c in spec.columns]
     reasons = [reason_sql(c, v(c.name), p(c.name), bounds) for c in spec.columns]
     reasons += [row_rule_sql(spec, left, op, right, p) for left, op, right in spec.row_rules]
-    typed_columns = [v(c.name) for c in spec.columns] + [p(c.name) for c in spec.columns]
+    typed_columns = [p(c.name) for c in spec.columns]  # the cleaned texts are only needed for the reasons
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ld_stage AS
         WITH cleaned AS (
