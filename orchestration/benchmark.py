@@ -970,6 +970,34 @@ def write_markdown(path: Path, stored: dict) -> None:
     path.write_text(render_markdown(stored) + "\n" + NOTES_MARKER + (notes or "\n"), encoding="utf-8")
 
 
+def new_entry(work: Path, months: int, uptime: str) -> dict:
+    return {
+        "months": months,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "uptime_start": uptime,
+        "work": str(work),
+        "steps": {},
+    }
+
+
+def reused_entry(work: Path, stored: dict | None, months: int, uptime: str) -> dict:
+    """The results entry a `--reuse` of kept folder `work` adds to: the stored one of that folder, else
+    (a results file without it, e.g. another checkout's) one rebuilt from the step results the folder
+    keeps itself (results/<step>.driver.json, written by every run of a step)."""
+    if stored and Path(stored.get("work", "")).resolve() == work.resolve():
+        return stored
+    entry = new_entry(work, months, uptime)
+    kept = [work / "results" / f"{step}.driver.json" for step in ALL]
+    for step, path in zip(ALL, kept, strict=True):
+        if path.is_file():
+            entry["steps"][step] = json.loads(path.read_text())
+    if first := min((p.stat().st_mtime for p in kept if p.is_file()), default=None):
+        entry["date"] = dt.datetime.fromtimestamp(first, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        entry["uptime_start"] = "(rebuilt from the kept folder's step results; date: the first step's end)"
+    return entry
+
+
 def preflight(steps: list[str]) -> None:
     """Fail before hours of work, not at the end of a night: a night publishes pages, which need the
     vendored ECharts/SSF bundle (`make setup` runs `npm ci` for it) and the parsed dbt manifest."""
@@ -1019,18 +1047,11 @@ def main(argv: list[str] | None = None) -> int:
     for n in [] if args.stop_at and time.time() >= args.stop_at else args.clients:
         uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         if args.reuse:
-            work, entry = args.reuse, stored[str(n)]
+            work, entry = args.reuse, reused_entry(args.reuse, stored.get(str(n)), args.months, uptime)
             entry["uptime_resumed"] = uptime
         else:
             work = Path(tempfile.mkdtemp(prefix=f"bench{n}_", dir=args.work_root))
-            entry = {
-                "months": args.months,
-                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "machine": _machine(),
-                "uptime_start": uptime,
-                "work": str(work),
-                "steps": {},
-            }
+            entry = new_entry(work, args.months, uptime)
         stored[str(n)] = entry
         for step in [s for s in ALL if s in args.steps]:
             if args.stop_at and time.time() >= args.stop_at:

@@ -235,6 +235,29 @@ def test_results_of_two_benchmark_processes_in_one_work_folder_are_merged(tmp_pa
     assert stored["100000"] == {"work": "/w2", "steps": {"generate": {"seconds": 6}}}
 
 
+def test_a_kept_folder_is_reused_with_its_own_step_results_when_the_results_file_lacks_it(tmp_path):
+    import json
+
+    from orchestration.benchmark import reused_entry
+
+    work = tmp_path / "bench100000_x"
+    (work / "results").mkdir(parents=True)
+    (work / "results" / "generate.driver.json").write_text(json.dumps({"rows": {"tasks": 9}, "seconds": 5}))
+    (work / "results" / "load.driver.json").write_text(json.dumps({"seconds": 7, "cpu_seconds": 3}))
+    (work / "results" / "load.json").write_text(
+        json.dumps({"seconds": 1})
+    )  # the step's own, not the driver's
+    rebuilt = reused_entry(work, {"work": "/elsewhere", "steps": {"dbt": {"seconds": 1}}}, 36, "up")
+    assert rebuilt["work"] == str(work)
+    assert rebuilt["steps"] == {
+        "generate": {"rows": {"tasks": 9}, "seconds": 5},
+        "load": {"seconds": 7, "cpu_seconds": 3},
+    }
+    stored = {"work": str(work), "steps": {"dbt": {"seconds": 1}}}
+    assert reused_entry(work, stored, 36, "up") is stored
+    assert reused_entry(work, None, 36, "up")["steps"] == rebuilt["steps"]
+
+
 def test_a_stopped_dbt_is_read_from_its_log_up_to_the_stop(tmp_path):
     from orchestration.benchmark import _note, finished_nodes, stopped_dbt
 
