@@ -40,6 +40,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from orchestration import settings
@@ -354,6 +355,23 @@ _LOG_LINE = re.compile(r"^(?:\x1b\[0m)?(\d\d):(\d\d):(\d\d\.\d+) \[\w+\s*\] \[([
 _SQL_STATUS = re.compile(r"SQL status: \S+ in ([\d.]+) seconds")
 
 
+def log_events(log: Path) -> Iterator[tuple[float, str, str]]:
+    """(seconds, thread, message) of every event of a dbt debug log, in either of dbt's formats: text
+    (`dbt build` as the benchmark's dbt step runs it; seconds of the day) or JSON lines (a night's
+    dbt under dagster-dbt, `--log-format json`; seconds since the epoch). Other lines are skipped."""
+    for raw in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if raw.startswith("{"):
+            try:
+                info = json.loads(raw)["info"]
+                t = dt.datetime.fromisoformat(info["ts"].replace("Z", "+00:00")).timestamp()
+                yield t, info["thread"], info["msg"]
+            except (ValueError, KeyError, TypeError):
+                continue
+        elif m := _LOG_LINE.match(raw):
+            h, mi, sec, thread, msg = m.groups()
+            yield int(h) * 3600 + int(mi) * 60 + float(sec), thread, msg
+
+
 def dbt_log_breakdown(log: Path) -> dict:
     """Where a `dbt build`'s wall time went, from its debug log (target/logs/dbt.log): `start` (from
     the first log line to the parse), `parse`, `run` (first node started to last node finished) and
@@ -363,12 +381,7 @@ def dbt_log_breakdown(log: Path) -> dict:
     began: dict[str, tuple[str, float]] = {}
     node_s: dict[str, float] = {}
     sql_s: dict[str, float] = {}
-    for raw in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        m = _LOG_LINE.match(raw)
-        if not m:
-            continue
-        h, mi, sec, thread, msg = m.groups()
-        t = int(h) * 3600 + int(mi) * 60 + float(sec)
+    for t, thread, msg in log_events(log):
         stamps.setdefault("first", t)
         stamps["last"] = t
         if msg.startswith(("Unable to do partial parsing", "Partial parsing enabled")):
@@ -403,16 +416,11 @@ def dbt_log_breakdown(log: Path) -> dict:
 
 
 def finished_nodes(log: Path) -> dict[str, float]:
-    """Seconds of every node that finished, by name, from a dbt debug log: also readable when dbt was
-    stopped before it wrote run_results.json."""
+    """Seconds of every node that finished, by name, from a dbt debug log (text or JSON lines): also
+    readable when dbt was stopped before it wrote run_results.json."""
     began: dict[str, tuple[str, float]] = {}
     done: dict[str, float] = {}
-    for raw in log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []:
-        m = _LOG_LINE.match(raw)
-        if not m:
-            continue
-        h, mi, sec, thread, msg = m.groups()
-        t = int(h) * 3600 + int(mi) * 60 + float(sec)
+    for t, thread, msg in log_events(log) if log.is_file() else []:
         if msg.startswith("Began running node "):
             began[thread] = (msg.split()[-1], t)
         elif msg.startswith("Finished running node ") and thread in began:
@@ -962,6 +970,34 @@ def write_markdown(path: Path, stored: dict) -> None:
     path.write_text(render_markdown(stored) + "\n" + NOTES_MARKER + (notes or "\n"), encoding="utf-8")
 
 
+def new_entry(work: Path, months: int, uptime: str) -> dict:
+    return {
+        "months": months,
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": _machine(),
+        "uptime_start": uptime,
+        "work": str(work),
+        "steps": {},
+    }
+
+
+def reused_entry(work: Path, stored: dict | None, months: int, uptime: str) -> dict:
+    """The results entry a `--reuse` of kept folder `work` adds to: the stored one of that folder, else
+    (a results file without it, e.g. another checkout's) one rebuilt from the step results the folder
+    keeps itself (results/<step>.driver.json, written by every run of a step)."""
+    if stored and Path(stored.get("work", "")).resolve() == work.resolve():
+        return stored
+    entry = new_entry(work, months, uptime)
+    kept = [work / "results" / f"{step}.driver.json" for step in ALL]
+    for step, path in zip(ALL, kept, strict=True):
+        if path.is_file():
+            entry["steps"][step] = json.loads(path.read_text())
+    if first := min((p.stat().st_mtime for p in kept if p.is_file()), default=None):
+        entry["date"] = dt.datetime.fromtimestamp(first, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        entry["uptime_start"] = "(rebuilt from the kept folder's step results; date: the first step's end)"
+    return entry
+
+
 def preflight(steps: list[str]) -> None:
     """Fail before hours of work, not at the end of a night: a night publishes pages, which need the
     vendored ECharts/SSF bundle (`make setup` runs `npm ci` for it) and the parsed dbt manifest."""
@@ -1011,18 +1047,11 @@ def main(argv: list[str] | None = None) -> int:
     for n in [] if args.stop_at and time.time() >= args.stop_at else args.clients:
         uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         if args.reuse:
-            work, entry = args.reuse, stored[str(n)]
+            work, entry = args.reuse, reused_entry(args.reuse, stored.get(str(n)), args.months, uptime)
             entry["uptime_resumed"] = uptime
         else:
             work = Path(tempfile.mkdtemp(prefix=f"bench{n}_", dir=args.work_root))
-            entry = {
-                "months": args.months,
-                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "machine": _machine(),
-                "uptime_start": uptime,
-                "work": str(work),
-                "steps": {},
-            }
+            entry = new_entry(work, args.months, uptime)
         stored[str(n)] = entry
         for step in [s for s in ALL if s in args.steps]:
             if args.stop_at and time.time() >= args.stop_at:

@@ -235,6 +235,29 @@ def test_results_of_two_benchmark_processes_in_one_work_folder_are_merged(tmp_pa
     assert stored["100000"] == {"work": "/w2", "steps": {"generate": {"seconds": 6}}}
 
 
+def test_a_kept_folder_is_reused_with_its_own_step_results_when_the_results_file_lacks_it(tmp_path):
+    import json
+
+    from orchestration.benchmark import reused_entry
+
+    work = tmp_path / "bench100000_x"
+    (work / "results").mkdir(parents=True)
+    (work / "results" / "generate.driver.json").write_text(json.dumps({"rows": {"tasks": 9}, "seconds": 5}))
+    (work / "results" / "load.driver.json").write_text(json.dumps({"seconds": 7, "cpu_seconds": 3}))
+    (work / "results" / "load.json").write_text(
+        json.dumps({"seconds": 1})
+    )  # the step's own, not the driver's
+    rebuilt = reused_entry(work, {"work": "/elsewhere", "steps": {"dbt": {"seconds": 1}}}, 36, "up")
+    assert rebuilt["work"] == str(work)
+    assert rebuilt["steps"] == {
+        "generate": {"rows": {"tasks": 9}, "seconds": 5},
+        "load": {"seconds": 7, "cpu_seconds": 3},
+    }
+    stored = {"work": str(work), "steps": {"dbt": {"seconds": 1}}}
+    assert reused_entry(work, stored, 36, "up") is stored
+    assert reused_entry(work, None, 36, "up")["steps"] == rebuilt["steps"]
+
+
 def test_a_stopped_dbt_is_read_from_its_log_up_to_the_stop(tmp_path):
     from orchestration.benchmark import _note, finished_nodes, stopped_dbt
 
@@ -253,6 +276,41 @@ def test_a_stopped_dbt_is_read_from_its_log_up_to_the_stop(tmp_path):
         "stopped by --stop-at after 50 min; dbt before the stop: 3 nodes finished, "
         "slowest a 3.0, b 2.0, not_null_a_x 1.0"
     )
+
+
+def _json_lines(text_log: str) -> str:
+    """The text log's events as dbt writes them with `--log-format json` (a night's dbt under Dagster)."""
+    import json
+    import re
+
+    lines = []
+    for raw in text_log.splitlines():
+        m = re.match(r"^\x1b\[0m(\d\d:\d\d:\d\d\.\d+) \[\w+\s*\] \[([^\]]+)\]: (.*)$", raw)
+        if m:
+            info = {"msg": m[3], "thread": m[2], "ts": f"2026-11-30T{m[1]}Z", "level": "debug"}
+            lines.append(json.dumps({"data": {}, "info": info}))
+    return "\n".join(lines) + "\n"
+
+
+def test_a_stopped_nights_json_lines_dbt_log_is_read_like_the_text_log(tmp_path):
+    from orchestration.benchmark import dbt_log_breakdown, finished_nodes, stopped_dbt
+
+    log = tmp_path / "dbt.log"
+    log.write_text(_json_lines(LOG), encoding="utf-8")
+    assert finished_nodes(log) == {"a": 3.0, "b": 2.0, "not_null_a_x": 1.0}
+    assert dbt_log_breakdown(log)["phases"] == {"start": 1.5, "parse": 12.0, "run": 4.0, "end": 2.0}
+    # a night appends its three dbt invocations to one log; the stop cuts the last line in the middle
+    stopped = tmp_path / "night" / "dbt.log"
+    stopped.parent.mkdir()
+    second = _json_lines(LOG.split("SQL status: OK in 0.250")[0]).replace("T10:", "T11:")
+    stopped.write_text(_json_lines(LOG) + second[:-30], encoding="utf-8")
+    assert stopped_dbt([stopped]) == {
+        "nodes_finished": 3,
+        "slowest_finished": [["a", 3.0], ["b", 2.0], ["not_null_a_x", 1.0]],
+    }
+    cut = tmp_path / "cut.log"
+    cut.write_text(second[:-30], encoding="utf-8")
+    assert stopped_dbt([cut]) == {"nodes_finished": 1, "slowest_finished": [["b", 2.0]]}
 
 
 def test_a_published_version_is_counted_by_pages_and_bytes(tmp_path):

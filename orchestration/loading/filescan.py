@@ -1,4 +1,4 @@
-"""One streaming pass over a CSV's bytes: checksum, encoding, line endings, completeness.
+"""Streaming over a CSV's bytes: checksum, encoding, line endings, completeness.
 
 Nothing here holds the whole file: bytes are read in chunks, decoded with incremental decoders, and
 only counts are kept. Encoding rules (contract 1.1):
@@ -10,8 +10,10 @@ only counts are kept. Encoding rules (contract 1.1):
   (郑 D6A3 → U+05A3, 史 CAB7 → U+02B7 …), so a file valid as both is taken as UTF-8 only when its
   UTF-8 text looks like Chinese business text: at most `SUSPECT_SHARE` of its non-ASCII characters
   (the first `SAMPLE_CHARS` of them) may fall outside the CJK / full-width / common-punctuation
-  ranges a Chinese export uses. Once that sample says "UTF-8", the GB18030 decoder stops (it is
-  only run again, over the whole file, if UTF-8 fails later on).
+  ranges a Chinese export uses. GB18030 is decoded (in a second pass) only when UTF-8 fails or
+  its text does not look like that: otherwise UTF-8 is chosen whatever GB18030 would say.
+
+ASCII chunks (most of a large export) are not decoded: they are valid in both encodings.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from .errors import FileRejected
 SUSPECT_SHARE = 0.2
 SAMPLE_CHARS = 200_000  # the statistics look at the first this many non-ASCII characters
 ENCODINGS = {"utf-8": "utf-8", "utf8": "utf-8", "gb18030": "gb18030", "gbk": "gb18030", "gb2312": "gb18030"}
-_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 # Non-ASCII characters a Chinese business export plausibly contains (anything else is suspect).
 _PLAUSIBLE = (
     "\u00a0\u00a5\u00b0\u00b1\u00b7\u00d7\u00f7"  # nbsp ¥ ° ± · × ÷
@@ -52,7 +53,6 @@ class TextStats:
     non_ascii: int = 0
     suspect: int = 0
     error: str = ""
-    stopped: bool = False  # decoding stopped early: not needed for the decision
 
     @property
     def sampled(self) -> bool:
@@ -176,13 +176,11 @@ def scan_file(path: Path, chunk_bytes: int = 1 << 20) -> FileScan:
         codecs_to_try = [declared[0]] if declared else ["utf-8", "gb18030"]
         if bom and "utf-8" in codecs_to_try:
             codecs_to_try = ["utf-8"]
-        counts, digest, size = _scan_chunks(fh, first, codecs_to_try, chunk_bytes)
-    gb = counts.stats.get("gb18030")
-    if gb is not None and gb.stopped and not counts.stats["utf-8"].ok:  # rare: UTF-8 failed late
+        counts, digest, size = _scan_chunks(fh, first, codecs_to_try[0], chunk_bytes)
+    if len(codecs_to_try) > 1 and not _clearly_utf8(counts.stats["utf-8"]):
+        # GB18030 only matters when UTF-8 fails or looks implausible: a second pass, decoding only
         with open_source(path) as fh:
-            counts.stats["gb18030"] = _scan_chunks(fh, fh.read(chunk_bytes), ["gb18030"], chunk_bytes)[
-                0
-            ].stats["gb18030"]
+            counts.stats["gb18030"] = _decode_stats(fh, "gb18030", chunk_bytes)
     if size == 0:
         raise FileRejected("空文件 empty file (0 bytes)")
     encoding = _choose(counts.stats, declared)
@@ -211,9 +209,15 @@ def _reject_binary(first: bytes) -> None:
         )
 
 
-def _scan_chunks(fh, first: bytes, names: list[str], chunk_bytes: int) -> tuple[_Counts, str, int]:
-    counts = _Counts(stats={n: TextStats() for n in names})
-    decoders = {n: codecs.getincrementaldecoder("utf-8-sig" if n == "utf-8" else n)("strict") for n in names}
+def _clearly_utf8(utf8: TextStats) -> bool:
+    """Valid UTF-8 that looks like Chinese text: `_choose` takes it whatever GB18030 would say."""
+    return utf8.ok and utf8.suspect_share <= SUSPECT_SHARE
+
+
+def _scan_chunks(fh, first: bytes, name: str, chunk_bytes: int) -> tuple[_Counts, str, int]:
+    """Checksum, line breaks and the strict decoding (with statistics) under codec `name`, one pass."""
+    counts = _Counts(stats={name: TextStats()})
+    decoder = _decoder(name)
     sha, size, chunk, prev_cr = hashlib.sha256(), 0, first, False
     while chunk:
         sha.update(chunk)
@@ -221,35 +225,48 @@ def _scan_chunks(fh, first: bytes, names: list[str], chunk_bytes: int) -> tuple[
         if b"\x00" in chunk:
             _reject_binary(b"\x00")
         counts.lf += chunk.count(b"\n")
-        counts.cr += chunk.count(b"\r")
-        counts.crlf += chunk.count(b"\r\n") + (1 if prev_cr and chunk.startswith(b"\n") else 0)
+        cr = chunk.count(b"\r")
+        if cr or prev_cr:  # no CR at all (the usual export): no CRLF either
+            counts.cr += cr
+            counts.crlf += chunk.count(b"\r\n") + (1 if prev_cr and chunk.startswith(b"\n") else 0)
         prev_cr, counts.last = chunk.endswith(b"\r"), chunk[-1:]
-        for name, decoder in decoders.items():
-            _feed(counts.stats[name], decoder, chunk, size - len(chunk))
-        _stop_gb_when_utf8_is_clear(counts.stats)
+        _feed(counts.stats[name], decoder, chunk, size - len(chunk))
         chunk = fh.read(chunk_bytes)
-    for name, decoder in decoders.items():
-        _feed(counts.stats[name], decoder, b"", size, final=True)
+    _feed(counts.stats[name], decoder, b"", size, final=True)
     return counts, sha.hexdigest(), size
 
 
-def _stop_gb_when_utf8_is_clear(stats: dict[str, TextStats]) -> None:
-    utf8, gb = stats.get("utf-8"), stats.get("gb18030")
-    if utf8 and gb and utf8.ok and utf8.sampled and utf8.suspect_share <= SUSPECT_SHARE:
-        gb.stopped = True
+def _decode_stats(fh, name: str, chunk_bytes: int) -> TextStats:
+    stats, decoder, offset = TextStats(), _decoder(name), 0
+    while chunk := fh.read(chunk_bytes):
+        _feed(stats, decoder, chunk, offset)
+        offset += len(chunk)
+    _feed(stats, decoder, b"", offset, final=True)
+    return stats
+
+
+def _decoder(name: str):
+    return codecs.getincrementaldecoder("utf-8-sig" if name == "utf-8" else name)("strict")
+
+
+_CLEAN_STATE = (b"", 0)  # an incremental decoder between characters (and past a leading BOM)
+_ASCII = bytes(range(128))
 
 
 def _feed(stats: TextStats, decoder, chunk: bytes, offset: int, final: bool = False) -> None:
-    if not stats.ok or stats.stopped:
+    if not stats.ok:
         return
+    if chunk.isascii() and decoder.getstate() == _CLEAN_STATE:
+        return  # ASCII is valid in both codecs and holds no non-ASCII character to count
     try:
         text = decoder.decode(chunk, final=final)
     except UnicodeDecodeError as exc:
         stats.ok, stats.error = False, f"byte {offset + exc.start + 1}: {exc.reason}"
         return
-    if not stats.sampled:  # statistics on a sample: regexes over all text would dominate the scan
-        stats.non_ascii += sum(map(len, _NON_ASCII.findall(text)))
-        stats.suspect += sum(map(len, _SUSPECT.findall(text)))
+    if not stats.sampled:  # statistics on a sample, over the non-ASCII characters only
+        non_ascii = text.encode("utf-8").translate(None, _ASCII).decode("utf-8")
+        stats.non_ascii += len(non_ascii)
+        stats.suspect += sum(map(len, _SUSPECT.findall(non_ascii)))
 
 
 def _choose(stats: dict[str, TextStats], declared: tuple[str, str] | None) -> str:

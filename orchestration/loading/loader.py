@@ -193,7 +193,7 @@ def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds,
     except FileRejected as exc:
         stats.status, stats.message = "rejected_file", str(exc)
         return
-    stage_file(conn, entity, header_map, bounds)
+    stage_file(conn, entity, header_map, bounds, info.relation)
     read, accepted, rejected, total = conn.execute(
         "SELECT count(*) FILTER (NOT _empty), count(*) FILTER (NOT _empty AND _reason IS NULL), "
         "count(*) FILTER (NOT _empty AND _reason IS NOT NULL), count(*) FROM _ld_stage"

@@ -28,6 +28,13 @@ from .options import DateBounds
 
 # Space-like characters trimmed around every cell, besides ASCII whitespace: ideographic space, NBSP.
 _SPACE = "\\s\u3000\u00a0"
+# The same characters as code points (RE2's \s is ASCII tab, LF, FF, CR and space; not VT): a cell
+# that neither starts nor ends with one of them is its own cleaned text, without running the regex.
+_SPACE_CODES = "9, 10, 12, 13, 32, 160, 12288"
+# The canonical forms most exports use: parsed by a cast once their shape is checked (same result
+# as the general patterns below, which they are special cases of).
+_CANONICAL_DATE_RE = r"\d{4}-\d\d-\d\d"
+_CANONICAL_TIMESTAMP_RE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 _TIME_RE = r"[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
 _DATE_RE = r"\d{4}-\d{1,2}-\d{1,2}|\d{4}/\d{1,2}/\d{1,2}|\d{4}年\d{1,2}月\d{1,2}日"
 _AMOUNT_BODY = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)"
@@ -71,13 +78,19 @@ def macros_sql() -> list[str]:
     true_list = ", ".join(lit(v) for v in BOOLEAN_TRUE)
     false_list = ", ".join(lit(v) for v in BOOLEAN_FALSE)
     stmts = [
-        f"""CREATE OR REPLACE TEMP MACRO _ld_clean(s) AS
-            nullif(regexp_replace(s, '^[{_SPACE}]+|[{_SPACE}]+$', '', 'g'), '')""",
-        f"""CREATE OR REPLACE TEMP MACRO _ld_date(s) AS CASE WHEN regexp_full_match(s, '{_DATE_RE}')
+        # ascii() is the first character's code point (0 for ''), so '' and NULL take the regex path
+        f"""CREATE OR REPLACE TEMP MACRO _ld_clean(s) AS CASE
+            WHEN ascii(s) NOT IN (0, {_SPACE_CODES}) AND ascii(right(s, 1)) NOT IN ({_SPACE_CODES}) THEN s
+            ELSE nullif(regexp_replace(s, '^[{_SPACE}]+|[{_SPACE}]+$', '', 'g'), '') END""",
+        f"""CREATE OR REPLACE TEMP MACRO _ld_date(s) AS CASE
+            WHEN regexp_full_match(s, '{_CANONICAL_DATE_RE}') THEN try_cast(s AS DATE)
+            WHEN regexp_full_match(s, '{_DATE_RE}')
             THEN try_cast(regexp_replace(s, '^(\\d+)\\D(\\d+)\\D(\\d+)\\D?$', '\\1-\\2-\\3') AS DATE) END""",
         # Timestamp: a date, optionally followed by (space or T) HH:MM[:SS[.ffffff]]; a bare date is midnight.
         f"""CREATE OR REPLACE TEMP MACRO _ld_timestamp(s) AS
-            CASE WHEN regexp_full_match(s, '(?:{_DATE_RE})(?:{_TIME_RE})?')
+            CASE WHEN regexp_full_match(s, '{_CANONICAL_TIMESTAMP_RE}')
+                 THEN try_cast(left(s, 10) AS DATE) + try_cast(right(s, 8) AS TIME)
+            WHEN regexp_full_match(s, '(?:{_DATE_RE})(?:{_TIME_RE})?')
             THEN _ld_date(regexp_extract(s, '^(?:{_DATE_RE})'))
                  + CASE WHEN regexp_full_match(s, '(?:{_DATE_RE})') THEN TIME '00:00:00'
                         ELSE try_cast(regexp_replace(s, '^(?:{_DATE_RE})[ T]+', '') AS TIME) END
@@ -106,7 +119,11 @@ def macros_sql() -> list[str]:
     ]
     for enum in ENUMS:
         cases = " ".join(f"WHEN {lit(k)} THEN {lit(code)}" for k, code in enum_labels(enum).items())
-        stmts.append(f"CREATE OR REPLACE TEMP MACRO _ld_enum_{enum}(s) AS CASE _ld_enum_key(s) {cases} END")
+        codes = ", ".join(lit(code) for code in ENUMS[enum])  # a code is its own spelling: no regex
+        stmts.append(
+            f"CREATE OR REPLACE TEMP MACRO _ld_enum_{enum}(s) AS CASE WHEN s IN ({codes}) THEN s "
+            f"ELSE CASE _ld_enum_key(s) {cases} END END"
+        )
     return stmts
 
 

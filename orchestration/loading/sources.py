@@ -1,7 +1,8 @@
 """Reading one landing-zone file into a DuckDB temp table of text cells with physical line numbers.
 
-The result is always `_ld_src(c0 .. cN VARCHAR, _line INTEGER)`: the cells exactly as written (no
-trimming yet) and the 1-based physical line (CSV, header = line 1) or sheet row (xlsx) of each record.
+The result is always a relation `(c0 .. cN VARCHAR, _line INTEGER)` (`_ld_src`, or a subquery over
+the CSV's records when no line moved): the cells exactly as written (no trimming yet) and the
+1-based physical line (CSV, header = line 1) or sheet row (xlsx) of each record.
 CSV files are streamed into a UTF-8 working copy (transcode.py) that DuckDB reads; no CSV is ever
 held whole in Python memory.
 """
@@ -40,6 +41,7 @@ class SourceInfo:
     encoding: str | None
     note: str = ""
     copy: Transcoded | None = None  # CSV only: line bookkeeping of the working copy
+    relation: str = SOURCE_TABLE  # what to select the cells and `_line` from (a table or a subquery)
 
 
 def list_files(raw_dir: Path, entity: str) -> list[SourceFile] | None:
@@ -75,8 +77,9 @@ def read_source(
         copy = transcode(source.path, Path(tmp) / "utf8.csv", scan, options.chunk_bytes)
         header_row, header_lines = _header(copy.path)
         _read_records(conn, copy.path, len(header_row))
-    note = _place_lines(conn, len(header_row), header_lines, copy)
-    return SourceInfo(list(header_row), scan.encoding, "; ".join(n for n in (scan.note, note) if n), copy)
+    note, relation = _place_lines(conn, len(header_row), header_lines, copy)
+    note = "; ".join(n for n in (scan.note, note) if n)
+    return SourceInfo(list(header_row), scan.encoding, note, copy, relation)
 
 
 def _header(path: Path) -> tuple[list[str], int]:
@@ -112,22 +115,18 @@ def _csv_error(exc: Exception) -> str:
     return " | ".join(lines[:3])
 
 
-def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
-    """SOURCE_TABLE = records with their physical line, set-based.
+def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> tuple[str, str]:
+    """Records with their physical line, set-based: (note, relation holding them).
 
     A record takes 1 + (newlines inside its quoted cells) "slots" of non-empty lines; DuckDB skips
     empty lines, so slot k is the k-th non-empty physical line: k + (empty lines before it).
     When every record is one line and no line is empty (the usual export), record i is line
-    header + i and no window is needed.
+    header + i and no window is needed: the relation is then a subquery over the records, not a copy.
     """
     cells = ", ".join(f"c{i}" for i in range(width))
     records = conn.execute("SELECT count(*) FROM _ld_csv").fetchall()[0][0]
     if not copy.empty_lines and copy.lines == header_lines + records:
-        conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS "
-            f"SELECT {cells}, (rowid + {header_lines + 1})::INTEGER AS _line FROM _ld_csv ORDER BY rowid"
-        )
-        return ""
+        return "", f"(SELECT {cells}, (rowid + {header_lines + 1})::INTEGER AS _line FROM _ld_csv)"
     newline_count = " + ".join(
         f"coalesce(length(c{i}) - length(replace(c{i}, chr(10), '')), 0)" for i in range(width)
     )
@@ -146,7 +145,7 @@ def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
             f"CREATE OR REPLACE TEMP TABLE {SOURCE_TABLE} AS "
             f"SELECT {cells}, _slot::INTEGER AS _line FROM _ld_csv_slots ORDER BY _ord"
         )
-        return "行号可能偏移 line numbers may be off: quoted cells contain empty lines"
+        return "行号可能偏移 line numbers may be off: quoted cells contain empty lines", SOURCE_TABLE
     conn.execute("CREATE OR REPLACE TEMP TABLE _ld_empty (e INTEGER)")
     if copy.empty_lines:
         conn.execute("INSERT INTO _ld_empty SELECT unnest(?::INTEGER[])", [copy.empty_lines])
@@ -162,7 +161,7 @@ def _place_lines(conn, width: int, header_lines: int, copy: Transcoded) -> str:
         FROM _ld_csv_slots s ASOF LEFT JOIN steps st ON s._slot > st.nb
         ORDER BY s._ord"""
     )
-    return ""
+    return "", SOURCE_TABLE
 
 
 def read_xlsx(conn: duckdb.DuckDBPyConnection, path: Path, options: LoadOptions) -> SourceInfo:

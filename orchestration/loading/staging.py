@@ -71,8 +71,12 @@ def dates_seen(conn, entity: str, bounds: DateBounds) -> tuple:
     ).fetchall()[0]
 
 
-def stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
-    """One SELECT over the file's cells: typed columns, reject reason, raw record, extras."""
+def stage_file(conn, entity: str, hm, bounds: DateBounds, source: str = SOURCE_TABLE) -> None:
+    """One SELECT over the file's cells (`source`: the table or subquery read_source named): typed
+    columns, reject reason, raw record, extras.
+
+    Every cell is cleaned once (`k<i>`); the raw record (JSON of the cells as written) is built for
+    rejected rows only, the only ones that keep it; the table holds what the later steps read."""
     spec = ENTITIES[entity]
 
     def v(name: str) -> str:
@@ -81,10 +85,10 @@ def stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
     def p(name: str) -> str:
         return quote_ident(name)
 
-    cells = [f"c{i}" for i in range(len(hm.keys))]
-    cleaned = [
-        (f"_ld_clean(c{hm.columns[c.name]})" if c.name in hm.columns else "NULL::VARCHAR")
-        + f" AS {v(c.name)}"
+    width = len(hm.keys)
+    cleaned = [f"_ld_clean(c{i}) AS k{i}" for i in range(width)]
+    values = [
+        (f"k{hm.columns[c.name]}" if c.name in hm.columns else "NULL::VARCHAR") + f" AS {v(c.name)}"
         for c in spec.columns
     ]
     raw_record = "json_object(" + ", ".join(f"{lit(k)}, c{i}" for i, k in enumerate(hm.keys)) + ")"
@@ -93,21 +97,23 @@ def stage_file(conn, entity: str, hm, bounds: DateBounds) -> None:
         if hm.extras
         else "'{}'::JSON"
     )
-    empty = " AND ".join(f"_ld_clean({c}) IS NULL" for c in cells) or "true"
+    empty = " AND ".join(f"k{i} IS NULL" for i in range(width)) or "true"
     parsed = [f"{parse_sql(c, v(c.name))} AS {p(c.name)}" for c in spec.columns]
     reasons = [reason_sql(c, v(c.name), p(c.name), bounds) for c in spec.columns]
     reasons += [row_rule_sql(spec, left, op, right, p) for left, op, right in spec.row_rules]
+    typed_columns = [p(c.name) for c in spec.columns]  # the cleaned texts are only needed for the reasons
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ld_stage AS
-        WITH cells AS (
-            SELECT _line, {empty} AS _empty, {raw_record} AS raw_record, {extra} AS _extra,
-                   {", ".join(cleaned)}
-            FROM {SOURCE_TABLE}
+        WITH cleaned AS (
+            SELECT *, {", ".join(cleaned)} FROM {source}
+        ), cells AS (
+            SELECT *, {empty} AS _empty, {extra} AS _extra, {", ".join(values)} FROM cleaned
         ), typed AS (
             SELECT *, {", ".join(parsed)} FROM cells
+        ), checked AS (
+            SELECT *, nullif(concat_ws('; ', {", ".join(reasons)}), '') AS _reason FROM typed
         )
-        SELECT *,
-               nullif(array_to_string(list_filter([{", ".join(reasons)}], lambda r: r IS NOT NULL), '; '), '')
-               AS _reason
-        FROM typed"""
+        SELECT _line, _empty, CASE WHEN _reason IS NOT NULL THEN {raw_record} END AS raw_record, _extra,
+               {", ".join(typed_columns)}, _reason
+        FROM checked"""
     )
