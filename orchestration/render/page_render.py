@@ -61,6 +61,7 @@ class PageRender:
     toc: list[tuple[int, str, str]] = field(default_factory=list)  # (level, id, text)
     counter: int = 0
     routes: Routes | None = None  # template pages' URLs -> their shells
+    prebuilt: dict = field(default_factory=dict)  # (query, line) -> keyed_run.Prebuilt: rows built in SQL
 
     def href(self, url: str) -> str:
         """A page URL as the relative link written into this page."""

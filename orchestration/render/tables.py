@@ -74,8 +74,9 @@ def data_table(r: PageRender, node: Node) -> str:
     page_size = node.attrs.get("rows", "10")
     if page_size != "all" and not page_size.isdigit():
         raise r.fail(f"<DataTable rows={page_size}>: a number or all", node)
+    pre = r.prebuilt.get((node.attrs.get("data"), node.line))
     rows = []
-    for values in res.rows:
+    for values in [] if pre is not None else res.rows:
         href = None
         if link_i is not None and values[link_i] is not None:
             url = str(values[link_i])
@@ -99,8 +100,14 @@ def data_table(r: PageRender, node: Node) -> str:
         "download": node.attrs.get("downloadable", "true") != "false",
     }
     tid = r.next_id("table-")
+    if pre is not None:  # the rows' JSON was built by DuckDB (keyed_run, sql_cells): spliced in
+        r.links.update(pre.links)
+        script = json_script(tid + "-data", payload)
+        script = script.replace(',"rows":[],', ',"rows":' + pre.rows_json + ",", 1)
+    else:
+        script = json_script(tid + "-data", payload)
     wrap = " wrap-titles" if node.attrs.get("wrapTitles", "false") == "true" else ""  # Evidence's wrapTitles
     return (
         f'<div class="data-table{wrap}" data-table="{tid}">{head}'
-        f"<noscript>表格需要启用 JavaScript</noscript></div>{json_script(tid + '-data', payload)}"
+        f"<noscript>表格需要启用 JavaScript</noscript></div>{script}"
     )
