@@ -468,7 +468,8 @@ select * from (values
    '/clients/a?x=1&y=<2>#z', 0),
   ('a', 5, 'u' || chr(8232) || 'v' || chr(8233) || 'w \u000B 😀 emoji', 999999999999.995, 1e-7, 999999999999,
    date '2000-01-01', timestamp '2000-01-01 12:00:00', false, '/clients/a', 123456.0000000001),
-  ('a', 6, '', 1.005, 1.005, -1, date '2026-11-21', timestamp '2026-11-21 00:00:01', true, 'other.html', 0.125),
+  ('a', 6, '', 1.005, 1.005, -1, date '2026-11-21', timestamp '2026-11-21 00:00:01', true, 'other.html',
+   0.125),
   ('b', 1, 'big double', 1, -123456789012345.67, 1, date '2024-01-01', null, true, '/clients/a', 1),
   ('c', 1, 'huge', 1, 1e15, 1, date '2024-01-01', null, true, '/clients/a', 1),
   ('d', 1, 'old date', 1, 1, 1, date '0999-01-01', null, true, '/clients/a', 1),
@@ -537,7 +538,9 @@ select label, abs(x) as x, amount as amount_pct from h where k = '${params.k}' o
 """
 
 
-def _render_both(pages_dir: Path, snapshot: Path, tmp_path: Path, monkeypatch) -> tuple[list, Path, Path, list]:
+def _render_both(
+    pages_dir: Path, snapshot: Path, tmp_path: Path, monkeypatch
+) -> tuple[list, Path, Path, list]:
     """Render `pages_dir` with table rows built in SQL, and again formatted in Python (the tables'
     SQL path switched off); returns the pages, both folders and what the SQL path built."""
     from orchestration.render import keyed_run, site
@@ -591,7 +594,7 @@ def test_table_rows_built_in_sql_equal_python_formatting_on_hostile_values(tmp_p
     rows = _json(page["body"])["table-1-data"]["rows"]
     assert rows[0]["c"][1] == [0.045, "¥0.05"] and rows[1]["c"][1] == [-0.004, "-¥0.00"]  # SSF half up
     assert rows[0]["c"][5] == ["2024-02-29 13:05:09", "2024年2月29日 13:05:09"]
-    assert rows[1]["c"][0][0].startswith("it's \"quoted\" \\ back\\slash </script>")
+    assert rows[1]["c"][0][0].startswith('it\'s "quoted" \\ back\\slash </script>')
     assert rows[1]["h"] == "../clients/index.html?id=b%20b"
     island = page["body"].split('<script type="application/json" id="table-1-data">')[1].split("</script>")[0]
     assert "\\u003c/script\\u003e\\u003c!--" in island and "<" not in island  # cannot end the script

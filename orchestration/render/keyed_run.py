@@ -26,11 +26,10 @@ import duckdb
 
 from . import sql_cells
 from .formats import Resolved, Summary, evidence_type, resolve
-from .queries import KEYS_TABLE, PageQueryError, Result, expand, keyed_sql, run_one
+from .queries import KEYS_TABLE, PageQueryError, Result, expand, keyed_query, run_one
 
 RENDER_TABLE = "__opscenter_render"
 HREFS_TABLE = "__opscenter_hrefs"
-_MARKER = "__opscenter_param__"
 # column summaries a data-independent format must resolve identically under (see table_cells)
 _PROBES = [(None, 0), (1.0, 0), (1234567.891, 3), (0.0123, 4), (-52000.5, 1)]
 
@@ -85,7 +84,7 @@ class TemplateRun:
         )
         for i, name in enumerate(queries):
             table = f"__opscenter_q{i}"
-            keyed = self._keyed(name)
+            keyed = keyed_query(name, queries, param, page)
             if keyed is not None:
                 try:
                     con.execute(f"create or replace temp table {table} as {keyed}")
@@ -94,17 +93,9 @@ class TemplateRun:
                     continue
                 except duckdb.Error:
                     pass  # its own error, if any, is reported by the per-key run below
-            self.per_key[name] = {k: run_one(con, page, name, expand(name, queries, {param: k}, page)) for k in keys}
-
-    def _keyed(self, name: str) -> str | None:
-        try:
-            sql = expand(name, self.queries, {self.param: _MARKER}, self.page)
-        except PageQueryError:  # a bare ${params.x}: a number, substituted per key
-            return None
-        quoted = "'" + _MARKER + "'"
-        if _MARKER in sql.replace(quoted, ""):  # used unquoted (a number) or inside a literal
-            return None
-        return keyed_sql(sql.replace(quoted, f"{KEYS_TABLE}.__key"), KEYS_TABLE)
+            self.per_key[name] = {
+                k: run_one(con, page, name, expand(name, queries, {param: k}, page)) for k in keys
+            }
 
     def close(self) -> None:
         for table, _, _ in self.stored.values():
@@ -151,7 +142,9 @@ class TemplateRun:
         self.con.execute(
             f"create or replace temp table {RENDER_TABLE} as select unnest(?::varchar[]) as __key", [keys]
         )
-        self.con.execute(f"create or replace temp table {HREFS_TABLE} (url varchar primary key, href varchar)")
+        self.con.execute(
+            f"create or replace temp table {HREFS_TABLE} (url varchar primary key, href varchar)"
+        )
         for name in self.queries:
             if name in self.per_key:
                 for k in keys:
@@ -163,16 +156,19 @@ class TemplateRun:
             if built is not None:
                 counts = dict(
                     self.con.execute(
-                        f"select __key, count(*) from {table} semi join {RENDER_TABLE} using (__key) group by __key"
+                        f"select __key, count(*) from {table} semi join {RENDER_TABLE} using (__key) "
+                        "group by __key"
                     ).fetchall()
                 )
                 need_rows = set()
-                for (line, sql) in built:
+                for line, sql in built:
                     for k, rows_json, hazard, links in self.con.execute(sql).fetchall():
                         if hazard:
                             need_rows.add(k)
                         else:
-                            prebuilt[k][(name, line)] = Prebuilt(rows_json, links.split("\n") if links else [])
+                            prebuilt[k][(name, line)] = Prebuilt(
+                                rows_json, links.split("\n") if links else []
+                            )
                 placeholder = (None,) * len(columns)
                 for k in keys:
                     if k not in need_rows:
@@ -230,8 +226,12 @@ class TemplateRun:
                 + href_json
                 + " || '}'"
             )
-            hazard = " or ".join([c.hazard for c in cells] + ([sql_cells.string_hazard(link)] if link else []))
-            rows = sql_cells.script_safe(f"'[' || coalesce(string_agg({row}, ',' order by t.__rn), '') || ']'")
+            hazard = " or ".join(
+                [c.hazard for c in cells] + ([sql_cells.string_hazard(link)] if link else [])
+            )
+            rows = sql_cells.script_safe(
+                f"'[' || coalesce(string_agg({row}, ',' order by t.__rn), '') || ']'"
+            )
             links = (
                 f"string_agg(distinct {link}, chr(10) order by {link}) filter (where {link} like '/%')"
                 if link

@@ -24,8 +24,8 @@ import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .components import SHELL, Routes, embed_json, site_href
-from .page_render import PageRender
 from .keyed_run import TemplateRun, table_specs
+from .page_render import PageRender
 from .page_source import PageSource, RenderError, parse_body, parse_page
 from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries
 
@@ -240,13 +240,15 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     nodes = parse_body(page.source.body, page.source.path, page.source.body_line)
     specs = table_specs(nodes, page.source.body + "\n" + page.title)
     specs = {q: t for q, t in specs.items() if q not in title_refs}
+    base = hashlib.sha256(renderer_version().encode())
+    base.update(page.source.path.read_bytes())
     done = []
     for start in range(0, len(values), KEYS_PER_BATCH):
         batch = values[start : start + KEYS_PER_BATCH]
         run = TemplateRun(con, page.source.path, page.source.queries, page.param, batch, specs)
         try:
             digests, counts = run.digests()
-            digests = {k: _key_hash(page, k, d) for k, d in digests.items()}
+            digests = {k: _key_hash(base, page, k, d) for k, d in digests.items()}
             rels = {k: f"{folder}/{DATA_DIR}/{k}.js" for k in batch}
             todo = [k for k in batch if title_refs or not _reusable(site, rels[k], digests[k])]
             results, prebuilt = run.fetch(todo, lambda url: site_href(url, depth, site.routes))
@@ -255,24 +257,35 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
         for value in batch:
             done.append(
                 _render_key(
-                    site, page, folder, depth, value, digests[value], counts[value],
-                    results.pop(value, None), prebuilt.pop(value, {}),
-                )  # fmt: skip
+                    site,
+                    page,
+                    folder,
+                    depth,
+                    value,
+                    digests[value],
+                    counts[value],
+                    results.pop(value, None),
+                    prebuilt.pop(value, {}),
+                )
             )
     done.append(_render_shell(site, page, folder, depth))
     return done
 
 
-def _key_hash(page: _Page, value: str, results_digest: str) -> str:
-    h = hashlib.sha256(renderer_version().encode())
-    h.update(page.source.path.read_bytes())
+def _key_hash(base, page: _Page, value: str, results_digest: str) -> str:
+    """base: sha256 of the renderer version and the page file (the same for every key)."""
+    h = base.copy()
     h.update(json.dumps([{page.param: value}, []], ensure_ascii=False, sort_keys=True).encode())
     h.update(results_digest.encode())
     return h.hexdigest().translate(_NO_DIGITS)
 
 
 def _reusable(site: _Site, rel: str, digest: str) -> bool:
-    return site.previous_dir is not None and site.previous.get(rel) == digest and (site.previous_dir / rel).is_file()
+    return (
+        site.previous_dir is not None
+        and site.previous.get(rel) == digest
+        and (site.previous_dir / rel).is_file()
+    )
 
 
 def _render_key(

@@ -82,7 +82,9 @@ def _raw(col: str, kind: str, db_type: str) -> tuple[str, str]:
     if kind == "int":
         return f"coalesce(cast({col} as varchar), 'null')", f"coalesce(abs({col}::double) >= {BIG}, false)"
     if kind == "float":  # cast(double as varchar) is Python's repr(float) (shortest round trip)
-        hazard = f"coalesce(isnan({col}::double) or isinf({col}::double) or abs({col}::double) >= {BIG}, false)"
+        hazard = (
+            f"coalesce(isnan({col}::double) or isinf({col}::double) or abs({col}::double) >= {BIG}, false)"
+        )
         return f"coalesce(cast({col}::double as varchar), 'null')", hazard
     if kind == "decimal":  # float(Decimal) is exact below 2^53 units: so is DuckDB's cast
         limit = 9007199254740992 / 10 ** _decimal_scale(db_type)
@@ -147,17 +149,26 @@ def _date_text(code: Code, t: str) -> str | None:
             elif c == "m":
                 name = f"{months}[month({t})]"
                 out.append(
-                    {1: f"month({t})::varchar", 2: two.format(f"month({t})"), 3: f"left({name}, 3)", 4: name}.get(
-                        n, f"left({name}, 1)"
-                    )
+                    {
+                        1: f"month({t})::varchar",
+                        2: two.format(f"month({t})"),
+                        3: f"left({name}, 3)",
+                        4: name,
+                    }.get(n, f"left({name}, 1)")
                 )
             elif c == "M":
                 out.append(f"minute({t})::varchar" if n == 1 else two.format(f"minute({t})"))
             elif c == "d":
                 day = f"{days}[isodow({t})]"
-                out.append([f"day({t})::varchar", two.format(f"day({t})"), f"left({day}, 3)", day][min(n, 4) - 1])
+                out.append(
+                    [f"day({t})::varchar", two.format(f"day({t})"), f"left({day}, 3)", day][min(n, 4) - 1]
+                )
             elif c == "h":
-                h = f"(case when hour({t}) % 12 = 0 then 12 else hour({t}) % 12 end)" if has_ampm else f"hour({t})"
+                h = (
+                    f"(case when hour({t}) % 12 = 0 then 12 else hour({t}) % 12 end)"
+                    if has_ampm
+                    else f"hour({t})"
+                )
                 out.append(f"{h}::varchar" if n == 1 else two.format(h))
             elif c == "s":
                 out.append(f"second({t})::varchar" if n == 1 else two.format(f"second({t})"))
