@@ -48,6 +48,13 @@ def _markdown(text: str) -> str:
     return _MD.render(text)
 
 
+@lru_cache(maxsize=64)
+def _parse(text: str, page: Path, first_line: int) -> list[Node]:
+    """parse_body, once per distinct text: every key of a template page whose {#if} blocks resolve
+    the same way has the same components (nodes are read, never changed, while rendering)."""
+    return parse_body(text, page, first_line)
+
+
 @dataclass
 class PageRender:
     """State while rendering one page."""
@@ -220,7 +227,7 @@ class PageRender:
         return _IF.sub(choose, text)
 
     def render_page(self, body: str) -> str:
-        html = self.render_nodes(parse_body(self.resolve_blocks(body), self.page, self.first_line))
+        html = self.render_nodes(_parse(self.resolve_blocks(body), self.page, self.first_line))
         return _HEADING.sub(self._heading, html)
 
     def _heading(self, m: re.Match) -> str:
