@@ -81,6 +81,7 @@ class _Site:
     previous_dir: Path | None
     routes: Routes = field(default_factory=Routes)
     hashes: dict[str, str] = field(default_factory=dict)
+    folders: set[Path] = field(default_factory=set)  # created under out_dir
 
     def nav_items(self, current: _Page | None, depth: int) -> list[dict]:
         return [
@@ -173,7 +174,9 @@ def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:
     """Write out_dir/rel, or hard-link the previous version's file when the hash is unchanged.
     Returns True when the file was reused."""
     out = site.out_dir / rel
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.parent not in site.folders:  # one mkdir per folder, not per data file
+        out.parent.mkdir(parents=True, exist_ok=True)
+        site.folders.add(out.parent)
     site.hashes[rel] = digest
     prev = site.previous_dir / rel if site.previous_dir else None
     if prev is not None and site.previous.get(rel) == digest and prev.is_file():
