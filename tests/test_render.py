@@ -451,3 +451,150 @@ def test_template_keys_in_batches_render_the_same_files(snapshot, tmp_path, monk
     assert len(files) == 3 and [p.url for p in whole] == [p.url for p in batched]
     for rel in files:
         assert (tmp_path / "batched" / rel).read_bytes() == (tmp_path / "whole" / rel).read_bytes()
+
+
+# --- template pages: table rows built as JSON by DuckDB (keyed_run, sql_cells) -----------------------
+
+HOSTILE_SQL = r"""
+create table h as
+select * from (values
+  ('a', 1, '中文 客户「甲」', 0.045::decimal(18,3), 0.045::double, 0::bigint, date '2024-02-29',
+   timestamp '2024-02-29 13:05:09.987', true, '/clients/a', 1234.5678::decimal(38,10)),
+  ('a', 2, 'it''s "quoted" \ back\slash </script><!--<script> & &amp;', -0.004, -1234567.891, -42,
+   date '1999-12-31', timestamp '1999-12-31 00:00:00', false, '/clients/b b', -0.5),
+  ('a', 3, 'line' || chr(10) || 'break' || chr(13) || chr(10) || 'tab' || chr(9) || 'x', 2.675, 2.675, 7,
+   null, null, null, null, null),
+  ('a', 4, null, null, null, null, date '9999-12-31', timestamp '1000-01-01 23:59:59', true,
+   '/clients/a?x=1&y=<2>#z', 0),
+  ('a', 5, 'u' || chr(8232) || 'v' || chr(8233) || 'w \u000B 😀 emoji', 999999999999.995, 1e-7, 999999999999,
+   date '2000-01-01', timestamp '2000-01-01 12:00:00', false, '/clients/a', 123456.0000000001),
+  ('a', 6, '', 1.005, 1.005, -1, date '2026-11-21', timestamp '2026-11-21 00:00:01', true, 'other.html',
+   0.125),
+  ('b', 1, 'big double', 1, -123456789012345.67, 1, date '2024-01-01', null, true, '/clients/a', 1),
+  ('c', 1, 'huge', 1, 1e15, 1, date '2024-01-01', null, true, '/clients/a', 1),
+  ('d', 1, 'old date', 1, 1, 1, date '0999-01-01', null, true, '/clients/a', 1),
+  ('e', 1, 'control ' || chr(1), 1, 1, 1, date '2024-01-01', null, true, '/clients/a', 1),
+  ('f', 1, 'big int', 1, 1, 9007199254740993, date '2024-01-01', null, true, '/clients/a', 1),
+  ('g', 1, 'huge decimal', 1, 1, 1, date '2024-01-01', null, true, '/clients/a', 123456789012.5)
+) as v(k, pos, label, amount, x, n, d, ts, flag, link, dec38);
+create table keys as select * from (values ('a'), ('b'), ('c'), ('d'), ('e'), ('f'), ('g'), ('empty'))
+  as v(k);
+"""
+
+HOSTILE_PAGE = """---
+title: 敌意值
+params_query: select k from keys order by k
+---
+
+```sql cells
+select label as 名称, amount as 金额, x as 数值, n as 次数, d as 日期, ts as 时间, flag as 标志, link,
+       dec38::decimal(38,10) as 大数
+from h where k = '${params.k}' order by pos
+```
+
+```sql plain
+select label, d, flag, n from h where k = '${params.k}' order by pos desc
+```
+
+```sql auto
+select label, abs(x) as x, amount as amount_pct from h where k = '${params.k}' order by pos
+```
+
+## {params.k}
+
+<DataTable data={cells} emptySet="pass" emptyMessage="暂无数据" link=link rows=all>
+  <Column id=名称 title="名 称" wrap=true />
+  <Column id=金额 fmt='"¥"#,##0.00' />
+  <Column id=数值 fmt='#,##0.00' />
+  <Column id=次数 fmt=num0 />
+  <Column id=日期 fmt='yyyy-mm-dd' />
+  <Column id=时间 fmt='yyyy"年"m"月"d"日" hh:mm:ss' />
+  <Column id=标志 />
+  <Column id=大数 fmt='0.000' />
+  <Column id=金额 fmt='0.0%' />
+  <Column id=数值 fmt='#,##0.0,"k"' />
+  <Column id=次数 fmt='#,##0"天"' />
+  <Column id=日期 fmt='mmmm d, yyyy (ddd)' />
+  <Column id=时间 fmt='h:MM AM/PM' />
+  <Column id=金额 fmt=usd2 />
+  <Column id=数值 fmt=mult1 />
+  <Column id=大数 fmt=num2k />
+</DataTable>
+
+<DataTable data={plain} emptySet="pass" emptyMessage="暂无数据">
+  <Column id=label />
+  <Column id=d />
+  <Column id=flag />
+  <Column id=n fmt='0' />
+</DataTable>
+
+<DataTable data={auto} emptySet="pass" emptyMessage="暂无数据">
+  <Column id=label />
+  <Column id=x fmt=cny />
+  <Column id=amount_pct />
+</DataTable>
+
+[client](/clients/a)
+"""
+
+
+def _render_both(
+    pages_dir: Path, snapshot: Path, tmp_path: Path, monkeypatch
+) -> tuple[list, Path, Path, list]:
+    """Render `pages_dir` with table rows built in SQL, and again formatted in Python (the tables'
+    SQL path switched off); returns the pages, both folders and what the SQL path built."""
+    from orchestration.render import keyed_run, site
+
+    built = []
+    fetch = keyed_run.TemplateRun.fetch
+
+    def spy(self, keys, href):
+        results, prebuilt = fetch(self, keys, href)
+        built.extend((k, q) for k, tables in prebuilt.items() for q in tables)
+        return results, prebuilt
+
+    monkeypatch.setattr(keyed_run.TemplateRun, "fetch", spy)
+    sql_out, py_out = tmp_path / "sql", tmp_path / "python"
+    pages = render_site(pages_dir, snapshot, sql_out, CONTEXT)
+    with monkeypatch.context() as m:
+        m.setattr(site, "table_specs", lambda *a: {})
+        render_site(pages_dir, snapshot, py_out, CONTEXT)
+    return pages, sql_out, py_out, built
+
+
+def test_table_rows_built_in_sql_equal_python_formatting_on_hostile_values(tmp_path, monkeypatch):
+    """NULLs, negatives, half-up boundaries (0.045, 2.675, 1.005, -0.004), 999,999,999,999.995, 1e-7,
+    dates and timestamps, Chinese, quotes, backslashes, </script>, newlines, U+2028, emoji: every
+    data file is byte-identical to the Python formatter's. Values the SQL does not format (1e15,
+    year 999, a control character, an integer beyond 2^53, a DECIMAL(38,10) beyond 2^53 units) send
+    their key's table to Python, so those files are identical too."""
+    db = tmp_path / "h.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(HOSTILE_SQL)
+    pages_dir = tmp_path / "site" / "pages"
+    (pages_dir / "hostile").mkdir(parents=True)
+    (pages_dir / "hostile" / "[k].md").write_text(HOSTILE_PAGE, encoding="utf-8")
+    (pages_dir / "clients").mkdir()
+    (pages_dir / "clients" / "[id].md").write_text(
+        "---\ntitle: c\nparams_query: select 'a' union all select 'b b' \n---\n\nx\n",
+        encoding="utf-8",
+    )
+    pages, sql_out, py_out, built = _render_both(pages_dir, db, tmp_path, monkeypatch)
+    data = [p.path.relative_to(sql_out) for p in pages if p.kind == "data" and "hostile" in str(p.path)]
+    assert len(data) == 8
+    for rel in data:
+        assert (sql_out / rel).read_bytes() == (py_out / rel).read_bytes(), rel
+    # key a's two formatted tables came from SQL; the auto format (cny looks at the column) never does;
+    # keys with a hazard in `cells` were formatted in Python
+    assert ("a", ("cells", 22)) in built and ("a", ("plain", 41)) in built
+    assert not any(q[0] == "auto" for _, q in built)
+    assert {k for k, q in built if q[0] == "cells"} == {"a", "b"}
+    assert {k for k, q in built if q[0] == "plain"} == {"a", "b", "c", "g"}  # d 999, e \x01, f > 2^53
+    page = _key_page(sql_out, "hostile", "a")
+    rows = _json(page["body"])["table-1-data"]["rows"]
+    assert rows[0]["c"][1] == [0.045, "¥0.05"] and rows[1]["c"][1] == [-0.004, "-¥0.00"]  # SSF half up
+    assert rows[0]["c"][5] == ["2024-02-29 13:05:09", "2024年2月29日 13:05:09"]
+    assert rows[1]["c"][0][0].startswith('it\'s "quoted" \\ back\\slash </script>')
+    assert rows[1]["h"] == "../clients/index.html?id=b%20b"
+    island = page["body"].split('<script type="application/json" id="table-1-data">')[1].split("</script>")[0]
+    assert "\\u003c/script\\u003e\\u003c!--" in island and "<" not in island  # cannot end the script

@@ -48,6 +48,13 @@ def _markdown(text: str) -> str:
     return _MD.render(text)
 
 
+@lru_cache(maxsize=64)
+def _parse(text: str, page: Path, first_line: int) -> list[Node]:
+    """parse_body, once per distinct text: every key of a template page whose {#if} blocks resolve
+    the same way has the same components (nodes are read, never changed, while rendering)."""
+    return parse_body(text, page, first_line)
+
+
 @dataclass
 class PageRender:
     """State while rendering one page."""
@@ -61,6 +68,7 @@ class PageRender:
     toc: list[tuple[int, str, str]] = field(default_factory=list)  # (level, id, text)
     counter: int = 0
     routes: Routes | None = None  # template pages' URLs -> their shells
+    prebuilt: dict = field(default_factory=dict)  # (query, line) -> keyed_run.Prebuilt: rows built in SQL
 
     def href(self, url: str) -> str:
         """A page URL as the relative link written into this page."""
@@ -219,7 +227,7 @@ class PageRender:
         return _IF.sub(choose, text)
 
     def render_page(self, body: str) -> str:
-        html = self.render_nodes(parse_body(self.resolve_blocks(body), self.page, self.first_line))
+        html = self.render_nodes(_parse(self.resolve_blocks(body), self.page, self.first_line))
         return _HEADING.sub(self._heading, html)
 
     def _heading(self, m: re.Match) -> str:

@@ -206,6 +206,20 @@ def keyed_sql(sql: str, keys_table: str) -> str | None:
     )
 
 
+def keyed_query(name: str, queries: dict[str, str], param: str, page: Path) -> str | None:
+    """A template page's query `name` for every key of KEYS_TABLE at once (keyed_sql), or None
+    when it must run once per key (a bare numeric parameter, or a shape keyed_sql refuses)."""
+    marker = "__opscenter_param__"
+    try:
+        sql = expand(name, queries, {param: marker}, page)
+    except PageQueryError:  # a bare ${params.x}: a number, substituted per key
+        return None
+    quoted = "'" + marker + "'"
+    if marker in sql.replace(quoted, ""):  # used unquoted (a number) or inside a literal
+        return None
+    return keyed_sql(sql.replace(quoted, f"{KEYS_TABLE}.__key"), KEYS_TABLE)
+
+
 def run_template_queries(
     con: duckdb.DuckDBPyConnection, page: Path, queries: dict[str, str], param: str, keys: list[str]
 ) -> dict[str, dict[str, Result]]:
@@ -222,18 +236,9 @@ def run_template_queries(
         [len(keys), keys],
     )
     out: dict[str, dict[str, Result]] = {k: {} for k in keys}
-    marker = "__opscenter_param__"
     try:
         for name in queries:
-            try:
-                sql = expand(name, queries, {param: marker}, page)
-            except PageQueryError:  # a bare ${params.x}: a number, substituted per key
-                sql = marker
-            quoted = "'" + marker + "'"
-            if marker in sql.replace(quoted, ""):  # used unquoted (a number) or inside a literal
-                keyed = None
-            else:
-                keyed = keyed_sql(sql.replace(quoted, f"{KEYS_TABLE}.__key"), KEYS_TABLE)
+            keyed = keyed_query(name, queries, param, page)
             try:
                 res = None if keyed is None else run_one(con, page, name, keyed)
             except PageQueryError:

@@ -24,9 +24,10 @@ import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .components import SHELL, Routes, embed_json, site_href
+from .keyed_run import TemplateRun, table_specs
 from .page_render import PageRender
-from .page_source import PageSource, RenderError, parse_page
-from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries, run_template_queries
+from .page_source import PageSource, RenderError, parse_body, parse_page
+from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries
 
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE / "vendor" / "node_modules"
@@ -80,6 +81,7 @@ class _Site:
     previous_dir: Path | None
     routes: Routes = field(default_factory=Routes)
     hashes: dict[str, str] = field(default_factory=dict)
+    folders: set[Path] = field(default_factory=set)  # created under out_dir
 
     def nav_items(self, current: _Page | None, depth: int) -> list[dict]:
         return [
@@ -172,7 +174,9 @@ def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:
     """Write out_dir/rel, or hard-link the previous version's file when the hash is unchanged.
     Returns True when the file was reused."""
     out = site.out_dir / rel
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.parent not in site.folders:  # one mkdir per folder, not per data file
+        out.parent.mkdir(parents=True, exist_ok=True)
+        site.folders.add(out.parent)
     site.hashes[rel] = digest
     prev = site.previous_dir / rel if site.previous_dir else None
     if prev is not None and site.previous.get(rel) == digest and prev.is_file():
@@ -228,27 +232,82 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     (`<folder>/data/<key>.js`, the page body rendered for that key); the shell reads the key from
     its URL (`?<param>=<key>`) and loads the key's file with <script src> (works from file://).
 
-    The page's queries run once for all keys (queries.run_template_queries). A key's data file is
-    rendered only when its content hash (renderer, page file, key, the key's query results) differs
-    from the previous version's; otherwise it is hard-linked from there."""
+    The page's queries run once for all keys of a batch and stay in DuckDB (keyed_run.TemplateRun).
+    A key's content hash (renderer, page file, key, an md5 of each query's rows computed by DuckDB)
+    equal to the previous version's: the data file is hard-linked from there, its rows never fetched.
+    Otherwise it is rendered, its DataTables' rows built as JSON by DuckDB where sql_cells can."""
     values = _template_values(con, page)
     folder = "/".join(page.parts[:-1])
     depth = len(page.parts) - 1
+    title_refs = {m.group(1) for m in re.finditer(r"\b(\w+)(?:\[|\.length)", page.title)}
+    nodes = parse_body(page.source.body, page.source.path, page.source.body_line)
+    specs = table_specs(nodes, page.source.body + "\n" + page.title)
+    specs = {q: t for q, t in specs.items() if q not in title_refs}
+    base = hashlib.sha256(renderer_version().encode())
+    base.update(page.source.path.read_bytes())
     done = []
     for start in range(0, len(values), KEYS_PER_BATCH):
         batch = values[start : start + KEYS_PER_BATCH]
-        results = run_template_queries(con, page.source.path, page.source.queries, page.param, batch)
-        done += [_render_key(site, page, folder, depth, value, results.pop(value)) for value in batch]
+        run = TemplateRun(con, page.source.path, page.source.queries, page.param, batch, specs)
+        try:
+            digests, counts = run.digests()
+            digests = {k: _key_hash(base, page, k, d) for k, d in digests.items()}
+            rels = {k: f"{folder}/{DATA_DIR}/{k}.js" for k in batch}
+            todo = [k for k in batch if title_refs or not _reusable(site, rels[k], digests[k])]
+            results, prebuilt = run.fetch(todo, lambda url: site_href(url, depth, site.routes))
+        finally:
+            run.close()
+        for value in batch:
+            done.append(
+                _render_key(
+                    site,
+                    page,
+                    folder,
+                    depth,
+                    value,
+                    digests[value],
+                    counts[value],
+                    results.pop(value, None),
+                    prebuilt.pop(value, {}),
+                )
+            )
     done.append(_render_shell(site, page, folder, depth))
     return done
 
 
-def _render_key(site: _Site, page: _Page, folder: str, depth: int, value: str, results: dict[str, Result]):
-    """One key of a template page: its data file, rendered or hard-linked from the previous version."""
+def _key_hash(base, page: _Page, value: str, results_digest: str) -> str:
+    """base: sha256 of the renderer version and the page file (the same for every key)."""
+    h = base.copy()
+    h.update(json.dumps([{page.param: value}, []], ensure_ascii=False, sort_keys=True).encode())
+    h.update(results_digest.encode())
+    return h.hexdigest().translate(_NO_DIGITS)
+
+
+def _reusable(site: _Site, rel: str, digest: str) -> bool:
+    return (
+        site.previous_dir is not None
+        and site.previous.get(rel) == digest
+        and (site.previous_dir / rel).is_file()
+    )
+
+
+def _render_key(
+    site: _Site,
+    page: _Page,
+    folder: str,
+    depth: int,
+    value: str,
+    digest: str,
+    counts: dict[str, int],
+    results: dict[str, Result] | None,
+    prebuilt: dict,
+):
+    """One key of a template page: its data file, rendered or hard-linked from the previous version
+    (results None: unchanged, not fetched)."""
     params = {page.param: value}
     rel = f"{folder}/{DATA_DIR}/{value}.js"
-    digest = _content_hash(page, params, results, [])
-    state = _state(site, page, results, params, depth, rel, digest)
+    state = _state(site, page, results or {}, params, depth, rel, digest)
+    state.prebuilt = prebuilt
     title = state.plain_text(page.title)
 
     def data() -> str:
@@ -262,7 +321,6 @@ def _render_key(site: _Site, page: _Page, folder: str, depth: int, value: str, r
 
     reused = _write(site, rel, digest, data)
     site.hashes["links:" + rel] = "\n".join(sorted(state.links))
-    counts = {k: len(r.rows) for k, r in results.items()}
     url = "/" + "/".join([*page.parts[:-1], value])
     item = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, reused, "data")
     return item, state.links

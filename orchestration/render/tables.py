@@ -15,7 +15,12 @@ if TYPE_CHECKING:
     from .page_render import PageRender
 
 
-def _columns(r: PageRender, node: Node, res, link: str | None) -> list[dict]:
+_PREBUILT_COLUMNS: dict[tuple, tuple] = {}  # tables whose rows DuckDB built: node -> its columns
+
+
+def _columns(r: PageRender, node: Node, res, link: str | None, rows: list | None = None) -> list[dict]:
+    """The table's columns; `rows` the values their auto formats look at (default: res.rows)."""
+    rows = res.rows if rows is None else rows
     specs = [c for c in node.children if c.name == "Column"]
     if any(c.name not in ("Column", "") or (c.name == "" and c.text.strip()) for c in node.children):
         raise r.fail("<DataTable> may only contain <Column .../>", node)
@@ -28,7 +33,7 @@ def _columns(r: PageRender, node: Node, res, link: str | None) -> list[dict]:
             raise r.fail("<Column> needs id=column", spec)
         r.check_fmt(spec, "fmt")
         i = r.col(node, res, cid)
-        summary = summarize([row[i] for row in res.rows], evidence_type(res.types[i]))
+        summary = summarize([row[i] for row in rows], evidence_type(res.types[i]))
         label = spec.attrs.get("linkLabel")
         columns.append(
             {
@@ -70,12 +75,21 @@ def data_table(r: PageRender, node: Node) -> str:
         return f'<div class="data-table table-empty">{head}<div class="empty">{escape(message)}</div></div>'
     link = node.attrs.get("link")
     link_i = r.col(node, res, link) if link else None
-    columns = _columns(r, node, res, link)
+    # rows built by DuckDB: their formats do not depend on the values (keyed_run), none to look at
+    pre = r.prebuilt.get((node.attrs.get("data"), node.line))
+    if pre is None:
+        columns = _columns(r, node, res, link)
+    else:  # the same for every key of the page: computed once
+        cache_key = (id(node), tuple(res.columns), tuple(res.types))
+        cached = _PREBUILT_COLUMNS.get(cache_key)
+        if cached is None or cached[0] is not node:  # holding the node: its id is not reused
+            cached = _PREBUILT_COLUMNS[cache_key] = (node, _columns(r, node, res, link, []))
+        columns = cached[1]
     page_size = node.attrs.get("rows", "10")
     if page_size != "all" and not page_size.isdigit():
         raise r.fail(f"<DataTable rows={page_size}>: a number or all", node)
     rows = []
-    for values in res.rows:
+    for values in [] if pre is not None else res.rows:
         href = None
         if link_i is not None and values[link_i] is not None:
             url = str(values[link_i])
@@ -99,8 +113,14 @@ def data_table(r: PageRender, node: Node) -> str:
         "download": node.attrs.get("downloadable", "true") != "false",
     }
     tid = r.next_id("table-")
+    if pre is not None:  # the rows' JSON was built by DuckDB (keyed_run, sql_cells): spliced in
+        r.links.update(pre.links)
+        script = json_script(tid + "-data", payload)
+        script = script.replace(',"rows":[],', ',"rows":' + pre.rows_json + ",", 1)
+    else:
+        script = json_script(tid + "-data", payload)
     wrap = " wrap-titles" if node.attrs.get("wrapTitles", "false") == "true" else ""  # Evidence's wrapTitles
     return (
         f'<div class="data-table{wrap}" data-table="{tid}">{head}'
-        f"<noscript>表格需要启用 JavaScript</noscript></div>{json_script(tid + '-data', payload)}"
+        f"<noscript>表格需要启用 JavaScript</noscript></div>{script}"
     )
