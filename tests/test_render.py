@@ -123,6 +123,16 @@ def test_auto_formats_look_at_the_whole_column():
     assert format_value(0.25, None, summarize([0.25]), "growth_pct") == "25%"
 
 
+def test_auto_format_of_a_negative_or_nan_column_does_not_crash():
+    # Evidence: Math.log10 of a negative (or NaN) median is NaN, so the auto code gets no decimals
+    column = [-5.25, -3.5, 1.0]
+    assert [format_value(v, None, summarize(column)) for v in column] == ["-5", "-4", "1"]
+    # a NaN cell shows as JS's toLocaleString does, whatever the column's format
+    column = [float("nan"), 1.5]
+    assert [format_value(v, None, summarize(column)) for v in column] == ["NaN", "2"]
+    assert format_value(float("nan"), "num2") == "NaN"
+
+
 @pytest.mark.parametrize("fmt", ["wan", "days", "usd9", "date"])
 def test_unknown_fmt_is_an_error(fmt):
     with pytest.raises(ValueError, match=f"unknown fmt '{fmt}'"):

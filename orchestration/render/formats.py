@@ -117,6 +117,8 @@ def _unit(median: float) -> tuple[str, float]:
 
 
 def _auto_code(reference: float, max_decimals: int = 7) -> str:
+    if not 0 <= reference < math.inf:  # negative, NaN or infinite median: Evidence shows no decimals
+        return "#,##0"
     exp = 0 if reference == 0 else math.floor(math.log10(reference))
     places = min(max(abs(exp - 3 + 1), 0), max_decimals) if exp - 3 < 0 else 0
     return "#,##0" + ("." + "0" * places if places else "")
@@ -205,6 +207,8 @@ def fallback(value) -> str:
         return NULL_TEXT
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float | Decimal) and not math.isfinite(value):  # JS toLocaleString: NaN, ∞, -∞
+        return "NaN" if math.isnan(value) else ("-∞" if value < 0 else "∞")
     if isinstance(value, int | float | Decimal):
         q = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
         text = f"{abs(q):,f}"
