@@ -253,3 +253,19 @@ def test_publish_memory_settings_reach_the_publisher(monkeypatch):
     assert (res.memory_limit, res.temp_dir) == ("1GB", "/var/tmp/opscenter-publish")
     monkeypatch.delenv("OPSCENTER_PUBLISH_MEMORY_LIMIT")
     assert settings.publish_memory_limit() == "2GB"
+
+
+def test_incremental_bookkeeping_columns_are_not_published(tmp_path: Path):
+    # fct_tasks keeps an input_fingerprint (a UBIGINT hash) for its incremental build: 18-digit
+    # values of it read as credit codes, so publishing it would fail the PII gate; it is no interface
+    wh = make_warehouse(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(wh)) as con:
+        con.execute("ALTER TABLE marts.mart_client_overview ADD COLUMN input_fingerprint UBIGINT")
+        con.execute("UPDATE marts.mart_client_overview SET input_fingerprint = 123456789012345678")
+    version = publish(wh, tmp_path / "published", "run1")
+    columns = [c["name"] for c in _tables(version)["marts.mart_client_overview"]["columns"]]
+    assert "input_fingerprint" not in columns and "client_id" in columns
+    with duckdb.connect(str(version / "snapshot.duckdb"), read_only=True) as con:
+        got = [r[0] for r in con.execute("DESCRIBE marts.mart_client_overview").fetchall()]
+    assert "input_fingerprint" not in got
+    assert find_unmasked_personal_data(version) == []

@@ -23,7 +23,7 @@ import duckdb
 
 from orchestration.publish import masking
 from orchestration.publish.fingerprint import fingerprint
-from orchestration.publish.masking import install_macros, masked_select, quote
+from orchestration.publish.masking import install_macros, is_internal_column, masked_select, quote
 
 DEFAULT_SCHEMAS = ("marts",)
 # Load bookkeeping for the data-quality pages and BI (rejects are masked by pattern like any text).
@@ -197,7 +197,11 @@ def _publish_table(
     src = f"{SOURCE_ALIAS}.{quote(schema)}.{quote(table)}"
     dest = f"{quote(schema)}.{quote(table)}"
     select, by_name, by_pattern = masked_select(
-        [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        [
+            (r[0], r[1])
+            for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
+            if not is_internal_column(r[0])
+        ]
     )
     _, source_fp = fingerprint(con, src, salt)
     reused = False
