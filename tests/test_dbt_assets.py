@@ -51,3 +51,21 @@ def test_sources_are_the_loader_and_python_model_assets():
         "raw/load_rejects",
         "raw/load_runs",
     }
+
+
+def test_the_night_runs_dbt_once_before_and_once_after_the_python_models():
+    # Dagster splits the dbt op around the assets between its nodes; a dbt node that reads nothing (a seed)
+    # would otherwise get a step of its own before the loaders: one more dbt process every night
+    from dagster._core.execution.api import create_execution_plan
+
+    from orchestration.definitions import defs
+
+    plan = create_execution_plan(defs.resolve_job_def("nightly"))
+    order = [s.key for s in plan.get_steps_to_execute_in_topo_order()]
+    dbt_steps = [k for k in order if k.startswith("dbt_models")]
+    assert len(dbt_steps) == 2, order
+    loaders = [order.index(f"raw__{a.key.path[-1]}") for a in raw_assets]
+    ml = [order.index(k) for a in ml_assets for k in [a.node_def.name] if k in order]
+    assert max(loaders) < order.index(dbt_steps[0]) < min(ml) < order.index(dbt_steps[1])
+    seeds = next(s for s in dbt_models.specs if s.key == dg.AssetKey(["seeds", "cn_calendar"]))
+    assert {a.key for a in raw_assets} <= {d.asset_key for d in seeds.deps}

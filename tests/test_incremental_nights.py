@@ -1,7 +1,7 @@
 """Incremental nights equal a full rebuild: the payment application rule per cutoff is incremental
-(models/intermediate/payments, macros/cutoff_incremental.sql), so is the task chain per task
-(core/fct_tasks, intermediate/tasks/int_task_progress_rows, macros/task_incremental.sql); every other
-model is rebuilt nightly.
+(models/intermediate/payments), so is the task chain per task (core/fct_tasks,
+intermediate/tasks/int_task_progress_rows), both by input fingerprint (macros/fingerprint_incremental.sql);
+every other model is rebuilt nightly.
 
 Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
 

@@ -1,10 +1,10 @@
 -- Tasks created on or before the as-of date, with their state on that date derived from the event
 -- timestamps: a start or completion after the as-of date has not happened yet. Cancellation and a
 -- 'done' without completed_at carry no event time, so their updated_at stands in for it.
--- Incremental (macros/task_incremental.sql): a night computes only the tasks whose input fingerprint
+-- Incremental (macros/fingerprint_incremental.sql): a night computes only the tasks whose input fingerprint
 -- (int_task_fingerprints) is not stored yet — the open ones and the changed ones — and keeps the rest.
 with to_build as (
-    {{ task_rows_to_build() }}
+    {{ keys_to_build('int_task_fingerprints', 'task_id') }}
 ),
 
 tasks as (

@@ -2,7 +2,7 @@
 -- as known on the cutoff (int_invoices_at_cutoffs), the payments received by then with their client
 -- master lookups, and the SQL of the rule's models. Two runs with the same fingerprint for a cutoff
 -- compute the same rows for it, so the incremental *_at_cutoffs models rebuild only the cutoffs whose
--- fingerprint changed (macros/cutoff_incremental.sql). Row hashes are summed (order-independent) with
+-- fingerprint changed (macros/fingerprint_incremental.sql). Row hashes are summed (order-independent) with
 -- row counts; a changed row changes the sum unless two 64-bit hashes collide.
 {%- set rule_code = [] %}
 {%- if execute %}

@@ -1,8 +1,9 @@
 -- Every amount of a payment applied to an invoice, as the application rule stood on each cutoff date:
 -- one row per (cutoff_date, payment, invoice). core.fct_payment_applications is the as-of slice.
 with cutoffs as (
-    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
-    {{ cutoffs_to_build() }}
+    -- incremental: only the cutoffs that are new or whose inputs changed
+    -- (macros/fingerprint_incremental.sql)
+    {{ keys_to_build('int_cutoff_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
 ),
 
 direct as (

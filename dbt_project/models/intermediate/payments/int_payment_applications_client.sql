@@ -5,8 +5,9 @@
 -- interval with an invoice interval, so nothing is applied twice and leftovers stay as credit.
 -- Void and written-off invoices take no client-level money.
 with cutoffs as (
-    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
-    {{ cutoffs_to_build() }}
+    -- incremental: only the cutoffs that are new or whose inputs changed
+    -- (macros/fingerprint_incremental.sql)
+    {{ keys_to_build('int_cutoff_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
 ),
 
 identified as (

@@ -2,8 +2,9 @@
 -- paid order (paid_date, payment_id). The cumulative amount paid on the invoice is an interval per
 -- payment; its overlap with [0, invoice amount) is what that payment applies, the rest is excess credit.
 with cutoffs as (
-    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
-    {{ cutoffs_to_build() }}
+    -- incremental: only the cutoffs that are new or whose inputs changed
+    -- (macros/fingerprint_incremental.sql)
+    {{ keys_to_build('int_cutoff_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
 ),
 
 payments as (

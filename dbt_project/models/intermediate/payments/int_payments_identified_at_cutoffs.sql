@@ -7,8 +7,9 @@
 -- issued by then; void per macros/invoice_as_of.sql) — the same rows as joining
 -- int_invoices_at_cutoffs per (cutoff, invoice), without two hash joins over every cutoff's payments.
 with cutoffs as (
-    -- incremental: only the cutoffs that are new or whose inputs changed (macros/cutoff_incremental.sql)
-    {{ cutoffs_to_build() }}
+    -- incremental: only the cutoffs that are new or whose inputs changed
+    -- (macros/fingerprint_incremental.sql)
+    {{ keys_to_build('int_cutoff_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
 ),
 
 payments as materialized (

@@ -1,4 +1,4 @@
--- One input fingerprint per task created on or before the as-of date (macros/task_incremental.sql):
+-- One input fingerprint per task created on or before the as-of date (macros/fingerprint_incremental.sql):
 -- everything the task chain's incremental models (fct_tasks, int_task_progress_rows) compute a task's
 -- row from. Two runs with the same fingerprint for a task compute the same row, so those models
 -- recompute only tasks whose fingerprint is not stored yet. A settled task's fingerprint leaves out the

@@ -3,14 +3,14 @@
 -- lives here only: the board and the summary select it. The task's keys into the summary (summary_key,
 -- drill_key) and the roll-ups (*_rollup_key) live here too, so a drill-through selects exactly the rows
 -- a count was made of.
--- Incremental (macros/task_incremental.sql): a night computes only the tasks whose input fingerprint
+-- Incremental (macros/fingerprint_incremental.sql): a night computes only the tasks whose input fingerprint
 -- (int_task_fingerprints, which holds the client attributes read here) is not stored yet.
 -- fct_tasks (built just before) holds every task with its current fingerprint: a task to build is
 -- selected by its id.
 with
 {%- if is_incremental() %}
 to_build as (
-    {{ task_rows_to_build() }}
+    {{ keys_to_build('int_task_fingerprints', 'task_id') }}
 ),
 {%- endif %}
 

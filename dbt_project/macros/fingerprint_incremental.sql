@@ -1,0 +1,55 @@
+{#- Incremental build by input fingerprint: the payment application rule per cutoff date
+    (models/intermediate/payments/*_at_cutoffs, *_direct, *_client) and the task chain per task
+    (core/fct_tasks, intermediate/tasks/int_task_progress_rows).
+
+    A fingerprint model gives every key one input fingerprint: a hash of everything the incremental
+    models compute that key's rows from, and of their own SQL.
+    - int_cutoff_input_fingerprints, key cutoff_date: the invoices as known on the cutoff, the payments
+      received by then with their client-master lookups, the rule's SQL. A new cutoff (tonight's
+      as_of_date, a new month end) or a changed input (a late payment, a back-dated void or write-off, a
+      re-sent row with other values, a new client whose name now matches a payer) gives a new one.
+    - int_task_fingerprints, key task_id: the task's raw row, its upstream task's raw row, its staff and
+      client attributes, the enum labels and the chain's SQL, plus the as-of date unless the task is
+      settled (done or cancelled, every event of its row and of its upstream's row on or before the
+      as-of date: its computed row no longer depends on the date). Open tasks get a new one every
+      night, settled tasks only when an input changed (a re-sent row, a reopened or cancelled task, a
+      renamed client, a staff team move, a changed upstream task, a new label or SQL).
+    Each incremental model stores the fingerprint on every row. A run computes only the keys whose
+    current (key, fingerprint) is not stored yet (`keys_to_build`), appends them, and the post-hook
+    (`prune_stale_keys`) deletes every row whose (key, fingerprint) is no longer current: superseded
+    versions and keys that left the set (cutoffs out of the window, deleted tasks). Kept rows equal
+    recomputed ones because everything they are computed from is in the fingerprint.
+    `dbt build --full-refresh` rebuilds every row from scratch; a change of the models' SQL changes every
+    fingerprint, so the next night rebuilds every key once (columns follow: on_schema_change
+    sync_all_columns). -#}
+
+{% macro keys_to_build(fingerprints, key, rows_per_key='one') -%}
+    {#- fingerprints: the fingerprint model's name; key: its key column, also a column of this model;
+        rows_per_key: 'one' (a task) or 'many' (a cutoff's rows: the stored pairs are made distinct
+        before the anti-join, a handful of rows instead of every row).
+        A table built before fingerprints existed (no input_fingerprint column) is rebuilt whole: every
+        key is appended, the column added (on_schema_change), and the post-hook drops the old rows. -#}
+    {%- set fingerprinted = is_incremental()
+        and 'input_fingerprint' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    select f.{{ key }}, f.input_fingerprint
+    from {{ ref(fingerprints) }} as f
+    {%- if fingerprinted %}
+    where not exists (
+        select 1
+        from
+            {%- if rows_per_key == 'many' %} (select distinct {{ key }}, input_fingerprint from {{ this }}) as built
+            {%- else %} {{ this }} as built
+            {%- endif %}
+        where built.{{ key }} = f.{{ key }} and built.input_fingerprint = f.input_fingerprint
+    )
+    {%- endif %}
+{%- endmacro %}
+
+{% macro prune_stale_keys(fingerprints, key) -%}
+    delete from {{ this }}
+    where not exists (
+        select 1
+        from {{ ref(fingerprints) }} as f
+        where f.{{ key }} = {{ this }}.{{ key }} and f.input_fingerprint = {{ this }}.input_fingerprint
+    )
+{%- endmacro %}
