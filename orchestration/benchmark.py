@@ -379,11 +379,17 @@ def dbt_log_breakdown(log: Path) -> dict:
     the first log line to the parse), `parse`, `run` (first node started to last node finished) and
     `end` (artifacts); per node kind, thread-seconds inside SQL statements (`sql`) and outside them
     (`python`: compiling, writing files, events, result handling) while a node ran."""
+    return events_breakdown(log_events(log))
+
+
+def events_breakdown(events) -> dict:
+    """dbt_log_breakdown of (seconds, thread, message) events of one invocation; also `plan`, the
+    seconds from the parse to the first node (graph, selection, cache of the schemas)."""
     stamps: dict[str, float] = {}
     began: dict[str, tuple[str, float]] = {}
     node_s: dict[str, float] = {}
     sql_s: dict[str, float] = {}
-    for t, thread, msg in log_events(log):
+    for t, thread, msg in events:
         stamps.setdefault("first", t)
         stamps["last"] = t
         if msg.startswith(("Unable to do partial parsing", "Partial parsing enabled")):
@@ -410,11 +416,33 @@ def dbt_log_breakdown(log: Path) -> dict:
             "run": round(stamps["run_end"] - stamps["run_start"], 1),
             "end": round(stamps["last"] - stamps["run_end"], 1),
         },
+        "plan": round(stamps["run_start"] - stamps["parsed"], 1),
         "thread_seconds": {
             k: {"sql": round(sql_s.get(k, 0.0), 1), "python": round(v - sql_s.get(k, 0.0), 1)}
             for k, v in node_s.items()
         },
     }
+
+
+def dbt_invocations(run_folder: Path) -> list[dict]:
+    """Each dbt invocation of a night (a night's dbt steps append to one JSON-lines dbt.log in the
+    run's target folder, rotated to dbt.log.1...), in order: its wall seconds by phase (start, parse,
+    plan, run, end) and the number of nodes run."""
+    logs = sorted(
+        run_folder.glob("dbt.log*"), key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0
+    )
+    runs: list[list] = []
+    for event in (e for log in logs for e in log_events(log)):
+        if event[2].startswith("Running with dbt=") or not runs:
+            runs.append([])
+        runs[-1].append(event)
+    out = []
+    for events in runs:
+        got = events_breakdown(events)
+        if got:
+            nodes = sum(1 for _, _, m in events if m.startswith("Finished running node "))
+            out.append({**got["phases"], "plan": got["plan"], "nodes": nodes})
+    return out
 
 
 def finished_nodes(log: Path) -> dict[str, float]:
@@ -600,7 +628,10 @@ def _night(work: Path, night: str, landing: str, as_of: dt.date) -> dict:
         "night_seconds": round(wall, 1),
         "steps": steps["steps"],
         "child_peak_rss_mb": children.peak_mb,
-        "breakdown": night_breakdown(Path(env["DAGSTER_HOME"]), steps["run_id"], clock, phases, began, ended),
+        "breakdown": {
+            **night_breakdown(Path(env["DAGSTER_HOME"]), steps["run_id"], clock, phases, began, ended),
+            "dbt": dbt_invocations(settings.DBT_NIGHTS_DIR / steps["run_id"]),
+        },
         "loads": load_file_statuses(Path(env["OPSCENTER_WAREHOUSE"]), steps["run_id"]),
     }
 
@@ -1033,16 +1064,31 @@ def breakdown_rows(night: dict) -> list[tuple[str, dict]]:
     if loads:
         rows.append((f"loads ({len(loads)} entities)", total(loads.values())))
         rows += [(f"  {k}", v) for k, v in phases.items() if k.startswith("load:")]
+    invocations = iter(b.get("dbt", []))
     for key, value in steps.items():
         if key.startswith("raw__"):
             continue
         rows.append((key, value))
+        if key.startswith("dbt_models") and (dbt := next(invocations, None)):
+            rows += dbt_rows(dbt, value.get("seconds", 0.0))
         if key == "reports__published":
             rows += [(f"  {k}", v) for k, v in phases.items() if k.startswith("publish:")]
     rows.append(("Dagster between steps", b.get("between steps", {})))
     rows.append(("after the last step (run end, alerts)", b.get("after the last step (run end, alerts)", {})))
     rows += [(f"  {k}", v) for k, v in phases.items() if k.startswith("after the run:")]
     return rows
+
+
+DBT_PHASES = {"start": "dbt start-up", "parse": "dbt parse", "plan": "dbt plan (graph, schema cache)",
+              "run": "dbt nodes", "end": "dbt end (artifacts)"}  # fmt: skip
+
+
+def dbt_rows(dbt: dict, step_seconds: float) -> list[tuple[str, dict]]:
+    """A dbt step's invocation by phase (wall seconds, from dbt's log) and what is left of the step
+    around it (dagster-dbt: starting the process, reading its events, the manifest)."""
+    rows = [(f"  {label}", {"seconds": dbt[k]}) for k, label in DBT_PHASES.items()]
+    around = step_seconds - sum(dbt[k] for k in DBT_PHASES)
+    return [*rows, ("  dagster-dbt around dbt", {"seconds": round(around, 1)})]
 
 
 def render_breakdowns(st: dict) -> list[str]:

@@ -31,6 +31,7 @@ def test_dbt_log_breakdown_splits_wall_phases_and_node_time(tmp_path):
     assert dbt_log_breakdown(log) == {
         # 0 -> 1.5 start, 1.5 -> 13.5 parse, first node 14.0 -> last finished 18.0, then 2 s to the end
         "phases": {"start": 1.5, "parse": 12.0, "run": 4.0, "end": 2.0},
+        "plan": 0.5,
         # model a 3.0 s (SQL 2.25), model b 2.0 s (SQL 0.5): 5.0 s of which 2.75 SQL; test 1.0 s, 0.1 SQL
         "thread_seconds": {
             "model": {"sql": 2.8, "python": 2.2},
@@ -513,3 +514,29 @@ def test_the_breakdown_table_groups_loads_and_nests_loader_and_publication_phase
         "tasks loaded 1, skipped_unchanged 1" in lines
     )
     assert any("**NO**" in ln for ln in lines)
+
+
+def test_each_dbt_invocation_of_a_night_is_read_from_its_rotated_json_log(tmp_path):
+    import json
+
+    from orchestration.benchmark import dbt_invocations
+
+    def line(second: float, msg: str, thread: str = "MainThread") -> str:
+        ts = f"2026-11-30T23:15:{second:09.6f}Z"
+        return json.dumps({"info": {"ts": ts, "thread": thread, "msg": msg}}) + "\n"
+
+    first = [line(0, "Running with dbt=1.11.16"), line(3, "Unable to do partial parsing because x"),
+             line(24, "Found 95 models, 539 data tests"), line(25, "Began running node model.p.a", "T1"),
+             line(29, "Finished running node model.p.a", "T1")]  # fmt: skip
+    second = [line(30, "Command `dbt build` succeeded"), line(40, "Running with dbt=1.11.16"),
+              line(42, "Partial parsing enabled: 0 files deleted"), line(43, "Found 95 models"),
+              line(44, "Began running node model.p.b", "T1"), line(44.5, "Began running node test.p.t", "T2"),
+              line(50, "Finished running node test.p.t", "T2"),
+              line(51, "Finished running node model.p.b", "T1"),
+              line(52, "Command `dbt build` succeeded")]  # fmt: skip
+    (tmp_path / "dbt.log.1").write_text("".join(first), encoding="utf-8")  # rotated: the older part
+    (tmp_path / "dbt.log").write_text("".join(second), encoding="utf-8")
+    assert dbt_invocations(tmp_path) == [
+        {"start": 3.0, "parse": 21.0, "run": 4.0, "end": 1.0, "plan": 1.0, "nodes": 1},
+        {"start": 2.0, "parse": 1.0, "run": 7.0, "end": 1.0, "plan": 1.0, "nodes": 2},
+    ]
