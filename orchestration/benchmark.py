@@ -768,8 +768,17 @@ def night_breakdown(
 
     startup = phases.totals.get("start-up: import Dagster and the definitions", [0, 0.0, 0.0])
     out: dict = {"start-up": {"seconds": round(startup[1], 1), "cpu_seconds": round(startup[2], 1)}}
+    logs = instance.all_logs(run_id)
+    kinds: dict[str, int] = {}
+    for entry in logs:
+        kinds[kind_of(entry)] = kinds.get(kind_of(entry), 0) + 1
+    out["events"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+    run_start = next((e.timestamp for e in logs if kind_of(e) == dg.DagsterEventType.RUN_START.value), None)
     if stats:
-        out["run start (until the first step)"] = span(began + startup[1], stats[0].start_time)
+        resolved = run_start or began + startup[1]
+        if run_start:
+            out["Dagster: resolve the job, plan the run"] = span(began + startup[1], run_start)
+        out["run start (until the first step)"] = span(resolved, stats[0].start_time)
         out["steps"] = {s.step_key: span(s.start_time, s.end_time) for s in stats}
         gap, last = 0.0, stats[0].start_time
         for s in stats:  # the in-process executor runs one step at a time
@@ -779,6 +788,11 @@ def night_breakdown(
         out["after the last step (run end, alerts)"] = span(last, ended)
     out["phases"] = phases.as_dict()
     return out
+
+
+def kind_of(entry) -> str:
+    """A Dagster event log entry's event type (PIPELINE_START, STEP_START...), or 'log message'."""
+    return entry.dagster_event.event_type_value if entry.dagster_event else "log message"
 
 
 def load_file_statuses(warehouse: Path, run_id: str) -> dict:
@@ -1058,6 +1072,7 @@ def breakdown_rows(night: dict) -> list[tuple[str, dict]]:
 
     rows = [
         ("start-up (import Dagster, definitions)", b.get("start-up", {})),
+        ("Dagster: resolve the job, plan the run", b.get("Dagster: resolve the job, plan the run", {})),
         ("run start (resources, until the first step)", b.get("run start (until the first step)", {})),
     ]
     loads = {k: v for k, v in steps.items() if k.startswith("raw__")}

@@ -407,8 +407,10 @@ def test_night_breakdown_reads_every_step_of_a_real_dagster_run(tmp_path):
     assert got["steps"]["sleeps"]["seconds"] >= 0.3 and got["steps"]["works"]["cpu_seconds"] >= 0.25
     assert got["steps"]["sleeps"]["cpu_seconds"] < got["steps"]["works"]["cpu_seconds"]
     assert got["start-up"]["seconds"] >= 0.1
+    assert got["events"]["STEP_START"] == 2 and got["events"]["PIPELINE_START"] == 1
     parts = (
-        got["start-up"]["seconds"] + got["run start (until the first step)"]["seconds"]
+        got["start-up"]["seconds"] + got["Dagster: resolve the job, plan the run"]["seconds"]
+        + got["run start (until the first step)"]["seconds"]
         + sum(s["seconds"] for s in got["steps"].values()) + got["between steps"]["seconds"]
         + got["after the last step (run end, alerts)"]["seconds"]
     )  # fmt: skip
@@ -499,6 +501,7 @@ def test_the_breakdown_table_groups_loads_and_nests_loader_and_publication_phase
     assert table == [
         "| part | night_incremental |",
         "| start-up (import Dagster, definitions) | 5.0 / 4.0 |",
+        "| Dagster: resolve the job, plan the run |  |",
         "| run start (resources, until the first step) | 1.0 / 1.0 |",
         "| loads (2 entities) | 12.5 / 11.0 |",
         "|   load: dedup (new rows + previous winners) | 6.0 / 5.0 |",
