@@ -637,18 +637,39 @@ def _night(work: Path, night: str, landing: str, as_of: dt.date) -> dict:
 
 
 def _cpu_now() -> float:
-    """CPU seconds (user + system) of this process's threads and its reaped children (dbt)."""
+    """CPU seconds (user + system) of this process's threads, its reaped children and its live
+    descendants (a night's dbt subprocess while it runs: its CPU counts when it is spent, not when
+    Dagster reaps the process, which may be a step later)."""
     import resource
 
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + descendants_cpu(os.getpid())
+
+
+def descendants_cpu(root: int) -> float:
+    """CPU seconds of the live descendants of process `root`, each with its own reaped children
+    (utime + stime + cutime + cstime of /proc/<pid>/stat)."""
+    tick, procs = os.sysconf("SC_CLK_TCK"), {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, frontier = 0, [root]
+    while frontier:
+        parent = frontier.pop()
+        kids = [pid for pid, (ppid, _) in procs.items() if ppid == parent]
+        total += sum(procs[pid][1] for pid in kids)
+        frontier += kids
+    return total / tick
 
 
 class CpuClock:
     """Samples (epoch seconds, `_cpu_now()`) every `interval` seconds while entered: the CPU seconds
     of any span of the night (a Dagster step, from its event times) are read off the samples."""
 
-    def __init__(self, interval: float = 0.1):
+    def __init__(self, interval: float = 0.25):
         self.interval, self.samples, self._stop = interval, [], threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 

@@ -1,5 +1,7 @@
 """The benchmark's reading of a dbt debug log (where dbt's time goes beside the SQL it runs)."""
 
+import os
+
 from orchestration.benchmark import dbt_log_breakdown
 
 E = "\x1b[0m"
@@ -543,3 +545,24 @@ def test_each_dbt_invocation_of_a_night_is_read_from_its_rotated_json_log(tmp_pa
         {"start": 3.0, "parse": 21.0, "run": 4.0, "end": 1.0, "plan": 1.0, "nodes": 1},
         {"start": 2.0, "parse": 1.0, "run": 7.0, "end": 1.0, "plan": 1.0, "nodes": 2},
     ]
+
+
+def test_a_childs_cpu_counts_while_it_runs_not_when_it_is_reaped():
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.benchmark import _cpu_now, descendants_cpu
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.6\n"
+                              "while time.process_time() < end: pass\ntime.sleep(30)"])  # fmt: skip
+    try:
+        before = _cpu_now()
+        deadline = time.time() + 20
+        while descendants_cpu(os.getpid()) < 0.6 and time.time() < deadline:
+            time.sleep(0.05)
+        assert descendants_cpu(os.getpid()) >= 0.6  # still running, not reaped
+        assert _cpu_now() - before >= 0.4
+    finally:
+        child.kill()
+        child.wait()
