@@ -1106,7 +1106,7 @@ def breakdown_rows(night: dict) -> list[tuple[str, dict]]:
             continue
         rows.append((key, value))
         if key.startswith("dbt_models") and (dbt := next(invocations, None)):
-            rows += dbt_rows(dbt, value.get("seconds", 0.0))
+            rows += dbt_rows(key, dbt, value.get("seconds", 0.0))
         if key == "reports__published":
             rows += [(f"  {k}", v) for k, v in phases.items() if k.startswith("publish:")]
     rows.append(("Dagster between steps", b.get("between steps", {})))
@@ -1115,16 +1115,19 @@ def breakdown_rows(night: dict) -> list[tuple[str, dict]]:
     return rows
 
 
-DBT_PHASES = {"start": "dbt start-up", "parse": "dbt parse", "plan": "dbt plan (graph, schema cache)",
-              "run": "dbt nodes", "end": "dbt end (artifacts)"}  # fmt: skip
+DBT_FIXED = ("start", "parse", "plan", "end")  # a dbt invocation's phases outside its nodes
 
 
-def dbt_rows(dbt: dict, step_seconds: float) -> list[tuple[str, dict]]:
-    """A dbt step's invocation by phase (wall seconds, from dbt's log) and what is left of the step
-    around it (dagster-dbt: starting the process, reading its events, the manifest)."""
-    rows = [(f"  {label}", {"seconds": dbt[k]}) for k, label in DBT_PHASES.items()]
-    around = step_seconds - sum(dbt[k] for k in DBT_PHASES)
-    return [*rows, ("  dagster-dbt around dbt", {"seconds": round(around, 1)})]
+def dbt_rows(step: str, dbt: dict, step_seconds: float) -> list[tuple[str, dict]]:
+    """A dbt step's invocation (wall seconds, from dbt's log): outside its nodes (start-up, parse,
+    plan, artifacts), its nodes, and what is left of the step around dbt (dagster-dbt: starting the
+    process, turning dbt's events into Dagster's)."""
+    fixed = sum(dbt[k] for k in DBT_FIXED)
+    return [
+        (f"  {step}: dbt start-up, parse, plan, artifacts", {"seconds": round(fixed, 1)}),
+        (f"  {step}: dbt nodes", {"seconds": dbt["run"]}),
+        (f"  {step}: dagster-dbt around dbt", {"seconds": round(step_seconds - fixed - dbt["run"], 1)}),
+    ]
 
 
 def render_breakdowns(st: dict) -> list[str]:

@@ -488,8 +488,13 @@ def test_the_breakdown_table_groups_loads_and_nests_loader_and_publication_phase
                 "raw__tasks": span(10.0, 9.0),
                 "raw__staff": span(2.5, 2.0),
                 "dbt_models": span(30.0, 20.0),
+                "dbt_models_2": span(12.0, 8.0),
                 "reports__published": span(40.0, 39.0),
-            },  # fmt: skip
+            },
+            "dbt": [
+                {"start": 3.0, "parse": 2.0, "plan": 1.0, "run": 20.0, "end": 1.5, "nodes": 9},
+                {"start": 2.0, "parse": 1.0, "plan": 1.0, "run": 5.0, "end": 1.0, "nodes": 3},
+            ],
             "between steps": {"seconds": 3.0},
             "after the last step (run end, alerts)": span(2.0, 1.0),
             "phases": {
@@ -508,6 +513,13 @@ def test_the_breakdown_table_groups_loads_and_nests_loader_and_publication_phase
         "| loads (2 entities) | 12.5 / 11.0 |",
         "|   load: dedup (new rows + previous winners) | 6.0 / 5.0 |",
         "| dbt_models | 30.0 / 20.0 |",
+        "|   dbt_models: dbt start-up, parse, plan, artifacts | 7.5 / – |",
+        "|   dbt_models: dbt nodes | 20.0 / – |",
+        "|   dbt_models: dagster-dbt around dbt | 2.5 / – |",
+        "| dbt_models_2 | 12.0 / 8.0 |",
+        "|   dbt_models_2: dbt start-up, parse, plan, artifacts | 5.0 / – |",
+        "|   dbt_models_2: dbt nodes | 5.0 / – |",
+        "|   dbt_models_2: dagster-dbt around dbt | 2.0 / – |",
         "| reports__published | 40.0 / 39.0 |",
         "|   publish: pages | 20.0 / 19.0 |",
         "| Dagster between steps | 3.0 / – |",
