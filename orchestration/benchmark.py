@@ -647,38 +647,19 @@ def _cpu_now() -> float:
 
 
 def descendants_cpu(root: int) -> float:
-    """CPU seconds of the live descendants of process `root`, each with its own reaped children
-    (utime + stime + cutime + cstime of /proc/<pid>/stat)."""
-    tick, procs = os.sysconf("SC_CLK_TCK"), {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            procs[int(stat.parent.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
-        except (OSError, IndexError, ValueError):
-            continue
-    total, frontier = 0, [root]
-    while frontier:
-        parent = frontier.pop()
-        kids = [pid for pid, (ppid, _) in procs.items() if ppid == parent]
-        total += sum(procs[pid][1] for pid in kids)
-        frontier += kids
-    return total / tick
+    """CPU seconds of the live descendants of process `root` (each with its reaped children)."""
+    return tree_cpu(root, with_root=False)
 
 
 class CpuClock:
-    """Samples (epoch seconds, `_cpu_now()`) every `interval` seconds while entered: the CPU seconds
-    of any span of the night (a Dagster step, from its event times) are read off the samples."""
+    """Samples (epoch seconds, CPU seconds of this process tree) every `interval` seconds while
+    entered, from a helper process (a sampling thread here would stall whenever the night holds
+    the GIL): the CPU seconds of any span of the night (a Dagster step, from its event times) are
+    read off the samples."""
 
     def __init__(self, interval: float = 0.25):
-        self.interval, self.samples, self._stop = interval, [], threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            self.samples.append((time.time(), _cpu_now()))
-            if self._stop.wait(self.interval):
-                self.samples.append((time.time(), _cpu_now()))
-                return
+        self.interval, self.samples = interval, []
+        self._file = Path(tempfile.mkstemp(prefix="cpu_clock_", suffix=".txt")[1])
 
     def cpu(self, start: float, end: float) -> float:
         """CPU seconds between two epoch instants (the nearest samples at or before each)."""
@@ -693,12 +674,50 @@ class CpuClock:
         return max(at(end) - at(start), 0.0)
 
     def __enter__(self) -> CpuClock:
-        self._thread.start()
+        code = "import sys; from orchestration.benchmark import sample_cpu; sample_cpu(*sys.argv[1:])"
+        args = [str(os.getpid()), str(self.interval), str(self._file)]
+        self._proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=settings.REPO_ROOT)
+        while not self._file.stat().st_size and self._proc.poll() is None:  # its first sample
+            time.sleep(0.01)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+        time.sleep(self.interval * 1.5)  # a last sample after the end
+        self._proc.terminate()
+        self._proc.wait()
+        for line in self._file.read_text().splitlines():
+            t, cpu = line.split()
+            self.samples.append((float(t), float(cpu)))
+        self._file.unlink(missing_ok=True)
+
+
+def sample_cpu(root: str, interval: str, path: str) -> None:
+    """The CpuClock's helper: appends `epoch-seconds cpu-seconds` of process `root`'s tree (itself
+    left out) to `path` every `interval` seconds, until stopped or `root` ends."""
+    with open(path, "a") as out:
+        while Path(f"/proc/{root}").exists():
+            out.write(f"{time.time()} {tree_cpu(int(root), skip=os.getpid())}\n")
+            out.flush()
+            time.sleep(float(interval))
+
+
+def tree_cpu(root: int, skip: int | None = None, with_root: bool = True) -> float:
+    """CPU seconds of process `root` (its threads and its reaped children) and of its live
+    descendants but `skip` (each with its reaped children): utime + stime + cutime + cstime."""
+    tick, procs = os.sysconf("SC_CLK_TCK"), {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, frontier = procs.get(root, (0, 0))[1] if with_root else 0, [root]
+    while frontier:
+        parent = frontier.pop()
+        kids = [pid for pid, (ppid, _) in procs.items() if ppid == parent and pid != skip]
+        total += sum(procs[pid][1] for pid in kids)
+        frontier += kids
+    return total / tick
 
 
 class Phases:

@@ -578,3 +578,17 @@ def test_a_childs_cpu_counts_while_it_runs_not_when_it_is_reaped():
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_cpu_clock_keeps_sampling_while_the_night_holds_the_gil():
+    import time
+
+    from orchestration.benchmark import CpuClock
+
+    with CpuClock(interval=0.05) as clock:
+        t0 = time.time()
+        total = sum(range(40_000_000))  # one C call: no other thread of this process runs meanwhile
+        t1 = time.time()
+    assert total > 0 and t1 - t0 >= 0.3
+    assert sum(t0 <= t <= t1 for t, _ in clock.samples) >= 3
+    assert clock.cpu(t0, t1) >= 0.5 * (t1 - t0) / 2  # the loop's CPU, seen while it ran
