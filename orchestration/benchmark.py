@@ -659,7 +659,9 @@ class CpuClock:
 
     def __init__(self, interval: float = 0.25):
         self.interval, self.samples = interval, []
-        self._file = Path(tempfile.mkstemp(prefix="cpu_clock_", suffix=".txt")[1])
+        handle, name = tempfile.mkstemp(prefix="cpu_clock_", suffix=".txt")
+        os.close(handle)
+        self._file = Path(name)
 
     def cpu(self, start: float, end: float) -> float:
         """CPU seconds between two epoch instants (the nearest samples at or before each)."""
@@ -1303,13 +1305,16 @@ def _verdicts(res: dict) -> list[str]:
 
 
 def stop_instant(hhmm: str) -> float:
-    """`HH:MM` (UTC) as a time.time() instant: today's, or tomorrow's if that hour has passed today
-    by more than 12 hours (a run started late in the evening for the small hours)."""
+    """`HH:MM` (UTC) as a time.time() instant: the one within 12 hours of now, i.e. today's, tomorrow's
+    if that hour has passed today by more than 12 hours (a run started late in the evening for the
+    small hours), yesterday's if it is more than 12 hours ahead (just after midnight, 23:00 has passed)."""
     now = dt.datetime.now(dt.UTC)
     hour, minute = (int(x) for x in hhmm.split(":"))
     at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if now - at > dt.timedelta(hours=12):
         at += dt.timedelta(days=1)
+    elif at - now > dt.timedelta(hours=12):  # just after midnight, an hour of yesterday evening: passed
+        at -= dt.timedelta(days=1)
     return at.timestamp()
 
 
