@@ -1055,7 +1055,9 @@ def render_markdown(all_results: dict) -> str:
         "real `nightly` Dagster job (load → dbt → ML → dbt → quality gate → publication with pages): "
         "**full** = fresh warehouse, every file; **incremental** = yesterday's warehouse (a full night as of "
         f"{YESTERDAY}) plus one day's drop (the rows updated on {AS_OF}), as of {AS_OF}; **compare** = every "
-        "core and marts table of the incremental warehouse hashed against the full night's.",
+        "core and marts table of the incremental warehouse hashed against the full night's. Under each size, "
+        "where each night's wall and CPU seconds went (start-up, Dagster, every step, the loader's and "
+        "publication's phases, each dbt invocation) and which files its loads read or skipped.",
         "",
         f"Targets (issue 15): whole night ≤ {TARGETS['night_s'] // 60} min at 100,000 clients × 36 months, "
         f"peak RSS of any step ≤ {TARGETS['peak_mb'] // 1024} GB, incremental night ≤ "
