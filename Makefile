@@ -86,9 +86,12 @@ dev: setup
 # Whole nights at each size (generate, load, dbt, bare-SQL floor, ML, quality, full and one-day incremental
 # Dagster nights); results in docs/benchmarks.md. The 100,000-client run takes long: run it alone, e.g.
 #   make benchmark BENCH_CLIENTS=100000
+# BENCH_ARGS: further options, e.g. the nights of a kept firm:
+#   BENCH_ARGS="--reuse <folder> --steps night_full night_yesterday night_incremental compare --stop-at HH:MM"
 BENCH_CLIENTS ?= 800 10000
+BENCH_ARGS ?=
 benchmark: setup
-	$(UV) run python -m orchestration.benchmark --clients $(BENCH_CLIENTS)
+	$(UV) run python -m orchestration.benchmark --clients $(BENCH_CLIENTS) $(BENCH_ARGS)
 
 clean:
 	rm -rf data/warehouse dagster_home reports/published test-artifacts dbt_project/target

@@ -29,7 +29,9 @@ reports the largest VmHWM among its child processes (dbt runs as a subprocess of
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -377,11 +379,17 @@ def dbt_log_breakdown(log: Path) -> dict:
     the first log line to the parse), `parse`, `run` (first node started to last node finished) and
     `end` (artifacts); per node kind, thread-seconds inside SQL statements (`sql`) and outside them
     (`python`: compiling, writing files, events, result handling) while a node ran."""
+    return events_breakdown(log_events(log))
+
+
+def events_breakdown(events) -> dict:
+    """dbt_log_breakdown of (seconds, thread, message) events of one invocation; also `plan`, the
+    seconds from the parse to the first node (graph, selection, cache of the schemas)."""
     stamps: dict[str, float] = {}
     began: dict[str, tuple[str, float]] = {}
     node_s: dict[str, float] = {}
     sql_s: dict[str, float] = {}
-    for t, thread, msg in log_events(log):
+    for t, thread, msg in events:
         stamps.setdefault("first", t)
         stamps["last"] = t
         if msg.startswith(("Unable to do partial parsing", "Partial parsing enabled")):
@@ -408,11 +416,33 @@ def dbt_log_breakdown(log: Path) -> dict:
             "run": round(stamps["run_end"] - stamps["run_start"], 1),
             "end": round(stamps["last"] - stamps["run_end"], 1),
         },
+        "plan": round(stamps["run_start"] - stamps["parsed"], 1),
         "thread_seconds": {
             k: {"sql": round(sql_s.get(k, 0.0), 1), "python": round(v - sql_s.get(k, 0.0), 1)}
             for k, v in node_s.items()
         },
     }
+
+
+def dbt_invocations(run_folder: Path) -> list[dict]:
+    """Each dbt invocation of a night (a night's dbt steps append to one JSON-lines dbt.log in the
+    run's target folder, rotated to dbt.log.1...), in order: its wall seconds by phase (start, parse,
+    plan, run, end) and the number of nodes run."""
+    logs = sorted(
+        run_folder.glob("dbt.log*"), key=lambda p: -int(p.suffix[1:]) if p.suffix[1:].isdigit() else 0
+    )
+    runs: list[list] = []
+    for event in (e for log in logs for e in log_events(log)):
+        if event[2].startswith("Running with dbt=") or not runs:
+            runs.append([])
+        runs[-1].append(event)
+    out = []
+    for events in runs:
+        got = events_breakdown(events)
+        if got:
+            nodes = sum(1 for _, _, m in events if m.startswith("Finished running node "))
+            out.append({**got["phases"], "plan": got["plan"], "nodes": nodes})
+    return out
 
 
 def finished_nodes(log: Path) -> dict[str, float]:
@@ -575,23 +605,254 @@ def published_files(folder: Path) -> dict:
 
 
 def _night(work: Path, night: str, landing: str, as_of: dt.date) -> dict:
-    """One `nightly` job in this process (env set before Dagster is imported); step times from the run."""
+    """One `nightly` job in this process (env set before Dagster is imported); step times from the run,
+    and where the night's wall and CPU seconds went (`breakdown`, see `night_breakdown`)."""
     env = _night_env(work, night, landing)
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     (Path(env["DAGSTER_HOME"]) / "dagster.yaml").touch()
     os.environ.update(env)
-    from orchestration.cli import run_nightly
+    phases, clock = Phases(), CpuClock()
+    t, began = time.perf_counter(), time.time()
+    with clock, ChildPeak() as children:
+        with phases.timed("start-up: import Dagster and the definitions"):
+            from orchestration.cli import run_nightly
+            from orchestration.definitions import defs  # noqa: F401 - run_nightly's import, timed here
 
-    t = time.perf_counter()
-    with ChildPeak() as children:
+        instrument_night(phases)
         ok = run_nightly(as_of.isoformat())
+        ended = time.time()
     wall = time.perf_counter() - t
+    steps = night_step_seconds(Path(env["DAGSTER_HOME"]))
     return {
         "success": ok,
         "night_seconds": round(wall, 1),
-        "steps": night_step_seconds(Path(env["DAGSTER_HOME"]))["steps"],
+        "steps": steps["steps"],
         "child_peak_rss_mb": children.peak_mb,
+        "breakdown": {
+            **night_breakdown(Path(env["DAGSTER_HOME"]), steps["run_id"], clock, phases, began, ended),
+            "dbt": dbt_invocations(settings.DBT_NIGHTS_DIR / steps["run_id"]),
+        },
+        "loads": load_file_statuses(Path(env["OPSCENTER_WAREHOUSE"]), steps["run_id"]),
     }
+
+
+def _cpu_now() -> float:
+    """CPU seconds (user + system) of this process's threads, its reaped children and its live
+    descendants (a night's dbt subprocess while it runs: its CPU counts when it is spent, not when
+    Dagster reaps the process, which may be a step later)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime + descendants_cpu(os.getpid())
+
+
+def descendants_cpu(root: int) -> float:
+    """CPU seconds of the live descendants of process `root` (each with its reaped children)."""
+    return tree_cpu(root, with_root=False)
+
+
+class CpuClock:
+    """Samples (epoch seconds, CPU seconds of this process tree) every `interval` seconds while
+    entered, from a helper process (a sampling thread here would stall whenever the night holds
+    the GIL): the CPU seconds of any span of the night (a Dagster step, from its event times) are
+    read off the samples."""
+
+    def __init__(self, interval: float = 0.25):
+        self.interval, self.samples = interval, []
+        handle, name = tempfile.mkstemp(prefix="cpu_clock_", suffix=".txt")
+        os.close(handle)
+        self._file = Path(name)
+
+    def cpu(self, start: float, end: float) -> float:
+        """CPU seconds between two epoch instants (the nearest samples at or before each)."""
+        import bisect
+
+        times = [s[0] for s in self.samples]
+
+        def at(t: float) -> float:
+            i = bisect.bisect_right(times, t) - 1
+            return self.samples[max(i, 0)][1] if self.samples else 0.0
+
+        return max(at(end) - at(start), 0.0)
+
+    def __enter__(self) -> CpuClock:
+        code = "import sys; from orchestration.benchmark import sample_cpu; sample_cpu(*sys.argv[1:])"
+        args = [str(os.getpid()), str(self.interval), str(self._file)]
+        self._proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=settings.REPO_ROOT)
+        while not self._file.stat().st_size and self._proc.poll() is None:  # its first sample
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(self.interval * 1.5)  # a last sample after the end
+        self._proc.terminate()
+        self._proc.wait()
+        for line in self._file.read_text().splitlines():
+            t, cpu = line.split()
+            self.samples.append((float(t), float(cpu)))
+        self._file.unlink(missing_ok=True)
+
+
+def sample_cpu(root: str, interval: str, path: str) -> None:
+    """The CpuClock's helper: appends `epoch-seconds cpu-seconds` of process `root`'s tree (itself
+    left out) to `path` every `interval` seconds, until stopped or `root` ends."""
+    with open(path, "a") as out:
+        while Path(f"/proc/{root}").exists():
+            out.write(f"{time.time()} {tree_cpu(int(root), skip=os.getpid())}\n")
+            out.flush()
+            time.sleep(float(interval))
+
+
+def tree_cpu(root: int, skip: int | None = None, with_root: bool = True) -> float:
+    """CPU seconds of process `root` (its threads and its reaped children) and of its live
+    descendants but `skip` (each with its reaped children): utime + stime + cutime + cstime."""
+    tick, procs = os.sysconf("SC_CLK_TCK"), {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+        except (OSError, IndexError, ValueError):
+            continue
+    total, frontier = procs.get(root, (0, 0))[1] if with_root else 0, [root]
+    while frontier:
+        parent = frontier.pop()
+        kids = [pid for pid, (ppid, _) in procs.items() if ppid == parent and pid != skip]
+        total += sum(procs[pid][1] for pid in kids)
+        frontier += kids
+    return total / tick
+
+
+class Phases:
+    """Wall and CPU seconds (`_cpu_now`) and calls of named phases of a night, summed over calls."""
+
+    def __init__(self):
+        self.totals: dict[str, list[float]] = {}
+
+    def add(self, label: str, wall: float, cpu: float) -> None:
+        calls, w, c = self.totals.get(label, [0, 0.0, 0.0])
+        self.totals[label] = [calls + 1, w + wall, c + cpu]
+
+    @contextlib.contextmanager
+    def timed(self, label: str) -> Iterator[None]:
+        t, c = time.perf_counter(), _cpu_now()
+        try:
+            yield
+        finally:
+            self.add(label, time.perf_counter() - t, _cpu_now() - c)
+
+    def wrap(self, module, name: str, label: str) -> None:
+        """Replace `module.name` (looked up by its callers at call time) by a timed version of it."""
+        fn = getattr(module, name)
+        if getattr(fn, "_bench_timed", False):
+            return
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            with self.timed(label):
+                return fn(*args, **kwargs)
+
+        timed._bench_timed = True
+        setattr(module, name, timed)
+
+    def as_dict(self) -> dict:
+        return {k: {"calls": n, "seconds": round(w, 1), "cpu_seconds": round(c, 1)}
+                for k, (n, w, c) in self.totals.items()}  # fmt: skip
+
+
+# The parts of a night timed from inside (module, function, label): the loader's per-entity phases
+# and publication's stages. Each is a module-level function its caller looks up at call time.
+NIGHT_PHASES = (
+    ("orchestration.loading.loader", "_prepare", "load: prepare (schema, macros, settings)"),
+    ("orchestration.loading.loader", "_complete_files", "load: list files, settle check"),
+    ("orchestration.loading.loader", "_plan", "load: checksum / scan, skip decisions"),
+    ("orchestration.loading.loader", "_load_file", "load: read + stage new files"),
+    ("orchestration.loading.loader", "_dedup", "load: dedup (new rows + previous winners)"),
+    ("orchestration.loading.loader", "publish", "load: write raw table + bookkeeping"),
+    ("orchestration.publish.publisher", "_verified_files", "publish: verify earlier versions' files"),
+    ("orchestration.publish.publisher", "_write_snapshot", "publish: snapshot"),
+    ("orchestration.publish.publisher", "_write_pages", "publish: pages"),
+    ("orchestration.publish.publisher", "_copy_attachments", "publish: attachments (data docs)"),
+    ("orchestration.publish.publisher", "_manifest", "publish: manifest"),
+    ("orchestration.publish.publisher", "_refuse_personal_data", "publish: personal-data scan"),
+    ("orchestration.publish.publisher", "_seal", "publish: seal"),
+    ("orchestration.publish.publisher", "_make_visible", "publish: make visible, retention"),
+    ("orchestration.assets.publish", "_send_morning_digest", "publish: morning digest"),
+    ("orchestration.sensors", "notify_run_warnings", "after the run: alerts of a green night"),
+    ("orchestration.sensors", "notify_run_failure", "after the run: failure alert"),
+)
+
+
+def instrument_night(phases: Phases) -> None:
+    """Time NIGHT_PHASES in this process; a function that moved is skipped (noted as not timed)."""
+    import importlib
+
+    for module_name, name, label in NIGHT_PHASES:
+        module = importlib.import_module(module_name)
+        if hasattr(module, name):
+            phases.wrap(module, name, label)
+
+
+def night_breakdown(
+    dagster_home: Path, run_id: str, clock: CpuClock, phases: Phases, began: float, ended: float
+) -> dict:
+    """Where a night's wall and CPU seconds went: start-up (imports, definitions), Dagster's run
+    start (resources) before the first step, every step (wall from its events, CPU from the clock),
+    Dagster between steps, after the last step (run end, alerts), and the timed phases inside steps
+    (loader, publication). dbt's CPU is its subprocess's, counted when the step reaps it."""
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    stats = [s for s in instance.get_run_step_stats(run_id) if s.start_time and s.end_time]
+    stats.sort(key=lambda s: s.start_time)
+
+    def span(start: float, end: float) -> dict:
+        return {"seconds": round(max(end - start, 0.0), 1), "cpu_seconds": round(clock.cpu(start, end), 1)}
+
+    startup = phases.totals.get("start-up: import Dagster and the definitions", [0, 0.0, 0.0])
+    out: dict = {"start-up": {"seconds": round(startup[1], 1), "cpu_seconds": round(startup[2], 1)}}
+    logs = instance.all_logs(run_id)
+    kinds: dict[str, int] = {}
+    for entry in logs:
+        kinds[kind_of(entry)] = kinds.get(kind_of(entry), 0) + 1
+    out["events"] = dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
+    run_start = next((e.timestamp for e in logs if kind_of(e) == dg.DagsterEventType.RUN_START.value), None)
+    if stats:
+        resolved = run_start or began + startup[1]
+        if run_start:
+            out["Dagster: resolve the job, plan the run"] = span(began + startup[1], run_start)
+        out["run start (until the first step)"] = span(resolved, stats[0].start_time)
+        out["steps"] = {s.step_key: span(s.start_time, s.end_time) for s in stats}
+        gap, last = 0.0, stats[0].start_time
+        for s in stats:  # the in-process executor runs one step at a time
+            gap += max(s.start_time - last, 0.0)
+            last = max(last, s.end_time)
+        out["between steps"] = {"seconds": round(gap, 1)}
+        out["after the last step (run end, alerts)"] = span(last, ended)
+    out["phases"] = phases.as_dict()
+    return out
+
+
+def kind_of(entry) -> str:
+    """A Dagster event log entry's event type (PIPELINE_START, STEP_START...), or 'log message'."""
+    return entry.dagster_event.event_type_value if entry.dagster_event else "log message"
+
+
+def load_file_statuses(warehouse: Path, run_id: str) -> dict:
+    """Per entity, the files of this night's load by status (raw.load_files): on an incremental night
+    yesterday's files must be `skipped_unchanged` and only the drop `loaded`."""
+    import duckdb
+
+    if not warehouse.is_file():
+        return {}
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            "select entity, status, count(*) from raw.load_files where load_id = ? group by all order by all",
+            [run_id],
+        ).fetchall()
+    out: dict[str, dict[str, int]] = {}
+    for entity, status, n in rows:
+        out.setdefault(entity, {})[status] = n
+    return out
 
 
 def night_step_seconds(dagster_home: Path) -> dict:
@@ -611,16 +872,38 @@ def night_step_seconds(dagster_home: Path) -> dict:
 
 
 def step_night_full(work: Path, clients: int, months: int) -> dict:
+    shutil.rmtree(work / "night_full", ignore_errors=True)  # a fresh warehouse, also in a reused folder
     return _night(work, "night_full", "lz_today", AS_OF)
 
 
 def step_night_yesterday(work: Path, clients: int, months: int) -> dict:
+    """A fresh warehouse on yesterday's landing zone: the incremental night's starting point (also in
+    a reused folder, where an earlier incremental night left its warehouse and the drop behind)."""
+    shutil.rmtree(work / "night_incremental", ignore_errors=True)
+    shutil.rmtree(work / "lz_incremental", ignore_errors=True)
+    shutil.copytree(work / "lz_yesterday", work / "lz_incremental", copy_function=os.link)
     return _night(work, "night_incremental", "lz_incremental", YESTERDAY)
 
 
 def step_night_incremental(work: Path, clients: int, months: int) -> dict:
+    """Yesterday's warehouse + one day's drop: the landing zone gains the drop's files only, so the
+    night's loads must skip every file of yesterday (same checksum) and read the drop alone."""
+    if not (work / "night_incremental" / WAREHOUSE).is_file():
+        raise SystemExit("night_incremental needs night_yesterday's warehouse: run night_yesterday first")
     shutil.copytree(work / "drop", work / "lz_incremental", copy_function=os.link, dirs_exist_ok=True)
-    return _night(work, "night_incremental", "lz_incremental", AS_OF)
+    result = _night(work, "night_incremental", "lz_incremental", AS_OF)
+    result["reads_only_the_drop"] = only_the_drop_read(result["loads"], work / "drop")
+    return result
+
+
+def only_the_drop_read(loads: dict, drop: Path) -> bool:
+    """Did the night read exactly the drop's files and skip every other file as unchanged?"""
+    drop_files = {p.parent.name: 1 for p in drop.glob("*/*.csv")}
+    return bool(loads) and all(
+        statuses.get("loaded", 0) == drop_files.get(entity, 0)
+        and set(statuses) <= {"loaded", "skipped_unchanged"}
+        for entity, statuses in loads.items()
+    )
 
 
 def table_hashes(warehouse: Path, schemas=("core", "marts")) -> dict[str, tuple[int, int]]:
@@ -772,7 +1055,9 @@ def render_markdown(all_results: dict) -> str:
         "real `nightly` Dagster job (load → dbt → ML → dbt → quality gate → publication with pages): "
         "**full** = fresh warehouse, every file; **incremental** = yesterday's warehouse (a full night as of "
         f"{YESTERDAY}) plus one day's drop (the rows updated on {AS_OF}), as of {AS_OF}; **compare** = every "
-        "core and marts table of the incremental warehouse hashed against the full night's.",
+        "core and marts table of the incremental warehouse hashed against the full night's. Under each size, "
+        "where each night's wall and CPU seconds went (start-up, Dagster, every step, the loader's and "
+        "publication's phases, each dbt invocation) and which files its loads read or skipped.",
         "",
         f"Targets (issue 15): whole night ≤ {TARGETS['night_s'] // 60} min at 100,000 clients × 36 months, "
         f"peak RSS of any step ≤ {TARGETS['peak_mb'] // 1024} GB, incremental night ≤ "
@@ -814,8 +1099,95 @@ def render_markdown(all_results: dict) -> str:
             secs = _s(r, "night_seconds" if step.startswith("night") else "seconds")
             cpu = (r or {}).get("cpu_seconds", "")
             lines.append(f"| {step} | {secs} | {cpu} | {_mb(r)} | {load} | {note} |")
-        lines += ["", *_verdicts(res), ""]
+        lines += ["", *_verdicts(res), "", *render_breakdowns(st)]
     return "\n".join(lines) + "\n"
+
+
+def breakdown_rows(night: dict) -> list[tuple[str, dict]]:
+    """A night's breakdown as (part, {seconds, cpu_seconds}) rows in the night's order: start-up,
+    run start, the loads (summed, then the loader's phases), each dbt step, the other steps,
+    publication (then its timed stages), Dagster between steps, after the last step."""
+    b = night.get("breakdown") or {}
+    steps, phases = b.get("steps", {}), b.get("phases", {})
+
+    def total(parts) -> dict:
+        parts = list(parts)
+        return {k: round(sum(p.get(k, 0.0) for p in parts), 1) for k in ("seconds", "cpu_seconds")}
+
+    rows = [
+        ("start-up (import Dagster, definitions)", b.get("start-up", {})),
+        ("Dagster: resolve the job, plan the run", b.get("Dagster: resolve the job, plan the run", {})),
+        ("run start (resources, until the first step)", b.get("run start (until the first step)", {})),
+    ]
+    loads = {k: v for k, v in steps.items() if k.startswith("raw__")}
+    if loads:
+        rows.append((f"loads ({len(loads)} entities)", total(loads.values())))
+        rows += [(f"  {k}", v) for k, v in phases.items() if k.startswith("load:")]
+    invocations = iter(b.get("dbt", []))
+    for key, value in steps.items():
+        if key.startswith("raw__"):
+            continue
+        rows.append((key, value))
+        if key.startswith("dbt_models") and (dbt := next(invocations, None)):
+            rows += dbt_rows(key, dbt, value.get("seconds", 0.0))
+        if key == "reports__published":
+            rows += [(f"  {k}", v) for k, v in phases.items() if k.startswith("publish:")]
+    rows.append(("Dagster between steps", b.get("between steps", {})))
+    rows.append(("after the last step (run end, alerts)", b.get("after the last step (run end, alerts)", {})))
+    rows += [(f"  {k}", v) for k, v in phases.items() if k.startswith("after the run:")]
+    return rows
+
+
+DBT_FIXED = ("start", "parse", "plan", "end")  # a dbt invocation's phases outside its nodes
+
+
+def dbt_rows(step: str, dbt: dict, step_seconds: float) -> list[tuple[str, dict]]:
+    """A dbt step's invocation (wall seconds, from dbt's log): outside its nodes (start-up, parse,
+    plan, artifacts), its nodes, and what is left of the step around dbt (dagster-dbt: starting the
+    process, turning dbt's events into Dagster's)."""
+    fixed = sum(dbt[k] for k in DBT_FIXED)
+    return [
+        (f"  {step}: dbt start-up, parse, plan, artifacts", {"seconds": round(fixed, 1)}),
+        (f"  {step}: dbt nodes", {"seconds": dbt["run"]}),
+        (f"  {step}: dagster-dbt around dbt", {"seconds": round(step_seconds - fixed - dbt["run"], 1)}),
+    ]
+
+
+def render_breakdowns(st: dict) -> list[str]:
+    """Table: each night's parts (rows) × nights (wall / CPU seconds), for the nights that have one."""
+    nights = [
+        n
+        for n in ("night_full", "night_yesterday", "night_incremental")
+        if (st.get(n) or {}).get("breakdown")
+    ]
+    if not nights:
+        return []
+    by_night = {n: dict(breakdown_rows(st[n])) for n in nights}
+    parts: list[str] = []
+    for n in nights:
+        parts += [p for p, _ in breakdown_rows(st[n]) if p not in parts]
+    lines = ["Where each night's time went (wall s / CPU s of the night's process and its dbt child; "
+             "indented rows are parts of the row above):", "",
+             "| part | " + " | ".join(nights) + " |", "|---|" + "---|" * len(nights)]  # fmt: skip
+    for part in parts:
+        cells = []
+        for n in nights:
+            v = by_night[n].get(part)
+            cells.append("" if not v else f"{v.get('seconds', '')} / {v.get('cpu_seconds', '–')}")
+        lines.append(f"| {part} | " + " | ".join(cells) + " |")
+    whole = [f"{st[n]['night_seconds']} / {st[n].get('cpu_seconds', '')}" for n in nights]
+    lines.append("| **whole night** | " + " | ".join(whole) + " |")
+    loads = [(n, st[n].get("loads")) for n in nights if st[n].get("loads")]
+    lines += ["", *[f"- {n}: files by status per entity (raw.load_files): "
+                    + "; ".join(f"{e} {', '.join(f'{k} {c}' for k, c in v.items())}" for e, v in ld.items())
+                    for n, ld in loads]]  # fmt: skip
+    if "reads_only_the_drop" in st.get("night_incremental", {}):
+        ok = st["night_incremental"]["reads_only_the_drop"]
+        lines.append(
+            "- The incremental night read only the drop and skipped every file of yesterday: "
+            + ("yes." if ok else "**NO** — it re-read files it had loaded (see the statuses above).")
+        )
+    return [*lines, ""]
 
 
 def _note(step: str, r: dict | None) -> str:
@@ -935,13 +1307,16 @@ def _verdicts(res: dict) -> list[str]:
 
 
 def stop_instant(hhmm: str) -> float:
-    """`HH:MM` (UTC) as a time.time() instant: today's, or tomorrow's if that hour has passed today
-    by more than 12 hours (a run started late in the evening for the small hours)."""
+    """`HH:MM` (UTC) as a time.time() instant: the one within 12 hours of now, i.e. today's, tomorrow's
+    if that hour has passed today by more than 12 hours (a run started late in the evening for the
+    small hours), yesterday's if it is more than 12 hours ahead (just after midnight, 23:00 has passed)."""
     now = dt.datetime.now(dt.UTC)
     hour, minute = (int(x) for x in hhmm.split(":"))
     at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if now - at > dt.timedelta(hours=12):
         at += dt.timedelta(days=1)
+    elif at - now > dt.timedelta(hours=12):  # just after midnight, an hour of yesterday evening: passed
+        at -= dt.timedelta(days=1)
     return at.timestamp()
 
 

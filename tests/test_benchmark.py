@@ -1,5 +1,7 @@
 """The benchmark's reading of a dbt debug log (where dbt's time goes beside the SQL it runs)."""
 
+import os
+
 from orchestration.benchmark import dbt_log_breakdown
 
 E = "\x1b[0m"
@@ -31,6 +33,7 @@ def test_dbt_log_breakdown_splits_wall_phases_and_node_time(tmp_path):
     assert dbt_log_breakdown(log) == {
         # 0 -> 1.5 start, 1.5 -> 13.5 parse, first node 14.0 -> last finished 18.0, then 2 s to the end
         "phases": {"start": 1.5, "parse": 12.0, "run": 4.0, "end": 2.0},
+        "plan": 0.5,
         # model a 3.0 s (SQL 2.25), model b 2.0 s (SQL 0.5): 5.0 s of which 2.75 SQL; test 1.0 s, 0.1 SQL
         "thread_seconds": {
             "model": {"sql": 2.8, "python": 2.2},
@@ -327,3 +330,265 @@ def test_a_published_version_is_counted_by_pages_and_bytes(tmp_path):
     assert _note("publish", {"publish_seconds": 61.5, **counted}) == (
         "publication alone 61.5 s: 2 HTML pages, 1 other page files, 1.0 MB"
     )
+
+
+def _busy(seconds: float) -> None:
+    import time
+
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_phases_time_each_wrapped_function_by_wall_and_cpu_seconds():
+    import time
+    import types
+
+    from orchestration.benchmark import Phases
+
+    module = types.SimpleNamespace(work=lambda s: _busy(s) or "done", wait=lambda s: time.sleep(s))
+    phases = Phases()
+    phases.wrap(module, "work", "busy")
+    phases.wrap(module, "work", "busy")  # wrapped once only
+    phases.wrap(module, "wait", "sleeping")
+    assert module.work(0.2) == "done"
+    module.work(0.1)
+    module.wait(0.3)
+    got = phases.as_dict()
+    assert got["busy"]["calls"] == 2 and got["sleeping"]["calls"] == 1
+    assert 0.3 <= got["busy"]["cpu_seconds"] <= got["busy"]["seconds"] + 0.1
+    assert got["sleeping"]["seconds"] >= 0.3 and got["sleeping"]["cpu_seconds"] <= 0.1
+
+
+def test_the_cpu_clock_gives_the_cpu_seconds_of_any_span_of_the_night():
+    import time
+
+    from orchestration.benchmark import CpuClock
+
+    with CpuClock(interval=0.02) as clock:
+        t0 = time.time()
+        time.sleep(0.4)
+        t1 = time.time()
+        _busy(0.4)
+        t2 = time.time()
+    assert clock.cpu(t0, t1) <= 0.1
+    assert 0.3 <= clock.cpu(t1, t2) <= 0.5
+    assert clock.cpu(t2, t0) == 0.0
+
+
+def test_night_breakdown_reads_every_step_of_a_real_dagster_run(tmp_path):
+    import time
+
+    import dagster as dg
+
+    from orchestration.benchmark import CpuClock, Phases, night_breakdown
+
+    @dg.op
+    def sleeps():
+        time.sleep(0.3)
+
+    @dg.op
+    def works(_after):
+        _busy(0.3)
+
+    @dg.job(executor_def=dg.in_process_executor)
+    def two_steps():
+        works(sleeps())
+
+    (tmp_path / "dagster.yaml").touch()
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    phases = Phases()
+    with CpuClock(interval=0.02) as clock:
+        began = time.time()
+        with phases.timed("start-up: import Dagster and the definitions"):
+            time.sleep(0.1)
+        result = two_steps.execute_in_process(instance=instance)
+        ended = time.time()
+    got = night_breakdown(tmp_path, result.run_id, clock, phases, began, ended)
+    assert list(got["steps"]) == ["sleeps", "works"]
+    assert got["steps"]["sleeps"]["seconds"] >= 0.3 and got["steps"]["works"]["cpu_seconds"] >= 0.25
+    assert got["steps"]["sleeps"]["cpu_seconds"] < got["steps"]["works"]["cpu_seconds"]
+    assert got["start-up"]["seconds"] >= 0.1
+    assert got["events"]["STEP_START"] == 2 and got["events"]["PIPELINE_START"] == 1
+    parts = (
+        got["start-up"]["seconds"] + got["Dagster: resolve the job, plan the run"]["seconds"]
+        + got["run start (until the first step)"]["seconds"]
+        + sum(s["seconds"] for s in got["steps"].values()) + got["between steps"]["seconds"]
+        + got["after the last step (run end, alerts)"]["seconds"]
+    )  # fmt: skip
+    assert abs(parts - (ended - began)) <= 0.3  # the parts cover the night, rounding aside
+
+
+def _fake_night(calls):
+    def night(work, night, landing, as_of):
+        calls.append((night, landing, as_of, sorted(p.name for p in (work / landing).rglob("*.csv"))))
+        (work / night).mkdir(exist_ok=True)
+        (work / night / "warehouse.duckdb").touch()
+        loaded = {"tasks": {"loaded": 1, "skipped_unchanged": 1}, "clients": {"skipped_unchanged": 1}}
+        return {"night_seconds": 1.0, "loads": loaded}
+
+    return night
+
+
+def test_the_incremental_pair_is_yesterdays_fresh_warehouse_then_the_drop_alone(tmp_path, monkeypatch):
+    from orchestration import benchmark
+
+    work = tmp_path
+    for folder, entity, name in [("lz_yesterday", "tasks", "bench_0_base.csv"),
+                                 ("lz_yesterday", "clients", "bench_0_base.csv"),
+                                 ("drop", "tasks", "bench_1_drop.csv"),
+                                 ("lz_incremental", "tasks", "bench_1_drop.csv"),  # an earlier pair's
+                                 ("night_incremental", "", "stale.csv")]:  # fmt: skip
+        (work / folder / entity).mkdir(parents=True, exist_ok=True)
+        (work / folder / entity / name).write_text(f"{folder}\n")
+    (work / "night_incremental" / "warehouse.duckdb").write_text("yesterday's, of an earlier pair")
+    calls = []
+    monkeypatch.setattr(benchmark, "_night", _fake_night(calls))
+    benchmark.step_night_yesterday(work, 800, 36)
+    assert calls[-1] == ("night_incremental", "lz_incremental", benchmark.YESTERDAY,
+                         ["bench_0_base.csv", "bench_0_base.csv"])  # fmt: skip
+    assert not (work / "night_incremental" / "stale.csv").exists()  # a fresh warehouse and home
+    base = work / "lz_incremental" / "tasks" / "bench_0_base.csv"
+    assert base.stat().st_ino == (work / "lz_yesterday" / "tasks" / "bench_0_base.csv").stat().st_ino
+    result = benchmark.step_night_incremental(work, 800, 36)
+    assert calls[-1] == ("night_incremental", "lz_incremental", benchmark.AS_OF,
+                         ["bench_0_base.csv", "bench_0_base.csv", "bench_1_drop.csv"])  # fmt: skip
+    assert result["reads_only_the_drop"] is True
+
+
+def test_a_night_that_reread_yesterdays_files_is_flagged(tmp_path):
+    from orchestration.benchmark import only_the_drop_read
+
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "d.csv").touch()
+    assert only_the_drop_read(
+        {"tasks": {"loaded": 1, "skipped_unchanged": 3}, "staff": {"skipped_unchanged": 1}}, tmp_path
+    )
+    assert not only_the_drop_read({"tasks": {"loaded": 4}}, tmp_path)  # a full reload
+    assert not only_the_drop_read({"tasks": {"loaded": 1}, "staff": {"loaded": 1}}, tmp_path)
+    assert not only_the_drop_read({"tasks": {"loaded": 1, "waiting": 1}}, tmp_path)
+    assert not only_the_drop_read({}, tmp_path)
+
+
+def test_the_breakdown_table_groups_loads_and_nests_loader_and_publication_phases():
+    from orchestration.benchmark import render_breakdowns
+
+    def span(s, c):
+        return {"seconds": s, "cpu_seconds": c}
+
+    night = {
+        "night_seconds": 100.0,
+        "cpu_seconds": 80.0,
+        "loads": {"tasks": {"loaded": 1, "skipped_unchanged": 1}},
+        "reads_only_the_drop": False,
+        "breakdown": {
+            "start-up": span(5.0, 4.0),
+            "run start (until the first step)": span(1.0, 1.0),
+            "steps": {
+                "raw__tasks": span(10.0, 9.0),
+                "raw__staff": span(2.5, 2.0),
+                "dbt_models": span(30.0, 20.0),
+                "dbt_models_2": span(12.0, 8.0),
+                "reports__published": span(40.0, 39.0),
+            },
+            "dbt": [
+                {"start": 3.0, "parse": 2.0, "plan": 1.0, "run": 20.0, "end": 1.5, "nodes": 9},
+                {"start": 2.0, "parse": 1.0, "plan": 1.0, "run": 5.0, "end": 1.0, "nodes": 3},
+            ],
+            "between steps": {"seconds": 3.0},
+            "after the last step (run end, alerts)": span(2.0, 1.0),
+            "phases": {
+                "load: dedup (new rows + previous winners)": {"calls": 2, **span(6.0, 5.0)},
+                "publish: pages": {"calls": 1, **span(20.0, 19.0)},
+            },
+        },
+    }
+    lines = render_breakdowns({"night_incremental": night})
+    table = [ln for ln in lines if ln.startswith("| ")]
+    assert table == [
+        "| part | night_incremental |",
+        "| start-up (import Dagster, definitions) | 5.0 / 4.0 |",
+        "| Dagster: resolve the job, plan the run |  |",
+        "| run start (resources, until the first step) | 1.0 / 1.0 |",
+        "| loads (2 entities) | 12.5 / 11.0 |",
+        "|   load: dedup (new rows + previous winners) | 6.0 / 5.0 |",
+        "| dbt_models | 30.0 / 20.0 |",
+        "|   dbt_models: dbt start-up, parse, plan, artifacts | 7.5 / – |",
+        "|   dbt_models: dbt nodes | 20.0 / – |",
+        "|   dbt_models: dagster-dbt around dbt | 2.5 / – |",
+        "| dbt_models_2 | 12.0 / 8.0 |",
+        "|   dbt_models_2: dbt start-up, parse, plan, artifacts | 5.0 / – |",
+        "|   dbt_models_2: dbt nodes | 5.0 / – |",
+        "|   dbt_models_2: dagster-dbt around dbt | 2.0 / – |",
+        "| reports__published | 40.0 / 39.0 |",
+        "|   publish: pages | 20.0 / 19.0 |",
+        "| Dagster between steps | 3.0 / – |",
+        "| after the last step (run end, alerts) | 2.0 / 1.0 |",
+        "| **whole night** | 100.0 / 80.0 |",
+    ]
+    assert (
+        "- night_incremental: files by status per entity (raw.load_files): "
+        "tasks loaded 1, skipped_unchanged 1" in lines
+    )
+    assert any("**NO**" in ln for ln in lines)
+
+
+def test_each_dbt_invocation_of_a_night_is_read_from_its_rotated_json_log(tmp_path):
+    import json
+
+    from orchestration.benchmark import dbt_invocations
+
+    def line(second: float, msg: str, thread: str = "MainThread") -> str:
+        ts = f"2026-11-30T23:15:{second:09.6f}Z"
+        return json.dumps({"info": {"ts": ts, "thread": thread, "msg": msg}}) + "\n"
+
+    first = [line(0, "Running with dbt=1.11.16"), line(3, "Unable to do partial parsing because x"),
+             line(24, "Found 95 models, 539 data tests"), line(25, "Began running node model.p.a", "T1"),
+             line(29, "Finished running node model.p.a", "T1")]  # fmt: skip
+    second = [line(30, "Command `dbt build` succeeded"), line(40, "Running with dbt=1.11.16"),
+              line(42, "Partial parsing enabled: 0 files deleted"), line(43, "Found 95 models"),
+              line(44, "Began running node model.p.b", "T1"), line(44.5, "Began running node test.p.t", "T2"),
+              line(50, "Finished running node test.p.t", "T2"),
+              line(51, "Finished running node model.p.b", "T1"),
+              line(52, "Command `dbt build` succeeded")]  # fmt: skip
+    (tmp_path / "dbt.log.1").write_text("".join(first), encoding="utf-8")  # rotated: the older part
+    (tmp_path / "dbt.log").write_text("".join(second), encoding="utf-8")
+    assert dbt_invocations(tmp_path) == [
+        {"start": 3.0, "parse": 21.0, "run": 4.0, "end": 1.0, "plan": 1.0, "nodes": 1},
+        {"start": 2.0, "parse": 1.0, "run": 7.0, "end": 1.0, "plan": 1.0, "nodes": 2},
+    ]
+
+
+def test_a_childs_cpu_counts_while_it_runs_not_when_it_is_reaped():
+    import subprocess
+    import sys
+    import time
+
+    from orchestration.benchmark import _cpu_now, descendants_cpu
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.6\n"
+                              "while time.process_time() < end: pass\ntime.sleep(30)"])  # fmt: skip
+    try:
+        before = _cpu_now()
+        deadline = time.time() + 20
+        while descendants_cpu(os.getpid()) < 0.6 and time.time() < deadline:
+            time.sleep(0.05)
+        assert descendants_cpu(os.getpid()) >= 0.6  # still running, not reaped
+        assert _cpu_now() - before >= 0.4
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_the_cpu_clock_keeps_sampling_while_the_night_holds_the_gil():
+    import time
+
+    from orchestration.benchmark import CpuClock
+
+    with CpuClock(interval=0.05) as clock:
+        t0 = time.time()
+        total = sum(range(40_000_000))  # one C call: no other thread of this process runs meanwhile
+        t1 = time.time()
+    assert total > 0 and t1 - t0 >= 0.3
+    assert sum(t0 <= t <= t1 for t, _ in clock.samples) >= 3
+    assert clock.cpu(t0, t1) >= 0.5 * (t1 - t0) / 2  # the loop's CPU, seen while it ran

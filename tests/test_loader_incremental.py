@@ -117,3 +117,54 @@ def test_a_later_as_of_rereads_only_when_the_date_check_could_change(tmp_path):
     back, _ = night(db, raw, "n4", dt.date(2026, 11, 30))  # bound back to 2031-11-30: P2 rejected again
     assert back.full_reload and back.rows_rejected == 1
     assert night(db, raw, "n5", dt.date(2026, 11, 30))[0].full_reload is False
+
+
+def test_a_drop_replaces_only_its_keys_rows_in_place_composite_keys_with_nulls_too(tmp_path):
+    """targets: key (period, metric, scope_type, scope_id), scope_id empty for the company; no updated_at,
+    so the later file wins. Rows of keys the drop does not hold are left where they are (same rowid: the
+    table is not rewritten, where a rewrite in key order would move them after the new first key)."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    (raw / "targets").mkdir(parents=True)
+    head = "period,metric,scope_type,scope_id,target_value\n"
+    (raw / "targets" / "1_base.csv").write_text(
+        head + "2026-11,collected_amount,company,,100\n2026-11,collected_amount,team,T1,40\n"
+        "2026-10,collected_amount,company,,90\n",
+        encoding="utf-8",
+    )
+
+    def targets(conn):
+        return conn.execute(
+            "SELECT rowid, period, coalesce(scope_id, '(company)'), target_value::VARCHAR, _source_file "
+            "FROM raw.targets"
+        ).fetchall()
+
+    with duckdb.connect(str(db)) as conn:
+        load_entity(conn, "targets", raw, load_id="n1", as_of_date=AS_OF)
+        before = {r[1:3]: r for r in targets(conn)}
+    (raw / "targets" / "2_drop.csv").write_text(
+        head + "2026-11,collected_amount,company,,120\n2026-09,collected_amount,company,,130\n",
+        encoding="utf-8",
+    )
+    with duckdb.connect(str(db)) as conn:
+        result = load_entity(conn, "targets", raw, load_id="n2", as_of_date=AS_OF)
+        after = targets(conn)
+        files = conn.execute(
+            "SELECT source_file, status, rows_read, rows_accepted, rows_superseded FROM raw.load_files "
+            "ORDER BY 1"
+        ).fetchall()
+    assert result.merge and result.rows_unique == 4
+    assert sorted(r[1:] for r in after) == [
+        ("2026-09", "(company)", "130.0", "targets/2_drop.csv"),  # a new key sorting first
+        ("2026-10", "(company)", "90.0", "targets/1_base.csv"),
+        ("2026-11", "(company)", "120.0", "targets/2_drop.csv"),  # the later file wins the NULL-scope key
+        ("2026-11", "T1", "40.0", "targets/1_base.csv"),
+    ]
+    kept = [r for r in after if r[4] == "targets/1_base.csv"]
+    assert len(kept) == 2 and kept == [before[r[1:3]] for r in kept]  # untouched keys: not rewritten
+    assert files == [
+        ("targets/1_base.csv", "skipped_unchanged", 3, 3, 1),
+        ("targets/2_drop.csv", "loaded", 2, 2, 0),
+    ]
+    with duckdb.connect(str(tmp_path / "full.duckdb")) as conn:
+        load_entity(conn, "targets", raw, load_id="full", as_of_date=AS_OF)
+        assert sorted(r[1:] for r in targets(conn)) == sorted(r[1:] for r in after)

@@ -10,7 +10,7 @@ from orchestration.raw_schema import create_table_sql
 
 from .options import RULES_VERSION, DateBounds
 from .results import COUNTED, FileStats, LoadResult
-from .staging import quote_ident, raw_columns
+from .staging import quote_ident, raw_columns, same_key
 
 CHINA = dt.timezone(dt.timedelta(hours=8))  # Asia/Shanghai has no DST
 
@@ -61,7 +61,16 @@ def publish(conn, entity: str, result: LoadResult, bounds: DateBounds) -> None:
     kept = [f.source_file for f in result.files if f.status == "skipped_unchanged"]
     conn.execute("BEGIN TRANSACTION")
     try:
-        if not result.nothing_new:
+        if result.merge:  # the new files' keys only: their rows replaced by the winners, in key order
+            conn.execute(
+                f"DELETE FROM raw.{entity} WHERE rowid IN (SELECT r.rowid FROM raw.{entity} AS r "
+                f"SEMI JOIN _ld_touched AS t ON {same_key(spec, 'r', 't')})"
+            )
+            conn.execute(
+                f"INSERT INTO raw.{entity} SELECT {out_cols} FROM _ld_ranked WHERE _rank = 1 "
+                f"ORDER BY {key_order}"
+            )
+        elif not result.nothing_new:
             conn.execute(create_table_sql(entity))
             conn.execute(
                 f"INSERT INTO raw.{entity} SELECT {out_cols} FROM {result.winners} ORDER BY {key_order}"

@@ -20,11 +20,11 @@ from .parsing import lit, macros_sql
 from .readiness import split_ready
 from .results import FileStats, LoadResult
 from .sources import SOURCE_TABLE, SourceFile, list_files, read_source
-from .staging import dates_seen, keep_rows, quote_ident, raw_columns, reject_tail, stage_file
+from .staging import dates_seen, keep_rows, quote_ident, raw_columns, reject_tail, same_key, stage_file
 
 WORK_TABLES = (
     "_ld_rows", "_ld_rejects", "_ld_ranked", "_ld_stage", SOURCE_TABLE,
-    "_ld_csv", "_ld_csv_slots", "_ld_empty",
+    "_ld_csv", "_ld_csv_slots", "_ld_empty", "_ld_touched",
 )  # fmt: skip
 
 
@@ -223,8 +223,9 @@ def _fail_on_rejected_files(conn, result: LoadResult) -> None:
 def _dedup(conn, spec, result: LoadResult) -> None:
     """Rank versions of each key: greatest updated_at, then later file (name), then later line wins.
 
-    Without a full reload, the previous winners of the skipped files take part as `_prior` rows;
-    with nothing new at all, the raw table is kept and only counted.
+    Without a full reload, only keys of the new files' rows can change: their previous winners (rows
+    of the skipped files) take part as `_prior` rows, every other key keeps its winner (ranked alone,
+    it would win again); with nothing new at all, the raw table is kept and only counted.
     """
     max_updated = "max(updated_at)" if spec.has_updated_at else "NULL::TIMESTAMP"
     if result.nothing_new:
@@ -232,16 +233,20 @@ def _dedup(conn, spec, result: LoadResult) -> None:
             f"SELECT count(*), {max_updated} FROM raw.{spec.name}"
         ).fetchall()[0]
         return
-    if not result.full_reload:
-        conn.execute(f"INSERT INTO _ld_rows SELECT {raw_columns(spec)}, true FROM raw.{spec.name}")
+    keys = ", ".join(quote_ident(k) for k in spec.primary_key)
+    if result.merge:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE _ld_touched AS SELECT DISTINCT {keys} FROM _ld_rows")
+        conn.execute(
+            f"INSERT INTO _ld_rows SELECT {raw_columns(spec)}, true FROM raw.{spec.name} AS r "
+            f"SEMI JOIN _ld_touched AS t ON {same_key(spec, 'r', 't')}"
+        )
     order = ([quote_ident("updated_at") + " DESC"] if spec.has_updated_at else []) + [
         "_source_file DESC",
         "_source_line DESC",
     ]
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE _ld_ranked AS
-        SELECT *, row_number() OVER (PARTITION BY {", ".join(quote_ident(k) for k in spec.primary_key)}
-                                     ORDER BY {", ".join(order)}) AS _rank
+        SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {", ".join(order)}) AS _rank
         FROM _ld_rows"""
     )
     losers = conn.execute(
@@ -250,6 +255,12 @@ def _dedup(conn, spec, result: LoadResult) -> None:
     for f in result.files:
         new = dict(losers).get(f.source_file, 0)
         f.rows_superseded = (f.rows_superseded + new) if f.status == "skipped_unchanged" else new
-    result.rows_unique, result.max_updated_at = conn.execute(
-        f"SELECT count(*), {max_updated} FROM _ld_ranked WHERE _rank = 1"
-    ).fetchall()[0]
+    parts = [f"SELECT count(*), {max_updated} FROM _ld_ranked WHERE _rank = 1"]
+    if result.merge:  # + the untouched keys' winners, kept in place
+        parts.append(
+            f"SELECT count(*), {max_updated} FROM raw.{spec.name} AS r "
+            f"ANTI JOIN _ld_touched AS t ON {same_key(spec, 'r', 't')}"
+        )
+    counted = [conn.execute(sql).fetchall()[0] for sql in parts]
+    result.rows_unique = sum(n for n, _ in counted)
+    result.max_updated_at = max((m for _, m in counted if m is not None), default=None)

@@ -46,9 +46,16 @@ class LoadResult:
         return not self.full_reload and not self.count("loaded")
 
     @property
+    def merge(self) -> bool:
+        """New files beside files skipped as unchanged: only the keys of the new rows are ranked again
+        and raw.<entity> is changed in place (those keys' rows replaced by their winners)."""
+        return not self.full_reload and bool(self.count("loaded"))
+
+    @property
     def winners(self) -> str:
-        """SQL relation of the entity's rows after this load."""
-        return f"raw.{self.entity}" if self.nothing_new else "(SELECT * FROM _ld_ranked WHERE _rank = 1)"
+        """SQL relation of the entity's rows after this load (of a merge: once the table is written)."""
+        in_place = self.nothing_new or self.merge
+        return f"raw.{self.entity}" if in_place else "(SELECT * FROM _ld_ranked WHERE _rank = 1)"
 
     def _sum(self, attr: str) -> int:
         return sum(getattr(f, attr) for f in self.files if f.status in COUNTED)

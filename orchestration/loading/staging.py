@@ -22,6 +22,13 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def same_key(spec, left: str, right: str) -> str:
+    """Join condition: the rows of aliases `left` and `right` have the same primary key."""
+    return " AND ".join(
+        f"{left}.{quote_ident(k)} IS NOT DISTINCT FROM {right}.{quote_ident(k)}" for k in spec.primary_key
+    )
+
+
 def raw_columns(spec) -> str:
     """The raw table's columns, quoted, in order: contract columns then lineage."""
     return ", ".join(quote_ident(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
