@@ -14,8 +14,10 @@ version intact and `current` pointing at it.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -24,6 +26,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.publish.scanner import find_unmasked_personal_data, scanner_version
@@ -100,6 +103,7 @@ def publish_run(
     with _publish_lock(publish_root):
         _start_version(publish_root, final, incoming)
         known = _verified_files(publish_root)
+        durable = _FilesystemSync(incoming)  # opened before any write: its sync reports their errors
         try:
             stage("snapshot")
             spill = Path(temp_dir) if temp_dir else publish_root / f"{INCOMING_PREFIX}{name}.tmp"
@@ -117,6 +121,7 @@ def publish_run(
             _write_pages(incoming, render)
             _copy_attachments(incoming, attachments or {})
             stage("manifest")
+            files = _version_files(incoming, known)  # one walk, shared by the steps below
             manifest = _manifest(
                 incoming,
                 name,
@@ -126,16 +131,19 @@ def publish_run(
                 checks,
                 snapshot,
                 _next_sequence(publish_root),
-                known,
+                files=files,
             )
             _write_json(incoming / MANIFEST, manifest)
+            files[MANIFEST] = VersionFile(incoming / MANIFEST, (incoming / MANIFEST).stat().st_size, False, None)
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
-                _refuse_personal_data(incoming, known, memory_limit=memory_limit)
-            _seal(incoming)
+                _refuse_personal_data(incoming, known, memory_limit=memory_limit, files=files)
+            _seal(incoming, files, durable)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
             raise
+        finally:
+            durable.close()
         _make_visible(publish_root, incoming, manifest, make_current=make_current, keep=keep, stage=stage)
         stage("done")
     return final
@@ -250,12 +258,19 @@ def _known(path: Path, known: dict[tuple[int, int], dict]) -> dict | None:
 
 
 def _refuse_personal_data(
-    incoming: Path, known: dict[tuple[int, int], dict] | None = None, *, memory_limit: str | None = None
+    incoming: Path,
+    known: dict[tuple[int, int], dict] | None = None,
+    *,
+    memory_limit: str | None = None,
+    files: dict[str, VersionFile] | None = None,
 ) -> None:
+    """Scan every file of the version not hard-linked from the verified previous one (`files`: the
+    walk `_version_files` made, so the linked files are known without a stat each)."""
     known = known or {}
-    leaks = find_unmasked_personal_data(
-        incoming, skip=lambda p: _known(p, known) is not None, memory_limit=memory_limit
-    )
+    if files is None:
+        files = _version_files(incoming, known)
+    linked = {f.path for f in files.values() if f.linked is not None}
+    leaks = find_unmasked_personal_data(incoming, skip=linked.__contains__, memory_limit=memory_limit)
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
 
@@ -433,13 +448,48 @@ def _next_sequence(publish_root: Path) -> int:
     return max(seqs, default=0) + 1
 
 
-def _manifest(folder, name, as_of, run_id, code_version, checks, snapshot, sequence, known=None) -> dict:
-    pages = sorted(p.relative_to(folder).as_posix() for p in (folder / PAGES_DIR).rglob("*") if p.is_file())
-    files = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder).as_posix()
-        linked = _known(path, known or {})  # a hard link to the previous version's file: its hash
-        files[rel] = {"sha256": linked["sha256"] if linked else _sha256(path), "bytes": path.stat().st_size}
+@dataclass(frozen=True)
+class VersionFile:
+    """A file of the version being built, as one walk saw it."""
+
+    path: Path
+    bytes: int
+    symlink: bool  # a symlink to a file: listed in the manifest, neither scanned nor sealed
+    linked: dict | None  # the previous version's manifest entry when it is a hard link to that file
+
+
+def _version_files(folder: Path, known: dict[tuple[int, int], dict] | None = None) -> dict[str, VersionFile]:
+    """Every file under `folder` (symlinked folders not entered, as `Path.rglob`), by relative path in
+    sorted order: one directory read per folder and one stat per file, whatever the number of steps
+    that need them (manifest, scan, seal)."""
+    known = known or {}
+    found: dict[str, VersionFile] = {}
+    stack = [(folder, "")]
+    while stack:
+        directory, prefix = stack.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                elif entry.is_file():
+                    st = entry.stat()  # the file's (a symlink's target's) inode and size
+                    symlink = entry.is_symlink()
+                    linked = None if symlink else known.get((st.st_dev, st.st_ino))
+                    found[prefix + entry.name] = VersionFile(Path(entry.path), st.st_size, symlink, linked)
+    return dict(sorted(found.items()))
+
+
+def _manifest(
+    folder, name, as_of, run_id, code_version, checks, snapshot, sequence, known=None, *, files=None
+) -> dict:
+    """The version's manifest; a file hard-linked from the previous version (`known`) keeps its
+    recorded hash instead of being read again. `files`: the version's `_version_files`, when walked."""
+    files = files if files is not None else _version_files(folder, known)
+    pages = [rel for rel in files if rel.startswith(f"{PAGES_DIR}/")]
+    checksums = {
+        rel: {"sha256": f.linked["sha256"] if f.linked else _sha256(f.path), "bytes": f.bytes}
+        for rel, f in files.items()
+    }
     return {
         "format": MANIFEST_FORMAT,
         "version": name,
@@ -468,7 +518,7 @@ def _manifest(folder, name, as_of, run_id, code_version, checks, snapshot, seque
         "pages": pages,
         "page_summary": _page_summary(pages),
         "scanner": scanner_version(),
-        "files": files,
+        "files": checksums,
     }
 
 
@@ -499,23 +549,64 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _seal(folder: Path) -> None:
-    """Make every file read-only and durable before the folder becomes visible."""
-    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.is_file() and not path.is_symlink():
-            os.chmod(path, READ_ONLY)
-            _fsync_file(path)
-        elif path.is_dir():
-            _fsync_dir(path)
-    _fsync_dir(folder)
+def _seal(
+    folder: Path, files: dict[str, VersionFile] | None = None, durable: _FilesystemSync | None = None
+) -> None:
+    """Make every new file read-only and the whole folder durable before it becomes visible.
+
+    A file hard-linked from the previous version is that version's sealed inode (`_verified_files`
+    checked it is read-only): neither chmod-ed nor synced again. Durability is one `syncfs(2)` of the
+    filesystem (see `_FilesystemSync`) instead of an fsync per file and folder: the same guarantee —
+    every byte, inode and directory entry written so far is on stable storage — for one journal
+    commit instead of one per file (docs/publication.md, "Sealing")."""
+    files = files if files is not None else _version_files(folder)
+    for f in files.values():
+        if f.linked is None and not f.symlink:
+            _make_read_only(f.path)
+    if durable is None:
+        with _FilesystemSync(folder) as sync:
+            sync.sync()
+    else:
+        durable.sync()
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _make_read_only(path: Path) -> None:
+    os.chmod(path, READ_ONLY)
+
+
+class _FilesystemSync:
+    """`syncfs(2)` of the filesystem holding `folder`, through a descriptor opened when the object is
+    made: since Linux 5.8 syncfs reports a writeback error that happened on the filesystem after the
+    descriptor was opened, so opening it before the version's first write means no failed write of
+    the version goes unreported. Without syncfs (not Linux) `os.sync()` is used."""
+
+    def __init__(self, folder: Path):
+        self._fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+
+    def sync(self) -> None:
+        syncfs = getattr(_libc(), "syncfs", None)
+        if syncfs is None:
+            os.sync()
+            return
+        if syncfs(self._fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"syncfs: {os.strerror(err)}")
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> _FilesystemSync:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _fsync_dir(path: Path) -> None:
