@@ -17,7 +17,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.publish import PersonalDataLeak, find_unmasked_personal_data, publish_run, publisher, scanner
+from orchestration.publish import (
+    PersonalDataLeak,
+    find_unmasked_personal_data,
+    publish_run,
+    publisher,
+    scanner,
+)
 from tests.test_publish_pii import _credit_code, _phone
 
 BREAKS = ["\n", "\r\n", "\r", "\u2028", "\x85", "\x0b", "\x0c", "\x1e"]
@@ -148,7 +154,8 @@ def test_second_night_scans_and_seals_only_what_changed(tmp_path, monkeypatch):
     assert sorted(n for n in sealed if n.startswith("C")) == ["C007.js", "C150.js"]
     assert {"index.html", "manifest.json"} <= set(scanned)  # the rest of the version still is
     assert "manifest.json" in sealed
-    assert (v2 / "pages/clients/data/C008.js").stat().st_ino == (v1 / "pages/clients/data/C008.js").stat().st_ino
+    unchanged = "pages/clients/data/C008.js"
+    assert (v2 / unchanged).stat().st_ino == (v1 / unchanged).stat().st_ino
     for path in v2.rglob("*"):  # every file read-only, linked or new
         if path.is_file():
             assert not stat.S_IMODE(path.stat().st_mode) & 0o222, path
@@ -162,19 +169,36 @@ def test_second_night_scans_and_seals_only_what_changed(tmp_path, monkeypatch):
     assert publisher.current_version(root) == v2.name
 
 
-def test_the_version_is_synced_once_not_per_file(tmp_path, monkeypatch):
+@pytest.mark.parametrize("syncfs_reports_errors", [True, False])
+def test_the_version_is_synced_once_not_per_file(tmp_path, monkeypatch, syncfs_reports_errors):
     """One syncfs of the filesystem for the whole version, through a descriptor opened before the
-    version's first write (so a failed write-back of any of its files is reported by that sync)."""
+    version's first write (so a failed write-back of any of its files is reported by that sync); on a
+    kernel whose syncfs does not report write-back errors, an fsync per new file instead."""
+    monkeypatch.setattr(publisher, "_kernel_at_least", lambda *_: syncfs_reports_errors)
     calls: list[int] = []
     real_sync = publisher._FilesystemSync.sync
-    monkeypatch.setattr(publisher._FilesystemSync, "sync", lambda self: calls.append(self._fd) or real_sync(self))
+    monkeypatch.setattr(publisher._FilesystemSync, "sync", lambda s: calls.append(s._fd) or real_sync(s))
     fsyncs: list[int] = []
     real_fsync = os.fsync
     monkeypatch.setattr(publisher.os, "fsync", lambda fd: fsyncs.append(fd) or real_fsync(fd))
     night = {"keys": {f"C{i:03d}": f"window.k({i});\n" for i in range(300)}}
-    publish_run(
-        _warehouse(tmp_path / "wh.duckdb"), tmp_path / "published", as_of_date="2026-11-20", run_id="r1",
-        code_version="t", checks=[], render=_data_renderer(night), schemas=("marts",), tables=(),
-    )  # fmt: skip
-    assert len(calls) == 1 and calls[0] >= 0
-    assert len(fsyncs) < 10  # the JSON pointers and the publish root, not the 300 data files
+    root, warehouse = tmp_path / "published", _warehouse(tmp_path / "wh.duckdb")
+
+    def publish(run_id: str) -> None:
+        calls.clear()
+        fsyncs.clear()
+        publish_run(
+            warehouse, root, as_of_date="2026-11-20", run_id=run_id, code_version="t", checks=[],
+            render=_data_renderer(night), schemas=("marts",), tables=(),
+        )  # fmt: skip
+
+    publish("r1")
+    if syncfs_reports_errors:
+        assert len(calls) == 1 and calls[0] >= 0
+        assert len(fsyncs) < 10  # the JSON pointers and the publish root, not the 300 data files
+    else:
+        assert calls == [] and len(fsyncs) > 300
+    night["keys"]["C001"] = "window.k(1, 'changed');\n"
+    publish("r2")
+    if not syncfs_reports_errors:  # the 299 linked files are not synced again
+        assert 1 + 10 < len(fsyncs) < 30

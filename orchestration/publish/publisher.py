@@ -21,6 +21,7 @@ import functools
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import uuid
@@ -102,7 +103,8 @@ def publish_run(
 
     with _publish_lock(publish_root):
         _start_version(publish_root, final, incoming)
-        known = _verified_files(publish_root)
+        previous = _current_manifest(publish_root)  # parsed once: ~40 MB of JSON at 100,000 clients
+        known = _verified_files(publish_root, previous)
         durable = _FilesystemSync(incoming)  # opened before any write: its sync reports their errors
         try:
             stage("snapshot")
@@ -113,7 +115,7 @@ def publish_run(
                 schemas,
                 tables,
                 descriptions,
-                reuse=_reusable_tables(publish_root, known),
+                reuse=_reusable_tables(publish_root, known, previous),
                 memory_limit=memory_limit,
                 temp_dir=spill,
             )
@@ -134,7 +136,7 @@ def publish_run(
                 files=files,
             )
             _write_json(incoming / MANIFEST, manifest)
-            files[MANIFEST] = VersionFile(incoming / MANIFEST, (incoming / MANIFEST).stat().st_size, False, None)
+            files[MANIFEST] = _new_file(incoming / MANIFEST)
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
                 _refuse_personal_data(incoming, known, memory_limit=memory_limit, files=files)
@@ -200,12 +202,15 @@ def _write_snapshot(
     return snapshot
 
 
-def _reusable_tables(publish_root: Path, known: dict[tuple[int, int], dict]) -> dict[str, Reusable]:
+def _reusable_tables(
+    publish_root: Path, known: dict[tuple[int, int], dict], previous: tuple[str, dict] | None = None
+) -> dict[str, Reusable]:
     """The current version's tables whose Parquet file is verified (`known`: sealed, same size, scanned
     by this scanner): the snapshot hard-links such a file instead of writing it again when the table's
-    source fingerprint is unchanged, so an unchanged table costs neither time nor space."""
-    name = current_version(publish_root)
-    manifest = (_read_json(publish_root / name / MANIFEST) or {}) if name and known else {}
+    source fingerprint is unchanged, so an unchanged table costs neither time nor space. `previous`:
+    the current version's name and manifest, when read already."""
+    name, manifest = previous if previous is not None else _current_manifest(publish_root)
+    manifest = manifest if known else {}
     reuse = {}
     for t in manifest.get("tables", []):
         parquet = publish_root / name / t.get("parquet", "")
@@ -231,20 +236,29 @@ def _copy_attachments(incoming: Path, attachments: dict[str, Path]) -> None:
             shutil.copytree(source, incoming / folder_name)
 
 
-def _verified_files(publish_root: Path) -> dict[tuple[int, int], dict]:
+def _current_manifest(publish_root: Path) -> tuple[str | None, dict]:
+    """The current version's name and manifest ({} before the first publish or if unreadable)."""
+    name = current_version(publish_root)
+    return name, ((_read_json(publish_root / name / MANIFEST) or {}) if name else {})
+
+
+def _verified_files(
+    publish_root: Path, previous: tuple[str | None, dict] | None = None
+) -> dict[tuple[int, int], dict]:
     """The current version's files by (device, inode) -> their manifest entry, when that version was
     scanned by the same scanner_version. A file of the new version with one of these inodes is a
     hard link to it (an unchanged page or data file, render/site.py): same bytes, sealed read-only,
     already scanned clean and hashed, so neither is done again and publication time follows what
-    changed. Empty before the first publish or after a scanner change (everything is scanned)."""
-    name = current_version(publish_root)
-    manifest = _read_json(publish_root / name / MANIFEST) if name else None
+    changed. Empty before the first publish or after a scanner change (everything is scanned).
+    `previous`: the current version's name and manifest, when read already."""
+    name, manifest = previous if previous is not None else _current_manifest(publish_root)
     if not manifest or manifest.get("scanner") != scanner_version():
         return {}
     known = {}
+    base = f"{publish_root / name}/"
     for rel, meta in manifest.get("files", {}).items():
         try:
-            st = os.stat(publish_root / name / rel)
+            st = os.stat(base + rel)
         except OSError:
             continue
         if st.st_size == meta["bytes"] and not st.st_mode & 0o222:  # still sealed, same size
@@ -269,8 +283,12 @@ def _refuse_personal_data(
     known = known or {}
     if files is None:
         files = _version_files(incoming, known)
-    linked = {f.path for f in files.values() if f.linked is not None}
-    leaks = find_unmasked_personal_data(incoming, skip=linked.__contains__, memory_limit=memory_limit)
+    # a linked Parquet file still goes in: its fingerprint spares the scan of the same snapshot table
+    look = [f for f in files.values() if not f.symlink and (f.linked is None or f.path.suffix == ".parquet")]
+    linked = {f.path for f in look if f.linked is not None}
+    leaks = find_unmasked_personal_data(
+        incoming, skip=linked.__contains__, memory_limit=memory_limit, files=[f.path for f in look]
+    )
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
 
@@ -416,10 +434,27 @@ def published_versions(publish_root: Path) -> list[str]:
     found = []
     for entry in Path(publish_root).iterdir():
         if entry.is_dir() and not entry.is_symlink() and VERSION_RE.match(entry.name):
-            manifest = _read_json(entry / MANIFEST)
-            if manifest is not None:
-                found.append((manifest.get("sequence", 0), manifest.get("created_at", ""), entry.name))
+            order = _publish_order(entry / MANIFEST)
+            if order is not None:
+                found.append((*order, entry.name))
     return [name for *_, name in sorted(found)]
+
+
+def _publish_order(manifest_path: Path) -> tuple[int, str] | None:
+    """(sequence, created_at) of a version's manifest, None without a readable one. A sealed manifest
+    never changes, so it is parsed once per process (a 100,000-client manifest is ~40 MB of JSON, and
+    every publish orders all kept versions twice: sequence and retention)."""
+    try:
+        st = manifest_path.stat()
+    except OSError:
+        return None
+    return _parsed_order(str(manifest_path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_order(path: str, _dev: int, _ino: int, _size: int, _mtime_ns: int) -> tuple[int, str] | None:
+    manifest = _read_json(Path(path))
+    return None if manifest is None else (manifest.get("sequence", 0), manifest.get("created_at", ""))
 
 
 def apply_retention(publish_root: Path, keep: int) -> list[str]:
@@ -441,10 +476,8 @@ def apply_retention(publish_root: Path, keep: int) -> list[str]:
 
 
 def _next_sequence(publish_root: Path) -> int:
-    seqs = [
-        (_read_json(publish_root / v / MANIFEST) or {}).get("sequence", 0)
-        for v in published_versions(publish_root)
-    ]
+    versions = published_versions(publish_root)
+    seqs = [(_publish_order(publish_root / v / MANIFEST) or (0,))[0] for v in versions]
     return max(seqs, default=0) + 1
 
 
@@ -477,6 +510,10 @@ def _version_files(folder: Path, known: dict[tuple[int, int], dict] | None = Non
                     linked = None if symlink else known.get((st.st_dev, st.st_ino))
                     found[prefix + entry.name] = VersionFile(Path(entry.path), st.st_size, symlink, linked)
     return dict(sorted(found.items()))
+
+
+def _new_file(path: Path) -> VersionFile:
+    return VersionFile(path, path.stat().st_size, False, None)
 
 
 def _manifest(
@@ -560,14 +597,21 @@ def _seal(
     every byte, inode and directory entry written so far is on stable storage — for one journal
     commit instead of one per file (docs/publication.md, "Sealing")."""
     files = files if files is not None else _version_files(folder)
-    for f in files.values():
-        if f.linked is None and not f.symlink:
-            _make_read_only(f.path)
-    if durable is None:
-        with _FilesystemSync(folder) as sync:
+    new = [f.path for f in files.values() if f.linked is None and not f.symlink]
+    for path in new:
+        _make_read_only(path)
+    sync = durable or _FilesystemSync(folder)
+    try:
+        if sync.reports_errors:
             sync.sync()
-    else:
-        durable.sync()
+        else:  # no syncfs, or a kernel whose syncfs does not report write-back errors
+            for path in new:
+                _fsync_file(path)
+            for directory in sorted({p.parent for p in new} | {folder}, key=lambda p: -len(p.parts)):
+                _fsync_dir(directory)
+    finally:
+        if durable is None:
+            sync.close()
 
 
 def _make_read_only(path: Path) -> None:
@@ -576,18 +620,19 @@ def _make_read_only(path: Path) -> None:
 
 class _FilesystemSync:
     """`syncfs(2)` of the filesystem holding `folder`, through a descriptor opened when the object is
-    made: since Linux 5.8 syncfs reports a writeback error that happened on the filesystem after the
+    made. Since Linux 5.8 syncfs returns a write-back error that happened on the filesystem after the
     descriptor was opened, so opening it before the version's first write means no failed write of
-    the version goes unreported. Without syncfs (not Linux) `os.sync()` is used."""
+    the version goes unreported; `reports_errors` is false on older kernels and without syncfs, and
+    the seal then falls back to an fsync per new file and folder."""
 
     def __init__(self, folder: Path):
         self._fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        self.reports_errors = _syncfs() is not None and _kernel_at_least(5, 8)
 
     def sync(self) -> None:
-        syncfs = getattr(_libc(), "syncfs", None)
+        syncfs = _syncfs()
         if syncfs is None:
-            os.sync()
-            return
+            raise OSError("syncfs is not available")
         if syncfs(self._fd) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"syncfs: {os.strerror(err)}")
@@ -597,16 +642,28 @@ class _FilesystemSync:
             os.close(self._fd)
             self._fd = -1
 
-    def __enter__(self) -> _FilesystemSync:
-        return self
 
-    def __exit__(self, *_exc) -> None:
-        self.close()
+def _kernel_at_least(major: int, minor: int) -> bool:
+    if platform.system() != "Linux":
+        return False
+    found = re.match(r"(\d+)\.(\d+)", platform.release())
+    return bool(found) and (int(found[1]), int(found[2])) >= (major, minor)
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+def _syncfs():
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+    except OSError:
+        return None
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
