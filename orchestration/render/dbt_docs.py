@@ -29,7 +29,9 @@ class DbtDocsError(RuntimeError):
     """dbt docs generate failed; the message holds the end of dbt's output."""
 
 
-def write_dbt_docs(out_dir: Path, as_of_date: str, project_dir: Path | None = None) -> Path:
+def write_dbt_docs(
+    out_dir: Path, as_of_date: str, project_dir: Path | None = None, *, log_dir: Path | None = None
+) -> Path:
     """Write `out_dir/index.html` (dbt's static docs page). Returns the file.
 
     dbt re-parses the whole project (~30 s of CPU at 700 nodes) whenever its `--vars` or its profile's
@@ -37,7 +39,7 @@ def write_dbt_docs(out_dir: Path, as_of_date: str, project_dir: Path | None = No
     as `DBT_AS_OF_DATE` (macros/as_of.sql), never as a var, the warehouse is always the same in-memory
     database (nothing to open, no lock, the same profile every night), and the parse state of the last
     docs run is kept in `target/docs_partial_parse.msgpack`: a night whose dbt project did not change
-    parses nothing (dbt checks the files' hashes itself)."""
+    parses nothing (dbt checks the files' hashes itself). `log_dir`: keep dbt's log there."""
     project_dir = Path(project_dir or settings.DBT_PROJECT_DIR)
     out_dir = Path(out_dir)
     saved = project_dir / "target" / DOCS_PARSE_STATE
@@ -54,7 +56,8 @@ def write_dbt_docs(out_dir: Path, as_of_date: str, project_dir: Path | None = No
             shutil.copyfile(saved, target / "partial_parse.msgpack")
         dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
         cmd = [dbt, "docs", "generate", "--static", "--empty-catalog", "--project-dir", str(project_dir)]
-        cmd += ["--profiles-dir", str(project_dir), "--target-path", str(target), "--log-path", tmp]
+        cmd += ["--profiles-dir", str(project_dir), "--target-path", str(target)]
+        cmd += ["--log-path", str(log_dir or tmp)]
         cmd += ["--quiet"]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
         page = target / "static_index.html"
