@@ -203,7 +203,7 @@ def _write_snapshot(
 
 
 def _reusable_tables(
-    publish_root: Path, known: dict[tuple[int, int], dict], previous: tuple[str, dict] | None = None
+    publish_root: Path, known: dict[tuple[int, int], dict], previous: tuple[str | None, dict] | None = None
 ) -> dict[str, Reusable]:
     """The current version's tables whose Parquet file is verified (`known`: sealed, same size, scanned
     by this scanner): the snapshot hard-links such a file instead of writing it again when the table's
