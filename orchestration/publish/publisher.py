@@ -607,11 +607,22 @@ def _seal(
         else:  # no syncfs, or a kernel whose syncfs does not report write-back errors
             for path in new:
                 _fsync_file(path)
-            for directory in sorted({p.parent for p in new} | {folder}, key=lambda p: -len(p.parts)):
+            for directory in sorted(_folders_of(new, folder), key=lambda p: -len(p.parts)):
                 _fsync_dir(directory)
     finally:
         if durable is None:
             sync.close()
+
+
+def _folders_of(paths: list[Path], top: Path) -> set[Path]:
+    """`top` and every folder between it and one of `paths` (each holds a new directory entry)."""
+    folders = {top}
+    for path in paths:
+        parent = path.parent
+        while parent not in folders and parent != parent.parent:
+            folders.add(parent)
+            parent = parent.parent
+    return folders
 
 
 def _make_read_only(path: Path) -> None:
