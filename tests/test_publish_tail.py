@@ -1,0 +1,204 @@
+"""The publication tail at scale (issue 15): the PII scan of text files in batches, and a second night
+that neither scans nor seals the files hard-linked from the previous version.
+
+The batch scan must say exactly what the per-line scan says (`scanner._scan_text`, the reference:
+Python patterns line by line), for every file, on generated texts full of phone and credit-code
+spellings, near misses and every kind of line break. Work is counted through the per-file functions
+(`_read_text`, `_make_read_only`), never timed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import stat
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.publish import (
+    PersonalDataLeak,
+    find_unmasked_personal_data,
+    publish_run,
+    publisher,
+    scanner,
+)
+from tests.test_publish_pii import _credit_code, _phone
+
+BREAKS = ["\n", "\r\n", "\r", "\u2028", "\x85", "\x0b", "\x0c", "\x1e"]
+NEAR_MISSES = [
+    "tel13812345678",  # glued to letters: not a number on its own
+    "0.13812345678",  # the fraction of a decimal
+    "138123456789",  # twelve digits
+    "a1b2c3d4e5f6a7b8c9d0e1f2",  # hex id
+    "2026-11-20 12:30:45",
+    "¥1,234,567.89",
+    "C000123",
+]
+FILLER = ['{"k":"C%05d","v":%d.%02d}', "客户%d 欠款 %d 元", "<td>%d</td><td>%d</td>", "var x = %d; // %d"]
+
+
+def _noise(rng: random.Random) -> str:
+    text = rng.choice(FILLER)
+    return text % tuple(rng.randint(0, 99999) for _ in range(text.count("%")))
+
+
+def _spelling(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.3:
+        return _phone(rng)[1]
+    if kind < 0.5:
+        return _credit_code(rng)[1]
+    if kind < 0.55:  # a JSON escape of a full-width digit, as an embedded JSON string spells it
+        return _phone(rng)[1].replace("1", "\\uff11", 1)
+    return rng.choice(NEAR_MISSES)
+
+
+def _generated_text(rng: random.Random) -> str:
+    """Lines of page-like noise; numbers at line starts and ends, back to back across lines."""
+    parts = []
+    for _ in range(rng.randint(1, 8)):
+        line = rng.choice(["", _noise(rng) + rng.choice([" ", "，", ".", ""])])
+        line += _spelling(rng) if rng.random() < 0.4 else _noise(rng)
+        parts.append(line + rng.choice(["", " ", "。", "a"]))
+    return "".join(p + rng.choice(BREAKS) for p in parts)[: rng.choice([None, -1])]
+
+
+def test_batch_scan_says_what_the_per_line_scan_says(tmp_path, monkeypatch):
+    rng = random.Random(20261130)
+    paths = []
+    for i in range(600):
+        path = tmp_path / f"t{i:03d}.js"
+        path.write_text(_generated_text(rng), encoding="utf-8")
+        paths.append(path)
+    monkeypatch.setattr(scanner, "TEXT_BATCH_CHARS", 5_000)  # many batches, each with several files
+    batch = scanner._scan_texts(paths, {})
+    per_line = {p: scanner._scan_text(p) for p in paths}
+    assert batch == per_line
+    with_findings = sum(bool(f) for f in per_line.values())
+    assert 150 < with_findings < 550  # both kinds of file are well represented: the check can fail
+    assert any("line 2:" in f for fs in per_line.values() for f in fs)
+
+
+def test_a_number_planted_in_one_new_data_file_among_thousands_is_found(tmp_path, monkeypatch):
+    data = tmp_path / "pages" / "clients" / "data"
+    data.mkdir(parents=True)
+    row = '{"rows":[["C%05d","客户%05d","2026-11-20",1234.5,"正常"]]}'
+    for i in range(3000):
+        text = f"window.opscenterKey({row % (i, i)});\n// {i}\n"
+        if i == 2345:
+            text += "// 回电 ＋86 １３８-1234-5678\n"
+        if i == 17:
+            text = "9131 0115 ma1k 4abc 12\n" + text
+        (data / f"C{i:05d}.js").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(scanner, "TEXT_BATCH_CHARS", 20_000)
+    assert find_unmasked_personal_data(tmp_path) == [
+        "pages/clients/data/C00017.js: line 1: 1 unmasked credit code(s)",
+        "pages/clients/data/C02345.js: line 3: 1 unmasked mobile number(s)",
+    ]
+
+
+def _warehouse(path: Path) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        con.execute("CREATE TABLE marts.mart_x AS SELECT range AS n, 'C' || range AS client_id FROM range(5)")
+    return path
+
+
+def _data_renderer(night: dict):
+    """Per-key data files like render/site.py writes them: a key whose text is unchanged since the
+    current version is hard-linked from it, else written."""
+
+    def render(_snapshot: Path, pages: Path) -> None:
+        (pages / "index.html").write_text("<html>首页</html>", encoding="utf-8")
+        data = pages / "clients" / "data"
+        data.mkdir(parents=True)
+        previous = pages.parent.parent / "current" / "pages" / "clients" / "data"
+        for key, text in night["keys"].items():
+            old = previous / f"{key}.js"
+            if old.is_file() and old.read_text(encoding="utf-8") == text:
+                os.link(old, data / f"{key}.js")
+            else:
+                (data / f"{key}.js").write_text(text, encoding="utf-8")
+
+    return render
+
+
+def test_second_night_scans_and_seals_only_what_changed(tmp_path, monkeypatch):
+    warehouse = _warehouse(tmp_path / "wh.duckdb")
+    root = tmp_path / "published"
+    night = {"keys": {f"C{i:03d}": f"window.k({i}, '客户{i}');\n" for i in range(200)}}
+    scanned: list[str] = []
+    sealed: list[str] = []
+    real_read, real_seal = scanner._read_text, publisher._make_read_only
+    monkeypatch.setattr(scanner, "_read_text", lambda p: scanned.append(p.name) or real_read(p))
+    monkeypatch.setattr(publisher, "_make_read_only", lambda p: sealed.append(p.name) or real_seal(p))
+
+    def publish(run_id: str) -> Path:
+        scanned.clear()
+        sealed.clear()
+        return publish_run(
+            warehouse, root, as_of_date="2026-11-20", run_id=run_id, code_version="t", checks=[],
+            render=_data_renderer(night), schemas=("marts",), tables=(),
+        )  # fmt: skip
+
+    v1 = publish("run1")
+    assert {f"C{i:03d}.js" for i in range(200)} <= set(scanned)
+    assert {f"C{i:03d}.js" for i in range(200)} <= set(sealed)
+    night["keys"]["C007"] = "window.k(7, '客户7 已续约');\n"
+    night["keys"]["C150"] = "window.k(150, '客户150 欠款');\n"
+    v2 = publish("run2")
+    data_scanned = sorted(n for n in scanned if n.startswith("C"))
+    assert data_scanned == ["C007.js", "C150.js"]  # 198 linked files neither read nor scanned
+    assert sorted(n for n in sealed if n.startswith("C")) == ["C007.js", "C150.js"]
+    assert {"index.html", "manifest.json"} <= set(scanned)  # the rest of the version still is
+    assert "manifest.json" in sealed
+    unchanged = "pages/clients/data/C008.js"
+    assert (v2 / unchanged).stat().st_ino == (v1 / unchanged).stat().st_ino
+    for path in v2.rglob("*"):  # every file read-only, linked or new
+        if path.is_file():
+            assert not stat.S_IMODE(path.stat().st_mode) & 0o222, path
+    assert publisher.verify_version(root, v2.name) == []
+
+    # a number in a changed file is still found, with the per-line wording, and nothing is published
+    night["keys"]["C151"] = "window.k(151,\n '回电 13987654321');\n"
+    with pytest.raises(PersonalDataLeak, match=r"C151\.js: line 2: 1 unmasked mobile number\(s\)"):
+        publish("run3")
+    assert [n for n in scanned if n.startswith("C")] == ["C151.js"]
+    assert publisher.current_version(root) == v2.name
+
+
+@pytest.mark.parametrize("syncfs_reports_errors", [True, False])
+def test_the_version_is_synced_once_not_per_file(tmp_path, monkeypatch, syncfs_reports_errors):
+    """One syncfs of the filesystem for the whole version, through a descriptor opened before the
+    version's first write (so a failed write-back of any of its files is reported by that sync); on a
+    kernel whose syncfs does not report write-back errors, an fsync per new file instead."""
+    monkeypatch.setattr(publisher, "_kernel_at_least", lambda *_: syncfs_reports_errors)
+    calls: list[int] = []
+    real_sync = publisher._FilesystemSync.sync
+    monkeypatch.setattr(publisher._FilesystemSync, "sync", lambda s: calls.append(s._fd) or real_sync(s))
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(publisher.os, "fsync", lambda fd: fsyncs.append(fd) or real_fsync(fd))
+    night = {"keys": {f"C{i:03d}": f"window.k({i});\n" for i in range(300)}}
+    root, warehouse = tmp_path / "published", _warehouse(tmp_path / "wh.duckdb")
+
+    def publish(run_id: str) -> None:
+        calls.clear()
+        fsyncs.clear()
+        publish_run(
+            warehouse, root, as_of_date="2026-11-20", run_id=run_id, code_version="t", checks=[],
+            render=_data_renderer(night), schemas=("marts",), tables=(),
+        )  # fmt: skip
+
+    publish("r1")
+    if syncfs_reports_errors:
+        assert len(calls) == 1 and calls[0] >= 0
+        assert len(fsyncs) < 10  # the JSON pointers and the publish root, not the 300 data files
+    else:
+        assert calls == [] and len(fsyncs) > 300
+    night["keys"]["C001"] = "window.k(1, 'changed');\n"
+    publish("r2")
+    if not syncfs_reports_errors:  # the 299 linked files are not synced again
+        assert 1 + 10 < len(fsyncs) < 30
