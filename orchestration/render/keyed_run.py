@@ -77,10 +77,11 @@ class TemplateRun:
         self.tables = tables  # query -> the DataTables that are its only readers
         self.stored: dict[str, tuple[str, list[str], list[str]]] = {}  # name -> (temp table, columns, types)
         self.per_key: dict[str, dict[str, Result]] = {}  # name -> key -> Result (not set-based)
+        self.sorted = sorted(keys)  # stored rows come out in this order: a batch is a range of keys
         con.execute(
             f"create or replace temp table {KEYS_TABLE} as "
             "select unnest(range(?)) as __pos, unnest(?::varchar[]) as __key",
-            [len(keys), keys],
+            [len(keys), self.sorted],
         )
         for i, name in enumerate(queries):
             table = f"__opscenter_q{i}"
@@ -96,6 +97,11 @@ class TemplateRun:
             self.per_key[name] = {
                 k: run_one(con, page, name, expand(name, queries, {param: k}, page)) for k in keys
             }
+
+    def batches(self, size: int):
+        """The keys, `size` at a time, in the stored tables' order (fetch reads a range of rows)."""
+        for start in range(0, len(self.sorted), size):
+            yield self.sorted[start : start + size]
 
     def close(self) -> None:
         for table, _, _ in self.stored.values():
@@ -142,6 +148,9 @@ class TemplateRun:
         self.con.execute(
             f"create or replace temp table {RENDER_TABLE} as select unnest(?::varchar[]) as __key", [keys]
         )
+        # the stored rows are in key order: a range of keys reads only its row groups (zone maps)
+        lo, hi = (sql_cells.sql_literal(k) for k in (min(keys), max(keys)))
+        self._span = f"__key between {lo} and {hi}"
         self.con.execute(
             f"create or replace temp table {HREFS_TABLE} (url varchar primary key, href varchar)"
         )
@@ -157,7 +166,7 @@ class TemplateRun:
                 counts = dict(
                     self.con.execute(
                         f"select __key, count(*) from {table} semi join {RENDER_TABLE} using (__key) "
-                        "group by __key"
+                        f"where {self._span} group by __key"
                     ).fetchall()
                 )
                 need_rows = set()
@@ -184,7 +193,8 @@ class TemplateRun:
 
     def _fetch_rows(self, table: str, name: str, keys: set[str], out: dict[str, dict[str, Result]]) -> None:
         sql = (
-            f"select * exclude (__rn) from {table} where __key in (select unnest(?::varchar[])) "
+            f"select * exclude (__rn) from {table} "
+            f"where {self._span} and __key in (select unnest(?::varchar[])) "
             "order by __key, __rn"
         )
         try:
@@ -242,7 +252,8 @@ class TemplateRun:
                 (
                     spec.line,
                     f"select t.__key, {rows}, bool_or({hazard}), {links} "
-                    f"from (select * from {table} semi join {RENDER_TABLE} using (__key)) as t {join} "
+                    f"from (select * from {table} semi join {RENDER_TABLE} using (__key) "
+                    f"where {self._span}) as t {join} "
                     "group by t.__key",
                 )
             )
@@ -253,7 +264,8 @@ class TemplateRun:
             u
             for (u,) in self.con.execute(
                 f"select distinct {link} from {table} as t semi join {RENDER_TABLE} using (__key) "
-                f"where {link} is not null and {link} not in (select url from {HREFS_TABLE})"
+                f"where t.{self._span} and {link} is not null "
+                f"and {link} not in (select url from {HREFS_TABLE})"
             ).fetchall()
         ]
         self.con.execute(
