@@ -111,8 +111,9 @@ class TemplateRun:
 
     # --- 1. what each key's results are, without fetching them ------------------------------------
 
-    def digests(self) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-        """key -> a hash of every query's columns, types and rows; key -> query -> row count."""
+    def digests(self, size: int) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+        """key -> a hash of every query's columns, types and rows; key -> query -> row count.
+        Computed `size` keys at a time."""
         parts: dict[str, list[str]] = {k: [] for k in self.keys}
         counts: dict[str, dict[str, int]] = {k: {} for k in self.keys}
         for name in self.queries:
@@ -123,13 +124,16 @@ class TemplateRun:
                 continue
             table, columns, types = self.stored[name]
             head = repr((name, columns, types))
-            found = {
-                k: (n, h)
-                for k, n, h in self.con.execute(
-                    f"select __key, count(*), md5(string_agg(to_json(t)::varchar, chr(10) order by __rn)) "
-                    f"from {table} as t group by __key"
-                ).fetchall()
-            }
+            found = {}
+            for batch in self.batches(size):  # an ordered string_agg holds its key's text: bounded
+                found.update(
+                    (k, (n, h))
+                    for k, n, h in self.con.execute(
+                        "select __key, count(*), "
+                        "md5(string_agg(to_json(t)::varchar, chr(10) order by __rn)) "
+                        f"from {table} as t where {_span(batch)} group by __key"
+                    ).fetchall()
+                )
             for k in self.keys:
                 n, h = found.get(k, (0, ""))
                 counts[k][name] = n
@@ -148,9 +152,7 @@ class TemplateRun:
         self.con.execute(
             f"create or replace temp table {RENDER_TABLE} as select unnest(?::varchar[]) as __key", [keys]
         )
-        # the stored rows are in key order: a range of keys reads only its row groups (zone maps)
-        lo, hi = (sql_cells.sql_literal(k) for k in (min(keys), max(keys)))
-        self._span = f"__key between {lo} and {hi}"
+        self._span = _span(keys)
         self.con.execute(
             f"create or replace temp table {HREFS_TABLE} (url varchar primary key, href varchar)"
         )
@@ -272,6 +274,13 @@ class TemplateRun:
             f"insert into {HREFS_TABLE} select unnest(?::varchar[]), unnest(?::varchar[])",
             [urls, [href(u) for u in urls]],
         )
+
+
+def _span(keys: list[str]) -> str:
+    """SQL: the stored rows of a range of keys (they are in key order: DuckDB's zone maps read only
+    the range's row groups; a filter of its own, not a join, for them to apply)."""
+    lo, hi = (sql_cells.sql_literal(k) for k in (min(keys), max(keys)))
+    return f"__key between {lo} and {hi}"
 
 
 def table_specs(body_nodes: list, text: str) -> dict[str, list[TableSpec]]:

@@ -249,7 +249,7 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     done = []
     run = TemplateRun(con, page.source.path, page.source.queries, page.param, values, specs)
     try:
-        digests, counts = run.digests()
+        digests, counts = run.digests(KEYS_PER_BATCH)
         digests = {k: _key_hash(base, page, k, d) for k, d in digests.items()}
         for batch in run.batches(KEYS_PER_BATCH):
             rels = {k: f"{folder}/{DATA_DIR}/{k}.js" for k in batch}
