@@ -487,6 +487,33 @@ def test_template_keys_batched_in_key_order_keep_the_pages_order(snapshot, tmp_p
         assert p.path.read_bytes() == (tmp_path / "whole" / rel).read_bytes()
 
 
+def test_template_batches_are_bounded_by_keys_and_by_rows():
+    """A batch of keys is a range of the sorted keys, at most `size` keys and `max_rows` rows (a key's
+    row count), a key with more rows than that alone: its text is built whole by DuckDB."""
+    from types import SimpleNamespace
+
+    from orchestration.render.keyed_run import TemplateRun
+
+    run = SimpleNamespace(sorted=["a", "b", "c", "d", "e", "f"])
+    rows = {"a": 3, "b": 3, "c": 50, "d": 1, "e": 1, "f": 0}
+    assert list(TemplateRun.batches(run, 10, rows, 6)) == [["a", "b"], ["c"], ["d", "e", "f"]]
+    assert list(TemplateRun.batches(run, 2, rows, 6)) == [["a", "b"], ["c"], ["d", "e"], ["f"]]
+    assert list(TemplateRun.batches(run, 4)) == [["a", "b", "c", "d"], ["e", "f"]]
+
+
+def test_template_keys_one_at_a_time_by_rows_render_the_same_files(snapshot, tmp_path, monkeypatch):
+    from orchestration.render import keyed_run
+
+    whole = render_site(FIXTURES / "pages", snapshot, tmp_path / "whole", CONTEXT)
+    monkeypatch.setattr(keyed_run, "ROWS_PER_BATCH", 1)
+    alone = render_site(FIXTURES / "pages", snapshot, tmp_path / "alone", CONTEXT)
+    data = [p for p in whole if p.kind == "data"]
+    assert len(data) == 3 and [p.url for p in whole] == [p.url for p in alone]
+    for p in data:
+        rel = p.path.relative_to(tmp_path / "whole")
+        assert (tmp_path / "alone" / rel).read_bytes() == p.path.read_bytes()
+
+
 def test_render_memory_limit_and_its_spill_folder(snapshot, tmp_path):
     """The renderer's DuckDB keeps to `memory_limit` and spills to a fresh folder under `temp_dir`,
     removed when the render ends; without a limit the folder is beside out_dir (and removed too)."""

@@ -29,6 +29,7 @@ from .formats import Resolved, Summary, evidence_type, resolve
 from .queries import KEYS_TABLE, PageQueryError, Result, expand, keyed_query, run_one
 
 RENDER_TABLE = "__opscenter_render"
+ROWS_PER_BATCH = 100_000  # rows of a page's queries built into text at a time (DuckDB memory)
 HREFS_TABLE = "__opscenter_hrefs"
 # column summaries a data-independent format must resolve identically under (see table_cells)
 _PROBES = [(None, 0), (1.0, 0), (1234567.891, 3), (0.0123, 4), (-52000.5, 1)]
@@ -98,10 +99,22 @@ class TemplateRun:
                 k: run_one(con, page, name, expand(name, queries, {param: k}, page)) for k in keys
             }
 
-    def batches(self, size: int):
-        """The keys, `size` at a time, in the stored tables' order (fetch reads a range of rows)."""
-        for start in range(0, len(self.sorted), size):
-            yield self.sorted[start : start + size]
+    def batches(self, size: int, rows: dict[str, int] | None = None, max_rows: int | None = None):
+        """The keys in the stored tables' order (a batch reads a range of rows), at most `size` at a
+        time and, given each key's row count `rows`, at most `max_rows` rows a batch unless one key
+        has more (then alone): a key's text is built whole in DuckDB (string_agg does not spill)."""
+        max_rows = ROWS_PER_BATCH if max_rows is None else max_rows
+        batch: list[str] = []
+        total = 0
+        for k in self.sorted:
+            n = rows.get(k, 0) if rows else 0
+            if batch and (len(batch) >= size or total + n > max_rows):
+                yield batch
+                batch, total = [], 0
+            batch.append(k)
+            total += n
+        if batch:
+            yield batch
 
     def close(self) -> None:
         for table, _, _ in self.stored.values():
@@ -116,6 +129,10 @@ class TemplateRun:
         Computed `size` keys at a time."""
         parts: dict[str, list[str]] = {k: [] for k in self.keys}
         counts: dict[str, dict[str, int]] = {k: {} for k in self.keys}
+        rows: dict[str, int] = {}
+        for table, _, _ in self.stored.values():
+            for k, n in self.con.execute(f"select __key, count(*) from {table} group by __key").fetchall():
+                rows[k] = rows.get(k, 0) + n
         for name in self.queries:
             if name in self.per_key:
                 for k, res in self.per_key[name].items():
@@ -125,7 +142,7 @@ class TemplateRun:
             table, columns, types = self.stored[name]
             head = repr((name, columns, types))
             found = {}
-            for batch in self.batches(size):  # an ordered string_agg holds its key's text: bounded
+            for batch in self.batches(size, rows):  # an ordered string_agg holds its key's text: bounded
                 found.update(
                     (k, (n, h))
                     for k, n, h in self.con.execute(

@@ -251,7 +251,8 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     try:
         digests, counts = run.digests(KEYS_PER_BATCH)
         digests = {k: _key_hash(base, page, k, d) for k, d in digests.items()}
-        for batch in run.batches(KEYS_PER_BATCH):
+        rows = {k: sum(n.values()) for k, n in counts.items()}
+        for batch in run.batches(KEYS_PER_BATCH, rows):
             rels = {k: f"{folder}/{DATA_DIR}/{k}.js" for k in batch}
             todo = [k for k in batch if title_refs or not _reusable(site, rels[k], digests[k])]
             results, prebuilt = run.fetch(todo, lambda url: site_href(url, depth, site.routes))
