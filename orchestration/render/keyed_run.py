@@ -1,7 +1,10 @@
 """A template page's queries for a batch of keys, kept in DuckDB until a key needs them.
 
-`TemplateRun` runs each query once for all keys of the batch (queries.keyed_sql) into a temp table,
-then:
+`TemplateRun` runs each query once for all the page's keys (queries.keyed_sql) into a temp table
+whose rows are in key order (DuckDB's plan for such a query computes the page's query for every
+value and joins the keys last: per batch of keys it would cost as much as for all of them), then,
+a range of keys at a time (`batches`: at most so many keys and rows, so DuckDB's string aggregates
+and Python hold one batch):
 
 1. `digests()`: per key, each query's row count and an md5 of its rows, computed by DuckDB. The
    renderer compares the key's content hash with the previous version's and hard-links the
