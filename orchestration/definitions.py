@@ -37,7 +37,14 @@ def render_pages(snapshot, out_dir, ctx: RenderContext) -> None:
     """Render reports/pages against the new snapshot; a page error fails the publish."""
     publish_dbt_docs(out_dir, ctx.as_of_date)  # pages/dbt-docs/, linked from the 数据质量 page
     previous = previous_pages(out_dir)  # unchanged pages are hard-linked from the current version
-    render_site(settings.PAGES_DIR, snapshot, out_dir, ctx.page_context(), previous_dir=previous)
+    render_site(
+        settings.PAGES_DIR,
+        snapshot,
+        out_dir,
+        ctx.page_context(),
+        previous_dir=previous,
+        memory_limit=settings.render_memory_limit(),
+    )
 
 
 publish_reports = build_publish_asset(

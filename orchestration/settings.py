@@ -40,6 +40,11 @@ SETTINGS = (
         "(none: a hidden folder beside the version being built)",
         "DuckDB temp folder of the snapshot build",
     ),
+    Setting(
+        "OPSCENTER_RENDER_MEMORY_LIMIT",
+        "`1.5GB`",
+        "DuckDB memory limit while the report pages are rendered (spills to disk beyond it)",
+    ),
     Setting("OPSCENTER_QUALITY_DIR", "`data/quality`", "each run's gate results and data docs"),
     Setting(
         "OPSCENTER_QUALITY_CONFIG",
@@ -159,6 +164,11 @@ def publish_memory_limit() -> str:
 def publish_temp_dir() -> str:
     """Publisher: DuckDB temp_directory of the snapshot build ('' = beside the version being built)."""
     return os.environ.get("OPSCENTER_PUBLISH_TEMP_DIR", "")
+
+
+def render_memory_limit() -> str:
+    """Page renderer: DuckDB memory_limit while the pages are rendered (spills beyond it)."""
+    return os.environ.get("OPSCENTER_RENDER_MEMORY_LIMIT", "1.5GB")
 
 
 def load_settle_seconds() -> float:

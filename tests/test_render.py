@@ -463,6 +463,87 @@ def test_template_keys_in_batches_render_the_same_files(snapshot, tmp_path, monk
         assert (tmp_path / "batched" / rel).read_bytes() == (tmp_path / "whole" / rel).read_bytes()
 
 
+def test_template_keys_batched_in_key_order_keep_the_pages_order(snapshot, tmp_path, monkeypatch):
+    """A page's queries run once for all its keys; the rows are fetched a batch of keys at a time in
+    key order (a range of the stored rows). Keys listed in another order (here descending) give the
+    same bytes as one batch, and the rendered pages keep the params_query's order."""
+    from orchestration.render import site
+
+    pages = tmp_path / "pages"
+    shutil.copytree(FIXTURES / "pages", pages)
+    page = pages / "clients" / "[client_id].md"
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("order by client_id\n", "order by client_id desc\n"), encoding="utf-8")
+    assert page.read_text(encoding="utf-8") != text
+    sources = FIXTURES / "sources"
+    whole = render_site(pages, snapshot, tmp_path / "whole", CONTEXT, sources_dir=sources)
+    monkeypatch.setattr(site, "KEYS_PER_BATCH", 2)
+    batched = render_site(pages, snapshot, tmp_path / "batched", CONTEXT, sources_dir=sources)
+    data = [p for p in batched if p.kind == "data"]
+    assert [p.params["client_id"] for p in data] == ["C002", "C001", "C'03"]
+    assert [p.url for p in whole] == [p.url for p in batched]
+    for p in data:
+        rel = p.path.relative_to(tmp_path / "batched")
+        assert p.path.read_bytes() == (tmp_path / "whole" / rel).read_bytes()
+
+
+def test_template_batches_are_bounded_by_keys_and_by_rows():
+    """A batch of keys is a range of the sorted keys, at most `size` keys and `max_rows` rows (a key's
+    row count), a key with more rows than that alone: its text is built whole by DuckDB."""
+    from types import SimpleNamespace
+
+    from orchestration.render.keyed_run import TemplateRun
+
+    run = SimpleNamespace(sorted=["a", "b", "c", "d", "e", "f"])
+    rows = {"a": 3, "b": 3, "c": 50, "d": 1, "e": 1, "f": 0}
+    assert list(TemplateRun.batches(run, 10, rows, 6)) == [["a", "b"], ["c"], ["d", "e", "f"]]
+    assert list(TemplateRun.batches(run, 2, rows, 6)) == [["a", "b"], ["c"], ["d", "e"], ["f"]]
+    assert list(TemplateRun.batches(run, 4)) == [["a", "b", "c", "d"], ["e", "f"]]
+
+
+def test_template_keys_one_at_a_time_by_rows_render_the_same_files(snapshot, tmp_path, monkeypatch):
+    from orchestration.render import keyed_run
+
+    whole = render_site(FIXTURES / "pages", snapshot, tmp_path / "whole", CONTEXT)
+    monkeypatch.setattr(keyed_run, "ROWS_PER_BATCH", 1)
+    alone = render_site(FIXTURES / "pages", snapshot, tmp_path / "alone", CONTEXT)
+    data = [p for p in whole if p.kind == "data"]
+    assert len(data) == 3 and [p.url for p in whole] == [p.url for p in alone]
+    for p in data:
+        rel = p.path.relative_to(tmp_path / "whole")
+        assert (tmp_path / "alone" / rel).read_bytes() == p.path.read_bytes()
+
+
+def test_render_memory_limit_and_its_spill_folder(snapshot, tmp_path):
+    """The renderer's DuckDB keeps to `memory_limit` and spills to a fresh folder under `temp_dir`,
+    removed when the render ends; without a limit the folder is beside out_dir (and removed too)."""
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "index.md").write_text(
+        "```sql s\nselect current_setting('memory_limit') as m, current_setting('temp_directory') as t\n```\n"
+        "限额 {s[0].m} 目录 {s[0].t}\n",
+        encoding="utf-8",
+    )
+    want = (
+        duckdb.connect(config={"memory_limit": "100MB"})
+        .execute("select current_setting('memory_limit')")
+        .fetchone()[0]
+    )
+    assert want != duckdb.connect().execute("select current_setting('memory_limit')").fetchone()[0]
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    render_site(pages, snapshot, tmp_path / "out", CONTEXT, memory_limit="100MB", temp_dir=spill)
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    shown = re.search(r"限额 (.+?) 目录 (\S+?)<", html)
+    assert shown and shown.group(1) == want
+    assert Path(shown.group(2)).parent == spill and Path(shown.group(2)).name.startswith(".render-spill-")
+    assert list(spill.iterdir()) == []
+    render_site(pages, snapshot, tmp_path / "out2", CONTEXT)
+    html = (tmp_path / "out2" / "index.html").read_text(encoding="utf-8")
+    assert Path(re.search(r"目录 (\S+?)<", html).group(1)).parent == tmp_path
+    assert not list(tmp_path.glob(".render-spill-*"))
+
+
 # --- template pages: table rows built as JSON by DuckDB (keyed_run, sql_cells) -----------------------
 
 HOSTILE_SQL = r"""

@@ -1,7 +1,10 @@
 """A template page's queries for a batch of keys, kept in DuckDB until a key needs them.
 
-`TemplateRun` runs each query once for all keys of the batch (queries.keyed_sql) into a temp table,
-then:
+`TemplateRun` runs each query once for all the page's keys (queries.keyed_sql) into a temp table
+whose rows are in key order (DuckDB's plan for such a query computes the page's query for every
+value and joins the keys last: per batch of keys it would cost as much as for all of them), then,
+a range of keys at a time (`batches`: at most so many keys and rows, so DuckDB's string aggregates
+and Python hold one batch):
 
 1. `digests()`: per key, each query's row count and an md5 of its rows, computed by DuckDB. The
    renderer compares the key's content hash with the previous version's and hard-links the
@@ -29,6 +32,7 @@ from .formats import Resolved, Summary, evidence_type, resolve
 from .queries import KEYS_TABLE, PageQueryError, Result, expand, keyed_query, run_one
 
 RENDER_TABLE = "__opscenter_render"
+ROWS_PER_BATCH = 100_000  # rows of a page's queries built into text at a time (DuckDB memory)
 HREFS_TABLE = "__opscenter_hrefs"
 # column summaries a data-independent format must resolve identically under (see table_cells)
 _PROBES = [(None, 0), (1.0, 0), (1234567.891, 3), (0.0123, 4), (-52000.5, 1)]
@@ -77,10 +81,11 @@ class TemplateRun:
         self.tables = tables  # query -> the DataTables that are its only readers
         self.stored: dict[str, tuple[str, list[str], list[str]]] = {}  # name -> (temp table, columns, types)
         self.per_key: dict[str, dict[str, Result]] = {}  # name -> key -> Result (not set-based)
+        self.sorted = sorted(keys)  # stored rows come out in this order: a batch is a range of keys
         con.execute(
             f"create or replace temp table {KEYS_TABLE} as "
             "select unnest(range(?)) as __pos, unnest(?::varchar[]) as __key",
-            [len(keys), keys],
+            [len(keys), self.sorted],
         )
         for i, name in enumerate(queries):
             table = f"__opscenter_q{i}"
@@ -97,6 +102,23 @@ class TemplateRun:
                 k: run_one(con, page, name, expand(name, queries, {param: k}, page)) for k in keys
             }
 
+    def batches(self, size: int, rows: dict[str, int] | None = None, max_rows: int | None = None):
+        """The keys in the stored tables' order (a batch reads a range of rows), at most `size` at a
+        time and, given each key's row count `rows`, at most `max_rows` rows a batch unless one key
+        has more (then alone): a key's text is built whole in DuckDB (string_agg does not spill)."""
+        max_rows = ROWS_PER_BATCH if max_rows is None else max_rows
+        batch: list[str] = []
+        total = 0
+        for k in self.sorted:
+            n = rows.get(k, 0) if rows else 0
+            if batch and (len(batch) >= size or total + n > max_rows):
+                yield batch
+                batch, total = [], 0
+            batch.append(k)
+            total += n
+        if batch:
+            yield batch
+
     def close(self) -> None:
         for table, _, _ in self.stored.values():
             self.con.execute(f"drop table if exists {table}")
@@ -105,10 +127,15 @@ class TemplateRun:
 
     # --- 1. what each key's results are, without fetching them ------------------------------------
 
-    def digests(self) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-        """key -> a hash of every query's columns, types and rows; key -> query -> row count."""
+    def digests(self, size: int) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+        """key -> a hash of every query's columns, types and rows; key -> query -> row count.
+        Computed `size` keys at a time."""
         parts: dict[str, list[str]] = {k: [] for k in self.keys}
         counts: dict[str, dict[str, int]] = {k: {} for k in self.keys}
+        rows: dict[str, int] = {}
+        for table, _, _ in self.stored.values():
+            for k, n in self.con.execute(f"select __key, count(*) from {table} group by __key").fetchall():
+                rows[k] = rows.get(k, 0) + n
         for name in self.queries:
             if name in self.per_key:
                 for k, res in self.per_key[name].items():
@@ -117,13 +144,16 @@ class TemplateRun:
                 continue
             table, columns, types = self.stored[name]
             head = repr((name, columns, types))
-            found = {
-                k: (n, h)
-                for k, n, h in self.con.execute(
-                    f"select __key, count(*), md5(string_agg(to_json(t)::varchar, chr(10) order by __rn)) "
-                    f"from {table} as t group by __key"
-                ).fetchall()
-            }
+            found = {}
+            for batch in self.batches(size, rows):  # an ordered string_agg holds its key's text: bounded
+                found.update(
+                    (k, (n, h))
+                    for k, n, h in self.con.execute(
+                        "select __key, count(*), "
+                        "md5(string_agg(to_json(t)::varchar, chr(10) order by __rn)) "
+                        f"from {table} as t where {_span(batch)} group by __key"
+                    ).fetchall()
+                )
             for k in self.keys:
                 n, h = found.get(k, (0, ""))
                 counts[k][name] = n
@@ -142,6 +172,7 @@ class TemplateRun:
         self.con.execute(
             f"create or replace temp table {RENDER_TABLE} as select unnest(?::varchar[]) as __key", [keys]
         )
+        self._span = _span(keys)
         self.con.execute(
             f"create or replace temp table {HREFS_TABLE} (url varchar primary key, href varchar)"
         )
@@ -157,7 +188,7 @@ class TemplateRun:
                 counts = dict(
                     self.con.execute(
                         f"select __key, count(*) from {table} semi join {RENDER_TABLE} using (__key) "
-                        "group by __key"
+                        f"where {self._span} group by __key"
                     ).fetchall()
                 )
                 need_rows = set()
@@ -184,7 +215,8 @@ class TemplateRun:
 
     def _fetch_rows(self, table: str, name: str, keys: set[str], out: dict[str, dict[str, Result]]) -> None:
         sql = (
-            f"select * exclude (__rn) from {table} where __key in (select unnest(?::varchar[])) "
+            f"select * exclude (__rn) from {table} "
+            f"where {self._span} and __key in (select unnest(?::varchar[])) "
             "order by __key, __rn"
         )
         try:
@@ -242,7 +274,8 @@ class TemplateRun:
                 (
                     spec.line,
                     f"select t.__key, {rows}, bool_or({hazard}), {links} "
-                    f"from (select * from {table} semi join {RENDER_TABLE} using (__key)) as t {join} "
+                    f"from (select * from {table} semi join {RENDER_TABLE} using (__key) "
+                    f"where {self._span}) as t {join} "
                     "group by t.__key",
                 )
             )
@@ -253,13 +286,21 @@ class TemplateRun:
             u
             for (u,) in self.con.execute(
                 f"select distinct {link} from {table} as t semi join {RENDER_TABLE} using (__key) "
-                f"where {link} is not null and {link} not in (select url from {HREFS_TABLE})"
+                f"where t.{self._span} and {link} is not null "
+                f"and {link} not in (select url from {HREFS_TABLE})"
             ).fetchall()
         ]
         self.con.execute(
             f"insert into {HREFS_TABLE} select unnest(?::varchar[]), unnest(?::varchar[])",
             [urls, [href(u) for u in urls]],
         )
+
+
+def _span(keys: list[str]) -> str:
+    """SQL: the stored rows of a range of keys (they are in key order: DuckDB's zone maps read only
+    the range's row groups; a filter of its own, not a join, for them to apply)."""
+    lo, hi = (sql_cells.sql_literal(k) for k in (min(keys), max(keys)))
+    return f"__key between {lo} and {hi}"
 
 
 def table_specs(body_nodes: list, text: str) -> dict[str, list[TableSpec]]:

@@ -37,8 +37,16 @@ class Result:
             raise KeyError(name) from None
 
 
-def open_snapshot(snapshot_db: Path, sources_dir: Path | None) -> duckdb.DuckDBPyConnection:
+def open_snapshot(
+    snapshot_db: Path,
+    sources_dir: Path | None,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
     """In-memory DuckDB with the snapshot attached read-only.
+
+    `memory_limit` bounds DuckDB (a template page's results for all its keys live in temp tables);
+    beyond it DuckDB spills to `temp_dir`.
 
     Evidence pages read `<source>.<query>` (sources/<source>/<query>.sql); those become views in the
     in-memory catalog so the same page files work here and in Evidence. The snapshot's own schemas are
@@ -46,7 +54,12 @@ def open_snapshot(snapshot_db: Path, sources_dir: Path | None) -> duckdb.DuckDBP
     """
     if not snapshot_db.is_file():
         raise RenderError(f"snapshot not found: {snapshot_db}")
-    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
+    config: dict = {"autoinstall_known_extensions": False}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_dir is not None:
+        config["temp_directory"] = str(temp_dir)
+    con = duckdb.connect(":memory:", config=config)
     path = str(snapshot_db.resolve()).replace("'", "''")
     con.execute(f"ATTACH '{path}' AS snapshot (READ_ONLY)")
     schemas = [

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from html import escape
@@ -246,31 +247,33 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     base = hashlib.sha256(renderer_version().encode())
     base.update(page.source.path.read_bytes())
     done = []
-    for start in range(0, len(values), KEYS_PER_BATCH):
-        batch = values[start : start + KEYS_PER_BATCH]
-        run = TemplateRun(con, page.source.path, page.source.queries, page.param, batch, specs)
-        try:
-            digests, counts = run.digests()
-            digests = {k: _key_hash(base, page, k, d) for k, d in digests.items()}
+    run = TemplateRun(con, page.source.path, page.source.queries, page.param, values, specs)
+    try:
+        digests, counts = run.digests(KEYS_PER_BATCH)
+        digests = {k: _key_hash(base, page, k, d) for k, d in digests.items()}
+        rows = {k: sum(n.values()) for k, n in counts.items()}
+        for batch in run.batches(KEYS_PER_BATCH, rows):
             rels = {k: f"{folder}/{DATA_DIR}/{k}.js" for k in batch}
             todo = [k for k in batch if title_refs or not _reusable(site, rels[k], digests[k])]
             results, prebuilt = run.fetch(todo, lambda url: site_href(url, depth, site.routes))
-        finally:
-            run.close()
-        for value in batch:
-            done.append(
-                _render_key(
-                    site,
-                    page,
-                    folder,
-                    depth,
-                    value,
-                    digests[value],
-                    counts[value],
-                    results.pop(value, None),
-                    prebuilt.pop(value, {}),
+            for value in batch:
+                done.append(
+                    _render_key(
+                        site,
+                        page,
+                        folder,
+                        depth,
+                        value,
+                        digests[value],
+                        counts[value],
+                        results.pop(value, None),
+                        prebuilt.pop(value, {}),
+                    )
                 )
-            )
+    finally:
+        run.close()
+    order = {v: i for i, v in enumerate(values)}
+    done.sort(key=lambda item: order[item[0].params[page.param]])
     done.append(_render_shell(site, page, folder, depth))
     return done
 
@@ -377,6 +380,8 @@ def render_site(
     context: dict,
     sources_dir: Path | None = None,
     previous_dir: Path | None = None,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
 ) -> list[RenderedPage]:
     """Render every page under pages_dir against the snapshot into out_dir.
 
@@ -384,6 +389,8 @@ def render_site(
     sources_dir: Evidence sources folder (default pages_dir/../sources); each
     sources/<source>/<name>.sql becomes the table <source>.<name> for page queries.
     previous_dir: the previous version's pages folder; unchanged pages are hard-linked from it.
+    memory_limit: DuckDB's memory limit while rendering (None: DuckDB's default, 80 % of RAM); beyond
+    it DuckDB spills to a fresh folder under `temp_dir` (default: beside out_dir), removed afterwards.
     Raises PageQueryError (page file + query name) on any SQL error, RenderError on page errors.
     """
     pages_dir, out_dir = Path(pages_dir), Path(out_dir)
@@ -403,9 +410,19 @@ def render_site(
     site = _Site(out_dir, nav, env.get_template("page.html"), _read_previous(previous_dir), previous_dir)
     site.routes = _routes(pages)
     _copy_assets(out_dir, context)
-    con = open_snapshot(Path(snapshot_db), Path(sources_dir) if sources_dir else pages_dir.parent / "sources")
+    spill = Path(tempfile.mkdtemp(prefix=".render-spill-", dir=temp_dir or out_dir.parent))
     rendered: list[RenderedPage] = []
     links: dict[str, set[str]] = {}
+    try:
+        con = open_snapshot(
+            Path(snapshot_db),
+            Path(sources_dir) if sources_dir else pages_dir.parent / "sources",
+            memory_limit,
+            spill,
+        )
+    except BaseException:
+        shutil.rmtree(spill, ignore_errors=True)
+        raise
     try:
         for page in pages:
             done = (
@@ -418,6 +435,7 @@ def render_site(
             rendered.append(_page_list_index(site, pages_dir))
     finally:
         con.close()
+        shutil.rmtree(spill, ignore_errors=True)
     _check_links(rendered, links, out_dir)
     (out_dir / MANIFEST).write_text(
         json.dumps(site.hashes, ensure_ascii=False, sort_keys=True), encoding="utf-8"

@@ -36,7 +36,7 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _lit(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -123,7 +123,7 @@ def _number_text(code: Code, x: str) -> str | None:
     number = whole if frac is None else f"{whole} || '.' || {frac}"
     pieces = []
     for kind, val in code.parts:
-        pieces.append(f"({number})" if kind == "num" else ("'%'" if kind == "pct" else _lit(val)))
+        pieces.append(f"({number})" if kind == "num" else ("'%'" if kind == "pct" else sql_literal(val)))
     return f"(case when {v} < 0 then '-' else '' end) || " + " || ".join(pieces)
 
 
@@ -132,12 +132,12 @@ def _date_text(code: Code, t: str) -> str | None:
     if not code.is_date:
         return None
     has_ampm = any(k == "ampm" for k, _ in code.parts)
-    months = "[" + ", ".join(_lit(m) for m in MONTHS) + "]"
-    days = "[" + ", ".join(_lit(d) for d in DAYS) + "]"
+    months = "[" + ", ".join(sql_literal(m) for m in MONTHS) + "]"
+    days = "[" + ", ".join(sql_literal(d) for d in DAYS) + "]"
     out = []
     for kind, val in code.parts:
         if kind == "lit":
-            out.append(_lit(val))
+            out.append(sql_literal(val))
         elif kind == "ampm":
             am, pm = ("AM", "PM") if val == "AM/PM" else ("A", "P")
             out.append(f"(case when hour({t}) < 12 then '{am}' else '{pm}' end)")
