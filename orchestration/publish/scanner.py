@@ -243,7 +243,7 @@ def _scan_texts(paths: list[Path], config: dict) -> dict[Path, list[str]]:
     query, and only a file with a match is counted line by line in Python for the findings' wording.
     The patterns' guards match a line break (no digit, letter or separator is one) where they match
     the end of a line, and no other atom matches one, so the whole text matches exactly when one of
-    its lines does (tests/test_publish_scan_speed.py checks both engines agree on generated texts)."""
+    its lines does (tests/test_publish_tail.py checks both engines agree on generated texts)."""
     found: dict[Path, list[str]] = {}
     batch: list[tuple[Path, str]] = []
     size = 0
