@@ -269,3 +269,79 @@ def test_incremental_bookkeeping_columns_are_not_published(tmp_path: Path):
         got = [r[0] for r in con.execute("DESCRIBE marts.mart_client_overview").fetchall()]
     assert "input_fingerprint" not in got
     assert find_unmasked_personal_data(version) == []
+
+
+def _rows_scanned(monkeypatch) -> list[int]:
+    """Rows of each relation the regular expressions go through, counted as the scanner runs."""
+    counted: list[int] = []
+    real = scanner._column_counts
+
+    def counting(con, relation, columns):
+        counted.append(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
+        return real(con, relation, columns)
+
+    monkeypatch.setattr(scanner, "_column_counts", counting)
+    return counted
+
+
+def test_a_changed_table_is_scanned_in_its_new_rows_only(tmp_path: Path, monkeypatch):
+    """With the previous version's clean Parquet file of the same table as baseline, only rows not
+    in it go through the patterns, and the counts are the whole table's: a planted number in a new
+    row, in a known row's changed text (same id) and in a row repeated three times are all found."""
+    folder, baseline = tmp_path / "v", tmp_path / "previous" / "main.t.parquet"
+    folder.mkdir()
+    baseline.parent.mkdir()
+    clean = "SELECT 'C' || i AS id, '客户留言：请回电 139****4321，谢谢 ' || i AS note, i::INTEGER AS n "
+    clean += "FROM range(1000) r(i)"
+    with duckdb.connect(str(folder / "snapshot.duckdb")) as con:
+        con.execute(f"COPY ({clean}) TO '{baseline}' (FORMAT parquet, COMPRESSION zstd)")
+        # the next night: n (an INTEGER, not scanned) changes everywhere, five rows are new
+        con.execute(f"CREATE TABLE t AS SELECT id, note, n + 1 AS n FROM ({clean})")
+        con.execute(
+            f"INSERT INTO t VALUES ('N1', '电话 {PHONE}', 1), ('N2', '无', 2), ('C7', '改号 {PHONE}', 7), "
+            f"('N3', '{PHONE}', 3), ('N3', '{PHONE}', 3), ('N3', '{PHONE}', 3)"
+        )
+    expected = ["snapshot.duckdb: main.t.note: 5 unmasked mobile number(s)"]
+    scanned = _rows_scanned(monkeypatch)
+    assert find_unmasked_personal_data(folder, baselines={"main.t": baseline}) == expected
+    assert scanned == [6]  # the new rows only; 1,000 known ones spared
+    scanned.clear()
+    assert find_unmasked_personal_data(folder) == expected  # no baseline: every row, same findings
+    assert scanned == [1006]
+    scanned.clear()
+    other = tmp_path / "previous" / "other.parquet"  # note as another type: not a baseline for t
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT id, length(note) AS note FROM ({clean})) TO '{other}' (FORMAT parquet)")
+    assert find_unmasked_personal_data(folder, baselines={"main.t": other}) == expected
+    assert scanned == [1006]
+
+
+def test_a_nights_new_rows_are_scanned_against_the_previous_version(tmp_path: Path, monkeypatch):
+    """The publisher gives the scanner the previous version's verified Parquet files: a changed
+    table is scanned in its new rows only, and a number planted there after masking is refused."""
+    wh = make_warehouse(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    publish(wh, root, "run1")
+    with duckdb.connect(str(wh)) as con:  # the next night: one mart changes in a number column
+        con.execute(
+            "UPDATE marts.mart_collections_monthly SET collected = collected + 1 WHERE period = '2026-11'"
+        )
+    real = snapshot._publish_table
+
+    def leaky(con, schema, table, parquet, salt, previous):
+        published = real(con, schema, table, parquet, salt, previous)
+        if table == "mart_collections_monthly":  # a new row holding a number, table and Parquet alike
+            con.execute(f"INSERT INTO {schema}.{table} VALUES ('2026-12 {PHONE}', 1, 1)")
+            parquet.unlink()
+            con.execute(f"COPY {schema}.{table} TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
+        return published
+
+    monkeypatch.setattr(snapshot, "_publish_table", leaky)
+    scanned = _rows_scanned(monkeypatch)
+    with pytest.raises(PersonalDataLeak) as refused:
+        publish(wh, root, "run2")
+    assert "snapshot.duckdb: marts.mart_collections_monthly.period: 1 unmasked mobile number(s)" in str(
+        refused.value
+    )
+    assert "marts.mart_collections_monthly.parquet: period: 1 unmasked mobile number(s)" in str(refused.value)
+    assert scanned == [1]  # the changed table: its planted row; 2026-10 and 2026-11 known; no other table

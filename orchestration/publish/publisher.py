@@ -109,13 +109,14 @@ def publish_run(
         try:
             stage("snapshot")
             spill = Path(temp_dir) if temp_dir else publish_root / f"{INCOMING_PREFIX}{name}.tmp"
+            reuse = _reusable_tables(publish_root, known, previous)
             snapshot = _write_snapshot(
                 Path(warehouse),
                 incoming,
                 schemas,
                 tables,
                 descriptions,
-                reuse=_reusable_tables(publish_root, known, previous),
+                reuse=reuse,
                 memory_limit=memory_limit,
                 temp_dir=spill,
             )
@@ -139,7 +140,10 @@ def publish_run(
             files[MANIFEST] = _new_file(incoming / MANIFEST)
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
-                _refuse_personal_data(incoming, known, memory_limit=memory_limit, files=files)
+                baselines = {table: r.parquet for table, r in reuse.items()}  # scanned clean then
+                _refuse_personal_data(
+                    incoming, known, memory_limit=memory_limit, files=files, baselines=baselines
+                )
             _seal(incoming, files, durable)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
@@ -277,9 +281,11 @@ def _refuse_personal_data(
     *,
     memory_limit: str | None = None,
     files: dict[str, VersionFile] | None = None,
+    baselines: dict[str, Path] | None = None,
 ) -> None:
     """Scan every file of the version not hard-linked from the verified previous one (`files`: the
-    walk `_version_files` made, so the linked files are known without a stat each)."""
+    walk `_version_files` made, so the linked files are known without a stat each); a snapshot table
+    with a `baselines` file (its verified Parquet file in that version) is scanned in its new rows."""
     known = known or {}
     if files is None:
         files = _version_files(incoming, known)
@@ -287,7 +293,11 @@ def _refuse_personal_data(
     look = [f for f in files.values() if not f.symlink and (f.linked is None or f.path.suffix == ".parquet")]
     linked = {f.path for f in look if f.linked is not None}
     leaks = find_unmasked_personal_data(
-        incoming, skip=linked.__contains__, memory_limit=memory_limit, files=[f.path for f in look]
+        incoming,
+        skip=linked.__contains__,
+        memory_limit=memory_limit,
+        files=[f.path for f in look],
+        baselines=baselines,
     )
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))

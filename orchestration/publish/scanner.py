@@ -11,6 +11,13 @@ Each published table's data is regex-scanned once: a Parquet file whose content 
 so it gets that table's findings without a second scan; and a table whose fingerprint equals a
 Parquet file already scanned clean (`skip`: hard-linked from the previous version) is not scanned
 again. Only values of at least MIN_PII_CHARS characters go through the regular expressions.
+
+A changed table is scanned row by row only where it is new: with a `baselines` file for it (the
+previous version's Parquet file of the same table, scanned clean), a row whose scanned columns (same
+names and types in both) hash to a row of that file holds the very values found clean there, so only
+the other rows go through the regular expressions. Counts stay exact: a row holding a number is never
+in a clean file, so every such row is among those scanned (a 64-bit hash collision aside, the same
+bet the fingerprints make). At 100,000 clients a night's new task rows are a few thousand of 8.8 M.
 """
 
 from __future__ import annotations
@@ -62,13 +69,16 @@ def find_unmasked_personal_data(
     *,
     memory_limit: str | None = None,
     files: list[Path] | None = None,
+    baselines: dict[str, Path] | None = None,
 ) -> list[str]:
     """Every place under `folder` holding an unmasked mobile number or credit code, as readable
     strings `<file>[: <where>]: <n> <kind>`; empty when the folder is clean. `skip(path)` true: a
     file already scanned clean (the publisher passes the files hard-linked from the version it
     published, scanned then under the same scanner_version). `memory_limit`: DuckDB's, per connection.
     `files`: the files under `folder` to look at, when the caller has walked it already (the publisher
-    leaves out the linked files but Parquet ones, so a night costs what changed); default: all."""
+    leaves out the linked files but Parquet ones, so a night costs what changed); default: all.
+    `baselines`: `schema.table` -> a Parquet file of that table scanned clean under this scanner
+    (the previous version's): a table of a database is regex-scanned only in its rows not in it."""
     folder = Path(folder)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     files = sorted(_files_under(folder)) if files is None else files
@@ -82,7 +92,7 @@ def find_unmasked_personal_data(
     found: dict[Path, list[str]] = {}
     for path in todo:
         if path.suffix in DUCKDB_SUFFIXES:
-            found[path] = _scan_duckdb(path, config, clean, tables)
+            found[path] = _scan_duckdb(path, config, clean, tables, baselines or {})
     for path in todo:
         if path.suffix == ".parquet":
             found[path] = _scan_parquet(path, config, tables)
@@ -145,12 +155,15 @@ def _scanned(dtype: str) -> bool:
 
 
 def _scanned_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall() if _scanned(r[1])]
+    return [c for c, dtype in _typed_columns(con, relation) if _scanned(dtype)]
 
 
-def _scan_duckdb(path: Path, config: dict, clean: set[str], tables: dict[str, list[str]]) -> list[str]:
-    """Every table of the database at `path`, unless its content is a Parquet file scanned clean;
-    records each scanned table's findings under its fingerprint in `tables`."""
+def _scan_duckdb(
+    path: Path, config: dict, clean: set[str], tables: dict[str, list[str]], baselines: dict[str, Path]
+) -> list[str]:
+    """Every table of the database at `path`, unless its content is a Parquet file scanned clean, and
+    only its rows not in its baseline file if it has one; records each scanned table's findings under
+    its fingerprint in `tables`."""
     findings = []
     con = duckdb.connect(str(path), read_only=True, config=config)
     try:
@@ -163,12 +176,34 @@ def _scan_duckdb(path: Path, config: dict, clean: set[str], tables: dict[str, li
             _, digest = fingerprint(con, relation)
             if digest in clean:
                 continue
-            found = _column_counts(con, relation, _scanned_columns(con, relation))
+            columns = _scanned_columns(con, relation)
+            baseline = baselines.get(f"{schema}.{table}")
+            if columns and baseline is not None:
+                relation = _new_rows(con, relation, columns, _parquet_relation(baseline))
+            found = _column_counts(con, relation, columns)
             tables.setdefault(digest, found)
             findings += [f"{schema}.{table}.{f}" for f in found]
     finally:
         con.close()
     return findings
+
+
+def _typed_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+
+
+def _new_rows(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str], baseline: str) -> str:
+    """`relation` less its rows whose `columns` hash to a row of `baseline` (a clean file): all of it
+    when the baseline does not have those columns with the same types (or cannot be read)."""
+    try:
+        theirs = dict(_typed_columns(con, baseline))
+    except duckdb.Error:
+        return relation
+    ours = dict(_typed_columns(con, relation))
+    if any(theirs.get(c) != ours[c] for c in columns):
+        return relation
+    row = f"hash({', '.join(quote(c) for c in columns)})"
+    return f"(SELECT * FROM {relation} WHERE {row} NOT IN (SELECT {row} FROM {baseline}))"
 
 
 def _parquet_relation(path: Path) -> str:
