@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
+import string
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
@@ -38,6 +41,7 @@ ALERT_STATUS = {
 }
 
 
+_NONCE = "".join(secrets.choice(string.ascii_lowercase) for _ in range(16))  # tokens no data can hold
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
@@ -69,10 +73,32 @@ class PageRender:
     counter: int = 0
     routes: Routes | None = None  # template pages' URLs -> their shells
     prebuilt: dict = field(default_factory=dict)  # (query, line) -> keyed_run.Prebuilt: rows built in SQL
+    # token -> a SQL-built table's rows JSON, left out of the page's text until it is final (splice)
+    spliced: dict[str, str] = field(default_factory=dict)
 
     def href(self, url: str) -> str:
         """A page URL as the relative link written into this page."""
         return site_href(url, self.depth, self.routes)
+
+    def rows_token(self, rows_json: str) -> str:
+        """A placeholder for a table's rows JSON (letters only: markdown, escaping and the page's
+        regexes leave it alone); `splice` puts the rows in once the page's text is final, so the
+        rows (up to ~100 MB for a roll-up cell) are not copied and scanned by every pass."""
+        token = f"zzrows{_NONCE}{len(self.spliced)}qzz"
+        self.spliced[token] = rows_json
+        return token
+
+    def splice(self, text: str, in_json_string: bool = False) -> str:
+        """`text` with each rows token replaced by its rows. `in_json_string`: text is JSON whose
+        strings held the tokens (a data file): the rows get the same escaping json.dumps gives them
+        there (per character, so escaping the piece alone is byte-identical)."""
+        for token, rows in self.spliced.items():
+            if in_json_string:
+                rows = json.dumps(rows, ensure_ascii=False)[1:-1]
+                if "\u2028" in rows or "\u2029" in rows:
+                    rows = rows.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+            text = text.replace(token, rows, 1)
+        return text
 
     def next_id(self, prefix: str) -> str:
         self.counter += 1

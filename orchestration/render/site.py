@@ -203,8 +203,10 @@ def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]
 
     def html() -> str:
         body = state.render_page(page.source.body)
-        return site.template.render(
-            site_name=SITE_NAME, title=title, body=body, toc=state.toc, root="../" * depth, nav=nav
+        return state.splice(
+            site.template.render(
+                site_name=SITE_NAME, title=title, body=body, toc=state.toc, root="../" * depth, nav=nav
+            )
         )
 
     reused = _write(site, rel, digest, html)
@@ -320,7 +322,7 @@ def _render_key(
         # a JSON string cannot end early in a script file of its own (no HTML parser around it);
         # U+2028/2029 are escaped for older JavaScript engines
         text = text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-        return f"window.opscenterKeyPage = {text};\n"
+        return f"window.opscenterKeyPage = {state.splice(text, in_json_string=True)};\n"
 
     reused = _write(site, rel, digest, data)
     site.hashes["links:" + rel] = "\n".join(sorted(state.links))
@@ -365,12 +367,17 @@ def _page_list_index(site: _Site, pages_dir: Path) -> RenderedPage:
 
 
 def _read_previous(previous_dir: Path | None) -> dict[str, str]:
+    """The previous version's hashes (rel path -> hash); {} when missing or unreadable, so every
+    page is rendered (a full render, never a wrong reuse)."""
     if previous_dir is None or not (previous_dir / MANIFEST).is_file():
         return {}
     try:
-        return json.loads((previous_dir / MANIFEST).read_text(encoding="utf-8"))
+        found = json.loads((previous_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def render_site(

@@ -114,9 +114,10 @@ def data_table(r: PageRender, node: Node) -> str:
     }
     tid = r.next_id("table-")
     if pre is not None:  # the rows' JSON was built by DuckDB (keyed_run, sql_cells): spliced in
+        # when the page's text is final (PageRender.splice)
         r.links.update(pre.links)
         script = json_script(tid + "-data", payload)
-        script = script.replace(',"rows":[],', ',"rows":' + pre.rows_json + ",", 1)
+        script = script.replace(',"rows":[],', ',"rows":' + r.rows_token(pre.rows_json) + ",", 1)
     else:
         script = json_script(tid + "-data", payload)
     wrap = " wrap-titles" if node.attrs.get("wrapTitles", "false") == "true" else ""  # Evidence's wrapTitles
