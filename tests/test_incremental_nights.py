@@ -227,8 +227,18 @@ def nights(tmp_path_factory):
     with duckdb.connect(str(path)) as conn:
         conn.execute("drop table intermediate.mart_progress_detail__fingerprints")
         conn.execute("update marts.mart_progress_detail set days_late = days_late + 100")
+        # as if the constraint had been declared after the table was created
+        conn.execute("alter table marts.mart_progress_detail alter column stage drop not null")
     h.run_dbt(["run", "--select", "mart_progress_detail"], path, "2024-07-01", tmp / "target_lost")
     out["lost_fingerprints"] = table_hashes(path, SCHEMAS)
+    with duckdb.connect(str(path), read_only=True) as conn:
+        out["not_null_columns"] = {
+            r[0]
+            for r in conn.execute(
+                "select unnest(constraint_column_names) from duckdb_constraints()"
+                " where table_name = 'mart_progress_detail' and constraint_type = 'NOT NULL'"
+            ).fetchall()
+        }
     out["path"] = path
     return out
 
@@ -330,7 +340,8 @@ def test_rerun_of_the_same_night_changes_nothing(nights):
 def test_detail_mart_rebuilds_only_changed_tasks(nights):
     """The contracted detail mart took the incremental branch after night 1 (its rows for tasks whose
     fingerprint is recorded beside it are kept), and without its recorded fingerprints (dropped, or a
-    warehouse built before they existed) it rebuilds every row: a corrupted kept row is replaced."""
+    warehouse built before they existed) it rebuilds every row: a corrupted kept row is replaced.
+    A not_null constraint the table lacks is added by its post-hook."""
     compiled = nights[2]["target"] / "compiled" / "opscenter" / "models" / "marts" / "progress"
     sql = (compiled / "mart_progress_detail.sql").read_text()
     side = '"mart_progress_detail__fingerprints" as built'
@@ -339,6 +350,8 @@ def test_detail_mart_rebuilds_only_changed_tasks(nights):
              / "mart_progress_detail.sql").read_text()  # fmt: skip
     assert side not in first and "task_id in (select b.task_id" not in first
     assert nights["lost_fingerprints"] == nights[3]["hashes"]
+    # every not_null constraint of the contract is on the table, one dropped before the run re-added
+    assert {"stage", "task_id", "summary_key", "days_late"} <= nights["not_null_columns"]
 
 
 def _dbt_night_invocation(args: list[str], warehouse, target, as_of: str | None) -> str:

@@ -106,3 +106,25 @@
     create or replace table {{ built_fingerprints_relation(fingerprints) }} as
     select {{ key }}, input_fingerprint from {{ ref(fingerprints) }}
 {%- endmacro %}
+
+{% macro apply_not_null_constraints() -%}
+    {#- Post-hook of a contracted incremental model: dbt creates the contract's not_null constraints only
+        with the table, so one declared later would never reach an incremental table. Adds each declared
+        not_null constraint the table lacks (DuckDB checks the stored rows when it is added). -#}
+    {%- if execute %}
+        {%- set declared = [] %}
+        {%- for name, column in model.columns.items() %}
+            {%- for constraint in column.constraints if constraint.type == 'not_null' %}
+                {%- do declared.append(name) %}
+            {%- endfor %}
+        {%- endfor %}
+        {%- set present = run_query(
+            "select unnest(constraint_column_names) from duckdb_constraints()"
+            ~ " where constraint_type = 'NOT NULL' and database_name = '" ~ this.database
+            ~ "' and schema_name = '" ~ this.schema ~ "' and table_name = '" ~ this.identifier ~ "'"
+        ).columns[0].values() %}
+        {%- for name in declared if name not in present %}
+    alter table {{ this }} alter column {{ adapter.quote(name) }} set not null;
+        {%- endfor %}
+    {%- endif %}
+{%- endmacro %}
