@@ -1,7 +1,8 @@
 """Incremental nights equal a full rebuild: the payment application rule per cutoff is incremental
-(models/intermediate/payments), so is the task chain per task (core/fct_tasks,
-intermediate/tasks/int_task_progress_rows), both by input fingerprint (macros/fingerprint_incremental.sql);
-every other model is rebuilt nightly.
+(models/intermediate/payments), so is the task chain per task (core/fct_tasks and the contracted
+marts/progress/mart_progress_detail, whose fingerprints are kept beside it in
+intermediate.mart_progress_detail__fingerprints), all by input fingerprint
+(macros/fingerprint_incremental.sql); every other model is rebuilt nightly.
 
 Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
 
@@ -222,6 +223,22 @@ def nights(tmp_path_factory):
         }
     h.run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
     out["rerun"] = table_hashes(path, SCHEMAS)
+    # a warehouse whose detail mart lost its built fingerprints (or predates them) rebuilds every row
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("drop table intermediate.mart_progress_detail__fingerprints")
+        conn.execute("update marts.mart_progress_detail set days_late = days_late + 100")
+        # as if the constraint had been declared after the table was created
+        conn.execute("alter table marts.mart_progress_detail alter column stage drop not null")
+    h.run_dbt(["run", "--select", "mart_progress_detail"], path, "2024-07-01", tmp / "target_lost")
+    out["lost_fingerprints"] = table_hashes(path, SCHEMAS)
+    with duckdb.connect(str(path), read_only=True) as conn:
+        out["not_null_columns"] = {
+            r[0]
+            for r in conn.execute(
+                "select unnest(constraint_column_names) from duckdb_constraints()"
+                " where table_name = 'mart_progress_detail' and constraint_type = 'NOT NULL'"
+            ).fetchall()
+        }
     out["path"] = path
     return out
 
@@ -230,7 +247,8 @@ def nights(tmp_path_factory):
 def test_incremental_night_equals_full_rebuild(nights, night):
     inc, full = nights[night]["hashes"], nights[night]["full"]
     assert any(k.startswith("intermediate.int_payment_applications") for k in inc)
-    task_chain = {"core.fct_tasks", "intermediate.int_task_progress_rows", "marts.mart_progress_detail"}
+    task_chain = {"core.fct_tasks", "marts.mart_progress_detail"}
+    task_chain.add("intermediate.mart_progress_detail__fingerprints")
     assert task_chain <= inc.keys()
     names = without_history(full).keys() | without_history(inc).keys()
     assert sorted(k for k in names if full.get(k) != inc.get(k)) == []
@@ -317,6 +335,23 @@ def test_task_corrections_reach_the_numbers(nights):
 
 def test_rerun_of_the_same_night_changes_nothing(nights):
     assert nights["rerun"] == nights[3]["hashes"]
+
+
+def test_detail_mart_rebuilds_only_changed_tasks(nights):
+    """The contracted detail mart took the incremental branch after night 1 (its rows for tasks whose
+    fingerprint is recorded beside it are kept), and without its recorded fingerprints (dropped, or a
+    warehouse built before they existed) it rebuilds every row: a corrupted kept row is replaced.
+    A not_null constraint the table lacks is added by its post-hook."""
+    compiled = nights[2]["target"] / "compiled" / "opscenter" / "models" / "marts" / "progress"
+    sql = (compiled / "mart_progress_detail.sql").read_text()
+    side = '"mart_progress_detail__fingerprints" as built'
+    assert side in sql and "and task_id in (select b.task_id" in sql
+    first = (nights[1]["target"] / "compiled" / "opscenter" / "models" / "marts" / "progress"
+             / "mart_progress_detail.sql").read_text()  # fmt: skip
+    assert side not in first and "task_id in (select b.task_id" not in first
+    assert nights["lost_fingerprints"] == nights[3]["hashes"]
+    # every not_null constraint of the contract is on the table, one dropped before the run re-added
+    assert {"stage", "task_id", "summary_key", "days_late"} <= nights["not_null_columns"]
 
 
 def _dbt_night_invocation(args: list[str], warehouse, target, as_of: str | None) -> str:

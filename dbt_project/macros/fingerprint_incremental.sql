@@ -1,6 +1,6 @@
 {#- Incremental build by input fingerprint: the payment application rule per cutoff date
     (models/intermediate/payments/*_at_cutoffs, *_direct, *_client) and the task chain per task
-    (core/fct_tasks, intermediate/tasks/int_task_progress_rows).
+    (core/fct_tasks, marts/progress/mart_progress_detail: its fingerprints kept beside it, below).
 
     A fingerprint model gives every key one input fingerprint: a hash of everything the incremental
     models compute that key's rows from, and of their own SQL.
@@ -52,4 +52,79 @@
         from {{ ref(fingerprints) }} as f
         where f.{{ key }} = {{ this }}.{{ key }} and f.input_fingerprint = {{ this }}.input_fingerprint
     )
+{%- endmacro %}
+
+{#- A contracted mart cannot carry an input_fingerprint column (its columns are its contract), so a
+    contracted model incremental by fingerprint (mart_progress_detail) keeps the fingerprints its rows
+    were built for beside it, in the fingerprint model's schema: <model>__fingerprints (key,
+    input_fingerprint), rewritten after every build by its post-hook (record_built_fingerprints). Its
+    rows are those of the keys in that table; a night deletes the rows of keys whose fingerprint changed
+    or that left the set (pre-hook delete_rebuilt_rows) and appends the rows of keys_to_rebuild. Without
+    the table (a first build, --full-refresh, the table dropped) every row is rebuilt. -#}
+
+{% macro built_fingerprints_relation(fingerprints) -%}
+    {%- set source = ref(fingerprints) %}
+    {{ return(api.Relation.create(
+        database=source.database, schema=source.schema, identifier=this.identifier ~ '__fingerprints')) }}
+{%- endmacro %}
+
+{% macro built_fingerprints_exist(fingerprints) -%}
+    {%- if not (execute and is_incremental()) %}{{ return(false) }}{% endif %}
+    {%- set built = built_fingerprints_relation(fingerprints) %}
+    {{ return(adapter.get_relation(database=built.database, schema=built.schema, identifier=built.identifier)
+        is not none) }}
+{%- endmacro %}
+
+{% macro keys_to_rebuild(fingerprints, key) -%}
+    select f.{{ key }}, f.input_fingerprint
+    from {{ ref(fingerprints) }} as f
+    where not exists (
+        select 1
+        from {{ built_fingerprints_relation(fingerprints) }} as built
+        where built.{{ key }} = f.{{ key }} and built.input_fingerprint = f.input_fingerprint
+    )
+{%- endmacro %}
+
+{% macro delete_rebuilt_rows(fingerprints, key) -%}
+    {%- if is_incremental() and built_fingerprints_exist(fingerprints) %}
+    delete from {{ this }}
+    where {{ key }} in (
+        select built.{{ key }}
+        from {{ built_fingerprints_relation(fingerprints) }} as built
+        where not exists (
+            select 1
+            from {{ ref(fingerprints) }} as f
+            where f.{{ key }} = built.{{ key }} and f.input_fingerprint = built.input_fingerprint
+        )
+    )
+    {%- elif is_incremental() %}
+    delete from {{ this }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro record_built_fingerprints(fingerprints, key) -%}
+    create or replace table {{ built_fingerprints_relation(fingerprints) }} as
+    select {{ key }}, input_fingerprint from {{ ref(fingerprints) }}
+{%- endmacro %}
+
+{% macro apply_not_null_constraints() -%}
+    {#- Post-hook of a contracted incremental model: dbt creates the contract's not_null constraints only
+        with the table, so one declared later would never reach an incremental table. Adds each declared
+        not_null constraint the table lacks (DuckDB checks the stored rows when it is added). -#}
+    {%- if execute %}
+        {%- set declared = [] %}
+        {%- for name, column in model.columns.items() %}
+            {%- for constraint in column.constraints if constraint.type == 'not_null' %}
+                {%- do declared.append(name) %}
+            {%- endfor %}
+        {%- endfor %}
+        {%- set present = run_query(
+            "select unnest(constraint_column_names) from duckdb_constraints()"
+            ~ " where constraint_type = 'NOT NULL' and database_name = '" ~ this.database
+            ~ "' and schema_name = '" ~ this.schema ~ "' and table_name = '" ~ this.identifier ~ "'"
+        ).columns[0].values() %}
+        {%- for name in declared if name not in present %}
+    alter table {{ this }} alter column {{ adapter.quote(name) }} set not null;
+        {%- endfor %}
+    {%- endif %}
 {%- endmacro %}

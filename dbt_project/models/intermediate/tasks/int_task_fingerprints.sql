@@ -1,5 +1,5 @@
 -- One input fingerprint per task created on or before the as-of date (macros/fingerprint_incremental.sql):
--- everything the task chain's incremental models (fct_tasks, int_task_progress_rows) compute a task's
+-- everything the task chain's incremental models (fct_tasks, mart_progress_detail) compute a task's
 -- row from. Two runs with the same fingerprint for a task compute the same row, so those models
 -- recompute only tasks whose fingerprint is not stored yet. A settled task's fingerprint leaves out the
 -- as-of date (its row is the same on every later date); an open task's includes it (recomputed nightly).
@@ -7,7 +7,7 @@
 {%- if execute %}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id') %}
         {%- if node.resource_type == 'model'
-            and node.name in ('fct_tasks', 'int_task_fingerprints', 'int_task_progress_rows') %}
+            and node.name in ('fct_tasks', 'int_task_fingerprints', 'mart_progress_detail') %}
             {%- do chain_code.append(node.unique_id ~ '\n' ~ node.raw_code) %}
         {%- endif %}
     {%- endfor %}

@@ -12,13 +12,26 @@ with filings as (
       and t.status_as_of <> 'cancelled'
 ),
 
-deadlines as (
-    select distinct period, month_tax_deadline as deadline, month_tax_deadline_source as deadline_source
-    from {{ ref('dim_date') }}
-),
-
 workdays as (
     select date_day from {{ ref('dim_date') }} where is_workday
+),
+
+-- the working days left are counted once per deadline (a few dozen), not once per filing
+deadlines as (
+    select
+        d.*,
+        case
+            when d.deadline < {{ as_of() }} then 0
+            else (
+                select count(*) from workdays as w
+                where w.date_day between {{ as_of() }} and d.deadline
+            )
+        end::integer as working_days_left
+    from (
+        select distinct
+            period, month_tax_deadline as deadline, month_tax_deadline_source as deadline_source
+        from {{ ref('dim_date') }}
+    ) as d
 ),
 
 judged as (
@@ -45,13 +58,8 @@ with_deadline as (
         j.*,
         d.deadline,
         d.deadline_source,
-        case
-            when d.deadline < {{ as_of() }} then 0
-            else (
-                select count(*) from workdays as w
-                where w.date_day between {{ as_of() }} and d.deadline
-            )
-        end::integer as working_days_left
+        -- a period without a deadline row counts no working days (as the count over no days did)
+        coalesce(d.working_days_left, 0) as working_days_left
     from judged as j
     left join deadlines as d on d.period = j.filing_period
 ),
