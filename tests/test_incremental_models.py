@@ -142,3 +142,115 @@ def test_tuning_rows_are_the_labels_known_by_the_last_month_end():
     rate = raw["complaints"].sum() / raw["feedback_observed_days"].sum()
     filled = raw["complaints"].to_numpy() + rate * (300.0 - raw["feedback_observed_days"].to_numpy())
     np.testing.assert_allclose(rows["complaints"].to_numpy(), filled)
+
+
+# --- int_forecast_components, incremental by cutoff ---------------------------------------------------
+# The hand-made firm of tests/test_incremental_nights.py (three nights with late payments, a re-sent
+# invoice amount, a back-dated void, a write-off, a re-sent payment, a new client with a late invoice)
+# plus contracts, so every component has rows: K0 (C3, ended 2023-12-31, not renewed: the renewal rate),
+# K1 (C1, monthly 1000, ends 2024-06-30), K2 (C2, monthly 800 from 2024-04-01; night 2 re-sends it with
+# the fee corrected to 850, which changes every cutoff from 04-30 on). After nights 2 and 3 the
+# incremental table equals a --full-refresh build of it over a copy of the same warehouse, row for row.
+
+FORECAST_NIGHTS = [("2024-06-28", None), ("2024-06-29", "night_2"), ("2024-07-01", "night_3")]
+
+
+def _contracts(conn, fee_k2: str, updated: str) -> None:
+    from tests import dbt_helpers as h
+    from tests.test_incremental_nights import ts, upsert
+
+    upsert(conn, "contracts", "contract_id", [
+        h.contract_row("K0", "C3", "600.00", "2023-01-01", "2023-12-31", updated_at=ts("2024-01-01"),
+                       status="expired"),
+        h.contract_row("K1", "C1", "1000.00", "2023-07-01", "2024-06-30", updated_at=ts("2024-01-01")),
+        h.contract_row("K2", "C2", fee_k2, "2024-04-01", "2025-03-31", updated_at=ts(updated)),
+    ])  # fmt: skip
+
+
+def _components(path) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute("select * from intermediate.int_forecast_components order by all").fetchall()
+
+
+def _forecast_fingerprints(path) -> dict:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return dict(conn.execute("select * from intermediate.int_forecast_input_fingerprints").fetchall())
+
+
+@pytest.fixture(scope="module")
+def forecast_nights(tmp_path_factory):
+    import shutil
+
+    from tests import dbt_helpers as h
+    from tests import test_incremental_nights as nights_data
+
+    tmp = tmp_path_factory.mktemp("forecast_nights")
+    path = tmp / "warehouse.duckdb"
+    conn = h.new_raw_warehouse(path)
+    nights_data.night_1(conn)
+    _contracts(conn, "800.00", "2024-01-01")
+    # K1's monthly invoices 2023-07 .. 2024-05, each paid on the 10th of the next month (the reference
+    # distribution: everything collected one month after the issue month)
+    months = pd.date_range("2023-07-01", "2024-05-01", freq="MS")
+    at = nights_data.ts("2024-06-01")
+    h.insert_rows(conn, "invoices", [
+        h.invoice_row(f"H{m:%y%m}", "C1", f"{m:%Y-%m}-05", f"{m:%Y-%m}-05", "1000.00", updated_at=at)
+        for m in months
+    ])  # fmt: skip
+    h.insert_rows(conn, "payments", [
+        h.payment_row(f"Q{m:%y%m}", f"{m + pd.DateOffset(months=1):%Y-%m}-10", "1000.00",
+                      invoice_id=f"H{m:%y%m}", updated_at=at)
+        for m in months
+    ])  # fmt: skip
+    conn.close()
+    select = ["--select", "+int_forecast_components"]
+    out = {}
+    for n, (as_of, change) in enumerate(FORECAST_NIGHTS, start=1):
+        if change is not None:
+            with duckdb.connect(str(path)) as conn:
+                getattr(nights_data, change)(conn)
+                if n == 2:
+                    _contracts(conn, "850.00", "2024-06-29")
+        args = (
+            ["build", "--resource-type", "seed", "--resource-type", "model", *select]
+            if n == 1
+            else ["run", *select]
+        )
+        h.run_dbt(args, path, as_of, tmp / f"target_{n}")
+        out[n] = {"rows": _components(path), "fingerprints": _forecast_fingerprints(path)}
+        if n > 1:
+            copy = tmp / f"full_{n}" / "warehouse.duckdb"
+            copy.parent.mkdir()
+            shutil.copy(path, copy)
+            h.run_dbt(
+                ["run", "--full-refresh", "--select", "int_forecast_components"], copy, as_of, tmp / f"tf_{n}"
+            )
+            out[n]["full"] = _components(copy)
+    out["compiled"] = (tmp / "target_3" / "compiled" / "opscenter" / "models" / "intermediate" / "forecast"
+                       / "int_forecast_components.sql").read_text()  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("night", [2, 3])
+def test_forecast_components_incremental_equals_full_rebuild(forecast_nights, night):
+    got, full = forecast_nights[night]["rows"], forecast_nights[night]["full"]
+    assert len(full) > 20
+    assert {r[5] for r in full} >= {"open", "scheduled"}
+    assert got == full
+
+
+def test_forecast_components_rebuild_only_changed_cutoffs(forecast_nights):
+    """Night 3 changes the payment inputs of 03-31 .. 05-31 (P2 re-sent, C4 now matches P4's payer) and
+    adds 06-30 and the as-of date 07-01; the older month ends keep their fingerprint (and rows)."""
+    assert "select distinct cutoff_date, input_fingerprint from" in forecast_nights["compiled"]
+    f2, f3 = forecast_nights[2]["fingerprints"], forecast_nights[3]["fingerprints"]
+    changed = sorted(d for d in f3 if d in f2 and f2[d] != f3[d])
+    assert changed == [dt.date(2024, 3, 31), dt.date(2024, 4, 30), dt.date(2024, 5, 31)]
+    assert sorted(set(f3) - set(f2)) == [dt.date(2024, 6, 30), dt.date(2024, 7, 1)]
+    kept = {d for d in f3 if f2.get(d) == f3[d]}
+    assert dt.date(2024, 2, 29) in kept and len(kept) == len(f3) - 5
+    # night 2's fee correction of K2 (from 2024-04-01) reached the cutoffs from 04-30 on, not 03-31
+    f1 = forecast_nights[1]["fingerprints"]
+    assert f1[dt.date(2024, 2, 29)] == f2[dt.date(2024, 2, 29)]
+    scheduled = {(r[0], r[2]): r[6] for r in forecast_nights[2]["rows"] if r[5] == "scheduled" and r[1] == 1}
+    assert scheduled  # K1/K2's coming cycles are forecast
