@@ -10,7 +10,8 @@ Models, evaluated on a time-ordered hold-out (train on contracts whose label was
 as_of − HOLDOUT_MONTHS, 12, evaluate on those whose label became known later; a firm whose labels do
 not reach back that far is split at as_of − SHORT_HOLDOUT_MONTHS, 6):
 - `logistic_regression_calibrated` (published when best): a logistic regression whose regularisation
-  strength is chosen by time-ordered cross-validation on the training rows (TimeSeriesSplit, lowest
+  strength is chosen by time-ordered cross-validation on the training rows known by the month end
+  before the cutoff (TimeSeriesSplit, lowest
   Brier score over C_GRID), recent examples weighted more (weight halves every HALF_LIFE_MONTHS of
   label age), then recalibrated by a prior shift: its intercept is re-estimated, slopes fixed, on the
   labels that matured in the last CALIBRATION_MONTHS before the cutoff, so the mean probability
@@ -20,7 +21,8 @@ not reach back that far is split at as_of − SHORT_HOLDOUT_MONTHS, 6):
 Both regressions see `complaints` with the days before the feedback export's first date filled in at
 the training rows' observed rate (`fill_unobserved`), so "not observed" does not read as "none".
 The published scores come from the one of these with the lowest hold-out Brier score (metric
-`is_published` = 1 in the evaluation), refitted on every closed contract. Too little
+`is_published` = 1 in the evaluation), refitted on every closed contract (C chosen monthly and reused
+by fingerprint: `TuningCache`, docs/models.md). Too little
 history (under MIN_TRAIN_ROWS labelled rows, or one class) → the constant rate; no labelled row at
 all (a firm where no contract has ended) → no probability, model_name `rules_only`: the renewal
 marts then tier by their rules alone. The evaluation also states the sampling noise of the hold-out
