@@ -10,7 +10,8 @@ Models, evaluated on a time-ordered hold-out (train on contracts whose label was
 as_of − HOLDOUT_MONTHS, 12, evaluate on those whose label became known later; a firm whose labels do
 not reach back that far is split at as_of − SHORT_HOLDOUT_MONTHS, 6):
 - `logistic_regression_calibrated` (published when best): a logistic regression whose regularisation
-  strength is chosen by time-ordered cross-validation on the training rows (TimeSeriesSplit, lowest
+  strength is chosen by time-ordered cross-validation on the training rows known by the month end
+  before the cutoff (TimeSeriesSplit, lowest
   Brier score over C_GRID), recent examples weighted more (weight halves every HALF_LIFE_MONTHS of
   label age), then recalibrated by a prior shift: its intercept is re-estimated, slopes fixed, on the
   labels that matured in the last CALIBRATION_MONTHS before the cutoff, so the mean probability
@@ -20,7 +21,8 @@ not reach back that far is split at as_of − SHORT_HOLDOUT_MONTHS, 6):
 Both regressions see `complaints` with the days before the feedback export's first date filled in at
 the training rows' observed rate (`fill_unobserved`), so "not observed" does not read as "none".
 The published scores come from the one of these with the lowest hold-out Brier score (metric
-`is_published` = 1 in the evaluation), refitted on every closed contract. Too little
+`is_published` = 1 in the evaluation), refitted on every closed contract (C chosen monthly and reused
+by fingerprint: `TuningCache`, docs/models.md). Too little
 history (under MIN_TRAIN_ROWS labelled rows, or one class) → the constant rate; no labelled row at
 all (a firm where no contract has ended) → no probability, model_name `rules_only`: the renewal
 marts then tier by their rules alone. The evaluation also states the sampling noise of the hold-out
@@ -30,10 +32,13 @@ rate (`observed_rate_ci95`: 1.96 × √(p(1 − p) / n)), so a calibration gap c
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import inspect
 
 import duckdb
 import numpy as np
 import pandas as pd
+import sklearn
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -57,6 +62,7 @@ PLAIN_NAME = "logistic_regression"
 BASELINE_NAME = "constant_rate"
 RULES_NAME = "rules_only"
 LABEL = "renewed_within_30d"
+TUNING_TABLE = "renewal_model_tuning"  # ml.<table>: the C chosen per tuning-set fingerprint (TuningCache)
 
 CATEGORICAL = ["service_type", "billing_cycle", "industry", "taxpayer_type", "main_channel"]
 NUMERIC = [
@@ -145,17 +151,85 @@ def _offset_intercept(offset: np.ndarray, y: np.ndarray) -> float:
     return float(b)
 
 
+def tuning_rows(train: pd.DataFrame, known_by: dt.date) -> pd.DataFrame:
+    """The rows C is chosen on: the training rows whose label was known by the month end before
+    `known_by` (label date before its month's first day), complaints filled at their own observed rate.
+    Chosen monthly, not nightly: the nightly training set gains the contracts whose window closed that
+    day, but this set only changes when a month ends or an input is corrected, so its C is reused
+    (TuningCache). Too few such rows for a CV (a young firm): every training row, as before."""
+    month_start = pd.Timestamp(known_by).to_period("M").to_timestamp()
+    rows = train[(_label_date(train) < month_start).to_numpy()]
+    if not _trainable(rows[LABEL].astype(int)):
+        rows = train
+    return fill_unobserved(rows)[0]
+
+
+class TuningCache:
+    """C by fingerprint of the rows it was chosen on (their order, contract ids, end dates, labels and
+    features) and of the code and parameters that choose it. A hit returns exactly what `_choose_c`
+    would compute again, so reuse never changes a score; it saves the CV's 15 fits. Stored in
+    ml.renewal_model_tuning (only the entries a night used are kept)."""
+
+    CODE = "\n".join(
+        [repr((C_GRID, CV_SPLITS, MIN_TRAIN_ROWS, SEED, FEATURES, sklearn.__version__, np.__version__))]
+        + [inspect.getsource(f) for f in (_choose_c, _logistic, _trainable)]
+    )
+
+    def __init__(self, known: dict[str, float] | None = None):
+        self.known = dict(known or {})
+        self.used: dict[str, tuple[float, int]] = {}
+        self.hits = 0
+
+    @staticmethod
+    def fingerprint(rows: pd.DataFrame) -> str:
+        digest = hashlib.sha256(TuningCache.CODE.encode())
+        cols = ["contract_id", "end_date", LABEL, *FEATURES]
+        digest.update(pd.util.hash_pandas_object(rows[cols], index=False).to_numpy().tobytes())
+        return digest.hexdigest()
+
+    def choose_c(self, rows: pd.DataFrame) -> float:
+        key = self.fingerprint(rows)
+        if key in self.known:
+            self.hits += 1
+            c = self.known[key]
+        else:
+            c = self.known[key] = _choose_c(rows)
+        self.used[key] = (c, len(rows))
+        return c
+
+    @classmethod
+    def load(cls, conn: duckdb.DuckDBPyConnection) -> TuningCache:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS ml")
+        columns = "fingerprint VARCHAR, c DOUBLE, n_rows BIGINT"
+        conn.execute(f"CREATE TABLE IF NOT EXISTS ml.{TUNING_TABLE} ({columns})")
+        return cls(dict(conn.execute(f"SELECT fingerprint, c FROM ml.{TUNING_TABLE}").fetchall()))
+
+    def save(self, conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute("BEGIN")
+        conn.execute(f"DELETE FROM ml.{TUNING_TABLE}")
+        if self.used:
+            conn.executemany(
+                f"INSERT INTO ml.{TUNING_TABLE} VALUES (?, ?, ?)",
+                [(k, c, n) for k, (c, n) in sorted(self.used.items())],
+            )
+        conn.execute("COMMIT")
+
+
 class CalibratedRenewalModel:
     """Logistic regression (C by time-ordered CV, recent rows weighted more), prior-shift recalibrated
     on the labels that matured in the last CALIBRATION_MONTHS before `known_by`."""
 
-    def fit(self, train: pd.DataFrame, known_by: dt.date) -> CalibratedRenewalModel:
+    def fit(
+        self, train: pd.DataFrame, known_by: dt.date, tuning: pd.DataFrame, cache: TuningCache | None = None
+    ) -> CalibratedRenewalModel:
+        """`train`: filled training rows; `tuning`: the rows C is chosen on (tuning_rows)."""
         train = train.sort_values(["end_date", "contract_id"])
+        tuning = tuning.sort_values(["end_date", "contract_id"])
         y = train[LABEL].astype(int).to_numpy()
         label_date = _label_date(train)
         age_months = (pd.Timestamp(known_by) - label_date).dt.days.to_numpy() / 30.4375
         weights = 0.5 ** (np.maximum(age_months, 0) / HALF_LIFE_MONTHS)
-        self.c = _choose_c(train)
+        self.c = (cache or TuningCache()).choose_c(tuning)
         self.base = _logistic(self.c).fit(train[FEATURES], y, logisticregression__sample_weight=weights)
         recent = (label_date >= pd.Timestamp(known_by) - pd.DateOffset(months=CALIBRATION_MONTHS)).to_numpy()
         if not _trainable(pd.Series(y[recent])):
@@ -188,7 +262,11 @@ def fill_unobserved(train: pd.DataFrame, *frames: pd.DataFrame) -> list[pd.DataF
 
 
 def fit_predict(
-    train: pd.DataFrame, target: pd.DataFrame, known_by: dt.date, model: str = MODEL_NAME
+    train: pd.DataFrame,
+    target: pd.DataFrame,
+    known_by: dt.date,
+    model: str = MODEL_NAME,
+    cache: TuningCache | None = None,
 ) -> tuple[np.ndarray, str]:
     """Probabilities for `target` from `model` fitted on `train` (labels known by `known_by`); falls back
     to the constant rate (too little history) or to no probability at all (`rules_only`: no labelled row)."""
@@ -199,10 +277,11 @@ def fit_predict(
         return np.full(len(target), float(y.mean())), BASELINE_NAME
     if target.empty:
         return np.array([]), model
+    tuning = tuning_rows(train, known_by) if model == MODEL_NAME else None
     train, target = fill_unobserved(train, target)
     if model == PLAIN_NAME:
         return _logistic(1.0).fit(train[FEATURES], y).predict_proba(target[FEATURES])[:, 1], PLAIN_NAME
-    return CalibratedRenewalModel().fit(train, known_by).predict(target), MODEL_NAME
+    return CalibratedRenewalModel().fit(train, known_by, tuning, cache).predict(target), MODEL_NAME
 
 
 def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -258,7 +337,7 @@ def split(features: pd.DataFrame, as_of: dt.date) -> tuple[dt.date, pd.DataFrame
     return cutoff, closed[known], closed[~known]
 
 
-def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+def evaluate(features: pd.DataFrame, as_of: dt.date, cache: TuningCache | None = None) -> pd.DataFrame:
     """Time-ordered hold-out: the model, the plain logistic regression and the constant rate, long format."""
     cutoff, train, test = split(features, as_of)
     y_test = test[LABEL].astype(int).to_numpy()
@@ -266,7 +345,7 @@ def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
 
     rows, predictions = [], {}
     for wanted in (MODEL_NAME, PLAIN_NAME, BASELINE_NAME):
-        p, name = fit_predict(train, test, cutoff, wanted)
+        p, name = fit_predict(train, test, cutoff, wanted, cache)
         if name == RULES_NAME or name in predictions:
             continue  # no labelled history, or a model fell back to a method already reported
         predictions[name] = p
@@ -290,14 +369,16 @@ def evaluate(features: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     return frame
 
 
-def score(features: pd.DataFrame, as_of: dt.date, model: str = MODEL_NAME) -> pd.DataFrame:
+def score(
+    features: pd.DataFrame, as_of: dt.date, model: str = MODEL_NAME, cache: TuningCache | None = None
+) -> pd.DataFrame:
     """Renewal probability of contracts in force, not yet renewed, ending within the next 180 days."""
     horizon = as_of + dt.timedelta(days=SCORE_HORIZON_DAYS)
     in_window = np.array([as_of <= d <= horizon for d in features["end_date"]], dtype=bool)
     target = features[
         (features["state_as_of"] == "active") & in_window & ~features["is_renewed"].astype(bool)
     ]
-    p, model_name = fit_predict(_closed(features), target, as_of, model)
+    p, model_name = fit_predict(_closed(features), target, as_of, model, cache)
     out = target[["contract_id", "client_id", "end_date", "is_renewed"]].copy()
     out["renewal_probability"] = p
     out["model_name"] = model_name
@@ -306,9 +387,13 @@ def score(features: pd.DataFrame, as_of: dt.date, model: str = MODEL_NAME) -> pd
 
 
 def train_and_score(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scores, evaluation) for `as_of`; deterministic (fixed seed, sorted input)."""
+    """(scores, evaluation) for `as_of`; deterministic (fixed seed, sorted input). The C of each
+    calibrated fit comes from ml.renewal_model_tuning when its tuning rows are unchanged (TuningCache)."""
     features = load_features(conn)
-    evaluation = evaluate(features, as_of)
+    cache = TuningCache.load(conn)
+    evaluation = evaluate(features, as_of, cache)
     published = evaluation[(evaluation["metric"] == "is_published") & (evaluation["value"] == 1)]
     model = published["model_name"].iloc[0] if len(published) else MODEL_NAME
-    return score(features, as_of, model), evaluation
+    scores = score(features, as_of, model, cache)
+    cache.save(conn)
+    return scores, evaluation

@@ -32,9 +32,13 @@ clients as (
 ),
 
 tasks as (
+    -- the tasks a rule below can fire on (open, or overdue), with their client's name; a blocked task's
+    -- upstream is looked up in fct_tasks itself. (All 9 M tasks of a 100,000-client firm in this CTE,
+    -- read five times and joined twice, were two thirds of this model's time.)
     select t.*, c.client_name
     from {{ ref('fct_tasks') }} as t
     left join clients as c on c.client_id = t.client_id
+    where t.is_open or t.is_overdue
 ),
 
 matches as (
@@ -219,7 +223,7 @@ task_rules as (
         datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
         t.due_date <= {{ as_of() }} as is_worsening
     from tasks as t
-    inner join tasks as u on u.task_id = t.depends_on_task_id
+    inner join {{ ref('fct_tasks') }} as u on u.task_id = t.depends_on_task_id
     where t.is_open and t.is_upstream_unfinished and u.due_date < {{ as_of() }}
 ),
 

@@ -2,6 +2,11 @@
 -- industry, service type and component, every input as known on that cutoff (invoices, voids,
 -- write-offs and payment applications from the *_at_cutoffs models). All cutoffs in one pass: the
 -- as-of date forecasts h = 1..forecast_horizon_months, each backtest month end h = 1 (next month).
+-- Incremental by cutoff: a night computes only the cutoffs whose input fingerprint
+-- (int_forecast_input_fingerprints) is new or changed, usually just the as-of date; the post-hook drops
+-- superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql). Money is summed as exact
+-- DECIMAL and the expected amounts over DECIMAL(38, 12) terms, so a kept cutoff's rows equal a rebuild's
+-- (a DOUBLE sum's result depends on the threads' order).
 -- Method (doc metric_expected_collections):
 -- - payment-timing distribution from the issue month: for non-void invoices whose issue month is
 --   fully observed (issue month + forecast_max_offset_months complete by the cutoff; the
@@ -18,16 +23,27 @@
 {%- set ref_months = var('forecast_reference_months') %}
 {%- set horizon = var('forecast_horizon_months') %}
 
-with cutoffs as (
+with to_build as (
+    {{ keys_to_build('int_forecast_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
+),
+
+cutoff_dates as (
+    select d.cutoff_date, d.is_as_of_date, b.input_fingerprint
+    from {{ ref('int_cutoff_dates') }} as d
+    inner join to_build as b on b.cutoff_date = d.cutoff_date
+),
+
+cutoffs as (
     select
         cutoff_date,
         is_as_of_date,
+        input_fingerprint,
         date_trunc('month', cutoff_date)::date as m0,
         (date_trunc('month', cutoff_date + 1) - to_months({{ max_offset + 1 }}))::date as ref_end,
         (date_trunc('month', cutoff_date + 1) - to_months({{ max_offset + ref_months }}))::date as ref_start,
         (date_trunc('month', cutoff_date + 1) - to_months({{ ref_months }}))::date as nb_start,
         (date_trunc('month', cutoff_date + 1) - interval 1 month)::date as nb_end
-    from {{ ref('int_cutoff_dates') }}
+    from cutoff_dates
 ),
 
 horizons as (
@@ -57,7 +73,7 @@ invoices as (
         i.invoice_id,
         i.client_id,
         i.contract_id,
-        cast(i.amount as double) as amount,
+        i.amount,
         date_trunc('month', i.issue_date)::date as issue_month,
         coalesce(cl.industry, 'other') as industry,
         coalesce(k.service_type, 'other') as service_type,
@@ -66,11 +82,13 @@ invoices as (
     left join clients as cl on cl.client_id = i.client_id
     left join contracts_all as k on k.contract_id = i.contract_id
     where not i.is_void
+      and i.cutoff_date in (select c.cutoff_date from cutoffs as c)
 ),
 
 applied as (
-    select cutoff_date, invoice_id, applied_date, cast(applied_amount as double) as applied_amount
+    select cutoff_date, invoice_id, applied_date, applied_amount
     from {{ ref('int_payment_applications_at_cutoffs') }}
+    where cutoff_date in (select c.cutoff_date from cutoffs as c)
 ),
 
 ref_invoices as (
@@ -123,8 +141,8 @@ distribution as (
         t.lvl,
         t.key,
         o.k,
-        coalesce(c.amount, 0) / t.total as share,
-        sum(coalesce(c.amount, 0) / t.total) over (
+        cast(coalesce(c.amount, 0) as double) / cast(t.total as double) as share,
+        sum(cast(coalesce(c.amount, 0) as double) / cast(t.total as double)) over (
             partition by t.cutoff_date, t.lvl, t.key order by o.k
         ) as cum_share
     from totals as t
@@ -187,7 +205,7 @@ open_expected as (
         o.industry,
         o.service_type,
         'open' as component,
-        o.outstanding * d.share / (1 - coalesce(past.cum_share, 0)) as amount
+        cast(o.outstanding as double) * d.share / (1 - coalesce(past.cum_share, 0)) as amount
     from open_invoices as o
     inner join client_level as cl on cl.cutoff_date = o.cutoff_date and cl.client_id = o.client_id
     inner join horizons as h on h.cutoff_date = o.cutoff_date
@@ -327,7 +345,7 @@ new_business_rate as (
         i.cutoff_date,
         i.industry,
         i.service_type,
-        sum(i.amount) / any_value(m.n) as monthly_amount
+        cast(sum(i.amount) as double) / any_value(m.n) as monthly_amount
     from invoices as i
     inner join cutoffs as c on c.cutoff_date = i.cutoff_date
     inner join contracts_all as k on k.contract_id = i.contract_id
@@ -368,10 +386,23 @@ unioned as (
     select * from new_business_expected
 ),
 
-final as (
-    select cutoff_date, h, client_id, industry, service_type, component, sum(amount) as amount
+expected as (
+    select
+        cutoff_date,
+        h,
+        client_id,
+        industry,
+        service_type,
+        component,
+        cast(sum(cast(amount as decimal(38, 12))) as double) as amount
     from unioned
     group by cutoff_date, h, client_id, industry, service_type, component
+),
+
+final as (
+    select e.*, c.input_fingerprint
+    from expected as e
+    inner join cutoffs as c on c.cutoff_date = e.cutoff_date
 )
 
 select * from final

@@ -1,0 +1,97 @@
+-- One fingerprint per cutoff date (int_cutoff_dates) of everything int_forecast_components reads for it,
+-- so that model rebuilds only the cutoffs whose inputs changed (macros/fingerprint_incremental.sql):
+-- - the payment rule's inputs as known on the cutoff (int_cutoff_input_fingerprints: the invoices as
+--   known then, the payments received by then, the rule's SQL; the applications follow from them);
+-- - per invoice known on the cutoff: its client's industry, its contract's service type, predecessor
+--   and signing date (the reference distribution, open invoices and new business read these);
+-- - every contract signed by the cutoff, with its client's industry and whether it was terminated by
+--   then (the scheduled invoices, the renewal rate, the successors);
+-- - on the as-of date: that night's renewal scores (ml.renewal_scores);
+-- - whether the cutoff is the as-of date (6 months ahead) or a month end (1), the forecast vars, and the
+--   SQL of int_forecast_components and of this model.
+-- Row hashes are summed (order-independent) with row counts, as in int_cutoff_input_fingerprints.
+{%- set code = [] %}
+{%- if execute %}
+    {%- for node in graph.nodes.values() | sort(attribute='unique_id') %}
+        {%- if node.resource_type == 'model'
+            and node.name in ('int_forecast_components', 'int_forecast_input_fingerprints') %}
+            {%- do code.append(node.unique_id ~ '\n' ~ node.raw_code) %}
+        {%- endif %}
+    {%- endfor %}
+{%- endif %}
+{%- set params = [
+    var('forecast_max_offset_months'), var('forecast_reference_months'), var('forecast_horizon_months'),
+    var('forecast_min_client_invoices'), var('forecast_default_renewal_rate')] %}
+
+with cutoffs as (
+    select cutoff_date, is_as_of_date from {{ ref('int_cutoff_dates') }}
+),
+
+clients as (
+    select client_id, coalesce(industry, 'other') as industry from {{ ref('dim_clients') }}
+),
+
+contracts_all as (
+    select k.*, cast(s.updated_at as date) as source_updated_date
+    from {{ ref('dim_contracts') }} as k
+    inner join {{ ref('stg_contracts') }} as s on s.contract_id = k.contract_id
+),
+
+invoice_part as (
+    select
+        i.cutoff_date,
+        count(*) as invoice_rows,
+        sum(hash(i.invoice_id, cl.industry, k.service_type, k.previous_contract_id, k.effective_signed_date))
+            as invoice_hash
+    from {{ ref('int_invoices_at_cutoffs') }} as i
+    left join clients as cl on cl.client_id = i.client_id
+    left join contracts_all as k on k.contract_id = i.contract_id
+    group by i.cutoff_date
+),
+
+contract_part as (
+    select
+        c.cutoff_date,
+        count(*) as contract_rows,
+        sum(hash(
+            k.contract_id, k.client_id, cl.industry, k.service_type, k.fee_per_cycle, k.billing_cycle,
+            k.start_date, k.end_date, k.effective_signed_date, k.previous_contract_id,
+            k.source_status = 'terminated' and k.source_updated_date <= c.cutoff_date
+        )) as contract_hash
+    from cutoffs as c
+    inner join contracts_all as k on k.effective_signed_date <= c.cutoff_date
+    left join clients as cl on cl.client_id = k.client_id
+    group by c.cutoff_date
+),
+
+score_part as (
+    select
+        as_of_date as cutoff_date,
+        count(*) as score_rows,
+        sum(hash(contract_id, renewal_probability)) as score_hash
+    from {{ source('ml', 'renewal_scores') }}
+    group by as_of_date
+),
+
+final as (
+    select
+        c.cutoff_date,
+        hash(
+            '{{ local_md5(code | join("\n") ~ (params | join(","))) }}',
+            c.is_as_of_date,
+            f.input_fingerprint,
+            coalesce(i.invoice_rows, 0),
+            coalesce(i.invoice_hash, 0),
+            coalesce(k.contract_rows, 0),
+            coalesce(k.contract_hash, 0),
+            coalesce(s.score_rows, 0),
+            coalesce(s.score_hash, 0)
+        ) as input_fingerprint
+    from cutoffs as c
+    inner join {{ ref('int_cutoff_input_fingerprints') }} as f on f.cutoff_date = c.cutoff_date
+    left join invoice_part as i on i.cutoff_date = c.cutoff_date
+    left join contract_part as k on k.cutoff_date = c.cutoff_date
+    left join score_part as s on s.cutoff_date = c.cutoff_date and c.is_as_of_date
+)
+
+select * from final
