@@ -57,7 +57,8 @@ def _site(tmp_path: Path) -> tuple[list, Path]:
     (pages / "progress-summary.md").write_text("---\ntitle: 进度汇总\n---\n\nx\n", encoding="utf-8")
     (pages / "clients").mkdir()
     (pages / "clients" / "[client_id].md").write_text(
-        "---\ntitle: 客户\nparams_query: select distinct client_id from opscenter.progress_detail\n---\n\nx\n",
+        "---\ntitle: 客户\nparams_query: select distinct client_id from opscenter.progress_detail\n"
+        "---\n\nx\n",
         encoding="utf-8",
     )
     sources = tmp_path / "src" / "sources" / "opscenter"
