@@ -1157,7 +1157,9 @@ def render_markdown(all_results: dict) -> str:
         "",
         "`make benchmark` (`python -m orchestration.benchmark --clients N ...`). Each step runs in its own "
         "process; seconds are wall clock, peak RSS is the process's VmHWM (a Dagster night also reports "
-        "the largest VmHWM among its child processes, i.e. the dbt subprocess). The machine is shared "
+        "the largest VmHWM among its child processes, i.e. the dbt subprocess, and each of its steps' "
+        "own peak, its high-water mark reset at the step's start, in the breakdown below; the target "
+        "is judged on the nights' steps, the demo-data generator is reported apart). The machine is shared "
         "by several developers: the 1-minute load average before and after each step is written down, "
         "and times taken at a load above the core count are inflated.",
         "",
