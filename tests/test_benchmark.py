@@ -193,7 +193,10 @@ def test_a_stopped_night_is_written_down_with_its_finished_and_unfinished_steps(
     )
     verdicts = _verdicts({"steps": {"night_full": night}})
     assert verdicts[0].startswith("- Full night: 32.0 min (target ≤ 15 min at 100k) — the run did not finish")
-    assert verdicts[1] == "- Largest peak RSS of any step or night process: 3300 MB (meets ≤ 4 GB)."
+    assert (
+        verdicts[1] == "- Largest peak RSS of a night process (its steps not measured apart): 3300 MB "
+        "(night_full; meets ≤ 4 GB)."
+    )
 
 
 def test_stop_at_is_the_next_such_hour_within_half_a_day():
