@@ -9,6 +9,7 @@ the README, this table and the code in step).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,8 +32,13 @@ SETTINGS = (
     Setting("OPSCENTER_WAREHOUSE", "`data/warehouse/opscenter.duckdb`", "the working DuckDB warehouse"),
     Setting("OPSCENTER_PUBLISH_DIR", "`reports/published`", "published versions and `current`"),
     Setting(
+        "OPSCENTER_MEMORY_BUDGET",
+        "`3.6GB`",
+        "peak RSS the publication step is sized for (the DuckDB limits below default to shares of it)",
+    ),
+    Setting(
         "OPSCENTER_PUBLISH_MEMORY_LIMIT",
-        "`2GB`",
+        "(none: 40 % of the memory budget)",
         "DuckDB memory limit while the snapshot is built and scanned (spills to disk beyond it)",
     ),
     Setting(
@@ -42,7 +48,7 @@ SETTINGS = (
     ),
     Setting(
         "OPSCENTER_RENDER_MEMORY_LIMIT",
-        "`1.5GB`",
+        "(none: 25 % of the memory budget)",
         "DuckDB memory limit while the report pages are rendered (spills to disk beyond it)",
     ),
     Setting("OPSCENTER_QUALITY_DIR", "`data/quality`", "each run's gate results and data docs"),
@@ -156,9 +162,38 @@ def dagster_url() -> str:
     return os.environ.get("OPSCENTER_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
 
 
+# DuckDB's size units: KB, MB, GB, TB are powers of 1000, KiB, MiB, GiB, TiB powers of 1024
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}  # fmt: skip
+# shares of the memory budget the publication step's DuckDB instances get (one at a time: the snapshot
+# build, then the page renderer, then the personal-data scan); the rest is for what the process holds
+# beside DuckDB: Python objects of the renderer (~1 GB at 100,000 clients), whatever the night's earlier
+# steps left, DuckDB's allocations outside its buffer pool (docs/benchmarks.md, "Memory per step")
+PUBLISH_SHARE, RENDER_SHARE = 0.40, 0.25
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size written as DuckDB writes one ('3.6GB', '1500 MiB', '2gb')."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).lower() not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {text!r} (e.g. 3.6GB, 1500MiB)")
+    return int(float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()])
+
+
+def memory_budget() -> int:
+    """Bytes of OPSCENTER_MEMORY_BUDGET: the peak RSS a night's publication step is sized for
+    (default 3.6GB, under issue 15's 4 GB per step with a margin)."""
+    return parse_size(os.environ.get("OPSCENTER_MEMORY_BUDGET") or "3.6GB")
+
+
+def _budget_share(share: float) -> str:
+    return f"{memory_budget() * share / 2**20:.0f}MiB"
+
+
 def publish_memory_limit() -> str:
-    """Publisher: DuckDB memory_limit of the snapshot build and its PII scan (spills beyond it)."""
-    return os.environ.get("OPSCENTER_PUBLISH_MEMORY_LIMIT", "2GB")
+    """Publisher: DuckDB memory_limit of the snapshot build and its PII scan (spills beyond it);
+    default 40 % of the memory budget."""
+    return os.environ.get("OPSCENTER_PUBLISH_MEMORY_LIMIT") or _budget_share(PUBLISH_SHARE)
 
 
 def publish_temp_dir() -> str:
@@ -167,8 +202,9 @@ def publish_temp_dir() -> str:
 
 
 def render_memory_limit() -> str:
-    """Page renderer: DuckDB memory_limit while the pages are rendered (spills beyond it)."""
-    return os.environ.get("OPSCENTER_RENDER_MEMORY_LIMIT", "1.5GB")
+    """Page renderer: DuckDB memory_limit while the pages are rendered (spills beyond it); default
+    25 % of the memory budget."""
+    return os.environ.get("OPSCENTER_RENDER_MEMORY_LIMIT") or _budget_share(RENDER_SHARE)
 
 
 def load_settle_seconds() -> float:

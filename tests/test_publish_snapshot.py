@@ -252,7 +252,7 @@ def test_publish_memory_settings_reach_the_publisher(monkeypatch):
     res = resources.default_resources()["publisher"]
     assert (res.memory_limit, res.temp_dir) == ("1GB", "/var/tmp/opscenter-publish")
     monkeypatch.delenv("OPSCENTER_PUBLISH_MEMORY_LIMIT")
-    assert settings.publish_memory_limit() == "2GB"
+    assert settings.publish_memory_limit() == "1373MiB"  # 40 % of the default budget, 3.6GB
 
 
 def test_incremental_bookkeeping_columns_are_not_published(tmp_path: Path):

@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from orchestration import settings
 from orchestration.assets.dbt import night_target_path, summarize
 
@@ -103,3 +105,38 @@ def test_night_target_folders_are_kept_for_the_last_nights_only(tmp_path):
         os.utime(path, (1_000_000 + n, 1_000_000 + n))  # created one after another
     assert night_target_path("run11", root=tmp_path) == path  # the night's invocations share it
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"run{n}" for n in range(2, 12))
+
+
+def test_the_memory_budget_sizes_publications_duckdb_limits_and_reaches_duckdb(monkeypatch, tmp_path):
+    """OPSCENTER_MEMORY_BUDGET: the publisher's DuckDB gets 40 % of it, the page renderer's 25 %, unless
+    set on their own; the limit reaches the DuckDB each opens (the renderer's connection is asked)."""
+    import duckdb
+
+    from orchestration import resources
+    from orchestration.render.queries import open_snapshot
+
+    for name in (
+        "OPSCENTER_MEMORY_BUDGET",
+        "OPSCENTER_PUBLISH_MEMORY_LIMIT",
+        "OPSCENTER_RENDER_MEMORY_LIMIT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    assert settings.memory_budget() == 3_600_000_000
+    assert (settings.publish_memory_limit(), settings.render_memory_limit()) == ("1373MiB", "858MiB")
+    monkeypatch.setenv("OPSCENTER_MEMORY_BUDGET", "2GiB")  # 2048 MiB: 819.2 and 512 MiB
+    assert resources.default_resources()["publisher"].memory_limit == "819MiB"
+    assert settings.render_memory_limit() == "512MiB"
+    snap = tmp_path / "snapshot.duckdb"
+    duckdb.connect(str(snap)).close()
+    con = open_snapshot(snap, None, settings.render_memory_limit())
+    assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "512.0 MiB"
+    con.close()
+    with duckdb.connect(config={"memory_limit": settings.publish_memory_limit()}) as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "819.0 MiB"
+    monkeypatch.setenv("OPSCENTER_RENDER_MEMORY_LIMIT", "1.5GB")  # set on its own: the budget is not used
+    assert settings.render_memory_limit() == "1.5GB"
+    for bad in ("lots", "3.6 GX", "GB"):
+        monkeypatch.setenv("OPSCENTER_MEMORY_BUDGET", bad)
+        with pytest.raises(ValueError, match="not a size"):
+            settings.memory_budget()
+    assert settings.parse_size("1500 MiB") == 1500 * 2**20 and settings.parse_size("2gb") == 2 * 10**9
