@@ -66,7 +66,7 @@ demo-broken: setup
 	$(UV) run python -m orchestration.cli status
 
 nightly: setup
-	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF) $(if $(MAKE_CURRENT),--make-current)
+	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF) $(if $(MAKE_CURRENT),--make-current) $(if $(FULL_REFRESH),--full-refresh)
 
 test: setup browsers sql-lint
 	$(UV) run ruff check .

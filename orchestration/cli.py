@@ -1,6 +1,6 @@
 """Command line for operators: run one night, show the state of the last publication.
 
-python -m orchestration.cli nightly --as-of 2026-11-20 [--make-current]
+python -m orchestration.cli nightly --as-of 2026-11-20 [--make-current] [--full-refresh]
 python -m orchestration.cli backfill --from 2026-11-01 --to 2026-11-20
 python -m orchestration.cli status
 python -m orchestration.cli rollback [--to <version>]
@@ -13,21 +13,32 @@ import json
 import sys
 
 from orchestration import settings
-from orchestration.run_config import AS_OF_TAG
+from orchestration.run_config import AS_OF_TAG, FULL_REFRESH_TAG
 
 
-def run_nightly(as_of: str, make_current: bool = False) -> bool:
+def night_tags(as_of: str, make_current: bool = False, full_refresh: bool = False) -> dict[str, str]:
+    """The run tags of one night launched from here."""
+    from orchestration.assets.publish import MAKE_CURRENT_TAG
+
+    return (
+        {AS_OF_TAG: as_of}
+        | ({MAKE_CURRENT_TAG: "1"} if make_current else {})
+        | ({FULL_REFRESH_TAG: "1"} if full_refresh else {})
+    )
+
+
+def run_nightly(as_of: str, make_current: bool = False, full_refresh: bool = False) -> bool:
     """One night in process. Alerts go out as the daemon's sensors would send them (same code):
     the failure alert, or the warnings summary of a green night; a run alerted here is tagged so a
-    running daemon does not send it again. `make_current`: make it current even if older."""
+    running daemon does not send it again. `make_current`: make it current even if older;
+    `full_refresh`: dbt rebuilds every incremental model from scratch."""
     import dagster as dg
 
-    from orchestration.assets.publish import MAKE_CURRENT_TAG
     from orchestration.definitions import defs
 
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("nightly")
-    tags = {AS_OF_TAG: as_of} | ({MAKE_CURRENT_TAG: "1"} if make_current else {})
+    tags = night_tags(as_of, make_current, full_refresh)
     result = job.execute_in_process(
         instance=instance,
         tags=tags,
@@ -103,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="make this night current even if its as-of date is older than the current publication",
     )
+    nightly.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild every incremental dbt model from scratch (e.g. the first night after an upgrade)",
+    )
     backfill = sub.add_parser("backfill", help="run the nightly job for every date in a range, in order")
     backfill.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
     backfill.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD (inclusive)")
@@ -113,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "rollback":
         return run_rollback(args.to)
     if args.command == "nightly":
-        ok = run_nightly(args.as_of, make_current=args.make_current)
+        ok = run_nightly(args.as_of, make_current=args.make_current, full_refresh=args.full_refresh)
         print_status()
         return 0 if ok else 1
     if args.command == "backfill":

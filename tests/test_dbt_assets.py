@@ -69,3 +69,25 @@ def test_the_night_runs_dbt_once_before_and_once_after_the_python_models():
     assert max(loaders) < order.index(dbt_steps[0]) < min(ml) < order.index(dbt_steps[1])
     seeds = next(s for s in dbt_models.specs if s.key == dg.AssetKey(["seeds", "cn_calendar"]))
     assert {a.key for a in raw_assets} <= {d.asset_key for d in seeds.deps}
+
+
+def test_a_full_refresh_night_passes_full_refresh_to_dbt_and_only_then(monkeypatch):
+    from orchestration.assets.dbt import build_args
+    from orchestration.cli import main, night_tags
+    from orchestration.run_config import AS_OF_TAG, FULL_REFRESH_TAG
+
+    plain = night_tags("2026-11-20")
+    assert plain == {AS_OF_TAG: "2026-11-20"}
+    assert build_args(plain) == ["build", "--indirect-selection", "buildable"]
+    refresh = night_tags("2026-11-20", full_refresh=True)
+    assert refresh[FULL_REFRESH_TAG] == "1"
+    assert build_args(refresh) == ["build", "--indirect-selection", "buildable", "--full-refresh"]
+    assert "--full-refresh" not in build_args({FULL_REFRESH_TAG: "0"})
+    # the CLI flag reaches the night
+    import orchestration.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "run_nightly", lambda as_of, **kw: seen.update(as_of=as_of, **kw) or True)
+    monkeypatch.setattr(cli, "print_status", lambda: None)
+    assert main(["nightly", "--as-of", "2026-11-20", "--full-refresh"]) == 0
+    assert seen == {"as_of": "2026-11-20", "make_current": False, "full_refresh": True}

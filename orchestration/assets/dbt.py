@@ -34,7 +34,7 @@ from orchestration.contract import ENTITIES
 from orchestration.failure_report import dbt_failure
 from orchestration.quality.dbt_tests import record_failures
 from orchestration.resources import WarehouseResource
-from orchestration.run_config import AsOfConfig
+from orchestration.run_config import FULL_REFRESH_TAG, AsOfConfig
 
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 KEEP_NIGHTS = 10  # per-night dbt target folders kept (artifacts and full logs of recent nights)
@@ -148,6 +148,18 @@ def summarize(run_results: dict) -> tuple[str, list[str]]:
     return f"dbt: {len(results)} nodes in {elapsed:.0f}s ({line or 'nothing selected'})", problems
 
 
+def build_args(tags: Mapping[str, str]) -> list[str]:
+    """The night's dbt arguments from its run tags: `--full-refresh` when FULL_REFRESH_TAG is "1"."""
+    args = [
+        "build",
+        # Dagster splits this op around the Python model assets; "buildable" runs a multi-parent test
+        # only in the step where all its parents exist, not eagerly before the later ones are built.
+        "--indirect-selection",
+        "buildable",
+    ]
+    return args + (["--full-refresh"] if tags.get(FULL_REFRESH_TAG) == "1" else [])
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, name="dbt_models")
 def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: AsOfConfig
@@ -157,13 +169,7 @@ def dbt_models(
     warehouse.file.parent.mkdir(parents=True, exist_ok=True)
     target = night_target_path(context.run.run_id)
     console_log = target / "dbt_console.log"
-    args = [
-        "build",
-        # Dagster splits this op around the Python model assets; "buildable" runs a multi-parent test
-        # only in the step where all its parents exist, not eagerly before the later ones are built.
-        "--indirect-selection",
-        "buildable",
-    ]
+    args = build_args(context.run.tags)
     seed_partial_parse(target)
     (target / "run_results.json").unlink(missing_ok=True)  # the summary reads this invocation's only
     # as_of_date goes in the environment, not --vars: changed vars discard dbt's partial-parse state

@@ -3,12 +3,14 @@
     unique_key='episode_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    full_refresh=false,
 ) }}
 -- When each alert opened and closed: one row per episode (alert_id, opened_date), kept across nights
 -- (incremental). Run for as_of A: an alert in int_alerts_current without an episode open at A opens
 -- one (opened_date = A); an episode open at A whose alert no longer holds closes (closed_date = A).
 -- "Open at A" includes an episode closed on A by an earlier run of the same A, so rerunning a night
--- gives the same rows. `dbt build --full-refresh` forgets the history.
+-- gives the same rows. A `--full-refresh` night keeps the history (full_refresh=false: it is the record
+-- of when alerts opened, which no rebuild can recompute); to forget it, drop the table.
 with current_alerts as (
     select alert_id, alert_type, entity_type, entity_id from {{ ref('int_alerts_current') }}
 ),
