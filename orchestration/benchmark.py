@@ -142,7 +142,8 @@ class ChildPeak:
         self.by_pid: dict[int, list[float]] = {}
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _descendants(self) -> list[int]:
+    def _descendants(self) -> list[tuple[int, int]]:
+        """(pid, parent pid) of every descendant of the root."""
         parents: dict[int, int] = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             try:
@@ -154,14 +155,25 @@ class ChildPeak:
         while frontier:
             pid = frontier.pop()
             kids = [p for p, pp in parents.items() if pp == pid]
-            found += kids
+            found += [(k, pid) for k in kids]
             frontier += kids
         return found
+
+    @staticmethod
+    def _forked_copy(pid: int, parent: int) -> bool:
+        """A child between fork and exec (or gone): its memory figures are its parent's, copied at the
+        fork (e.g. the night process's ~250+ MB for the instant before dbt starts), not its own."""
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes() == Path(f"/proc/{parent}/cmdline").read_bytes()
+        except OSError:
+            return True
 
     def _poll(self) -> None:
         self.root_peak_mb = max(self.root_peak_mb, _peak_rss_mb(self.root))
         now = time.time()
-        for pid in self._descendants():
+        for pid, parent in self._descendants():
+            if self._forked_copy(pid, parent):
+                continue
             mb = _peak_rss_mb(pid)
             self.peak_mb = max(self.peak_mb, mb)
             seen = self.by_pid.setdefault(pid, [mb, now, now])
