@@ -1,6 +1,5 @@
 """The benchmark's reading of a dbt debug log (where dbt's time goes beside the SQL it runs)."""
 
-
 from orchestration.benchmark import dbt_log_breakdown
 
 E = "\x1b[0m"
