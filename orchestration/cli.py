@@ -1,7 +1,7 @@
 """Command line for operators: run one night, show the state of the last publication.
 
 python -m orchestration.cli nightly --as-of 2026-11-20 [--make-current] [--full-refresh]
-python -m orchestration.cli backfill --from 2026-11-01 --to 2026-11-20
+python -m orchestration.cli backfill --from 2026-11-01 --to 2026-11-20 [--full-refresh]
 python -m orchestration.cli status
 python -m orchestration.cli rollback [--to <version>]
 """
@@ -122,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     backfill = sub.add_parser("backfill", help="run the nightly job for every date in a range, in order")
     backfill.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
     backfill.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD (inclusive)")
+    backfill.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="the first night rebuilds every incremental dbt model from scratch (until one night succeeds);"
+        " the nights after it build incrementally on it",
+    )
     sub.add_parser("status", help="where the outputs are and what is current")
     roll = sub.add_parser("rollback", help="make an earlier kept version current (default: the previous one)")
     roll.add_argument("--to", help="version folder name, e.g. 2026-11-19_<run_id>")
@@ -137,8 +143,11 @@ def main(argv: list[str] | None = None) -> int:
 
         day, end = dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end)
         failed = []
+        refresh = args.full_refresh  # an incremental night equals a full rebuild: one refresh suffices
         while day <= end:  # dates in order: each night's publication becomes current in turn
-            if not run_nightly(day.isoformat()):
+            if run_nightly(day.isoformat(), full_refresh=refresh):
+                refresh = False
+            else:
                 failed.append(day.isoformat())
             day += dt.timedelta(days=1)
         print_status()

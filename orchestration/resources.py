@@ -60,11 +60,13 @@ class LandingZoneResource(dg.ConfigurableResource):
 
 
 def dbt_resource() -> DbtCliResource:
-    """dbt through the night's child launcher: dbt dies with the night (PR_SET_PDEATHSIG, see night_guard)."""
+    """dbt through the night's child launcher: dbt dies with the night (PR_SET_PDEATHSIG, see night_guard);
+    without dagster-dbt's per-invocation `dbt --version` and adapter handle (orchestration/dbt_resource.py)."""
+    from orchestration.dbt_resource import NightDbtCliResource
     from orchestration.night_guard import DBT_CHILD
 
     project = str(settings.DBT_PROJECT_DIR)
-    return DbtCliResource(project_dir=project, profiles_dir=project, dbt_executable=str(DBT_CHILD))
+    return NightDbtCliResource(project_dir=project, profiles_dir=project, dbt_executable=str(DBT_CHILD))
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

@@ -109,6 +109,11 @@ def _list(env: str) -> list[str]:
     return [u for u in os.environ.get(env, "").replace(",", " ").split() if u]
 
 
+def dbt_command() -> str:
+    """The dbt executable orchestration/bin/dbt-child starts (`dbt`: this environment's dbt-core)."""
+    return os.environ.get("OPSCENTER_DBT") or "dbt"
+
+
 def raw_dir() -> Path:
     return _path("OPSCENTER_RAW_DIR", REPO_ROOT / "data" / "raw")
 

@@ -51,6 +51,17 @@ def test_clean_data_docs_written(clean):
     pages = list((d / "docs" / "validations").rglob("*.html"))
     assert len(pages) == 8  # one validation page per frame
     assert (d / "docs" / "outcomes.json").is_file()
+    # the site is built once after every frame is validated: the index links every frame's page
+    index = (d / "docs" / "index.html").read_text(encoding="utf-8")
+    for page in pages:
+        assert page.relative_to(d / "docs").as_posix() in index, page
+
+
+def test_broken_data_docs_show_the_failed_expectation(broken):
+    d, _ = broken
+    page = next((d / "docs" / "validations").rglob("*fct_payments.html")).read_text(encoding="utf-8")
+    assert "Failed" in page and "Unsuccessful Expectations" in page
+    assert "values must be greater than" in page  # the amount range expectation, rendered
 
 
 def test_each_defect_fails_its_check_with_its_severity(broken):
