@@ -61,7 +61,7 @@ class LandingZoneResource(dg.ConfigurableResource):
 
 def dbt_resource() -> DbtCliResource:
     """dbt through the night's child launcher: dbt dies with the night (PR_SET_PDEATHSIG, see night_guard);
-    without dagster-dbt's per-invocation `dbt --version` and adapter handle (orchestration/dbt_resource.py)."""
+    without dagster-dbt's per-invocation `dbt --version` and adapter (orchestration/dbt_resource.py)."""
     from orchestration.dbt_resource import NightDbtCliResource
     from orchestration.night_guard import DBT_CHILD
 

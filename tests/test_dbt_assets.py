@@ -98,9 +98,12 @@ def test_a_full_refresh_backfill_refreshes_until_a_night_succeeds(monkeypatch):
 
     outcomes = {"2026-11-01": False, "2026-11-02": True, "2026-11-03": True}
     seen = []
-    monkeypatch.setattr(
-        cli, "run_nightly", lambda as_of, **kw: seen.append((as_of, kw.get("full_refresh", False))) or outcomes[as_of]
-    )
+
+    def run_nightly(as_of, full_refresh=False, **_):
+        seen.append((as_of, full_refresh))
+        return outcomes[as_of]
+
+    monkeypatch.setattr(cli, "run_nightly", run_nightly)
     monkeypatch.setattr(cli, "print_status", lambda: None)
     argv = ["backfill", "--from", "2026-11-01", "--to", "2026-11-03"]
     assert cli.main([*argv, "--full-refresh"]) == 1  # one failed night
