@@ -114,6 +114,17 @@ def dbt_command() -> str:
     return os.environ.get("OPSCENTER_DBT") or "dbt"
 
 
+def dbt_memory_limit() -> str:
+    """DuckDB memory limit of dbt runs: what dbt_project/profiles.yml passes to DuckDB (same default),
+    for code that runs dbt's SQL outside dbt (the benchmark's bare-SQL floor)."""
+    return os.environ.get("OPSCENTER_DBT_MEMORY_LIMIT") or "3GB"
+
+
+def dbt_threads() -> int:
+    """dbt threads, as dbt_project/profiles.yml reads them (DuckDB threads of the bare-SQL floor)."""
+    return int(os.environ.get("OPSCENTER_DBT_THREADS") or 2)
+
+
 def raw_dir() -> Path:
     return _path("OPSCENTER_RAW_DIR", REPO_ROOT / "data" / "raw")
 

@@ -724,10 +724,18 @@ def test_peaks_are_judged_per_night_step_and_the_generator_is_reported_apart():
             },
         },
     }
-    steps = {"generate": {"peak_rss_mb": 10690}, "load": {"peak_rss_mb": 2300}, "night_full": night}
+    floor = {"peak_rss_mb": 3200, "memory_limit": "memory_limit 3GB, 2 threads"}
+    steps = {
+        "generate": {"peak_rss_mb": 10690},
+        "load": {"peak_rss_mb": 2300},
+        "floor": floor,
+        "night_full": night,
+    }
     assert peak_verdicts(steps) == [
         "- Largest peak RSS of any night step: 3500 MB (night_full reports__published; meets ≤ 4 GB).",
         "- Largest peak RSS of a standalone step: 2300 MB (load; meets ≤ 4 GB).",
+        "- The bare-SQL floor (a measurement, not a night step; DuckDB memory_limit 3GB, 2 threads): 3200 MB "
+        "peak RSS.",
         "- The demo-data generator (`generate`, not a night step): 10690 MB peak RSS.",
     ]
     # a night recorded before its steps were measured apart: the whole process is judged
