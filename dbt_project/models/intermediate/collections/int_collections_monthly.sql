@@ -16,26 +16,27 @@
     ('prev', 'prev_', 'prev_start', 'prev_end', 'prev_cutoff_date'),
     ('last_year', 'ly_', 'ly_start', 'ly_end', 'ly_cutoff_date'),
 ] %}
-{#- the additive measures (zero unless a source below sets them) and, per source, the rows falling in
-    a window, the measures they carry and their team -#}
+{#- the additive measures (zero unless a source below sets them) -#}
 {%- set measures = [
     ('billed_amount', '0.00'), ('invoices_billed', '0'), ('billed_collected_amount', '0.00'),
     ('collected_amount', '0.00'), ('invoices_due', '0'), ('invoices_due_paid_on_time', '0'),
     ('received_amount', '0.00'), ('unidentified_amount', '0.00'), ('unidentified_count', '0'),
 ] %}
+{#- per source: its rows summed per day (and team) below, the days falling in a window, the measures
+    they carry -#}
 {%- set sources = [
-    ('invoices as i', 'i.issue_date between w.window_start and w.window_end', 'i.team',
-     {'billed_amount': 'i.amount', 'invoices_billed': '1'}),
-    ('applications as a',
-     'a.issue_date between w.window_start and w.window_end and a.applied_date <= w.cutoff_date', 'a.team',
-     {'billed_collected_amount': 'a.applied_amount'}),
-    ('applications as a', 'a.applied_date between w.window_start and w.window_end', 'a.team',
-     {'collected_amount': 'a.applied_amount'}),
-    ('invoices as i', 'i.due_date between w.window_start and w.window_end and i.due_date <= w.cutoff_date',
-     'i.team', {'invoices_due': '1', 'invoices_due_paid_on_time': 'case when i.paid_on_time then 1 else 0 end'}),
-    ('payments as p', 'p.paid_date between w.window_start and w.window_end', 'p.team',
-     {'received_amount': 'p.amount', 'unidentified_amount': 'p.unidentified_amount',
-      'unidentified_count': 'case when p.is_identified then 0 else 1 end'}),
+    ('issued_by_day as d', 'd.issue_date between w.window_start and w.window_end',
+     {'billed_amount': 'd.billed_amount', 'invoices_billed': 'd.invoices_billed'}),
+    ('applied_by_issue_day as d',
+     'd.issue_date between w.window_start and w.window_end and d.applied_date <= w.cutoff_date',
+     {'billed_collected_amount': 'd.applied_amount'}),
+    ('applied_by_day as d', 'd.applied_date between w.window_start and w.window_end',
+     {'collected_amount': 'd.applied_amount'}),
+    ('due_by_day as d', 'd.due_date between w.window_start and w.window_end and d.due_date <= w.cutoff_date',
+     {'invoices_due': 'd.invoices_due', 'invoices_due_paid_on_time': 'd.invoices_due_paid_on_time'}),
+    ('received_by_day as d', 'd.paid_date between w.window_start and w.window_end',
+     {'received_amount': 'd.received_amount', 'unidentified_amount': 'd.unidentified_amount',
+      'unidentified_count': 'd.unidentified_count'}),
 ] %}
 with windows as (
     select * from {{ ref('int_period_windows') }}
@@ -69,18 +70,54 @@ applications as (
     inner join invoices as i on i.invoice_id = a.invoice_id
 ),
 
-payments as (
-    select p.paid_date, p.amount, p.unidentified_amount, p.is_identified, c.team
+-- each source summed per day and team first (exact: DECIMAL and integer sums), so a window joins a
+-- few thousand day rows instead of every invoice, application and payment
+issued_by_day as (
+    select issue_date, team, sum(amount) as billed_amount, count(*) as invoices_billed
+    from invoices
+    group by all
+),
+
+due_by_day as (
+    select
+        due_date,
+        team,
+        count(*) as invoices_due,
+        sum(case when paid_on_time then 1 else 0 end) as invoices_due_paid_on_time
+    from invoices
+    group by all
+),
+
+applied_by_issue_day as (
+    select issue_date, applied_date, team, sum(applied_amount) as applied_amount
+    from applications
+    group by all
+),
+
+applied_by_day as (
+    select applied_date, team, sum(applied_amount) as applied_amount
+    from applications
+    group by all
+),
+
+received_by_day as (
+    select
+        p.paid_date,
+        c.team,
+        sum(p.amount) as received_amount,
+        sum(p.unidentified_amount) as unidentified_amount,
+        sum(case when p.is_identified then 0 else 1 end) as unidentified_count
     from {{ ref('fct_payments') }} as p
     left join {{ ref('dim_clients') }} as c on c.client_id = p.resolved_client_id
+    group by all
 ),
 
 measures as (
-    {%- for relation, in_window, team, carried in sources %}
+    {%- for relation, in_window, carried in sources %}
     select
         w.period,
         w.kind,
-        {{ team }} as team,
+        d.team,
         {%- for measure, zero in measures %}
         {{ carried.get(measure, zero) }} as {{ measure }}{{ ',' if not loop.last }}
         {%- endfor %}

@@ -8,10 +8,17 @@ with cutoffs as (
     select cutoff_date from {{ ref('int_cutoff_dates') }}
 ),
 
+first_invoice as (
+    -- the first invoice known at a cutoff is the firm's first invoice once one was issued by then (the
+    -- invoices known at a cutoff, int_invoices_at_cutoffs, are those issued on or before it): one
+    -- min() over the invoices, not a pass over every cutoff's copy of them
+    select min(issue_date) as first_issue_date from {{ ref('stg_invoices') }}
+),
+
 history as (
-    select cutoff_date, date_trunc('month', min(issue_date))::date as history_start_month
-    from {{ ref('int_invoices_at_cutoffs') }}
-    group by cutoff_date
+    select c.cutoff_date, date_trunc('month', f.first_issue_date)::date as history_start_month
+    from cutoffs as c
+    inner join first_invoice as f on f.first_issue_date <= c.cutoff_date
 ),
 
 applications as (

@@ -58,13 +58,11 @@ offsets as (
 ),
 
 clients as (
-    select client_id, coalesce(industry, 'other') as industry from {{ ref('dim_clients') }}
+    select * from {{ ref('int_forecast_clients') }}
 ),
 
 contracts_all as (
-    select k.*, cast(s.updated_at as date) as source_updated_date
-    from {{ ref('dim_contracts') }} as k
-    inner join {{ ref('stg_contracts') }} as s on s.contract_id = k.contract_id
+    select * from {{ ref('int_forecast_contracts') }}
 ),
 
 invoices as (

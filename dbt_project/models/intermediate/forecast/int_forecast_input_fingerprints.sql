@@ -8,13 +8,15 @@
 --   then (the scheduled invoices, the renewal rate, the successors);
 -- - on the as-of date: that night's renewal scores (ml.renewal_scores);
 -- - whether the cutoff is the as-of date (6 months ahead) or a month end (1), the forecast vars, and the
---   SQL of int_forecast_components and of this model.
+--   SQL of int_forecast_components, of the client and contract models both read (int_forecast_clients,
+--   int_forecast_contracts) and of this model.
 -- Row hashes are summed (order-independent) with row counts, as in int_cutoff_input_fingerprints.
 {%- set code = [] %}
 {%- if execute %}
     {%- for node in graph.nodes.values() | sort(attribute='unique_id') %}
         {%- if node.resource_type == 'model'
-            and node.name in ('int_forecast_components', 'int_forecast_input_fingerprints') %}
+            and node.name in ('int_forecast_components', 'int_forecast_input_fingerprints',
+                              'int_forecast_clients', 'int_forecast_contracts') %}
             {%- do code.append(node.unique_id ~ '\n' ~ node.raw_code) %}
         {%- endif %}
     {%- endfor %}
@@ -28,25 +30,40 @@ with cutoffs as (
 ),
 
 clients as (
-    select client_id, coalesce(industry, 'other') as industry from {{ ref('dim_clients') }}
+    select * from {{ ref('int_forecast_clients') }}
 ),
 
 contracts_all as (
-    select k.*, cast(s.updated_at as date) as source_updated_date
-    from {{ ref('dim_contracts') }} as k
-    inner join {{ ref('stg_contracts') }} as s on s.contract_id = k.contract_id
+    select * from {{ ref('int_forecast_contracts') }}
+),
+
+invoice_rows as (
+    -- an invoice's attributes here do not depend on the cutoff and it is known at every cutoff on or
+    -- after its issue date: hashed once from the as-of date's invoices (the latest cutoff's, which hold
+    -- every earlier cutoff's), summed per issue date, then per cutoff over the days up to it
+    select
+        i.issue_date,
+        hash(i.invoice_id, cl.industry, k.service_type, k.previous_contract_id, k.effective_signed_date) as row_hash
+    from {{ ref('int_invoices_at_cutoffs') }} as i
+    inner join cutoffs as c on c.cutoff_date = i.cutoff_date and c.is_as_of_date
+    left join clients as cl on cl.client_id = i.client_id
+    left join contracts_all as k on k.contract_id = i.contract_id
+),
+
+invoices_by_day as (
+    select issue_date, count(*) as invoice_rows, sum(row_hash) as invoice_hash
+    from invoice_rows
+    group by issue_date
 ),
 
 invoice_part as (
     select
-        i.cutoff_date,
-        count(*) as invoice_rows,
-        sum(hash(i.invoice_id, cl.industry, k.service_type, k.previous_contract_id, k.effective_signed_date))
-            as invoice_hash
-    from {{ ref('int_invoices_at_cutoffs') }} as i
-    left join clients as cl on cl.client_id = i.client_id
-    left join contracts_all as k on k.contract_id = i.contract_id
-    group by i.cutoff_date
+        c.cutoff_date,
+        cast(sum(d.invoice_rows) as bigint) as invoice_rows,
+        sum(d.invoice_hash) as invoice_hash
+    from cutoffs as c
+    inner join invoices_by_day as d on d.issue_date <= c.cutoff_date
+    group by c.cutoff_date
 ),
 
 contract_part as (

@@ -13,6 +13,20 @@ with receivables as (
     having sum(open_receivable_amount) filter (where days_past_due > 0) > 0
 ),
 
+ranked as (
+    select
+        r.*,
+        row_number() over (order by r.overdue_amount desc, r.outstanding_amount desc, r.client_id) as rank
+    from receivables as r
+),
+
+top_clients as materialized (
+    -- the listed clients first: the payment and task look-ups below read only their rows, not a
+    -- window over every client's payments and tasks
+    select * from ranked
+    where rank <= {{ var('arrears_top_n') }}
+),
+
 history_12m as (
     -- invoices that fell due in the trailing 12 months: share paid in full by the due date
     select
@@ -23,6 +37,7 @@ history_12m as (
     where not is_void
       and due_date > {{ as_of() }} - interval 12 month
       and due_date <= {{ as_of() }}
+      and client_id in (select t.client_id from top_clients as t)
     group by client_id
 ),
 
@@ -35,7 +50,7 @@ payments as (
         sum(amount) filter (where paid_date > {{ as_of() }} - interval 12 month)
             over (partition by resolved_client_id) as paid_amount_12m
     from {{ ref('fct_payments') }}
-    where resolved_client_id is not null
+    where resolved_client_id in (select t.client_id from top_clients as t)
 ),
 
 latest_task as (
@@ -50,13 +65,7 @@ latest_task as (
         ) as recency
     from {{ ref('fct_tasks') }}
     where status_as_of <> 'cancelled'
-),
-
-ranked as (
-    select
-        r.*,
-        row_number() over (order by r.overdue_amount desc, r.outstanding_amount desc, r.client_id) as rank
-    from receivables as r
+      and client_id in (select t.client_id from top_clients as t)
 ),
 
 final as (
@@ -83,12 +92,11 @@ final as (
         t.stage_cn as current_stage_cn,
         t.status_as_of as current_stage_status,
         t.status_as_of_cn as current_stage_status_cn
-    from ranked as r
+    from top_clients as r
     inner join {{ ref('dim_clients') }} as c on c.client_id = r.client_id
     left join history_12m as h on h.client_id = r.client_id
     left join payments as p on p.client_id = r.client_id and p.recency = 1
     left join latest_task as t on t.client_id = r.client_id and t.recency = 1
-    where r.rank <= {{ var('arrears_top_n') }}
 )
 
 select * from final
