@@ -203,6 +203,7 @@ def build_snapshot(
     base = _patch_base(previous_snapshot)
     if base:
         try:
+            snapshot_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(previous_snapshot.path, snapshot_path)  # a real copy: the old file stays as it is
             return _build(*args, config, patch_base=base, patched_from=previous_snapshot.path)
         except (duckdb.Error, OSError):  # e.g. a corrupt previous file: built fresh below
