@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.publish import snapshot as snapshot_module
 from orchestration.publish.snapshot import dbt_descriptions
 from tests.test_publish import make_warehouse, publish
 
@@ -58,8 +59,27 @@ def snapshot(tmp_path_factory) -> Path:
     return folder / "snapshot.duckdb"
 
 
-def test_storage_header_is_v1_0(snapshot: Path):
-    header = snapshot.read_bytes()[:64]
+@pytest.fixture(scope="module")
+def patched(tmp_path_factory) -> Path:
+    """A second night's snapshot, patched in a copy of the first's (rows deleted and inserted)."""
+    tmp = tmp_path_factory.mktemp("compat_patched")
+    warehouse = make_warehouse(tmp / "warehouse.duckdb")
+    publish(warehouse, tmp / "published", "run1", descriptions=_descriptions(tmp))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("DELETE FROM marts.mart_client_overview WHERE client_id = 'C003'")
+        con.execute("UPDATE marts.mart_client_overview SET outstanding = 1 WHERE client_id = 'C002'")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(snapshot_module, "PATCH_MAX_SHARE", 9.0)  # 3 changes in 2 rows: patched anyway
+        folder = publish(warehouse, tmp / "published", "run2", descriptions=_descriptions(tmp))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    tables = {t["name"]: t for t in manifest["tables"]}
+    assert tables["marts.mart_client_overview"]["patched"] == {"deleted": 2, "inserted": 1}
+    return folder / "snapshot.duckdb"
+
+
+@pytest.mark.parametrize("which", ["snapshot", "patched"])
+def test_storage_header_is_v1_0(which: str, request):
+    header = request.getfixturevalue(which).read_bytes()[:64]
     assert header[8:12] == b"DUCK"
     assert struct.unpack("<Q", header[12:20])[0] == V1_0_STORAGE
 
@@ -83,8 +103,11 @@ def test_comments_from_dbt_descriptions(snapshot: Path):
 
 
 @pytest.mark.skipif(shutil.which("uv") is None, reason="uv not on PATH")
-def test_opens_in_duckdb_1_1(snapshot: Path):
-    """A real DuckDB 1.1.3 (from PyPI, in an isolated environment) reads it, comments included."""
+@pytest.mark.parametrize(("which", "clients"), [("snapshot", "3"), ("patched", "2")])
+def test_opens_in_duckdb_1_1(which: str, clients: str, request):
+    """A real DuckDB 1.1.3 (from PyPI, in an isolated environment) reads it, comments included;
+    a patched snapshot too (the copy keeps the v1.0 storage format through deletes and inserts)."""
+    snapshot = request.getfixturevalue(which)
     script = textwrap.dedent(f"""
         import duckdb
         con = duckdb.connect({str(snapshot)!r}, read_only=True)
@@ -100,4 +123,4 @@ def test_opens_in_duckdb_1_1(snapshot: Path):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.splitlines() == ["1.1.3", "3", "客户概览 Client overview, one row per client."]
+    assert out.stdout.splitlines() == ["1.1.3", clients, "客户概览 Client overview, one row per client."]

@@ -155,8 +155,8 @@ def test_pii_planted_in_a_parquet_copy_only_is_refused(tmp_path: Path, monkeypat
     wh = make_warehouse(tmp_path / "warehouse.duckdb")
     real = snapshot._publish_table
 
-    def leaky(con, schema, table, parquet, salt, previous):
-        published = real(con, schema, table, parquet, salt, previous)
+    def leaky(con, schema, table, parquet, salt, previous, *rest):
+        published = real(con, schema, table, parquet, salt, previous, *rest)
         if table == "mart_collections_monthly":
             parquet.unlink()
             con.execute(
@@ -328,8 +328,8 @@ def test_a_nights_new_rows_are_scanned_against_the_previous_version(tmp_path: Pa
         )
     real = snapshot._publish_table
 
-    def leaky(con, schema, table, parquet, salt, previous):
-        published = real(con, schema, table, parquet, salt, previous)
+    def leaky(con, schema, table, parquet, salt, previous, *rest):
+        published = real(con, schema, table, parquet, salt, previous, *rest)
         if table == "mart_collections_monthly":  # a new row holding a number, table and Parquet alike
             con.execute(f"INSERT INTO {schema}.{table} VALUES ('2026-12 {PHONE}', 1, 1)")
             parquet.unlink()

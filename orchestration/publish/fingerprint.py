@@ -25,5 +25,12 @@ def fingerprint(con: duckdb.DuckDBPyConnection, relation: str, salt: str = "") -
     columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
     row = ", ".join(quote(c) for c, _ in columns)
     rows, total = con.execute(f"SELECT count(*), sum(hash({row})::HUGEINT) FROM {relation}").fetchone()
-    digest = hashlib.sha256(json.dumps([salt, columns, rows, str(total)]).encode("utf-8")).hexdigest()
-    return rows, digest[:32]
+    return rows, digest(columns, rows, total, salt)
+
+
+def digest(columns: list[tuple[str, str]], rows: int, total: int | None, salt: str = "") -> str:
+    """The digest of a relation with `columns` [(name, type)], `rows` rows and `total` = the sum of
+    its row hashes (None when empty): what `fingerprint` returns, for a sum computed elsewhere
+    (the snapshot's patch adds up the masked source's row hashes while it diffs them)."""
+    text = json.dumps([salt, [list(c) for c in columns], rows, str(total)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]

@@ -36,6 +36,7 @@ from orchestration.publish.snapshot import (
     DEFAULT_SCHEMAS,
     DEFAULT_TABLES,
     Descriptions,
+    PreviousSnapshot,
     Reusable,
     Snapshot,
     build_snapshot,
@@ -117,6 +118,7 @@ def publish_run(
                 tables,
                 descriptions,
                 reuse=reuse,
+                previous_snapshot=_previous_snapshot(publish_root, known, previous),
                 memory_limit=memory_limit,
                 temp_dir=spill,
             )
@@ -184,6 +186,7 @@ def _write_snapshot(
     reuse: dict[str, Reusable],
     memory_limit: str,
     temp_dir: Path,
+    previous_snapshot: PreviousSnapshot | None = None,
 ) -> Snapshot:
     """The read-only DuckDB snapshot and its Parquet copies, inside the version being built; DuckDB's
     spill folder `temp_dir` is removed afterwards (a killed run's is cleared by the next publish)."""
@@ -198,6 +201,7 @@ def _write_snapshot(
             reuse=reuse,
             memory_limit=memory_limit,
             temp_directory=temp_dir,
+            previous_snapshot=previous_snapshot,
         )
     finally:
         if temp_dir.name.startswith(INCOMING_PREFIX):  # our own, not a configured shared folder
@@ -222,6 +226,18 @@ def _reusable_tables(
         if verified and t.get("source_fingerprint") and t.get("fingerprint"):
             reuse[t["name"]] = Reusable(t["source_fingerprint"], t["fingerprint"], parquet)
     return reuse
+
+
+def _previous_snapshot(
+    publish_root: Path, known: dict[tuple[int, int], dict], previous: tuple[str | None, dict]
+) -> PreviousSnapshot | None:
+    """The current version's snapshot file, when verified (`known`: sealed, same size, scanned by
+    this scanner): the new snapshot starts as a copy of it and patches the changed tables."""
+    name, manifest = previous
+    path = publish_root / name / SNAPSHOT if name else None
+    if path is None or not path.is_file() or _known(path, known) is None:
+        return None
+    return PreviousSnapshot(path, int(manifest.get("snapshot_base_bytes") or 0))
 
 
 def _write_pages(incoming: Path, render: Render | None) -> None:
@@ -557,9 +573,12 @@ def _manifest(
                 "source_fingerprint": t.source_fingerprint,
                 "fingerprint": t.fingerprint,
                 "reused": t.reused,
+                **({"patched": t.patched} if t.patched is not None else {}),
             }
             for t in snapshot.tables
         ],
+        "snapshot_patched_from": snapshot.patched_from and Path(snapshot.patched_from).parent.name,
+        "snapshot_base_bytes": snapshot.base_bytes,
         "missing_tables": snapshot.missing_tables,
         "checks": [_check(c) for c in checks],
         "pages": pages,

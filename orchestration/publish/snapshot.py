@@ -9,6 +9,15 @@ source is fingerprinted first (fingerprint.py, with this code's recipe hashed in
 version published the same source (`reuse`), its Parquet file is hard-linked instead of written and
 the snapshot table is filled from it instead of being masked again, then checked to be exactly the
 table published before (its fingerprint); anything else is built from the source.
+
+Patching (docs/publication.md, "Patching the previous snapshot"): when the previous version's
+snapshot file is given (`previous_snapshot`), the new file starts as a real copy of it (never a link:
+the previous version keeps its file untouched) and each changed table is patched instead of
+rewritten: the masked source's rows are hashed and counted, compared with the copied table's, the
+rows whose count differs are deleted and the masked source's rows with those hashes inserted, and the
+patched table must then have the masked source's fingerprint (computed from the same hashes) or it is
+built whole. A table whose columns changed, one with too many changed rows, a previous file that does
+not open, or a file grown past `MAX_GROWTH` times the fresh build it descends from: built fresh.
 """
 
 from __future__ import annotations
@@ -16,13 +25,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from orchestration.publish import masking
-from orchestration.publish.fingerprint import fingerprint
+from orchestration.publish.fingerprint import digest, fingerprint
 from orchestration.publish.masking import install_macros, is_internal_column, masked_select, quote
 
 DEFAULT_SCHEMAS = ("marts",)
@@ -32,6 +42,12 @@ SOURCE_ALIAS = "warehouse_src"
 STORAGE_COMPATIBILITY = "v1.0.0"  # readable by DuckDB >= 1.0 (storage version number 64)
 DEFAULT_MEMORY_LIMIT = "2GB"  # settings.publish_memory_limit's default
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
+# A patched file may grow (deleted rows leave holes DuckDB reuses only partly): past this many times
+# the size of the fresh build it descends from, the night builds fresh again.
+MAX_GROWTH = 1.3
+# A table with more changed rows (deleted + inserted) than this share of its rows is rebuilt whole.
+PATCH_MAX_SHARE = 0.2
+ROW_HASH = "__snapshot_source_row_hash"  # helper column of the patch's queries, never stored
 
 # (schema, table) -> (table description, {column: description})
 Descriptions = dict[tuple[str, str], tuple[str, dict[str, str]]]
@@ -49,6 +65,7 @@ class PublishedTable:
     source_fingerprint: str = ""  # the source table's content + the code that publishes it
     fingerprint: str = ""  # the published (masked) table's content
     reused: bool = False  # Parquet hard-linked from the previous version, table filled from it
+    patched: dict | None = None  # {"deleted": n, "inserted": n} when patched in the copied file
 
     @property
     def name(self) -> str:
@@ -59,6 +76,17 @@ class PublishedTable:
 class Snapshot:
     tables: list[PublishedTable] = field(default_factory=list)
     missing_tables: list[str] = field(default_factory=list)
+    patched_from: str = ""  # the previous snapshot file this one started as a copy of ("" = fresh)
+    base_bytes: int = 0  # size of the fresh build this file descends from (the growth bound's base)
+
+
+@dataclass(frozen=True)
+class PreviousSnapshot:
+    """The previous version's snapshot file (sealed, verified) and the size of the fresh build it
+    descends from (0: unknown, its own size)."""
+
+    path: Path
+    base_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -122,16 +150,21 @@ def dbt_descriptions(manifest_path: Path) -> Descriptions:
     return out
 
 
-def _comment(con: duckdb.DuckDBPyConnection, dest: str, described: tuple[str, dict[str, str]] | None) -> None:
-    if not described:
-        return
-    table_text, columns = described
-    if table_text:
-        con.execute(f"COMMENT ON TABLE {dest} IS {_sql_str(table_text)}")
-    present = {r[0] for r in con.execute(f"DESCRIBE {dest}").fetchall()}
-    for column, text in columns.items():
-        if text and column in present:
-            con.execute(f"COMMENT ON COLUMN {dest}.{quote(column)} IS {_sql_str(text)}")
+def _comment(con: duckdb.DuckDBPyConnection, schema: str, table: str, described) -> None:
+    """Set the table's and columns' comments to `described` (no text: no comment), touching only
+    what differs: a fresh table has none, a patched one keeps last night's where they still hold."""
+    table_text, columns = described or ("", {})
+    dest = f"{quote(schema)}.{quote(table)}"
+    where = "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?"
+    (current,) = con.execute(f"SELECT comment FROM duckdb_tables() {where}", [schema, table]).fetchone()
+    if (current or "") != table_text:
+        con.execute(f"COMMENT ON TABLE {dest} IS {_sql_str(table_text) if table_text else 'NULL'}")
+    sql = f"SELECT column_name, comment FROM duckdb_columns() {where}"
+    for column, current in con.execute(sql, [schema, table]).fetchall():
+        text = columns.get(column) or ""
+        if (current or "") != text:
+            value = _sql_str(text) if text else "NULL"
+            con.execute(f"COMMENT ON COLUMN {dest}.{quote(column)} IS {value}")
 
 
 def build_snapshot(
@@ -145,33 +178,93 @@ def build_snapshot(
     reuse: dict[str, Reusable] | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     temp_directory: Path | None = None,
+    previous_snapshot: PreviousSnapshot | None = None,
 ) -> Snapshot:
-    """Copy the public tables from `warehouse` (attached read-only) into a fresh `snapshot_path`,
-    masked on the way, export each to `parquet_dir/<schema>.<table>.parquet`, checkpoint and close.
+    """Copy the public tables from `warehouse` (attached read-only) into `snapshot_path`, masked on
+    the way, export each to `parquet_dir/<schema>.<table>.parquet`, checkpoint and close.
     `reuse` maps `schema.table` to what the previous version published (see the module doc);
-    DuckDB keeps to `memory_limit` and spills to `temp_directory` (default: its own, beside the file)."""
+    `previous_snapshot`: that version's file, patched in a copy instead of building a fresh file
+    (any failure of the patch: built fresh). DuckDB keeps to `memory_limit` and spills to
+    `temp_directory` (default: its own, beside the file)."""
     if snapshot_path.exists():
         raise FileExistsError(snapshot_path)
-    parquet_dir.mkdir(parents=True, exist_ok=True)
-    snap = Snapshot()
+    args = (
+        warehouse,
+        snapshot_path,
+        parquet_dir,
+        tuple(schemas),
+        tuple(tables),
+        descriptions or {},
+        reuse or {},
+    )
     config = {"storage_compatibility_version": STORAGE_COMPATIBILITY, "memory_limit": memory_limit}
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
+    base = _patch_base(previous_snapshot)
+    if base:
+        try:
+            snapshot_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(previous_snapshot.path, snapshot_path)  # a real copy: the old file stays as it is
+            return _build(*args, config, patch_base=base, patched_from=previous_snapshot.path)
+        except (duckdb.Error, OSError):  # e.g. a corrupt previous file: built fresh below
+            for leftover in (snapshot_path, snapshot_path.with_name(snapshot_path.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            shutil.rmtree(parquet_dir, ignore_errors=True)
+    return _build(*args, config)
+
+
+def _patch_base(previous: PreviousSnapshot | None) -> int:
+    """The base size to patch `previous` against, or 0 when it is not to be patched: missing, or
+    grown past MAX_GROWTH times the fresh build it descends from."""
+    if previous is None or not previous.path.is_file():
+        return 0
+    size = previous.path.stat().st_size
+    base = previous.base_bytes or size
+    return base if size <= MAX_GROWTH * base else 0
+
+
+def _build(
+    warehouse: Path,
+    snapshot_path: Path,
+    parquet_dir: Path,
+    schemas: tuple[str, ...],
+    tables: tuple[str, ...],
+    descriptions: Descriptions,
+    reuse: dict[str, Reusable],
+    config: dict,
+    *,
+    patch_base: int = 0,
+    patched_from: Path | None = None,
+) -> Snapshot:
+    """One build: into a new file, or (`patch_base`) into the copy of the previous snapshot already
+    at `snapshot_path`, whose tables are patched, kept or dropped to hold exactly what a fresh build
+    would."""
+    parquet_dir.mkdir(parents=True, exist_ok=True)
+    snap = Snapshot(patched_from=str(patched_from or ""))
     con = duckdb.connect(str(snapshot_path), config=config)
     try:
+        in_copy = set()
+        if patch_base:
+            sql = (
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()"
+            )
+            in_copy = set(con.execute(sql).fetchall())
         con.execute(f"ATTACH {_sql_str(str(warehouse))} AS {SOURCE_ALIAS} (READ_ONLY)")
         install_macros(con)
-        chosen, snap.missing_tables = _source_tables(con, tuple(schemas), tuple(tables))
+        chosen, snap.missing_tables = _source_tables(con, schemas, tables)
         if not any(s in schemas for s, _ in chosen):
             raise ValueError(f"nothing to publish: no table in schema(s) {', '.join(schemas)} of {warehouse}")
+        _drop_unpublished(con, in_copy, chosen)
         for schema in sorted({s for s, _ in chosen}):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         salt = recipe()
         for schema, table in chosen:
             parquet = parquet_dir / f"{schema}.{table}.parquet"
-            previous = (reuse or {}).get(f"{schema}.{table}")
-            published = _publish_table(con, schema, table, parquet, salt, previous)
-            _comment(con, f"{quote(schema)}.{quote(table)}", (descriptions or {}).get((schema, table)))
+            previous = reuse.get(f"{schema}.{table}")
+            published = _publish_table(
+                con, schema, table, parquet, salt, previous, (schema, table) in in_copy
+            )
+            _comment(con, schema, table, descriptions.get((schema, table)))
             published.parquet = f"{parquet_dir.name}/{parquet.name}"
             snap.tables.append(published)
         con.execute(f"DETACH {SOURCE_ALIAS}")
@@ -181,7 +274,21 @@ def build_snapshot(
     wal = snapshot_path.with_name(snapshot_path.name + ".wal")
     if wal.exists():  # a clean close after CHECKPOINT leaves none; a reader must need only the one file
         raise RuntimeError(f"snapshot left a WAL file behind: {wal}")
+    snap.base_bytes = patch_base or snapshot_path.stat().st_size
     return snap
+
+
+def _drop_unpublished(con: duckdb.DuckDBPyConnection, in_copy: set, chosen: list[tuple[str, str]]) -> None:
+    """In a copied snapshot: drop the tables no longer published, then the schemas left empty."""
+    for schema, table in sorted(in_copy - set(chosen)):
+        con.execute(f"DROP TABLE {quote(schema)}.{quote(table)}")
+    keep = {s for s, _ in chosen} | {"main"}
+    for (schema,) in con.execute(
+        "SELECT DISTINCT schema_name FROM duckdb_schemas() WHERE database_name = current_database() "
+        "AND NOT internal"
+    ).fetchall():
+        if schema not in keep:
+            con.execute(f"DROP SCHEMA {quote(schema)}")
 
 
 def _publish_table(
@@ -191,36 +298,51 @@ def _publish_table(
     parquet: Path,
     salt: str,
     previous: Reusable | None,
+    in_copy: bool = False,
 ) -> PublishedTable:
     """One table into the snapshot and its Parquet file: reused from `previous` when its source is
-    unchanged and the refilled table is exactly the one published then, else masked from the source."""
+    unchanged and the table is exactly the one published then; else, when the copied previous file
+    holds it (`in_copy`) with the same columns, patched; else masked from the source whole."""
     src = f"{SOURCE_ALIAS}.{quote(schema)}.{quote(table)}"
     dest = f"{quote(schema)}.{quote(table)}"
-    select, by_name, by_pattern = masked_select(
-        [
-            (r[0], r[1])
-            for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-            if not is_internal_column(r[0])
-        ]
-    )
+    source_columns = [
+        (r[0], r[1])
+        for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
+        if not is_internal_column(r[0])
+    ]
+    select, by_name, by_pattern = masked_select(source_columns)
+    if in_copy and _columns(con, f"SELECT {select} FROM {src} LIMIT 0") != _columns(
+        con, f"SELECT * FROM {dest}"
+    ):
+        con.execute(f"DROP TABLE {dest}")  # another column list or type: built fresh
+        in_copy = False
     _, source_fp = fingerprint(con, src, salt)
-    reused = False
+    reused, patched = False, None
     if previous is not None and previous.source_fingerprint == source_fp and previous.parquet.is_file():
-        # the masked table's exact column types, then its rows from the published file
-        con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src} LIMIT 0")
+        if not in_copy:  # the masked table's exact column types, then its rows from the published file
+            con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src} LIMIT 0")
         os.link(previous.parquet, parquet)
         try:
-            con.execute(f"INSERT INTO {dest} BY NAME SELECT * FROM read_parquet({_sql_str(str(parquet))})")
+            if not in_copy:
+                con.execute(
+                    f"INSERT INTO {dest} BY NAME SELECT * FROM read_parquet({_sql_str(str(parquet))})"
+                )
             rows, published_fp = fingerprint(con, dest)
             reused = published_fp == previous.fingerprint
         except duckdb.Error:
             reused = False
-        if not reused:  # e.g. a type the Parquet round trip changes: built as new
-            con.execute(f"DROP TABLE {dest}")
+        if not reused:  # e.g. a type the Parquet round trip changes: built as new (or patched)
             parquet.unlink()
+            if not in_copy:
+                con.execute(f"DROP TABLE {dest}")
     if not reused:
-        con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src}")
-        rows, published_fp = fingerprint(con, dest)
+        patch = _patch(con, src, dest, source_columns, select) if in_copy else None
+        if patch is None:
+            con.execute(f"DROP TABLE IF EXISTS {dest}")
+            con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src}")
+            rows, published_fp = fingerprint(con, dest)
+        else:
+            patched, rows, published_fp = patch
         con.execute(f"COPY {dest} TO {_sql_str(str(parquet))} ({PARQUET_OPTIONS})")
     return PublishedTable(
         schema=schema,
@@ -232,4 +354,69 @@ def _publish_table(
         source_fingerprint=source_fp,
         fingerprint=published_fp,
         reused=reused,
+        patched=patched,
     )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(f"DESCRIBE {query}").fetchall()]
+
+
+def _patch(
+    con: duckdb.DuckDBPyConnection, src: str, dest: str, source_columns: list[tuple[str, str]], select: str
+) -> tuple[dict, int, str] | None:
+    """Make the copied table `dest` hold the masked rows of `src` by changing only the rows that
+    differ, as a multiset: each masked source row's hash (and its source row's hash) is counted,
+    every row hash whose count differs from the table's is deleted from the table and the masked
+    source rows with that hash inserted (duplicates included). Returns ({"deleted", "inserted"},
+    rows, fingerprint), or None (the table is to be built whole) when too many rows changed or
+    the patched table's fingerprint is not the masked source's (the counted hashes give it)."""
+    columns = _columns(con, f"SELECT * FROM {dest}")
+    row = ", ".join(quote(c) for c, _ in columns)
+    source_row = ", ".join(quote(c) for c, _ in source_columns)
+    try:
+        # one masking pass: (masked row hash, source row hash) -> count
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source AS
+            SELECT hash({row}) AS h, {ROW_HASH} AS source_h, count(*) AS n
+            FROM (SELECT {select}, {ROW_HASH}
+                  FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src}))
+            GROUP BY ALL"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_changed AS
+            WITH source AS (SELECT h, sum(n) AS n FROM snapshot_patch_source GROUP BY h),
+            published AS (SELECT hash({row}) AS h, count(*) AS n FROM {dest} GROUP BY h)
+            SELECT coalesce(s.h, p.h) AS h, coalesce(s.n, 0) AS source_n, coalesce(p.n, 0) AS published_n
+            FROM source AS s FULL JOIN published AS p ON s.h = p.h
+            WHERE s.n IS DISTINCT FROM p.n"""
+        )
+        rows, total, deleted, inserted = con.execute(
+            """SELECT (SELECT sum(n) FROM snapshot_patch_source),
+                      (SELECT sum(h::HUGEINT * n) FROM snapshot_patch_source),
+                      (SELECT sum(published_n) FROM snapshot_patch_changed WHERE published_n > 0),
+                      (SELECT sum(source_n) FROM snapshot_patch_changed WHERE source_n > 0)"""
+        ).fetchone()
+        rows, deleted, inserted = int(rows or 0), int(deleted or 0), int(inserted or 0)
+        if deleted + inserted > PATCH_MAX_SHARE * max(rows, 1):
+            return None
+        if deleted:
+            con.execute(
+                f"DELETE FROM {dest} WHERE hash({row}) IN "
+                "(SELECT h FROM snapshot_patch_changed WHERE published_n > 0)"
+            )
+        if inserted:  # only the chosen source rows are masked again
+            con.execute(
+                f"""INSERT INTO {dest}
+                SELECT {select} FROM (
+                    SELECT * FROM {src} WHERE hash({source_row}) IN (
+                        SELECT source_h FROM snapshot_patch_source
+                        WHERE h IN (SELECT h FROM snapshot_patch_changed WHERE source_n > 0)))"""
+            )
+    finally:
+        con.execute("DROP TABLE IF EXISTS snapshot_patch_source")
+        con.execute("DROP TABLE IF EXISTS snapshot_patch_changed")
+    published_fp = fingerprint(con, dest)[1]
+    if published_fp != digest(columns, rows, total):
+        return None
+    return {"deleted": deleted, "inserted": inserted}, rows, published_fp

@@ -1,0 +1,230 @@
+"""The snapshot patched from the previous version equals a fresh build of the same night.
+
+Night 1 is published fresh; night 2 deletes, updates and inserts rows (a masked phone among them),
+changes duplicate counts, drops a table, adds one and changes a column's type. Its snapshot is
+patched in a copy of night 1's file and compared, table by table (schemas, columns and types in
+order, comments, rows as multisets, the Parquet files), with a fresh build of night 2. The fallbacks
+(masking changed, corrupt previous file, file grown past its bound) must give the fresh build too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.publish import find_unmasked_personal_data, publisher, snapshot
+from tests.test_publish import publish, sha256
+
+PHONE = "13987654321"
+N = 200
+
+
+def _night1(path: Path) -> Path:
+    con = duckdb.connect(str(path))
+    for schema in ("marts", "raw"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(
+        f"""CREATE TABLE marts.mart_detail AS
+        SELECT 'T' || lpad(i::VARCHAR, 4, '0') AS task_id, 'C' || (i % 7) AS client_id,
+               CASE WHEN i % 50 = 0 THEN '请回电 {PHONE}' ELSE '备注 ' || i END AS note,
+               (i * 1.25)::DECIMAL(18, 2) AS amount, DATE '2026-11-01' + (i % 30)::INTEGER AS due_date,
+               'x' || i AS input_fingerprint
+        FROM range(1, {N - 2}) AS r(i)"""
+    )
+    # three identical rows (no unique key) and one single row that night 2 duplicates
+    con.execute("INSERT INTO marts.mart_detail SELECT * FROM marts.mart_detail WHERE task_id = 'T0001'")
+    con.execute(
+        "INSERT INTO marts.mart_detail SELECT * FROM marts.mart_detail WHERE task_id = 'T0001' LIMIT 1"
+    )
+    con.execute(
+        "CREATE TABLE marts.mart_static AS SELECT i AS k, '静态' || i AS label FROM range(10) AS r(i)"
+    )
+    con.execute("CREATE TABLE marts.mart_gone AS SELECT 1 AS k")
+    con.execute("CREATE TABLE marts.mart_typed AS SELECT i AS k, i::INTEGER AS amount FROM range(5) AS r(i)")
+    con.execute("CREATE TABLE raw.load_files AS SELECT 'L1' AS load_id, 4 AS rows_read")
+    con.close()
+    return path
+
+
+def _night2(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    con.execute(
+        "DELETE FROM marts.mart_detail WHERE task_id IN ('T0010', 'T0011', 'T0012', 'T0013', 'T0014')"
+    )
+    con.execute(  # four updates, one of them puts a phone number in
+        f"""UPDATE marts.mart_detail SET note = CASE task_id WHEN 'T0020' THEN '新号 +86 {PHONE}'
+            ELSE note || ' 改' END, amount = amount + 1
+        WHERE task_id IN ('T0020', 'T0021', 'T0022', 'T0023')"""
+    )
+    con.execute(
+        "INSERT INTO marts.mart_detail SELECT 'N' || i, 'C9', CASE WHEN i = 1 THEN '电话 13811112222' END, "
+        "i, DATE '2026-11-20', 'y' FROM range(1, 7) AS r(i)"
+    )
+    con.execute(  # duplicates: 3 -> 2 copies of T0001, 1 -> 2 copies of T0002
+        "DELETE FROM marts.mart_detail WHERE task_id = 'T0001'; "
+        "INSERT INTO marts.mart_detail SELECT 'T0001', 'C1', '备注 1', 1.25, DATE '2026-11-02', 'x1' "
+        "FROM range(2); "
+        "INSERT INTO marts.mart_detail SELECT * FROM marts.mart_detail WHERE task_id = 'T0002'"
+    )
+    con.execute("DROP TABLE marts.mart_gone")
+    con.execute("CREATE TABLE marts.mart_new AS SELECT 'C1' AS client_id, 2 AS n")
+    con.execute(
+        "CREATE OR REPLACE TABLE marts.mart_typed AS SELECT i AS k, i::BIGINT AS amount FROM range(5) AS r(i)"
+    )
+    con.close()
+
+
+DESCRIPTIONS_1 = {
+    ("marts", "mart_detail"): ("任务明细 Task detail.", {"task_id": "任务编号", "note": "备注 Note."}),
+    ("marts", "mart_gone"): ("Gone.", {}),
+}
+DESCRIPTIONS_2 = {  # the note's description removed, the amount's added, the table's reworded
+    ("marts", "mart_detail"): (
+        "任务明细 Task detail, one row per task.",
+        {"task_id": "任务编号", "amount": "金额"},
+    ),
+    ("marts", "mart_new"): ("新表 New.", {"n": "数量"}),
+}
+
+
+def _contents(path: Path) -> tuple[list, dict]:
+    """Schemas, and per table: its comment, columns (name, type, comment) in order, rows sorted."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        schemas = con.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = current_database() ORDER BY 1"
+        ).fetchall()
+        out = {}
+        for schema, table, comment in con.execute(
+            "SELECT schema_name, table_name, comment FROM duckdb_tables() ORDER BY 1, 2"
+        ).fetchall():
+            columns = con.execute(
+                "SELECT column_name, data_type, comment FROM duckdb_columns() "
+                "WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
+                [schema, table],
+            ).fetchall()
+            rows = con.execute(f'SELECT * FROM "{schema}"."{table}" ORDER BY ALL').fetchall()
+            out[f"{schema}.{table}"] = (comment, columns, rows)
+    return schemas, out
+
+
+def _parquet(folder: Path) -> dict:
+    with duckdb.connect() as con:
+        return {
+            p.name: (
+                con.execute(f"DESCRIBE SELECT * FROM '{p}'").fetchall(),
+                con.execute(f"SELECT * FROM '{p}' ORDER BY ALL").fetchall(),
+            )
+            for p in sorted(folder.glob("*.parquet"))
+        }
+
+
+def _fresh(wh: Path, folder: Path) -> Path:
+    snapshot.build_snapshot(
+        wh,
+        folder / "snapshot.duckdb",
+        folder / "parquet",
+        tables=("raw.load_files",),
+        descriptions=DESCRIPTIONS_2,
+    )
+    return folder
+
+
+def _manifest(version: Path) -> dict:
+    return json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _two_nights(tmp_path: Path) -> tuple[Path, Path, Path]:
+    wh = _night1(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    v1 = publish(wh, root, "run1", tables=("raw.load_files",), descriptions=DESCRIPTIONS_1)
+    _night2(wh)
+    return wh, root, v1
+
+
+def _assert_equals_fresh(version: Path, wh: Path, tmp_path: Path) -> None:
+    fresh = _fresh(wh, tmp_path / "fresh")
+    assert _contents(version / "snapshot.duckdb") == _contents(fresh / "snapshot.duckdb")
+    assert _parquet(version / "parquet") == _parquet(fresh / "parquet")
+    assert find_unmasked_personal_data(version) == []
+
+
+def test_patched_snapshot_equals_a_fresh_build(tmp_path: Path):
+    wh, root, v1 = _two_nights(tmp_path)
+    before = sha256(v1 / "snapshot.duckdb")
+    assert _manifest(v1)["snapshot_patched_from"] == ""  # no previous version: built fresh
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    manifest = _manifest(v2)
+    tables = {t["name"]: t for t in manifest["tables"]}
+    assert manifest["snapshot_patched_from"] == v1.name
+    # deleted: 5 rows + 4 updated + 3 copies of T0001 + 1 of T0002; inserted: 4 + 6 new + 2 + 2
+    assert tables["marts.mart_detail"]["patched"] == {"deleted": 13, "inserted": 14}
+    assert tables["marts.mart_detail"]["rows"] == N - 3 + 2 - 5 + 6 - 1 + 1
+    assert tables["marts.mart_static"]["reused"] and "patched" not in tables["marts.mart_static"]
+    assert "patched" not in tables["marts.mart_typed"]  # another column type: built whole
+    assert "patched" not in tables["marts.mart_new"] and "marts.mart_gone" not in tables
+    assert manifest["snapshot_base_bytes"] == _manifest(v1)["snapshot_base_bytes"]
+    # the previous version's file is untouched (a copy was patched, not a link) and still verifies
+    assert sha256(v1 / "snapshot.duckdb") == before
+    assert (v2 / "snapshot.duckdb").stat().st_ino != (v1 / "snapshot.duckdb").stat().st_ino
+    assert publisher.verify_version(root, v1.name) == [] and publisher.verify_version(root, v2.name) == []
+    _assert_equals_fresh(v2, wh, tmp_path)
+    with duckdb.connect(str(v2 / "snapshot.duckdb"), read_only=True) as con:
+        notes = con.execute(
+            "SELECT note FROM marts.mart_detail WHERE task_id IN ('T0020', 'N1') ORDER BY 1"
+        ).fetchall()
+    assert notes == [("新号 +86 139****4321",), ("电话 138****2222",)]
+
+
+def test_changed_masking_rebuilds_the_table_as_fresh(tmp_path: Path, monkeypatch):
+    """Every row's masked form differs: more changed rows than PATCH_MAX_SHARE, built whole. (A
+    change to the masking code changes the recipe, so no table counts as unchanged.)"""
+    wh, root, _ = _two_nights(tmp_path)
+    real = snapshot.masked_select
+
+    def other_masking(columns):
+        select, by_name, by_pattern = real(columns)
+        return select.replace("mask_text(", "'*' || mask_text("), by_name, by_pattern
+
+    monkeypatch.setattr(snapshot, "masked_select", other_masking)
+    monkeypatch.setattr(snapshot, "recipe", lambda: "another masking")
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    tables = {t["name"]: t for t in _manifest(v2)["tables"]}
+    assert "patched" not in tables["marts.mart_detail"] and "patched" not in tables["marts.mart_static"]
+    assert tables["raw.load_files"]["patched"] == {"deleted": 0, "inserted": 0}  # no text: same rows
+    _assert_equals_fresh(v2, wh, tmp_path)
+
+
+def test_corrupt_previous_snapshot_gives_a_fresh_build(tmp_path: Path):
+    wh, root, v1 = _two_nights(tmp_path)
+    old = v1 / "snapshot.duckdb"
+    size = old.stat().st_size
+    old.chmod(0o644)
+    with open(old, "r+b") as f:  # the same size, sealed again: still "verified" by size and mode
+        f.seek(4096)
+        f.write(b"\0" * (size - 4096))
+    old.chmod(0o444)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    assert _manifest(v2)["snapshot_patched_from"] == ""
+    _assert_equals_fresh(v2, wh, tmp_path)
+
+
+def test_a_file_grown_past_its_bound_is_built_fresh(tmp_path: Path, monkeypatch):
+    wh, root, _ = _two_nights(tmp_path)
+    monkeypatch.setattr(snapshot, "MAX_GROWTH", 0.5)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    manifest = _manifest(v2)
+    assert manifest["snapshot_patched_from"] == ""
+    assert manifest["snapshot_base_bytes"] == (v2 / "snapshot.duckdb").stat().st_size
+    _assert_equals_fresh(v2, wh, tmp_path)
+
+
+@pytest.mark.parametrize("share", [0.0])
+def test_too_many_changed_rows_build_the_table_whole(tmp_path: Path, monkeypatch, share: float):
+    wh, root, _ = _two_nights(tmp_path)
+    monkeypatch.setattr(snapshot, "PATCH_MAX_SHARE", share)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    assert "patched" not in {t["name"]: t for t in _manifest(v2)["tables"]}["marts.mart_detail"]
+    _assert_equals_fresh(v2, wh, tmp_path)
