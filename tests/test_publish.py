@@ -320,8 +320,8 @@ def test_second_publication_links_unchanged_key_data_and_scans_only_new_files(
         render_site(fixtures / "pages", data, pages, context, previous_dir=previous_pages(pages))
 
     scanned: list[str] = []
-    real_read = scanner._read_text  # every text file the scanner reads
-    monkeypatch.setattr(scanner, "_read_text", lambda p: scanned.append(p.name) or real_read(p))
+    real_read = scanner._read_file  # every text file the scanner reads
+    monkeypatch.setattr(scanner, "_read_file", lambda p: scanned.append(p.name) or real_read(p))
     root = tmp_path / "published"
     v1 = publish(warehouse, root, "run1", render=render)
     assert {"C001.js", "C002.js", "C'03.js", "index.html"} <= set(scanned)  # first night: every file

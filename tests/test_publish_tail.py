@@ -4,7 +4,7 @@ that neither scans nor seals the files hard-linked from the previous version.
 The batch scan must say exactly what the per-line scan says (`scanner._scan_text`, the reference:
 Python patterns line by line), for every file, on generated texts full of phone and credit-code
 spellings, near misses and every kind of line break. Work is counted through the per-file functions
-(`_read_text`, `_make_read_only`), never timed.
+(`_read_file`, `_make_read_only`), never timed.
 """
 
 from __future__ import annotations
@@ -81,6 +81,41 @@ def test_batch_scan_says_what_the_per_line_scan_says(tmp_path, monkeypatch):
     assert any("line 2:" in f for fs in per_line.values() for f in fs)
 
 
+def test_files_matched_as_bytes_by_duckdb_say_what_the_per_line_scan_says(tmp_path, monkeypatch):
+    """Most page data files go to DuckDB as bytes (`_as_is`); any other (NUL, byte-order mark, SVG
+    geometry, JSON escape, not UTF-8: GB18030 bytes in a batch of UTF-8 ones) is decoded in Python as
+    before. Every planted number is found either way, with the per-line scan's wording."""
+    rng = random.Random(20261201)
+    paths, as_is = [], 0
+    for i in range(400):
+        text = _generated_text(rng).replace("\\uff11", "1")  # no escape: read as it is
+        kind = 1 if i in (1, 201) else (i % 8 if i % 8 in (2, 3) else 0)
+        if kind == 1:
+            data = text.encode("gb18030")  # not UTF-8 when it holds Chinese: Python decodes it
+        elif kind == 2:
+            data = text.encode("utf-8") + b"\x00"
+        elif kind == 3:
+            data = ('<path d="1 3 8 1 2 3 4 5 6 7 8"/>' + text).encode("utf-8")
+        else:
+            data = text.encode("utf-8")
+        as_is += scanner._as_is(data) and kind not in (1, 2, 3)
+        path = tmp_path / f"t{i:03d}.js"
+        path.write_bytes(data)
+        paths.append(path)
+    (tmp_path / "gb.js").write_bytes("回电 １３８-1234-5678 客户".encode("gb18030"))
+    paths.append(tmp_path / "gb.js")
+    monkeypatch.setattr(scanner, "TEXT_BATCH_CHARS", 3_000)
+    by_duckdb = []
+    real = scanner._raw_findings
+    monkeypatch.setattr(scanner, "_raw_findings", lambda con, b: by_duckdb.append(f := real(con, b)) or f)
+    batch = scanner._scan_texts(paths, {})
+    assert batch == {p: scanner._scan_text(p) for p in paths}
+    assert batch[tmp_path / "gb.js"] == ["line 1: 1 unmasked mobile number(s)"]
+    assert as_is > 150 and sum(bool(f) for f in batch.values()) > 100
+    assert sum(len(found) for found in by_duckdb) > 50  # most files with a number were matched as bytes
+    assert not scanner._as_is(b"x='13812345678'") and scanner._as_is(b'["13812345678"]')
+
+
 def test_a_number_planted_in_one_new_data_file_among_thousands_is_found(tmp_path, monkeypatch):
     data = tmp_path / "pages" / "clients" / "data"
     data.mkdir(parents=True)
@@ -131,8 +166,8 @@ def test_second_night_scans_and_seals_only_what_changed(tmp_path, monkeypatch):
     night = {"keys": {f"C{i:03d}": f"window.k({i}, '客户{i}');\n" for i in range(200)}}
     scanned: list[str] = []
     sealed: list[str] = []
-    real_read, real_seal = scanner._read_text, publisher._make_read_only
-    monkeypatch.setattr(scanner, "_read_text", lambda p: scanned.append(p.name) or real_read(p))
+    real_read, real_seal = scanner._read_file, publisher._make_read_only
+    monkeypatch.setattr(scanner, "_read_file", lambda p: scanned.append(p.name) or real_read(p))
     monkeypatch.setattr(publisher, "_make_read_only", lambda p: sealed.append(p.name) or real_seal(p))
 
     def publish(run_id: str) -> Path:

@@ -689,3 +689,29 @@ def test_table_rows_built_in_sql_equal_python_formatting_on_hostile_values(tmp_p
     assert rows[1]["h"] == "../clients/index.html?id=b%20b"
     island = page["body"].split('<script type="application/json" id="table-1-data">')[1].split("</script>")[0]
     assert "\\u003c/script\\u003e\\u003c!--" in island and "<" not in island  # cannot end the script
+
+
+def test_report_page_tables_built_in_sql_equal_python_formatting(tmp_path, monkeypatch):
+    """A page without parameter runs as a one-key template page (site._render_page): its DataTables'
+    rows are built by DuckDB too, and its HTML is byte-identical to the Python formatter's, for the
+    hostile values above (key a: built in SQL; key d: a year 999, formatted in Python)."""
+    db = tmp_path / "h.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(HOSTILE_SQL)
+    pages_dir = tmp_path / "site" / "pages"
+    (pages_dir / "clients").mkdir(parents=True)
+    (pages_dir / "clients" / "[id].md").write_text(
+        "---\ntitle: c\nparams_query: select 'a' union all select 'b b' \n---\n\nx\n", encoding="utf-8"
+    )
+    for key in ("a", "d"):
+        text = HOSTILE_PAGE.replace("'${params.k}'", f"'{key}'").replace("## {params.k}", f"## {key}")
+        text = text.replace("params_query: select k from keys order by k\n", "")
+        (pages_dir / f"report-{key}.md").write_text(text, encoding="utf-8")
+    pages, sql_out, py_out, built = _render_both(pages_dir, db, tmp_path, monkeypatch)
+    for name in ("report-a.html", "report-d.html"):
+        assert (sql_out / name).read_bytes() == (py_out / name).read_bytes(), name
+    assert ("", ("cells", 21)) in built and ("", ("plain", 40)) in built  # report-a's, built in SQL
+    assert sum(1 for k, q in built if q[0] == "plain") == 1  # report-d's year 999 went to Python
+    html = (sql_out / "report-a.html").read_text(encoding="utf-8")
+    assert "¥0.05" in html and "-¥0.00" in html and "2024年2月29日 13:05:09" in html
+    assert {p.url: p.row_counts for p in pages}["/report-a"] == {"cells": 6, "plain": 6, "auto": 6}

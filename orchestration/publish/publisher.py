@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.publish.scanner import find_unmasked_personal_data, scanner_version
+from orchestration.publish.scanner import find_unmasked_personal_data, scanner_version, walk_files
 from orchestration.publish.snapshot import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_SCHEMAS,
@@ -523,18 +523,11 @@ def _version_files(folder: Path, known: dict[tuple[int, int], dict] | None = Non
     that need them (manifest, scan, seal)."""
     known = known or {}
     found: dict[str, VersionFile] = {}
-    stack = [(folder, "")]
-    while stack:
-        directory, prefix = stack.pop()
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
-                elif entry.is_file():
-                    st = entry.stat()  # the file's (a symlink's target's) inode and size
-                    symlink = entry.is_symlink()
-                    linked = None if symlink else known.get((st.st_dev, st.st_ino))
-                    found[prefix + entry.name] = VersionFile(Path(entry.path), st.st_size, symlink, linked)
+    for rel, entry in walk_files(folder):
+        st = entry.stat()  # the file's (a symlink's target's) inode and size
+        symlink = entry.is_symlink()
+        linked = None if symlink else known.get((st.st_dev, st.st_ino))
+        found[rel] = VersionFile(Path(entry.path), st.st_size, symlink, linked)
     return dict(sorted(found.items()))
 
 

@@ -104,17 +104,24 @@ def find_unmasked_personal_data(
     return findings
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    """Every regular file under `folder`, symlinks not followed: the file types come with each
-    directory read, so no stat per file."""
-    stack = [folder]
+def walk_files(folder: Path) -> Iterator[tuple[str, os.DirEntry]]:
+    """(path relative to `folder`, directory entry) of every file under it, a symlink to a file
+    included (`entry.is_symlink()`), symlinked folders not entered (as `Path.rglob`): one directory
+    read per folder, the entry's type from it. The one walk of a version (publisher._version_files too)."""
+    stack = [(folder, "")]
     while stack:
-        with os.scandir(stack.pop()) as entries:
+        directory, prefix = stack.pop()
+        with os.scandir(directory) as entries:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    yield Path(entry.path)
+                    stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                elif entry.is_file():
+                    yield prefix + entry.name, entry
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """Every regular file under `folder`, symlinks not followed."""
+    return (Path(entry.path) for _, entry in walk_files(folder) if not entry.is_symlink())
 
 
 def _sql(pattern: str) -> str:
@@ -246,14 +253,40 @@ def _decode(data: bytes) -> str | None:
 _SVG_GEOMETRY = re.compile(r"""\b(points|d|viewBox|transform)=("[^"]*"|'[^']*')""")
 
 
-def _read_text(path: Path) -> str | None:
-    """The file as the scanner reads it (SVG geometry blanked), or None for a known binary format."""
-    text = _decode(path.read_bytes())
+def _read_file(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+def _text_of(data: bytes) -> str | None:
+    """The bytes of a file as the scanner reads them (SVG geometry blanked), or None for a known
+    binary format."""
+    text = _decode(data)
     if text is None:
         return None
     if '="' in text or "='" in text:  # every SVG geometry attribute has one; most data files none
         text = _SVG_GEOMETRY.sub(r'\1=""', text)
     return text
+
+
+def _read_text(path: Path) -> str | None:
+    """The file as the scanner reads it (SVG geometry blanked), or None for a known binary format."""
+    return _text_of(_read_file(path))
+
+
+def _as_is(data: bytes) -> bool:
+    """True when the scanner reads these bytes as UTF-8 text exactly as they are, if they are valid
+    UTF-8 (no binary magic, no byte-order mark, no NUL, no SVG geometry to blank, no JSON escape to
+    decode): most page data files. DuckDB then decodes and matches them itself, with no Python
+    string built (its `decode` refuses invalid UTF-8 as Python does: such a batch goes Python's way)."""
+    return not (
+        data.startswith(BINARY_MAGIC)
+        or data.startswith((b"\xff\xfe", b"\xfe\xff"))
+        or b"\x00" in data
+        or b'="' in data
+        or b"='" in data
+        or b"\\u" in data
+        or b"\\U" in data
+    )
 
 
 def _line_findings(text: str) -> list[str]:
@@ -278,26 +311,57 @@ def _scan_texts(paths: list[Path], config: dict) -> dict[Path, list[str]]:
     query, and only a file with a match is counted line by line in Python for the findings' wording.
     The patterns' guards match a line break (no digit, letter or separator is one) where they match
     the end of a line, and no other atom matches one, so the whole text matches exactly when one of
-    its lines does (tests/test_publish_tail.py checks both engines agree on generated texts)."""
+    its lines does (tests/test_publish_tail.py checks both engines agree on generated texts).
+    A file read as it is (`_as_is`: most page data files) goes to DuckDB as bytes, decoded there;
+    only the others are decoded in Python first."""
     found: dict[Path, list[str]] = {}
-    batch: list[tuple[Path, str]] = []
-    size = 0
+    texts: list[tuple[Path, str]] = []
+    raw: list[tuple[Path, bytes]] = []
+    sizes = [0, 0]
     con = duckdb.connect(config=config)
     try:
         for path in paths:
-            text = _read_text(path)
+            data = _read_file(path)
             found[path] = []
-            if text is None or len(text) < MIN_PII_CHARS:
+            if len(data) < MIN_PII_CHARS:  # never more characters than bytes
                 continue
-            batch.append((path, text))
-            size += len(text)
-            if size >= TEXT_BATCH_CHARS:
-                found.update(_batch_findings(con, batch))
-                batch, size = [], 0
-        found.update(_batch_findings(con, batch))
+            if _as_is(data):
+                raw.append((path, data))
+                sizes[0] += len(data)
+            else:
+                text = _text_of(data)
+                if text is None or len(text) < MIN_PII_CHARS:
+                    continue
+                texts.append((path, text))
+                sizes[1] += len(text)
+            if sizes[0] >= TEXT_BATCH_CHARS:
+                found.update(_raw_findings(con, raw))
+                raw, sizes[0] = [], 0
+            if sizes[1] >= TEXT_BATCH_CHARS:
+                found.update(_batch_findings(con, texts))
+                texts, sizes[1] = [], 0
+        found.update(_raw_findings(con, raw))
+        found.update(_batch_findings(con, texts))
     finally:
         con.close()
     return found
+
+
+def _raw_findings(con: duckdb.DuckDBPyConnection, batch: list[tuple[Path, bytes]]) -> dict[Path, list[str]]:
+    """`_batch_findings` of files read as they are, matched by DuckDB on their bytes; a batch holding
+    bytes that are not UTF-8 is decoded in Python instead (gb18030 then, as `_decode`)."""
+    if not batch:
+        return {}
+    try:
+        hits = con.execute(
+            "SELECT i FROM (SELECT unnest(range(len($blobs))) AS i, unnest($blobs) AS b) "
+            f"WHERE regexp_matches(decode(b), '{_sql(PII_IN_TEXT)}')",
+            {"blobs": [data for _, data in batch]},
+        ).fetchall()
+    except duckdb.ConversionException:
+        texts = [(path, _text_of(data)) for path, data in batch]
+        return _batch_findings(con, [(path, text) for path, text in texts if text is not None])
+    return {batch[i][0]: _line_findings(_text_of(batch[i][1])) for (i,) in hits}
 
 
 def _batch_findings(con: duckdb.DuckDBPyConnection, batch: list[tuple[Path, str]]) -> dict[Path, list[str]]:

@@ -28,7 +28,7 @@ from .components import SHELL, Routes, embed_json, site_href
 from .keyed_run import TemplateRun, table_specs
 from .page_render import PageRender
 from .page_source import PageSource, RenderError, parse_body, parse_page
-from .queries import PageQueryError, Result, open_snapshot, run_one, run_queries
+from .queries import PageQueryError, Result, open_snapshot, run_one
 
 HERE = Path(__file__).resolve().parent
 VENDOR = HERE / "vendor" / "node_modules"
@@ -41,6 +41,7 @@ KEYS_PER_BATCH = 2000  # a template page's queries run for this many keys at a t
 _TEMPLATE_PART = re.compile(r"^\[(\w+)\]$")
 _BAD_VALUE = re.compile(r"[/\\\x00-\x1f?#%]|^\.")
 _NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+PLAIN_PARAM = "__opscenter_page"  # a page without parameter runs as a template page of one key, ""
 
 
 @dataclass
@@ -192,13 +193,33 @@ def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:
 
 
 def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]:
-    """A page without parameter: one HTML file."""
+    """A page without parameter: one HTML file. Its queries run as a template page's do for one key
+    (keyed_run.TemplateRun): DuckDB hashes the results, so an unchanged page is hard-linked without
+    fetching a row, and a changed page's DataTables get their rows JSON built by DuckDB (sql_cells)
+    instead of each cell being formatted in Python (the report pages list up to ~120,000 rows)."""
     depth = len(page.parts) - 1
-    results = run_queries(con, page.source.path, page.source.queries, {})
     nav = site.nav_items(page, depth)
-    digest = _content_hash(page, {}, results, nav)
     rel = "/".join(page.parts) + ".html"
+    title_refs = {m.group(1) for m in re.finditer(r"\b(\w+)(?:\[|\.length)", page.title)}
+    nodes = parse_body(page.source.body, page.source.path, page.source.body_line)
+    specs = table_specs(nodes, page.source.body + "\n" + page.title)
+    specs = {q: t for q, t in specs.items() if q not in title_refs}
+    run = TemplateRun(con, page.source.path, page.source.queries, PLAIN_PARAM, [""], specs)
+    try:
+        digests, counts = run.digests(KEYS_PER_BATCH)
+        h = hashlib.sha256(renderer_version().encode())
+        h.update(page.source.path.read_bytes())
+        h.update(json.dumps([{}, nav], ensure_ascii=False, sort_keys=True).encode())
+        h.update(digests[""].encode())
+        digest = h.hexdigest().translate(_NO_DIGITS)
+        results, prebuilt = {}, {}
+        if title_refs or not _reusable(site, rel, digest):
+            fetched, built = run.fetch([""], lambda url: site_href(url, depth, site.routes))
+            results, prebuilt = fetched[""], built[""]
+    finally:
+        run.close()
     state = _state(site, page, results, {}, depth, rel, digest)
+    state.prebuilt = prebuilt
     title = state.plain_text(page.title)
 
     def html() -> str:
@@ -211,8 +232,7 @@ def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]
 
     reused = _write(site, rel, digest, html)
     site.hashes["links:" + rel] = "\n".join(sorted(state.links))
-    counts = {k: len(r.rows) for k, r in results.items()}
-    rendered = RenderedPage(page.source.path, page.nav_url, site.out_dir / rel, title, {}, counts, reused)
+    rendered = RenderedPage(page.source.path, page.nav_url, site.out_dir / rel, title, {}, counts[""], reused)
     return rendered, state.links
 
 
