@@ -17,7 +17,7 @@ with completed as (
 calendar as (
     select * from {{ ref('dim_date') }}
     where date_day <= {{ as_of() }}
-      and date_day >= (select min(completed_date) from completed)
+      and date_day >= (select min(c.completed_date) from completed as c)
 ),
 
 periods as (
