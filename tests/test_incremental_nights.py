@@ -2,7 +2,9 @@
 (models/intermediate/payments), so is the task chain per task (core/fct_tasks and the contracted
 marts/progress/mart_progress_detail, whose fingerprints are kept beside it in
 intermediate.mart_progress_detail__fingerprints), all by input fingerprint
-(macros/fingerprint_incremental.sql); every other model is rebuilt nightly.
+(macros/fingerprint_incremental.sql); the task aggregates mart_progress_summary, mart_progress_rollup,
+mart_workload_by_service_type and mart_workload_staff_period are incremental by period
+(macros/period_fingerprints.sql); every other model is rebuilt nightly.
 
 Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
 
@@ -21,7 +23,9 @@ Tasks (staff S1 张会计 一部, S2 李会计 二部), each a case the task fin
            are in progress until night 3 without any raw change (T13's upstream state moves with them).
   night 2: S2 moves to team 一部 (T2, T5, T8, T10); C3 renamed 丙有限公司 (T3, T6, T10, T15); T6 (done)
            cancelled; T8 re-sent with a later completion (T7's upstream_completed_date moves); new T12.
-  night 3: T1 re-sent with a later completion (now late); T4 reopened; T5 deleted from the export.
+  night 3: T1 re-sent with a later completion (now late); T4 reopened; T5 deleted from the export;
+           T17 (April, settled) re-sent with a later completion: a late correction of an old period,
+           while T16 (March) is never touched (its aggregate rows are kept); the date crosses June's end.
 
 After nights 2 and 3 every table of the intermediate, core and marts schemas is hashed against a full
 rebuild of a copy of the same warehouse; the rerun must change nothing. The full rebuild runs
