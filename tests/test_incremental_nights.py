@@ -2,7 +2,9 @@
 (models/intermediate/payments), so is the task chain per task (core/fct_tasks and the contracted
 marts/progress/mart_progress_detail, whose fingerprints are kept beside it in
 intermediate.mart_progress_detail__fingerprints), all by input fingerprint
-(macros/fingerprint_incremental.sql); every other model is rebuilt nightly.
+(macros/fingerprint_incremental.sql); the task aggregates mart_progress_summary, mart_progress_rollup,
+mart_workload_by_service_type and mart_workload_staff_period are incremental by period
+(macros/period_fingerprints.sql); every other model is rebuilt nightly.
 
 Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
 
@@ -21,7 +23,9 @@ Tasks (staff S1 张会计 一部, S2 李会计 二部), each a case the task fin
            are in progress until night 3 without any raw change (T13's upstream state moves with them).
   night 2: S2 moves to team 一部 (T2, T5, T8, T10); C3 renamed 丙有限公司 (T3, T6, T10, T15); T6 (done)
            cancelled; T8 re-sent with a later completion (T7's upstream_completed_date moves); new T12.
-  night 3: T1 re-sent with a later completion (now late); T4 reopened; T5 deleted from the export.
+  night 3: T1 re-sent with a later completion (now late); T4 reopened; T5 deleted from the export;
+           T17 (April, settled) re-sent with a later completion: a late correction of an old period,
+           while T16 (March) is never touched (its aggregate rows are kept); the date crosses June's end.
 
 After nights 2 and 3 every table of the intermediate, core and marts schemas is hashed against a full
 rebuild of a copy of the same warehouse; the rerun must change nothing. The full rebuild runs
@@ -94,6 +98,12 @@ TASKS_1 = [
     _task("T14", "C2", "S2", "2024-06-20", "done", started_at="2024-06-05 09:00",
           completed_at="2024-06-30 12:00"),
     _task("T15", "C3", "S1", "2024-06-29", "done", completed_at="2024-06-30 09:00"),
+    # two settled months for the period-incremental aggregates: March is never touched again (its rows
+    # are kept), April's T17 gets a late correction on night 3 (its rows are rebuilt)
+    _task("T16", "C1", "S1", "2024-03-15", "done", created="2024-03-01 09:00",
+          completed_at="2024-03-10 17:00"),
+    _task("T17", "C2", "S2", "2024-04-15", "done", created="2024-04-01 09:00",
+          completed_at="2024-04-12 17:00"),
 ]  # fmt: skip
 
 
@@ -167,6 +177,9 @@ def night_3(conn) -> None:
         _task("T1", "C1", "S1", "2024-05-15", "done", started_at="2024-05-02 09:00",
               completed_at="2024-05-20 17:00", updated=t),
         _task("T4", "C1", "S1", "2024-06-15", "in_progress", started_at="2024-05-20 09:00", updated=t),
+        # a late correction of a settled old month: completed 04-20 (late), not 04-12
+        _task("T17", "C2", "S2", "2024-04-15", "done", created="2024-04-01 09:00",
+              completed_at="2024-04-20 17:00", updated=t),
     ])  # fmt: skip
     conn.execute("delete from raw.tasks where task_id = 'T5'")
 
@@ -179,6 +192,32 @@ def fingerprints(path) -> dict[dt.date, int]:
 def task_fingerprints(path) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return dict(conn.execute("select * from intermediate.int_task_fingerprints").fetchall())
+
+
+PERIOD_FINGERPRINTS = ("int_task_period_fingerprints", "int_task_due_period_fingerprints",
+                       "int_task_completion_period_fingerprints")  # fmt: skip
+
+
+def period_fingerprints(path) -> dict[str, dict[str, int]]:
+    """Each period fingerprint model's {period key: fingerprint}."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return {
+            model: dict(conn.execute(f"select {'period_key' if 'completion' in model else 'period'},"
+                                     f" input_fingerprint from intermediate.{model}").fetchall())
+            for model in PERIOD_FINGERPRINTS
+        }  # fmt: skip
+
+
+def period_flags(path) -> dict:
+    """The as-of flags of the period marts: they move when the as-of date crosses a month end."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        rollup = conn.execute(
+            "select period, is_partial_period from marts.mart_progress_rollup where dimension_type = 'firm'"
+        ).fetchall()
+        service = conn.execute(
+            "select period, is_current_month, is_partial_period from marts.mart_workload_by_service_type"
+        ).fetchall()
+    return {"rollup": dict(rollup), "by_service_type": {r[0]: r[1:] for r in service}}
 
 
 def full_rebuild(path, as_of: str, tmp) -> dict:
@@ -219,6 +258,8 @@ def nights(tmp_path_factory):
             "hashes": table_hashes(path, SCHEMAS),
             "fingerprints": fingerprints(path),
             "task_fingerprints": task_fingerprints(path),
+            "period_fingerprints": period_fingerprints(path),
+            "period_flags": period_flags(path),
             "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
         }
     h.run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
@@ -239,6 +280,18 @@ def nights(tmp_path_factory):
                 " where table_name = 'mart_progress_detail' and constraint_type = 'NOT NULL'"
             ).fetchall()
         }
+    # a period mart keeps the rows of settled, unchanged periods: on a copy, every summary row is
+    # corrupted, then the next date is built: only March (settled, unchanged) keeps its corrupted row
+    kept = tmp / "kept" / "warehouse.duckdb"
+    kept.parent.mkdir()
+    shutil.copy(path, kept)
+    counts = "select period, sum(task_count) from marts.mart_progress_summary group by period"
+    with duckdb.connect(str(kept)) as conn:
+        out["summary_counts"] = dict(conn.execute(counts).fetchall())
+        conn.execute("update marts.mart_progress_summary set task_count = task_count + 100")
+    h.run_dbt(["run", "--select", "+mart_progress_summary"], kept, "2024-07-02", tmp / "target_kept")
+    with duckdb.connect(str(kept), read_only=True) as conn:
+        out["summary_counts_next"] = dict(conn.execute(counts).fetchall())
     out["path"] = path
     return out
 
@@ -304,10 +357,10 @@ def test_task_fingerprints_single_out_open_and_changed_tasks(nights):
     f1, f2, f3 = (nights[n]["task_fingerprints"] for n in (1, 2, 3))
     assert sorted(f2.keys() - f1.keys()) == ["T12"]
     changed_2 = {t for t in f1 if f1[t] != f2[t]}
-    assert sorted(f1.keys() - changed_2, key=lambda t: int(t[1:])) == ["T1", "T4", "T11"]
+    assert sorted(f1.keys() - changed_2, key=lambda t: int(t[1:])) == ["T1", "T4", "T11", "T16"]
     assert sorted(f2.keys() - f3.keys()) == ["T5"]
     changed_3 = {t for t in f3 if f2[t] != f3[t]}
-    expected = ["T1", "T4", "T9", "T10", "T12", "T13", "T14", "T15"]
+    expected = ["T1", "T4", "T9", "T10", "T12", "T13", "T14", "T15", "T17"]
     assert sorted(changed_3, key=lambda t: int(t[1:])) == expected
 
 
@@ -352,6 +405,64 @@ def test_detail_mart_rebuilds_only_changed_tasks(nights):
     assert nights["lost_fingerprints"] == nights[3]["hashes"]
     # every not_null constraint of the contract is on the table, one dropped before the run re-added
     assert {"stage", "task_id", "summary_key", "days_late"} <= nights["not_null_columns"]
+
+
+def test_period_fingerprints_single_out_changed_periods(nights):
+    """Period fingerprints move exactly when a period's rows can: settled March never changes; April
+    changes on night 2 (S2, T17's assignee, moved team) and night 3 (T17's late correction); periods
+    with open tasks change every night; the day grain's window moves; July's due month joins
+    mart_workload_by_service_type when the as-of date enters July."""
+    fp = {n: nights[n]["period_fingerprints"] for n in (1, 2, 3)}
+    for n in (2, 3):
+        progress = fp[n]["int_task_period_fingerprints"]
+        before = fp[n - 1]["int_task_period_fingerprints"]
+        assert sorted(p for p in progress if before.get(p) == progress[p]) == ["2024-03"]
+    due_2, due_3 = (fp[n]["int_task_due_period_fingerprints"] for n in (2, 3))
+    assert sorted(due_2) == ["2024-03", "2024-04", "2024-05", "2024-06"]
+    assert sorted(due_3) == ["2024-03", "2024-04", "2024-05", "2024-06", "2024-07"]
+    assert sorted(p for p in due_2 if due_2[p] == due_3.get(p)) == ["2024-03"]
+    done_2, done_3 = (fp[n]["int_task_completion_period_fingerprints"] for n in (2, 3))
+    assert done_2["month|2024-03-01"] == done_3["month|2024-03-01"]
+    assert done_2["week|2024-03-04"] == done_3["week|2024-03-04"]
+    assert done_2["day|2024-05-01"] == done_3["day|2024-05-01"]  # no completion, staff unchanged
+    assert done_2["month|2024-04-01"] != done_3["month|2024-04-01"]  # T17 corrected
+    assert done_2["day|2024-04-12"] != done_3["day|2024-04-12"] and "day|2024-04-20" in done_3
+    # the day grain covers the 90 days up to the as-of date: 04-01 leaves it on 07-01
+    assert "day|2024-04-01" in done_2 and "day|2024-04-01" not in done_3
+    assert "day|2024-04-02" not in done_3 and "day|2024-04-03" in done_3
+    # June is partial as of 06-29 and whole as of 07-01 (month end crossed)
+    assert done_2["month|2024-06-01"] != done_3["month|2024-06-01"]
+
+
+def test_period_marts_cross_the_month_end(nights):
+    """The as-of flags of kept and rebuilt periods follow the date across the month end (and equal the
+    full rebuild: test_incremental_night_equals_full_rebuild)."""
+    f2, f3 = nights[2]["period_flags"], nights[3]["period_flags"]
+    assert f2["rollup"]["2024-06"] is True and f3["rollup"]["2024-06"] is False
+    assert f2["rollup"]["2024-05"] is False and f3["rollup"]["2024-07"] is True
+    assert f2["by_service_type"]["2024-06"] == (True, True)
+    assert f3["by_service_type"]["2024-06"] == (False, False)
+    assert f3["by_service_type"]["2024-07"] == (True, True)
+    assert "2024-07" not in f2["by_service_type"]
+
+
+def test_period_marts_keep_settled_periods(nights):
+    """On the next date (07-02, no raw change) mart_progress_summary keeps the rows of the settled,
+    unchanged periods (March to May: every row was corrupted, theirs stay corrupted, so they were not
+    recomputed) and rebuilds June and July (open tasks), which are back to their numbers. The compiled
+    marts read only the periods to rebuild."""
+    true, next_day = nights["summary_counts"], nights["summary_counts_next"]
+    assert true["2024-03"] == 1 and true["2024-04"] == 1 and true["2024-05"] == 5
+    assert sorted(true) == sorted(next_day) == ["2024-03", "2024-04", "2024-05", "2024-06", "2024-07"]
+    assert sorted(p for p in true if next_day[p] > true[p]) == ["2024-03", "2024-04", "2024-05"]
+    assert next_day["2024-06"] == true["2024-06"] and next_day["2024-07"] == true["2024-07"]
+    compiled = nights[3]["target"] / "compiled" / "opscenter" / "models" / "marts"
+    compiled_1 = nights[1]["target"] / "compiled" / "opscenter" / "models" / "marts"
+    marts = ["progress/mart_progress_summary", "progress/mart_progress_rollup",
+             "workload/mart_workload_by_service_type", "workload/mart_workload_staff_period"]  # fmt: skip
+    for mart in marts:
+        assert '__fingerprints" as built' in (compiled / f"{mart}.sql").read_text(), mart
+        assert '__fingerprints" as built' not in (compiled_1 / f"{mart}.sql").read_text(), mart
 
 
 def _dbt_night_invocation(args: list[str], warehouse, target, as_of: str | None) -> str:

@@ -85,10 +85,11 @@
     )
 {%- endmacro %}
 
-{% macro delete_rebuilt_rows(fingerprints, key) -%}
+{% macro delete_rebuilt_rows(fingerprints, key, row_key=none) -%}
+    {#- row_key: the key as an expression of the model's columns when it has no column named key -#}
     {%- if is_incremental() and built_fingerprints_exist(fingerprints) %}
     delete from {{ this }}
-    where {{ key }} in (
+    where {{ row_key or key }} in (
         select built.{{ key }}
         from {{ built_fingerprints_relation(fingerprints) }} as built
         where not exists (

@@ -11,8 +11,12 @@
     ('staff', 'staff_id', 'staff_name'),
     ('firm', "'all'", "'全公司'"),
 ] %}
+-- Incremental by period (macros/period_fingerprints.sql): a night rebuilds only the periods whose
+-- fingerprint (int_task_period_fingerprints, with the partial-period flag) changed.
+-- depends_on: {{ ref('int_task_period_fingerprints') }}
 with detail as (
     select * from {{ ref('mart_progress_detail') }}
+    {{ rebuilt_periods_filter('int_task_period_fingerprints', 'period', 'period') }}
 ),
 
 counted as (

@@ -1,7 +1,11 @@
 -- Progress counts per period × service type × industry × team × staff, aggregated from
 -- mart_progress_detail so every number drills through to its rows by summary_key.
+-- Incremental by period (macros/period_fingerprints.sql): a night rebuilds only the periods whose
+-- fingerprint (int_task_period_fingerprints) changed and keeps the rows of the others.
+-- depends_on: {{ ref('int_task_period_fingerprints') }}
 with detail as (
     select * from {{ ref('mart_progress_detail') }}
+    {{ rebuilt_periods_filter('int_task_period_fingerprints', 'period', 'period') }}
 ),
 
 counted as (

@@ -1,9 +1,13 @@
 -- 人均负荷（按服务类型）: per work month (task due month) × service type, the clients served, the
 -- client-periods of work, the staff and accountants doing it, and client-periods per accountant.
+-- Incremental by month (macros/period_fingerprints.sql): a night rebuilds only the months whose
+-- fingerprint (int_task_due_period_fingerprints, with the current / partial flags) changed.
+-- depends_on: {{ ref('int_task_due_period_fingerprints') }}
 with tasks as (
     select * from {{ ref('fct_tasks') }}
     where status_as_of <> 'cancelled'
       and due_date <= last_day({{ as_of() }})
+    {{ rebuilt_periods_filter('int_task_due_period_fingerprints', 'period', 'due_period', 'and') }}
 ),
 
 aggregated as (

@@ -2,6 +2,8 @@
 -- with clients served, leaderboard ranks, error rate, filing success rate and on-time rate.
 -- A task counts in the period of its completed_date (as of the date); the day grain covers only
 -- the last `workload_day_grain_days` days (default 90) to keep the table small.
+-- Incremental by period (macros/period_fingerprints.sql): a night rebuilds only the periods whose
+-- fingerprint (int_task_completion_period_fingerprints: tasks, staff list, partial flag) changed.
 {%- set day_grain_days = var('workload_day_grain_days') %}
 {%- set stages = ['signing', 'document_collection', 'bookkeeping', 'tax_filing', 'fee_collection',
                   'registration', 'other'] %}
@@ -15,22 +17,12 @@ staff as (
     select * from {{ ref('dim_staff') }}
 ),
 
-calendar as (
-    select * from {{ ref('dim_date') }}
-    where date_day <= {{ as_of() }}
-      and date_day >= (select min(completed_date) from completed)
-),
-
+-- the periods to build: every period (from the first completion to the as-of date) on a full build,
+-- the new and changed ones on an incremental night
 periods as (
-    select 'day' as period_grain, date_day as period_start, date_day as period_end
-    from calendar
-    where date_day > {{ as_of() }} - {{ day_grain_days }}
-    union all
-    select distinct 'week', date_trunc('week', date_day)::date, date_trunc('week', date_day)::date + 6
-    from calendar
-    union all
-    select distinct 'month', month_start, month_end
-    from calendar
+    select period_grain, period_start, period_end
+    from {{ ref('int_task_completion_period_fingerprints') }}
+    {{ rebuilt_periods_filter('int_task_completion_period_fingerprints', 'period_key', 'period_key') }}
 ),
 
 -- each completed task once per grain, keyed by the start of the period holding its completed_date
@@ -58,7 +50,10 @@ per_staff as (
         count(*) filter (where stage = 'tax_filing' and outcome is not null) as filings_with_outcome,
         count(*) filter (where stage = 'tax_filing' and outcome = 'success') as filings_succeeded,
         count(*) filter (where completed_on_time) as completed_on_time
-    from completed_by_grain
+    from completed_by_grain as c
+    where exists (
+        select 1 from periods as p where p.period_grain = c.period_grain and p.period_start = c.period_start
+    )
     group by period_grain, period_start, assignee_id
 ),
 
