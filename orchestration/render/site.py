@@ -146,14 +146,33 @@ def renderer_version() -> str:
     return h.hexdigest()[:16]
 
 
-def _content_hash(page: _Page, params: dict, results: dict[str, Result], nav: list[dict]) -> str:
+def _page_base(page: _Page):
+    """sha256 of the renderer version and the page file: where every hash of the page's files starts
+    (computed once per page, copied per key)."""
     h = hashlib.sha256(renderer_version().encode())
     h.update(page.source.path.read_bytes())
+    return h
+
+
+def _page_hash(base, params: dict, nav: list[dict], results_digest: str = "") -> str:
+    """The content hash of one file of a page: `base` (_page_base), its parameters, its navigation and
+    the digest DuckDB computed of its query results (keyed_run.TemplateRun.digests)."""
+    h = base.copy()
     h.update(json.dumps([params, nav], ensure_ascii=False, sort_keys=True).encode())
-    for name, res in results.items():
-        h.update(repr((name, res.columns, res.types, res.rows)).encode())
+    h.update(results_digest.encode())
     # letters only: a hex run could look like a mobile number to the publisher's personal-data scan
     return h.hexdigest().translate(_NO_DIGITS)
+
+
+def _template_run(con, page: _Page, param: str, values: list[str]) -> tuple[TemplateRun, set[str]]:
+    """The page's queries for `values` of `param` (keyed_run.TemplateRun), and the queries its title
+    reads: their rows are always fetched (the title is rendered from them) and their DataTables are
+    left to Python formatting."""
+    title_refs = {m.group(1) for m in re.finditer(r"\b(\w+)(?:\[|\.length)", page.title)}
+    nodes = parse_body(page.source.body, page.source.path, page.source.body_line)
+    specs = table_specs(nodes, page.source.body + "\n" + page.title)
+    specs = {q: t for q, t in specs.items() if q not in title_refs}
+    return TemplateRun(con, page.source.path, page.source.queries, param, values, specs), title_refs
 
 
 def _copy_assets(out_dir: Path, context: dict) -> None:
@@ -200,18 +219,10 @@ def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]
     depth = len(page.parts) - 1
     nav = site.nav_items(page, depth)
     rel = "/".join(page.parts) + ".html"
-    title_refs = {m.group(1) for m in re.finditer(r"\b(\w+)(?:\[|\.length)", page.title)}
-    nodes = parse_body(page.source.body, page.source.path, page.source.body_line)
-    specs = table_specs(nodes, page.source.body + "\n" + page.title)
-    specs = {q: t for q, t in specs.items() if q not in title_refs}
-    run = TemplateRun(con, page.source.path, page.source.queries, PLAIN_PARAM, [""], specs)
+    run, title_refs = _template_run(con, page, PLAIN_PARAM, [""])
     try:
         digests, counts = run.digests(KEYS_PER_BATCH)
-        h = hashlib.sha256(renderer_version().encode())
-        h.update(page.source.path.read_bytes())
-        h.update(json.dumps([{}, nav], ensure_ascii=False, sort_keys=True).encode())
-        h.update(digests[""].encode())
-        digest = h.hexdigest().translate(_NO_DIGITS)
+        digest = _page_hash(_page_base(page), {}, nav, digests[""])
         results, prebuilt = {}, {}
         if title_refs or not _reusable(site, rel, digest):
             fetched, built = run.fetch([""], lambda url: site_href(url, depth, site.routes))
@@ -262,17 +273,12 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     values = _template_values(con, page)
     folder = "/".join(page.parts[:-1])
     depth = len(page.parts) - 1
-    title_refs = {m.group(1) for m in re.finditer(r"\b(\w+)(?:\[|\.length)", page.title)}
-    nodes = parse_body(page.source.body, page.source.path, page.source.body_line)
-    specs = table_specs(nodes, page.source.body + "\n" + page.title)
-    specs = {q: t for q, t in specs.items() if q not in title_refs}
-    base = hashlib.sha256(renderer_version().encode())
-    base.update(page.source.path.read_bytes())
+    base = _page_base(page)
     done = []
-    run = TemplateRun(con, page.source.path, page.source.queries, page.param, values, specs)
+    run, title_refs = _template_run(con, page, page.param, values)
     try:
         digests, counts = run.digests(KEYS_PER_BATCH)
-        digests = {k: _key_hash(base, page, k, d) for k, d in digests.items()}
+        digests = {k: _page_hash(base, {page.param: k}, [], d) for k, d in digests.items()}
         rows = {k: sum(n.values()) for k, n in counts.items()}
         for batch in run.batches(KEYS_PER_BATCH, rows):
             rels = {k: f"{folder}/{DATA_DIR}/{k}.js" for k in batch}
@@ -298,14 +304,6 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     done.sort(key=lambda item: order[item[0].params[page.param]])
     done.append(_render_shell(site, page, folder, depth))
     return done
-
-
-def _key_hash(base, page: _Page, value: str, results_digest: str) -> str:
-    """base: sha256 of the renderer version and the page file (the same for every key)."""
-    h = base.copy()
-    h.update(json.dumps([{page.param: value}, []], ensure_ascii=False, sort_keys=True).encode())
-    h.update(results_digest.encode())
-    return h.hexdigest().translate(_NO_DIGITS)
 
 
 def _reusable(site: _Site, rel: str, digest: str) -> bool:
@@ -355,7 +353,7 @@ def _render_shell(site: _Site, page: _Page, folder: str, depth: int) -> tuple[Re
     rel = f"{folder}/{SHELL}"
     nav = site.nav_items(None, depth)
     name = re.sub(r"\{[^{}]*\}", "", page.title).strip(" ·:：-") or page.parts[-2]
-    digest = _content_hash(page, {"shell": page.param}, {}, nav)
+    digest = _page_hash(_page_base(page), {"shell": page.param}, nav)
     body = (
         f'<div class="key-page" id="key-page" data-param="{escape(page.param)}" data-data="{DATA_DIR}/" '
         f'data-name="{escape(name)}"><p class="key-loading">正在加载…</p></div>'
