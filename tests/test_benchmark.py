@@ -413,7 +413,7 @@ def test_night_breakdown_reads_every_step_of_a_real_dagster_run(tmp_path):
 
     @dg.op
     def works(_after):
-        _busy(0.3)
+        _busy(1.0)  # a loaded machine's sampler may miss the last part of a step
 
     @dg.job(executor_def=dg.in_process_executor)
     def two_steps():
@@ -430,7 +430,7 @@ def test_night_breakdown_reads_every_step_of_a_real_dagster_run(tmp_path):
         ended = time.time()
     got = night_breakdown(tmp_path, result.run_id, clock, phases, began, ended)
     assert list(got["steps"]) == ["sleeps", "works"]
-    assert got["steps"]["sleeps"]["seconds"] >= 0.3 and got["steps"]["works"]["cpu_seconds"] >= 0.25
+    assert got["steps"]["sleeps"]["seconds"] >= 0.3 and got["steps"]["works"]["cpu_seconds"] >= 0.5
     assert got["steps"]["sleeps"]["cpu_seconds"] < got["steps"]["works"]["cpu_seconds"]
     assert got["start-up"]["seconds"] >= 0.1
     assert got["events"]["STEP_START"] == 2 and got["events"]["PIPELINE_START"] == 1
@@ -617,12 +617,16 @@ def test_the_cpu_clock_keeps_sampling_while_the_night_holds_the_gil():
     from orchestration.benchmark import CpuClock
 
     with CpuClock(interval=0.05) as clock:
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         total = sum(range(40_000_000))  # one C call: no other thread of this process runs meanwhile
-        t1 = time.time()
+        t1, c1 = time.time(), time.process_time()
     assert total > 0 and t1 - t0 >= 0.3
     assert sum(t0 <= t <= t1 for t, _ in clock.samples) >= 3
-    assert clock.cpu(t0, t1) >= 0.5 * (t1 - t0) / 2  # the loop's CPU, seen while it ran
+    # the loop's CPU, seen while it ran: all of it but what it spent after the last sample of the
+    # span (at most that gap's wall seconds; a loaded machine gives the loop only part of a core,
+    # so the bound is its own CPU, not its wall time)
+    last = max(t for t, _ in clock.samples if t <= t1)
+    assert clock.cpu(t0, t1) >= (c1 - c0) - (t1 - last) - 0.03
 
 
 # ------------------------------------------------------------------ peak RSS of each step of one process
