@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.publish import find_unmasked_personal_data, publisher, snapshot
+from orchestration.publish import find_unmasked_personal_data, publisher, scanner, snapshot
 from tests.test_publish import publish, sha256
 
 PHONE = "13987654321"
@@ -246,8 +246,8 @@ def _night3(path: Path) -> None:
     con.execute("DELETE FROM marts.mart_detail WHERE task_id IN ('T0030', 'T0031')")
     con.execute("UPDATE marts.mart_detail SET note = '改 13700001111' WHERE task_id = 'T0040'")
     con.execute(  # two new rows: 139****2678 and 139****3678
-        "INSERT INTO marts.mart_detail SELECT 'M1', 'C1', '电话 1391111' || i || '678', 1, DATE '2026-11-21', "
-        "'z' FROM range(2, 4) AS r(i)"
+        "INSERT INTO marts.mart_detail SELECT 'M1', 'C1', '电话 1391111' || i || '678', 1, "
+        "DATE '2026-11-21', 'z' FROM range(2, 4) AS r(i)"
     )
     con.execute(  # two phones that differ in the 4 hidden digits only: one masked row, twice
         "INSERT INTO marts.mart_detail VALUES ('M2', 'C2', '请回电 13955551234', 2, DATE '2026-11-21', 'z'), "
@@ -336,3 +336,33 @@ def test_a_damaged_state_masks_every_row_again(tmp_path: Path, damage: str, monk
     tables = {t["name"]: t for t in _manifest(v3)["tables"]}
     assert tables["marts.mart_detail"]["patched"]["masked"] == tables["marts.mart_detail"]["rows"]
     _assert_equals_fresh(v3, wh, tmp_path)
+
+
+def test_a_masking_slip_in_tonights_rows_is_refused_without_reading_the_table(tmp_path: Path, monkeypatch):
+    """The rows a state patch inserts are scanned in the builder; the publication's scan then takes
+    the patched table's fingerprint and findings from it (not a row of the table re-read) and its
+    Parquet file, the same data, gets the same findings: a phone the masking let through tonight
+    (a note column left unmasked) is refused in both."""
+    monkeypatch.setattr(snapshot, "MAX_GROWTH", 100)
+    wh, root, _ = _two_nights(tmp_path)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    _night3(wh)
+    real = snapshot.masked_select
+
+    def slipping(columns):  # the masking forgets free text: only tonight's masked rows show it
+        select, by_name, by_pattern = real(columns)
+        return select.replace('mask_text("note")', '"note"'), by_name, by_pattern
+
+    monkeypatch.setattr(snapshot, "masked_select", slipping)
+    fingerprinted = []
+    real_fingerprint = scanner.fingerprint
+    monkeypatch.setattr(
+        scanner, "fingerprint", lambda con, rel: fingerprinted.append(rel) or real_fingerprint(con, rel)
+    )
+    with pytest.raises(publisher.PersonalDataLeak) as refused:
+        publish(wh, root, "run3", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    # tonight's phones in the note: T0040's, M1 x 2, M2 x 2 (the old rows were masked on night 2)
+    assert "snapshot.duckdb: marts.mart_detail.note: 5 unmasked mobile number(s)" in str(refused.value)
+    assert "parquet/marts.mart_detail.parquet: note: 5 unmasked mobile number(s)" in str(refused.value)
+    assert not any(rel.startswith('"marts"') for rel in fingerprinted)  # no snapshot table re-hashed
+    assert publisher.current_version(root) == v2.name
