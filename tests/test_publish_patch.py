@@ -366,3 +366,16 @@ def test_a_masking_slip_in_tonights_rows_is_refused_without_reading_the_table(tm
     assert "parquet/marts.mart_detail.parquet: note: 5 unmasked mobile number(s)" in str(refused.value)
     assert not any(rel.startswith('"marts"') for rel in fingerprinted)  # no snapshot table re-hashed
     assert publisher.current_version(root) == v2.name
+
+
+def test_no_place_for_the_state_patches_without_it(tmp_path: Path):
+    """The state folder cannot be made (a file is in its way): the night is patched as without a
+    state (every source row masked) and published."""
+    wh, root, v1 = _two_nights(tmp_path)
+    shutil.rmtree(tmp_path / "publish_state")  # night 1's (empty: built fresh)
+    (tmp_path / "publish_state").write_text("in the way", encoding="utf-8")
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    assert _manifest(v2)["snapshot_patched_from"] == v1.name
+    tables = {t["name"]: t for t in _manifest(v2)["tables"]}
+    assert tables["marts.mart_detail"]["patched"]["masked"] == tables["marts.mart_detail"]["rows"]
+    _assert_equals_fresh(v2, wh, tmp_path)

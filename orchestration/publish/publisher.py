@@ -111,14 +111,14 @@ def publish_run(
         _start_version(publish_root, final, incoming)
         previous = _current_manifest(publish_root)  # parsed once: ~40 MB of JSON at 100,000 clients
         known = _verified_files(publish_root, previous)
+        previous_snapshot = _previous_snapshot(publish_root, known, previous)
+        patched_from = previous[0] if previous_snapshot else None
+        state = _state_files(Path(warehouse), publish_root, name, patched_from)
         durable = _FilesystemSync(incoming)  # opened before any write: its sync reports their errors
         try:
             stage("snapshot")
             spill = Path(temp_dir) if temp_dir else publish_root / f"{INCOMING_PREFIX}{name}.tmp"
             reuse = _reusable_tables(publish_root, known, previous)
-            previous_snapshot = _previous_snapshot(publish_root, known, previous)
-            patched_from = previous[0] if previous_snapshot else None
-            state = _state_files(Path(warehouse), publish_root, name, patched_from)
             snapshot = _write_snapshot(
                 Path(warehouse),
                 incoming,
@@ -275,7 +275,10 @@ def _state_files(warehouse: Path, publish_root: Path, name: str, previous: str |
 
 def _remove_state(path: Path) -> None:
     for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError:  # e.g. no state folder could be made: nothing to remove
+            pass
 
 
 def _prune_state(folder: Path, current: str | None) -> None:

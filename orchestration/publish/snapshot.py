@@ -279,7 +279,10 @@ def _build(
             in_copy = set(con.execute(sql).fetchall())
         con.execute(f"ATTACH {_sql_str(str(warehouse))} AS {SOURCE_ALIAS} (READ_ONLY)")
         if state is not None:
-            _open_state(con, state.path, state.previous if patch_base else None)
+            try:
+                _open_state(con, state.path, state.previous if patch_base else None)
+            except (duckdb.Error, OSError):  # e.g. a read-only folder: patched as without state
+                state = None
         install_macros(con)
         chosen, snap.missing_tables = _source_tables(con, schemas, tables)
         if not any(s in schemas for s, _ in chosen):
