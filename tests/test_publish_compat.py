@@ -61,7 +61,8 @@ def snapshot(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def patched(tmp_path_factory) -> Path:
-    """A second night's snapshot, patched in a copy of the first's (rows deleted and inserted)."""
+    """A third night's snapshot, patched in a copy of the second's from the state the second kept
+    (the second patched in a copy of the first's: rows deleted and inserted)."""
     tmp = tmp_path_factory.mktemp("compat_patched")
     warehouse = make_warehouse(tmp / "warehouse.duckdb")
     publish(warehouse, tmp / "published", "run1", descriptions=_descriptions(tmp))
@@ -70,10 +71,17 @@ def patched(tmp_path_factory) -> Path:
         con.execute("UPDATE marts.mart_client_overview SET outstanding = 1 WHERE client_id = 'C002'")
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(snapshot_module, "PATCH_MAX_SHARE", 9.0)  # 3 changes in 2 rows: patched anyway
+        mp.setattr(snapshot_module, "MAX_GROWTH", 100)  # a small file grows by whole blocks
         folder = publish(warehouse, tmp / "published", "run2", descriptions=_descriptions(tmp))
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        tables = {t["name"]: t for t in manifest["tables"]}
+        assert tables["marts.mart_client_overview"]["patched"] == {"deleted": 2, "inserted": 1, "masked": 2}
+        with duckdb.connect(str(warehouse)) as con:  # a third night, patched from the kept state
+            con.execute("UPDATE marts.mart_client_overview SET outstanding = 2 WHERE client_id = 'C002'")
+        folder = publish(warehouse, tmp / "published", "run3", descriptions=_descriptions(tmp))
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     tables = {t["name"]: t for t in manifest["tables"]}
-    assert tables["marts.mart_client_overview"]["patched"] == {"deleted": 2, "inserted": 1}
+    assert tables["marts.mart_client_overview"]["patched"] == {"deleted": 1, "inserted": 1, "masked": 1}
     return folder / "snapshot.duckdb"
 
 

@@ -1,5 +1,9 @@
 """The snapshot patched from the previous version equals a fresh build of the same night.
 
+Nights 3 and 4 patch from the private state the nights before kept (only their changed source rows
+masked): rows whose masked forms coincide (two phones differing in the hidden digits), duplicates
+up and down, and a corrupt or doctored state, which must fall back to masking every row.
+
 Night 1 is published fresh; night 2 deletes, updates and inserts rows (a masked phone among them),
 changes duplicate counts, drops a table, adds one and changes a column's type. Its snapshot is
 patched in a copy of night 1's file and compared, table by table (schemas, columns and types in
@@ -10,12 +14,13 @@ order, comments, rows as multisets, the Parquet files), with a fresh build of ni
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.publish import find_unmasked_personal_data, publisher, snapshot
+from orchestration.publish import find_unmasked_personal_data, publisher, scanner, snapshot
 from tests.test_publish import publish, sha256
 
 PHONE = "13987654321"
@@ -160,8 +165,10 @@ def test_patched_snapshot_equals_a_fresh_build(tmp_path: Path):
     tables = {t["name"]: t for t in manifest["tables"]}
     assert manifest["snapshot_patched_from"] == v1.name
     # deleted: 5 rows + 4 updated + 3 copies of T0001 + 1 of T0002; inserted: 4 + 6 new + 2 + 2
-    assert tables["marts.mart_detail"]["patched"] == {"deleted": 13, "inserted": 14}
-    assert tables["marts.mart_detail"]["rows"] == N - 3 + 2 - 5 + 6 - 1 + 1
+    # no state kept by night 1 (built fresh): every source row masked once
+    rows = N - 3 + 2 - 5 + 6 - 1 + 1
+    assert tables["marts.mart_detail"]["patched"] == {"deleted": 13, "inserted": 14, "masked": rows}
+    assert tables["marts.mart_detail"]["rows"] == rows
     assert tables["marts.mart_static"]["reused"] and "patched" not in tables["marts.mart_static"]
     assert "patched" not in tables["marts.mart_typed"]  # another column type: built whole
     assert "patched" not in tables["marts.mart_new"] and "marts.mart_gone" not in tables
@@ -193,7 +200,8 @@ def test_changed_masking_rebuilds_the_table_as_fresh(tmp_path: Path, monkeypatch
     v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
     tables = {t["name"]: t for t in _manifest(v2)["tables"]}
     assert "patched" not in tables["marts.mart_detail"] and "patched" not in tables["marts.mart_static"]
-    assert tables["raw.load_files"]["patched"] == {"deleted": 0, "inserted": 0}  # no text: same rows
+    # no text: the same rows
+    assert tables["raw.load_files"]["patched"] == {"deleted": 0, "inserted": 0, "masked": 1}
     _assert_equals_fresh(v2, wh, tmp_path)
 
 
@@ -227,4 +235,147 @@ def test_too_many_changed_rows_build_the_table_whole(tmp_path: Path, monkeypatch
     monkeypatch.setattr(snapshot, "PATCH_MAX_SHARE", share)
     v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
     assert "patched" not in {t["name"]: t for t in _manifest(v2)["tables"]}["marts.mart_detail"]
+    _assert_equals_fresh(v2, wh, tmp_path)
+
+
+def _night3(path: Path) -> None:
+    """Changes for a night patched from the state: deletes, an update, a phone, two source rows that
+    mask to one masked row (their phones differ in the hidden digits only), duplicates 2 -> 3 and
+    2 -> 1, and a row whose masked twin appears among tonight's new rows."""
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM marts.mart_detail WHERE task_id IN ('T0030', 'T0031')")
+    con.execute("UPDATE marts.mart_detail SET note = '改 13700001111' WHERE task_id = 'T0040'")
+    con.execute(  # two new rows: 139****2678 and 139****3678
+        "INSERT INTO marts.mart_detail SELECT 'M1', 'C1', '电话 1391111' || i || '678', 1, "
+        "DATE '2026-11-21', 'z' FROM range(2, 4) AS r(i)"
+    )
+    con.execute(  # two phones that differ in the 4 hidden digits only: one masked row, twice
+        "INSERT INTO marts.mart_detail VALUES ('M2', 'C2', '请回电 13955551234', 2, DATE '2026-11-21', 'z'), "
+        "('M2', 'C2', '请回电 13966661234', 2, DATE '2026-11-21', 'z')"
+    )
+    con.execute(  # T0001: 2 -> 3 copies; T0002: 2 -> 1
+        "INSERT INTO marts.mart_detail SELECT * FROM marts.mart_detail WHERE task_id = 'T0001' LIMIT 1; "
+        "DELETE FROM marts.mart_detail WHERE task_id = 'T0002'; "
+        "INSERT INTO marts.mart_detail SELECT 'T0002', 'C2', '备注 2', 2.50, DATE '2026-11-03', 'x2'"
+    )
+    con.close()
+
+
+def _night4(path: Path) -> None:
+    """One of night 3's twin rows goes (the masked row stays once), another row changes."""
+    con = duckdb.connect(str(path))
+    con.execute("DELETE FROM marts.mart_detail WHERE note = '请回电 13966661234'")
+    con.execute("UPDATE marts.mart_detail SET amount = amount + 7 WHERE task_id = 'T0050'")
+    con.close()
+
+
+def _state_dir(tmp_path: Path) -> Path:
+    (folder,) = (tmp_path / "publish_state").iterdir()
+    return folder
+
+
+def test_later_nights_patch_from_the_private_state(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(snapshot, "MAX_GROWTH", 100)  # a small file grows by whole blocks: patched still
+    wh, root, _ = _two_nights(tmp_path)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    # the state is kept beside the warehouse, not in the publish root, for the current version only
+    assert sorted(p.name for p in _state_dir(tmp_path).iterdir()) == [f"{v2.name}.duckdb"]
+    assert not any("state" in p.name for p in root.rglob("*"))
+    _night3(wh)
+    v3 = publish(wh, root, "run3", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    assert _manifest(v3)["snapshot_patched_from"] == v2.name
+    tables = {t["name"]: t for t in _manifest(v3)["tables"]}
+    # deleted: T0030, T0031, T0040's old row, a copy of T0002; inserted: T0040's new row, M1 x 2,
+    # M2 x 2 (one masked row twice), a copy of T0001; masked: only tonight's side of the changed
+    # source rows (T0040, M1 x 2, M2 x 2, T0001's 3 copies, T0002's 1), not the table's ~200
+    assert tables["marts.mart_detail"]["patched"] == {"deleted": 4, "inserted": 6, "masked": 9}
+    before = {t["name"]: t for t in _manifest(v2)["tables"]}["marts.mart_detail"]["rows"]
+    assert tables["marts.mart_detail"]["rows"] == before - 2 + 4 + 1 - 1
+    assert "patched" not in tables["marts.mart_static"]  # unchanged: kept, its state too
+    _assert_equals_fresh(v3, wh, tmp_path)
+    with duckdb.connect(str(v3 / "snapshot.duckdb"), read_only=True) as con:
+        twins = con.execute("SELECT note FROM marts.mart_detail WHERE task_id = 'M2'").fetchall()
+    assert twins == [("请回电 139****1234",)] * 2
+    assert sorted(p.name for p in _state_dir(tmp_path).iterdir()) == [f"{v3.name}.duckdb"]
+    _night4(wh)
+    v4 = publish(wh, root, "run4", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    patched = {t["name"]: t for t in _manifest(v4)["tables"]}["marts.mart_detail"]["patched"]
+    assert patched == {"deleted": 2, "inserted": 1, "masked": 1}  # one twin less; T0050 updated
+    shutil.rmtree(tmp_path / "fresh")
+    _assert_equals_fresh(v4, wh, tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "T0030", "T0040", "other recipe"])
+def test_a_damaged_state_masks_every_row_again(tmp_path: Path, damage: str, monkeypatch):
+    """A state file that does not open, one kept by another recipe, or one whose masked-row hash of
+    a row changed tonight was doctored (T0030: deleted tonight, the patched table then misses its
+    fingerprint; T0040: updated, its masked row is not the state's): the whole source is masked."""
+    monkeypatch.setattr(snapshot, "MAX_GROWTH", 100)
+    wh, root, _ = _two_nights(tmp_path)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    state = _state_dir(tmp_path) / f"{v2.name}.duckdb"
+    if damage == "corrupt":
+        state.write_bytes(b"\0" * state.stat().st_size)
+    elif damage == "other recipe":
+        with duckdb.connect(str(state)) as con:
+            con.execute("UPDATE published_tables SET recipe = 'older code'")
+    else:
+        with duckdb.connect(str(wh), read_only=True) as con:
+            (sh,) = con.execute(
+                "SELECT hash(task_id, client_id, note, amount, due_date) FROM marts.mart_detail "
+                "WHERE task_id = ?",
+                [damage],
+            ).fetchone()
+        with duckdb.connect(str(state)) as con:
+            assert con.execute('UPDATE "marts.mart_detail" SET h = h // 2 WHERE sh = ?', [sh]).fetchone() == (
+                1,
+            )
+    _night3(wh)
+    v3 = publish(wh, root, "run3", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    assert _manifest(v3)["snapshot_patched_from"] == v2.name
+    tables = {t["name"]: t for t in _manifest(v3)["tables"]}
+    assert tables["marts.mart_detail"]["patched"]["masked"] == tables["marts.mart_detail"]["rows"]
+    _assert_equals_fresh(v3, wh, tmp_path)
+
+
+def test_a_masking_slip_in_tonights_rows_is_refused_without_reading_the_table(tmp_path: Path, monkeypatch):
+    """The rows a state patch inserts are scanned in the builder; the publication's scan then takes
+    the patched table's fingerprint and findings from it (not a row of the table re-read) and its
+    Parquet file, the same data, gets the same findings: a phone the masking let through tonight
+    (a note column left unmasked) is refused in both."""
+    monkeypatch.setattr(snapshot, "MAX_GROWTH", 100)
+    wh, root, _ = _two_nights(tmp_path)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    _night3(wh)
+    real = snapshot.masked_select
+
+    def slipping(columns):  # the masking forgets free text: only tonight's masked rows show it
+        select, by_name, by_pattern = real(columns)
+        return select.replace('mask_text("note")', '"note"'), by_name, by_pattern
+
+    monkeypatch.setattr(snapshot, "masked_select", slipping)
+    fingerprinted = []
+    real_fingerprint = scanner.fingerprint
+    monkeypatch.setattr(
+        scanner, "fingerprint", lambda con, rel: fingerprinted.append(rel) or real_fingerprint(con, rel)
+    )
+    with pytest.raises(publisher.PersonalDataLeak) as refused:
+        publish(wh, root, "run3", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    # tonight's phones in the note: T0040's, M1 x 2, M2 x 2 (the old rows were masked on night 2)
+    assert "snapshot.duckdb: marts.mart_detail.note: 5 unmasked mobile number(s)" in str(refused.value)
+    assert "parquet/marts.mart_detail.parquet: note: 5 unmasked mobile number(s)" in str(refused.value)
+    assert not any(rel.startswith('"marts"') for rel in fingerprinted)  # no snapshot table re-hashed
+    assert publisher.current_version(root) == v2.name
+
+
+def test_no_place_for_the_state_patches_without_it(tmp_path: Path):
+    """The state folder cannot be made (a file is in its way): the night is patched as without a
+    state (every source row masked) and published."""
+    wh, root, v1 = _two_nights(tmp_path)
+    shutil.rmtree(tmp_path / "publish_state")  # night 1's (empty: built fresh)
+    (tmp_path / "publish_state").write_text("in the way", encoding="utf-8")
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    assert _manifest(v2)["snapshot_patched_from"] == v1.name
+    tables = {t["name"]: t for t in _manifest(v2)["tables"]}
+    assert tables["marts.mart_detail"]["patched"]["masked"] == tables["marts.mart_detail"]["rows"]
     _assert_equals_fresh(v2, wh, tmp_path)

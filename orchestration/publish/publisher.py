@@ -7,6 +7,9 @@ Layout under `publish_root` (see docs/publication.md):
     .incoming-<as_of>_<run_id>/  a version being built (removed on failure, or by the next publish)
     .publish.lock                serialises publishers (flock; released by the kernel if one is killed)
 
+Outside it, beside the warehouse (private, never published): `publish_state/<root key>/<version>.duckdb`,
+the snapshot patch's state for the current version (docs/publication.md, "The patch's private state").
+
 Every step before the rename writes only inside the hidden folder, and the rename and the symlink
 replace are single atomic syscalls on one filesystem, so a crash anywhere leaves the previous
 version intact and `current` pointing at it.
@@ -30,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.publish.scanner import find_unmasked_personal_data, scanner_version, walk_files
+from orchestration.publish.scanner import Prescanned, find_unmasked_personal_data, scanner_version, walk_files
 from orchestration.publish.snapshot import (
     DEFAULT_MEMORY_LIMIT,
     DEFAULT_SCHEMAS,
@@ -39,6 +42,7 @@ from orchestration.publish.snapshot import (
     PreviousSnapshot,
     Reusable,
     Snapshot,
+    StateFiles,
     build_snapshot,
 )
 
@@ -54,6 +58,7 @@ MANIFEST = "manifest.json"
 VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}_[A-Za-z0-9][A-Za-z0-9_-]*$")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 READ_ONLY = 0o444
+STATE_DIR = "publish_state"  # beside the warehouse: the snapshot patch's private state
 
 Render = Callable[[Path, Path], None]
 StageHook = Callable[[str], None]
@@ -106,6 +111,9 @@ def publish_run(
         _start_version(publish_root, final, incoming)
         previous = _current_manifest(publish_root)  # parsed once: ~40 MB of JSON at 100,000 clients
         known = _verified_files(publish_root, previous)
+        previous_snapshot = _previous_snapshot(publish_root, known, previous)
+        patched_from = previous[0] if previous_snapshot else None
+        state = _state_files(Path(warehouse), publish_root, name, patched_from)
         durable = _FilesystemSync(incoming)  # opened before any write: its sync reports their errors
         try:
             stage("snapshot")
@@ -118,9 +126,10 @@ def publish_run(
                 tables,
                 descriptions,
                 reuse=reuse,
-                previous_snapshot=_previous_snapshot(publish_root, known, previous),
+                previous_snapshot=previous_snapshot,
                 memory_limit=memory_limit,
                 temp_dir=spill,
+                state=state,
             )
             stage("pages")
             _write_pages(incoming, render)
@@ -143,16 +152,28 @@ def publish_run(
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
                 baselines = {table: r.parquet for table, r in reuse.items()}  # scanned clean then
+                prescanned = {
+                    t.name: Prescanned(t.rows, t.fingerprint, t.new_rows_findings)
+                    for t in snapshot.tables
+                    if t.new_rows_findings is not None
+                }
                 _refuse_personal_data(
-                    incoming, known, memory_limit=memory_limit, files=files, baselines=baselines
+                    incoming,
+                    known,
+                    memory_limit=memory_limit,
+                    files=files,
+                    baselines=baselines,
+                    prescanned={incoming / SNAPSHOT: prescanned},
                 )
             _seal(incoming, files, durable)
         except BaseException:
             shutil.rmtree(incoming, ignore_errors=True)
+            _remove_state(state.path)
             raise
         finally:
             durable.close()
         _make_visible(publish_root, incoming, manifest, make_current=make_current, keep=keep, stage=stage)
+        _prune_state(state.path.parent, current_version(publish_root))
         stage("done")
     return final
 
@@ -187,6 +208,7 @@ def _write_snapshot(
     memory_limit: str,
     temp_dir: Path,
     previous_snapshot: PreviousSnapshot | None = None,
+    state: StateFiles | None = None,
 ) -> Snapshot:
     """The read-only DuckDB snapshot and its Parquet copies, inside the version being built; DuckDB's
     spill folder `temp_dir` is removed afterwards (a killed run's is cleared by the next publish)."""
@@ -202,6 +224,7 @@ def _write_snapshot(
             memory_limit=memory_limit,
             temp_directory=temp_dir,
             previous_snapshot=previous_snapshot,
+            state=state,
         )
     finally:
         if temp_dir.name.startswith(INCOMING_PREFIX):  # our own, not a configured shared folder
@@ -238,6 +261,33 @@ def _previous_snapshot(
     if path is None or not path.is_file() or _known(path, known) is None:
         return None
     return PreviousSnapshot(path, int(manifest.get("snapshot_base_bytes") or 0))
+
+
+def _state_files(warehouse: Path, publish_root: Path, name: str, previous: str | None) -> StateFiles:
+    """The snapshot patch's private state of version `name` and of the `previous` one (None: the
+    snapshot is not patched). Kept beside the warehouse, whose access rules it shares: it holds
+    hashes of unmasked rows, never to be published (docs/publication.md, "The patch's private
+    state"); one folder per publish root, so two roots fed from one warehouse keep theirs apart."""
+    key = hashlib.sha256(str(publish_root.resolve()).encode()).hexdigest()[:16]
+    folder = warehouse.resolve().parent / STATE_DIR / key
+    return StateFiles(folder / f"{name}.duckdb", folder / f"{previous}.duckdb" if previous else None)
+
+
+def _remove_state(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError:  # e.g. no state folder could be made: nothing to remove
+            pass
+
+
+def _prune_state(folder: Path, current: str | None) -> None:
+    """Keep only the current version's state file (the one the next night patches from)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if current is None or entry.name not in (f"{current}.duckdb", f"{current}.duckdb.wal"):
+            entry.unlink(missing_ok=True)
 
 
 def _write_pages(incoming: Path, render: Render | None) -> None:
@@ -298,6 +348,7 @@ def _refuse_personal_data(
     memory_limit: str | None = None,
     files: dict[str, VersionFile] | None = None,
     baselines: dict[str, Path] | None = None,
+    prescanned: dict[Path, dict[str, Prescanned]] | None = None,
 ) -> None:
     """Scan every file of the version not hard-linked from the verified previous one (`files`: the
     walk `_version_files` made, so the linked files are known without a stat each); a snapshot table
@@ -314,6 +365,7 @@ def _refuse_personal_data(
         memory_limit=memory_limit,
         files=[f.path for f in look],
         baselines=baselines,
+        prescanned=prescanned,
     )
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))

@@ -18,6 +18,13 @@ names and types in both) hash to a row of that file holds the very values found 
 the other rows go through the regular expressions. Counts stay exact: a row holding a number is never
 in a clean file, so every such row is among those scanned (a 64-bit hash collision aside, the same
 bet the fingerprints make). At 100,000 clients a night's new task rows are a few thousand of 8.8 M.
+
+A table the snapshot builder patched or kept (`prescanned`) is not read at all: the builder hands
+its row count, its fingerprint (computed by the builder's hash pass over the finished table) and the
+findings of the rows it inserted (`scan_relation` over exactly those rows, in the builder); the rest
+of the table is the copied table of the previous version, scanned clean. Only the row count is read
+again (a table whose count is not the builder's is scanned as above). The Parquet file written from
+it is still read and fingerprinted: it gets those findings only if it holds the same data.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import hashlib
 import os
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -63,6 +71,22 @@ def scanner_version() -> str:
     return h.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class Prescanned:
+    """A snapshot table as its builder left it: `rows`, `fingerprint` and the findings of the rows
+    it added to a table of a version scanned clean (`new_rows_findings`, "<column>: <n> <kind>")."""
+
+    rows: int
+    fingerprint: str
+    new_rows_findings: list[str]
+
+
+def scan_relation(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    """Findings (`<column>: <n> <kind>`) of every scanned column of `relation` (e.g. a patch's
+    inserted rows, in the connection that built them)."""
+    return _column_counts(con, relation, _scanned_columns(con, relation))
+
+
 def find_unmasked_personal_data(
     folder: Path | str,
     skip: Callable[[Path], bool] | None = None,
@@ -70,6 +94,7 @@ def find_unmasked_personal_data(
     memory_limit: str | None = None,
     files: list[Path] | None = None,
     baselines: dict[str, Path] | None = None,
+    prescanned: dict[Path, dict[str, Prescanned]] | None = None,
 ) -> list[str]:
     """Every place under `folder` holding an unmasked mobile number or credit code, as readable
     strings `<file>[: <where>]: <n> <kind>`; empty when the folder is clean. `skip(path)` true: a
@@ -78,21 +103,23 @@ def find_unmasked_personal_data(
     `files`: the files under `folder` to look at, when the caller has walked it already (the publisher
     leaves out the linked files but Parquet ones, so a night costs what changed); default: all.
     `baselines`: `schema.table` -> a Parquet file of that table scanned clean under this scanner
-    (the previous version's): a table of a database is regex-scanned only in its rows not in it."""
+    (the previous version's): a table of a database is regex-scanned only in its rows not in it.
+    `prescanned`: database file -> `schema.table` -> what its builder knows (module doc)."""
     folder = Path(folder)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     files = sorted(_files_under(folder)) if files is None else files
     skipped = {p for p in files if skip is not None and skip(p)}
     todo = [p for p in files if p not in skipped]
     # fingerprints of Parquet files already scanned clean: a table with the same content is clean too
-    clean = set()
-    if any(p.suffix in DUCKDB_SUFFIXES for p in todo):
-        clean = {_parquet_fingerprint(p, config) for p in sorted(skipped) if p.suffix == ".parquet"}
+    # (computed only for a table the builder did not describe)
+    clean_parquet = sorted(p for p in skipped if p.suffix == ".parquet")
+    clean = _Lazy(lambda: {_parquet_fingerprint(p, config) for p in clean_parquet})
     tables: dict[str, list[str]] = {}  # fingerprint of a scanned table -> its findings
     found: dict[Path, list[str]] = {}
     for path in todo:
         if path.suffix in DUCKDB_SUFFIXES:
-            found[path] = _scan_duckdb(path, config, clean, tables, baselines or {})
+            known = (prescanned or {}).get(path, {})
+            found[path] = _scan_duckdb(path, config, clean, tables, baselines or {}, known)
     for path in todo:
         if path.suffix == ".parquet":
             found[path] = _scan_parquet(path, config, tables)
@@ -165,12 +192,30 @@ def _scanned_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]
     return [c for c, dtype in _typed_columns(con, relation) if _scanned(dtype)]
 
 
+class _Lazy:
+    """A value computed on first use."""
+
+    def __init__(self, make: Callable[[], set[str]]):
+        self._make, self._value = make, None
+
+    def get(self) -> set[str]:
+        if self._value is None:
+            self._value = self._make()
+        return self._value
+
+
 def _scan_duckdb(
-    path: Path, config: dict, clean: set[str], tables: dict[str, list[str]], baselines: dict[str, Path]
+    path: Path,
+    config: dict,
+    clean: _Lazy,
+    tables: dict[str, list[str]],
+    baselines: dict[str, Path],
+    prescanned: dict[str, Prescanned] | None = None,
 ) -> list[str]:
-    """Every table of the database at `path`, unless its content is a Parquet file scanned clean, and
-    only its rows not in its baseline file if it has one; records each scanned table's findings under
-    its fingerprint in `tables`."""
+    """Every table of the database at `path`: a `prescanned` one with the builder's row count by its
+    builder's findings; else unless its content is a Parquet file scanned clean, and only its rows
+    not in its baseline file if it has one; records each table's findings under its fingerprint in
+    `tables`."""
     findings = []
     con = duckdb.connect(str(path), read_only=True, config=config)
     try:
@@ -180,8 +225,13 @@ def _scan_duckdb(
         ).fetchall()
         for schema, table in names:
             relation = f"{quote(schema)}.{quote(table)}"
+            known = (prescanned or {}).get(f"{schema}.{table}")
+            if known is not None and _rows(con, relation) == known.rows:
+                tables.setdefault(known.fingerprint, known.new_rows_findings)
+                findings += [f"{schema}.{table}.{f}" for f in known.new_rows_findings]
+                continue
             _, digest = fingerprint(con, relation)
-            if digest in clean:
+            if digest in clean.get():
                 continue
             columns = _scanned_columns(con, relation)
             baseline = baselines.get(f"{schema}.{table}")
@@ -193,6 +243,10 @@ def _scan_duckdb(
     finally:
         con.close()
     return findings
+
+
+def _rows(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0]
 
 
 def _typed_columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:

@@ -18,6 +18,15 @@ rows whose count differs are deleted and the masked source's rows with those has
 patched table must then have the masked source's fingerprint (computed from the same hashes) or it is
 built whole. A table whose columns changed, one with too many changed rows, a previous file that does
 not open, or a file grown past `MAX_GROWTH` times the fresh build it descends from: built fresh.
+
+Kept state (docs/publication.md, "The patch's private state"): with `state` the builder also keeps,
+per patched table, each SOURCE row's hash with its masked row's hash and count, in a DuckDB file of
+its own that is never published (hashes of unmasked rows would let anyone who knows the masked row
+try the few missing digits of a phone number). The next night diffs tonight's source-row hashes
+against it set-based and masks only the source rows whose hash or count changed; the patched table
+must still carry the fingerprint computed from the state plus those rows, checked by a hash pass of
+the patched table. The rows a patch inserts are scanned for personal data right there (the scanner's
+own patterns, `scanner.scan_relation`), so the publication's scan need not read the table again.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import duckdb
 from orchestration.publish import masking
 from orchestration.publish.fingerprint import digest, fingerprint
 from orchestration.publish.masking import install_macros, is_internal_column, masked_select, quote
+from orchestration.publish.scanner import scan_relation
 
 DEFAULT_SCHEMAS = ("marts",)
 # Load bookkeeping for the data-quality pages and BI (rejects are masked by pattern like any text).
@@ -48,6 +58,9 @@ MAX_GROWTH = 1.3
 # A table with more changed rows (deleted + inserted) than this share of its rows is rebuilt whole.
 PATCH_MAX_SHARE = 0.2
 ROW_HASH = "__snapshot_source_row_hash"  # helper column of the patch's queries, never stored
+MASKED_HASH = "__snapshot_masked_row_hash"  # another helper column, never stored in the snapshot
+STATE_ALIAS = "snapshot_state"  # the private state file, attached while the snapshot is built
+STATE_TABLES = "published_tables"  # per table: the recipe, rows and hash sum the state describes
 
 # (schema, table) -> (table description, {column: description})
 Descriptions = dict[tuple[str, str], tuple[str, dict[str, str]]]
@@ -65,7 +78,10 @@ class PublishedTable:
     source_fingerprint: str = ""  # the source table's content + the code that publishes it
     fingerprint: str = ""  # the published (masked) table's content
     reused: bool = False  # Parquet hard-linked from the previous version, table filled from it
-    patched: dict | None = None  # {"deleted": n, "inserted": n} when patched in the copied file
+    patched: dict | None = None  # {"deleted": n, "inserted": n, "masked": n} when patched in the copy
+    # personal-data findings of the rows this night added to a table copied from a version scanned
+    # clean ([] for a table equal to that version's); None: not known, the publication scans it
+    new_rows_findings: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -87,6 +103,15 @@ class PreviousSnapshot:
 
     path: Path
     base_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class StateFiles:
+    """The private state file to write (`path`) and the previous version's to start from (`previous`,
+    used only when the snapshot is patched from that version): docs/publication.md."""
+
+    path: Path
+    previous: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -179,13 +204,15 @@ def build_snapshot(
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     temp_directory: Path | None = None,
     previous_snapshot: PreviousSnapshot | None = None,
+    state: StateFiles | None = None,
 ) -> Snapshot:
     """Copy the public tables from `warehouse` (attached read-only) into `snapshot_path`, masked on
     the way, export each to `parquet_dir/<schema>.<table>.parquet`, checkpoint and close.
     `reuse` maps `schema.table` to what the previous version published (see the module doc);
     `previous_snapshot`: that version's file, patched in a copy instead of building a fresh file
     (any failure of the patch: built fresh). DuckDB keeps to `memory_limit` and spills to
-    `temp_directory` (default: its own, beside the file)."""
+    `temp_directory` (default: its own, beside the file). `state`: the private state file to keep
+    (and last night's, read when patching), so a patched table masks only its changed rows."""
     if snapshot_path.exists():
         raise FileExistsError(snapshot_path)
     args = (
@@ -205,12 +232,12 @@ def build_snapshot(
         try:
             snapshot_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(previous_snapshot.path, snapshot_path)  # a real copy: the old file stays as it is
-            return _build(*args, config, patch_base=base, patched_from=previous_snapshot.path)
+            return _build(*args, config, patch_base=base, patched_from=previous_snapshot.path, state=state)
         except (duckdb.Error, OSError):  # e.g. a corrupt previous file: built fresh below
             for leftover in (snapshot_path, snapshot_path.with_name(snapshot_path.name + ".wal")):
                 leftover.unlink(missing_ok=True)
             shutil.rmtree(parquet_dir, ignore_errors=True)
-    return _build(*args, config)
+    return _build(*args, config, state=state and StateFiles(state.path))
 
 
 def _patch_base(previous: PreviousSnapshot | None) -> int:
@@ -235,6 +262,7 @@ def _build(
     *,
     patch_base: int = 0,
     patched_from: Path | None = None,
+    state: StateFiles | None = None,
 ) -> Snapshot:
     """One build: into a new file, or (`patch_base`) into the copy of the previous snapshot already
     at `snapshot_path`, whose tables are patched, kept or dropped to hold exactly what a fresh build
@@ -250,6 +278,11 @@ def _build(
             )
             in_copy = set(con.execute(sql).fetchall())
         con.execute(f"ATTACH {_sql_str(str(warehouse))} AS {SOURCE_ALIAS} (READ_ONLY)")
+        if state is not None:
+            try:
+                _open_state(con, state.path, state.previous if patch_base else None)
+            except (duckdb.Error, OSError):  # e.g. a read-only folder: patched as without state
+                state = None
         install_macros(con)
         chosen, snap.missing_tables = _source_tables(con, schemas, tables)
         if not any(s in schemas for s, _ in chosen):
@@ -262,12 +295,14 @@ def _build(
             parquet = parquet_dir / f"{schema}.{table}.parquet"
             previous = reuse.get(f"{schema}.{table}")
             published = _publish_table(
-                con, schema, table, parquet, salt, previous, (schema, table) in in_copy
+                con, schema, table, parquet, salt, previous, (schema, table) in in_copy, state is not None
             )
             _comment(con, schema, table, descriptions.get((schema, table)))
             published.parquet = f"{parquet_dir.name}/{parquet.name}"
             snap.tables.append(published)
         con.execute(f"DETACH {SOURCE_ALIAS}")
+        if state is not None:
+            _close_state(con, {f"{s}.{t}" for s, t in chosen})
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -299,10 +334,12 @@ def _publish_table(
     salt: str,
     previous: Reusable | None,
     in_copy: bool = False,
+    state: bool = False,
 ) -> PublishedTable:
     """One table into the snapshot and its Parquet file: reused from `previous` when its source is
     unchanged and the table is exactly the one published then; else, when the copied previous file
-    holds it (`in_copy`) with the same columns, patched; else masked from the source whole."""
+    holds it (`in_copy`) with the same columns, patched (`state`: the private state file is attached,
+    read and kept up to date); else masked from the source whole."""
     src = f"{SOURCE_ALIAS}.{quote(schema)}.{quote(table)}"
     dest = f"{quote(schema)}.{quote(table)}"
     source_columns = [
@@ -317,7 +354,7 @@ def _publish_table(
         con.execute(f"DROP TABLE {dest}")  # another column list or type: built fresh
         in_copy = False
     _, source_fp = fingerprint(con, src, salt)
-    reused, patched = False, None
+    reused, patched, new_rows_findings = False, None, None
     if previous is not None and previous.source_fingerprint == source_fp and previous.parquet.is_file():
         if not in_copy:  # the masked table's exact column types, then its rows from the published file
             con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src} LIMIT 0")
@@ -335,14 +372,22 @@ def _publish_table(
             parquet.unlink()
             if not in_copy:
                 con.execute(f"DROP TABLE {dest}")
-    if not reused:
-        patch = _patch(con, src, dest, source_columns, select) if in_copy else None
+    if reused:
+        new_rows_findings = []  # the very table of the previous version, which was scanned clean
+    else:
+        name = f"{schema}.{table}"
+        patch = None
+        if in_copy:
+            kept = _Kept(previous, salt, name if state else "")
+            patch = _patch(con, src, dest, source_columns, select, kept)
         if patch is None:
             con.execute(f"DROP TABLE IF EXISTS {dest}")
             con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src}")
             rows, published_fp = fingerprint(con, dest)
+            if state:
+                _forget_state(con, name)
         else:
-            patched, rows, published_fp = patch
+            patched, rows, published_fp, new_rows_findings = patch
         con.execute(f"COPY {dest} TO {_sql_str(str(parquet))} ({PARQUET_OPTIONS})")
     return PublishedTable(
         schema=schema,
@@ -355,6 +400,7 @@ def _publish_table(
         fingerprint=published_fp,
         reused=reused,
         patched=patched,
+        new_rows_findings=new_rows_findings,
     )
 
 
@@ -362,61 +408,286 @@ def _columns(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, str]
     return [(r[0], r[1]) for r in con.execute(f"DESCRIBE {query}").fetchall()]
 
 
+# --- the private state file (docs/publication.md, "The patch's private state") ---
+
+
+def _open_state(con: duckdb.DuckDBPyConnection, path: Path, previous: Path | None) -> None:
+    """Attach the state file at `path` as STATE_ALIAS: a copy of `previous` (last night's) when
+    given and readable, else a new empty one."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if previous is not None and previous.is_file():
+        try:
+            shutil.copyfile(previous, path)
+            con.execute(f"ATTACH {_sql_str(str(path))} AS {STATE_ALIAS}")
+            con.execute(f"SELECT count(*) FROM {STATE_ALIAS}.{STATE_TABLES}").fetchone()
+            return
+        except (duckdb.Error, OSError):  # unreadable: started empty, the patch masks whole tables
+            if (STATE_ALIAS,) in con.execute("SELECT database_name FROM duckdb_databases()").fetchall():
+                con.execute(f"DETACH {STATE_ALIAS}")
+            path.unlink(missing_ok=True)
+    con.execute(f"ATTACH {_sql_str(str(path))} AS {STATE_ALIAS}")
+    con.execute(
+        f"CREATE TABLE {STATE_ALIAS}.{STATE_TABLES} "
+        "(name VARCHAR, recipe VARCHAR, rows BIGINT, total HUGEINT)"
+    )
+
+
+def _state_table(name: str) -> str:
+    return f"{STATE_ALIAS}.main.{quote(name)}"
+
+
+def _forget_state(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute(f"DELETE FROM {STATE_ALIAS}.{STATE_TABLES} WHERE name = ?", [name])
+    con.execute(f"DROP TABLE IF EXISTS {_state_table(name)}")
+
+
+def _close_state(con: duckdb.DuckDBPyConnection, published: set[str]) -> None:
+    """Forget the tables no longer published, write the state file out and detach it."""
+    sql = f"SELECT name FROM {STATE_ALIAS}.{STATE_TABLES} UNION SELECT table_name FROM duckdb_tables() "
+    sql += f"WHERE database_name = '{STATE_ALIAS}' AND table_name <> '{STATE_TABLES}'"
+    for (name,) in con.execute(sql).fetchall():
+        if name not in published:
+            _forget_state(con, name)
+    con.execute(f"CHECKPOINT {STATE_ALIAS}")
+    con.execute(f"DETACH {STATE_ALIAS}")
+
+
+def _save_state_meta(con: duckdb.DuckDBPyConnection, kept: _Kept, rows: int, total: int | None) -> None:
+    con.execute(f"DELETE FROM {STATE_ALIAS}.{STATE_TABLES} WHERE name = ?", [kept.name])
+    con.execute(
+        f"INSERT INTO {STATE_ALIAS}.{STATE_TABLES} VALUES (?, ?, ?, ?::HUGEINT)",
+        [kept.name, kept.salt, rows, None if total is None else str(total)],
+    )
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """What a patch may use and keep: the previous version's table (`previous`: its published
+    fingerprint), this code's recipe, and the table's name in the state file ("" = no state)."""
+
+    previous: Reusable | None
+    salt: str
+    name: str
+
+
+PATCH_TEMP_TABLES = (
+    "snapshot_patch_source",
+    "snapshot_patch_changed",
+    "snapshot_patch_masked",
+    "snapshot_patch_masked_hashes",
+    "snapshot_patch_delta",
+    "snapshot_patch_inserted",
+)
+
+
 def _patch(
-    con: duckdb.DuckDBPyConnection, src: str, dest: str, source_columns: list[tuple[str, str]], select: str
-) -> tuple[dict, int, str] | None:
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    dest: str,
+    source_columns: list[tuple[str, str]],
+    select: str,
+    kept: _Kept,
+) -> tuple[dict, int, str, list[str]] | None:
     """Make the copied table `dest` hold the masked rows of `src` by changing only the rows that
-    differ, as a multiset: each masked source row's hash (and its source row's hash) is counted,
-    every row hash whose count differs from the table's is deleted from the table and the masked
-    source rows with that hash inserted (duplicates included). Returns ({"deleted", "inserted"},
-    rows, fingerprint), or None (the table is to be built whole) when too many rows changed or
-    the patched table's fingerprint is not the masked source's (the counted hashes give it)."""
+    differ: from the state file when it describes the copied table (`_patch_from_state`: only the
+    changed source rows are masked), else by masking every source row (`_patch_masking_all`).
+    Returns ({"deleted", "inserted", "masked"}, rows, fingerprint, findings of the inserted rows),
+    or None (the table is to be built whole) when too many rows changed or the patched table's
+    fingerprint is not the masked source's."""
     columns = _columns(con, f"SELECT * FROM {dest}")
-    row = ", ".join(quote(c) for c, _ in columns)
     source_row = ", ".join(quote(c) for c, _ in source_columns)
     try:
-        # one masking pass: (masked row hash, source row hash) -> count
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source AS
-            SELECT hash({row}) AS h, {ROW_HASH} AS source_h, count(*) AS n
-            FROM (SELECT {select}, {ROW_HASH}
-                  FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src}))
-            GROUP BY ALL"""
-        )
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_changed AS
-            WITH source AS (SELECT h, sum(n) AS n FROM snapshot_patch_source GROUP BY h),
-            published AS (SELECT hash({row}) AS h, count(*) AS n FROM {dest} GROUP BY h)
-            SELECT coalesce(s.h, p.h) AS h, coalesce(s.n, 0) AS source_n, coalesce(p.n, 0) AS published_n
-            FROM source AS s FULL JOIN published AS p ON s.h = p.h
-            WHERE s.n IS DISTINCT FROM p.n"""
-        )
-        rows, total, deleted, inserted = con.execute(
-            """SELECT (SELECT sum(n) FROM snapshot_patch_source),
-                      (SELECT sum(h::HUGEINT * n) FROM snapshot_patch_source),
-                      (SELECT sum(published_n) FROM snapshot_patch_changed WHERE published_n > 0),
-                      (SELECT sum(source_n) FROM snapshot_patch_changed WHERE source_n > 0)"""
-        ).fetchone()
-        rows, deleted, inserted = int(rows or 0), int(deleted or 0), int(inserted or 0)
-        if deleted + inserted > PATCH_MAX_SHARE * max(rows, 1):
+        result = None
+        if kept.name and kept.previous is not None:
+            result = _patch_from_state(con, src, dest, columns, source_row, select, kept)
+        if result is None:
+            result = _patch_masking_all(con, src, dest, columns, source_row, select, kept)
+        if result is None:
             return None
-        if deleted:
-            con.execute(
-                f"DELETE FROM {dest} WHERE hash({row}) IN "
-                "(SELECT h FROM snapshot_patch_changed WHERE published_n > 0)"
-            )
-        if inserted:  # only the chosen source rows are masked again
-            con.execute(
-                f"""INSERT INTO {dest}
-                SELECT {select} FROM (
-                    SELECT * FROM {src} WHERE hash({source_row}) IN (
-                        SELECT source_h FROM snapshot_patch_source
-                        WHERE h IN (SELECT h FROM snapshot_patch_changed WHERE source_n > 0)))"""
-            )
+        counts, rows, published_fp = result
+        # the inserted rows are all this table holds that the clean previous version did not
+        findings = scan_relation(con, "snapshot_patch_inserted")
     finally:
-        con.execute("DROP TABLE IF EXISTS snapshot_patch_source")
-        con.execute("DROP TABLE IF EXISTS snapshot_patch_changed")
+        for temp in PATCH_TEMP_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return counts, rows, published_fp, findings
+
+
+def _verified(
+    con: duckdb.DuckDBPyConnection, dest: str, columns: list[tuple[str, str]], rows: int, total: int | None
+) -> str | None:
+    """The patched table's fingerprint (one hash pass over it) when it is the expected one."""
     published_fp = fingerprint(con, dest)[1]
-    if published_fp != digest(columns, rows, total):
+    return published_fp if published_fp == digest(columns, rows, total) else None
+
+
+def _patch_masking_all(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    dest: str,
+    columns: list[tuple[str, str]],
+    source_row: str,
+    select: str,
+    kept: _Kept,
+) -> tuple[dict, int, str] | None:
+    """The patch as a multiset of masked rows: each masked source row's hash (and its source row's
+    hash) is counted, every row hash whose count differs from the table's is deleted from the table
+    and the masked source rows with that hash inserted (duplicates included). The patched table must
+    then have the masked source's fingerprint (the counted hashes give it). With a state name, the
+    counted (source row hash, masked row hash, count) become the table's state."""
+    row = ", ".join(quote(c) for c, _ in columns)
+    # one masking pass: (masked row hash, source row hash) -> count
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source AS
+        SELECT hash({row}) AS h, {ROW_HASH} AS source_h, count(*) AS n
+        FROM (SELECT {select}, {ROW_HASH}
+              FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src}))
+        GROUP BY ALL"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_changed AS
+        WITH source AS (SELECT h, sum(n) AS n FROM snapshot_patch_source GROUP BY h),
+        published AS (SELECT hash({row}) AS h, count(*) AS n FROM {dest} GROUP BY h)
+        SELECT coalesce(s.h, p.h) AS h, coalesce(s.n, 0) AS source_n, coalesce(p.n, 0) AS published_n
+        FROM source AS s FULL JOIN published AS p ON s.h = p.h
+        WHERE s.n IS DISTINCT FROM p.n"""
+    )
+    rows, total, deleted, inserted = con.execute(
+        """SELECT (SELECT sum(n) FROM snapshot_patch_source),
+                  (SELECT sum(h::HUGEINT * n) FROM snapshot_patch_source),
+                  (SELECT sum(published_n) FROM snapshot_patch_changed WHERE published_n > 0),
+                  (SELECT sum(source_n) FROM snapshot_patch_changed WHERE source_n > 0)"""
+    ).fetchone()
+    rows, deleted, inserted = int(rows or 0), int(deleted or 0), int(inserted or 0)
+    if deleted + inserted > PATCH_MAX_SHARE * max(rows, 1):
         return None
-    return {"deleted": deleted, "inserted": inserted}, rows, published_fp
+    if deleted:
+        con.execute(
+            f"DELETE FROM {dest} WHERE hash({row}) IN "
+            "(SELECT h FROM snapshot_patch_changed WHERE published_n > 0)"
+        )
+    # only the chosen source rows are masked again
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_inserted AS
+        SELECT {select} FROM (
+            SELECT * FROM {src} WHERE hash({source_row}) IN (
+                SELECT source_h FROM snapshot_patch_source
+                WHERE h IN (SELECT h FROM snapshot_patch_changed WHERE source_n > 0)))"""
+    )
+    if inserted:
+        con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
+    published_fp = _verified(con, dest, columns, rows, total)
+    if published_fp is None:
+        return None
+    if kept.name:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {_state_table(kept.name)} AS
+            SELECT source_h AS sh, h, n FROM snapshot_patch_source"""
+        )
+        _save_state_meta(con, kept, rows, total)
+    return {"deleted": deleted, "inserted": inserted, "masked": rows}, rows, published_fp
+
+
+def _patch_from_state(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    dest: str,
+    columns: list[tuple[str, str]],
+    source_row: str,
+    select: str,
+    kept: _Kept,
+) -> tuple[dict, int, str] | None:
+    """The patch from the state file: used only when the state was kept by this recipe and its rows
+    and hash sum give the copied table's published fingerprint. Tonight's source rows are hashed and
+    counted (no masking), diffed against the state's (source row hash -> masked row hash, count);
+    only the source rows whose count changed are masked. Per masked row hash, the change of count
+    (a multiset: identical masked rows of several source rows add up) is applied to the table:
+    that many copies deleted, or that many masked rows inserted. The patched table's fingerprint
+    (one hash pass) must equal the one the state and the changes give; then the state is updated."""
+    meta = con.execute(
+        f"SELECT recipe, rows, total FROM {STATE_ALIAS}.{STATE_TABLES} WHERE name = ?", [kept.name]
+    ).fetchone()
+    if meta is None or meta[0] != kept.salt or digest(columns, meta[1], meta[2]) != kept.previous.fingerprint:
+        return None
+    _, old_rows, old_total = meta
+    state = _state_table(kept.name)
+    row = ", ".join(quote(c) for c, _ in columns)
+    masked_row = ", ".join(f"m.{quote(c)}" for c, _ in columns)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_changed AS
+        WITH tonight AS (SELECT hash({source_row}) AS sh, count(*) AS n FROM {src} GROUP BY ALL)
+        SELECT coalesce(t.sh, s.sh) AS sh, coalesce(t.n, 0) AS new_n, coalesce(s.n, 0) AS old_n,
+               s.h AS old_h
+        FROM tonight AS t FULL JOIN {state} AS s ON t.sh = s.sh
+        WHERE t.n IS DISTINCT FROM s.n"""
+    )
+    new_n, old_n = con.execute(
+        "SELECT coalesce(sum(new_n), 0), coalesce(sum(old_n), 0) FROM snapshot_patch_changed"
+    ).fetchone()
+    if new_n + old_n > PATCH_MAX_SHARE * max(old_rows, 1):
+        return None
+    # the changed source rows only, masked (all copies of each: the inserts take what they need)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_masked AS
+        SELECT *, hash({row}) AS {MASKED_HASH} FROM (
+            SELECT {select}, {ROW_HASH} FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src})
+            WHERE {ROW_HASH} IN (SELECT sh FROM snapshot_patch_changed WHERE new_n > 0))"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_masked_hashes AS
+        SELECT {ROW_HASH} AS sh, min({MASKED_HASH}) AS h, max({MASKED_HASH}) AS h_max
+        FROM snapshot_patch_masked GROUP BY ALL"""
+    )
+    (doubts,) = con.execute(
+        """SELECT count(*) FROM snapshot_patch_changed AS c
+        LEFT JOIN snapshot_patch_masked_hashes AS m ON c.sh = m.sh
+        WHERE (c.new_n > 0 AND m.h IS NULL) OR m.h <> m.h_max OR m.h <> c.old_h"""
+    ).fetchone()
+    if doubts:  # a source row not found again, or masked otherwise than the state says
+        return None
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE snapshot_patch_delta AS
+        SELECT coalesce(m.h, c.old_h) AS h, sum(c.new_n - c.old_n) AS d
+        FROM snapshot_patch_changed AS c LEFT JOIN snapshot_patch_masked_hashes AS m ON c.sh = m.sh
+        GROUP BY ALL HAVING sum(c.new_n - c.old_n) <> 0"""
+    )
+    delta, delta_total, deleted, inserted = con.execute(
+        """SELECT coalesce(sum(d), 0), coalesce(sum(h::HUGEINT * d), 0),
+                  coalesce(sum(-d) FILTER (WHERE d < 0), 0), coalesce(sum(d) FILTER (WHERE d > 0), 0)
+        FROM snapshot_patch_delta"""
+    ).fetchone()
+    rows = int(old_rows + delta)
+    total = (int(old_total or 0) + int(delta_total)) if rows else None
+    if deleted:  # that many copies of each masked row whose count went down
+        con.execute(
+            f"""DELETE FROM {dest} WHERE rowid IN (
+                SELECT x.r FROM (
+                    SELECT rowid AS r, hash({row}) AS h, row_number() OVER (PARTITION BY hash({row})) AS k
+                    FROM {dest} WHERE hash({row}) IN (SELECT h FROM snapshot_patch_delta WHERE d < 0)) AS x
+                JOIN snapshot_patch_delta AS dl ON x.h = dl.h WHERE x.k <= -dl.d)"""
+        )
+    con.execute(  # that many masked rows of each masked row whose count went up
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_inserted AS
+        SELECT {masked_row} FROM (
+            SELECT *, row_number() OVER (PARTITION BY {MASKED_HASH}) AS {ROW_HASH}_k
+            FROM snapshot_patch_masked) AS m
+        JOIN snapshot_patch_delta AS dl ON m.{MASKED_HASH} = dl.h
+        WHERE dl.d > 0 AND m.{ROW_HASH}_k <= dl.d"""
+    )
+    if inserted:
+        con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
+    published_fp = _verified(con, dest, columns, rows, total)
+    if published_fp is None:
+        return None
+    con.execute(f"DELETE FROM {state} WHERE sh IN (SELECT sh FROM snapshot_patch_changed)")
+    con.execute(
+        f"""INSERT INTO {state}
+        SELECT c.sh, coalesce(c.old_h, m.h), c.new_n
+        FROM snapshot_patch_changed AS c LEFT JOIN snapshot_patch_masked_hashes AS m ON c.sh = m.sh
+        WHERE c.new_n > 0"""
+    )
+    _save_state_meta(con, kept, rows, total)
+    (masked,) = con.execute("SELECT count(*) FROM snapshot_patch_masked").fetchone()
+    return {"deleted": int(deleted), "inserted": int(inserted), "masked": int(masked)}, rows, published_fp
