@@ -298,8 +298,8 @@ def test_staff_blocking_detail_and_other_people(warehouse):
     ],
 )
 def test_board_consistency_test_catches_a_broken_row(warehouse, tmp_path, corruption, problem):
-    """The singular test progress_board_current_stage_consistent (one scan of the board, the stages
-    unpivoted) passes on the built board (the fixture's build) and fails on each broken row."""
+    """The singular test progress_board_current_stage_consistent (rewritten to read the board directly,
+    no shared CTE) passes on the built board (the fixture's build) and fails on each broken row."""
     path = warehouse.execute(
         "select path from duckdb_databases() where database_name = current_database()"
     ).fetchone()[0]

@@ -1,7 +1,8 @@
 -- Board: stages before the current one are done, the current stage is not, days late is positive only
 -- for a delayed current stage, and every stage task id carries the state the detail mart gives it.
--- The board is read twice directly, not through one shared CTE: DuckDB materializes a CTE read more
--- than once (every board row with its ~50 columns); the five stages are unpivoted in the one scan.
+-- The board is read directly by each part, not through one shared CTE (which DuckDB materializes whole);
+-- stages without a task are dropped before the join to the detail. (Unpivoting the five stages in one
+-- scan with a lateral VALUES took 2.4 times the CPU at 100,000 clients.)
 with positions as (
     select
         board_key,
@@ -17,17 +18,12 @@ with positions as (
 ),
 
 stage_tasks as (
-    select b.board_key, s.stage, s.task_id, s.state
-    from {{ ref('mart_progress_board') }} as b
-    cross join lateral (
-        values
-            ('signing', b.signing_task_id, b.signing_state),
-            ('document_collection', b.document_collection_task_id, b.document_collection_state),
-            ('bookkeeping', b.bookkeeping_task_id, b.bookkeeping_state),
-            ('tax_filing', b.tax_filing_task_id, b.tax_filing_state),
-            ('fee_collection', b.fee_collection_task_id, b.fee_collection_state)
-    ) as s(stage, task_id, state)
-    where s.task_id is not null
+    {%- for s in ['signing', 'document_collection', 'bookkeeping', 'tax_filing', 'fee_collection'] %}
+    select board_key, '{{ s }}' as stage, {{ s }}_task_id as task_id, {{ s }}_state as state
+    from {{ ref('mart_progress_board') }}
+    where {{ s }}_task_id is not null
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 )
 
 select board_key, 'current stage' as problem
