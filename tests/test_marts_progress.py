@@ -13,8 +13,10 @@ Every expected number below is worked out by hand from these rows.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from hashlib import md5 as _md5
 
+import duckdb
 import pytest
 
 from tests import dbt_helpers as h
@@ -283,3 +285,32 @@ def test_staff_blocking_detail_and_other_people(warehouse):
         ("S2", 1, 1, 5, 1, 0, 1),  # B1 5 days overdue; D1 done 10-03; blocks 张's B2
         ("S3", 3, 1, 15, 0, 2, 0),  # E4 (15 days overdue), B4, D4 open; B4 and D4 blocked
     ]
+
+
+@pytest.mark.parametrize(
+    ("corruption", "problem"),
+    [
+        # a stage task's state unlike the detail mart's (B1 is delayed there)
+        ("document_collection_state = 'completed' where board_key = 'C1|2026-09'", "disagrees with detail"),
+        # a stage id of a task the detail does not hold for that stage (A1 is document collection)
+        ("fee_collection_task_id = 'A1' where board_key = 'C1|2026-08'", "disagrees with detail"),
+        ("days_late = 3 where board_key = 'C1|2026-08'", "current stage"),
+    ],
+)
+def test_board_consistency_test_catches_a_broken_row(warehouse, tmp_path, corruption, problem):
+    """The singular test progress_board_current_stage_consistent (rewritten to read the board directly,
+    no shared CTE) passes on the built board (the fixture's build) and fails on each broken row."""
+    path = warehouse.execute(
+        "select path from duckdb_databases() where database_name = current_database()"
+    ).fetchone()[0]
+    copy = tmp_path / "warehouse.duckdb"  # the file name the parsed manifest is for
+    shutil.copy(path, copy)
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute(f"update marts.mart_progress_board set {corruption}")
+    with pytest.raises(h.DbtRunError, match="FAIL 1 progress_board_current_stage_consistent"):
+        h.run_dbt(["test", "--select", "progress_board_current_stage_consistent"], copy, AS_OF,
+                  tmp_path / "target")  # fmt: skip
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        sql = (tmp_path / "target" / "compiled" / "opscenter" / "tests" / "progress"
+               / "progress_board_current_stage_consistent.sql").read_text()  # fmt: skip
+        assert [r[1] for r in conn.execute(sql).fetchall()][0].endswith(problem)

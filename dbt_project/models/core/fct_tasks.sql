@@ -2,9 +2,14 @@
 -- timestamps: a start or completion after the as-of date has not happened yet. Cancellation and a
 -- 'done' without completed_at carry no event time, so their updated_at stands in for it.
 -- Incremental (macros/fingerprint_incremental.sql): a night computes only the tasks whose input fingerprint
--- (int_task_fingerprints) is not stored yet — the open ones and the changed ones — and keeps the rest.
+-- (int_task_fingerprints) is not stored yet — the open ones and the changed ones — and keeps the rest;
+-- the pre-hook found them (macros/fingerprint_diff.sql), the post-hook deletes the rows they supersede.
 with to_build as (
+    {%- if fingerprint_column_built() %}
+    {{ diff_keys_to_build('int_task_fingerprints', 'task_id') }}
+    {%- else %}
     {{ keys_to_build('int_task_fingerprints', 'task_id') }}
+    {%- endif %}
 ),
 
 tasks as (

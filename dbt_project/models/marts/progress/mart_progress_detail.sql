@@ -5,16 +5,18 @@
 -- Incremental by task (macros/fingerprint_incremental.sql, built_fingerprints): a night computes only the
 -- tasks whose input fingerprint (int_task_fingerprints, which holds the client attributes read here) is
 -- not the one this mart's rows were built for. A contracted mart carries no fingerprint column: the
--- fingerprints its rows were built for are kept beside it (intermediate.mart_progress_detail__fingerprints,
--- rewritten by the post-hook); the pre-hook deletes the rows of tasks whose fingerprint changed or that
--- left the set (deleted, created after a rerun's date), and the new rows are appended. fct_tasks (built
+-- fingerprints its rows were built for are kept beside it (intermediate.mart_progress_detail__fingerprints);
+-- the pre-hook compares them with tonight's once (macros/fingerprint_diff.sql: the differing pairs in
+-- intermediate.mart_progress_detail__pending) and deletes the rows of tasks whose fingerprint changed or
+-- that left the set (deleted, created after a rerun's date), the new rows are appended, and the post-hook
+-- patches the recorded fingerprints with the same pairs. fct_tasks (built
 -- just before) holds every task with its current state: a task to build is selected by its id.
 -- depends_on: {{ ref('int_task_fingerprints') }}
 {%- set incremental_rows = built_fingerprints_exist('int_task_fingerprints') %}
 with
 {%- if incremental_rows %}
 to_build as (
-    {{ keys_to_rebuild('int_task_fingerprints', 'task_id') }}
+    {{ diff_keys_to_build('int_task_fingerprints', 'task_id') }}
 ),
 {%- endif %}
 

@@ -1,16 +1,19 @@
 -- Blocked task → blocking task → blocking person, as of the date: one row per open task whose
 -- upstream (depends_on) task exists and is still todo or in progress.
-with tasks as (
-    select * from {{ ref('fct_tasks') }}
-),
-
-clients as (
+-- fct_tasks is read twice directly, not through one shared CTE: DuckDB materializes a CTE read twice
+-- (every task with every column), before the filter to the few blocked tasks applies.
+with clients as (
     select client_id, client_name from {{ ref('dim_clients') }}
 ),
 
 blocked as (
-    select * from tasks
+    select * from {{ ref('fct_tasks') }}
     where is_open and is_upstream_unfinished
+),
+
+blocking as (
+    select * from {{ ref('fct_tasks') }}
+    where task_id in (select b.depends_on_task_id from blocked as b)
 ),
 
 final as (
@@ -42,7 +45,7 @@ final as (
         u.assignee_team as blocking_team,
         b.assignee_id = u.assignee_id as is_self_blocked
     from blocked as b
-    inner join tasks as u on u.task_id = b.depends_on_task_id
+    inner join blocking as u on u.task_id = b.depends_on_task_id
     left join clients as c on c.client_id = b.client_id
 )
 

@@ -1,11 +1,9 @@
 -- Staff progress now: one row per staff member who is employed on the as-of date or still holds
 -- open tasks / finished some this month. Counts come straight from fct_tasks; the blocking detail
 -- mart lists the rows behind blocked_count and blocking_count (a singular test ties them).
-with tasks as (
-    select * from {{ ref('fct_tasks') }}
-),
-
-staff as (
+-- fct_tasks is read where needed, not through one shared CTE: DuckDB materializes a CTE read more than
+-- once (every task with every column) before any filter applies.
+with staff as (
     select * from {{ ref('dim_staff') }}
 ),
 
@@ -26,8 +24,13 @@ own as (
               and completed_date > {{ as_of() }} - interval {{ var('staff_pace_window_days') }} day
         ) as done_trailing_window_count,
         count(*) filter (where is_open and is_upstream_unfinished) as blocked_count
-    from tasks
+    from {{ ref('fct_tasks') }}
     group by assignee_id
+),
+
+blocked as (
+    select assignee_id, depends_on_task_id from {{ ref('fct_tasks') }}
+    where is_open and is_upstream_unfinished
 ),
 
 -- Others' open tasks waiting on an unfinished upstream task held by this person.
@@ -36,11 +39,9 @@ blocking as (
         u.assignee_id as staff_id,
         count(*) as blocking_count,
         count(distinct b.assignee_id) as blocking_people_count
-    from tasks as b
-    inner join tasks as u on u.task_id = b.depends_on_task_id
-    where b.is_open
-      and b.is_upstream_unfinished
-      and b.assignee_id <> u.assignee_id
+    from blocked as b
+    inner join {{ ref('fct_tasks') }} as u on u.task_id = b.depends_on_task_id
+    where b.assignee_id <> u.assignee_id
     group by u.assignee_id
 ),
 

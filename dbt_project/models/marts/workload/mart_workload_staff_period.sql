@@ -8,12 +8,7 @@
 {%- set stages = ['signing', 'document_collection', 'bookkeeping', 'tax_filing', 'fee_collection',
                   'registration', 'other'] %}
 
-with completed as (
-    select * from {{ ref('fct_tasks') }}
-    where status_as_of = 'done'
-),
-
-staff as (
+with staff as (
     select * from {{ ref('dim_staff') }}
 ),
 
@@ -25,15 +20,21 @@ periods as (
     {{ rebuilt_periods_filter('int_task_completion_period_fingerprints', 'period_key', 'period_key') }}
 ),
 
--- each completed task once per grain, keyed by the start of the period holding its completed_date
+-- each completed task once per grain, keyed by the start of the period holding its completed_date;
+-- fct_tasks is read by each grain directly, not through one shared CTE, which DuckDB would materialize
+-- whole (every done task) before the periods' filter applies
 completed_by_grain as (
     select 'day' as period_grain, completed_date as period_start, *
-    from completed
-    where completed_date > {{ as_of() }} - {{ day_grain_days }}
+    from {{ ref('fct_tasks') }}
+    where status_as_of = 'done' and completed_date > {{ as_of() }} - {{ day_grain_days }}
     union all
-    select 'week', date_trunc('week', completed_date)::date, * from completed
+    select 'week', date_trunc('week', completed_date)::date, *
+    from {{ ref('fct_tasks') }}
+    where status_as_of = 'done'
     union all
-    select 'month', date_trunc('month', completed_date)::date, * from completed
+    select 'month', date_trunc('month', completed_date)::date, *
+    from {{ ref('fct_tasks') }}
+    where status_as_of = 'done'
 ),
 
 per_staff as (
