@@ -50,6 +50,7 @@ TESTS = """
       - unique: {column_name: "(cutoff_date, id)"}
       - unique: {column_name: "id || '|' || client_id"}
 """
+EXPRESSIONS = [("_cutoff_date_id_", "(cutoff_date, id)"), ("id_client_id", "id || '|' || client_id")]
 # dbt's own SQL of its generic unique test (dbt/include/global_project/macros/generic_test_sql/unique.sql)
 DBT_UNIQUE = """select {c} as unique_field, count(*) as n_records from {m} where {c} is not null
 group by {c} having count(*) > 1"""
