@@ -32,11 +32,11 @@ def run_nightly(as_of: str, make_current: bool = False, full_refresh: bool = Fal
     the failure alert, or the warnings summary of a green night; a run alerted here is tagged so a
     running daemon does not send it again. `make_current`: make it current even if older;
     `full_refresh`: dbt rebuilds every incremental model from scratch."""
-    import dagster as dg
 
     from orchestration.definitions import defs
+    from orchestration.event_log import night_instance
 
-    instance = dg.DagsterInstance.get()
+    instance = night_instance()
     job = defs.resolve_job_def("nightly")
     tags = night_tags(as_of, make_current, full_refresh)
     result = job.execute_in_process(
