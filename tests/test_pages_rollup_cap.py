@@ -37,6 +37,7 @@ create table marts.mart_progress_detail as
 select printf('T%05d', i) as task_id, 'C1' as client_id, '客户一' as client_name,
        case when i <= {BIG} then '代理记账' else '税务申报' end as service_type_cn, '记账' as stage_cn,
        '张三' as staff_name, '进行中' as status_display, '进行中' as status_as_of_cn,
+       'in_progress' as status_as_of,
        -- due dates run backwards, so the table's order (state, due date, task id) is not task id order
        date '2026-12-31' - cast(i % 700 as integer) as due_date, cast(null as date) as completed_date,
        0 as days_late, '2026-11' as period,

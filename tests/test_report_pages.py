@@ -405,6 +405,59 @@ def test_client_and_progress_shells_from_file_url_show_the_marts_numbers(night, 
         page.close()
 
 
+def test_day_counts_counted_in_the_page_equal_the_marts_on_a_real_night(night, chromium):  # noqa: F811
+    """逾期天数, 最长逾期天数 and 延迟天数 move with the as-of date: the data files hold the due date
+    they count from (orchestration/render/relative.py) and the page counts the days to the version's
+    as-of date. On the night's client with the most overdue invoices, the card and both tables show
+    exactly the warehouse's numbers, and its data file holds dates, not those numbers."""
+    pages = night["root"] / "published" / "current" / "pages"
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        client_id, longest = con.execute(
+            """select client_id, max(days_past_due) from core.fct_invoices
+               where not is_void and open_receivable_amount > 0 and days_past_due > 0
+               group by client_id order by count(*) desc, client_id limit 1"""
+        ).fetchone()
+        invoice_days = [
+            d
+            for (d,) in con.execute(
+                """select days_past_due from core.fct_invoices where client_id = ?
+               order by issue_date desc, invoice_id desc limit 12""",
+                [client_id],
+            ).fetchall()
+        ]
+        task_days = [
+            d
+            for (d,) in con.execute(
+                """select days_late from core.fct_tasks where client_id = ?
+               order by due_date desc, task_id desc limit 15""",
+                [client_id],
+            ).fetchall()
+        ]
+        open_tasks = con.execute(
+            "select count(*) from core.fct_tasks where is_open and days_late > 0"
+        ).fetchone()[0]
+    data = (pages / "clients" / "data" / f"{client_id}.js").read_text(encoding="utf-8")
+    assert '{\\"s\\":' in data and "data-since=" in data  # dates in the file, counted in the page
+    assert format_value(longest, '#,##0"天"') not in data.split("最长逾期天数")[1].split("</div></div>")[0]
+    page, errors = open_file(chromium, f"{(pages / 'clients' / 'index.html').as_uri()}?client_id={client_id}")
+    assert _cards(page)["最长逾期天数"] == format_value(longest, '#,##0"天"')
+
+    def column(title: str, heading: str) -> list[str]:
+        table = page.locator(f"h3:text-is('{heading}') + .data-table")
+        i = (
+            table.locator("th")
+            .all_inner_texts()
+            .index(next(t for t in table.locator("th").all_inner_texts() if t.startswith(title)))
+        )
+        return table.locator(f"tbody tr td:nth-child({i + 1})").all_inner_texts()
+
+    assert column("逾期天数", "账单") == [format_value(d, "num0") for d in invoice_days]
+    assert any(d > 0 for d in invoice_days)
+    assert column("延迟天数", "服务任务（最近 30 条）") == [format_value(d, "num0") for d in task_days]
+    assert errors == [] and open_tasks > 0
+    page.close()
+
+
 def test_template_data_files_built_in_sql_equal_the_python_formatter_on_a_real_night(
     night, tmp_path, monkeypatch
 ):

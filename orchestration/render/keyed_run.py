@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import sql_cells
+from . import relative, sql_cells
 from .formats import Resolved, Summary, evidence_type, resolve
 from .queries import KEYS_TABLE, PageQueryError, Result, expand, keyed_query, run_one
 
@@ -54,7 +54,7 @@ class Prebuilt:
     links: list[str] = field(default_factory=list)  # internal URLs the rows link to
 
 
-def _resolved(fmt: str | None, db_type: str, column: str) -> Resolved | None:
+def fixed_format(fmt: str | None, db_type: str, column: str) -> Resolved | None:
     """The column's Resolved format when it does not depend on the column's values, else None."""
     kind = evidence_type(db_type)
     found = set()
@@ -76,8 +76,10 @@ class TemplateRun:
         param: str,
         keys: list[str],
         tables: dict[str, list[TableSpec]],
+        as_of: str | None = None,
     ):
         self.con, self.page, self.queries, self.param, self.keys = con, page, queries, param, keys
+        self.as_of = relative.as_of_date(as_of)  # relative day counts are checked against it
         self.tables = tables  # query -> the DataTables that are its only readers
         self.stored: dict[str, tuple[str, list[str], list[str]]] = {}  # name -> (temp table, columns, types)
         self.per_key: dict[str, dict[str, Result]] = {}  # name -> key -> Result (not set-based)
@@ -92,6 +94,8 @@ class TemplateRun:
             keyed = keyed_query(name, queries, param, page)
             if keyed is not None:
                 try:
+                    desc = con.execute(f"describe {keyed}").fetchall()
+                    keyed = relative.wrap_sql(keyed, [d[0] for d in desc], [d[1] for d in desc], self.as_of)
                     con.execute(f"create or replace temp table {table} as {keyed}")
                     desc = con.execute(f"select * from {table} limit 0").description or []
                     self.stored[name] = (table, [d[0] for d in desc[2:]], [str(d[1]) for d in desc[2:]])
@@ -99,8 +103,13 @@ class TemplateRun:
                 except duckdb.Error:
                     pass  # its own error, if any, is reported by the per-key run below
             self.per_key[name] = {
-                k: run_one(con, page, name, expand(name, queries, {param: k}, page)) for k in keys
+                k: self._relative(run_one(con, page, name, expand(name, queries, {param: k}, page)))
+                for k in keys
             }
+
+    def _relative(self, res: Result) -> Result:
+        rows = relative.apply_rows(res.columns, res.types, res.rows, self.as_of)
+        return res if rows is res.rows else Result(res.columns, res.types, rows)
 
     def batches(self, size: int, rows: dict[str, int] | None = None, max_rows: int | None = None):
         """The keys in the stored tables' order (a batch reads a range of rows), at most `size` at a
@@ -243,16 +252,19 @@ class TemplateRun:
         if not specs:
             return None
         out = []
+        relative_columns = dict(relative.pairs(columns, types))
         for spec in specs:
             cells = []
             for cid, fmt in spec.columns:
                 if cid not in columns:
                     return None  # the renderer reports the unknown column
                 i = columns.index(cid)
-                resolved = _resolved(fmt, types[i], cid)
+                resolved = fixed_format(fmt, types[i], cid)
                 cell = None if resolved is None else sql_cells.compile_cell(cid, types[i], resolved)
                 if cell is None:
                     return None
+                if cid in relative_columns:
+                    cell = sql_cells.relative_cell(cell, cid, relative_columns[cid])
                 cells.append(cell)
             link = None
             if spec.link is not None:

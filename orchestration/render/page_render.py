@@ -14,7 +14,7 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from . import charts, tables, values
+from . import charts, relative, tables, values
 from .components import Routes, site_href
 from .excel import FormatError
 from .formats import check_fmt, evidence_type, format_value, summarize, text_value
@@ -193,6 +193,10 @@ class PageRender:
             if i >= len(res.rows):
                 msg = f"'{q}' has {len(res.rows)} rows (Evidence fails the build)"
                 raise self._at(line, f"{{{expr}}}: {msg}; wrap it in {{#if {q}.length > {i}}}")
+            if relative.since_of(res.columns, res.rows[i], c) is not None:
+                raise self._at(
+                    line, f"{{{expr}}}: a day count published relative (relative.py): show it in a table"
+                )
             return res.rows[i][res.column(c)]
         head, _, tail = expr.partition(".")
         if head == "params" and tail in self.params:

@@ -84,6 +84,7 @@ class _Site:
     routes: Routes = field(default_factory=Routes)
     hashes: dict[str, str] = field(default_factory=dict)
     folders: set[Path] = field(default_factory=set)  # created under out_dir
+    as_of: str = ""  # context's as_of_date: relative day counts (relative.py) are checked against it
 
     def nav_items(self, current: _Page | None, depth: int) -> list[dict]:
         return [
@@ -164,7 +165,9 @@ def _page_hash(base, params: dict, nav: list[dict], results_digest: str = "") ->
     return h.hexdigest().translate(_NO_DIGITS)
 
 
-def _template_run(con, page: _Page, param: str, values: list[str]) -> tuple[TemplateRun, set[str]]:
+def _template_run(
+    con, page: _Page, param: str, values: list[str], as_of: str | None
+) -> tuple[TemplateRun, set[str]]:
     """The page's queries for `values` of `param` (keyed_run.TemplateRun), and the queries its title
     reads: their rows are always fetched (the title is rendered from them) and their DataTables are
     left to Python formatting."""
@@ -172,7 +175,8 @@ def _template_run(con, page: _Page, param: str, values: list[str]) -> tuple[Temp
     nodes = parse_body(page.source.body, page.source.path, page.source.body_line)
     specs = table_specs(nodes, page.source.body + "\n" + page.title)
     specs = {q: t for q, t in specs.items() if q not in title_refs}
-    return TemplateRun(con, page.source.path, page.source.queries, param, values, specs), title_refs
+    run = TemplateRun(con, page.source.path, page.source.queries, param, values, specs, as_of)
+    return run, title_refs
 
 
 def _copy_assets(out_dir: Path, context: dict) -> None:
@@ -219,7 +223,7 @@ def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]
     depth = len(page.parts) - 1
     nav = site.nav_items(page, depth)
     rel = "/".join(page.parts) + ".html"
-    run, title_refs = _template_run(con, page, PLAIN_PARAM, [""])
+    run, title_refs = _template_run(con, page, PLAIN_PARAM, [""], site.as_of)
     try:
         digests, counts = run.digests(KEYS_PER_BATCH)
         digest = _page_hash(_page_base(page), {}, nav, digests[""])
@@ -275,7 +279,7 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     depth = len(page.parts) - 1
     base = _page_base(page)
     done = []
-    run, title_refs = _template_run(con, page, page.param, values)
+    run, title_refs = _template_run(con, page, page.param, values, site.as_of)
     try:
         digests, counts = run.digests(KEYS_PER_BATCH)
         digests = {k: _page_hash(base, {page.param: k}, [], d) for k, d in digests.items()}
@@ -434,6 +438,7 @@ def render_site(
     previous_dir = Path(previous_dir) if previous_dir else None
     site = _Site(out_dir, nav, env.get_template("page.html"), _read_previous(previous_dir), previous_dir)
     site.routes = _routes(pages)
+    site.as_of = str(context.get("as_of_date") or "")  # relative day counts are checked against it
     _copy_assets(out_dir, context)
     spill = Path(tempfile.mkdtemp(prefix=".render-spill-", dir=temp_dir or out_dir.parent))
     rendered: list[RenderedPage] = []

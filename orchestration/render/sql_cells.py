@@ -216,6 +216,17 @@ def compile_cell(column: str, db_type: str, resolved: Resolved) -> Cell | None:
     return Cell(json=f"'[' || {raw} || ',' || {shown} || ']'", hazard=hazard)
 
 
+def relative_cell(cell: Cell, column: str, since: str) -> Cell:
+    """`cell`, or where the row's number was published as the date it counts from (relative.py:
+    the number NULL, the date kept) relative.cell's JSON, `{"s":"YYYY-MM-DD"}`."""
+    c, s = quote_ident(column), quote_ident(since)
+    return Cell(
+        json=f"""(case when {c} is null and {s} is not null """
+        f"""then '{{"s":"' || strftime({s}, '%Y-%m-%d') || '"}}' else {cell.json} end)""",
+        hazard=f"({cell.hazard} or coalesce(isinf({s}) or year({s}) not between 1000 and 9999, false))",
+    )
+
+
 # embed_json's escapes (components._SCRIPT_UNSAFE), applied to JSON text built by DuckDB
 def script_safe(sql: str) -> str:
     for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):

@@ -6,9 +6,11 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from . import relative
 from .components import json_script, to_json_value
 from .excel import FormatError
 from .formats import NUMERIC_TYPES, apply, evidence_type, resolve, summarize
+from .keyed_run import fixed_format
 from .page_source import Node
 
 if TYPE_CHECKING:
@@ -35,10 +37,17 @@ def _columns(r: PageRender, node: Node, res, link: str | None, rows: list | None
         i = r.col(node, res, cid)
         summary = summarize([row[i] for row in rows], evidence_type(res.types[i]))
         label = spec.attrs.get("linkLabel")
+        since = dict(relative.pairs(res.columns, res.types)).get(cid)
+        if since is not None and fixed_format(spec.attrs.get("fmt"), res.types[i], cid) is None:
+            raise r.fail(
+                f"<Column id={cid}>: a column with {since} needs a fmt that does not depend on the values",
+                spec,
+            )
         columns.append(
             {
                 "spec": spec,
                 "i": i,
+                "since_i": None if since is None else res.columns.index(since),
                 "fmt": resolve(spec.attrs.get("fmt"), summary, cid),
                 "link": spec.attrs.get("contentType") == "link",
                 "label": label,
@@ -60,6 +69,8 @@ def _cell(r: PageRender, c: dict, values: tuple, node: Node) -> list:
         return [to_json_value(label), str(label), r.href(str(v))]
     if c["link"] and c["label_i"] is not None:  # no link (e.g. a count of 0): show the label
         return [to_json_value(values[c["label_i"]]), str(values[c["label_i"]])]
+    if c["since_i"] is not None and v is None and values[c["since_i"]] is not None:
+        return relative.cell(values[c["since_i"]])  # the browser counts the days (relative.py)
     try:
         return [to_json_value(v), apply(c["fmt"], v)]
     except FormatError as exc:
@@ -105,6 +116,7 @@ def data_table(r: PageRender, node: Node) -> str:
                 "num": c["num"],
                 "wrap": c["spec"].attrs.get("wrap", "false") == "true",  # Evidence's Column wrap=true
             }
+            | ({} if c["since_i"] is None else {"rel": c["fmt"].to_json()})
             for c in columns
         ],
         "rows": rows,

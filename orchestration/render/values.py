@@ -6,6 +6,9 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
+from . import relative
+from .components import embed_json
+from .keyed_run import fixed_format
 from .page_source import Node
 
 if TYPE_CHECKING:
@@ -22,6 +25,10 @@ def value(r: PageRender, node: Node) -> str:
     i = r.col(node, res, column)
     row = int(node.attrs.get("row", "0"))
     v = res.rows[row][i] if row < len(res.rows) else None
+    if row < len(res.rows) and relative.since_of(res.columns, res.rows[row], column) is not None:
+        raise r.fail(
+            f"<Value column={column}>: a day count published relative (relative.py): use a BigValue", node
+        )
     return f'<span class="value">{escape(r.fmt(v, node.attrs.get("fmt"), node, res, column))}</span>'
 
 
@@ -37,8 +44,21 @@ def big_value(r: PageRender, node: Node) -> str:
     if message is not None:
         return head + f'<div class="bv-value empty">{escape(message)}</div></div>'
     row = res.rows[0]
-    v = row[r.col(node, res, column)]
-    html = head + f'<div class="bv-value">{escape(r.fmt(v, node.attrs.get("fmt"), node, res, column))}</div>'
+    i = r.col(node, res, column)
+    v = row[i]
+    since = relative.since_of(res.columns, row, column)
+    if since is not None:  # the browser counts the days from `since` to the as-of date (relative.py)
+        fixed = fixed_format(node.attrs.get("fmt"), res.types[i], column)
+        if fixed is None:
+            raise r.fail(f"<BigValue value={column}>: a day count published relative needs a fixed fmt", node)
+        html = (
+            head + f'<div class="bv-value" data-since="{since:%Y-%m-%d}" '
+            f'data-fmt="{escape(embed_json(fixed.to_json()))}"></div>'
+        )
+    else:
+        html = (
+            head + f'<div class="bv-value">{escape(r.fmt(v, node.attrs.get("fmt"), node, res, column))}</div>'
+        )
     comp = node.attrs.get("comparison")
     if comp:
         c = row[r.col(node, res, comp)]

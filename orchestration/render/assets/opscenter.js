@@ -23,6 +23,25 @@
     return window.SSF.format(r.code, v) + (r.suffix || "");
   }
 
+  /* A day count published as the date it counts from (orchestration/render/relative.py): the page
+     shows max(0, as-of date - since) in days, the as-of date being this version's (assets/run.js). */
+  function utcDay(text) {
+    var p = String(text).split("-").map(Number);
+    return Date.UTC(p[0], p[1] - 1, p[2]) / 86400000;
+  }
+  function daysSince(since) {
+    return Math.max(0, utcDay((window.opscenterRun || {}).as_of_date) - utcDay(since));
+  }
+  function relativeCells(spec) {
+    spec.columns.forEach(function (c, i) {
+      if (!c.rel) return;
+      spec.rows.forEach(function (r) {
+        var cell = r.c[i];
+        if (cell && !Array.isArray(cell)) { var n = daysSince(cell.s); r.c[i] = [n, fmt(n, c.rel)]; }
+      });
+    });
+  }
+
   function csvCell(v) {
     if (v === null || v === undefined) return "";
     var s = String(v);
@@ -56,6 +75,7 @@
 
   function setupTable(box) {
     var spec = readJson(box.getAttribute("data-table") + "-data");
+    relativeCells(spec);
     var state = { rows: spec.rows, sortCol: -1, dir: 1, page: 0, filter: "" };
     var tools = el("div", { "class": "table-tools" });
     var search = null;
@@ -216,6 +236,9 @@
 
   /* Tables, charts and collapsible blocks inside `root` (the page, or a template page's body). */
   function setupContent(root) {
+    root.querySelectorAll("[data-since]").forEach(function (d) {
+      d.textContent = fmt(daysSince(d.getAttribute("data-since")), JSON.parse(d.getAttribute("data-fmt")));
+    });
     root.querySelectorAll("[data-table]").forEach(setupTable);
     root.querySelectorAll("[data-chart]").forEach(setupChart);
     // a chart drawn inside a closed <details> has no size yet: resize it when opened
