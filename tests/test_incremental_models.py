@@ -178,6 +178,19 @@ def _forecast_fingerprints(path) -> dict:
         return dict(conn.execute("select * from intermediate.int_forecast_input_fingerprints").fetchall())
 
 
+def _hand_made_firm(tmp_path_factory, name: str):
+    """tests/test_incremental_nights.py's firm as of its night 1 in a new warehouse: (folder, path, open
+    connection)."""
+    from tests import dbt_helpers as h
+    from tests import test_incremental_nights as nights_data
+
+    tmp = tmp_path_factory.mktemp(name)
+    path = tmp / "warehouse.duckdb"
+    conn = h.new_raw_warehouse(path)
+    nights_data.night_1(conn)
+    return tmp, path, conn
+
+
 @pytest.fixture(scope="module")
 def forecast_nights(tmp_path_factory):
     import shutil
@@ -185,10 +198,7 @@ def forecast_nights(tmp_path_factory):
     from tests import dbt_helpers as h
     from tests import test_incremental_nights as nights_data
 
-    tmp = tmp_path_factory.mktemp("forecast_nights")
-    path = tmp / "warehouse.duckdb"
-    conn = h.new_raw_warehouse(path)
-    nights_data.night_1(conn)
+    tmp, path, conn = _hand_made_firm(tmp_path_factory, "forecast_nights")
     _contracts(conn, "800.00", "2024-01-01")
     # K1's monthly invoices 2023-07 .. 2024-05, each paid on the 10th of the next month (the reference
     # distribution: everything collected one month after the issue month)
@@ -326,12 +336,8 @@ def invoice_nights(tmp_path_factory):
     import shutil
 
     from tests import dbt_helpers as h
-    from tests import test_incremental_nights as nights_data
 
-    tmp = tmp_path_factory.mktemp("invoice_nights")
-    path = tmp / "warehouse.duckdb"
-    conn = h.new_raw_warehouse(path)
-    nights_data.night_1(conn)
+    tmp, path, conn = _hand_made_firm(tmp_path_factory, "invoice_nights")
     conn.close()
     select = ["--select", "+fct_invoices", "+fct_payments"]
     out = {}
