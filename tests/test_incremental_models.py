@@ -13,6 +13,7 @@ contract changes both tuning sets: both CVs run again.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import duckdb
 import numpy as np
@@ -177,6 +178,19 @@ def _forecast_fingerprints(path) -> dict:
         return dict(conn.execute("select * from intermediate.int_forecast_input_fingerprints").fetchall())
 
 
+def _hand_made_firm(tmp_path_factory, name: str):
+    """tests/test_incremental_nights.py's firm as of its night 1 in a new warehouse: (folder, path, open
+    connection)."""
+    from tests import dbt_helpers as h
+    from tests import test_incremental_nights as nights_data
+
+    tmp = tmp_path_factory.mktemp(name)
+    path = tmp / "warehouse.duckdb"
+    conn = h.new_raw_warehouse(path)
+    nights_data.night_1(conn)
+    return tmp, path, conn
+
+
 @pytest.fixture(scope="module")
 def forecast_nights(tmp_path_factory):
     import shutil
@@ -184,10 +198,7 @@ def forecast_nights(tmp_path_factory):
     from tests import dbt_helpers as h
     from tests import test_incremental_nights as nights_data
 
-    tmp = tmp_path_factory.mktemp("forecast_nights")
-    path = tmp / "warehouse.duckdb"
-    conn = h.new_raw_warehouse(path)
-    nights_data.night_1(conn)
+    tmp, path, conn = _hand_made_firm(tmp_path_factory, "forecast_nights")
     _contracts(conn, "800.00", "2024-01-01")
     # K1's monthly invoices 2023-07 .. 2024-05, each paid on the 10th of the next month (the reference
     # distribution: everything collected one month after the issue month)
@@ -254,3 +265,131 @@ def test_forecast_components_rebuild_only_changed_cutoffs(forecast_nights):
     assert f1[dt.date(2024, 2, 29)] == f2[dt.date(2024, 2, 29)]
     scheduled = {(r[0], r[2]): r[6] for r in forecast_nights[2]["rows"] if r[5] == "scheduled" and r[1] == 1}
     assert scheduled  # K1/K2's coming cycles are forecast
+
+
+# Invoices per cutoff (intermediate.int_invoices_at_cutoffs) are incremental by cutoff as the rule
+# models, on int_cutoff_input_fingerprints, whose invoice part is summed from stg_invoices (an invoice's
+# unvoided hash from its issue date, its final state's hash from the day its void / write-off is known).
+# The hand-made firm of tests/test_incremental_nights.py (night 1, as of 2024-06-28), then late
+# corrections that must reach month ends that are already built:
+#   night 2, 2024-06-29: I2 (issued 03-05) re-sent void, its update back-dated to 04-15: 04-30 and 05-31
+#            change, 03-31 not (the void was not known then); I1 (01-05) re-sent written off as of 05-02:
+#            05-31 changes; I6 (06-05) re-sent with a corrected amount: only the as-of cutoff has it.
+#   night 3, 2024-07-01 (the date crosses June's end: 06-30 becomes a month-end cutoff): I3 (02-10)
+#            written off with an update back-dated to 03-15 (03-31 .. 05-31 change); I4 voided as of
+#            06-30 (06-30 and 07-01 only); a re-sent payment P5 with unchanged values (nothing changes).
+# After nights 2 and 3 the rule's tables and core's invoices, payments and applications equal a
+# --full-refresh build over a copy of the same warehouse; a rerun of night 3 changes nothing.
+
+INVOICE_NIGHTS = ["2024-06-28", "2024-06-29", "2024-07-01"]
+INVOICE_TABLES = (
+    "intermediate.int_invoices_at_cutoffs", "intermediate.int_cutoff_input_fingerprints",
+    "intermediate.int_payments_identified_at_cutoffs", "intermediate.int_payment_applications_direct",
+    "intermediate.int_payment_applications_client", "intermediate.int_payment_applications_at_cutoffs",
+    "core.fct_invoices", "core.fct_payments", "core.fct_payment_applications",
+)  # fmt: skip
+
+
+def _invoice_corrections(conn, night: int) -> None:
+    from tests import dbt_helpers as h
+    from tests.test_incremental_nights import ts, upsert
+
+    if night == 2:
+        upsert(conn, "invoices", "invoice_id", [
+            h.invoice_row("I2", "C1", "2024-03-05", "2024-04-04", "1200.00", status="void",
+                          updated_at=ts("2024-04-15")),
+            h.invoice_row("I1", "C1", "2024-01-05", "2024-02-04", "1000.00", status="written_off",
+                          updated_at=ts("2024-05-02")),
+            h.invoice_row("I6", "C1", "2024-06-05", "2024-07-05", "750.00", updated_at=ts("2024-06-29")),
+        ])  # fmt: skip
+    else:
+        upsert(conn, "invoices", "invoice_id", [
+            h.invoice_row("I3", "C2", "2024-02-10", "2024-03-11", "800.00", status="written_off",
+                          updated_at=ts("2024-03-15")),
+            h.invoice_row("I4", "C2", "2024-04-10", "2024-05-10", "900.00", status="void",
+                          updated_at=ts("2024-06-30")),
+        ])  # fmt: skip
+        upsert(conn, "payments", "payment_id", [
+            h.payment_row("P5", "2024-06-20", "400.00", client_id="C1", updated_at=ts("2024-06-01")),
+        ])  # fmt: skip
+
+
+def _invoice_state(path) -> dict:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        hashes = {
+            t: conn.execute(f"select count(*), coalesce(sum(hash(t)), 0) from {t} as t").fetchone()
+            for t in INVOICE_TABLES
+        }
+        fingerprints = dict(
+            conn.execute("select * from intermediate.int_cutoff_input_fingerprints").fetchall()
+        )
+        voids = conn.execute(
+            "select cutoff_date, invoice_id, is_void, is_written_off, amount"
+            " from intermediate.int_invoices_at_cutoffs"
+            " where is_void or is_written_off or invoice_id = 'I6' order by all"
+        ).fetchall()
+    return {"hashes": hashes, "fingerprints": fingerprints, "voids": voids}
+
+
+@pytest.fixture(scope="module")
+def invoice_nights(tmp_path_factory):
+    import shutil
+
+    from tests import dbt_helpers as h
+
+    tmp, path, conn = _hand_made_firm(tmp_path_factory, "invoice_nights")
+    conn.close()
+    select = ["--select", "+fct_invoices", "+fct_payments"]
+    out = {}
+    for n, as_of in enumerate(INVOICE_NIGHTS, start=1):
+        if n > 1:
+            with duckdb.connect(str(path)) as conn:
+                _invoice_corrections(conn, n)
+        first = ["build", "--resource-type", "seed", "--resource-type", "model", *select]
+        h.run_dbt(first if n == 1 else ["run", *select], path, as_of, tmp / f"target_{n}")
+        out[n] = _invoice_state(path)
+        if n > 1:
+            copy = tmp / f"full_{n}" / "warehouse.duckdb"
+            copy.parent.mkdir()
+            shutil.copy(path, copy)
+            h.run_dbt(["run", "--full-refresh", *select], copy, as_of, tmp / f"tf_{n}")
+            out[n]["full"] = _invoice_state(copy)
+    h.run_dbt(["run", *select], path, INVOICE_NIGHTS[-1], tmp / "target_rerun")
+    out["rerun"] = _invoice_state(path)
+    out["compiled"] = (tmp / "target_3" / "compiled" / "opscenter" / "models" / "intermediate" / "payments"
+                       / "int_invoices_at_cutoffs.sql").read_text()  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("night", [2, 3])
+def test_invoices_at_cutoffs_incremental_equals_full_rebuild(invoice_nights, night):
+    got, full = invoice_nights[night], invoice_nights[night]["full"]
+    assert full["hashes"]["intermediate.int_invoices_at_cutoffs"][0] > 15
+    assert {t: v for t, v in got["hashes"].items() if full["hashes"][t] != v} == {}
+    assert got["voids"] == full["voids"]
+
+
+def test_invoice_corrections_change_only_the_cutoffs_that_knew_them(invoice_nights):
+    """A void / write-off reaches a built month end only when its update is dated on or before it."""
+    assert "select distinct cutoff_date, input_fingerprint from" in invoice_nights["compiled"]
+    f1, f2, f3 = (invoice_nights[n]["fingerprints"] for n in (1, 2, 3))
+    d = dt.date.fromisoformat
+    assert sorted(c for c in f2 if c in f1 and f1[c] != f2[c]) == [d("2024-04-30"), d("2024-05-31")]
+    assert sorted(set(f2) - set(f1)) == [d("2024-06-29")]
+    assert sorted(c for c in f3 if c in f2 and f2[c] != f3[c]) == [
+        d("2024-03-31"), d("2024-04-30"), d("2024-05-31")
+    ]  # fmt: skip
+    assert sorted(set(f3) - set(f2)) == [d("2024-06-30"), d("2024-07-01")]
+    state = {(r[0].isoformat(), r[1]): r[2:] for r in invoice_nights[3]["voids"]}
+    # I2 void from 04-30 on (known 04-15), I1 written off from 05-31 (known 05-02), I3 written off from
+    # 03-31 (known 03-15), I4 void at 06-30 and 07-01 only
+    assert ("2024-03-31", "I2") not in state and state[("2024-04-30", "I2")][:2] == (True, False)
+    assert ("2024-04-30", "I1") not in state and state[("2024-05-31", "I1")][:2] == (False, True)
+    assert ("2024-02-29", "I3") not in state and state[("2024-03-31", "I3")][:2] == (False, True)
+    assert ("2024-05-31", "I4") not in state and state[("2024-06-30", "I4")][:2] == (True, False)
+    assert state[("2024-07-01", "I6")][2] == Decimal("750.00")
+    assert state[("2024-06-30", "I6")][2] == Decimal("750.00")
+
+
+def test_invoice_rerun_changes_nothing(invoice_nights):
+    assert invoice_nights["rerun"]["hashes"] == invoice_nights[3]["hashes"]

@@ -1,7 +1,7 @@
 -- Invoices issued on or before the as-of date with what payments settled by then. Void invoices are
 -- kept (flagged) but owe nothing; outstanding comes from the applications, not the source status.
 with invoices as (
-    select i.* exclude (cutoff_date), s.status as source_status  -- noqa: RF02
+    select i.* exclude (cutoff_date, input_fingerprint), s.status as source_status  -- noqa: RF02
     from {{ ref('int_invoices_at_cutoffs') }} as i
     inner join {{ ref('stg_invoices') }} as s on s.invoice_id = i.invoice_id
     where i.cutoff_date = {{ as_of() }}

@@ -3,6 +3,9 @@
 -- (dated by applied_date) and invoices falling due (dated by due_date, only once due by as-of).
 -- team = the team of the client's responsible accountant (dim_clients.team, as of the run date).
 -- The three event kinds share one column list, every column named in every branch (union by position).
+-- Stored summed per event date and dimensions (every measure is a sum: DECIMAL amounts and integer
+-- counts, exact in any order), so the two readers roll up a few hundred thousand day rows instead of
+-- every invoice, application and due date (~3.5 M event rows at 100,000 clients).
 with invoices as (
     select
         i.*,
@@ -66,10 +69,26 @@ fell_due as (
     where due_date <= {{ as_of() }}
 ),
 
-final as (
+events as (
     select * from billed
     union all select * from collected
     union all select * from fell_due
+),
+
+final as (
+    select
+        event_date,
+        taxpayer_type, taxpayer_type_cn, industry, industry_cn, service_type, service_type_cn, team,
+        sum(billed_amount) as billed_amount,
+        sum(billed_count) as billed_count,
+        sum(billed_collected_amount) as billed_collected_amount,
+        sum(days_to_pay) as days_to_pay_total,
+        sum(paid_count) as paid_count,
+        sum(collected_amount) as collected_amount,
+        sum(due_count) as due_count,
+        sum(due_paid_on_time_count) as due_paid_on_time_count
+    from events
+    group by all
 )
 
 select * from final

@@ -1,5 +1,5 @@
 -- One fingerprint per cutoff date of everything the payment application rule reads for it: the invoices
--- as known on the cutoff (int_invoices_at_cutoffs), the payments received by then with their client
+-- as known on the cutoff (the rows of int_invoices_at_cutoffs, summed from stg_invoices), the payments received by then with their client
 -- master lookups, and the SQL of the rule's models. Two runs with the same fingerprint for a cutoff
 -- compute the same rows for it, so the incremental *_at_cutoffs models rebuild only the cutoffs whose
 -- fingerprint changed (macros/fingerprint_incremental.sql). Row hashes are summed (order-independent) with
@@ -16,14 +16,50 @@ with cutoffs as (
     select cutoff_date from {{ ref('int_cutoff_dates') }}
 ),
 
+-- The invoices as known on a cutoff (the rows int_invoices_at_cutoffs builds for it) are summed from
+-- stg_invoices directly, as that model is itself incremental on these fingerprints: an invoice counts
+-- from its issue date with its unvoided hash, and from the day its void / write-off is known (never
+-- before its issue date) with its final state's hash instead; both are summed per day, then per cutoff.
+-- The sums equal those over the model's rows at every cutoff.
+invoice_hashes as (
+    select
+        issue_date,
+        greatest(coalesce(cast(updated_at as date), issue_date), issue_date) as known_date,
+        hash(invoice_id, client_id, contract_id, issue_date, due_date, amount, false, false)::hugeint
+            as open_hash,
+        hash(invoice_id, client_id, contract_id, issue_date, due_date, amount, status = 'void',
+            status = 'written_off')::hugeint as known_hash
+    from {{ ref('stg_invoices') }}
+),
+
+invoices_by_issue_day as (
+    select issue_date as day, count(*) as invoice_rows, sum(open_hash) as invoice_hash
+    from invoice_hashes
+    group by issue_date
+),
+
+-- zero for an invoice that is neither void nor written off (its two hashes are equal)
+invoice_changes_by_day as (
+    select known_date as day, 0 as invoice_rows, sum(known_hash - open_hash) as invoice_hash
+    from invoice_hashes
+    where known_hash <> open_hash
+    group by known_date
+),
+
+invoices_by_day as (
+    select * from invoices_by_issue_day
+    union all
+    select * from invoice_changes_by_day
+),
+
 invoice_part as (
     select
-        cutoff_date,
-        count(*) as invoice_rows,
-        sum(hash(invoice_id, client_id, contract_id, issue_date, due_date, amount, is_void, is_written_off))
-            as invoice_hash
-    from {{ ref('int_invoices_at_cutoffs') }}
-    group by cutoff_date
+        c.cutoff_date,
+        sum(d.invoice_rows) as invoice_rows,
+        sum(d.invoice_hash) as invoice_hash
+    from cutoffs as c
+    inner join invoices_by_day as d on d.day <= c.cutoff_date
+    group by c.cutoff_date
 ),
 
 payment_rows as (

@@ -3,8 +3,11 @@
 -- state "as of" a past date is what the firm knew then. The source status itself is not kept here
 -- (core.fct_invoices reads it from staging): a status change that does not void or write off an
 -- invoice by a cutoff must not change that cutoff's rows (see int_cutoff_input_fingerprints).
+-- Incremental by cutoff as the rule models: a night computes only the cutoffs whose input fingerprint
+-- is new (tonight's as-of date, a new month end, a month end whose invoices or payments changed) and
+-- the post-hook drops superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql).
 with cutoffs as (
-    select cutoff_date from {{ ref('int_cutoff_dates') }}
+    {{ keys_to_build('int_cutoff_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
 ),
 
 invoices as (
@@ -23,7 +26,8 @@ final as (
         i.status = 'void'
             and {{ invoice_update_known_by('i.updated_at', 'i.issue_date', 'c.cutoff_date') }} as is_void,
         i.status = 'written_off'
-            and {{ invoice_update_known_by('i.updated_at', 'i.issue_date', 'c.cutoff_date') }} as is_written_off
+            and {{ invoice_update_known_by('i.updated_at', 'i.issue_date', 'c.cutoff_date') }} as is_written_off,
+        c.input_fingerprint
     from cutoffs as c
     inner join invoices as i on i.issue_date <= c.cutoff_date
 )

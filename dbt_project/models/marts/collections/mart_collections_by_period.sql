@@ -31,7 +31,7 @@ aggregated as (
         sum(billed_collected_amount) as billed_collected_amount,
         sum(collected_amount) as collected_amount,
         sum(paid_count) as invoices_paid,
-        sum(days_to_pay) as days_to_pay_total,
+        sum(days_to_pay_total) as days_to_pay_total,
         sum(due_count) as invoices_due,
         sum(due_paid_on_time_count) as invoices_due_paid_on_time
     from by_grain
