@@ -247,3 +247,27 @@ def test_dbt_failure_without_recorded_examples_still_named(tmp_path: Path):
         [],
     )
     assert model.name_zh == "dbt 模型构建失败"
+
+
+def test_a_column_set_test_shows_every_listed_column_of_its_examples(tmp_path: Path):
+    """unique_column_set (dbt_project/tests/generic) returns the duplicated column values: the
+    examples name each listed column, not only the first."""
+    from orchestration.quality.dbt_tests import example_keys, node_label
+
+    node = {
+        "unique_id": "test.opscenter.unique_column_set_int_x_cutoff_date__payment_id.3",
+        "resource_type": "test",
+        "name": "unique_column_set_int_x_cutoff_date__payment_id",
+        "test_metadata": {"name": "unique_column_set", "kwargs": {"columns": ["cutoff_date", "payment_id"]}},
+        "attached_node": "model.opscenter.int_x",
+    }
+    nodes = {node["unique_id"]: node, "model.opscenter.int_x": {"relation_name": "x", "columns": {}}}
+    sql = """select cutoff_date, payment_id, count(*) as n_records from (values
+        ('2026-01-31', 'P1'), ('2026-01-31', 'P1'), ('2026-02-28', 'P1'), ('2026-02-28', '13812345678'),
+        ('2026-02-28', '13812345678')) t(cutoff_date, payment_id) group by all having count(*) > 1"""
+    with duckdb.connect() as conn:
+        assert example_keys(conn, sql, node, nodes) == [
+            "cutoff_date=2026-01-31（payment_id=P1）",
+            "cutoff_date=2026-02-28（payment_id=138****5678）",
+        ]
+    assert node_label(node, node["unique_id"])[0] == "dbt 测试：列组合唯一"

@@ -36,6 +36,7 @@ NOT_PASSED = {"fail": "error", "error": "error", "warn": "warn"}  # dbt status -
 TEST_KINDS = {
     "not_null": "非空",
     "unique": "唯一",
+    "unique_column_set": "列组合唯一",
     "relationships": "引用完整（外键）",
     "accepted_values": "取值范围",
     "expression_is_true": "表达式成立",
@@ -90,7 +91,13 @@ def example_keys(conn: duckdb.DuckDBPyConnection, compiled_sql: str, node: dict,
     key = key_column(models[0], nodes) if models else None
     column = node.get("column_name")
     relation = model.get("relation_name")
-    if key and key in columns:
+    kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
+    listed = [c for c in kwargs.get("columns") or [] if c in columns]  # e.g. unique_column_set's
+    if listed:
+        shown = listed
+        cols = ", ".join(f"cast(f.{quote(c)} as varchar)" for c in shown)
+        sql = f"select distinct {cols} from {failing} as f order by all limit {MAX_EXAMPLES}"
+    elif key and key in columns:
         shown = [key] + ([column] if column and column != key and column in columns else [])
         cols = ", ".join(f"cast(f.{quote(c)} as varchar)" for c in shown)
         sql = f"select distinct {cols} from {failing} as f order by 1 limit {MAX_EXAMPLES}"
