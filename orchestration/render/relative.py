@@ -105,10 +105,10 @@ def _q(name: str) -> str:
 
 def _days_sql(t: TextDays, as_of: str) -> str:
     """SQL: the row's day count for `t`, NULL without a date."""
-    day = f"DATE '{as_of}'"
-    since = f"greatest(0, datediff('day', {_q(t.since)}, {day}))" if t.since else "null"
-    until = f"greatest(0, datediff('day', {day}, {_q(t.until)}))" if t.until else "null"
-    return f"coalesce({since}, {until})"
+    day = f"DATE '{as_of}'"  # (greatest() skips a NULL: each branch tests its date first)
+    since = f"when {_q(t.since)} is not null then greatest(0, datediff('day', {_q(t.since)}, {day}))"
+    until = f"when {_q(t.until)} is not null then greatest(0, datediff('day', {day}, {_q(t.until)}))"
+    return f"case {since if t.since else ''} {until if t.until else ''} end"
 
 
 def wrap_sql(sql: str, columns: list[str], types: list[str], as_of: str | None) -> str:
