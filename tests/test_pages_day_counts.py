@@ -67,9 +67,9 @@ from (values
 """
 
 
-def _snapshot(path: Path, as_of: str, b1_open: bool = True) -> Path:
+def _snapshot(path: Path, as_of: str, b1_open: bool = True, sql: str = SNAPSHOT) -> Path:
     with duckdb.connect(str(path)) as con:
-        con.execute(SNAPSHOT.format(as_of=as_of, b1_open=str(b1_open).lower()))
+        con.execute(sql.format(as_of=as_of, b1_open=str(b1_open).lower()))
     return path
 
 
@@ -95,11 +95,15 @@ def _rows(page: dict) -> list[list]:
     return [r["c"] for r in json.loads(island)["rows"]]
 
 
+def _client_page(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "pages" / "clients").mkdir(parents=True)
+    (tmp_path / "pages" / "clients" / "[client_id].md").write_text(text, encoding="utf-8")
+    return tmp_path / "pages"
+
+
 @pytest.fixture()
 def pages(tmp_path) -> Path:
-    (tmp_path / "pages" / "clients").mkdir(parents=True)
-    (tmp_path / "pages" / "clients" / "[client_id].md").write_text(PAGE, encoding="utf-8")
-    return tmp_path / "pages"
+    return _client_page(tmp_path, PAGE)
 
 
 def test_open_items_are_published_as_their_due_date(pages, tmp_path):
@@ -234,16 +238,12 @@ where {b1_open} or alert_id <> 'b1';
 
 
 def _alerts_snapshot(path: Path, as_of: str, b1_open: bool = True) -> Path:
-    with duckdb.connect(str(path)) as con:
-        con.execute(ALERTS.format(as_of=as_of, b1_open=str(b1_open).lower()))
-    return path
+    return _snapshot(path, as_of, b1_open, ALERTS)
 
 
 @pytest.fixture()
 def alert_pages(tmp_path) -> Path:
-    (tmp_path / "pages" / "clients").mkdir(parents=True)
-    (tmp_path / "pages" / "clients" / "[client_id].md").write_text(ALERTS_PAGE, encoding="utf-8")
-    return tmp_path / "pages"
+    return _client_page(tmp_path, ALERTS_PAGE)
 
 
 def test_alert_texts_are_published_as_their_template_and_date(alert_pages, tmp_path):
