@@ -265,3 +265,41 @@ def test_the_scan_reads_new_parts_only_and_finds_a_number_planted_in_one(tmp_pat
         r for r in seen["regex"] if f"{TABLE}/2026-11.parquet" in r
     ]  # the regex pass: the planted part only
     assert publisher.current_version(root) == v2.name
+
+
+def test_the_scanner_takes_a_folder_of_parts_for_its_table_only_as_written_down(tmp_path: Path, monkeypatch):
+    """A folder of two parts whose rows add up to a clean snapshot table is clean without a regex
+    pass; a linked (skipped) part counts by its recorded sums, unread. Sums that are not the file's
+    (a new part's, or a linked part's) break the match: the new part is then scanned on its own."""
+    folder = tmp_path / "v"
+    parts = folder / "parquet" / "main.t"
+    parts.mkdir(parents=True)
+    a, b = parts / "2026-10.parquet", parts / "2026-11.parquet"
+    with duckdb.connect(str(folder / "snapshot.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE t AS SELECT '2026-1' || (i % 2) AS period, '备注 ' || i AS note FROM range(50) r(i)"
+        )
+        sums = {}
+        for path, month in ((a, "2026-10"), (b, "2026-11")):
+            con.execute(f"COPY (SELECT * FROM t WHERE period = '{month}') TO '{path}' (FORMAT parquet)")
+            sums[path] = con.execute(
+                f"SELECT count(*), sum(hash(period, note)::HUGEINT) FROM t WHERE period = '{month}'"
+            ).fetchone()
+    seen = _spy_scanner(monkeypatch)
+
+    def parquet_regex() -> list[str]:
+        found = [r for r in seen["regex"] if "parquet" in r]
+        for s in seen.values():
+            s.clear()
+        return found
+
+    assert find_unmasked_personal_data(folder, parquet_sums=sums) == []
+    assert parquet_regex() == []
+    assert find_unmasked_personal_data(folder, skip=lambda p: p == b, parquet_sums=sums) == []
+    assert parquet_regex() == [] and not any(str(b) in r for r in seen["sums"])
+    wrong_b = {a: sums[a], b: (sums[b][0], sums[b][1] + 1)}
+    assert find_unmasked_personal_data(folder, skip=lambda p: p == b, parquet_sums=wrong_b) == []
+    assert [r for r in parquet_regex() if str(a) in r]  # no match: the new part scanned on its own
+    wrong_a = {a: (sums[a][0] + 1, sums[a][1]), b: sums[b]}
+    assert find_unmasked_personal_data(folder, parquet_sums=wrong_a) == []
+    assert len(parquet_regex()) == 2  # both new parts on their own
