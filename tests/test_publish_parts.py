@@ -303,3 +303,26 @@ def test_the_scanner_takes_a_folder_of_parts_for_its_table_only_as_written_down(
     wrong_a = {a: (sums[a][0] + 1, sums[a][1]), b: sums[b]}
     assert find_unmasked_personal_data(folder, parquet_sums=wrong_a) == []
     assert len(parquet_regex()) == 2  # both new parts on their own
+
+
+def test_the_first_night_after_the_one_file_layout_writes_every_part(tmp_path: Path, monkeypatch):
+    """A current version whose manifest has no `parts` (published before this layout) offers no part
+    to link: the next night writes every part and still publishes the same table."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    real = publisher._manifest
+
+    def without_parts(*args, **kwargs):
+        manifest = real(*args, **kwargs)
+        for t in manifest["tables"]:
+            t.pop("parts")
+        return manifest
+
+    monkeypatch.setattr(publisher, "_manifest", without_parts)
+    v1 = _publish(wh, root, "run1")
+    monkeypatch.setattr(publisher, "_manifest", real)
+    v2 = _publish(wh, root, "run2")
+    before, after = _files(v1), _files(v2)
+    assert list(after) == list(before) and not any(after[n] == before[n] for n in after)
+    assert not any(p["reused"] for p in _table(v2)["parts"])
+    _assert_parts_hold_the_table(v2)
