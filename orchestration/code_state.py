@@ -182,9 +182,17 @@ def refresh_plan(
             f"the record existed): all {len(models)} incremental models built from scratch once",
             {m: "no record" for m in models},
         )
-    why = {m: ("not recorded" if m not in recorded else "code changed") for m in models if recorded.get(m) != current[m]}
+    why = {
+        m: ("not recorded" if m not in recorded else "code changed")
+        for m in models
+        if recorded.get(m) != current[m]
+    }
     if not why:
-        return RefreshPlan(False, (), f"code unchanged since the record: {len(models)} incremental models build incrementally")
+        return RefreshPlan(
+            False,
+            (),
+            f"code unchanged since the record: {len(models)} incremental models build incrementally",
+        )
     listed = ", ".join(f"{m} ({w})" for m, w in sorted(why.items()))
     return RefreshPlan(
         False,
@@ -199,7 +207,8 @@ def read_record(conn) -> dict[str, str] | None:
     """{model: code state} from the warehouse; None when it has no record table or no rows."""
     schema, table = RECORD_TABLE.split(".")
     exists = conn.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
     ).fetchone()[0]
     if not exists:
         return None
@@ -217,7 +226,12 @@ def built_models(run_results: Mapping[str, Any]) -> set[str]:
 
 
 def write_record(
-    conn, states: Mapping[str, str], built: Iterable[str], run_id: str, as_of: dt.date, full_refresh: Iterable[str]
+    conn,
+    states: Mapping[str, str],
+    built: Iterable[str],
+    run_id: str,
+    as_of: dt.date,
+    full_refresh: Iterable[str],
 ) -> int:
     """Record the code state of the incremental models just built; drop rows of models that are gone."""
     refreshed = set(full_refresh)

@@ -47,7 +47,12 @@ def _manifest(**extra_nodes) -> dict:
             "resource_type": "model",
             "raw_code": code,
             "checksum": {"name": "sha256", "checksum": f"sum-{name}-{code}"},
-            "config": {"materialized": materialized, "full_refresh": full_refresh, "tags": [], "post-hook": []},
+            "config": {
+                "materialized": materialized,
+                "full_refresh": full_refresh,
+                "tags": [],
+                "post-hook": [],
+            },
             "contract": {"checksum": None},
             "depends_on": {"nodes": [f"model.p.{p}" for p in parents], "macros": list(macros)},
         }
@@ -63,7 +68,11 @@ def _manifest(**extra_nodes) -> dict:
     for name, changes in extra_nodes.items():
         nodes[f"model.p.{name}"] = {**nodes[f"model.p.{name}"], **changes}
     macro = {
-        "macro.p.fp": {"name": "fp", "macro_sql": "{{ helper() }}", "depends_on": {"macros": ["macro.p.helper"]}},
+        "macro.p.fp": {
+            "name": "fp",
+            "macro_sql": "{{ helper() }}",
+            "depends_on": {"macros": ["macro.p.helper"]},
+        },
         "macro.p.helper": {"name": "helper", "macro_sql": "hash(x)", "depends_on": {"macros": []}},
         "macro.dbt.materialization_incremental_default": {
             "name": "materialization_incremental_default",
@@ -150,7 +159,9 @@ def test_the_record_keeps_what_was_built_and_forgets_removed_models():
     assert cs.built_models(run_results) == {"a"}
     import datetime as dt
 
-    assert cs.write_record(conn, {**states, "gone": "x"}, ["a", "gone"], "r1", dt.date(2024, 6, 28), ["a"]) == 2
+    assert (
+        cs.write_record(conn, {**states, "gone": "x"}, ["a", "gone"], "r1", dt.date(2024, 6, 28), ["a"]) == 2
+    )
     assert cs.write_record(conn, states, cs.built_models(run_results), "r2", dt.date(2024, 6, 29), []) == 1
     assert cs.read_record(conn) == {"a": "s1"}  # b failed: not recorded; gone: no longer a model
     assert conn.execute(f"select run_id, full_refresh from {cs.RECORD_TABLE}").fetchall() == [("r2", False)]
@@ -220,7 +231,13 @@ def upgrade(tmp_path_factory):
     _dbt(project, ["parse"], path, None, project / "target")  # `make dbt-parse`: the manifest Dagster loads
     out = {}
     # night 1 as before the record existed: plain dbt, nothing recorded
-    _dbt(project, ["build", "--resource-type", "seed", "--resource-type", "model"], path, "2024-06-28", tmp / "n1")
+    _dbt(
+        project,
+        ["build", "--resource-type", "seed", "--resource-type", "model"],
+        path,
+        "2024-06-28",
+        tmp / "n1",
+    )
     with duckdb.connect(str(path)) as conn:
         firm.night_2(conn)
     out[2] = _night(project, path, "2024-06-29", tmp / "n2")
@@ -238,7 +255,8 @@ def upgrade(tmp_path_factory):
         conn.execute(f"attach '{path}' as night (read_only)")
         conn.execute("create schema raw")
         for (table,) in conn.execute(
-            "select table_name from information_schema.tables where table_catalog = 'night' and table_schema = 'raw'"
+            "select table_name from information_schema.tables"
+            " where table_catalog = 'night' and table_schema = 'raw'"
         ).fetchall():
             conn.execute(f"create table raw.{table} as select * from night.raw.{table}")
     _dbt(project, ["build", "--resource-type", "seed", "--resource-type", "model"], scratch, "2024-07-01",

@@ -190,7 +190,9 @@ def _with_build_metadata(events, plan: code_state.RefreshPlan, states: Mapping[s
                 {
                     **event.metadata,
                     "opscenter/build": "full refresh" if refreshed else "incremental",
-                    "opscenter/build_reason": plan.per_model.get(name, plan.reason) if refreshed else plan.reason,
+                    "opscenter/build_reason": plan.per_model.get(name, plan.reason)
+                    if refreshed
+                    else plan.reason,
                 }
             )
         yield event
