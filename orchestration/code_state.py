@@ -9,18 +9,20 @@ dbt_project.yml, a var, an upstream model whose output the fingerprint does not 
 stale rows. So the warehouse records, per incremental model, the code state its table was built with,
 and a night whose code state differs rebuilds that model from scratch.
 
-Code state of an incremental model = a hash of the code of the model **and of every node upstream of
-it** (models and seeds; sources are data): per node its file checksum (dbt's sha256 of the file), its
-config (materialization, hooks, ...; not docs/tags/meta), its contract checksum, the text of every macro
-it calls (transitively; for an incremental model also the materialization's), and the values of the
-project vars its SQL or those macros read (dbt_project.yml). Ancestors are in it because an incremental
-model's rows are computed from them: a changed upstream model changes the rows without necessarily
-changing the model's fingerprints (the fingerprints hash chosen inputs), and when it does change them
-it changes all of them (the slow path above). An incremental descendant of a changed model has the
-changed model among its ancestors, so it is refreshed with it: required, since the descendants'
-fingerprints embed the upstream fingerprints (the period marts hash fct_tasks' pairs, the forecast's
-hash the rule's cutoff fingerprints) and would otherwise either rebuild every key incrementally or,
-for a change outside the fingerprints, keep rows computed from the old upstream rows.
+Code state of an incremental model = a hash of the code of the model **and of every node upstream of it**
+(models and seeds; sources are data): per node its file checksum (dbt's sha256 of the file), its config
+(materialization, hooks, ...; not docs/tags/meta), its contract checksum, the text of every macro it
+calls (transitively; for an incremental model also the materialization's), and the values of the project
+vars its SQL or those macros read (dbt_project.yml); plus the versions of DuckDB, dbt-core and dbt-duckdb
+(the fingerprints are DuckDB `hash()` values, which a DuckDB upgrade may change: every fingerprint would
+differ, the slow path again; dbt's own macros are already in the macro texts). Ancestors are in it
+because an incremental model's rows are computed from them: a changed upstream model changes the rows
+without necessarily changing the model's fingerprints (the fingerprints hash chosen inputs), and when it
+does change them it changes all of them (the slow path above). An incremental descendant of a changed
+model has the changed model among its ancestors, so it is refreshed with it: required, since the
+descendants' fingerprints embed the upstream fingerprints (the period marts hash fct_tasks' pairs, the
+forecast's hash the rule's cutoff fingerprints) and would otherwise either rebuild every key
+incrementally or, for a change outside the fingerprints, keep rows computed from the old upstream rows.
 
 Only the changed incremental models are refreshed (through `OPSCENTER_FULL_REFRESH_MODELS`, read by
 the project's `should_full_refresh` macro, macros/full_refresh.sql), not the whole project: the others'
@@ -58,6 +60,13 @@ def _sha(payload: Any) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def engine_versions() -> dict[str, str]:
+    """The versions of what computes the tables and their fingerprints."""
+    from importlib.metadata import version
+
+    return {package: version(package) for package in ("duckdb", "dbt-core", "dbt-duckdb")}
+
+
 def project_vars(project_dir: Path) -> dict[str, Any]:
     """The project's vars as dbt_project.yml sets them (the night passes no --vars)."""
     project = yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text(encoding="utf-8"))
@@ -86,8 +95,11 @@ def _materialization(manifest: Mapping[str, Any], name: str) -> list[str]:
     return []
 
 
-def code_states(manifest: Mapping[str, Any], variables: Mapping[str, Any]) -> dict[str, str]:
-    """{model name: code state} of every incremental model (see the module doc)."""
+def code_states(
+    manifest: Mapping[str, Any], variables: Mapping[str, Any], engine: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """{model name: code state} of every incremental model (see the module doc); `engine`: package
+    versions (engine_versions())."""
     nodes, macros = manifest["nodes"], manifest["macros"]
     macro_hash: dict[str, str] = {}
 
@@ -137,7 +149,9 @@ def code_states(manifest: Mapping[str, Any], variables: Mapping[str, Any]) -> di
         return upstream[uid]
 
     return {
-        nodes[uid]["name"]: _sha({u: own_state(u) for u in sorted(ancestors(uid) | {uid})})
+        nodes[uid]["name"]: _sha(
+            {"engine": dict(engine or {}), "nodes": {u: own_state(u) for u in sorted(ancestors(uid) | {uid})}}
+        )
         for uid in incremental_models(manifest)
     }
 

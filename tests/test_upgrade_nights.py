@@ -117,6 +117,12 @@ def test_an_upstream_model_a_macro_a_hook_and_a_var_are_code_changes():
     m = _manifest()
     m["macros"]["macro.dbt.materialization_incremental_default"]["macro_sql"] = "new dbt"  # a dbt upgrade
     assert _changed(m) == ["a", "b", "c"]
+    before = cs.code_states(_manifest(), {}, {"duckdb": "1.4.1"})  # a DuckDB upgrade may change hash()
+    assert cs.refresh_plan(cs.code_states(_manifest(), {}, {"duckdb": "1.5.0"}), before).models == (
+        "a",
+        "b",
+        "c",
+    )
 
 
 def test_docs_and_tags_are_not_code_changes():

@@ -170,7 +170,9 @@ def refresh_plan_for(
     """Tonight's code states of the incremental models and what to refresh, against the warehouse's
     record (none when the warehouse file does not exist yet)."""
     states = code_state.code_states(
-        code_state.read_manifest(manifest_path), code_state.project_vars(Path(manifest_path).parent.parent)
+        code_state.read_manifest(manifest_path),
+        code_state.project_vars(Path(manifest_path).parent.parent),
+        code_state.engine_versions(),
     )
     recorded = None
     if Path(warehouse).exists():  # the same connection mode as the night's other steps (one instance)
