@@ -128,6 +128,8 @@ def test_an_upstream_model_a_macro_a_hook_and_a_var_are_code_changes():
 def test_docs_and_tags_are_not_code_changes():
     tagged = _manifest()
     tagged["nodes"]["model.p.a"]["config"]["tags"] = ["nightly"]
+    tagged["nodes"]["model.p.a"]["config"]["meta"] = {"owner": "money"}
+    tagged["nodes"]["model.p.a"]["config"]["docs"] = {"show": False}
     tagged["nodes"]["model.p.a"]["description"] = "新的说明"
     assert _changed(tagged) == []
 
