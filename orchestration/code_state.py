@@ -211,8 +211,8 @@ def refresh_plan(
     return RefreshPlan(
         False,
         tuple(sorted(why)),
-        f"code state differs from the record for {len(why)} of {len(models)} incremental models "
-        f"(the model, a macro, a var or an upstream node changed): full refresh of {listed}",
+        f"code state differs from the record or is not recorded for {len(why)} of {len(models)} incremental"
+        f" models: full refresh of {listed}",
         why,
     )
 
