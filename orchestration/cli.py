@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     nightly.add_argument(
         "--full-refresh",
         action="store_true",
-        help="rebuild every incremental dbt model from scratch (e.g. the first night after an upgrade)",
+        help="rebuild every incremental dbt model from scratch (an upgrade night rebuilds the changed"
+        " ones by itself: docs/runbook.md)",
     )
     backfill = sub.add_parser("backfill", help="run the nightly job for every date in a range, in order")
     backfill.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")

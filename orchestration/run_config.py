@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 AS_OF_TAG = "opscenter/as_of_date"
-# "1": the night's dbt invocations run with --full-refresh (every incremental model rebuilt from scratch),
-# e.g. the first night after an upgrade that changes the task chain's SQL (docs/architecture.md)
+# "1": the night's dbt invocations run with --full-refresh (every incremental model rebuilt from scratch);
+# without it, an upgrade night still rebuilds the models whose code changed (orchestration/code_state.py)
 FULL_REFRESH_TAG = "opscenter/full_refresh"
 FIRM_TZ = ZoneInfo("Asia/Shanghai")
 

@@ -132,6 +132,11 @@ def nights(tmp_path_factory):
                              " first_seen_date, message from marts.mart_alerts")  # fmt: skip
         return {r[0]: r[1:] for r in rows}
 
+    def templates():
+        rows = h.query(path, "select alert_type, entity_id, message, message_template, message_days,"
+                             " message_days_since, message_days_until from marts.mart_alerts")  # fmt: skip
+        return {(r[0], r[1]): r[2:] for r in rows}
+
     def history():
         return sorted(
             h.query(path, "select alert_id, opened_date, closed_date, is_open from marts.mart_alert_history")
@@ -140,13 +145,19 @@ def nights(tmp_path_factory):
     h.run_dbt(
         ["build", "--select", "+mart_alerts", "--indirect-selection", "cautious"], path, NIGHT1, tmp / "t1"
     )
-    night1 = alerts()
+    night1, templates1 = alerts(), templates()
     h.run_dbt(
         ["build", "--select", "+mart_alerts", "--indirect-selection", "cautious"], path, NIGHT2, tmp / "t2"
     )
-    night2, history2 = alerts(), history()
+    night2, history2, templates2 = alerts(), history(), templates()
     h.run_dbt(["run", "--select", "mart_alert_history", "mart_alerts"], path, NIGHT2, tmp / "t3")  # rerun
-    return {"night1": night1, "night2": night2, "history2": history2, "rerun": (alerts(), history())}
+    return {
+        "night1": night1,
+        "night2": night2,
+        "history2": history2,
+        "rerun": (alerts(), history()),
+        "templates": (templates1, templates2),
+    }
 
 
 # Severity follows the priority score (doc metric_alert_priority: type weight + 30·min(1, sqrt(amount /
@@ -212,3 +223,75 @@ def test_rerun_of_the_same_night_is_idempotent(nights):
     alerts, history = nights["rerun"]
     assert alerts == nights["night2"]
     assert history == nights["history2"]
+
+
+# The messages with a day count moving with the as-of date, on night 1 (2026-10-22) and night 2: the
+# count, its date and the template around it (every count worked out from the dates above).
+TEMPLATED = {
+    # I1 due 10-19: 3 days past due, 4 on night 2
+    ("invoice_overdue", "I1"): (
+        "客户「客户C1」账单 I1 已逾期 {days} 天，未收金额 ¥1,000.00",
+        D("2026-10-19"),
+        None,
+    ),
+    # K1 ends 11-15: 24 days left (night 1 only: its renewal score is night 1's)
+    ("contract_expiring_low_renewal", "K1"): (
+        "客户「客户C1」合同 K1 将于 2026-11-15 到期（剩 {days} 天），续约概率仅 30%",
+        None,
+        D("2026-11-15"),
+    ),
+    # D1 due 10-20: 2 days; D2 due 10-21 (night 2: 2 days)
+    ("document_collection_late", "D1"): (
+        "客户「客户C1」2026-09 票据采集已超期 {days} 天未完成",
+        D("2026-10-20"),
+        None,
+    ),
+    ("document_collection_late", "D2"): (
+        "客户「客户C2」2026-09 票据采集已超期 {days} 天未完成",
+        D("2026-10-21"),
+        None,
+    ),
+    # B1 due 10-15: 7 days; U1 due 10-18: 4 days
+    ("task_overdue", "B1"): ("客户「客户C1」记账任务 B1 已逾期 {days} 天", D("2026-10-15"), None),
+    ("task_overdue", "U1"): ("客户「客户C2」记账任务 U1 已逾期 {days} 天", D("2026-10-18"), None),
+    # X1 waits on U1 (due 10-18): the upstream is 4 days late
+    ("task_blocked", "X1"): (
+        "客户「客户C2」收款任务 X1 被上游任务 U1（记账，李会计）阻塞，上游已逾期 {days} 天",
+        D("2026-10-18"),
+        None,
+    ),
+    # I2 due 10-20: 3 days on night 2
+    ("invoice_overdue", "I2"): (
+        "客户「客户C2」账单 I2 已逾期 {days} 天，未收金额 ¥1,000.00",
+        D("2026-10-20"),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("night", [0, 1])
+def test_message_templates_give_the_message_and_its_day_count(nights, night):
+    as_of = D((NIGHT1, NIGHT2)[night])
+    got = nights["templates"][night]
+    expected_keys = {k for k, (_, since, until) in TEMPLATED.items() if k in got}
+    assert {k for k, v in got.items() if v[1] is not None} == expected_keys
+    assert len(expected_keys) == (6 if night == 0 else 7)  # K1 gone on night 2, I2 and D2 new
+    for key in expected_keys:
+        template, since, until = TEMPLATED[key]
+        days = (as_of - since).days if since else (until - as_of).days
+        message, got_template, got_days, got_since, got_until = got[key]
+        assert (got_template, got_days, got_since, got_until) == (template, days, since, until), key
+        assert message == template.replace("{days}", str(days)), key  # the full text, as before
+    # the others carry no template: no count, or one that does not move by calendar days
+    for key, (_message, template, days, since, until) in got.items():
+        if key not in expected_keys:
+            assert (template, since, until) == (None, None, None), key
+            assert days is None or key[0] == "renewal_churn_risk", key
+    if night == 0:
+        assert got[("invoice_overdue", "I1")][0] == "客户「客户C1」账单 I1 已逾期 3 天，未收金额 ¥1,000.00"
+        assert got[("contract_expiring_low_renewal", "K1")][0].endswith("（剩 24 天），续约概率仅 30%")
+        # C5 owes nothing: 最长逾期 0 天, a count that does not move, written into the text
+        churn = got[("renewal_churn_risk", "K4")]
+        assert churn[0].endswith("，最长逾期 0 天）") and churn[2] == 0
+    else:
+        assert got[("invoice_overdue", "I1")][0] == "客户「客户C1」账单 I1 已逾期 4 天，未收金额 ¥1,000.00"

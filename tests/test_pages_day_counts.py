@@ -67,9 +67,9 @@ from (values
 """
 
 
-def _snapshot(path: Path, as_of: str, b1_open: bool = True) -> Path:
+def _snapshot(path: Path, as_of: str, b1_open: bool = True, sql: str = SNAPSHOT) -> Path:
     with duckdb.connect(str(path)) as con:
-        con.execute(SNAPSHOT.format(as_of=as_of, b1_open=str(b1_open).lower()))
+        con.execute(sql.format(as_of=as_of, b1_open=str(b1_open).lower()))
     return path
 
 
@@ -95,11 +95,15 @@ def _rows(page: dict) -> list[list]:
     return [r["c"] for r in json.loads(island)["rows"]]
 
 
+def _client_page(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "pages" / "clients").mkdir(parents=True)
+    (tmp_path / "pages" / "clients" / "[client_id].md").write_text(text, encoding="utf-8")
+    return tmp_path / "pages"
+
+
 @pytest.fixture()
 def pages(tmp_path) -> Path:
-    (tmp_path / "pages" / "clients").mkdir(parents=True)
-    (tmp_path / "pages" / "clients" / "[client_id].md").write_text(PAGE, encoding="utf-8")
-    return tmp_path / "pages"
+    return _client_page(tmp_path, PAGE)
 
 
 def test_open_items_are_published_as_their_due_date(pages, tmp_path):
@@ -176,3 +180,181 @@ def test_a_relative_number_read_inline_fails_the_render(pages, tmp_path):
     page.write_text(PAGE + "\n最长 {head[0].longest} 天\n", encoding="utf-8")
     with pytest.raises(RenderError, match="published relative"):
         _render(tmp_path, "v1", _snapshot(tmp_path / "s1.duckdb", "2026-11-20"), "2026-11-20")
+
+
+# --- texts with a day count inside (alert messages: message_template, relative.py) ---------------------
+
+ALERTS_PAGE = """---
+title: 客户
+params_query: select client_id from demo.clients order by client_id
+---
+
+```sql client_alerts
+select alert_id as 编号, message as 说明, message_template as 说明__template,
+       message_days_since as 说明__since, message_days_until as 说明__until
+from demo.alerts where client_id = '${params.client_id}' order by alert_id
+```
+
+<DataTable data={client_alerts} emptySet="pass" emptyMessage="暂无数据" rows=all>
+  <Column id=编号 />
+  <Column id=说明 />
+</DataTable>
+"""
+
+# An alerts table shaped like mart_alerts: the message is before || count || after, the template
+# before || '{days}' || after, the count as_of - since (已逾期) or until - as_of (剩). A: both kinds and
+# a message without a count; B: an overdue invoice paid on night 2; C: templates that do not give the
+# message (a count the date does not give, a date the count does not match, no date): published as
+# their texts, which do not move; D: texts that move but whose template does not give them (a client
+# name holding {days}, a template worded otherwise): published as texts, rewritten on night 2.
+ALERTS = """
+create schema demo;
+create table demo.clients as select * from (values ('A'), ('B'), ('C'), ('D')) v(client_id);
+create table demo.alerts as
+select client_id, alert_id, before || coalesce(forced, days, '') || after as message,
+       coalesce(template, case when days is not null then before || '{{days}}' || after end)
+           as message_template,
+       since as message_days_since, until as message_days_until
+from (
+    select *, coalesce(date '{as_of}' - since, until - date '{as_of}')::varchar as days
+    from (values
+        ('A', 'a1', '客户「甲」账单 A1 已逾期 ', ' 天，未收金额 ¥1,000.00', date '2026-10-01', null::date,
+         null, null),
+        ('A', 'a2', '客户「甲」合同 K1 将于 2026-12-15 到期（剩 ', ' 天），续约概率仅 30%', null,
+         date '2026-12-15', null, null),
+        ('A', 'a3', '张会计 本月负责 2 户，负荷 200%', '', null, null, null, null),
+        ('B', 'b1', '客户「乙」账单 B1 已逾期 ', ' 天', date '2026-11-01', null, null, null),
+        ('C', 'c1', '客户「丙」账单 C1 已逾期 ', ' 天', date '2026-11-10', null, '99', null),
+        ('C', 'c2', '客户「丙」合同 K3 到期（剩 ', ' 天）', null, date '2026-12-31', '7', null),
+        ('C', 'c3', '客户「丙」账单 C3 已逾期 ', ' 天', null, null, '12',
+         '客户「丙」账单 C3 已逾期 {{days}} 天'),
+        ('D', 'd1', '客户「{{days}}」账单 D1 已逾期 ', ' 天', date '2026-11-15', null, null, null),
+        ('D', 'd2', '客户「丁」账单 D2 已逾期 ', ' 天', date '2026-11-15', null, null,
+         '客户「丁」账单 D2 逾期 {{days}} 天')
+    ) v(client_id, alert_id, before, after, since, until, forced, template)
+)
+where {b1_open} or alert_id <> 'b1';
+"""
+
+
+def _alerts_snapshot(path: Path, as_of: str, b1_open: bool = True) -> Path:
+    return _snapshot(path, as_of, b1_open, ALERTS)
+
+
+@pytest.fixture()
+def alert_pages(tmp_path) -> Path:
+    return _client_page(tmp_path, ALERTS_PAGE)
+
+
+def test_alert_texts_are_published_as_their_template_and_date(alert_pages, tmp_path):
+    out = _render(tmp_path, "v1", _alerts_snapshot(tmp_path / "s1.duckdb", "2026-11-20"), "2026-11-20")
+    a = _data(out, "A")
+    assert [r[1] for r in _rows(a)] == [
+        {"t": "客户「甲」账单 A1 已逾期 {days} 天，未收金额 ¥1,000.00", "s": "2026-10-01"},  # 50 days
+        {
+            "t": "客户「甲」合同 K1 将于 2026-12-15 到期（剩 {days} 天），续约概率仅 30%",
+            "u": "2026-12-15",
+        },  # 25
+        ["张会计 本月负责 2 户，负荷 200%", "张会计 本月负责 2 户，负荷 200%"],  # no template: its text
+    ]
+    assert "50 天" not in a["body"] and "剩 25 天" not in a["body"]
+    # a template that does not give the text is refused: the row keeps its text, whatever is wrong
+    assert [r[1] for r in _rows(_data(out, "C"))] == [
+        ["客户「丙」账单 C1 已逾期 99 天"] * 2,  # the date gives 10 days
+        ["客户「丙」合同 K3 到期（剩 7 天）"] * 2,  # the date gives 41 days
+        ["客户「丙」账单 C3 已逾期 12 天"] * 2,  # no date
+    ]
+    assert [r[1] for r in _rows(_data(out, "D"))] == [
+        ["客户「{days}」账单 D1 已逾期 5 天"] * 2,  # filling every {days} would change the name too
+        ["客户「丁」账单 D2 已逾期 5 天"] * 2,  # the template says 逾期, the text 已逾期
+    ]
+
+
+@pytest.mark.parametrize("path", ["sql", "per_key"])
+def test_alert_texts_sql_and_per_key_rows_equal_python(alert_pages, tmp_path, monkeypatch, path):
+    from orchestration.render import keyed_run, site
+
+    snap = _alerts_snapshot(tmp_path / "s1.duckdb", "2026-11-20")
+    with monkeypatch.context() as m:
+        if path == "per_key":  # each key's query run on its own: relative.apply_rows checks the rows
+            m.setattr(keyed_run, "keyed_query", lambda *a: None)
+        built = _render(tmp_path, path, snap, "2026-11-20")
+    with monkeypatch.context() as m:
+        m.setattr(site, "table_specs", lambda *a: {})
+        python = _render(tmp_path, "python", snap, "2026-11-20")
+    for key in "ABCD":
+        rel = Path("clients") / "data" / f"{key}.js"
+        assert (built / rel).read_bytes() == (python / rel).read_bytes(), key
+    assert _rows(_data(built, "A"))[0][1]["t"] == "客户「甲」账单 A1 已逾期 {days} 天，未收金额 ¥1,000.00"
+
+
+def test_alert_texts_next_night_same_file_new_numbers(alert_pages, tmp_path, chromium):
+    v1 = _render(tmp_path, "v1", _alerts_snapshot(tmp_path / "s1.duckdb", "2026-11-20"), "2026-11-20")
+    v2 = _render(
+        tmp_path,
+        "v2",
+        _alerts_snapshot(tmp_path / "s2.duckdb", "2026-11-21", b1_open=False),
+        "2026-11-21",
+        v1,
+    )
+
+    def inode(out: Path, key: str) -> int:
+        return (out / "clients" / "data" / f"{key}.js").stat().st_ino
+
+    # A's counts and C's fixed texts: the same files; B (paid) and D (texts that moved) rewritten
+    assert inode(v1, "A") == inode(v2, "A") and inode(v1, "C") == inode(v2, "C")
+    assert inode(v1, "B") != inode(v2, "B") and inode(v1, "D") != inode(v2, "D")
+    expected = {
+        ("v1", "A"): [
+            "客户「甲」账单 A1 已逾期 50 天，未收金额 ¥1,000.00",
+            "客户「甲」合同 K1 将于 2026-12-15 到期（剩 25 天），续约概率仅 30%",
+            "张会计 本月负责 2 户，负荷 200%",
+        ],  # fmt: skip
+        ("v2", "A"): [
+            "客户「甲」账单 A1 已逾期 51 天，未收金额 ¥1,000.00",
+            "客户「甲」合同 K1 将于 2026-12-15 到期（剩 24 天），续约概率仅 30%",
+            "张会计 本月负责 2 户，负荷 200%",
+        ],  # fmt: skip
+        ("v1", "B"): ["客户「乙」账单 B1 已逾期 19 天"],
+        ("v2", "B"): ["暂无数据"],
+        ("v2", "C"): [
+            "客户「丙」账单 C1 已逾期 99 天",
+            "客户「丙」合同 K3 到期（剩 7 天）",
+            "客户「丙」账单 C3 已逾期 12 天",
+        ],
+        ("v2", "D"): ["客户「{days}」账单 D1 已逾期 6 天", "客户「丁」账单 D2 已逾期 6 天"],
+    }
+    for (version, key), texts in expected.items():
+        shell = ((v1 if version == "v1" else v2) / "clients" / "index.html").as_uri()
+        page, errors = open_file(chromium, f"{shell}?client_id={key}")
+        cells = page.locator(".data-table tbody tr td:nth-child(2)")
+        if texts == ["暂无数据"]:
+            cells = page.locator(".data-table")
+        assert [t.strip() for t in cells.all_inner_texts()] == texts, (version, key)
+        assert errors == []
+        if (version, key) == ("v2", "A"):  # the data file is untouched: the page filled the text in
+            rows = page.evaluate(
+                """() => { const spec = JSON.parse(document.querySelector('[id$="-data"]').textContent);
+                           return spec.rows.map(r => r.c[1]); }"""
+            )
+            assert rows[0] == {
+                "t": "客户「甲」账单 A1 已逾期 {days} 天，未收金额 ¥1,000.00",
+                "s": "2026-10-01",
+            }
+        page.close()
+    # a render with no as-of date writes the texts in: the same texts
+    plain = _render(tmp_path, "plain", tmp_path / "s2.duckdb", "")
+    assert [r[1][1] for r in _rows(_data(plain, "A"))] == expected[("v2", "A")]
+
+
+def test_an_alert_text_read_inline_or_formatted_fails_the_render(alert_pages, tmp_path):
+    page = alert_pages / "clients" / "[client_id].md"
+    snap = _alerts_snapshot(tmp_path / "s1.duckdb", "2026-11-20")
+    page.write_text(ALERTS_PAGE + "\n最新：{client_alerts[0].说明}\n", encoding="utf-8")
+    with pytest.raises(RenderError, match="published relative"):
+        _render(tmp_path, "v1", snap, "2026-11-20")
+    page.write_text(
+        ALERTS_PAGE.replace("<Column id=说明 />", "<Column id=说明 fmt=num0 />"), encoding="utf-8"
+    )
+    with pytest.raises(RenderError, match="takes no fmt"):
+        _render(tmp_path, "v2", snap, "2026-11-20")

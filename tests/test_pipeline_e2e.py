@@ -34,6 +34,37 @@ def test_job_succeeds(night):
     assert result.success, f"failed steps: {failed}"
 
 
+def builds(result) -> dict[str, tuple[str, str]]:
+    """{incremental model: (how it was built, why)} from the night's materialization metadata."""
+    out = {}
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        if "opscenter/build" in meta:
+            out[event.asset_key.path[-1]] = (
+                meta["opscenter/build"].value,
+                meta["opscenter/build_reason"].value,
+            )
+    return out
+
+
+def test_the_first_night_builds_incremental_models_from_scratch_and_records_their_code_state(night):
+    from orchestration.assets.dbt import refresh_plan_for
+    from orchestration.code_state import RECORD_TABLE
+
+    first = builds(night["result"])
+    assert len(first) == 12 and {how for how, _ in first.values()} == {"full refresh"}
+    # the first dbt step finds no record at all; the second (after the Python models) finds the first
+    # step's rows, not its own models'
+    assert {why for _, why in first.values()} == {"no record", "not recorded"}
+    assert first["int_forecast_components"][1] == "not recorded" and first["fct_tasks"][1] == "no record"
+    states, _ = refresh_plan_for(night["root"] / "none.duckdb", False)  # the manifest Dagster loaded
+    record = dict(q(night, f"select model, code_state from {RECORD_TABLE}"))
+    assert record == states
+    assert q(night, f"select distinct run_id, as_of_date::varchar from {RECORD_TABLE}") == [
+        (night["result"].run_id, AS_OF.isoformat())
+    ]
+
+
 def test_every_row_is_accounted_for(night):
     summary = night["summary"]
     per_entity = dict(q(night, "select entity, sum(rows_read) from raw.load_files group by entity"))
@@ -125,6 +156,8 @@ def test_rerun_of_the_same_night_gives_identical_marts(night):
     assert any(t.startswith("marts.") for t in before)
     again = night["rerun"]()
     assert again.success
+    # same code as the recorded state: every incremental model takes the incremental path
+    assert {how for how, _ in builds(again).values()} == {"incremental"} and len(builds(again)) == 12
     assert fingerprints(night) == before
     # the rerun is published as its own version and becomes current; the first one is kept
     versions = sorted(p.name for p in (night["root"] / "published").iterdir() if p.name.startswith("2026"))

@@ -131,10 +131,12 @@ def test_clean_publish_layout_snapshot_parquet_manifest(warehouse: Path, tmp_pat
     # Parquet holds exactly the snapshot's rows
     for name in ("marts.mart_client_overview", "marts.mart_collections_monthly", "raw.load_rejects"):
         from_snapshot = con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+        # the documented way BI tools read a table: every part file of its folder (small: all.parquet)
         from_parquet = con.execute(
-            f"SELECT * FROM read_parquet('{folder}/parquet/{name}.parquet') ORDER BY ALL"
+            f"SELECT * FROM read_parquet('{folder}/parquet/{name}/*.parquet') ORDER BY ALL"
         ).fetchall()
         assert from_parquet == from_snapshot
+        assert [p.name for p in (folder / "parquet" / name).iterdir()] == ["all.parquet"]
     con.close()
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -147,6 +149,11 @@ def test_clean_publish_layout_snapshot_parquet_manifest(warehouse: Path, tmp_pat
         "raw.load_rejects": 1,
         "raw.load_runs": 1,
     }
+    for t in manifest["tables"]:  # small tables: one part, the whole table
+        assert t["parquet"] == f"parquet/{t['name']}/*.parquet" and t["parts_by"] in ("", "period")
+        assert [(p["file"], p["part"], p["rows"]) for p in t["parts"]] == [
+            (f"parquet/{t['name']}/all.parquet", "all", t["rows"])
+        ]
     assert [c["status"] for c in manifest["checks"]] == ["passed", "failed"]
     assert manifest["checks"][1]["message"] == "付款笔数低于区间"
     assert manifest["pages"] == []
@@ -196,7 +203,7 @@ def test_published_files_are_masked_and_warehouse_keeps_raw(warehouse: Path, tmp
     record = json.loads(con.execute("SELECT raw_record FROM raw.load_rejects").fetchone()[0])
     assert record == {"客户编号": "C004", "联系电话": "150****2222", "统一社会信用代码": "914403********XX1K"}
     parquet = con.execute(
-        f"SELECT contact_phone FROM read_parquet('{folder}/parquet/marts.mart_client_overview.parquet') "
+        f"SELECT contact_phone FROM read_parquet('{folder}/parquet/marts.mart_client_overview/*.parquet') "
         "ORDER BY client_id"
     ).fetchall()
     assert parquet == [("138****5678",), ("139****1111",), (None,)]

@@ -55,7 +55,11 @@ def _descriptions(tmp_path: Path) -> dict:
 def snapshot(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("compat")
     warehouse = make_warehouse(tmp / "warehouse.duckdb")
-    folder = publish(warehouse, tmp / "published", "run1", descriptions=_descriptions(tmp))
+    with pytest.MonkeyPatch.context() as mp:  # the monthly mart in parts (one file per period)
+        mp.setattr(snapshot_module, "PARTS_MIN_ROWS", 1)
+        folder = publish(warehouse, tmp / "published", "run1", descriptions=_descriptions(tmp))
+    monthly = sorted(p.name for p in (folder / "parquet" / "marts.mart_collections_monthly").iterdir())
+    assert monthly == ["2026-10.parquet", "2026-11.parquet"]
     return folder / "snapshot.duckdb"
 
 
@@ -114,7 +118,8 @@ def test_comments_from_dbt_descriptions(snapshot: Path):
 @pytest.mark.parametrize(("which", "clients"), [("snapshot", "3"), ("patched", "2")])
 def test_opens_in_duckdb_1_1(which: str, clients: str, request):
     """A real DuckDB 1.1.3 (from PyPI, in an isolated environment) reads it, comments included;
-    a patched snapshot too (the copy keeps the v1.0 storage format through deletes and inserts)."""
+    a patched snapshot too (the copy keeps the v1.0 storage format through deletes and inserts); and
+    a table's Parquet folder with the documented glob (in parts in `snapshot`, all.parquet in `patched`)."""
     snapshot = request.getfixturevalue(which)
     script = textwrap.dedent(f"""
         import duckdb
@@ -123,6 +128,8 @@ def test_opens_in_duckdb_1_1(which: str, clients: str, request):
         print(con.execute("SELECT count(*) FROM marts.mart_client_overview").fetchone()[0])
         sql = "SELECT comment FROM duckdb_tables() WHERE table_name = 'mart_client_overview'"
         print(con.execute(sql).fetchone()[0])
+        monthly = {str(snapshot.parent / "parquet" / "marts.mart_collections_monthly")!r} + "/*.parquet"
+        print(con.execute(f"SELECT count(*) FROM read_parquet('{{monthly}}')").fetchone()[0])
     """)
     out = subprocess.run(
         ["uv", "run", "--isolated", "--no-project", "--with", OLD_DUCKDB, "python", "-c", script],
@@ -131,4 +138,4 @@ def test_opens_in_duckdb_1_1(which: str, clients: str, request):
         timeout=300,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.splitlines() == ["1.1.3", clients, "客户概览 Client overview, one row per client."]
+    assert out.stdout.splitlines() == ["1.1.3", clients, "客户概览 Client overview, one row per client.", "2"]

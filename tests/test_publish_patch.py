@@ -118,11 +118,11 @@ def _contents(path: Path) -> tuple[list, dict]:
 def _parquet(folder: Path) -> dict:
     with duckdb.connect() as con:
         return {
-            p.name: (
+            p.relative_to(folder).as_posix(): (
                 con.execute(f"DESCRIBE SELECT * FROM '{p}'").fetchall(),
                 con.execute(f"SELECT * FROM '{p}' ORDER BY ALL").fetchall(),
             )
-            for p in sorted(folder.glob("*.parquet"))
+            for p in sorted(folder.rglob("*.parquet"))
         }
 
 
@@ -363,7 +363,7 @@ def test_a_masking_slip_in_tonights_rows_is_refused_without_reading_the_table(tm
         publish(wh, root, "run3", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
     # tonight's phones in the note: T0040's, M1 x 2, M2 x 2 (the old rows were masked on night 2)
     assert "snapshot.duckdb: marts.mart_detail.note: 5 unmasked mobile number(s)" in str(refused.value)
-    assert "parquet/marts.mart_detail.parquet: note: 5 unmasked mobile number(s)" in str(refused.value)
+    assert "parquet/marts.mart_detail/all.parquet: note: 5 unmasked mobile number(s)" in str(refused.value)
     assert not any(rel.startswith('"marts"') for rel in fingerprinted)  # no snapshot table re-hashed
     assert publisher.current_version(root) == v2.name
 

@@ -172,7 +172,9 @@ def test_no_variant_survives_in_any_published_file(published, variants):
     for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall():
         rows = con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
         assert _leaks(json.dumps(rows, ensure_ascii=False, default=str), secrets) == [], f"snapshot {table}"
-    for parquet in sorted((folder / "parquet").glob("*.parquet")):
+    parts = sorted((folder / "parquet").rglob("*.parquet"))  # parquet/<schema>.<table>/<part>.parquet
+    assert parts
+    for parquet in parts:
         rows = con.execute(f"SELECT * FROM read_parquet('{parquet}')").fetchall()
         assert _leaks(json.dumps(rows, ensure_ascii=False, default=str), secrets) == [], parquet.name
     con.close()

@@ -38,7 +38,7 @@ def test_unchanged_table_is_hard_linked_and_a_changed_one_rewritten(tmp_path: Pa
             "UPDATE marts.mart_collections_monthly SET collected = collected + 1 WHERE period = '2026-11'"
         )
     v2 = publish(wh, root, "run2")
-    same, changed = "marts.mart_client_overview.parquet", "marts.mart_collections_monthly.parquet"
+    same, changed = "marts.mart_client_overview/all.parquet", "marts.mart_collections_monthly/all.parquet"
     assert _inode(v2 / "parquet" / same) == _inode(v1 / "parquet" / same)
     assert (v2 / "parquet" / same).stat().st_nlink == 2  # one file for both versions: no new bytes
     assert _inode(v2 / "parquet" / changed) != _inode(v1 / "parquet" / changed)
@@ -81,7 +81,7 @@ def test_changed_masking_code_republishes_every_table(tmp_path: Path, monkeypatc
     v2 = publish(wh, root, "run2")
     assert not any(t["reused"] for t in _tables(v2).values())
     for name in _tables(v2):
-        assert _inode(v2 / "parquet" / f"{name}.parquet") != _inode(v1 / "parquet" / f"{name}.parquet")
+        assert _inode(v2 / "parquet" / name / "all.parquet") != _inode(v1 / "parquet" / name / "all.parquet")
 
 
 def test_a_tampered_previous_parquet_is_not_reused(tmp_path: Path):
@@ -90,7 +90,7 @@ def test_a_tampered_previous_parquet_is_not_reused(tmp_path: Path):
     wh = make_warehouse(tmp_path / "warehouse.duckdb")
     root = tmp_path / "published"
     v1 = publish(wh, root, "run1")
-    old = v1 / "parquet" / "marts.mart_client_overview.parquet"
+    old = v1 / "parquet" / "marts.mart_client_overview" / "all.parquet"
     old.unlink()
     with duckdb.connect() as con:
         con.execute(
@@ -98,7 +98,7 @@ def test_a_tampered_previous_parquet_is_not_reused(tmp_path: Path):
         )
     v2 = publish(wh, root, "run2")
     assert not _tables(v2)["marts.mart_client_overview"]["reused"]
-    assert _inode(v2 / "parquet" / old.name) != _inode(old)
+    assert _inode(v2 / "parquet" / "marts.mart_client_overview" / old.name) != _inode(old)
     assert find_unmasked_personal_data(v2) == []
 
 
@@ -112,15 +112,18 @@ def test_reused_table_that_no_longer_matches_is_built_again(tmp_path: Path, monk
 
     def wrong_fingerprints(*args):
         return {
-            n: snapshot.Reusable(r.source_fingerprint, "0" * 32, r.parquet) for n, r in real(*args).items()
+            n: snapshot.Reusable(r.source_fingerprint, "0" * 32, r.parts, r.complete)
+            for n, r in real(*args).items()
         }
 
     monkeypatch.setattr(publisher, "_reusable_tables", wrong_fingerprints)
     v2 = publish(wh, root, "run2")
     assert not any(t["reused"] for t in _tables(v2).values())
-    name = "marts.mart_client_overview.parquet"
-    assert _inode(v2 / "parquet" / name) != _inode(v1 / "parquet" / name)
     assert _tables(v2)["marts.mart_client_overview"]["rows"] == 3
+    # its Parquet part holds the same rows as before (its own fingerprint, not the table's): linked
+    name = "marts.mart_client_overview/all.parquet"
+    assert _inode(v2 / "parquet" / name) == _inode(v1 / "parquet" / name)
+    assert _tables(v2)["marts.mart_client_overview"]["parts"][0]["reused"]
 
 
 def test_each_table_is_regex_scanned_once(tmp_path: Path, monkeypatch):
@@ -158,15 +161,15 @@ def test_pii_planted_in_a_parquet_copy_only_is_refused(tmp_path: Path, monkeypat
     def leaky(con, schema, table, parquet, salt, previous, *rest):
         published = real(con, schema, table, parquet, salt, previous, *rest)
         if table == "mart_collections_monthly":
-            parquet.unlink()
+            (parquet / "all.parquet").unlink()
             con.execute(
                 f"COPY (SELECT period || ' {PHONE}' AS period, collected, payments "
-                f"FROM {schema}.{table}) TO '{parquet}' (FORMAT parquet)"
+                f"FROM {schema}.{table}) TO '{parquet / 'all.parquet'}' (FORMAT parquet)"
             )
         return published
 
     monkeypatch.setattr(snapshot, "_publish_table", leaky)
-    with pytest.raises(PersonalDataLeak, match="mart_collections_monthly.parquet: period: 2 unmasked"):
+    with pytest.raises(PersonalDataLeak, match="mart_collections_monthly/all.parquet: period: 2 unmasked"):
         publish(wh, tmp_path / "published", "run1")
 
 
@@ -303,7 +306,7 @@ def test_a_changed_table_is_scanned_in_its_new_rows_only(tmp_path: Path, monkeyp
         )
     expected = ["snapshot.duckdb: main.t.note: 5 unmasked mobile number(s)"]
     scanned = _rows_scanned(monkeypatch)
-    assert find_unmasked_personal_data(folder, baselines={"main.t": baseline}) == expected
+    assert find_unmasked_personal_data(folder, baselines={"main.t": [baseline]}) == expected
     assert scanned == [6]  # the new rows only; 1,000 known ones spared
     scanned.clear()
     assert find_unmasked_personal_data(folder) == expected  # no baseline: every row, same findings
@@ -312,7 +315,7 @@ def test_a_changed_table_is_scanned_in_its_new_rows_only(tmp_path: Path, monkeyp
     other = tmp_path / "previous" / "other.parquet"  # note as another type: not a baseline for t
     with duckdb.connect() as con:
         con.execute(f"COPY (SELECT id, length(note) AS note FROM ({clean})) TO '{other}' (FORMAT parquet)")
-    assert find_unmasked_personal_data(folder, baselines={"main.t": other}) == expected
+    assert find_unmasked_personal_data(folder, baselines={"main.t": [other]}) == expected
     assert scanned == [1006]
 
 
@@ -332,8 +335,10 @@ def test_a_nights_new_rows_are_scanned_against_the_previous_version(tmp_path: Pa
         published = real(con, schema, table, parquet, salt, previous, *rest)
         if table == "mart_collections_monthly":  # a new row holding a number, table and Parquet alike
             con.execute(f"INSERT INTO {schema}.{table} VALUES ('2026-12 {PHONE}', 1, 1)")
-            parquet.unlink()
-            con.execute(f"COPY {schema}.{table} TO '{parquet}' (FORMAT parquet, COMPRESSION zstd)")
+            (parquet / "all.parquet").unlink()
+            con.execute(
+                f"COPY {schema}.{table} TO '{parquet / 'all.parquet'}' (FORMAT parquet, COMPRESSION zstd)"
+            )
         return published
 
     monkeypatch.setattr(snapshot, "_publish_table", leaky)
@@ -343,5 +348,7 @@ def test_a_nights_new_rows_are_scanned_against_the_previous_version(tmp_path: Pa
     assert "snapshot.duckdb: marts.mart_collections_monthly.period: 1 unmasked mobile number(s)" in str(
         refused.value
     )
-    assert "marts.mart_collections_monthly.parquet: period: 1 unmasked mobile number(s)" in str(refused.value)
+    assert "marts.mart_collections_monthly/all.parquet: period: 1 unmasked mobile number(s)" in str(
+        refused.value
+    )
     assert scanned == [1]  # the changed table: its planted row; 2026-10 and 2026-11 known; no other table

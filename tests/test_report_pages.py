@@ -458,6 +458,38 @@ def test_day_counts_counted_in_the_page_equal_the_marts_on_a_real_night(night, c
     page.close()
 
 
+def test_alert_texts_filled_in_by_the_page_equal_the_marts_messages_on_a_real_night(night, chromium):  # noqa: F811
+    """Alert texts with a day count inside (已逾期 N 天, 剩 N 天) are published as mart_alerts'
+    message_template and the date the count runs from / to (relative.py): on the night's client with
+    the most such alerts, the 待处理预警 table shows exactly the mart's messages, in the page's order,
+    while its data file holds the templates and none of those messages."""
+    pages = night["root"] / "published" / "current" / "pages"
+    with duckdb.connect(str(night["warehouse"]), read_only=True) as con:
+        (client_id,) = con.execute(
+            """select client_id from marts.mart_alerts where message_template is not null
+               group by client_id order by count(*) desc, client_id limit 1"""
+        ).fetchone()
+        alerts = con.execute(
+            """select message, message_template is not null from marts.mart_alerts where client_id = ?
+               order by severity_rank, alert_id limit 10""",
+            [client_id],
+        ).fetchall()
+    data = (pages / "clients" / "data" / f"{client_id}.js").read_text(encoding="utf-8")
+    templated = [m for m, t in alerts if t]
+    assert templated and "{days}" in data
+    assert [m for m in templated if m in data] == []  # the numbers are not in the file
+    page, errors = open_file(chromium, f"{(pages / 'clients' / 'index.html').as_uri()}?client_id={client_id}")
+    table = page.locator("h3:text-is('待处理预警') + .data-table")
+    i = (
+        table.locator("th")
+        .all_inner_texts()
+        .index(next(t for t in table.locator("th").all_inner_texts() if t.startswith("说明")))
+    )
+    assert table.locator(f"tbody tr td:nth-child({i + 1})").all_inner_texts() == [m for m, _ in alerts]
+    assert errors == []
+    page.close()
+
+
 def test_template_data_files_built_in_sql_equal_the_python_formatter_on_a_real_night(
     night, tmp_path, monkeypatch
 ):

@@ -9,6 +9,9 @@ a var (a changed var discards the partial parse), so a night re-parses only what
 project, usually nothing.
 The console gets a summary per invocation; dbt's full output goes to `<target>/dbt_console.log`,
 whose path the summary prints.
+Upgrade nights: before each invocation the incremental models' code state (the manifest Dagster loaded)
+is compared with the one recorded in the warehouse; changed models are rebuilt from scratch in the same
+invocation, and a green invocation records what it built (orchestration/code_state.py).
 """
 
 import contextlib
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import duckdb
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -28,7 +32,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration import settings
+from orchestration import code_state, settings
 from orchestration.checks import run_docs_dir
 from orchestration.contract import ENTITIES
 from orchestration.failure_report import dbt_failure
@@ -160,6 +164,42 @@ def build_args(tags: Mapping[str, str]) -> list[str]:
     return args + (["--full-refresh"] if tags.get(FULL_REFRESH_TAG) == "1" else [])
 
 
+def refresh_plan_for(
+    warehouse: Path, requested: bool, manifest_path: Path = dbt_project.manifest_path
+) -> tuple[dict[str, str], code_state.RefreshPlan]:
+    """Tonight's code states of the incremental models and what to refresh, against the warehouse's
+    record (none when the warehouse file does not exist yet)."""
+    states = code_state.code_states(
+        code_state.read_manifest(manifest_path),
+        code_state.project_vars(Path(manifest_path).parent.parent),
+        code_state.engine_versions(),
+    )
+    recorded = None
+    if Path(warehouse).exists():  # the same connection mode as the night's other steps (one instance)
+        with duckdb.connect(str(warehouse)) as conn:
+            recorded = code_state.read_record(conn)
+    return states, code_state.refresh_plan(states, recorded, requested)
+
+
+def _with_build_metadata(events, plan: code_state.RefreshPlan, states: Mapping[str, str]) -> Iterator[Any]:
+    """Each incremental model's materialization says how it was built tonight, and why."""
+    for event in events:
+        uid = event.metadata.get("unique_id") if isinstance(event, dg.Output) else None
+        name = str(uid.value).split(".")[-1] if uid is not None else None
+        if name in states:
+            refreshed = name in plan.models
+            event = event.with_metadata(
+                {
+                    **event.metadata,
+                    "opscenter/build": "full refresh" if refreshed else "incremental",
+                    "opscenter/build_reason": plan.per_model.get(name, plan.reason)
+                    if refreshed
+                    else plan.reason,
+                }
+            )
+        yield event
+
+
 @dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, name="dbt_models")
 def dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: AsOfConfig
@@ -170,18 +210,23 @@ def dbt_models(
     target = night_target_path(context.run.run_id)
     console_log = target / "dbt_console.log"
     args = build_args(context.run.tags)
+    states, plan = refresh_plan_for(warehouse.file, "--full-refresh" in args)
+    (context.log.warning if plan.full_refresh else context.log.info)(f"incremental models: {plan.reason}")
     seed_partial_parse(target)
     (target / "run_results.json").unlink(missing_ok=True)  # the summary reads this invocation's only
     # as_of_date goes in the environment, not --vars: changed vars discard dbt's partial-parse state
     # (macros/as_of.sql), so with the var every night would re-parse the whole project
-    with _environment(OPSCENTER_WAREHOUSE=str(warehouse.file), DBT_AS_OF_DATE=as_of.isoformat()):
+    env = {"OPSCENTER_WAREHOUSE": str(warehouse.file), "DBT_AS_OF_DATE": as_of.isoformat(), **plan.env()}
+    with _environment(**env):
         invocation = dbt.cli(args, context=context, target_path=target, raise_on_error=False)
+    results: dict = {}
     try:
         with console_log.open("a", encoding="utf-8") as log:
-            yield from _quietly(invocation.stream(), log)
+            yield from _with_build_metadata(_quietly(invocation.stream(), log), plan, states)
     finally:
         try:
-            summary, problems = summarize(invocation.get_artifact("run_results.json"))
+            results = invocation.get_artifact("run_results.json")
+            summary, problems = summarize(results)
         except (OSError, ValueError):  # dbt stopped before it ran anything (e.g. a compilation error)
             summary, problems = "dbt: no run results", []
         context.log.info(f"{summary}; full log: {console_log}")
@@ -191,7 +236,13 @@ def dbt_models(
     if problems:  # dbt has exited: name the failing rows' keys for the alert and the quality report
         report = run_docs_dir(as_of, context.run.run_id) / "dbt_tests"
         named = [f for f in record_failures(target, warehouse.file, report) if f["severity"] == "error"]
-    if not invocation.is_successful():
+    if invocation.is_successful():  # green: the incremental tables it built now hold tonight's code state
+        with warehouse.connect() as conn:
+            n = code_state.write_record(
+                conn, states, code_state.built_models(results), context.run.run_id, as_of, plan.models
+            )
+        context.log.info(f"code state recorded for {n} incremental model(s) ({code_state.RECORD_TABLE})")
+    else:
         lines = "; ".join(dbt_failure(f).line() for f in named[:3])
         raise dg.Failure(
             f"dbt build failed ({len(problems)} node(s) with errors){': ' + lines if lines else ''}; "

@@ -41,6 +41,7 @@ from orchestration.publish.snapshot import (
     Descriptions,
     PreviousSnapshot,
     Reusable,
+    ReusablePart,
     Snapshot,
     StateFiles,
     build_snapshot,
@@ -151,7 +152,7 @@ def publish_run(
             files[MANIFEST] = _new_file(incoming / MANIFEST)
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:
-                baselines = {table: r.parquet for table, r in reuse.items()}  # scanned clean then
+                baselines = {table: r.files for table, r in reuse.items() if r.files}  # scanned clean then
                 prescanned = {
                     t.name: Prescanned(t.rows, t.fingerprint, t.new_rows_findings)
                     for t in snapshot.tables
@@ -164,6 +165,7 @@ def publish_run(
                     files=files,
                     baselines=baselines,
                     prescanned={incoming / SNAPSHOT: prescanned},
+                    parquet_sums=_part_sums(incoming, snapshot),
                 )
             _seal(incoming, files, durable)
         except BaseException:
@@ -236,19 +238,39 @@ def _write_snapshot(
 def _reusable_tables(
     publish_root: Path, known: dict[tuple[int, int], dict], previous: tuple[str | None, dict] | None = None
 ) -> dict[str, Reusable]:
-    """The current version's tables whose Parquet file is verified (`known`: sealed, same size, scanned
-    by this scanner): the snapshot hard-links such a file instead of writing it again when the table's
-    source fingerprint is unchanged, so an unchanged table costs neither time nor space. `previous`:
-    the current version's name and manifest, when read already."""
+    """The current version's tables with their verified Parquet parts (`known`: sealed, same size,
+    scanned by this scanner): the snapshot hard-links such a part instead of writing it again when the
+    table's part holds the same rows, and every part when the table's source fingerprint is unchanged
+    (`complete`: all its parts verified), so what did not change costs neither time nor space.
+    `previous`: the current version's name and manifest, when read already. A manifest of the
+    one-file-per-table layout (no `parts`) offers nothing: that night writes every part."""
     name, manifest = previous if previous is not None else _current_manifest(publish_root)
     manifest = manifest if known else {}
     reuse = {}
     for t in manifest.get("tables", []):
-        parquet = publish_root / name / t.get("parquet", "")
-        verified = parquet.is_file() and _known(parquet, known) is not None
-        if verified and t.get("source_fingerprint") and t.get("fingerprint"):
-            reuse[t["name"]] = Reusable(t["source_fingerprint"], t["fingerprint"], parquet)
+        if not (t.get("source_fingerprint") and t.get("fingerprint") and t.get("parts")):
+            continue
+        parts = {}
+        for part in t["parts"]:
+            path = publish_root / name / part["file"]
+            if path.is_file() and _known(path, known) is not None:
+                total = None if part.get("sum") is None else int(part["sum"])
+                parts[part["part"]] = ReusablePart(path, int(part["rows"]), total, part["fingerprint"])
+        complete = len(parts) == len(t["parts"])
+        reuse[t["name"]] = Reusable(t["source_fingerprint"], t["fingerprint"], parts, complete)
     return reuse
+
+
+def _part_sums(incoming: Path, snapshot: Snapshot) -> dict[Path, tuple[int, int | None]]:
+    """Per Parquet part file of the version: the rows and row-hash sum its table's hash pass gave
+    (a linked part: the same as recorded for it by the version it comes from). The scanner reads
+    every new part to check it holds exactly that, and adds the linked parts' to match the table's
+    whole fingerprint without reading them (scanner.find_unmasked_personal_data)."""
+    return {
+        incoming / part["file"]: (part["rows"], None if part["sum"] is None else int(part["sum"]))
+        for t in snapshot.tables
+        for part in t.parts
+    }
 
 
 def _previous_snapshot(
@@ -347,16 +369,18 @@ def _refuse_personal_data(
     *,
     memory_limit: str | None = None,
     files: dict[str, VersionFile] | None = None,
-    baselines: dict[str, Path] | None = None,
+    baselines: dict[str, list[Path]] | None = None,
     prescanned: dict[Path, dict[str, Prescanned]] | None = None,
+    parquet_sums: dict[Path, tuple[int, int | None]] | None = None,
 ) -> None:
     """Scan every file of the version not hard-linked from the verified previous one (`files`: the
     walk `_version_files` made, so the linked files are known without a stat each); a snapshot table
-    with a `baselines` file (its verified Parquet file in that version) is scanned in its new rows."""
+    with `baselines` files (its verified Parquet parts in that version) is scanned in its new rows;
+    `parquet_sums`: what each Parquet part holds by the builder (`_part_sums`)."""
     known = known or {}
     if files is None:
         files = _version_files(incoming, known)
-    # a linked Parquet file still goes in: its fingerprint spares the scan of the same snapshot table
+    # a linked Parquet part still goes in, unread: its recorded sums complete its table's fingerprint
     look = [f for f in files.values() if not f.symlink and (f.linked is None or f.path.suffix == ".parquet")]
     linked = {f.path for f in look if f.linked is not None}
     leaks = find_unmasked_personal_data(
@@ -366,6 +390,7 @@ def _refuse_personal_data(
         files=[f.path for f in look],
         baselines=baselines,
         prescanned=prescanned,
+        parquet_sums=parquet_sums,
     )
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
@@ -612,6 +637,8 @@ def _manifest(
                 "name": t.name,
                 "rows": t.rows,
                 "parquet": t.parquet,
+                "parts_by": t.parts_by,
+                "parts": t.parts,
                 "columns": t.columns,
                 "masked_columns": t.masked_by_name,
                 "pattern_masked_columns": t.masked_by_pattern,

@@ -40,7 +40,7 @@ import duckdb
 
 from orchestration.publish import fingerprint as fingerprint_module
 from orchestration.publish import masking
-from orchestration.publish.fingerprint import fingerprint
+from orchestration.publish.fingerprint import digest, fingerprint
 from orchestration.publish.masking import (
     CC_IN_TEXT,
     MIN_PII_CHARS,
@@ -93,8 +93,9 @@ def find_unmasked_personal_data(
     *,
     memory_limit: str | None = None,
     files: list[Path] | None = None,
-    baselines: dict[str, Path] | None = None,
+    baselines: dict[str, list[Path]] | None = None,
     prescanned: dict[Path, dict[str, Prescanned]] | None = None,
+    parquet_sums: dict[Path, tuple[int, int | None]] | None = None,
 ) -> list[str]:
     """Every place under `folder` holding an unmasked mobile number or credit code, as readable
     strings `<file>[: <where>]: <n> <kind>`; empty when the folder is clean. `skip(path)` true: a
@@ -102,27 +103,29 @@ def find_unmasked_personal_data(
     published, scanned then under the same scanner_version). `memory_limit`: DuckDB's, per connection.
     `files`: the files under `folder` to look at, when the caller has walked it already (the publisher
     leaves out the linked files but Parquet ones, so a night costs what changed); default: all.
-    `baselines`: `schema.table` -> a Parquet file of that table scanned clean under this scanner
-    (the previous version's): a table of a database is regex-scanned only in its rows not in it.
-    `prescanned`: database file -> `schema.table` -> what its builder knows (module doc)."""
+    `baselines`: `schema.table` -> Parquet files of that table scanned clean under this scanner
+    (the previous version's parts): a table of a database is regex-scanned only in its rows not in them.
+    `prescanned`: database file -> `schema.table` -> what its builder knows (module doc).
+    `parquet_sums`: Parquet file -> (rows, sum of row hashes) its builder says it holds: a new file
+    must hold exactly that (it is read), a skipped one is taken at its word (not read; module doc)."""
     folder = Path(folder)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     files = sorted(_files_under(folder)) if files is None else files
     skipped = {p for p in files if skip is not None and skip(p)}
     todo = [p for p in files if p not in skipped]
-    # fingerprints of Parquet files already scanned clean: a table with the same content is clean too
-    # (computed only for a table the builder did not describe)
-    clean_parquet = sorted(p for p in skipped if p.suffix == ".parquet")
-    clean = _Lazy(lambda: {_parquet_fingerprint(p, config) for p in clean_parquet})
+    datasets = _datasets(p for p in files if p.suffix == ".parquet")
+    sums = parquet_sums or {}
+    # fingerprints of Parquet datasets (a folder's parts) already scanned clean: a table with the same
+    # content is clean too (computed only for a table the builder did not describe)
+    clean = _Lazy(lambda: _clean_datasets(datasets, skipped, sums, config))
     tables: dict[str, list[str]] = {}  # fingerprint of a scanned table -> its findings
     found: dict[Path, list[str]] = {}
     for path in todo:
         if path.suffix in DUCKDB_SUFFIXES:
             known = (prescanned or {}).get(path, {})
             found[path] = _scan_duckdb(path, config, clean, tables, baselines or {}, known)
-    for path in todo:
-        if path.suffix == ".parquet":
-            found[path] = _scan_parquet(path, config, tables)
+    for parts in datasets.values():
+        found.update(_scan_dataset(parts, skipped, sums, config, tables))
     found.update(_scan_texts([p for p in todo if p.suffix not in (*DUCKDB_SUFFIXES, ".parquet")], config))
     findings: list[str] = []
     for path in sorted(p for p in todo if found[p]):  # in path order, whatever order `files` came in
@@ -230,15 +233,15 @@ def _scan_duckdb(
                 tables.setdefault(known.fingerprint, known.new_rows_findings)
                 findings += [f"{schema}.{table}.{f}" for f in known.new_rows_findings]
                 continue
-            _, digest = fingerprint(con, relation)
-            if digest in clean.get():
+            _, content_fp = fingerprint(con, relation)
+            if content_fp in clean.get():
                 continue
             columns = _scanned_columns(con, relation)
             baseline = baselines.get(f"{schema}.{table}")
             if columns and baseline is not None:
                 relation = _new_rows(con, relation, columns, _parquet_relation(baseline))
             found = _column_counts(con, relation, columns)
-            tables.setdefault(digest, found)
+            tables.setdefault(content_fp, found)
             findings += [f"{schema}.{table}.{f}" for f in found]
     finally:
         con.close()
@@ -267,26 +270,98 @@ def _new_rows(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
     return f"(SELECT * FROM {relation} WHERE {row} NOT IN (SELECT {row} FROM {baseline}))"
 
 
-def _parquet_relation(path: Path) -> str:
-    return f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
+def _parquet_relation(paths: Path | list[Path], **options: str) -> str:
+    files = [paths] if isinstance(paths, Path) else paths
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    return f"read_parquet([{listed}]{''.join(f', {k} = {v}' for k, v in options.items())})"
 
 
-def _parquet_fingerprint(path: Path, config: dict) -> str:
+def _datasets(paths) -> dict[Path, list[Path]]:
+    """Parquet files by folder: the parts of one published table (`parquet/<schema>.<table>/`)."""
+    out: dict[Path, list[Path]] = {}
+    for path in sorted(paths):
+        out.setdefault(path.parent, []).append(path)
+    return out
+
+
+def _dataset_digest(
+    con: duckdb.DuckDBPyConnection, parts: list[Path], skipped: set[Path], sums: dict[Path, tuple]
+) -> str | None:
+    """The content fingerprint of a folder's Parquet files read as one table (fingerprint.py: the
+    row hash sums add up): every new file is read and must hold what `sums` says of it (when it says
+    anything); a skipped file (scanned clean before) counts as `sums` says, read only when it says
+    nothing. None when the files differ in columns or from `sums`."""
+    columns = None
+    for path in parts:  # every file's own columns (its footer only)
+        theirs = _typed_columns(con, _parquet_relation(path))
+        if columns is not None and theirs != columns:
+            return None
+        columns = theirs
+    if not columns:
+        return None
+    read = [p for p in parts if p not in skipped or p not in sums]
+    counted = {p: sums[p] for p in parts if p not in read}
+    if read:
+        row = f"hash({', '.join(quote(c) for c, _ in columns)})"
+        relation = _parquet_relation(read, filename="'__scanner_file'")
+        result = con.execute(
+            f"SELECT __scanner_file, count(*), sum({row}::HUGEINT) FROM {relation} GROUP BY ALL"
+        ).fetchall()
+        got = {Path(f): (n, t) for f, n, t in result}
+        for path in read:
+            mine = got.get(path, (0, None))
+            if path in sums and tuple(sums[path]) != mine:
+                return None  # not what its builder wrote down: checked on its own
+            counted[path] = mine
+    rows = sum(n for n, _ in counted.values())
+    total = sum(t for n, t in counted.values() if n) if rows else None
+    return digest(columns, rows, total)
+
+
+def _clean_datasets(
+    datasets: dict[Path, list[Path]], skipped: set[Path], sums: dict[Path, tuple], config: dict
+) -> set[str]:
+    """Fingerprints of the datasets whose every file was scanned clean before."""
+    clean = set()
     with duckdb.connect(config=config) as con:
-        return fingerprint(con, _parquet_relation(path))[1]
+        for parts in datasets.values():
+            if all(p in skipped for p in parts):
+                found = _dataset_digest(con, parts, skipped, sums)
+                if found is not None:
+                    clean.add(found)
+    return clean
 
 
-def _scan_parquet(path: Path, config: dict, tables: dict[str, list[str]]) -> list[str]:
-    """A Parquet file: the findings of the scanned table holding the same data, else a scan of its own."""
+def _scan_dataset(
+    parts: list[Path], skipped: set[Path], sums: dict[Path, tuple], config: dict, tables: dict[str, list[str]]
+) -> dict[Path, list[str]]:
+    """Findings of the new files of one folder of Parquet parts. When the folder, read as one table
+    (its new files read, its skipped ones by their `sums`), holds the data of a scanned table: none
+    if that table is clean (each part holds some of its rows), its findings if one file is new, else
+    each new file on its own. Otherwise each new file is matched or scanned on its own."""
+    new = [p for p in parts if p not in skipped]
+    if not new:
+        return {}
     con = duckdb.connect(config=config)
     try:
-        relation = _parquet_relation(path)
-        _, digest = fingerprint(con, relation)
-        if digest in tables:
-            return tables[digest]
-        return _column_counts(con, relation, _scanned_columns(con, relation))
+        try:
+            found = _dataset_digest(con, parts, skipped, sums)
+        except duckdb.Error:  # e.g. files of different tables: each on its own below
+            found = None
+        if found in tables and (not tables[found] or len(new) == 1):
+            return {p: tables[found] for p in new}
+        return {p: _scan_parquet(con, p, tables) for p in new}
     finally:
         con.close()
+
+
+def _scan_parquet(con: duckdb.DuckDBPyConnection, path: Path, tables: dict[str, list[str]]) -> list[str]:
+    """A Parquet file: the findings of the scanned table holding the same data, else a scan of its own."""
+    relation = _parquet_relation(path)
+    _, found = fingerprint(con, relation)
+    if found in tables:
+        return tables[found]
+    return _column_counts(con, relation, _scanned_columns(con, relation))
 
 
 def _decode(data: bytes) -> str | None:

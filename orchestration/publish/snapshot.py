@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,18 @@ SOURCE_ALIAS = "warehouse_src"
 STORAGE_COMPATIBILITY = "v1.0.0"  # readable by DuckDB >= 1.0 (storage version number 64)
 DEFAULT_MEMORY_LIMIT = "2GB"  # settings.publish_memory_limit's default
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
+# Parquet in parts (docs/publication.md, "Parquet in parts"): every table is a folder
+# `parquet/<schema>.<table>/`; a table of at least PARTS_MIN_ROWS rows with a month column is one file
+# per month of that column (`2026-11.parquet`, `other.parquet` for no month), any other table one
+# file `all.parquet`. A night rewrites only the parts whose rows changed and hard-links the others.
+PARTS_MIN_ROWS = 200_000
+# the month column a large table is split by: the first of these it has (a row keeps its month for
+# life: a task's period, a payment's month, a staff period's start). Not an invoice's issue month:
+# fct_invoices' day counts move every night for every open invoice, whatever its month (46 of 47
+# months touched a night at 10k), so in parts it would cost more than its one file.
+PART_COLUMNS = ("period", "paid_period", "period_start", "paid_date")
+WHOLE_PART = "all"  # the one part of a table not split by month
+OTHER_PART = "other"  # rows of a split table whose month column holds no month
 # A patched file may grow (deleted rows leave holes DuckDB reuses only partly): past this many times
 # the size of the fresh build it descends from, the night builds fresh again.
 MAX_GROWTH = 1.3
@@ -74,10 +87,12 @@ class PublishedTable:
     columns: list[dict]
     masked_by_name: list[str]
     masked_by_pattern: list[str]
-    parquet: str = ""
+    parquet: str = ""  # the glob of its part files, relative to the version: parquet/<name>/*.parquet
+    parts_by: str = ""  # the month column the table is split by ("": one part, `all`)
+    parts: list[dict] = field(default_factory=list)  # [{file, part, rows, sum, fingerprint, reused}]
     source_fingerprint: str = ""  # the source table's content + the code that publishes it
     fingerprint: str = ""  # the published (masked) table's content
-    reused: bool = False  # Parquet hard-linked from the previous version, table filled from it
+    reused: bool = False  # every part hard-linked from the previous version, table filled from them
     patched: dict | None = None  # {"deleted": n, "inserted": n, "masked": n} when patched in the copy
     # personal-data findings of the rows this night added to a table copied from a version scanned
     # clean ([] for a table equal to that version's); None: not known, the publication scans it
@@ -115,12 +130,29 @@ class StateFiles:
 
 
 @dataclass(frozen=True)
+class ReusablePart:
+    """One sealed, verified Parquet part of the previous version: its file and what it holds (`rows`,
+    `total` = the sum of its row hashes, `fingerprint` = digest of both with the columns and recipe)."""
+
+    path: Path
+    rows: int
+    total: int | None
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class Reusable:
-    """A table the previous version published: from which source, as what, and its sealed Parquet."""
+    """A table the previous version published: from which source, as what, and its sealed Parquet
+    parts (`parts`: part key -> the verified ones; `complete`: every part of it is verified)."""
 
     source_fingerprint: str
     fingerprint: str
-    parquet: Path
+    parts: dict[str, ReusablePart]
+    complete: bool = True
+
+    @property
+    def files(self) -> list[Path]:
+        return [p.path for p in self.parts.values()]
 
 
 def recipe() -> str:
@@ -207,7 +239,7 @@ def build_snapshot(
     state: StateFiles | None = None,
 ) -> Snapshot:
     """Copy the public tables from `warehouse` (attached read-only) into `snapshot_path`, masked on
-    the way, export each to `parquet_dir/<schema>.<table>.parquet`, checkpoint and close.
+    the way, export each to `parquet_dir/<schema>.<table>/<part>.parquet`, checkpoint and close.
     `reuse` maps `schema.table` to what the previous version published (see the module doc);
     `previous_snapshot`: that version's file, patched in a copy instead of building a fresh file
     (any failure of the patch: built fresh). DuckDB keeps to `memory_limit` and spills to
@@ -292,13 +324,15 @@ def _build(
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         salt = recipe()
         for schema, table in chosen:
-            parquet = parquet_dir / f"{schema}.{table}.parquet"
+            parquet = parquet_dir / f"{schema}.{table}"  # the table's folder of part files
             previous = reuse.get(f"{schema}.{table}")
             published = _publish_table(
                 con, schema, table, parquet, salt, previous, (schema, table) in in_copy, state is not None
             )
             _comment(con, schema, table, descriptions.get((schema, table)))
-            published.parquet = f"{parquet_dir.name}/{parquet.name}"
+            published.parquet = f"{parquet_dir.name}/{parquet.name}/*.parquet"
+            for part in published.parts:
+                part["file"] = f"{parquet_dir.name}/{parquet.name}/{part['file']}"
             snap.tables.append(published)
         con.execute(f"DETACH {SOURCE_ALIAS}")
         if state is not None:
@@ -336,10 +370,11 @@ def _publish_table(
     in_copy: bool = False,
     state: bool = False,
 ) -> PublishedTable:
-    """One table into the snapshot and its Parquet file: reused from `previous` when its source is
-    unchanged and the table is exactly the one published then; else, when the copied previous file
-    holds it (`in_copy`) with the same columns, patched (`state`: the private state file is attached,
-    read and kept up to date); else masked from the source whole."""
+    """One table into the snapshot and its Parquet parts (folder `parquet`): reused from `previous`
+    when its source is unchanged and the table is exactly the one published then; else, when the
+    copied previous file holds it (`in_copy`) with the same columns, patched (`state`: the private
+    state file is attached, read and kept up to date); else masked from the source whole. Then its
+    parts: the ones holding what the previous version's did are hard-linked, the others written."""
     src = f"{SOURCE_ALIAS}.{quote(schema)}.{quote(table)}"
     dest = f"{quote(schema)}.{quote(table)}"
     source_columns = [
@@ -354,24 +389,20 @@ def _publish_table(
         con.execute(f"DROP TABLE {dest}")  # another column list or type: built fresh
         in_copy = False
     _, source_fp = fingerprint(con, src, salt)
-    reused, patched, new_rows_findings = False, None, None
-    if previous is not None and previous.source_fingerprint == source_fp and previous.parquet.is_file():
-        if not in_copy:  # the masked table's exact column types, then its rows from the published file
+    reused, patched, new_rows_findings, content = False, None, None, None
+    unchanged = previous is not None and previous.source_fingerprint == source_fp
+    if unchanged and previous.complete and previous.parts:
+        if not in_copy:  # the masked table's exact column types, then its rows from the published parts
             con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src} LIMIT 0")
-        os.link(previous.parquet, parquet)
         try:
             if not in_copy:
-                con.execute(
-                    f"INSERT INTO {dest} BY NAME SELECT * FROM read_parquet({_sql_str(str(parquet))})"
-                )
-            rows, published_fp = fingerprint(con, dest)
-            reused = published_fp == previous.fingerprint
+                con.execute(f"INSERT INTO {dest} BY NAME SELECT * FROM {_parquet_relation(previous.files)}")
+            content = _content(con, dest, _columns(con, f"SELECT * FROM {dest}"))
+            reused = content.fingerprint == previous.fingerprint
         except duckdb.Error:
             reused = False
-        if not reused:  # e.g. a type the Parquet round trip changes: built as new (or patched)
-            parquet.unlink()
-            if not in_copy:
-                con.execute(f"DROP TABLE {dest}")
+        if not reused and not in_copy:  # e.g. a type the Parquet round trip changes: built as new
+            con.execute(f"DROP TABLE {dest}")
     if reused:
         new_rows_findings = []  # the very table of the previous version, which was scanned clean
     else:
@@ -383,25 +414,145 @@ def _publish_table(
         if patch is None:
             con.execute(f"DROP TABLE IF EXISTS {dest}")
             con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src}")
-            rows, published_fp = fingerprint(con, dest)
+            content = _content(con, dest, _columns(con, f"SELECT * FROM {dest}"))
             if state:
                 _forget_state(con, name)
         else:
-            patched, rows, published_fp, new_rows_findings = patch
-        con.execute(f"COPY {dest} TO {_sql_str(str(parquet))} ({PARQUET_OPTIONS})")
+            patched, content, new_rows_findings = patch
+    parts = _write_parts(con, dest, parquet, content, salt, previous)
     return PublishedTable(
         schema=schema,
         table=table,
-        rows=rows,
-        columns=[{"name": c[0], "type": c[1]} for c in con.execute(f"DESCRIBE {dest}").fetchall()],
+        rows=content.rows,
+        columns=[{"name": c, "type": t} for c, t in content.columns],
         masked_by_name=by_name,
         masked_by_pattern=by_pattern,
+        parts_by=content.parts_by,
+        parts=parts,
         source_fingerprint=source_fp,
-        fingerprint=published_fp,
+        fingerprint=content.fingerprint,
         reused=reused,
         patched=patched,
         new_rows_findings=new_rows_findings,
     )
+
+
+def _parquet_relation(files: list[Path]) -> str:
+    return f"read_parquet([{', '.join(_sql_str(str(f)) for f in files)}])"
+
+
+# --- Parquet in parts (docs/publication.md, "Parquet in parts") ---
+
+_MONTH = re.compile(r"\d{4}-\d{2}")
+
+
+def part_column(columns: list[tuple[str, str]]) -> str:
+    """The month column a large table with `columns` [(name, type)] is split by ("" = none): the
+    first of PART_COLUMNS it has as text, a date or a timestamp."""
+    types = {c.lower(): (c, t) for c, t in columns}
+    for wanted in PART_COLUMNS:
+        column, dtype = types.get(wanted, ("", ""))
+        if column and (dtype.startswith(("VARCHAR", "DATE", "TIMESTAMP"))):
+            return column
+    return ""
+
+
+def _part_expr(column: str) -> str:
+    """A row's part key: the first 7 characters of its month column as text (`2026-11` of a period,
+    a date or a timestamp), OTHER_PART for NULL. A key that is not a month (checked on the few keys
+    found, `_Content.split`) keeps the table in one part."""
+    return f"coalesce(left(CAST({quote(column)} AS VARCHAR), 7), '{OTHER_PART}')"
+
+
+@dataclass(frozen=True)
+class _Content:
+    """A finished snapshot table's content: its columns and, per key of its month column (or one
+    WHOLE_PART), rows and the sum of row hashes; one hash pass gives both the table's fingerprint
+    (the sums add up) and which parts changed."""
+
+    columns: list[tuple[str, str]]
+    parts_by: str
+    sums: dict[str, tuple[int, int | None]]
+
+    @property
+    def rows(self) -> int:
+        return sum(n for n, _ in self.sums.values())
+
+    @property
+    def total(self) -> int | None:
+        return sum(t for _, t in self.sums.values() if t is not None) if self.rows else None
+
+    @property
+    def fingerprint(self) -> str:
+        return digest(self.columns, self.rows, self.total)
+
+    def split(self) -> dict[str, tuple[int, int | None]]:
+        """The parts published: per month for a large table with a month column whose keys are all
+        months (or OTHER_PART), else the whole table as WHOLE_PART."""
+        keys = set(self.sums)
+        if (
+            self.parts_by
+            and self.rows >= PARTS_MIN_ROWS
+            and all(_MONTH.fullmatch(k) or k == OTHER_PART for k in keys)
+        ):
+            return dict(self.sums)
+        return {WHOLE_PART: (self.rows, self.total)}
+
+
+def _content(con: duckdb.DuckDBPyConnection, dest: str, columns: list[tuple[str, str]]) -> _Content:
+    """One hash pass over `dest`, grouped by its part key."""
+    parts_by = part_column(columns)
+    key = _part_expr(parts_by) if parts_by else f"'{WHOLE_PART}'"
+    row = ", ".join(quote(c) for c, _ in columns)
+    sums = con.execute(
+        f"SELECT {key} AS k, count(*), sum(hash({row})::HUGEINT) FROM {dest} GROUP BY ALL"
+    ).fetchall()
+    return _Content(columns, parts_by, {k: (int(n), None if t is None else int(t)) for k, n, t in sums})
+
+
+def _write_parts(
+    con: duckdb.DuckDBPyConnection,
+    dest: str,
+    folder: Path,
+    content: _Content,
+    salt: str,
+    previous: Reusable | None,
+) -> list[dict]:
+    """The table's Parquet parts in `folder`: a part whose fingerprint (columns, rows, hash sum and
+    this code's recipe) is the one of the previous version's verified part of the same key is
+    hard-linked from it; the others are written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out, todo = [], []
+    for key, (rows, total) in sorted(content.split().items()):
+        fp = digest(content.columns, rows, total, salt)
+        target = folder / f"{key}.parquet"
+        old = previous.parts.get(key) if previous is not None else None
+        linked = False
+        if old is not None and old.fingerprint == fp and old.rows == rows and old.total == total:
+            try:
+                os.link(old.path, target)
+                linked = True
+            except OSError:  # e.g. vanished since it was verified: written below
+                pass
+        if not linked:
+            todo.append(key)
+        total_text = None if total is None else str(total)
+        part = {"file": target.name, "part": key, "rows": rows, "sum": total_text, "fingerprint": fp}
+        out.append({**part, "reused": linked})
+    if todo == [WHOLE_PART]:
+        con.execute(f"COPY {dest} TO {_sql_str(str(folder / f'{WHOLE_PART}.parquet'))} ({PARQUET_OPTIONS})")
+    elif todo:
+        _copy_parts(con, dest, folder, todo, _part_expr(content.parts_by))
+    return out
+
+
+def _copy_parts(con: duckdb.DuckDBPyConnection, dest: str, folder: Path, keys: list[str], key: str) -> None:
+    """Write the parts `keys` of `dest` as `folder/<key>.parquet`, one `COPY` of the part's rows each.
+    (One partitioned `COPY … PARTITION_BY` of them all cost 3x the CPU of these filtered copies on
+    an 8.75 M-row table of 49 months, and more memory: docs/benchmarks.md, "Parquet in parts".)"""
+    for k in keys:
+        rows = f"SELECT * FROM {dest} WHERE {key} = {_sql_str(k)}"
+        con.execute(f"COPY ({rows}) TO {_sql_str(str(folder / f'{k}.parquet'))} ({PARQUET_OPTIONS})")
 
 
 def _columns(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, str]]:
@@ -489,11 +640,11 @@ def _patch(
     source_columns: list[tuple[str, str]],
     select: str,
     kept: _Kept,
-) -> tuple[dict, int, str, list[str]] | None:
+) -> tuple[dict, _Content, list[str]] | None:
     """Make the copied table `dest` hold the masked rows of `src` by changing only the rows that
     differ: from the state file when it describes the copied table (`_patch_from_state`: only the
     changed source rows are masked), else by masking every source row (`_patch_masking_all`).
-    Returns ({"deleted", "inserted", "masked"}, rows, fingerprint, findings of the inserted rows),
+    Returns ({"deleted", "inserted", "masked"}, the table's content, findings of the inserted rows),
     or None (the table is to be built whole) when too many rows changed or the patched table's
     fingerprint is not the masked source's."""
     columns = _columns(con, f"SELECT * FROM {dest}")
@@ -506,21 +657,22 @@ def _patch(
             result = _patch_masking_all(con, src, dest, columns, source_row, select, kept)
         if result is None:
             return None
-        counts, rows, published_fp = result
+        counts, content = result
         # the inserted rows are all this table holds that the clean previous version did not
         findings = scan_relation(con, "snapshot_patch_inserted")
     finally:
         for temp in PATCH_TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return counts, rows, published_fp, findings
+    return counts, content, findings
 
 
 def _verified(
     con: duckdb.DuckDBPyConnection, dest: str, columns: list[tuple[str, str]], rows: int, total: int | None
-) -> str | None:
-    """The patched table's fingerprint (one hash pass over it) when it is the expected one."""
-    published_fp = fingerprint(con, dest)[1]
-    return published_fp if published_fp == digest(columns, rows, total) else None
+) -> _Content | None:
+    """The patched table's content (one hash pass over it, by part) when its fingerprint is the
+    expected one."""
+    content = _content(con, dest, columns)
+    return content if content.fingerprint == digest(columns, rows, total) else None
 
 
 def _patch_masking_all(
@@ -531,7 +683,7 @@ def _patch_masking_all(
     source_row: str,
     select: str,
     kept: _Kept,
-) -> tuple[dict, int, str] | None:
+) -> tuple[dict, _Content] | None:
     """The patch as a multiset of masked rows: each masked source row's hash (and its source row's
     hash) is counted, every row hash whose count differs from the table's is deleted from the table
     and the masked source rows with that hash inserted (duplicates included). The patched table must
@@ -578,8 +730,8 @@ def _patch_masking_all(
     )
     if inserted:
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
-    published_fp = _verified(con, dest, columns, rows, total)
-    if published_fp is None:
+    content = _verified(con, dest, columns, rows, total)
+    if content is None:
         return None
     if kept.name:
         con.execute(
@@ -587,7 +739,7 @@ def _patch_masking_all(
             SELECT source_h AS sh, h, n FROM snapshot_patch_source"""
         )
         _save_state_meta(con, kept, rows, total)
-    return {"deleted": deleted, "inserted": inserted, "masked": rows}, rows, published_fp
+    return {"deleted": deleted, "inserted": inserted, "masked": rows}, content
 
 
 def _patch_from_state(
@@ -598,7 +750,7 @@ def _patch_from_state(
     source_row: str,
     select: str,
     kept: _Kept,
-) -> tuple[dict, int, str] | None:
+) -> tuple[dict, _Content] | None:
     """The patch from the state file: used only when the state was kept by this recipe and its rows
     and hash sum give the copied table's published fingerprint. Tonight's source rows are hashed and
     counted (no masking), diffed against the state's (source row hash -> masked row hash, count);
@@ -678,8 +830,8 @@ def _patch_from_state(
     )
     if inserted:
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
-    published_fp = _verified(con, dest, columns, rows, total)
-    if published_fp is None:
+    content = _verified(con, dest, columns, rows, total)
+    if content is None:
         return None
     con.execute(f"DELETE FROM {state} WHERE sh IN (SELECT sh FROM snapshot_patch_changed)")
     con.execute(
@@ -690,4 +842,4 @@ def _patch_from_state(
     )
     _save_state_meta(con, kept, rows, total)
     (masked,) = con.execute("SELECT count(*) FROM snapshot_patch_masked").fetchone()
-    return {"deleted": int(deleted), "inserted": int(inserted), "masked": int(masked)}, rows, published_fp
+    return {"deleted": int(deleted), "inserted": int(inserted), "masked": int(masked)}, content

@@ -253,6 +253,7 @@ class TemplateRun:
             return None
         out = []
         relative_columns = dict(relative.pairs(columns, types))
+        text_columns = {t.column: t for t in relative.texts(columns, types)}
         for spec in specs:
             cells = []
             for cid, fmt in spec.columns:
@@ -265,6 +266,11 @@ class TemplateRun:
                     return None
                 if cid in relative_columns:
                     cell = sql_cells.relative_cell(cell, cid, relative_columns[cid])
+                if cid in text_columns:
+                    if fmt is not None:
+                        return None  # the renderer reports it
+                    t = text_columns[cid]
+                    cell = sql_cells.text_cell(cell, cid, t.template, t.since, t.until)
                 cells.append(cell)
             link = None
             if spec.link is not None:

@@ -193,7 +193,7 @@ class PageRender:
             if i >= len(res.rows):
                 msg = f"'{q}' has {len(res.rows)} rows (Evidence fails the build)"
                 raise self._at(line, f"{{{expr}}}: {msg}; wrap it in {{#if {q}.length > {i}}}")
-            if relative.since_of(res.columns, res.rows[i], c) is not None:
+            if relative.published(res.columns, res.types, res.rows[i], c):
                 raise self._at(
                     line, f"{{{expr}}}: a day count published relative (relative.py): show it in a table"
                 )

@@ -234,3 +234,21 @@ def script_safe(sql: str) -> str:
     for cp in (0x2028, 0x2029):
         sql = f"replace({sql}, chr({cp}), '\\u{cp:04x}')"
     return sql
+
+
+def text_cell(cell: Cell, column: str, template: str, since: str | None, until: str | None) -> Cell:
+    """`cell`, or where the row's text was published as its template (relative.py: the text NULL, the
+    template and a date kept) relative.text_cell's JSON, `{"t":"…","s":"YYYY-MM-DD"}` or `"u"`."""
+    c, t = quote_ident(column), quote_ident(template)
+    s, u = (None if d is None else quote_ident(d) for d in (since, until))
+    head = f"""'{{"t":' || {json_string(t)} || ',"""
+    branches, hazards = [], [cell.hazard, string_hazard(t)]
+    for key, d in (("s", s), ("u", u)):
+        if d is None:
+            continue
+        branches.append(
+            f"""when {c} is null and {t} is not null and {d} is not null """
+            f"""then {head}"{key}":"' || strftime({d}, '%Y-%m-%d') || '"}}'"""
+        )
+        hazards.append(f"coalesce(isinf({d}) or year({d}) not between 1000 and 9999, false)")
+    return Cell(json=f"(case {' '.join(branches)} else {cell.json} end)", hazard=f"({' or '.join(hazards)})")

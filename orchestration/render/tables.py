@@ -43,11 +43,15 @@ def _columns(r: PageRender, node: Node, res, link: str | None, rows: list | None
                 f"<Column id={cid}>: a column with {since} needs a fmt that does not depend on the values",
                 spec,
             )
+        text = next((t for t in relative.texts(res.columns, res.types) if t.column == cid), None)
+        if text is not None and spec.attrs.get("fmt") is not None:
+            raise r.fail(f"<Column id={cid}>: a text with {text.template} takes no fmt", spec)
         columns.append(
             {
                 "spec": spec,
                 "i": i,
                 "since_i": None if since is None else res.columns.index(since),
+                "text_i": None if text is None else _indexes(res.columns, text),
                 "fmt": resolve(spec.attrs.get("fmt"), summary, cid),
                 "link": spec.attrs.get("contentType") == "link",
                 "label": label,
@@ -56,6 +60,11 @@ def _columns(r: PageRender, node: Node, res, link: str | None, rows: list | None
             }
         )
     return columns
+
+
+def _indexes(columns: list[str], t: relative.TextDays) -> tuple:
+    """Where a text column's template, since and until are in the row (None: not in the query)."""
+    return tuple(None if c is None else columns.index(c) for c in (t.template, t.since, t.until))
 
 
 def _cell(r: PageRender, c: dict, values: tuple, node: Node) -> list:
@@ -71,6 +80,11 @@ def _cell(r: PageRender, c: dict, values: tuple, node: Node) -> list:
         return [to_json_value(values[c["label_i"]]), str(values[c["label_i"]])]
     if c["since_i"] is not None and v is None and values[c["since_i"]] is not None:
         return relative.cell(values[c["since_i"]])  # the browser counts the days (relative.py)
+    if c["text_i"] is not None and v is None:
+        template, since, until = (None if j is None else values[j] for j in c["text_i"])
+        cell = relative.text_cell(template, since, until)
+        if cell is not None:  # the browser fills the day count in (relative.py)
+            return cell
     try:
         return [to_json_value(v), apply(c["fmt"], v)]
     except FormatError as exc:
@@ -117,6 +131,7 @@ def data_table(r: PageRender, node: Node) -> str:
                 "wrap": c["spec"].attrs.get("wrap", "false") == "true",  # Evidence's Column wrap=true
             }
             | ({} if c["since_i"] is None else {"rel": c["fmt"].to_json()})
+            | ({} if c["text_i"] is None else {"days": relative.PLACEHOLDER})
             for c in columns
         ],
         "rows": rows,

@@ -25,7 +25,7 @@ def value(r: PageRender, node: Node) -> str:
     i = r.col(node, res, column)
     row = int(node.attrs.get("row", "0"))
     v = res.rows[row][i] if row < len(res.rows) else None
-    if row < len(res.rows) and relative.since_of(res.columns, res.rows[row], column) is not None:
+    if row < len(res.rows) and relative.published(res.columns, res.types, res.rows[row], column):
         raise r.fail(
             f"<Value column={column}>: a day count published relative (relative.py): use a BigValue", node
         )
@@ -46,6 +46,8 @@ def big_value(r: PageRender, node: Node) -> str:
     row = res.rows[0]
     i = r.col(node, res, column)
     v = row[i]
+    if relative.text_of(res.columns, res.types, row, column) is not None:
+        raise r.fail(f"<BigValue value={column}>: a text published as a template (relative.py)", node)
     since = relative.since_of(res.columns, row, column)
     if since is not None:  # the browser counts the days from `since` to the as-of date (relative.py)
         fixed = fixed_format(node.attrs.get("fmt"), res.types[i], column)

@@ -32,12 +32,23 @@
   function daysSince(since) {
     return Math.max(0, utcDay((window.opscenterRun || {}).as_of_date) - utcDay(since));
   }
+  function daysUntil(until) {
+    return Math.max(0, utcDay(until) - utcDay((window.opscenterRun || {}).as_of_date));
+  }
+  /* A text with a day count inside, published as its template ({"t": template, "s": since} or "u":
+     until): every c.days placeholder replaced by the count, as relative.py's check did. */
+  function fillText(cell, placeholder) {
+    var n = cell.s !== undefined ? daysSince(cell.s) : daysUntil(cell.u);
+    return cell.t.split(placeholder).join(String(n));
+  }
   function relativeCells(spec) {
     spec.columns.forEach(function (c, i) {
-      if (!c.rel) return;
+      if (!c.rel && !c.days) return;
       spec.rows.forEach(function (r) {
         var cell = r.c[i];
-        if (cell && !Array.isArray(cell)) { var n = daysSince(cell.s); r.c[i] = [n, fmt(n, c.rel)]; }
+        if (!cell || Array.isArray(cell)) return;
+        if (c.days) { var text = fillText(cell, c.days); r.c[i] = [text, text]; }
+        else { var n = daysSince(cell.s); r.c[i] = [n, fmt(n, c.rel)]; }
       });
     });
   }

@@ -73,8 +73,10 @@ invoice_overdue as (
         i.client_id,
         c.accountant_id as staff_id,
         i.due_date as reference_date,
-        '客户「' || c.client_name || '」账单 ' || i.invoice_id || ' 已逾期 ' || i.days_past_due
-            || ' 天，未收金额 ¥' || format('{:,.2f}', i.open_receivable_amount) as message,
+        '客户「' || c.client_name || '」账单 ' || i.invoice_id || ' 已逾期 ' as message_before,
+        i.days_past_due as message_days,
+        ' 天，未收金额 ¥' || format('{:,.2f}', i.open_receivable_amount) as message_after,
+        i.due_date as message_days_since,
         i.open_receivable_amount::double as amount_at_stake,
         i.days_past_due as urgency_days,
         i.client_overdue_invoices > 1 as is_worsening
@@ -131,8 +133,10 @@ contract_expiring as (
         coalesce(r.sales_id, r.accountant_id) as staff_id,
         r.end_date as reference_date,
         '客户「' || r.client_name || '」合同 ' || r.contract_id || ' 将于 ' || strftime(r.end_date, '%Y-%m-%d')
-            || ' 到期（剩 ' || r.days_to_end || ' 天），续约概率仅 '
-            || printf('%.0f', 100 * r.renewal_probability) || '%' as message,
+            || ' 到期（剩 ' as message_before,
+        r.days_to_end as message_days,
+        ' 天），续约概率仅 ' || printf('%.0f', 100 * r.renewal_probability) || '%' as message_after,
+        r.end_date as message_days_until,
         r.annualized_value::double as amount_at_stake,
         -r.days_to_end as urgency_days,
         r.renewal_probability < 0.3 as is_worsening
@@ -155,7 +159,10 @@ churn_risk as (
             || coalesce('续约概率 ' || printf('%.0f', 100 * r.renewal_probability) || '%，', '')
             || '近12个月投诉 ' || r.complaints || ' 次'
             || coalesce('，平均满意度 ' || printf('%.1f', r.avg_score), '')
-            || '，最长逾期 ' || r.max_days_past_due || ' 天）' as message,
+            || '，最长逾期 ' as message_before,
+        r.max_days_past_due as message_days,
+        ' 天）' as message_after,
+        r.oldest_open_due_date as message_days_since,
         k.annualized_value::double as amount_at_stake,
         -datediff('day', {{ as_of() }}, r.end_date) as urgency_days,
         r.complaints > 0 as is_worsening
@@ -190,8 +197,10 @@ task_rules as (
     select
         'document_collection_late' as alert_type,
         t.task_id,
-        '客户「' || t.client_name || '」' || coalesce(t.period || ' ', '') || '票据采集已超期 '
-            || ({{ as_of() }} - t.due_date) || ' 天未完成' as message,
+        '客户「' || t.client_name || '」' || coalesce(t.period || ' ', '') || '票据采集已超期 ' as message_before,
+        ({{ as_of() }} - t.due_date) as message_days,
+        ' 天未完成' as message_after,
+        t.due_date as message_days_since,
         datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
         datediff('day', t.due_date, {{ as_of() }}) >= 7 as is_worsening
     from tasks as t
@@ -204,8 +213,10 @@ task_rules as (
     select
         'task_overdue' as alert_type,
         t.task_id,
-        '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 已逾期 ' || t.days_late
-            || ' 天' as message,
+        '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 已逾期 ' as message_before,
+        t.days_late as message_days,
+        ' 天' as message_after,
+        t.due_date as message_days_since,
         t.days_late as urgency_days,
         t.days_late > 7 as is_worsening
     from tasks as t
@@ -218,8 +229,10 @@ task_rules as (
         'task_blocked' as alert_type,
         t.task_id,
         '客户「' || t.client_name || '」' || t.stage_cn || '任务 ' || t.task_id || ' 被上游任务 ' || u.task_id
-            || '（' || u.stage_cn || '，' || u.assignee_name || '）阻塞，上游已逾期 '
-            || ({{ as_of() }} - u.due_date) || ' 天' as message,
+            || '（' || u.stage_cn || '，' || u.assignee_name || '）阻塞，上游已逾期 ' as message_before,
+        ({{ as_of() }} - u.due_date) as message_days,
+        ' 天' as message_after,
+        u.due_date as message_days_since,
         datediff('day', t.due_date, {{ as_of() }}) as urgency_days,
         t.due_date <= {{ as_of() }} as is_worsening
     from tasks as t
@@ -235,7 +248,10 @@ task_alerts as (
         t.client_id,
         t.assignee_id as staff_id,
         t.due_date as reference_date,
-        r.message,
+        r.message_before,
+        r.message_days,
+        r.message_after,
+        r.message_days_since,
         0.0 as amount_at_stake,
         r.urgency_days,
         r.is_worsening
@@ -315,17 +331,21 @@ receipt_match as (
     inner join clients as c on c.client_id = m.client_id
 ),
 
+-- by name: a rule whose message holds a day count that moves with the as-of date gives the message as
+-- the text before the number, the number (message_days) and the text after, with the date the number
+-- counts from (message_days_since: as_of - date) or to (message_days_until: date - as_of); the others
+-- give their whole message. final joins the parts: the message is written in one place either way.
 unioned as (
     select * from invoice_overdue
-    union all select * from chronic_late_payer
-    union all select * from contract_expiring
-    union all select * from churn_risk
-    union all select * from forecast_deviation
-    union all select * from task_alerts
-    union all select * from filing_at_risk
-    union all select * from staff_saturation
-    union all select * from unidentified
-    union all select * from receipt_match
+    union all by name select * from chronic_late_payer
+    union all by name select * from contract_expiring
+    union all by name select * from churn_risk
+    union all by name select * from forecast_deviation
+    union all by name select * from task_alerts
+    union all by name select * from filing_at_risk
+    union all by name select * from staff_saturation
+    union all by name select * from unidentified
+    union all by name select * from receipt_match
 ),
 
 scored as (
@@ -363,7 +383,17 @@ final as (
         client_id,
         staff_id,
         reference_date,
-        message,
+        coalesce(message, message_before || message_days || message_after) as message,
+        -- the message with its day count as {days} (NULL when it has none that moves with the as-of
+        -- date), the count, and the date it counts from / to: pages fill the count in on the reader's
+        -- side (docs/pages.md, day counts), so a page whose only change is the count is not rewritten
+        case
+            when message_days_since is not null or message_days_until is not null
+                then message_before || '{days}' || message_after
+        end as message_template,
+        cast(message_days as integer) as message_days,
+        message_days_since,
+        message_days_until,
         cast(amount_at_stake as double) as amount_at_stake,
         cast(urgency_days as integer) as urgency_days,
         is_worsening,

@@ -1,0 +1,328 @@
+"""Parquet in parts: a large table is one file per month of its month column, and a night rewrites
+only the parts whose rows changed; the others are hard links to the previous version's files.
+
+Real publications (publish_run) of a hand-made warehouse with real DuckDB and Parquet files. The
+size threshold is lowered for the test (snapshot.PARTS_MIN_ROWS) so a table of a few hundred rows is
+"large"; every expected number (rows per month, which files change) is counted from the rows below.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.publish import PersonalDataLeak, find_unmasked_personal_data, publisher, scanner, snapshot
+from tests.test_publish import publish
+
+PHONE = "13987654321"
+MONTHS = ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10", "2026-11"]
+PER_MONTH = 60
+NO_MONTH = 5  # rows without a period: part `other`
+TABLE = "marts.mart_tasks"
+
+
+def _warehouse(path: Path) -> Path:
+    """marts.mart_tasks: 60 tasks in each of six months and 5 without a period (365 rows); a phone in
+    the note of every tenth task (masked when published); a small mart and the load bookkeeping."""
+    con = duckdb.connect(str(path))
+    for schema in ("marts", "raw"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    values = ", ".join(f"('{m}', {k})" for k, m in enumerate(MONTHS))
+    con.execute(
+        f"""CREATE TABLE {TABLE} AS
+        SELECT 'T' || lpad((k * 100 + i)::VARCHAR, 4, '0') AS task_id, 'C' || (i % 9) AS client_id,
+               period, CASE WHEN i % 10 = 0 THEN '请回电 {PHONE}' ELSE '备注 ' || i END AS note,
+               (i * 1.5)::DECIMAL(18, 2) AS amount, false AS is_done
+        FROM (VALUES {values}) AS m(period, k), range({PER_MONTH}) AS r(i)"""
+    )
+    con.execute(
+        f"INSERT INTO {TABLE} SELECT 'X' || i, 'C1', NULL, '无', 1, false FROM range({NO_MONTH}) AS r(i)"
+    )
+    con.execute("CREATE TABLE marts.mart_small AS SELECT i AS k, '月' || i AS label FROM range(4) AS r(i)")
+    con.execute("CREATE TABLE raw.load_files AS SELECT 'L1' AS load_id, 4 AS rows_read")
+    con.close()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _small_threshold(monkeypatch):
+    monkeypatch.setattr(snapshot, "PARTS_MIN_ROWS", 100)
+
+
+def _night(wh: Path, *sql: str) -> None:
+    with duckdb.connect(str(wh)) as con:
+        for statement in sql:
+            con.execute(statement)
+
+
+def _publish(wh: Path, root: Path, run_id: str) -> Path:
+    return publish(wh, root, run_id, tables=("raw.load_files",))
+
+
+def _table(version: Path, name: str = TABLE) -> dict:
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    return {t["name"]: t for t in manifest["tables"]}[name]
+
+
+def _files(version: Path, name: str = TABLE) -> dict[str, int]:
+    """The table's part files by name -> inode."""
+    return {p.name: p.stat().st_ino for p in sorted((version / "parquet" / name).iterdir())}
+
+
+def _assert_parts_hold_the_table(version: Path, name: str = TABLE) -> None:
+    """The documented glob reads back exactly the snapshot table; each month's part holds exactly that
+    month's rows (NULL: `other`); the manifest's per-part rows are the files' rows."""
+    folder = version / "parquet" / name
+    with duckdb.connect(str(version / "snapshot.duckdb"), read_only=True) as con:
+        table = con.execute(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+        assert (
+            con.execute(f"SELECT * FROM read_parquet('{folder}/*.parquet') ORDER BY ALL").fetchall() == table
+        )
+        for part in _table(version, name)["parts"]:
+            path = version / part["file"]
+            got = con.execute(f"SELECT * FROM read_parquet('{path}') ORDER BY ALL").fetchall()
+            assert len(got) == part["rows"]
+            if part["part"] != "all":
+                month = "period IS NULL" if part["part"] == "other" else f"period = '{part['part']}'"
+                assert got == con.execute(f"SELECT * FROM {name} WHERE {month} ORDER BY ALL").fetchall()
+    # pandas reads the same folder in one call
+    pd = pytest.importorskip("pandas")
+    assert len(pd.read_parquet(folder)) == len(table)
+
+
+def test_a_large_table_is_one_file_per_month(tmp_path: Path):
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    v1 = _publish(wh, tmp_path / "published", "run1")
+    assert list(_files(v1)) == [f"{m}.parquet" for m in MONTHS] + ["other.parquet"]
+    table = _table(v1)
+    assert table["parquet"] == f"parquet/{TABLE}/*.parquet" and table["parts_by"] == "period"
+    assert [(p["part"], p["rows"], p["reused"]) for p in table["parts"]] == [
+        *((m, PER_MONTH, False) for m in MONTHS),
+        ("other", NO_MONTH, False),
+    ]
+    assert table["rows"] == 6 * PER_MONTH + NO_MONTH
+    _assert_parts_hold_the_table(v1)
+    with duckdb.connect() as con:  # the phones are masked in the parts too
+        notes = con.execute(
+            f"SELECT DISTINCT note FROM '{v1}/parquet/{TABLE}/*.parquet' WHERE note LIKE '请回电%'"
+        )
+        assert notes.fetchall() == [("请回电 139****4321",)]
+    assert list(_files(v1, "marts.mart_small")) == ["all.parquet"]  # small: one file
+    _assert_parts_hold_the_table(v1, "marts.mart_small")
+    manifest = json.loads((v1 / "manifest.json").read_text(encoding="utf-8"))
+    assert {f"parquet/{TABLE}/{m}.parquet" for m in MONTHS} <= set(manifest["files"])
+
+
+def test_a_night_rewrites_only_the_parts_of_its_changed_rows(tmp_path: Path):
+    """Night 2 changes two tasks of 2026-11 and adds one to 2026-10: those two files are new, the five
+    others are the same inodes as night 1's. Night 3 (patched from the private state) changes one
+    task of 2026-07: only that part is new."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    v1 = _publish(wh, root, "run1")
+    _night(
+        wh,
+        f"UPDATE {TABLE} SET is_done = true WHERE task_id IN ('T0501', 'T0502')",
+        f"INSERT INTO {TABLE} VALUES ('T0499', 'C1', '2026-10', '新任务 {PHONE}', 9.5, false)",
+    )
+    v2 = _publish(wh, root, "run2")
+    before, after = _files(v1), _files(v2)
+    assert list(after) == list(before)
+    assert {n for n in after if after[n] != before[n]} == {"2026-10.parquet", "2026-11.parquet"}
+    assert all((v2 / "parquet" / TABLE / n).stat().st_nlink == 2 for n in after if after[n] == before[n])
+    table = _table(v2)
+    assert table["patched"]["inserted"] == 3 and table["patched"]["deleted"] == 2
+    assert [p["part"] for p in table["parts"] if not p["reused"]] == ["2026-10", "2026-11"]
+    assert {p["part"]: p["rows"] for p in table["parts"]}["2026-10"] == PER_MONTH + 1
+    _assert_parts_hold_the_table(v2)
+    assert publisher.verify_version(root, v2.name) == []  # every part in the manifest with its hash
+    assert find_unmasked_personal_data(v2) == []
+
+    _night(wh, f"UPDATE {TABLE} SET amount = amount + 1 WHERE task_id = 'T0107'")
+    v3 = _publish(wh, root, "run3")
+    assert _table(v3)["patched"]["masked"] == 1  # the state patch: only the changed row masked
+    third = _files(v3)
+    assert {n for n in third if third[n] != after[n]} == {"2026-07.parquet"}
+    _assert_parts_hold_the_table(v3)
+
+
+def test_a_whole_month_changed_a_new_month_and_a_month_gone(tmp_path: Path):
+    """Every row of 2026-08 changes (its part rewritten), 2026-12 appears (a new file), 2026-06 is
+    deleted (its file vanishes): too many changes for the patch, the table is built whole, and the
+    unchanged months are still hard-linked."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    v1 = _publish(wh, root, "run1")
+    _night(
+        wh,
+        f"UPDATE {TABLE} SET amount = amount + 1 WHERE period = '2026-08'",
+        f"DELETE FROM {TABLE} WHERE period = '2026-06'",
+        f"INSERT INTO {TABLE} SELECT 'N' || i, 'C2', '2026-12', '新', 2, false FROM range(7) AS r(i)",
+    )
+    v2 = _publish(wh, root, "run2")
+    before, after = _files(v1), _files(v2)
+    assert "patched" not in _table(v2)  # 60 + 120 + 7 changed rows of 365: built whole
+    assert list(after) == [f"{m}.parquet" for m in MONTHS[1:]] + ["2026-12.parquet", "other.parquet"]
+    assert {n for n in after if after.get(n) != before.get(n)} == {"2026-08.parquet", "2026-12.parquet"}
+    assert {p["part"]: p["rows"] for p in _table(v2)["parts"]}["2026-12"] == 7
+    _assert_parts_hold_the_table(v2)
+    assert publisher.verify_version(root, v2.name) == []
+
+
+def test_a_table_crossing_the_threshold_changes_layout_in_its_folder(tmp_path: Path, monkeypatch):
+    """Under the threshold a table is `all.parquet`; grown past it, one file per month in the same
+    folder (the glob still reads it); shrunk again, `all.parquet` again."""
+    monkeypatch.setattr(snapshot, "PARTS_MIN_ROWS", 6 * PER_MONTH + NO_MONTH + 1)
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    v1 = _publish(wh, root, "run1")
+    assert list(_files(v1)) == ["all.parquet"]
+    assert _table(v1)["parts_by"] == "period"  # it has the column, but is too small to be split
+    _assert_parts_hold_the_table(v1)
+    _night(wh, f"INSERT INTO {TABLE} VALUES ('T0999', 'C1', '2026-11', '新', 1, false)")
+    v2 = _publish(wh, root, "run2")
+    assert list(_files(v2)) == [f"{m}.parquet" for m in MONTHS] + ["other.parquet"]
+    _assert_parts_hold_the_table(v2)
+    _night(wh, f"DELETE FROM {TABLE} WHERE task_id = 'T0999'")
+    v3 = _publish(wh, root, "run3")
+    assert list(_files(v3)) == ["all.parquet"]
+    _assert_parts_hold_the_table(v3)
+
+
+def _spy_scanner(monkeypatch) -> dict[str, list[str]]:
+    """What the scanner reads row by row: Parquet files whose rows it hashes (`sums`), relations it
+    fingerprints and relations it regex-scans (`regex`)."""
+    seen: dict[str, list[str]] = {"sums": [], "fingerprint": [], "regex": []}
+    real_relation, real_fp, real_counts = (
+        scanner._parquet_relation,
+        scanner.fingerprint,
+        scanner._column_counts,
+    )
+
+    def relation(paths, **options):
+        text = real_relation(paths, **options)
+        if options:  # the content read of a dataset's files (a footer read has no options)
+            seen["sums"].append(text)
+        return text
+
+    monkeypatch.setattr(scanner, "_parquet_relation", relation)
+    monkeypatch.setattr(
+        scanner, "fingerprint", lambda con, rel: seen["fingerprint"].append(rel) or real_fp(con, rel)
+    )
+    monkeypatch.setattr(
+        scanner,
+        "_column_counts",
+        lambda con, rel, cols: seen["regex"].append(rel) or real_counts(con, rel, cols),
+    )
+    return seen
+
+
+def test_the_scan_reads_new_parts_only_and_finds_a_number_planted_in_one(tmp_path: Path, monkeypatch):
+    """Night 2 changes 2026-11 only. The scan reads that part (its sums must be what the builder
+    wrote down) and counts the six linked parts as recorded, never reading their rows; a phone put
+    back into the new part after masking makes the part differ from its table, so it is scanned
+    on its own and the version refused."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    v1 = _publish(wh, root, "run1")
+    _night(wh, f"UPDATE {TABLE} SET is_done = true WHERE task_id = 'T0503'")
+    seen = _spy_scanner(monkeypatch)
+    v2 = _publish(wh, root, "run2")
+    linked = [n for n, ino in _files(v2).items() if ino == _files(v1)[n]]
+    assert len(linked) == 6
+    reads = " ".join(seen["sums"] + seen["fingerprint"] + seen["regex"])
+    assert f"{TABLE}/2026-11.parquet" in " ".join(seen["sums"])
+    assert not any(f"{TABLE}/{n}" in reads for n in linked)
+    assert not any(TABLE in rel for rel in seen["regex"])  # the table and its new part: no regex pass
+
+    _night(wh, f"UPDATE {TABLE} SET is_done = true WHERE task_id = 'T0504'")
+    real = snapshot._copy_parts
+
+    def planting(con, dest, folder, keys, key):
+        real(con, dest, folder, keys, key)
+        if dest == '"marts"."mart_tasks"':  # the masked row put back with its phone in the file only
+            target = folder / "2026-11.parquet"
+            target.unlink()
+            con.execute(
+                "COPY (SELECT * REPLACE "
+                f"(CASE WHEN task_id = 'T0510' THEN '请回电 {PHONE}' ELSE note END AS note) "
+                f"FROM {dest} WHERE period = '2026-11') TO '{target}' (FORMAT parquet)"
+            )
+
+    monkeypatch.setattr(snapshot, "_copy_parts", planting)
+    for found in seen.values():
+        found.clear()
+    with pytest.raises(PersonalDataLeak) as refused:
+        _publish(wh, root, "run3")
+    assert f"parquet/{TABLE}/2026-11.parquet: note: 1 unmasked mobile number(s)" in str(refused.value)
+    assert "snapshot.duckdb" not in str(refused.value)  # the table itself is clean
+    reads = " ".join(seen["sums"] + seen["fingerprint"] + seen["regex"])
+    assert not any(f"{TABLE}/{n}" in reads for n in linked)  # linked parts still not read
+    assert [r for r in seen["regex"] if TABLE in r] == [
+        r for r in seen["regex"] if f"{TABLE}/2026-11.parquet" in r
+    ]  # the regex pass: the planted part only
+    assert publisher.current_version(root) == v2.name
+
+
+def test_the_scanner_takes_a_folder_of_parts_for_its_table_only_as_written_down(tmp_path: Path, monkeypatch):
+    """A folder of two parts whose rows add up to a clean snapshot table is clean without a regex
+    pass; a linked (skipped) part counts by its recorded sums, unread. Sums that are not the file's
+    (a new part's, or a linked part's) break the match: the new part is then scanned on its own."""
+    folder = tmp_path / "v"
+    parts = folder / "parquet" / "main.t"
+    parts.mkdir(parents=True)
+    a, b = parts / "2026-10.parquet", parts / "2026-11.parquet"
+    with duckdb.connect(str(folder / "snapshot.duckdb")) as con:
+        con.execute(
+            "CREATE TABLE t AS SELECT '2026-1' || (i % 2) AS period, '备注 ' || i AS note FROM range(50) r(i)"
+        )
+        sums = {}
+        for path, month in ((a, "2026-10"), (b, "2026-11")):
+            con.execute(f"COPY (SELECT * FROM t WHERE period = '{month}') TO '{path}' (FORMAT parquet)")
+            sums[path] = con.execute(
+                f"SELECT count(*), sum(hash(period, note)::HUGEINT) FROM t WHERE period = '{month}'"
+            ).fetchone()
+    seen = _spy_scanner(monkeypatch)
+
+    def parquet_regex() -> list[str]:
+        found = [r for r in seen["regex"] if "parquet" in r]
+        for s in seen.values():
+            s.clear()
+        return found
+
+    assert find_unmasked_personal_data(folder, parquet_sums=sums) == []
+    assert parquet_regex() == []
+    assert find_unmasked_personal_data(folder, skip=lambda p: p == b, parquet_sums=sums) == []
+    assert parquet_regex() == [] and not any(str(b) in r for r in seen["sums"])
+    wrong_b = {a: sums[a], b: (sums[b][0], sums[b][1] + 1)}
+    assert find_unmasked_personal_data(folder, skip=lambda p: p == b, parquet_sums=wrong_b) == []
+    assert [r for r in parquet_regex() if str(a) in r]  # no match: the new part scanned on its own
+    wrong_a = {a: (sums[a][0] + 1, sums[a][1]), b: sums[b]}
+    assert find_unmasked_personal_data(folder, parquet_sums=wrong_a) == []
+    assert len(parquet_regex()) == 2  # both new parts on their own
+
+
+def test_the_first_night_after_the_one_file_layout_writes_every_part(tmp_path: Path, monkeypatch):
+    """A current version whose manifest has no `parts` (published before this layout) offers no part
+    to link: the next night writes every part and still publishes the same table."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    real = publisher._manifest
+
+    def without_parts(*args, **kwargs):
+        manifest = real(*args, **kwargs)
+        for t in manifest["tables"]:
+            t.pop("parts")
+        return manifest
+
+    monkeypatch.setattr(publisher, "_manifest", without_parts)
+    v1 = _publish(wh, root, "run1")
+    monkeypatch.setattr(publisher, "_manifest", real)
+    v2 = _publish(wh, root, "run2")
+    before, after = _files(v1), _files(v2)
+    assert list(after) == list(before) and not any(after[n] == before[n] for n in after)
+    assert not any(p["reused"] for p in _table(v2)["parts"])
+    _assert_parts_hold_the_table(v2)
