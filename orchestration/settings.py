@@ -96,6 +96,12 @@ SETTINGS = (
         "`3GB`",
         "DuckDB memory limit of dbt runs (read by dbt_project/profiles.yml; spills beyond it)",
     ),
+    Setting(
+        "OPSCENTER_FULL_REFRESH_MODELS",
+        "(none: set by each night)",
+        "incremental models dbt rebuilds with full refresh, comma-separated; the night sets it for its dbt "
+        "child from the code-state record (docs/runbook.md, Upgrade nights)",
+    ),
     Setting("OPSCENTER_CHROMIUM", "`/usr/bin/chromium`", "headless Chromium of the page tests (tests only)"),
 )
 
