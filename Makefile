@@ -75,10 +75,11 @@ test: setup browsers sql-lint
 lint: deps sql-lint
 	$(UV) run ruff check . && $(UV) run ruff format --check .
 
-# sqlfluff with the dbt templater (.sqlfluff): compiles the models, reads no data (a scratch DuckDB file)
+# sqlfluff with the dbt templater (.sqlfluff): compiles the models, reads no data (a scratch DuckDB file);
+# --processes 0: one process per core (2 cores: 81 s -> 43 s wall, 75 -> 65 CPU s)
 sql-lint: deps
 	OPSCENTER_WAREHOUSE=$(CURDIR)/dbt_project/target/sqlfluff/scratch.duckdb DBT_TARGET_PATH=target/sqlfluff \
-		$(UV) run sqlfluff lint dbt_project/models
+		$(UV) run sqlfluff lint dbt_project/models --processes 0
 
 dev: setup
 	$(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000

@@ -9,12 +9,14 @@ Parsing the project costs ~10 s of CPU per dbt command, and the parse does not d
 or on the warehouse's folder (only on the project's files and the DuckDB file's name, which is the
 database name in every relation; tests/test_dbt_helpers.py checks it). So a dbt command with a run
 date is run on a manifest parsed once per project state and database name (`parsed_manifest`, cached
-in the system temp folder, shared by the xdist workers) through tests/dbt_with_manifest.py; `dbt parse`
-itself and a call without vars still run the plain CLI.
+in the system temp folder, shared by the xdist workers) through the fork server of
+tests/dbt_with_manifest.py (one per test worker: dbt imported and each manifest read once, every command
+in a forked child of its own); `dbt parse` itself and a call without vars still run the plain CLI.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import fcntl
 import hashlib
@@ -23,6 +25,8 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from importlib.metadata import version
@@ -62,13 +66,7 @@ def run_dbt(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PARTIAL_PARSE": "false",
     }
-    if as_of is not None and args[0] != "parse":
-        # -P: tests/ not on sys.path, where dbt's plugin scan would import every dbt_* module it finds
-        dbt = [sys.executable, "-P", str(DBT_WITH_MANIFEST), str(parsed_manifest(warehouse.stem))]
-    else:
-        dbt = [str(DBT_EXECUTABLE)]
     cmd = [
-        *dbt,
         "--no-use-colors",
         *args,
         "--project-dir",
@@ -81,13 +79,55 @@ def run_dbt(
         str(target_path / "logs"),
         *(["--vars", json.dumps({"as_of_date": as_of})] if as_of is not None else []),
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=target_path)
+    if as_of is not None and args[0] != "parse":
+        proc = _SERVER.run(parsed_manifest(warehouse.stem), cmd, env, target_path)
+    else:
+        cli = [str(DBT_EXECUTABLE), *cmd]
+        proc = subprocess.run(cli, env=env, capture_output=True, text=True, cwd=target_path)
     if proc.returncode != 0:
         raise DbtRunError(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}) for as_of={as_of}:\n"
             f"{proc.stdout}\n{proc.stderr}"
         )
     return proc
+
+
+class _DbtServer:
+    """This test worker's dbt fork server (tests/dbt_with_manifest.py --serve), started on first use:
+    dbt is imported and each manifest read once per worker, every command runs in a forked child."""
+
+    def __init__(self):
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def run(self, manifest: Path, args: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
+        output = Path(cwd) / f".dbt-output-{uuid.uuid4().hex}.txt"
+        request = {"manifest": str(manifest), "args": args, "env": env}
+        request |= {"cwd": str(cwd), "output": str(output)}
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                # -P: tests/ not on sys.path, where dbt's plugin scan would import every dbt_* module it finds
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-P", str(DBT_WITH_MANIFEST), "--serve"],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                    env={k: v for k, v in env.items() if k != "OPSCENTER_WAREHOUSE"},
+                )  # fmt: skip
+                atexit.register(self._stop, self._proc)
+            self._proc.stdin.write(json.dumps(request) + "\n")
+            reply = self._proc.stdout.readline()
+        if not reply:
+            raise DbtRunError(f"the dbt fork server died (exit {self._proc.poll()})")
+        text = output.read_text(errors="replace") if output.exists() else ""
+        output.unlink(missing_ok=True)
+        return subprocess.CompletedProcess(args, json.loads(reply)["returncode"], text, "")
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen) -> None:
+        proc.stdin.close()  # the server ends at the end of its input
+        proc.wait(timeout=60)
+
+
+_SERVER = _DbtServer()
 
 
 def parse_key(database: str, project_dir: Path = DBT_PROJECT_DIR) -> str:
