@@ -165,9 +165,11 @@ def test_patched_snapshot_equals_a_fresh_build(tmp_path: Path):
     tables = {t["name"]: t for t in manifest["tables"]}
     assert manifest["snapshot_patched_from"] == v1.name
     # deleted: 5 rows + 4 updated + 3 copies of T0001 + 1 of T0002; inserted: 4 + 6 new + 2 + 2
-    # no state kept by night 1 (built fresh): every source row masked once
+    # no state kept by night 1 (built fresh): masked are only the source rows that are no row of the
+    # copied table as they are: the 3 holding a phone since night 1 (T0050, T0100, T0150), the 4
+    # updated, the 6 new; the others (T0001's and T0002's copies too) are their own masked form
     rows = N - 3 + 2 - 5 + 6 - 1 + 1
-    assert tables["marts.mart_detail"]["patched"] == {"deleted": 13, "inserted": 14, "masked": rows}
+    assert tables["marts.mart_detail"]["patched"] == {"deleted": 13, "inserted": 14, "masked": 3 + 4 + 6}
     assert tables["marts.mart_detail"]["rows"] == rows
     assert tables["marts.mart_static"]["reused"] and "patched" not in tables["marts.mart_static"]
     assert "patched" not in tables["marts.mart_typed"]  # another column type: built whole
@@ -306,10 +308,13 @@ def test_later_nights_patch_from_the_private_state(tmp_path: Path, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "T0030", "T0040", "other recipe"])
-def test_a_damaged_state_masks_every_row_again(tmp_path: Path, damage: str, monkeypatch):
+def test_a_damaged_state_is_not_trusted(tmp_path: Path, damage: str, monkeypatch):
     """A state file that does not open, one kept by another recipe, or one whose masked-row hash of
     a row changed tonight was doctored (T0030: deleted tonight, the patched table then misses its
-    fingerprint; T0040: updated, its masked row is not the state's): the whole source is masked."""
+    fingerprint; T0040: updated, its masked row is not the state's): patched as without a state.
+    That masks the source rows that are no row of the copied table, or every source row when the
+    failed state patch had already changed the table (T0030, T0040: tonight's rows inserted, the
+    doctored hash found nowhere to delete, the fingerprint check failed)."""
     monkeypatch.setattr(snapshot, "MAX_GROWTH", 100)
     wh, root, _ = _two_nights(tmp_path)
     v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
@@ -334,7 +339,9 @@ def test_a_damaged_state_masks_every_row_again(tmp_path: Path, damage: str, monk
     v3 = publish(wh, root, "run3", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
     assert _manifest(v3)["snapshot_patched_from"] == v2.name
     tables = {t["name"]: t for t in _manifest(v3)["tables"]}
-    assert tables["marts.mart_detail"]["patched"]["masked"] == tables["marts.mart_detail"]["rows"]
+    # no row of night 2's table: T0050, T0100, T0150, T0020, N1 (phones), T0040 (updated), M1 x 2, M2 x 2
+    masked = tables["marts.mart_detail"]["rows"] if damage in ("T0030", "T0040") else 3 + 1 + 1 + 1 + 2 + 2
+    assert tables["marts.mart_detail"]["patched"]["masked"] == masked
     _assert_equals_fresh(v3, wh, tmp_path)
 
 
@@ -370,12 +377,77 @@ def test_a_masking_slip_in_tonights_rows_is_refused_without_reading_the_table(tm
 
 def test_no_place_for_the_state_patches_without_it(tmp_path: Path):
     """The state folder cannot be made (a file is in its way): the night is patched as without a
-    state (every source row masked) and published."""
+    state (every source row that is no row of the copied table masked) and published."""
     wh, root, v1 = _two_nights(tmp_path)
     shutil.rmtree(tmp_path / "publish_state")  # night 1's (empty: built fresh)
     (tmp_path / "publish_state").write_text("in the way", encoding="utf-8")
     v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
     assert _manifest(v2)["snapshot_patched_from"] == v1.name
     tables = {t["name"]: t for t in _manifest(v2)["tables"]}
-    assert tables["marts.mart_detail"]["patched"]["masked"] == tables["marts.mart_detail"]["rows"]
+    assert tables["marts.mart_detail"]["patched"]["masked"] == 3 + 4 + 6  # as in the first test
     _assert_equals_fresh(v2, wh, tmp_path)
+
+
+def _hashed_tables(monkeypatch) -> list[str]:
+    """Records the snapshot tables the builder hashes whole (`snapshot._content`)."""
+    hashed: list[str] = []
+    real = snapshot._content
+
+    def counting(con, dest, columns):
+        hashed.append(dest)
+        return real(con, dest, columns)
+
+    monkeypatch.setattr(snapshot, "_content", counting)
+    return hashed
+
+
+def test_an_unchanged_table_of_the_copy_is_taken_as_recorded(tmp_path: Path, monkeypatch):
+    """A night whose sources did not change: every table of the copied snapshot is kept with the
+    rows and hash sums its version recorded, none hashed again; a record that does not add up (a
+    part's sum doctored in the previous manifest) is not trusted: that table is hashed, still kept."""
+    wh = _night1(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    v1 = publish(wh, root, "run1", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    hashed = _hashed_tables(monkeypatch)
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    tables = {t["name"]: t for t in _manifest(v2)["tables"]}
+    assert all(t["reused"] for t in tables.values()) and hashed == []
+    assert {n: t["fingerprint"] for n, t in tables.items()} == {
+        t["name"]: t["fingerprint"] for t in _manifest(v1)["tables"]
+    }
+    manifest_path = v2 / "manifest.json"
+    manifest = _manifest(v2)
+    for t in manifest["tables"]:
+        if t["name"] == "marts.mart_static":
+            t["parts"][0]["sum"] = str(int(t["parts"][0]["sum"]) + 1)
+    manifest_path.chmod(0o644)
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    manifest_path.chmod(0o444)
+    v3 = publish(wh, root, "run3", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    assert hashed == ['"marts"."mart_static"']
+    assert all(t["reused"] for t in _manifest(v3)["tables"])
+    _assert_equals_fresh(v3, wh, tmp_path)
+
+
+def test_a_row_equal_to_a_published_row_is_not_masked_again(tmp_path: Path):
+    """The patch without state masks only the source rows that are no row of the copied table: a
+    row unchanged since night 1 is its own masked form, but a row holding a phone never is (its
+    masked form is what was published), nor a row whose only change is a phone put in, nor a new
+    row that copies a published masked text by hand."""
+    wh = _night1(tmp_path / "warehouse.duckdb")
+    root = tmp_path / "published"
+    publish(wh, root, "run1", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    con = duckdb.connect(str(wh))
+    con.execute(f"UPDATE marts.mart_detail SET note = note || ' {PHONE}' WHERE task_id = 'T0007'")
+    con.execute(  # a new row holding T0050's published (masked) note as typed text: no phone in it
+        "INSERT INTO marts.mart_detail SELECT 'H1', 'C1', '请回电 139****4321', 1, DATE '2026-11-21', 'h'"
+    )
+    con.close()
+    v2 = publish(wh, root, "run2", tables=("raw.load_files",), descriptions=DESCRIPTIONS_2)
+    patched = {t["name"]: t for t in _manifest(v2)["tables"]}["marts.mart_detail"]["patched"]
+    # masked: T0050, T0100, T0150 (phones since night 1), T0007 (a phone put in), H1 (new)
+    assert patched == {"deleted": 1, "inserted": 2, "masked": 5}
+    _assert_equals_fresh(v2, wh, tmp_path)
+    with duckdb.connect(str(v2 / "snapshot.duckdb"), read_only=True) as con:
+        note = con.execute("SELECT note FROM marts.mart_detail WHERE task_id = 'T0007'").fetchone()
+    assert note == (f"备注 7 {PHONE[:3]}****{PHONE[-4:]}",)

@@ -397,7 +397,9 @@ def _publish_table(
         try:
             if not in_copy:
                 con.execute(f"INSERT INTO {dest} BY NAME SELECT * FROM {_parquet_relation(previous.files)}")
-            content = _content(con, dest, _columns(con, f"SELECT * FROM {dest}"))
+            dest_columns = _columns(con, f"SELECT * FROM {dest}")
+            content = _recorded_content(con, dest, dest_columns, salt, previous) if in_copy else None
+            content = content or _content(con, dest, dest_columns)
             reused = content.fingerprint == previous.fingerprint
         except duckdb.Error:
             reused = False
@@ -435,6 +437,27 @@ def _publish_table(
         patched=patched,
         new_rows_findings=new_rows_findings,
     )
+
+
+def _recorded_content(
+    con: duckdb.DuckDBPyConnection, dest: str, columns: list[tuple[str, str]], salt: str, previous: Reusable
+) -> _Content | None:
+    """The content of a table of the copied snapshot whose source is unchanged, as the version it
+    was copied from recorded it (its parts' rows and hash sums), instead of a hash pass over it: the
+    copy is that version's verified file (sealed, same size, scanned by this scanner) and nothing
+    wrote into the table since it was fingerprinted there. Used only when every part was written by
+    this recipe with these columns (its fingerprint says so), the parts add up to the table's
+    recorded fingerprint, and the table's row count (DuckDB keeps it: no scan) is theirs; else None
+    (the table is hashed)."""
+    parts = previous.parts.values()
+    if not previous.complete or any(p.fingerprint != digest(columns, p.rows, p.total, salt) for p in parts):
+        return None
+    sums = {k: (p.rows, p.total) for k, p in previous.parts.items()}
+    content = _Content(columns, part_column(columns), sums)
+    if content.fingerprint != previous.fingerprint:
+        return None
+    (rows,) = con.execute(f"SELECT count(*) FROM {dest}").fetchone()
+    return content if rows == content.rows else None
 
 
 def _parquet_relation(files: list[Path]) -> str:
@@ -623,7 +646,10 @@ class _Kept:
     name: str
 
 
+_TOUCHED = "touched"  # a state patch that changed the table, then failed its check
+
 PATCH_TEMP_TABLES = (
+    "snapshot_patch_published",
     "snapshot_patch_source",
     "snapshot_patch_changed",
     "snapshot_patch_masked",
@@ -650,16 +676,18 @@ def _patch(
     columns = _columns(con, f"SELECT * FROM {dest}")
     source_row = ", ".join(quote(c) for c, _ in source_columns)
     try:
-        result = None
+        result, as_itself = None, _masks_as_itself(source_columns, columns, kept)
         if kept.name and kept.previous is not None:
             result = _patch_from_state(con, src, dest, columns, source_row, select, kept)
+            if result is _TOUCHED:  # the table holds rows of a failed patch: every row masked below
+                result, as_itself = None, False
         if result is None:
-            result = _patch_masking_all(con, src, dest, columns, source_row, select, kept)
+            result = _patch_masking_all(con, src, dest, columns, source_row, select, kept, as_itself)
         if result is None:
             return None
         counts, content = result
         # the inserted rows are all this table holds that the clean previous version did not
-        findings = scan_relation(con, "snapshot_patch_inserted")
+        findings = scan_relation(con, "snapshot_patch_inserted") if counts["inserted"] else []
     finally:
         for temp in PATCH_TEMP_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {temp}")
@@ -675,6 +703,31 @@ def _verified(
     return content if content.fingerprint == digest(columns, rows, total) else None
 
 
+def _masked_by_this_recipe(kept: _Kept, columns: list[tuple[str, str]]) -> bool:
+    """Was the copied table masked by this recipe? Its previous version's parts say so: each part's
+    fingerprint is the digest of the table's columns, the part's rows and hash sum and the recipe
+    that wrote it (`_write_parts`), so a part whose fingerprint this recipe reproduces was written by
+    it (a masking change changes the recipe)."""
+    parts = kept.previous.parts.values() if kept.previous is not None else ()
+    return any(p.fingerprint == digest(columns, p.rows, p.total, kept.salt) for p in parts)
+
+
+def _masks_as_itself(
+    source_columns: list[tuple[str, str]], columns: list[tuple[str, str]], kept: _Kept
+) -> bool:
+    """May a source row equal to a row of the copied table be taken as its own masked form (not
+    masked again)? Yes when the copied table was masked by this recipe (and so, its version scanned
+    clean, holds only rows masking leaves as they are: masking a masked phone, credit code, key or
+    text gives it back, and a text value still holding a number would have been refused by the scan)
+    and masking keeps every column's type. Not for JSON columns, whose masking re-serialises the
+    value (not shown to give a masked value back unchanged)."""
+    return (
+        source_columns == columns
+        and not any(t == "JSON" for _, t in columns)
+        and _masked_by_this_recipe(kept, columns)
+    )
+
+
 def _patch_masking_all(
     con: duckdb.DuckDBPyConnection,
     src: str,
@@ -683,27 +736,55 @@ def _patch_masking_all(
     source_row: str,
     select: str,
     kept: _Kept,
+    as_itself: bool = False,
 ) -> tuple[dict, _Content] | None:
     """The patch as a multiset of masked rows: each masked source row's hash (and its source row's
     hash) is counted, every row hash whose count differs from the table's is deleted from the table
     and the masked source rows with that hash inserted (duplicates included). The patched table must
     then have the masked source's fingerprint (the counted hashes give it). With a state name, the
-    counted (source row hash, masked row hash, count) become the table's state."""
+    counted (source row hash, masked row hash, count) become the table's state.
+    `as_itself` (`_masks_as_itself`): a source row whose hash is the hash of a row of the copied
+    table is that row, already masked, so only the other source rows (new, changed, or changed by
+    masking) go through the masking; the fingerprint check below holds either way."""
     row = ", ".join(quote(c) for c, _ in columns)
-    # one masking pass: (masked row hash, source row hash) -> count
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source AS
-        SELECT hash({row}) AS h, {ROW_HASH} AS source_h, count(*) AS n
-        FROM (SELECT {select}, {ROW_HASH}
-              FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src}))
-        GROUP BY ALL"""
+        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_published AS
+        SELECT hash({row}) AS h, count(*) AS n FROM {dest} GROUP BY h"""
     )
+    if as_itself:
+        # only the source rows not in the copied table are masked: (source row hash -> masked hash)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_masked_hashes AS
+            SELECT {ROW_HASH} AS sh, min(hash({row})) AS h, max(hash({row})) AS h_max FROM (
+                SELECT {select}, {ROW_HASH} FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src})
+                WHERE {ROW_HASH} NOT IN (SELECT h FROM snapshot_patch_published))
+            GROUP BY ALL"""
+        )
+        (doubts,) = con.execute(
+            "SELECT count(*) FROM snapshot_patch_masked_hashes WHERE h <> h_max"
+        ).fetchone()
+        if doubts:  # one source row masked two ways: not expected, masked whole below
+            as_itself = False
+        else:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source AS
+                SELECT coalesce(m.h, t.sh) AS h, t.sh AS source_h, t.n
+                FROM (SELECT hash({source_row}) AS sh, count(*) AS n FROM {src} GROUP BY ALL) AS t
+                LEFT JOIN snapshot_patch_masked_hashes AS m ON t.sh = m.sh"""
+            )
+    if not as_itself:  # one masking pass: (masked row hash, source row hash) -> count
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source AS
+            SELECT hash({row}) AS h, {ROW_HASH} AS source_h, count(*) AS n
+            FROM (SELECT {select}, {ROW_HASH}
+                  FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src}))
+            GROUP BY ALL"""
+        )
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_changed AS
-        WITH source AS (SELECT h, sum(n) AS n FROM snapshot_patch_source GROUP BY h),
-        published AS (SELECT hash({row}) AS h, count(*) AS n FROM {dest} GROUP BY h)
+        """CREATE OR REPLACE TEMP TABLE snapshot_patch_changed AS
+        WITH source AS (SELECT h, sum(n) AS n FROM snapshot_patch_source GROUP BY h)
         SELECT coalesce(s.h, p.h) AS h, coalesce(s.n, 0) AS source_n, coalesce(p.n, 0) AS published_n
-        FROM source AS s FULL JOIN published AS p ON s.h = p.h
+        FROM source AS s FULL JOIN snapshot_patch_published AS p ON s.h = p.h
         WHERE s.n IS DISTINCT FROM p.n"""
     )
     rows, total, deleted, inserted = con.execute(
@@ -739,7 +820,13 @@ def _patch_masking_all(
             SELECT source_h AS sh, h, n FROM snapshot_patch_source"""
         )
         _save_state_meta(con, kept, rows, total)
-    return {"deleted": deleted, "inserted": inserted, "masked": rows}, content
+    masked = rows
+    if as_itself:  # the source rows (all copies) that went through the masking
+        (masked,) = con.execute(
+            """SELECT coalesce(sum(s.n), 0) FROM snapshot_patch_source AS s
+            JOIN snapshot_patch_masked_hashes AS m ON s.source_h = m.sh"""
+        ).fetchone()
+    return {"deleted": deleted, "inserted": inserted, "masked": int(masked)}, content
 
 
 def _patch_from_state(
@@ -750,7 +837,7 @@ def _patch_from_state(
     source_row: str,
     select: str,
     kept: _Kept,
-) -> tuple[dict, _Content] | None:
+) -> tuple[dict, _Content] | str | None:
     """The patch from the state file: used only when the state was kept by this recipe and its rows
     and hash sum give the copied table's published fingerprint. Tonight's source rows are hashed and
     counted (no masking), diffed against the state's (source row hash -> masked row hash, count);
@@ -832,7 +919,7 @@ def _patch_from_state(
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
     content = _verified(con, dest, columns, rows, total)
     if content is None:
-        return None
+        return _TOUCHED if deleted or inserted else None
     con.execute(f"DELETE FROM {state} WHERE sh IN (SELECT sh FROM snapshot_patch_changed)")
     con.execute(
         f"""INSERT INTO {state}
