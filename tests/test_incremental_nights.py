@@ -4,7 +4,8 @@ marts/progress/mart_progress_detail, whose fingerprints are kept beside it in
 intermediate.mart_progress_detail__fingerprints), all by input fingerprint
 (macros/fingerprint_incremental.sql); the task aggregates mart_progress_summary, mart_progress_rollup,
 mart_workload_by_service_type and mart_workload_staff_period are incremental by period
-(macros/period_fingerprints.sql); every other model is rebuilt nightly.
+(macros/period_fingerprints.sql), so are int_tax_filing_status and mart_tax_filing_status (by service
+period, int_tax_filing_period_fingerprints); every other model is rebuilt nightly.
 
 Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
 
@@ -26,6 +27,9 @@ Tasks (staff S1 张会计 一部, S2 李会计 二部), each a case the task fin
   night 3: T1 re-sent with a later completion (now late); T4 reopened; T5 deleted from the export;
            T17 (April, settled) re-sent with a later completion: a late correction of an old period,
            while T16 (March) is never touched (its aggregate rows are kept); the date crosses June's end.
+Tax filings (stage tax_filing): T20 (March, filed on time, never touched), T21 (April, filed; re-sent on
+night 3 filed late), T22 (May, C3's, not filed: overdue), T23 (June, in progress, deadline ahead),
+T24 (May, C2's, new on night 2, cancelled on night 3).
 
 After nights 2 and 3 every table of the intermediate, core and marts schemas is hashed against a full
 rebuild of a copy of the same warehouse; the rerun must change nothing. The full rebuild runs
@@ -80,6 +84,16 @@ def _task(tid, client, who, due, status, *, created="2024-05-01 09:00", updated=
                       created_at=created, updated_at=updated, **fields)  # fmt: skip
 
 
+def _tax(tid, client, who, period, status, *, created, **fields) -> dict:
+    """A tax_filing task of service month `period` (its returns are due in the next month)."""
+    year, month = map(int, period.split("-"))
+    due = dt.date(year + month // 12, month % 12 + 1, 15).isoformat()
+    events = [fields.get(k) for k in ("completed_at", "started_at")] + [created]
+    updated = fields.pop("updated", None) or max(e for e in events if e)
+    return h.task_row(tid, client, "tax_filing", due, status, assignee_id=who, period=period,
+                      created_at=created, updated_at=updated, **fields)  # fmt: skip
+
+
 TASKS_1 = [
     _task("T1", "C1", "S1", "2024-05-15", "done", started_at="2024-05-02 09:00",
           completed_at="2024-05-10 17:00"),
@@ -104,6 +118,15 @@ TASKS_1 = [
           completed_at="2024-03-10 17:00"),
     _task("T17", "C2", "S2", "2024-04-15", "done", created="2024-04-01 09:00",
           completed_at="2024-04-12 17:00"),
+    # tax filings (int_tax_filing_status / mart_tax_filing_status, incremental by service period):
+    # March's is filed on time and never touched (kept), April's is corrected on night 3 (filed late),
+    # May's is not filed (overdue; its client C3 is renamed on night 2), June's is in progress with
+    # its deadline ahead (working days left move nightly)
+    _tax("T20", "C1", "S1", "2024-03", "done", created="2024-04-01 09:00", completed_at="2024-04-10 17:00"),
+    _tax("T21", "C2", "S1", "2024-04", "done", created="2024-05-01 09:00", completed_at="2024-05-10 17:00"),
+    _tax("T22", "C3", "S1", "2024-05", "todo", created="2024-06-01 09:00"),
+    _tax("T23", "C1", "S1", "2024-06", "in_progress", created="2024-06-20 09:00",
+         started_at="2024-06-25 09:00"),
 ]  # fmt: skip
 
 
@@ -153,6 +176,8 @@ def night_2(conn) -> None:
         _task("T6", "C3", "S1", "2024-05-15", "cancelled", completed_at="2024-05-07 17:00", updated=t),
         _task("T8", "C1", "S2", "2024-05-20", "done", completed_at="2024-05-22 12:00", updated=t),
         _task("T12", "C2", "S1", "2024-07-10", "todo", created="2024-06-29 09:00"),
+        # a second client's May filing, cancelled on night 3 (its row leaves a rebuilt period)
+        _tax("T24", "C2", "S1", "2024-05", "todo", created="2024-06-29 09:00"),
     ])  # fmt: skip
 
 
@@ -180,6 +205,10 @@ def night_3(conn) -> None:
         # a late correction of a settled old month: completed 04-20 (late), not 04-12
         _task("T17", "C2", "S2", "2024-04-15", "done", created="2024-04-01 09:00",
               completed_at="2024-04-20 17:00", updated=t),
+        # April's returns filed 05-25, after the deadline (late), not 05-10
+        _tax("T21", "C2", "S1", "2024-04", "done", created="2024-05-01 09:00",
+             completed_at="2024-05-25 17:00", updated=t),
+        _tax("T24", "C2", "S1", "2024-05", "cancelled", created="2024-06-29 09:00", updated=t),
     ])  # fmt: skip
     conn.execute("delete from raw.tasks where task_id = 'T5'")
 
@@ -206,6 +235,11 @@ def period_fingerprints(path) -> dict[str, dict[str, int]]:
                                      f" input_fingerprint from intermediate.{model}").fetchall())
             for model in PERIOD_FINGERPRINTS
         }  # fmt: skip
+
+
+def tax_fingerprints(path) -> dict[str, int]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return dict(conn.execute("select * from intermediate.int_tax_filing_period_fingerprints").fetchall())
 
 
 def period_flags(path) -> dict:
@@ -260,6 +294,7 @@ def nights(tmp_path_factory):
             "task_fingerprints": task_fingerprints(path),
             "period_fingerprints": period_fingerprints(path),
             "period_flags": period_flags(path),
+            "tax_fingerprints": tax_fingerprints(path),
             "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
         }
     h.run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
@@ -291,12 +326,19 @@ def nights(tmp_path_factory):
     kept.parent.mkdir()
     shutil.copy(path, kept)
     counts = "select period, sum(task_count) from marts.mart_progress_summary group by period"
+    tax = "select filing_key, (client_name, filing_status, working_days_left) from {}"
+    tax_tables = ("intermediate.int_tax_filing_status", "marts.mart_tax_filing_status")
     with duckdb.connect(str(kept)) as conn:
         out["summary_counts"] = dict(conn.execute(counts).fetchall())
         conn.execute("update marts.mart_progress_summary set task_count = task_count + 100")
-    h.run_dbt(["run", "--select", "+mart_progress_summary"], kept, "2024-07-02", tmp / "target_kept")
+        out["tax"] = {t: dict(conn.execute(tax.format(t)).fetchall()) for t in tax_tables}
+        for table in tax_tables:  # and every filing row
+            conn.execute(f"update {table} set client_name = client_name || '*'")
+    selection = ["--select", "+mart_progress_summary", "+mart_tax_filing_status"]
+    h.run_dbt(["run", *selection], kept, "2024-07-02", tmp / "target_kept")
     with duckdb.connect(str(kept), read_only=True) as conn:
         out["summary_counts_next"] = dict(conn.execute(counts).fetchall())
+        out["tax_next"] = {t: dict(conn.execute(tax.format(t)).fetchall()) for t in tax_tables}
     out["path"] = path
     return out
 
@@ -360,12 +402,13 @@ def test_task_fingerprints_single_out_open_and_changed_tasks(nights):
     compiled = nights[2]["target"] / "compiled" / "opscenter" / "models" / "core" / "fct_tasks.sql"
     assert '"fct_tasks__pending" as p' in compiled.read_text()  # the pre-hook's one comparison
     f1, f2, f3 = (nights[n]["task_fingerprints"] for n in (1, 2, 3))
-    assert sorted(f2.keys() - f1.keys()) == ["T12"]
+    assert sorted(f2.keys() - f1.keys()) == ["T12", "T24"]
     changed_2 = {t for t in f1 if f1[t] != f2[t]}
-    assert sorted(f1.keys() - changed_2, key=lambda t: int(t[1:])) == ["T1", "T4", "T11", "T16"]
+    unchanged_2 = ["T1", "T4", "T11", "T16", "T20", "T21"]
+    assert sorted(f1.keys() - changed_2, key=lambda t: int(t[1:])) == unchanged_2
     assert sorted(f2.keys() - f3.keys()) == ["T5"]
     changed_3 = {t for t in f3 if f2[t] != f3[t]}
-    expected = ["T1", "T4", "T9", "T10", "T12", "T13", "T14", "T15", "T17"]
+    expected = ["T1", "T4", "T9", "T10", "T12", "T13", "T14", "T15", "T17", "T21", "T22", "T23", "T24"]
     assert sorted(changed_3, key=lambda t: int(t[1:])) == expected
 
 
@@ -453,13 +496,13 @@ def test_period_marts_cross_the_month_end(nights):
 
 def test_period_marts_keep_settled_periods(nights):
     """On the next date (07-02, no raw change) mart_progress_summary keeps the rows of the settled,
-    unchanged periods (March to May: every row was corrupted, theirs stay corrupted, so they were not
-    recomputed) and rebuilds June and July (open tasks), which are back to their numbers. The compiled
-    marts read only the periods to rebuild."""
+    unchanged periods (March and April: every row was corrupted, theirs stay corrupted, so they were not
+    recomputed) and rebuilds May (T22, an open tax filing), June and July (open tasks), which are back to
+    their numbers. The compiled marts read only the periods to rebuild."""
     true, next_day = nights["summary_counts"], nights["summary_counts_next"]
-    assert true["2024-03"] == 1 and true["2024-04"] == 1 and true["2024-05"] == 5
+    assert true["2024-03"] == 2 and true["2024-04"] == 2 and true["2024-05"] == 6
     assert sorted(true) == sorted(next_day) == ["2024-03", "2024-04", "2024-05", "2024-06", "2024-07"]
-    assert sorted(p for p in true if next_day[p] > true[p]) == ["2024-03", "2024-04", "2024-05"]
+    assert sorted(p for p in true if next_day[p] > true[p]) == ["2024-03", "2024-04"]
     assert next_day["2024-06"] == true["2024-06"] and next_day["2024-07"] == true["2024-07"]
     compiled = nights[3]["target"] / "compiled" / "opscenter" / "models" / "marts"
     compiled_1 = nights[1]["target"] / "compiled" / "opscenter" / "models" / "marts"
@@ -507,3 +550,36 @@ def test_nights_reuse_the_project_parse(tmp_path):
         assert "Partial parsing enabled, no changes found, skipping parsing" in log
         compiled = target / "compiled" / "opscenter" / "models" / "intermediate" / "payments"
         assert f"cast('{as_of}' as date)" in (compiled / "int_cutoff_dates.sql").read_text()
+
+
+def test_tax_filing_status_rebuilds_only_changed_periods(nights):
+    """int_tax_filing_status and mart_tax_filing_status are incremental by service period (their rows
+    equal the full rebuild after nights 2 and 3: test_incremental_night_equals_full_rebuild). The period
+    fingerprints move exactly when a period's rows can: March (filed, unchanged) never; April on night 3
+    (T21 re-sent, now filed late); May (T22 not filed, C3 renamed, T24 added then cancelled) and June
+    (in progress, deadline ahead) every night. On 07-02, on a copy whose filing rows were all corrupted,
+    March and April keep the corruption (not recomputed), May and June are back to their values."""
+    f1, f2, f3 = (nights[n]["tax_fingerprints"] for n in (1, 2, 3))
+    assert sorted(f1) == sorted(f3) == ["2024-03", "2024-04", "2024-05", "2024-06"]
+    assert sorted(p for p in f2 if f1[p] == f2[p]) == ["2024-03", "2024-04"]
+    assert sorted(p for p in f3 if f2[p] == f3[p]) == ["2024-03"]
+    for table in ("intermediate.int_tax_filing_status", "marts.mart_tax_filing_status"):
+        true, next_day = nights["tax"][table], nights["tax_next"][table]
+        assert true == {
+            "C1|2024-03": ("甲公司", "filed_on_time", 0),
+            "C2|2024-04": ("乙公司", "filed_late", 0),
+            "C3|2024-05": ("丙有限公司", "overdue", 0),
+            "C1|2024-06": ("甲公司", "in_progress", true["C1|2024-06"][2]),
+        }, table
+        assert true["C1|2024-06"][2] > 3
+        assert {k: v[0] for k, v in next_day.items() if v[0].endswith("*")} == {
+            "C1|2024-03": "甲公司*",
+            "C2|2024-04": "乙公司*",
+        }, table
+        assert next_day["C3|2024-05"] == true["C3|2024-05"]
+        assert next_day["C1|2024-06"][2] == true["C1|2024-06"][2] - 1  # 07-01 -> 07-02, both workdays
+    for n, branch in ((1, False), (3, True)):
+        compiled = nights[n]["target"] / "compiled" / "opscenter" / "models"
+        for model in ("intermediate/tax/int_tax_filing_status", "marts/tax/mart_tax_filing_status"):
+            sql = (compiled / f"{model}.sql").read_text()
+            assert ('__fingerprints" as built' in sql) is branch, (n, model)

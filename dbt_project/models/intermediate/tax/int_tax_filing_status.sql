@@ -1,5 +1,8 @@
 -- Each client × service period's tax_filing task judged against its deadline: the returns for
 -- service month P are filed in month P + 1 by that month's deadline (dim_date.month_tax_deadline).
+-- Incremental by service period (macros/period_fingerprints.sql): a night rebuilds only the periods
+-- whose fingerprint (int_tax_filing_period_fingerprints) changed and keeps the others' rows.
+-- depends_on: {{ ref('int_tax_filing_period_fingerprints') }}
 with filings as (
     select
         t.*,
@@ -10,28 +13,7 @@ with filings as (
     where t.stage = 'tax_filing'
       and t.period is not null
       and t.status_as_of <> 'cancelled'
-),
-
-workdays as (
-    select date_day from {{ ref('dim_date') }} where is_workday
-),
-
--- the working days left are counted once per deadline (a few dozen), not once per filing
-deadlines as (
-    select
-        d.*,
-        case
-            when d.deadline < {{ as_of() }} then 0
-            else (
-                select count(*) from workdays as w
-                where w.date_day between {{ as_of() }} and d.deadline
-            )
-        end::integer as working_days_left
-    from (
-        select distinct
-            period, month_tax_deadline as deadline, month_tax_deadline_source as deadline_source
-        from {{ ref('dim_date') }}
-    ) as d
+      {{ rebuilt_periods_filter('int_tax_filing_period_fingerprints', 'period', 't.period', keyword='and') }}
 ),
 
 judged as (
@@ -61,7 +43,7 @@ with_deadline as (
         -- a period without a deadline row counts no working days (as the count over no days did)
         coalesce(d.working_days_left, 0) as working_days_left
     from judged as j
-    left join deadlines as d on d.period = j.filing_period
+    left join {{ ref('int_tax_filing_deadlines') }} as d on d.filing_period = j.filing_period
 ),
 
 final as (

@@ -1,7 +1,10 @@
 -- Each client × service period's tax_filing task judged against its deadline (int_tax_filing_status,
--- which the filing alert reads too), with the status in Chinese.
+-- which the filing alert reads too), with the status in Chinese. Incremental by service period as
+-- int_tax_filing_status (macros/period_fingerprints.sql): only the changed periods are rebuilt.
+-- depends_on: {{ ref('int_tax_filing_period_fingerprints') }}
 with filings as (
     select * from {{ ref('int_tax_filing_status') }}
+    {{ rebuilt_periods_filter('int_tax_filing_period_fingerprints', 'period', 'period') }}
 ),
 
 final as (
