@@ -83,6 +83,7 @@ class TemplateRun:
         self.tables = tables  # query -> the DataTables that are its only readers
         self.stored: dict[str, tuple[str, list[str], list[str]]] = {}  # name -> (temp table, columns, types)
         self.per_key: dict[str, dict[str, Result]] = {}  # name -> key -> Result (not set-based)
+        self.counts: dict[str, dict[str, int]] | None = None  # key -> query -> rows, once digests ran
         self.sorted = sorted(keys)  # stored rows come out in this order: a batch is a range of keys
         con.execute(
             f"create or replace temp table {KEYS_TABLE} as "
@@ -180,16 +181,16 @@ class TemplateRun:
                 n, h = found.get(k, (0, ""))
                 counts[k][name] = n
                 parts[k].append(f"{head}:{n}:{h}")
+        self.counts = counts
         return {k: hashlib.sha256("\n".join(v).encode()).hexdigest() for k, v in parts.items()}, counts
 
     # --- 2. the results of the keys to render --------------------------------------------------------
 
-    def fetch(
-        self, keys: list[str], href, counts: dict[str, dict[str, int]] | None = None
-    ) -> tuple[dict[str, dict[str, Result]], dict[str, dict]]:
+    def fetch(self, keys: list[str], href) -> tuple[dict[str, dict[str, Result]], dict[str, dict]]:
         """key -> query -> Result, and key -> {(query, line): Prebuilt} for the tables built in SQL.
-        `href(url)` is the page's link for an internal URL (PageRender.href). `counts`: key -> query
-        -> row count as `digests` gave them (else counted again here)."""
+        `href(url)` is the page's link for an internal URL (PageRender.href). The row counts are the
+        ones `digests` computed (counted again here when it did not run)."""
+        counts = self.counts
         out: dict[str, dict[str, Result]] = {k: {} for k in keys}
         prebuilt: dict[str, dict] = {k: {} for k in keys}
         if not keys:

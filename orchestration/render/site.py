@@ -85,6 +85,14 @@ class _Site:
     hashes: dict[str, str] = field(default_factory=dict)
     folders: set[str] = field(default_factory=set)  # created under out_dir
     as_of: str = ""  # context's as_of_date: relative day counts (relative.py) are checked against it
+    _hrefs: dict[tuple[str, int], str] = field(default_factory=dict)
+
+    def href(self, url: str, depth: int) -> str:
+        """site_href, kept for the whole render: the drill pages of every period link the same clients."""
+        found = self._hrefs.get((url, depth))
+        if found is None:
+            found = self._hrefs[(url, depth)] = site_href(url, depth, self.routes)
+        return found
 
     def nav_items(self, current: _Page | None, depth: int) -> list[dict]:
         return [
@@ -247,7 +255,7 @@ def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]
         digest = _page_hash(_page_base(page), {}, nav, digests[""])
         results, prebuilt = {}, {}
         if title_refs or not _reusable(site, rel, digest):
-            fetched, built = run.fetch([""], lambda url: site_href(url, depth, site.routes))
+            fetched, built = run.fetch([""], lambda url: site.href(url, depth))
             results, prebuilt = fetched[""], built[""]
     finally:
         run.close()
@@ -308,7 +316,7 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
                 set() if title_refs else {k for k in batch if _link_key(site, page, folder, k, digests[k])}
             )
             todo = [k for k in batch if k not in linked]
-            results, prebuilt = run.fetch(todo, lambda url: site_href(url, depth, site.routes), counts)
+            results, prebuilt = run.fetch(todo, lambda url: site.href(url, depth))
             for value in batch:
                 if value in linked:
                     done.append(_linked_key(site, page, folder, depth, value, counts[value]))
