@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.render import render_site
+from orchestration.render import RenderError, render_site
 from orchestration.render.keyed_run import TemplateRun
 
 CONTEXT = {"as_of_date": "2026-11-21", "run_id": "r1", "quality_status": "通过"}
@@ -71,9 +71,9 @@ class Counted:
         self.fetched: list[str] = []
         fetch = TemplateRun.fetch
 
-        def counting_fetch(run, keys, href):
+        def counting_fetch(run, keys, *args):
             self.fetched += keys
-            return fetch(run, keys, href)
+            return fetch(run, keys, *args)
 
         monkeypatch.setattr(TemplateRun, "fetch", counting_fetch)
 
@@ -221,3 +221,44 @@ def test_a_previous_file_that_is_gone_is_rendered_again(site, tmp_path, monkeypa
     _render(pages, snap, tmp_path / "v2", tmp_path / "v1")
     assert counted.fetched == ["C"]
     _same_as_full_render(pages, snap, tmp_path / "v2", tmp_path, "v2")
+
+
+LINKING_PAGE = """---
+title: 客户
+params_query: select client_id from demo.clients order by client_id
+---
+
+```sql peers
+select peer, '/clients/' || peer as peer_link from demo.peers
+where client_id = '${params.client_id}' order by peer
+```
+
+<DataTable data={peers} emptySet="pass" link=peer_link rows=all>
+  <Column id=peer />
+</DataTable>
+"""
+
+
+def test_a_hard_linked_keys_links_are_still_checked(tmp_path, monkeypatch):
+    """A key whose results did not change is hard-linked without being rendered; its links (the
+    previous version's) must still go through the link check: here A's unchanged file links to C,
+    whose page is gone tonight, so the render fails instead of publishing a dead link."""
+    pages = tmp_path / "pages"
+    (pages / "clients").mkdir(parents=True)
+    (pages / "clients" / "[client_id].md").write_text(LINKING_PAGE, encoding="utf-8")
+    snap = tmp_path / "snapshot.duckdb"
+    _change(
+        snap,
+        "create schema demo;"
+        "create table demo.clients as select * from (values ('A'), ('B'), ('C')) v(client_id);"
+        "create table demo.peers as select * from (values ('A', 'C'), ('B', 'A')) v(client_id, peer)",
+    )
+    _render(pages, snap, tmp_path / "v1")
+    _change(snap, "delete from demo.clients where client_id = 'C'")
+    counted = Counted(monkeypatch)
+    with pytest.raises(RenderError, match="/clients/A -> /clients/C"):
+        _render(pages, snap, tmp_path / "v2", tmp_path / "v1")
+    assert counted.fetched == []  # A was not rendered: only its recorded links caught it
+    assert (tmp_path / "v2" / "clients/data/A.js").stat().st_ino == (
+        tmp_path / "v1" / "clients/data/A.js"
+    ).stat().st_ino

@@ -83,6 +83,7 @@ class TemplateRun:
         self.tables = tables  # query -> the DataTables that are its only readers
         self.stored: dict[str, tuple[str, list[str], list[str]]] = {}  # name -> (temp table, columns, types)
         self.per_key: dict[str, dict[str, Result]] = {}  # name -> key -> Result (not set-based)
+        self.counts: dict[str, dict[str, int]] | None = None  # key -> query -> rows, once digests ran
         self.sorted = sorted(keys)  # stored rows come out in this order: a batch is a range of keys
         con.execute(
             f"create or replace temp table {KEYS_TABLE} as "
@@ -142,9 +143,14 @@ class TemplateRun:
         parts: dict[str, list[str]] = {k: [] for k in self.keys}
         counts: dict[str, dict[str, int]] = {k: {} for k in self.keys}
         rows: dict[str, int] = {}
-        for table, _, _ in self.stored.values():
-            for k, n in self.con.execute(f"select __key, count(*) from {table} group by __key").fetchall():
-                rows[k] = rows.get(k, 0) + n
+        # each key's rows over all queries bound the md5 batches below; needed only when a query is
+        # hashed as text (the 64-bit row hash counts its rows in its own pass)
+        if any(_row_hash(c, t) is None for _, c, t in self.stored.values()):
+            for table, _, _ in self.stored.values():
+                for k, n in self.con.execute(
+                    f"select __key, count(*) from {table} group by __key"
+                ).fetchall():
+                    rows[k] = rows.get(k, 0) + n
         for name in self.queries:
             if name in self.per_key:
                 for k, res in self.per_key[name].items():
@@ -175,13 +181,16 @@ class TemplateRun:
                 n, h = found.get(k, (0, ""))
                 counts[k][name] = n
                 parts[k].append(f"{head}:{n}:{h}")
+        self.counts = counts
         return {k: hashlib.sha256("\n".join(v).encode()).hexdigest() for k, v in parts.items()}, counts
 
     # --- 2. the results of the keys to render --------------------------------------------------------
 
     def fetch(self, keys: list[str], href) -> tuple[dict[str, dict[str, Result]], dict[str, dict]]:
         """key -> query -> Result, and key -> {(query, line): Prebuilt} for the tables built in SQL.
-        `href(url)` is the page's link for an internal URL (PageRender.href)."""
+        `href(url)` is the page's link for an internal URL (PageRender.href). The row counts are the
+        ones `digests` computed (counted again here when it did not run)."""
+        counts = self.counts
         out: dict[str, dict[str, Result]] = {k: {} for k in keys}
         prebuilt: dict[str, dict] = {k: {} for k in keys}
         if not keys:
@@ -204,12 +213,15 @@ class TemplateRun:
             need_rows = set(keys)
             built = self._tables_sql(name, table, columns, types, href)
             if built is not None:
-                counts = dict(
-                    self.con.execute(
-                        f"select __key, count(*) from {table} semi join {RENDER_TABLE} using (__key) "
-                        f"where {self._span} group by __key"
-                    ).fetchall()
-                )
+                if counts is not None:
+                    found = {k: counts[k].get(name, 0) for k in keys}
+                else:
+                    found = dict(
+                        self.con.execute(
+                            f"select __key, count(*) from {table} semi join {RENDER_TABLE} using (__key) "
+                            f"where {self._span} group by __key"
+                        ).fetchall()
+                    )
                 need_rows = set()
                 for line, sql in built:
                     for k, rows_json, hazard, links in self.con.execute(sql).fetchall():
@@ -222,7 +234,7 @@ class TemplateRun:
                 placeholder = (None,) * len(columns)
                 for k in keys:
                     if k not in need_rows:
-                        out[k][name] = Result(columns, types, [placeholder] * counts.get(k, 0))
+                        out[k][name] = Result(columns, types, [placeholder] * found.get(k, 0))
                 for k in need_rows:  # one table of the key needs Python: all of the key's tables do
                     for spec in self.tables[name]:
                         prebuilt[k].pop((name, spec.line), None)
