@@ -127,8 +127,9 @@ def find_unmasked_personal_data(
         if path.suffix in DUCKDB_SUFFIXES:
             known = (prescanned or {}).get(path, {})
             found[path] = _scan_duckdb(path, config, clean, tables, baselines or {}, known)
-    for parts in datasets.values():
-        found.update(_scan_dataset(parts, skipped, sums, config, tables))
+    with duckdb.connect(config=config) as con:  # one in-memory connection for every folder of parts
+        for parts in datasets.values():
+            found.update(_scan_dataset(con, parts, skipped, sums, tables))
     found.update(_scan_texts([p for p in todo if p.suffix not in (*DUCKDB_SUFFIXES, ".parquet")], config))
     findings: list[str] = []
     for path in sorted(p for p in todo if found[p]):  # in path order, whatever order `files` came in
@@ -375,7 +376,11 @@ def _clean_datasets(
 
 
 def _scan_dataset(
-    parts: list[Path], skipped: set[Path], sums: dict[Path, tuple], config: dict, tables: dict[str, list[str]]
+    con: duckdb.DuckDBPyConnection,
+    parts: list[Path],
+    skipped: set[Path],
+    sums: dict[Path, tuple],
+    tables: dict[str, list[str]],
 ) -> dict[Path, list[str]]:
     """Findings of the new files of one folder of Parquet parts. When the folder, read as one table
     (its new files read, its skipped ones by their `sums`), holds the data of a scanned table: none
@@ -384,17 +389,13 @@ def _scan_dataset(
     new = [p for p in parts if p not in skipped]
     if not new:
         return {}
-    con = duckdb.connect(config=config)
     try:
-        try:
-            found = _dataset_digest(con, parts, skipped, sums)
-        except duckdb.Error:  # e.g. files of different tables: each on its own below
-            found = None
-        if found in tables and (not tables[found] or len(new) == 1):
-            return {p: tables[found] for p in new}
-        return {p: _scan_parquet(con, p, tables) for p in new}
-    finally:
-        con.close()
+        found = _dataset_digest(con, parts, skipped, sums)
+    except duckdb.Error:  # e.g. files of different tables: each on its own below
+        found = None
+    if found in tables and (not tables[found] or len(new) == 1):
+        return {p: tables[found] for p in new}
+    return {p: _scan_parquet(con, p, tables) for p in new}
 
 
 def _scan_parquet(con: duckdb.DuckDBPyConnection, path: Path, tables: dict[str, list[str]]) -> list[str]:
