@@ -215,7 +215,7 @@ def _spy_scanner(monkeypatch) -> dict[str, list[str]]:
     monkeypatch.setattr(
         scanner,
         "_column_counts",
-        lambda con, rel, cols: seen["regex"].append(rel) or real_counts(con, rel, cols),
+        lambda con, rel, cols, *rows: seen["regex"].append(rel) or real_counts(con, rel, cols, *rows),
     )
     return seen
 

@@ -141,7 +141,9 @@ def test_each_table_is_regex_scanned_once(tmp_path: Path, monkeypatch):
     scans: list[str] = []
     real = scanner._column_counts
     monkeypatch.setattr(
-        scanner, "_column_counts", lambda con, rel, cols: scans.append(rel) or real(con, rel, cols)
+        scanner,
+        "_column_counts",
+        lambda con, rel, cols, *rows: scans.append(rel) or real(con, rel, cols, *rows),
     )
     found = find_unmasked_personal_data(folder)
     assert found == [
@@ -279,9 +281,9 @@ def _rows_scanned(monkeypatch) -> list[int]:
     counted: list[int] = []
     real = scanner._column_counts
 
-    def counting(con, relation, columns):
+    def counting(con, relation, columns, *rows):
         counted.append(con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
-        return real(con, relation, columns)
+        return real(con, relation, columns, *rows)
 
     monkeypatch.setattr(scanner, "_column_counts", counting)
     return counted

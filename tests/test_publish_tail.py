@@ -24,6 +24,7 @@ from orchestration.publish import (
     publisher,
     scanner,
 )
+from orchestration.publish.masking import count_personal_data
 from tests.test_publish_pii import _credit_code, _phone
 
 BREAKS = ["\n", "\r\n", "\r", "\u2028", "\x85", "\x0b", "\x0c", "\x1e"]
@@ -237,3 +238,46 @@ def test_the_version_is_synced_once_not_per_file(tmp_path, monkeypatch, syncfs_r
     publish("r2")
     if not syncfs_reports_errors:  # the 299 linked files are not synced again
         assert 1 + 10 < len(fsyncs) < 30
+
+
+def test_small_tables_scanned_unpivoted_count_what_the_wide_scan_counts():
+    """A small relation is scanned unpivoted (`_narrow_counts`: each pattern once in the query, not
+    once per column); its counts per column and kind must be the wide scan's and the Python
+    patterns' (rows holding at least one number of the kind, JSON escapes decoded), on generated
+    values: numbers, near misses, escapes, NULLs, a BIGINT column holding phone numbers."""
+    rng = random.Random(15)
+    rows = []
+    for i in range(300):
+        words = [_spelling(rng) if rng.random() < 0.5 else _noise(rng) for _ in range(3)]
+        text = " ".join(words)
+        rows.append(
+            (
+                None if i % 7 == 0 else text,
+                rng.choice(NEAR_MISSES + [_spelling(rng)]),
+                int(_phone(rng)[0]) if i % 3 else i,
+                "ok",
+            )
+        )
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (a VARCHAR, b JSON, n BIGINT, s VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, to_json(?), ?, ?)", rows)
+    columns = ["a", "b", "n", "s"]
+    wide = scanner._wide_counts(con, "t", columns)
+    narrow = scanner._narrow_counts(con, "t", columns)
+    values = con.execute(
+        "SELECT CAST(a AS VARCHAR), CAST(b AS VARCHAR), CAST(n AS VARCHAR), s FROM t"
+    ).fetchall()
+    expected = []
+    for i in range(len(columns)):
+        found = [count_personal_data(row[i]) for row in values if row[i] is not None]
+        expected.append((sum(1 for p, _ in found if p), sum(1 for _, c in found if c)))
+    assert expected[2] == (200, 0) and expected[3] == (0, 0)  # every 3rd of 300 rows: a small number
+    assert expected[0][0] > 50 and expected[0][1] > 20 and expected[1][0] > 0  # the data holds both kinds
+    assert narrow == wide == expected
+    # the shape follows the row bound: both give the same findings
+    small = scanner._column_counts(con, "t", columns, rows=300)
+    assert (
+        small
+        == scanner._column_counts(con, "t", columns)
+        == [f"{c}: {k}" for c, (p, n) in zip(columns, expected, strict=True) for k in scanner._kinds(p, n)]
+    )

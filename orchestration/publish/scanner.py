@@ -59,6 +59,8 @@ BINARY_MAGIC = (
     b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF", b"wOFF", b"wOF2",  # images, web fonts
     b"\x1f\x8b", b"PK\x03\x04", b"\x00\x01\x00\x00",  # gzip, zip, TrueType
 )  # fmt: skip
+# A relation of at most this many values (rows x scanned columns) is scanned unpivoted (_narrow_counts)
+NARROW_MAX_VALUES = 1_000_000
 TEXT_BATCH_CHARS = 16_000_000  # characters of text files regex-scanned per DuckDB query (~100 MB)
 
 
@@ -84,7 +86,8 @@ class Prescanned:
 def scan_relation(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
     """Findings (`<column>: <n> <kind>`) of every scanned column of `relation` (e.g. a patch's
     inserted rows, in the connection that built them)."""
-    return _column_counts(con, relation, _scanned_columns(con, relation))
+    columns = _scanned_columns(con, relation)
+    return _column_counts(con, relation, columns, _rows(con, relation) if columns else None)
 
 
 def find_unmasked_personal_data(
@@ -124,8 +127,9 @@ def find_unmasked_personal_data(
         if path.suffix in DUCKDB_SUFFIXES:
             known = (prescanned or {}).get(path, {})
             found[path] = _scan_duckdb(path, config, clean, tables, baselines or {}, known)
-    for parts in datasets.values():
-        found.update(_scan_dataset(parts, skipped, sums, config, tables))
+    with duckdb.connect(config=config) as con:  # one in-memory connection for every folder of parts
+        for parts in datasets.values():
+            found.update(_scan_dataset(con, parts, skipped, sums, tables))
     found.update(_scan_texts([p for p in todo if p.suffix not in (*DUCKDB_SUFFIXES, ".parquet")], config))
     findings: list[str] = []
     for path in sorted(p for p in todo if found[p]):  # in path order, whatever order `files` came in
@@ -167,15 +171,34 @@ def _kinds(phones: int, codes: int) -> list[str]:
     return out
 
 
-def _column_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) -> list[str]:
+def _column_counts(
+    con: duckdb.DuckDBPyConnection, relation: str, columns: list[str], rows: int | None = None
+) -> list[str]:
+    """Findings (`<column>: <n> <kind>`) of `columns` of `relation`, in column order. `rows`: at most
+    how many rows it has (None: unknown), which picks the query's shape (same counts either way)."""
     if not columns:
         return []
+    if rows is not None and rows * len(columns) <= NARROW_MAX_VALUES:
+        counts = _narrow_counts(con, relation, columns)
+    else:
+        counts = _wide_counts(con, relation, columns)
+    return [
+        f"{c}: {k}" for c, (phones, codes) in zip(columns, counts, strict=True) for k in _kinds(phones, codes)
+    ]
+
+
+def _candidate(v: str) -> str:
+    """SQL of the text of value `v` the patterns are matched against: its JSON escapes decoded only
+    where there are any (decoding never lengthens a value, so one too short to hold a number stays so)."""
+    return f"CASE WHEN contains({v}, '\\u') THEN {unescape_sql(v)} ELSE {v} END"
+
+
+def _wide_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]) -> list[tuple[int, int]]:
+    """(phones, codes) of each column: one pass, one filtered count per column and kind."""
     picks, aggs = [], []
     for i, c in enumerate(columns):
         v = f"CAST({quote(c)} AS VARCHAR)"
-        # JSON escapes decoded only where there are any; decoding never lengthens a value, so a value
-        # too short to hold a number stays too short
-        text = f"CASE WHEN contains({v}, '\\u') THEN {unescape_sql(v)} ELSE {v} END"
+        text = _candidate(v)
         picks.append(
             f"CASE WHEN length({v}) >= {MIN_PII_CHARS} AND regexp_matches({text}, '{_sql(PII_IN_TEXT)}') "
             f"THEN {text} END AS c{i}"
@@ -184,7 +207,26 @@ def _column_counts(con: duckdb.DuckDBPyConnection, relation: str, columns: list[
         aggs.append(f"count(*) FILTER (WHERE regexp_matches(c{i}, '{_sql(CC_IN_TEXT)}'))")
     candidates = f"(SELECT {', '.join(picks)} FROM {relation})"
     counts = con.execute(f"SELECT {', '.join(aggs)} FROM {candidates}").fetchone()
-    return [f"{c}: {k}" for i, c in enumerate(columns) for k in _kinds(counts[2 * i], counts[2 * i + 1])]
+    return [(counts[2 * i], counts[2 * i + 1]) for i in range(len(columns))]
+
+
+def _narrow_counts(
+    con: duckdb.DuckDBPyConnection, relation: str, columns: list[str]
+) -> list[tuple[int, int]]:
+    """`_wide_counts` of a small relation: its values unpivoted to (column index, value) rows, so each
+    pattern and the escape decoding appear once in the query, not once per column. Planning the wide
+    query's per-column patterns costs ~10 ms a column, most of a small table's scan; unpivoting costs
+    ~10 % more per value (NARROW_MAX_VALUES keeps it to small relations)."""
+    values = ", ".join(f"CAST({quote(c)} AS VARCHAR)" for c in columns)
+    unpivoted = f"SELECT unnest(range({len(columns)})) AS i, unnest([{values}]) AS v FROM {relation}"
+    candidates = f"SELECT i, {_candidate('v')} AS t FROM ({unpivoted}) WHERE length(v) >= {MIN_PII_CHARS}"
+    found = con.execute(
+        f"SELECT i, count(*) FILTER (WHERE regexp_matches(t, '{_sql(PHONE_IN_TEXT)}')), "
+        f"count(*) FILTER (WHERE regexp_matches(t, '{_sql(CC_IN_TEXT)}')) "
+        f"FROM ({candidates}) WHERE regexp_matches(t, '{_sql(PII_IN_TEXT)}') GROUP BY i"
+    ).fetchall()
+    counts = {i: (phones, codes) for i, phones, codes in found}
+    return [counts.get(i, (0, 0)) for i in range(len(columns))]
 
 
 def _scanned(dtype: str) -> bool:
@@ -237,10 +279,11 @@ def _scan_duckdb(
             if content_fp in clean.get():
                 continue
             columns = _scanned_columns(con, relation)
+            rows = _rows(con, relation) if columns else None  # also bounds its new rows below
             baseline = baselines.get(f"{schema}.{table}")
             if columns and baseline is not None:
                 relation = _new_rows(con, relation, columns, _parquet_relation(baseline))
-            found = _column_counts(con, relation, columns)
+            found = _column_counts(con, relation, columns, rows)
             tables.setdefault(content_fp, found)
             findings += [f"{schema}.{table}.{f}" for f in found]
     finally:
@@ -333,7 +376,11 @@ def _clean_datasets(
 
 
 def _scan_dataset(
-    parts: list[Path], skipped: set[Path], sums: dict[Path, tuple], config: dict, tables: dict[str, list[str]]
+    con: duckdb.DuckDBPyConnection,
+    parts: list[Path],
+    skipped: set[Path],
+    sums: dict[Path, tuple],
+    tables: dict[str, list[str]],
 ) -> dict[Path, list[str]]:
     """Findings of the new files of one folder of Parquet parts. When the folder, read as one table
     (its new files read, its skipped ones by their `sums`), holds the data of a scanned table: none
@@ -342,17 +389,13 @@ def _scan_dataset(
     new = [p for p in parts if p not in skipped]
     if not new:
         return {}
-    con = duckdb.connect(config=config)
     try:
-        try:
-            found = _dataset_digest(con, parts, skipped, sums)
-        except duckdb.Error:  # e.g. files of different tables: each on its own below
-            found = None
-        if found in tables and (not tables[found] or len(new) == 1):
-            return {p: tables[found] for p in new}
-        return {p: _scan_parquet(con, p, tables) for p in new}
-    finally:
-        con.close()
+        found = _dataset_digest(con, parts, skipped, sums)
+    except duckdb.Error:  # e.g. files of different tables: each on its own below
+        found = None
+    if found in tables and (not tables[found] or len(new) == 1):
+        return {p: tables[found] for p in new}
+    return {p: _scan_parquet(con, p, tables) for p in new}
 
 
 def _scan_parquet(con: duckdb.DuckDBPyConnection, path: Path, tables: dict[str, list[str]]) -> list[str]:
@@ -361,7 +404,8 @@ def _scan_parquet(con: duckdb.DuckDBPyConnection, path: Path, tables: dict[str, 
     _, found = fingerprint(con, relation)
     if found in tables:
         return tables[found]
-    return _column_counts(con, relation, _scanned_columns(con, relation))
+    columns = _scanned_columns(con, relation)
+    return _column_counts(con, relation, columns, _rows(con, relation) if columns else None)
 
 
 def _decode(data: bytes) -> str | None:

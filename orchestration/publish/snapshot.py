@@ -207,21 +207,40 @@ def dbt_descriptions(manifest_path: Path) -> Descriptions:
     return out
 
 
-def _comment(con: duckdb.DuckDBPyConnection, schema: str, table: str, described) -> None:
-    """Set the table's and columns' comments to `described` (no text: no comment), touching only
-    what differs: a fresh table has none, a patched one keeps last night's where they still hold."""
-    table_text, columns = described or ("", {})
-    dest = f"{quote(schema)}.{quote(table)}"
-    where = "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?"
-    (current,) = con.execute(f"SELECT comment FROM duckdb_tables() {where}", [schema, table]).fetchone()
-    if (current or "") != table_text:
-        con.execute(f"COMMENT ON TABLE {dest} IS {_sql_str(table_text) if table_text else 'NULL'}")
-    sql = f"SELECT column_name, comment FROM duckdb_columns() {where}"
-    for column, current in con.execute(sql, [schema, table]).fetchall():
-        text = columns.get(column) or ""
-        if (current or "") != text:
-            value = _sql_str(text) if text else "NULL"
-            con.execute(f"COMMENT ON COLUMN {dest}.{quote(column)} IS {value}")
+def _comment(
+    con: duckdb.DuckDBPyConnection, chosen: list[tuple[str, str]], descriptions: Descriptions
+) -> None:
+    """Set each chosen table's and its columns' comments to its `descriptions` entry (no text: no
+    comment), touching only what differs: a fresh table has none, a patched one keeps last night's
+    where they still hold. One catalog read for all tables, all statements in one transaction (each
+    auto-committed COMMENT and each catalog function call costs as much as a small table's copy)."""
+    here = "WHERE database_name = current_database()"
+    current = {
+        (s, t): c
+        for s, t, c in con.execute(
+            f"SELECT schema_name, table_name, comment FROM duckdb_tables() {here}"
+        ).fetchall()
+    }
+    columns_of: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+    sql = f"SELECT schema_name, table_name, column_name, comment FROM duckdb_columns() {here}"
+    for schema, table, column, comment in con.execute(sql).fetchall():
+        columns_of.setdefault((schema, table), []).append((column, comment))
+    statements = []
+    for schema, table in chosen:
+        table_text, columns = descriptions.get((schema, table)) or ("", {})
+        dest = f"{quote(schema)}.{quote(table)}"
+        if (current[schema, table] or "") != table_text:
+            statements.append(f"COMMENT ON TABLE {dest} IS {_sql_str(table_text) if table_text else 'NULL'}")
+        for column, comment in columns_of.get((schema, table), []):
+            text = columns.get(column) or ""
+            if (comment or "") != text:
+                value = _sql_str(text) if text else "NULL"
+                statements.append(f"COMMENT ON COLUMN {dest}.{quote(column)} IS {value}")
+    if statements:
+        con.execute("BEGIN TRANSACTION")
+        for statement in statements:
+            con.execute(statement)
+        con.execute("COMMIT")
 
 
 def build_snapshot(
@@ -329,12 +348,12 @@ def _build(
             published = _publish_table(
                 con, schema, table, parquet, salt, previous, (schema, table) in in_copy, state is not None
             )
-            _comment(con, schema, table, descriptions.get((schema, table)))
             published.parquet = f"{parquet_dir.name}/{parquet.name}/*.parquet"
             for part in published.parts:
                 part["file"] = f"{parquet_dir.name}/{parquet.name}/{part['file']}"
             snap.tables.append(published)
         con.execute(f"DETACH {SOURCE_ALIAS}")
+        _comment(con, chosen, descriptions)
         if state is not None:
             _close_state(con, {f"{s}.{t}" for s, t in chosen})
         con.execute("CHECKPOINT")
