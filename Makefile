@@ -69,24 +69,18 @@ demo-broken: setup
 nightly: setup
 	$(UV) run python -m orchestration.cli nightly --as-of $(AS_OF) $(if $(MAKE_CURRENT),--make-current) $(if $(FULL_REFRESH),--full-refresh)
 
-# sqlfluff (~65 CPU s) runs beside pytest, in the CPU time pytest's workers leave idle (they wait on
-# subprocesses, Chromium, sockets ~20 % of the time): its report follows pytest's; either failing fails
-test: setup browsers
+test: setup browsers sql-lint
 	$(UV) run ruff check .
-	@log=$$(mktemp); ( $(SQL_LINT) --processes 1 ) > $$log 2>&1 & linting=$$!; \
-	$(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup; tests=$$?; \
-	wait $$linting; linted=$$?; echo "--- sql-lint (sqlfluff, run beside pytest): exit $$linted"; \
-	cat $$log; rm -f $$log; test $$tests -eq 0 && test $$linted -eq 0
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: deps sql-lint
 	$(UV) run ruff check . && $(UV) run ruff format --check .
 
 # sqlfluff with the dbt templater (.sqlfluff): compiles the models, reads no data (a scratch DuckDB file);
 # --processes 0: one process per core (2 cores: 81 s -> 43 s wall, 75 -> 65 CPU s)
-SQL_LINT = OPSCENTER_WAREHOUSE=$(CURDIR)/dbt_project/target/sqlfluff/scratch.duckdb DBT_TARGET_PATH=target/sqlfluff \
-	$(UV) run sqlfluff lint dbt_project/models
 sql-lint: deps
-	$(SQL_LINT) --processes 0
+	OPSCENTER_WAREHOUSE=$(CURDIR)/dbt_project/target/sqlfluff/scratch.duckdb DBT_TARGET_PATH=target/sqlfluff \
+		$(UV) run sqlfluff lint dbt_project/models --processes 0
 
 dev: setup
 	$(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
