@@ -2,8 +2,7 @@
 programmatic entry point `dbtRunner(manifest=...)`, instead of parsing the whole project again
 (~10 s of CPU per command).
 
-    python -P tests/dbt_with_manifest.py <partial_parse.msgpack> <dbt args...>   one command (exit 0: success)
-    python -P tests/dbt_with_manifest.py --serve                                  a fork server (below)
+    python -P tests/dbt_with_manifest.py --serve
 
 The manifest is read back the way dbt reads its own partial-parse file.
 
@@ -84,7 +83,6 @@ def serve() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        serve()
-    else:
-        sys.exit(run(read_manifest(sys.argv[1]), sys.argv[2:]))
+    if sys.argv[1:] != ["--serve"]:
+        sys.exit("usage: python -P tests/dbt_with_manifest.py --serve")
+    serve()
