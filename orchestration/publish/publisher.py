@@ -29,6 +29,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,7 @@ def publish_run(
         patched_from = previous[0] if previous_snapshot else None
         state = _state_files(Path(warehouse), publish_root, name, patched_from)
         durable = _FilesystemSync(incoming)  # opened before any write: its sync reports their errors
+        check: _SnapshotCheck | None = None
         try:
             stage("snapshot")
             spill = Path(temp_dir) if temp_dir else publish_root / f"{INCOMING_PREFIX}{name}.tmp"
@@ -132,11 +134,14 @@ def publish_run(
                 temp_dir=spill,
                 state=state,
             )
+            # the snapshot's files are final: scanned and hashed in the background while pages render
+            check = _SnapshotCheck(incoming, known, snapshot, reuse, verify_masking, memory_limit)
             stage("pages")
             _write_pages(incoming, render)
             _copy_attachments(incoming, attachments or {})
             stage("manifest")
             files = _version_files(incoming, known)  # one walk, shared by the steps below
+            hashed = check.result()  # raises PersonalDataLeak for the snapshot's files
             manifest = _manifest(
                 incoming,
                 name,
@@ -147,32 +152,24 @@ def publish_run(
                 snapshot,
                 _next_sequence(publish_root),
                 files=files,
+                hashed=hashed,
             )
             _write_json(incoming / MANIFEST, manifest)
             files[MANIFEST] = _new_file(incoming / MANIFEST)
             stage("verify")  # every file of the version, the manifest included
-            if verify_masking:
-                baselines = {table: r.files for table, r in reuse.items() if r.files}  # scanned clean then
-                prescanned = {
-                    t.name: Prescanned(t.rows, t.fingerprint, t.new_rows_findings)
-                    for t in snapshot.tables
-                    if t.new_rows_findings is not None
-                }
-                _refuse_personal_data(
-                    incoming,
-                    known,
-                    memory_limit=memory_limit,
-                    files=files,
-                    baselines=baselines,
-                    prescanned={incoming / SNAPSHOT: prescanned},
-                    parquet_sums=_part_sums(incoming, snapshot),
-                )
+            if verify_masking:  # the files written after the snapshot's: pages, attachments, manifest
+                rest = {rel: f for rel, f in files.items() if rel not in check.files}
+                _refuse_personal_data(incoming, known, memory_limit=memory_limit, files=rest)
             _seal(incoming, files, durable)
         except BaseException:
+            if check is not None:
+                check.close()  # never remove the folder under a running scan
             shutil.rmtree(incoming, ignore_errors=True)
             _remove_state(state.path)
             raise
         finally:
+            if check is not None:
+                check.close()
             durable.close()
         _make_visible(publish_root, incoming, manifest, make_current=make_current, keep=keep, stage=stage)
         _prune_state(state.path.parent, current_version(publish_root))
@@ -361,6 +358,61 @@ def _verified_files(
 def _known(path: Path, known: dict[tuple[int, int], dict]) -> dict | None:
     st = path.stat()
     return known.get((st.st_dev, st.st_ino))
+
+
+class _SnapshotCheck:
+    """The snapshot's files (snapshot.duckdb and its Parquet parts), once written, scanned for personal
+    data and hashed for the manifest in a background thread while the pages render. Rendering is
+    mostly single-threaded Python and the scan is DuckDB queries (which release the GIL), so the scan
+    takes the core the renderer leaves idle instead of running after it. Nothing writes into these
+    files after the snapshot step (pages attach the snapshot read-only), so what the thread reads is
+    what is sealed. The scan and its verdict are those of one pass after the pages: `result()` raises
+    `PersonalDataLeak` for the snapshot's files; the files written later are scanned after the
+    manifest, as before."""
+
+    def __init__(
+        self,
+        incoming: Path,
+        known: dict[tuple[int, int], dict],
+        snapshot: Snapshot,
+        reuse: dict[str, Reusable],
+        verify: bool,
+        memory_limit: str,
+    ) -> None:
+        self.files = _version_files(incoming, known)  # only the snapshot's files exist yet
+        scan = None
+        if verify:
+            baselines = {table: r.files for table, r in reuse.items() if r.files}  # scanned clean then
+            prescanned = {
+                t.name: Prescanned(t.rows, t.fingerprint, t.new_rows_findings)
+                for t in snapshot.tables
+                if t.new_rows_findings is not None
+            }
+            scan = functools.partial(
+                _refuse_personal_data,
+                incoming,
+                known,
+                memory_limit=memory_limit,
+                files=self.files,
+                baselines=baselines,
+                prescanned={incoming / SNAPSHOT: prescanned},
+                parquet_sums=_part_sums(incoming, snapshot),
+            )
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish-snapshot-check")
+        self._future = self._pool.submit(self._run, scan)
+
+    def _run(self, scan: Callable[[], None] | None) -> dict[str, str]:
+        if scan is not None:
+            scan()
+        return {rel: _sha256(f.path) for rel, f in self.files.items() if not f.symlink and not f.linked}
+
+    def result(self) -> dict[str, str]:
+        """The sha256 of each new file of the snapshot's, once the scan found them all clean."""
+        return self._future.result()
+
+    def close(self) -> None:
+        """Wait for the thread: it must not be reading a folder being removed."""
+        self._pool.shutdown(wait=True)
 
 
 def _refuse_personal_data(
@@ -613,16 +665,26 @@ def _new_file(path: Path) -> VersionFile:
 
 
 def _manifest(
-    folder, name, as_of, run_id, code_version, checks, snapshot, sequence, known=None, *, files=None
+    folder,
+    name,
+    as_of,
+    run_id,
+    code_version,
+    checks,
+    snapshot,
+    sequence,
+    known=None,
+    *,
+    files=None,
+    hashed=None,
 ) -> dict:
     """The version's manifest; a file hard-linked from the previous version (`known`) keeps its
-    recorded hash instead of being read again. `files`: the version's `_version_files`, when walked."""
+    recorded hash instead of being read again. `files`: the version's `_version_files`, when walked;
+    `hashed`: sha256 of files hashed already (relative path -> hex digest, _SnapshotCheck)."""
     files = files if files is not None else _version_files(folder, known)
+    hashed = hashed or {}
     pages = [rel for rel in files if rel.startswith(f"{PAGES_DIR}/")]
-    checksums = {
-        rel: {"sha256": f.linked["sha256"] if f.linked else _sha256(f.path), "bytes": f.bytes}
-        for rel, f in files.items()
-    }
+    checksums = {rel: {"sha256": _hash(rel, f, hashed), "bytes": f.bytes} for rel, f in files.items()}
     return {
         "format": MANIFEST_FORMAT,
         "version": name,
@@ -677,6 +739,10 @@ def _check(c: dict) -> dict:
     out = {k: c.get(k) for k in ("name", "severity", "status", "message")}
     out.update({k: v for k, v in c.items() if k not in out})
     return out
+
+
+def _hash(rel: str, f: VersionFile, hashed: dict[str, str]) -> str:
+    return f.linked["sha256"] if f.linked else hashed.get(rel) or _sha256(f.path)
 
 
 def _sha256(path: Path) -> str:

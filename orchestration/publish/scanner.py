@@ -262,8 +262,13 @@ def _scan_duckdb(
     not in its baseline file if it has one; records each table's findings under its fingerprint in
     `tables`."""
     findings = []
-    con = duckdb.connect(str(path), read_only=True, config=config)
+    # attached to an in-memory database, not opened as the database: a process may have the file open
+    # already (e.g. a page renderer while the publisher scans in the background) under another
+    # configuration, which DuckDB refuses for a second `connect` to the same file
+    con = duckdb.connect(config=config)
     try:
+        con.execute(f"ATTACH '{_sql(str(path))}' AS scanned (READ_ONLY)")
+        con.execute("USE scanned")
         names = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
             "ORDER BY 1, 2"
