@@ -10,7 +10,8 @@ Each published table's data is regex-scanned once: a Parquet file whose content 
 (fingerprint.py: names, types, rows, row hashes) equals a table of a scanned database is the same data,
 so it gets that table's findings without a second scan; and a table whose fingerprint equals a
 Parquet file already scanned clean (`skip`: hard-linked from the previous version) is not scanned
-again. Only values of at least MIN_PII_CHARS characters go through the regular expressions.
+again. Only values of at least MIN_PII_CHARS characters go through the regular expressions, and in a
+large stored table once per distinct value of each column (`_distinct_counts`: the same counts).
 
 A changed table is scanned row by row only where it is new: with a `baselines` file for it (the
 previous version's Parquet file of the same table, scanned clean), a row whose scanned columns (same
