@@ -241,8 +241,8 @@ def test_the_scan_reads_new_parts_only_and_finds_a_number_planted_in_one(tmp_pat
     _night(wh, f"UPDATE {TABLE} SET is_done = true WHERE task_id = 'T0504'")
     real = snapshot._copy_parts
 
-    def planting(con, dest, folder, keys, key):
-        real(con, dest, folder, keys, key)
+    def planting(con, dest, folder, keys, *part_column):
+        real(con, dest, folder, keys, *part_column)
         if dest == '"marts"."mart_tasks"':  # the masked row put back with its phone in the file only
             target = folder / "2026-11.parquet"
             target.unlink()
@@ -326,3 +326,28 @@ def test_the_first_night_after_the_one_file_layout_writes_every_part(tmp_path: P
     assert list(after) == list(before) and not any(after[n] == before[n] for n in after)
     assert not any(p["reused"] for p in _table(v2)["parts"])
     _assert_parts_hold_the_table(v2)
+
+
+def test_a_part_filter_selects_exactly_its_months_rows():
+    """`_part_filter` puts a range on a text month column before the key's equality (so DuckDB
+    filters the stored column in the scan); it must select exactly the rows whose first 7 characters
+    are the part's month, whatever follows them or sorts next to them (an oracle in Python)."""
+    periods = [
+        "2026-11", "2026-11-30", "2026-11~", "2026-1", "2026-10", "2026-10\uffff", "2026-12", "2026-1:",
+        "2026-09", "2026-09-01", "2026-0:", "2026-099", "2025-11", "", None, "other", "2026-11\u4e00",
+    ]  # fmt: skip
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (period VARCHAR, day DATE, i INTEGER)")
+    con.executemany(
+        "INSERT INTO t VALUES (?, ?, ?)",
+        [(p, f"2026-{1 + i % 12:02d}-0{1 + i % 9}", i) for i, p in enumerate(periods)],
+    )
+    for key in ("2026-11", "2026-10", "2026-09", "2026-1", "other"):
+        rows = f"SELECT i FROM t WHERE {snapshot._part_filter('period', 'VARCHAR', key)}"
+        got = con.execute(rows).fetchall()
+        want = [i for i, p in enumerate(periods) if (p[:7] if p is not None else "other") == key]
+        assert sorted(i for (i,) in got) == want, key
+    days = con.execute("SELECT i, CAST(day AS VARCHAR) FROM t").fetchall()
+    for key in ("2026-03", "2026-11"):
+        got = con.execute(f"SELECT i FROM t WHERE {snapshot._part_filter('day', 'DATE', key)}").fetchall()
+        assert sorted(i for (i,) in got) == sorted(i for i, d in days if d[:7] == key), key

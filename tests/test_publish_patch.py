@@ -193,8 +193,8 @@ def test_changed_masking_rebuilds_the_table_as_fresh(tmp_path: Path, monkeypatch
     wh, root, _ = _two_nights(tmp_path)
     real = snapshot.masked_select
 
-    def other_masking(columns):
-        select, by_name, by_pattern = real(columns)
+    def other_masking(columns, identity=frozenset()):
+        select, by_name, by_pattern = real(columns, identity)
         return select.replace("mask_text(", "'*' || mask_text("), by_name, by_pattern
 
     monkeypatch.setattr(snapshot, "masked_select", other_masking)
@@ -356,8 +356,8 @@ def test_a_masking_slip_in_tonights_rows_is_refused_without_reading_the_table(tm
     _night3(wh)
     real = snapshot.masked_select
 
-    def slipping(columns):  # the masking forgets free text: only tonight's masked rows show it
-        select, by_name, by_pattern = real(columns)
+    def slipping(columns, identity=frozenset()):  # the masking forgets free text: tonight's rows show it
+        select, by_name, by_pattern = real(columns, identity)
         return select.replace('mask_text("note")', '"note"'), by_name, by_pattern
 
     monkeypatch.setattr(snapshot, "masked_select", slipping)

@@ -354,3 +354,47 @@ def test_a_nights_new_rows_are_scanned_against_the_previous_version(tmp_path: Pa
         refused.value
     )
     assert scanned == [1]  # the changed table: its planted row; 2026-10 and 2026-11 known; no other table
+
+
+def _published_rows(version: Path) -> dict[str, tuple[list, list]]:
+    """Each table of a version's snapshot: its (column, type) list and its rows sorted."""
+    out = {}
+    with duckdb.connect(str(version / "snapshot.duckdb"), read_only=True) as con:
+        for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall():
+            name = f'"{schema}"."{table}"'
+            columns = con.execute(f"DESCRIBE {name}").fetchall()
+            rows = sorted(con.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+            out[f"{schema}.{table}"] = ([c[:2] for c in columns], rows)
+    return out
+
+
+def test_clean_text_columns_are_copied_as_they_are_and_the_rest_masked(tmp_path: Path, monkeypatch):
+    """A large table's text columns holding no number (found over their distinct long values) are
+    copied without the per-row masking test; a column holding one (mart_client_overview's feedback)
+    is masked as before. The version equals the one masked row by row, table for table, and the
+    scan still passes it (a column wrongly taken as clean would leak its phone and be refused)."""
+    wh = make_warehouse(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(wh)) as con:  # a key column and a name column holding numbers too
+        con.execute(
+            "CREATE TABLE marts.mart_notes AS SELECT 'N' || i AS note_id, '备注 ' || (i % 3) AS note, "
+            "CASE WHEN i = 7 THEN '请回电 13987654321' ELSE '第' || i || '条 回访记录 已完成' END AS remark, "
+            "CASE WHEN i = 5 THEN '9131011' || '5MA1K4ABC12' ELSE 'K' || i || '-0000000000' END AS ref_key "
+            "FROM range(40) r(i)"
+        )
+    monkeypatch.setattr(snapshot, "CLEAN_PREPASS_MIN_ROWS", 0)
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{wh}' AS {snapshot.SOURCE_ALIAS} (READ_ONLY)")
+        install_macros(con)
+        src = f"{snapshot.SOURCE_ALIAS}.marts.mart_notes"
+        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {src}").fetchall()]
+        assert snapshot._clean_text_columns(con, src, "marts", "mart_notes", columns) == {"note_id", "note"}
+        src = f"{snapshot.SOURCE_ALIAS}.marts.mart_client_overview"
+        columns = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {src}").fetchall()]
+        clean = snapshot._clean_text_columns(con, src, "marts", "mart_client_overview", columns)
+        assert "last_feedback" not in clean and "contact_phone" not in clean and "client_id" in clean
+    fast = publish(wh, tmp_path / "fast", "r1")
+    monkeypatch.setattr(snapshot, "CLEAN_PREPASS_MIN_ROWS", 10**12)
+    slow = publish(wh, tmp_path / "slow", "r1")
+    assert _published_rows(fast) == _published_rows(slow)
+    notes = _published_rows(fast)["marts.mart_notes"][1]
+    assert any(r[2] == "请回电 139****4321" for r in notes) and any(r[3].startswith("pii-") for r in notes)

@@ -242,10 +242,14 @@ def test_the_version_is_synced_once_not_per_file(tmp_path, monkeypatch, syncfs_r
 
 def test_small_tables_scanned_unpivoted_count_what_the_wide_scan_counts():
     """A small relation is scanned unpivoted (`_narrow_counts`: each pattern once in the query, not
-    once per column); its counts per column and kind must be the wide scan's and the Python
-    patterns' (rows holding at least one number of the kind, JSON escapes decoded), on generated
-    values: numbers, near misses, escapes, NULLs, a BIGINT column holding phone numbers."""
+    once per column), a large stored one per distinct value of each column (`_distinct_counts`: the
+    patterns once per value, its rows added); their counts per column and kind must be the wide
+    scan's and the Python patterns' (rows holding at least one number of the kind, JSON escapes
+    decoded), on generated values: numbers, near misses, escapes, NULLs, a BIGINT column holding
+    phone numbers, and a column repeating a few values (numbers among them) over all rows."""
     rng = random.Random(15)
+    repeated = ["13812345678", "留言 +86 139-8765-4321 请回电", "代码 9131 0115 ma1k 4abc 12"]
+    repeated += ["tel13812345678", "ok", None]
     rows = []
     for i in range(300):
         words = [_spelling(rng) if rng.random() < 0.5 else _noise(rng) for _ in range(3)]
@@ -256,16 +260,18 @@ def test_small_tables_scanned_unpivoted_count_what_the_wide_scan_counts():
                 rng.choice(NEAR_MISSES + [_spelling(rng)]),
                 int(_phone(rng)[0]) if i % 3 else i,
                 "ok",
+                repeated[i % len(repeated)],
             )
         )
     con = duckdb.connect()
-    con.execute("CREATE TABLE t (a VARCHAR, b JSON, n BIGINT, s VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?, to_json(?), ?, ?)", rows)
-    columns = ["a", "b", "n", "s"]
+    con.execute("CREATE TABLE t (a VARCHAR, b JSON, n BIGINT, s VARCHAR, r VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, to_json(?), ?, ?, ?)", rows)
+    columns = ["a", "b", "n", "s", "r"]
     wide = scanner._wide_counts(con, "t", columns)
     narrow = scanner._narrow_counts(con, "t", columns)
+    distinct = scanner._distinct_counts(con, "t", columns)
     values = con.execute(
-        "SELECT CAST(a AS VARCHAR), CAST(b AS VARCHAR), CAST(n AS VARCHAR), s FROM t"
+        "SELECT CAST(a AS VARCHAR), CAST(b AS VARCHAR), CAST(n AS VARCHAR), s, r FROM t"
     ).fetchall()
     expected = []
     for i in range(len(columns)):
@@ -273,11 +279,13 @@ def test_small_tables_scanned_unpivoted_count_what_the_wide_scan_counts():
         expected.append((sum(1 for p, _ in found if p), sum(1 for _, c in found if c)))
     assert expected[2] == (200, 0) and expected[3] == (0, 0)  # every 3rd of 300 rows: a small number
     assert expected[0][0] > 50 and expected[0][1] > 20 and expected[1][0] > 0  # the data holds both kinds
-    assert narrow == wide == expected
-    # the shape follows the row bound: both give the same findings
+    assert expected[4] == (100, 50)  # 2 of the 6 repeated values hold a phone, 1 a credit code: 50 rows each
+    assert narrow == wide == distinct == expected
+    # the shape follows the row bound (and a query is scanned wide): all give the same findings
     small = scanner._column_counts(con, "t", columns, rows=300)
     assert (
         small
         == scanner._column_counts(con, "t", columns)
+        == scanner._column_counts(con, "(SELECT * FROM t)", columns)
         == [f"{c}: {k}" for c, (p, n) in zip(columns, expected, strict=True) for k in scanner._kinds(p, n)]
     )

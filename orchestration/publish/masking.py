@@ -204,14 +204,27 @@ def _column_expr(name: str, dtype: str) -> tuple[str, str | None]:
     return q, None
 
 
-def masked_select(columns: list[tuple[str, str]]) -> tuple[str, list[str], list[str]]:
+def text_masked_columns(columns: list[tuple[str, str]]) -> list[str]:
+    """The VARCHAR columns of `columns` masked as keys or by pattern (`mask_key`, `mask_text`): each
+    value is changed only when `pii_found` holds for it, else kept as it is."""
+    return [n for n, t in columns if t == "VARCHAR" and _column_expr(n, t)[1] in ("key", "pattern")]
+
+
+def masked_select(
+    columns: list[tuple[str, str]], identity: frozenset[str] | set[str] = frozenset()
+) -> tuple[str, list[str], list[str]]:
     """The select list that copies a table masked, for `columns` = [(name, duckdb type)].
+    `identity`: columns of `text_masked_columns` known to hold no value `pii_found` holds for, on
+    which masking is the identity: copied as they are (same values, same type), which spares the
+    test of every value (the snapshot's pre-pass, docs/publication.md, "Masking a clean column").
 
     Returns (select list, columns masked by name, columns masked by pattern or as keys).
     """
     exprs, by_name, by_pattern = [], [], []
     for name, dtype in columns:
         expr, how = _column_expr(name, dtype)
+        if name in identity and dtype == "VARCHAR" and how in ("key", "pattern"):
+            expr = quote(name)
         exprs.append(expr)
         if how == "name":
             by_name.append(name)

@@ -65,6 +65,9 @@ PARTS_MIN_ROWS = 200_000
 PART_COLUMNS = ("period", "paid_period", "period_start", "paid_date")
 WHOLE_PART = "all"  # the one part of a table not split by month
 OTHER_PART = "other"  # rows of a split table whose month column holds no month
+# A source table of at least this many rows has its text columns tested over their distinct values
+# first; masking copies the ones holding no number as they are (`_clean_text_columns`).
+CLEAN_PREPASS_MIN_ROWS = 100_000
 # A patched file may grow (deleted rows leave holes DuckDB reuses only partly): past this many times
 # the size of the fresh build it descends from, the night builds fresh again.
 MAX_GROWTH = 1.3
@@ -434,7 +437,8 @@ def _publish_table(
             patch = _patch(con, src, dest, source_columns, select, kept)
         if patch is None:
             con.execute(f"DROP TABLE IF EXISTS {dest}")
-            con.execute(f"CREATE TABLE {dest} AS SELECT {select} FROM {src}")
+            clean = _clean_text_columns(con, src, schema, table, source_columns)
+            con.execute(f"CREATE TABLE {dest} AS SELECT {masked_select(source_columns, clean)[0]} FROM {src}")
             content = _content(con, dest, _columns(con, f"SELECT * FROM {dest}"))
             if state:
                 _forget_state(con, name)
@@ -456,6 +460,30 @@ def _publish_table(
         patched=patched,
         new_rows_findings=new_rows_findings,
     )
+
+
+def _clean_text_columns(
+    con: duckdb.DuckDBPyConnection, src: str, schema: str, table: str, columns: list[tuple[str, str]]
+) -> set[str]:
+    """The text columns of a large source table (`masking.text_masked_columns`) on which masking is
+    the identity: no value `pii_found` holds for (the test `mask_text` and `mask_key` make before
+    changing a value). Found per column over its distinct values of at least MIN_PII_CHARS characters
+    (a published column repeats its long values: roll-up keys, names, statuses), so the patterns run
+    once per distinct value instead of once per row in the masked copy. Tables under
+    CLEAN_PREPASS_MIN_ROWS rows (DuckDB's estimate, no scan) are masked row by row as before."""
+    sql = "SELECT estimated_size FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? "
+    sql += "AND table_name = ?"
+    found = con.execute(sql, [SOURCE_ALIAS, schema, table]).fetchone()
+    if found is None or (found[0] or 0) < CLEAN_PREPASS_MIN_ROWS:
+        return set()
+    clean = set()
+    for name in masking.text_masked_columns(columns):
+        v = quote(name)
+        values = f"SELECT {v} AS v FROM {src} WHERE length({v}) >= {masking.MIN_PII_CHARS} GROUP BY ALL"
+        (hits,) = con.execute(f"SELECT count(*) FROM ({values}) WHERE pii_found(v)").fetchone()
+        if not hits:
+            clean.add(name)
+    return clean
 
 
 def _recorded_content(
@@ -584,17 +612,35 @@ def _write_parts(
     if todo == [WHOLE_PART]:
         con.execute(f"COPY {dest} TO {_sql_str(str(folder / f'{WHOLE_PART}.parquet'))} ({PARQUET_OPTIONS})")
     elif todo:
-        _copy_parts(con, dest, folder, todo, _part_expr(content.parts_by))
+        dtype = dict(content.columns)[content.parts_by]
+        _copy_parts(con, dest, folder, todo, content.parts_by, dtype)
     return out
 
 
-def _copy_parts(con: duckdb.DuckDBPyConnection, dest: str, folder: Path, keys: list[str], key: str) -> None:
-    """Write the parts `keys` of `dest` as `folder/<key>.parquet`, one `COPY` of the part's rows each.
-    (One partitioned `COPY … PARTITION_BY` of them all cost 3x the CPU of these filtered copies on
-    an 8.75 M-row table of 49 months, and more memory: docs/benchmarks.md, "Parquet in parts".)"""
+def _copy_parts(
+    con: duckdb.DuckDBPyConnection, dest: str, folder: Path, keys: list[str], column: str, dtype: str
+) -> None:
+    """Write the parts `keys` of `dest` (split by its month `column` of type `dtype`) as
+    `folder/<key>.parquet`, one `COPY` of the part's rows each. (One partitioned `COPY … PARTITION_BY`
+    of them all cost 3x the CPU of these filtered copies on an 8.75 M-row table of 49 months, and more
+    memory: docs/benchmarks.md, "Parquet in parts".)"""
     for k in keys:
-        rows = f"SELECT * FROM {dest} WHERE {key} = {_sql_str(k)}"
+        rows = f"SELECT * FROM {dest} WHERE {_part_filter(column, dtype, k)}"
         con.execute(f"COPY ({rows}) TO {_sql_str(str(folder / f'{k}.parquet'))} ({PARQUET_OPTIONS})")
+
+
+def _part_filter(column: str, dtype: str, key: str) -> str:
+    """The rows of part `key`: those whose part key (`_part_expr`) is `key`. For a month of a text
+    column the range that equality implies comes first (`period >= '2026-11' AND period < '2026-12'`:
+    a text whose first 7 characters are `2026-11` sorts between the two, byte by byte), so DuckDB
+    filters the stored column in the scan itself instead of computing every row's key for each part;
+    the equality still decides, so the rows are the same. ~20 % of the parts' COPY (docs/benchmarks.md,
+    "The full night's snapshot and scan")."""
+    exact = f"{_part_expr(column)} = {_sql_str(key)}"
+    if not (dtype.startswith("VARCHAR") and _MONTH.fullmatch(key)):
+        return exact
+    above = key[:-1] + chr(ord(key[-1]) + 1)  # the last character is a digit: '9' + 1 is ':'
+    return f"{quote(column)} >= {_sql_str(key)} AND {quote(column)} < {_sql_str(above)} AND {exact}"
 
 
 def _columns(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple[str, str]]:
