@@ -4,12 +4,15 @@
 -- Incremental (macros/fingerprint_incremental.sql): a night computes only the tasks whose input fingerprint
 -- (int_task_fingerprints) is not stored yet — the open ones and the changed ones — and keeps the rest;
 -- the pre-hook found them (macros/fingerprint_diff.sql), the post-hook deletes the rows they supersede.
-{#- a task's state on the as-of date, stated once for the task rows and their upstream tasks' -#}
-{%- set effective_completed_at -%}
-coalesce(completed_at, case when status = 'done' then updated_at end)
-{%- endset %}
-{%- set effective_cancelled_at -%}
-case when status = 'cancelled' then updated_at end
+{#- a task's events and state on the as-of date, stated once for the task rows and their upstream tasks' -#}
+{%- set task_events -%}
+coalesce(completed_at, case when status = 'done' then updated_at end) as effective_completed_at,
+        case when status = 'cancelled' then updated_at end as effective_cancelled_at
+    from {{ ref('stg_tasks') }}
+    where cast(created_at as date) <= {{ as_of() }}
+    {%- if is_incremental() %}
+        and task_id in (select n.task_id from needed as n)
+    {%- endif %}
 {%- endset %}
 {%- set status_as_of -%}
 case
@@ -57,13 +60,7 @@ needed as (
 events as (
     select
         *,
-        {{ effective_completed_at }} as effective_completed_at,
-        {{ effective_cancelled_at }} as effective_cancelled_at
-    from {{ ref('stg_tasks') }}
-    where cast(created_at as date) <= {{ as_of() }}
-    {%- if is_incremental() %}
-        and task_id in (select n.task_id from needed as n)
-    {%- endif %}
+        {{ task_events }}
 ),
 
 stated as (
@@ -84,13 +81,7 @@ upstream as (
         select
             task_id,
             started_at,
-            {{ effective_completed_at }} as effective_completed_at,
-            {{ effective_cancelled_at }} as effective_cancelled_at
-        from {{ ref('stg_tasks') }}
-        where cast(created_at as date) <= {{ as_of() }}
-        {%- if is_incremental() %}
-            and task_id in (select n.task_id from needed as n)
-        {%- endif %}
+            {{ task_events }}
     ) as e
 ),
 
