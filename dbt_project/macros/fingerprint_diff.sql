@@ -109,14 +109,16 @@
 
 {% macro delete_stale_fingerprint_rows(fingerprints, key) -%}
     {#- post-hook: after the append, a changed key has its new and its old row; the old pairs go
-        (without the pre-hook's comparison: every row whose pair is not current, prune_stale_keys) -#}
+        (without the pre-hook's comparison: every row whose pair is not current, prune_stale_keys;
+        nothing on the full path, whose rows are all built from tonight's fingerprints) -#}
     {%- if pending_diff_exists(fingerprints) %}
         {%- set pending = fingerprint_diff_relation(fingerprints) %}
     delete from {{ this }} as t
     using {{ pending }} as p
     where p.{{ key }} = t.{{ key }} and p.built_fingerprint = t.input_fingerprint;
     drop table {{ pending }}
-    {%- else %}
+    {%- elif is_incremental() %}
     {{ prune_stale_keys(fingerprints, key) }}
     {%- endif %}
+    {#- a first build or --full-refresh built every row from tonight's fingerprints: none is stale -#}
 {%- endmacro %}

@@ -16,12 +16,6 @@ identified as (
     inner join cutoffs as c on c.cutoff_date = p.cutoff_date
 ),
 
-direct as (
-    select d.*
-    from {{ ref('int_payment_applications_direct') }} as d
-    inner join cutoffs as c on c.cutoff_date = d.cutoff_date
-),
-
 invoices as (
     select i.*
     from {{ ref('int_invoices_at_cutoffs') }} as i
@@ -46,8 +40,10 @@ money as (
         paid_date,
         excess_amount as pool_amount,
         'invoice' as source_method
-    from direct
-    where excess_amount > 0
+    -- step 1's table is read here and in direct_by_invoice directly, not through one shared CTE: DuckDB
+    -- materializes a CTE read twice (every column of every cutoff's rows) before either reader's filter
+    from {{ ref('int_payment_applications_direct') }} as d
+    where d.excess_amount > 0 and d.cutoff_date in (select c.cutoff_date from cutoffs as c)
 ),
 
 money_queue as (
@@ -61,9 +57,10 @@ money_queue as (
 ),
 
 direct_by_invoice as (
-    select cutoff_date, invoice_id, sum(applied_amount) as direct_applied
-    from direct
-    group by cutoff_date, invoice_id
+    select d.cutoff_date, d.invoice_id, sum(d.applied_amount) as direct_applied
+    from {{ ref('int_payment_applications_direct') }} as d
+    where d.cutoff_date in (select c.cutoff_date from cutoffs as c)
+    group by d.cutoff_date, d.invoice_id
 ),
 
 open_invoices as (
