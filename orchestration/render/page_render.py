@@ -29,6 +29,8 @@ _MARKER = re.compile(r"\{#if [^}]*\}|\{:else\}|\{/if\}")
 _FMT_CALL = re.compile(r"""fmt\(\s*(.+?)\s*,\s*(?:'([^']+)'|"([^"]+)")\s*\)""")
 _ROW_REF = re.compile(r"(\w+)\[(\d+)\]\.(\w+)")
 _HREF = re.compile(r'href="(/[^"]*)"')
+_COMPONENT = re.compile(r"<[A-Z][A-Za-z0-9]*")
+_TOKENS = re.compile(r"<p>(zzev\d+qzz)</p>|(zzev\d+qzz)")  # render_nodes' placeholders
 _HEADING = re.compile(r"<h([23])>(.*?)</h\1>", re.S)
 _TAG = re.compile(r"<[^>]+>")
 ALERT_STATUS = {
@@ -71,6 +73,19 @@ def _row_ref(expr: str) -> tuple[str, int, str] | None:
     """`q[i].col`: (q, i, col), parsed once per expression text."""
     m = _ROW_REF.fullmatch(expr)
     return (m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
+@lru_cache(maxsize=1024)
+def _inline_plan(text: str) -> tuple[tuple[tuple[str, str, int], ...], str] | None:
+    """A text node without blocks or components as (literal before, expression, its line offset) per
+    `{…}` and the literal after the last; None when PageRender.inline_text must look at it whole."""
+    if "{#" in text or "{/" in text or _COMPONENT.search(text):
+        return None
+    pieces, pos = [], 0
+    for m in _EXPR.finditer(text):
+        pieces.append((text[pos : m.start()], m.group(1), text.count("\n", 0, m.start())))
+        pos = m.end()
+    return tuple(pieces), text[pos:]
 
 
 @lru_cache(maxsize=64)
@@ -331,10 +346,15 @@ class PageRender:
                 else:
                     parts.append(token(self.block(node), block=True))
         html = _markdown("".join(parts))
-        for key, value in tokens.items():
-            if isinstance(value, list):
-                value = '<div class="big-values">' + "".join(value) + "</div>"
-            html = html.replace(f"<p>{key}</p>", value).replace(key, value)
+        final = {
+            key: '<div class="big-values">' + "".join(value) + "</div>" if isinstance(value, list) else value
+            for key, value in tokens.items()
+        }
+        if any("zzev" in value for value in final.values()):  # a value holding a token's text: one by
+            for key, value in final.items():  # one, in order, as it always was
+                html = html.replace(f"<p>{key}</p>", value).replace(key, value)
+        else:  # one pass; the same text, as no value holds a token
+            html = _TOKENS.sub(lambda m: final.get(m.group(1) or m.group(2), m.group(0)), html)
         return _HREF.sub(self._rewrite_href, html)
 
     def _rewrite_href(self, m: re.Match) -> str:
@@ -344,11 +364,20 @@ class PageRender:
 
     def inline_text(self, node: Node, token) -> str:
         text = node.text
+        plan = _inline_plan(text)
+        if plan is not None:  # no block, no component: the expressions, parsed once per text
+            pieces, tail = plan
+            out = []
+            for literal, expr, offset in pieces:
+                out.append(literal)
+                out.append(token(escape(self.eval_expr(expr, None, node.line + offset)), False))
+            out.append(tail)
+            return "".join(out)
 
         def line_of(pos: int) -> int:
             return node.line + text.count("\n", 0, pos)
 
-        if m := re.search(r"<[A-Z][A-Za-z0-9]*", text):
+        if m := _COMPONENT.search(text):
             raise self._at(
                 line_of(m.start()), f"unsupported or malformed component {m.group(0)}... (see docs/pages.md)"
             )
