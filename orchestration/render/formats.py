@@ -20,6 +20,7 @@ import math
 import statistics
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from .excel import FormatError, format_code, parse
 
@@ -135,8 +136,10 @@ def _implicit_number(s: Summary | None, max_decimals: int = 7) -> tuple[str, str
     return _auto_code(reference, max_decimals), unit, size
 
 
+@lru_cache(maxsize=512)
 def check_fmt(fmt: str | None) -> None:
-    """A fmt the renderer can apply exactly as Evidence does, or FormatError."""
+    """A fmt the renderer can apply exactly as Evidence does, or FormatError (checked once per fmt:
+    an error is not cached, so it is raised every time)."""
     if not fmt or fmt.lower() in BUILT_IN or fmt.lower() in AUTO:
         return
     if fmt.lower() in UNSUPPORTED:
@@ -231,9 +234,8 @@ def _js_string(value) -> str:
 def format_value(
     value, fmt: str | None = None, summary: Summary | None = None, column: str | None = None
 ) -> str:
-    """One value as Evidence shows it: `fmt(value, 'cny2')`, a table cell, a BigValue."""
-    if summary is None and fmt and fmt.lower() not in AUTO:
-        summary = summarize([value])
+    """One value as Evidence shows it: `fmt(value, 'cny2')`, a table cell, a BigValue. A fmt other
+    than the auto ones resolves the same whatever the summary (see resolve)."""
     return apply(resolve(fmt, summary, column), value)
 
 

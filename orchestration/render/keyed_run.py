@@ -301,22 +301,25 @@ class TemplateRun:
             hazard = " or ".join(
                 [c.hazard for c in cells] + ([sql_cells.string_hazard(link)] if link else [])
             )
-            rows = sql_cells.script_safe(
-                f"'[' || coalesce(string_agg({row}, ',' order by t.__rn), '') || ']'"
-            )
+            rows = sql_cells.script_safe("'[' || coalesce(string_agg(__row, ',' order by __rn), '') || ']'")
             links = (
-                f"string_agg(distinct {link}, chr(10) order by {link}) filter (where {link} like '/%')"
+                "string_agg(distinct __link, chr(10) order by __link) filter (where __link like '/%')"
                 if link
                 else "null"
             )
             join = f"left join {HREFS_TABLE} as h on h.url = {link}" if link else ""
+            # each row's JSON in a projection of its own, aggregated above it: DuckDB computes an
+            # expression repeated in a projection once (a cell's value, its abs, its floor, …), not in
+            # an aggregate's argument
             out.append(
                 (
                     spec.line,
-                    f"select t.__key, {rows}, bool_or({hazard}), {links} "
+                    f"select __key, {rows}, bool_or(__hazard), {links} "
+                    f"from (select t.__key, t.__rn, {row} as __row, ({hazard}) as __hazard, "
+                    f"{link or 'null'} as __link "
                     f"from (select * from {table} semi join {RENDER_TABLE} using (__key) "
-                    f"where {self._span}) as t {join} "
-                    "group by t.__key",
+                    f"where {self._span}) as t {join}) "
+                    "group by __key",
                 )
             )
         return out

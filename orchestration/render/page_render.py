@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from . import charts, relative, tables, values
 from .components import Routes, site_href
 from .excel import FormatError
-from .formats import check_fmt, evidence_type, format_value, summarize, text_value
+from .formats import AUTO, check_fmt, evidence_type, format_value, summarize, text_value
 from .page_source import Node, RenderError, parse_body
 from .queries import Result
 
@@ -29,6 +29,8 @@ _MARKER = re.compile(r"\{#if [^}]*\}|\{:else\}|\{/if\}")
 _FMT_CALL = re.compile(r"""fmt\(\s*(.+?)\s*,\s*(?:'([^']+)'|"([^"]+)")\s*\)""")
 _ROW_REF = re.compile(r"(\w+)\[(\d+)\]\.(\w+)")
 _HREF = re.compile(r'href="(/[^"]*)"')
+_COMPONENT = re.compile(r"<[A-Z][A-Za-z0-9]*")
+_TOKENS = re.compile(r"<p>(zzev\d+qzz)</p>|(zzev\d+qzz)")  # render_nodes' placeholders
 _HEADING = re.compile(r"<h([23])>(.*?)</h\1>", re.S)
 _TAG = re.compile(r"<[^>]+>")
 ALERT_STATUS = {
@@ -57,6 +59,47 @@ def _parse(text: str, page: Path, first_line: int) -> list[Node]:
     """parse_body, once per distinct text: every key of a template page whose {#if} blocks resolve
     the same way has the same components (nodes are read, never changed, while rendering)."""
     return parse_body(text, page, first_line)
+
+
+@lru_cache(maxsize=1024)
+def _fmt_call(expr: str) -> tuple[str, str] | None:
+    """`fmt(<value>, '<fmt>')`: (value expression, fmt), parsed once per expression text."""
+    m = _FMT_CALL.fullmatch(expr)
+    return (m.group(1), m.group(2) or m.group(3)) if m else None
+
+
+@lru_cache(maxsize=1024)
+def _row_ref(expr: str) -> tuple[str, int, str] | None:
+    """`q[i].col`: (q, i, col), parsed once per expression text."""
+    m = _ROW_REF.fullmatch(expr)
+    return (m.group(1), int(m.group(2)), m.group(3)) if m else None
+
+
+@lru_cache(maxsize=1024)
+def _inline_plan(text: str) -> tuple[tuple[tuple[str, str, int], ...], str] | None:
+    """A text node without blocks or components as (literal before, expression, its line offset) per
+    `{…}` and the literal after the last; None when PageRender.inline_text must look at it whole."""
+    if "{#" in text or "{/" in text or _COMPONENT.search(text):
+        return None
+    pieces, pos = [], 0
+    for m in _EXPR.finditer(text):
+        pieces.append((text[pos : m.start()], m.group(1), text.count("\n", 0, m.start())))
+        pos = m.end()
+    return tuple(pieces), text[pos:]
+
+
+@lru_cache(maxsize=64)
+def _misplaced_marker(text: str) -> tuple[int, str] | None:
+    """The first `{#if …}`/`{:else}`/`{/if}` of `text` not alone on its line between blank lines:
+    (line index, marker), or None. Once per distinct text (a template page's body, for every key)."""
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        for m in _MARKER.finditer(line):
+            prev = lines[n - 1].strip() if n > 0 else ""
+            nxt = lines[n + 1].strip() if n + 1 < len(lines) else ""
+            if line.strip() != m.group(0) or prev or nxt:
+                return n, m.group(0)
+    return None
 
 
 @dataclass
@@ -141,7 +184,8 @@ class PageRender:
         """Format as Evidence would: auto formats look at the whole column of `res`."""
         try:
             summary = None
-            if res is not None and column is not None:
+            # only the auto formats (and no fmt) look at the column (formats.resolve)
+            if res is not None and column is not None and not (fmt and fmt.lower() not in AUTO):
                 i = res.column(column)
                 summary = summarize([r[i] for r in res.rows], evidence_type(res.types[i]))
             return format_value(value, fmt, summary, column)
@@ -168,10 +212,10 @@ class PageRender:
     def eval_expr(self, expr: str, row: dict | None = None, line: int = 0) -> str:
         """{q[0].col} {q.length} {params.x} {row.col} and fmt(<one of those>, 'fmt')."""
         expr = expr.strip()
-        m = _FMT_CALL.fullmatch(expr)
+        m = _fmt_call(expr)
         if m:
-            value = self._value(m.group(1), row, line)
-            fmt = m.group(2) or m.group(3)
+            inner, fmt = m
+            value = self._value(inner, row, line)
             try:
                 return format_value(value, fmt)
             except FormatError as exc:
@@ -183,8 +227,8 @@ class PageRender:
 
     def _value(self, expr: str, row: dict | None, line: int = 0):
         expr = expr.strip()
-        if m := _ROW_REF.fullmatch(expr):
-            q, i, c = m.group(1), int(m.group(2)), m.group(3)
+        if m := _row_ref(expr):
+            q, i, c = m
             if q not in self.results:
                 raise self._at(line, f"{{{expr}}}: no query '{q}'")
             res = self.results[q]
@@ -234,16 +278,15 @@ class PageRender:
         """{#if cond}...{:else}...{/if} (not nested) may wrap components. Each of `{#if …}`,
         `{:else}` and `{/if}` must stand alone on its line between blank lines (else Evidence's
         markdown puts it inside a paragraph and the build fails). Line numbers are kept."""
-        lines = text.split("\n")
-        for n, line in enumerate(lines):
-            for m in _MARKER.finditer(line):
-                prev = lines[n - 1].strip() if n > 0 else ""
-                nxt = lines[n + 1].strip() if n + 1 < len(lines) else ""
-                if line.strip() != m.group(0) or prev or nxt:
-                    raise self._at(
-                        self.first_line + n,
-                        f"{m.group(0)} must stand alone on its line, with a blank line before and after",
-                    )
+        misplaced = _misplaced_marker(text)
+        if misplaced is not None:
+            n, marker = misplaced
+            raise self._at(
+                self.first_line + n,
+                f"{marker} must stand alone on its line, with a blank line before and after",
+            )
+        if "{#if" not in text:
+            return text
 
         def choose(m: re.Match) -> str:
             cond = self.condition(m.group(1), self.first_line + text.count("\n", 0, m.start()))
@@ -303,10 +346,15 @@ class PageRender:
                 else:
                     parts.append(token(self.block(node), block=True))
         html = _markdown("".join(parts))
-        for key, value in tokens.items():
-            if isinstance(value, list):
-                value = '<div class="big-values">' + "".join(value) + "</div>"
-            html = html.replace(f"<p>{key}</p>", value).replace(key, value)
+        final = {
+            key: '<div class="big-values">' + "".join(value) + "</div>" if isinstance(value, list) else value
+            for key, value in tokens.items()
+        }
+        if any("zzev" in value for value in final.values()):  # a value holding a token's text: one by
+            for key, value in final.items():  # one, in order, as it always was
+                html = html.replace(f"<p>{key}</p>", value).replace(key, value)
+        else:  # one pass; the same text, as no value holds a token
+            html = _TOKENS.sub(lambda m: final.get(m.group(1) or m.group(2), m.group(0)), html)
         return _HREF.sub(self._rewrite_href, html)
 
     def _rewrite_href(self, m: re.Match) -> str:
@@ -316,11 +364,20 @@ class PageRender:
 
     def inline_text(self, node: Node, token) -> str:
         text = node.text
+        plan = _inline_plan(text)
+        if plan is not None:  # no block, no component: the expressions, parsed once per text
+            pieces, tail = plan
+            out = []
+            for literal, expr, offset in pieces:
+                out.append(literal)
+                out.append(token(escape(self.eval_expr(expr, None, node.line + offset)), False))
+            out.append(tail)
+            return "".join(out)
 
         def line_of(pos: int) -> int:
             return node.line + text.count("\n", 0, pos)
 
-        if m := re.search(r"<[A-Z][A-Za-z0-9]*", text):
+        if m := _COMPONENT.search(text):
             raise self._at(
                 line_of(m.start()), f"unsupported or malformed component {m.group(0)}... (see docs/pages.md)"
             )

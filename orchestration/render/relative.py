@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 SUFFIX = "__since"
 UNTIL = "__until"
@@ -55,12 +56,18 @@ def as_of_date(value) -> str | None:
 
 def pairs(columns: list[str], types: list[str]) -> list[tuple[str, str]]:
     """(column, companion) for each integer column with a DATE `<column>__since` beside it."""
+    return list(_pairs(tuple(columns), tuple(types)))
+
+
+@lru_cache(maxsize=256)
+def _pairs(columns: tuple[str, ...], types: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """pairs, once per query shape (every key of a template page asks for the same columns)."""
     found = []
     for c, t in zip(columns, types, strict=True):
         s = c + SUFFIX
         if s in columns and types[columns.index(s)] == "DATE" and t in _INTS:
             found.append((c, s))
-    return found
+    return tuple(found)
 
 
 _INTS = (
@@ -88,6 +95,12 @@ class TextDays:
 
 def texts(columns: list[str], types: list[str]) -> list[TextDays]:
     """The VARCHAR columns with a VARCHAR `<column>__template` and a DATE `__since` / `__until`."""
+    return list(_texts(tuple(columns), tuple(types)))
+
+
+@lru_cache(maxsize=256)
+def _texts(columns: tuple[str, ...], types: tuple[str, ...]) -> tuple[TextDays, ...]:
+    """texts, once per query shape."""
     kind = dict(zip(columns, types, strict=True))
     found = []
     for c, t in kind.items():
@@ -96,7 +109,7 @@ def texts(columns: list[str], types: list[str]) -> list[TextDays]:
         since, until = (d if kind.get(d) == "DATE" else None for d in (c + SUFFIX, c + UNTIL))
         if since or until:
             found.append(TextDays(c, c + TEMPLATE, since, until))
-    return found
+    return tuple(found)
 
 
 def _q(name: str) -> str:

@@ -15,6 +15,7 @@ formatted in Python too. tests/test_render.py compares both on hostile values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .excel import DAYS, MONTHS, Code, FormatError, parse
@@ -24,6 +25,7 @@ _INTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "U
 _FLOATS = ("DOUBLE", "FLOAT", "REAL")
 BIG = "1e15"  # |number| from here on: Python's path (exact int/float formatting of huge values)
 _BAD_CHARS = r"'[\x00-\x08\x0b\x0c\x0e-\x1f]'"  # to_json writes these as \u000B, Python \u000b
+_JSON_UNSAFE = re.compile(r'["\\\x00-\x1f]')  # what a JSON string must escape
 
 
 @dataclass(frozen=True)
@@ -127,10 +129,43 @@ def _number_text(code: Code, x: str) -> str | None:
     return f"(case when {v} < 0 then '-' else '' end) || " + " || ".join(pieces)
 
 
+# excel._date_token as a strftime directive, where DuckDB's gives the same text (for years 1000-9999:
+# others are a hazard): (token, with AM/PM) -> directive
+_DIRECTIVES = {
+    ("y", False): "%y",
+    ("yy", False): "%y",
+    ("mm", False): "%m",
+    ("dd", False): "%d",
+    ("hh", False): "%H",
+    ("MM", False): "%M",
+    ("ss", False): "%S",
+}
+
+
+def _strftime(code: Code) -> str | None:
+    """The code as one strftime pattern, or None when a token has no exact directive."""
+    if any(k == "ampm" for k, _ in code.parts):
+        return None
+    out = []
+    for kind, val in code.parts:
+        if kind == "lit":
+            out.append(val.replace("%", "%%"))
+        elif kind == "date" and val[0] == "y" and len(val) >= 3:
+            out.append("%Y")
+        elif kind == "date" and (val, False) in _DIRECTIVES:
+            out.append(_DIRECTIVES[(val, False)])
+        else:
+            return None
+    return "".join(out)
+
+
 def _date_text(code: Code, t: str) -> str | None:
     """excel.format_date(code, t) in SQL (t a DATE or TIMESTAMP, not null)."""
     if not code.is_date:
         return None
+    pattern = _strftime(code)
+    if pattern is not None:  # one strftime: ~4x cheaper than the pieces below
+        return f"strftime({t}, {sql_literal(pattern)})"
     has_ampm = any(k == "ampm" for k, _ in code.parts)
     months = "[" + ", ".join(sql_literal(m) for m in MONTHS) + "]"
     days = "[" + ", ".join(sql_literal(d) for d in DAYS) + "]"
@@ -179,15 +214,16 @@ def _date_text(code: Code, t: str) -> str | None:
     return " || ".join(out) if out else None
 
 
-def _text(col: str, kind: str, r: Resolved) -> str | None:
-    """formats.apply(r, v) as SQL text (not null); None when not handled here."""
+def _text(col: str, kind: str, r: Resolved) -> tuple[str, bool] | None:
+    """formats.apply(r, v) as SQL text (not null), and whether that text is already valid inside a
+    JSON string (no quote, backslash or control character can be in it); None when not handled here."""
     if r.kind == "fallback" or r.code is None:
         if r.kind != "fallback":
             return None
         if kind == "string":
-            return col
+            return col, False
         if kind == "boolean":
-            return f"case when {col} then 'true' else 'false' end"
+            return f"case when {col} then 'true' else 'false' end", True
         return None
     if r.kind != "code" or r.divisor != 1 or r.suffix:
         return None
@@ -195,11 +231,14 @@ def _text(col: str, kind: str, r: Resolved) -> str | None:
         code = parse(r.code)
     except FormatError:
         return None
+    # the code's own text is all that is not digits, signs, separators or English names
+    safe = all(not _JSON_UNSAFE.search(v) for k, v in code.parts if k == "lit")
+    text = None
     if kind in ("date", "timestamp"):
-        return _date_text(code, col)
+        text = _date_text(code, col)
     if kind in ("int", "float", "decimal"):
-        return _number_text(code, f"{col}::double")
-    return None
+        text = _number_text(code, f"{col}::double")
+    return None if text is None else (text, safe)
 
 
 def compile_cell(column: str, db_type: str, resolved: Resolved) -> Cell | None:
@@ -208,11 +247,13 @@ def compile_cell(column: str, db_type: str, resolved: Resolved) -> Cell | None:
     if kind is None:
         return None
     col = quote_ident(column)
-    text = _text(col, kind, resolved)
-    if text is None:
+    found = _text(col, kind, resolved)
+    if found is None:
         return None
+    text, safe = found
     raw, hazard = _raw(col, kind, db_type)
-    shown = f"""(case when {col} is null then '"-"' else {json_string(text)} end)"""
+    quoted = f"""'"' || {text} || '"'""" if safe else json_string(text)  # to_json's text, cheaper
+    shown = f"""(case when {col} is null then '"-"' else {quoted} end)"""
     return Cell(json=f"'[' || {raw} || ',' || {shown} || ']'", hazard=hazard)
 
 

@@ -108,7 +108,7 @@ def data_table(r: PageRender, node: Node) -> str:
         cache_key = (id(node), tuple(res.columns), tuple(res.types))
         cached = _PREBUILT_COLUMNS.get(cache_key)
         if cached is None or cached[0] is not node:  # holding the node: its id is not reused
-            cached = _PREBUILT_COLUMNS[cache_key] = (node, _columns(r, node, res, link, []))
+            cached = _PREBUILT_COLUMNS[cache_key] = (node, _columns(r, node, res, link, []), {})
         columns = cached[1]
     page_size = node.attrs.get("rows", "10")
     if page_size != "all" and not page_size.isdigit():
@@ -122,31 +122,37 @@ def data_table(r: PageRender, node: Node) -> str:
                 r.links.add(url)
             href = r.href(url)
         rows.append({"c": [_cell(r, c, values, node) for c in columns], "h": href})
-    payload = {
-        "title": title,
-        "columns": [
-            {
-                "title": c["spec"].attrs.get("title", c["spec"].attrs["id"]),
-                "num": c["num"],
-                "wrap": c["spec"].attrs.get("wrap", "false") == "true",  # Evidence's Column wrap=true
-            }
-            | ({} if c["since_i"] is None else {"rel": c["fmt"].to_json()})
-            | ({} if c["text_i"] is None else {"days": relative.PLACEHOLDER})
-            for c in columns
-        ],
-        "rows": rows,
-        "pageSize": 0 if page_size == "all" else int(page_size),
-        "search": node.attrs.get("search", "false") == "true",
-        "download": node.attrs.get("downloadable", "true") != "false",
-    }
+
+    def payload() -> dict:
+        return {
+            "title": title,
+            "columns": [
+                {
+                    "title": c["spec"].attrs.get("title", c["spec"].attrs["id"]),
+                    "num": c["num"],
+                    "wrap": c["spec"].attrs.get("wrap", "false") == "true",  # Evidence's Column wrap=true
+                }
+                | ({} if c["since_i"] is None else {"rel": c["fmt"].to_json()})
+                | ({} if c["text_i"] is None else {"days": relative.PLACEHOLDER})
+                for c in columns
+            ],
+            "rows": rows,
+            "pageSize": 0 if page_size == "all" else int(page_size),
+            "search": node.attrs.get("search", "false") == "true",
+            "download": node.attrs.get("downloadable", "true") != "false",
+        }
+
     tid = r.next_id("table-")
     if pre is not None:  # the rows' JSON was built by DuckDB (keyed_run, sql_cells): spliced in
         # when the page's text is final (PageRender.splice)
         r.links.update(pre.links)
-        script = json_script(tid + "-data", payload)
+        scripts = cached[2]  # the same for every key of the page (no row in it): built once per id
+        script = scripts.get(tid)
+        if script is None:
+            script = scripts[tid] = json_script(tid + "-data", payload())
         script = script.replace(',"rows":[],', ',"rows":' + r.rows_token(pre.rows_json) + ",", 1)
     else:
-        script = json_script(tid + "-data", payload)
+        script = json_script(tid + "-data", payload())
     wrap = " wrap-titles" if node.attrs.get("wrapTitles", "false") == "true" else ""  # Evidence's wrapTitles
     return (
         f'<div class="data-table{wrap}" data-table="{tid}">{head}'
