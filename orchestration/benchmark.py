@@ -776,7 +776,11 @@ class CpuClock:
     def __enter__(self) -> CpuClock:
         code = "import sys; from orchestration.benchmark import sample_cpu; sample_cpu(*sys.argv[1:])"
         args = [str(os.getpid()), str(self.interval), str(self._file)]
-        self._proc = subprocess.Popen([sys.executable, "-c", code, *args], cwd=settings.REPO_ROOT)
+        # SIGTERM restored in the helper: an ignored one is inherited (under the test runner's workers
+        # it was, and __exit__'s terminate() then waited forever on a sampler that never stops)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", code, *args], cwd=settings.REPO_ROOT, preexec_fn=_default_sigterm
+        )
         while not self._file.stat().st_size and self._proc.poll() is None:  # its first sample
             time.sleep(0.01)
         return self
@@ -784,10 +788,15 @@ class CpuClock:
     def __exit__(self, *exc) -> None:
         time.sleep(self.interval * 1.5)  # a last sample after the end
         self._proc.terminate()
-        self._proc.wait()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # never hang the night or a test on its clock
+            self._proc.kill()
+            self._proc.wait()
         for line in self._file.read_text().splitlines():
-            t, cpu = line.split()
-            self.samples.append((float(t), float(cpu)))
+            fields = line.split()
+            if len(fields) == 2:  # a line cut by the kill above is left out
+                self.samples.append((float(fields[0]), float(fields[1])))
         self._file.unlink(missing_ok=True)
 
 

@@ -333,7 +333,7 @@ def test_a_published_version_is_counted_by_pages_and_bytes(tmp_path):
     )
 
 
-def _alone(script: str):
+def _alone(script: str, timeout: float | None = None):
     """Runs `script` in a Python process of its own and returns the JSON of its last line: CPU
     clocks count a whole process tree, and a pytest worker's also holds other tests' threads and
     children (CI once read 0.52 CPU s for 0.4 s of work in a span)."""
@@ -344,7 +344,7 @@ def _alone(script: str):
     from orchestration import settings
 
     done = subprocess.run([sys.executable, "-c", script], cwd=settings.REPO_ROOT,
-                          capture_output=True, text=True, check=True)  # fmt: skip
+                          capture_output=True, text=True, check=True, timeout=timeout)  # fmt: skip
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -390,6 +390,24 @@ print(json.dumps([clock.cpu(t0, t1), clock.cpu(t1, t2), clock.cpu(t2, t0), t2 - 
     assert sleeping <= 0.1
     assert 0.3 <= working <= min(0.5, working_wall + 0.05)
     assert backwards == 0.0
+
+
+def test_the_cpu_clock_stops_its_sampler_when_sigterm_is_ignored():
+    """An ignored SIGTERM is inherited through exec (a test runner's worker had it): the clock's
+    sampler still stops at the end of the span, and the samples are read (this hung a `make test`)."""
+    start, working = _alone(_BUSY + """
+import signal
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+from orchestration.benchmark import CpuClock
+start = time.time()
+with CpuClock(interval=0.02) as clock:
+    t1 = time.time()
+    busy(0.3)
+    t2 = time.time()
+print(json.dumps([time.time() - start, clock.cpu(t1, t2)]))
+""", timeout=60)  # fmt: skip
+    assert start < 15  # the sampler was stopped (at worst by the kill after 10 s), not waited on for ever
+    assert 0.2 <= working <= 0.45
 
 
 def _busy(seconds: float) -> None:
