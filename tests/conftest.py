@@ -76,7 +76,6 @@ def _suffix_group(config, item, group: str) -> None:
 
 LONGEST_GROUPS = [  # from `--durations=0` of a full run (2026-12-01, 2 workers): longest first
     "night",
-    "tests/test_night_faults.py",
     "tests/test_incremental_nights.py",
     "tests/test_upgrade_nights.py",
     "tests/test_forecast_baselines.py",

@@ -5,14 +5,14 @@
 - a night killed with SIGKILL leaves its lock record: the next night clears it, marks the dead
   Dagster run failed and alerts ops once;
 - a publish folder that cannot be written stops the night at its start;
-- end to end: SIGKILL of the nightly CLI while dbt runs takes the dbt child down with it (no orphan
-  holding the warehouse), the next night runs at once, publishes, and reports the dead night.
+- end to end (tests/test_pipeline_e2e.py, on the session's night, with this module's process helpers):
+  SIGKILL of the nightly CLI while dbt runs takes the dbt child down with it (no orphan holding the
+  warehouse), the next night runs at once, publishes, reports the dead night and equals the first.
 (Kill during publish: tests/test_publish_crash.py kills a publisher at every step.)
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from orchestration.night_guard import (
@@ -172,7 +171,7 @@ def test_prune_keeps_the_newest_dbt_invocations(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*names[6:], "compiled", "manifest.json"])
 
 
-# ---------------------------------------------------------------- end to end
+# ------------------------------------------- process helpers (the end-to-end kill: test_pipeline_e2e)
 
 
 def _children(pid: int) -> list[tuple[int, str, str]]:
@@ -200,56 +199,8 @@ def _alive(pid: int) -> bool:
     return state[state.rindex(")") + 2] not in "ZX"
 
 
-@pytest.fixture
-def firm(tmp_path):
-    from orchestration.demo import generate
-
-    as_of = dt.date(2026, 11, 20)
-    generate(tmp_path / "raw", as_of, seed=5, clients=30, months=4)
-    (tmp_path / "dagster").mkdir()
-    (tmp_path / "dagster" / "dagster.yaml").write_text("")
-    env = _env(
-        OPSCENTER_WAREHOUSE=str(tmp_path / "warehouse.duckdb"),
-        OPSCENTER_RAW_DIR=str(tmp_path / "raw"),
-        OPSCENTER_PUBLISH_DIR=str(tmp_path / "published"),
-        OPSCENTER_QUALITY_DIR=str(tmp_path / "quality"),
-        OPSCENTER_ALERT_LOG=str(tmp_path / "alerts.jsonl"),
-        OPSCENTER_DIGEST_LOG=str(tmp_path / "digests.jsonl"),
-        DAGSTER_HOME=str(tmp_path / "dagster"),
-        OPSCENTER_SETTLE_SECONDS="0",  # the files were just generated: no settle wait
-    )
-    return tmp_path, env
-
-
 def _nightly(env: dict, **kwargs) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "orchestration.cli", "nightly", "--as-of", "2026-11-20"]
     return subprocess.Popen(
         cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs
     )
-
-
-def test_kill_during_dbt_takes_dbt_down_and_next_night_recovers(firm):
-    tmp, env = firm
-    night = _nightly(env)
-    dbt = []
-
-    def dbt_building() -> bool:
-        dbt[:] = [c for c in _children(night.pid) if " build " in c[2] and c[1] not in "ZX"]
-        return bool(dbt)
-
-    _wait(dbt_building, "dbt build to start", night)
-    time.sleep(2)  # let dbt open the warehouse and write
-    night.send_signal(signal.SIGKILL)
-    night.wait()
-    dbt_pid = dbt[0][0]
-    _wait(lambda: not _alive(dbt_pid), "the dbt child to die with the night")
-    # nothing holds the warehouse: it opens for writing at once
-    duckdb.connect(str(tmp / "warehouse.duckdb")).close()
-    assert not (tmp / "published" / "current").exists()  # nothing half-built was published
-
-    again = _nightly(env)
-    assert again.wait(timeout=900) == 0, again.stderr.read().decode()[-3000:]
-    assert (tmp / "published" / "current" / "snapshot.duckdb").is_file()
-    titles = [json.loads(x)["title"] for x in (tmp / "alerts.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert "【运营中心·错误】上一夜任务异常中止" in titles
-    assert not any("夜间运行失败" in t for t in titles)

@@ -8,8 +8,11 @@ from the raw files with pandas.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
+import time
 
 import dagster as dg
 import duckdb
@@ -20,6 +23,7 @@ from orchestration.contract import ENTITIES
 from orchestration.resources import LandingZoneResource, WarehouseResource
 from orchestration.run_config import AS_OF_TAG
 from tests.night import AS_OF
+from tests.test_night_faults import REPO, _alive, _children, _nightly, _wait
 from tests.test_ops_alerts import webhook  # noqa: F401 - real HTTP receiver on 127.0.0.1
 
 
@@ -160,9 +164,36 @@ def fingerprints(night) -> dict[str, str]:
     return out
 
 
-def test_rerun_of_the_same_night_gives_identical_marts(night):
+def test_a_night_killed_during_dbt_then_rerun_gives_identical_marts(night, tmp_path):
+    """The same night again, after a first attempt at it was killed with SIGKILL while dbt built: the
+    nightly CLI's dbt child dies with it (no orphan holding the warehouse), nothing half-built is
+    published, and the rerun at once (no stale-lock failure) publishes, reports the dead night to ops,
+    takes the incremental path for every incremental model and gives identical marts. (One real night
+    fewer than a killed night on a firm of its own followed by a rerun of this one.)"""
     before = fingerprints(night)
     assert any(t.startswith("marts.") for t in before)
+    published = night["root"] / "published"
+    current_before = (published / "current").resolve()
+    (tmp_path / "dagster.yaml").write_text("")
+    with night["env"]():
+        env = {**os.environ, "PYTHONPATH": str(REPO), "DAGSTER_HOME": str(tmp_path)}
+    env["OPSCENTER_SETTLE_SECONDS"] = "0"  # the files were written before the first night
+    killed = _nightly(env)
+    dbt = []
+
+    def dbt_building() -> bool:
+        dbt[:] = [c for c in _children(killed.pid) if " build " in c[2] and c[1] not in "ZX"]
+        return bool(dbt)
+
+    _wait(dbt_building, "dbt build to start", killed)
+    time.sleep(2)  # let dbt open the warehouse and write
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    _wait(lambda: not _alive(dbt[0][0]), "the dbt child to die with the night")
+    duckdb.connect(str(night["warehouse"])).close()  # nothing holds the warehouse: it opens for writing
+    assert (published / "current").resolve() == current_before  # nothing half-built was published
+    assert len([p for p in published.iterdir() if p.name.startswith("2026")]) == 1
+
     again = night["rerun"]()
     assert again.success
     # same code as the recorded state: every incremental model takes the incremental path
@@ -170,9 +201,13 @@ def test_rerun_of_the_same_night_gives_identical_marts(night):
     assert set(builds(again)) == incremental_models(night)
     assert fingerprints(night) == before
     # the rerun is published as its own version and becomes current; the first one is kept
-    versions = sorted(p.name for p in (night["root"] / "published").iterdir() if p.name.startswith("2026"))
+    versions = sorted(p.name for p in published.iterdir() if p.name.startswith("2026"))
     assert len(versions) == 2
-    assert (night["root"] / "published" / "current").resolve().name.endswith(again.run_id)
+    assert (published / "current").resolve().name.endswith(again.run_id)
+    alerts = (night["root"] / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    titles = [json.loads(x)["title"] for x in alerts]
+    assert titles.count("【运营中心·错误】上一夜任务异常中止") == 1
+    assert not any("夜间运行失败" in t for t in titles)
 
 
 def test_broken_night_publishes_nothing_keeps_current_and_alerts_ops(night, webhook, monkeypatch):  # noqa: F811
