@@ -67,6 +67,7 @@ def test_page_loads_clean(site, chromium, name):  # noqa: F811
     with_rows = [t for t in tables if "暂无数据" not in t.inner_text()]  # emptySet="pass" shows the message
     assert len(with_rows) >= MUST_HAVE_ROWS.get(name, 0)
     assert tables or charts or name == "data-quality"
+    _check_rates_and_cents(page, name)  # on the same load: rates as percents, no cents on forecast
     screenshot(page, f"report-{name}")
     page.close()
 
@@ -201,11 +202,9 @@ def _page_url(site, chromium, name):  # noqa: F811
     return site + _first_link(site, chromium, *TEMPLATES[name]) if name in TEMPLATES else f"{site}{name}.html"
 
 
-@pytest.mark.parametrize("name", [*PAGES, *TEMPLATES])
-def test_rates_shown_as_percent_and_amounts_not_to_the_cent_on_forecast(site, chromium, name):  # noqa: F811
+def _check_rates_and_cents(page, name: str) -> None:
     """Every rate column and rate card reads as a percent (not a bare ratio like 0.83); the forecast
     page shows no amount to the cent (¥336,297.86), in tables or on cards."""
-    page, _ = _load(chromium, _page_url(site, chromium, name))
     checked = 0
     for table in page.locator(".data-table").all():
         heads, rows = _table_rows(table)
@@ -228,6 +227,13 @@ def test_rates_shown_as_percent_and_amounts_not_to_the_cent_on_forecast(site, ch
             assert not CENTS.fullmatch(value), f"cent precision on card {title}: {value!r}"
     if name in ("collections", "index", "renewals", "progress-summary"):
         assert checked > 0
+
+
+@pytest.mark.parametrize("name", list(TEMPLATES))
+def test_rates_shown_as_percent_on_template_pages(site, chromium, name):  # noqa: F811
+    """The rate rule of test_page_loads_clean on the per-key template pages."""
+    page, _ = _load(chromium, _page_url(site, chromium, name))
+    _check_rates_and_cents(page, name)
     page.close()
 
 
@@ -307,11 +313,18 @@ def test_rollup_drill_through_opens_exactly_the_clicked_cell(
     assert watch.problems() == []
 
 
+_FIRST_LINKS: dict[tuple[str, str, str], str] = {}
+
+
 def _first_link(site, chromium, page_name: str, pattern: str) -> str:  # noqa: F811
-    page, _ = _load(chromium, f"{site}{page_name}.html")
-    href = page.evaluate(f"() => document.querySelector(\"a[href*='{pattern}']\").getAttribute('href')")
-    page.close()
-    return href
+    """The first link matching `pattern` on a page (read once per page and pattern in the module)."""
+    key = (site, page_name, pattern)
+    if key not in _FIRST_LINKS:
+        page, _ = _load(chromium, f"{site}{page_name}.html")
+        script = f"() => document.querySelector(\"a[href*='{pattern}']\").getAttribute('href')"
+        _FIRST_LINKS[key] = page.evaluate(script)
+        page.close()
+    return _FIRST_LINKS[key]
 
 
 @pytest.mark.parametrize("name", [*PAGES, *TEMPLATES])
