@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -190,6 +191,10 @@ SCHEMAS = ("intermediate", "core", "marts")
 
 
 def _dbt(project, args, warehouse, as_of, target, env=None) -> None:
+    """dbt as the night runs it (as-of date in DBT_AS_OF_DATE, partial parsing on). `parse` is the CLI;
+    every other command runs on the project's latest parse (`_parse` keeps a copy of each) through
+    the test worker's dbt fork server (tests/dbt_helpers.py), which skips dbt's start-up and the
+    partial-parse check: what this module checks is the refresh plan, the record and the SQL dbt ran."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in (cs.MODELS_ENV, "DBT_AS_OF_DATE")},
         "OPSCENTER_WAREHOUSE": str(warehouse),
@@ -199,10 +204,26 @@ def _dbt(project, args, warehouse, as_of, target, env=None) -> None:
         **(env or {}),
     }
     target.mkdir(parents=True, exist_ok=True)
-    cmd = [str(h.DBT_EXECUTABLE), "--no-use-colors", *args, "--project-dir", str(project)]
+    cmd = ["--no-use-colors", *args, "--project-dir", str(project)]
     cmd += ["--profiles-dir", str(project), "--target-path", str(target), "--log-path", str(target / "logs")]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=target)
+    if args[0] == "parse":
+        cli = [str(h.DBT_EXECUTABLE), *cmd]
+        proc = subprocess.run(cli, env=env, capture_output=True, text=True, cwd=target)
+    else:
+        proc = h._SERVER.run(_PARSES[project][-1], cmd, env, target)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr
+
+
+_PARSES: dict[Path, list[Path]] = {}
+
+
+def _parse(project: Path, warehouse: Path) -> None:
+    """`make dbt-parse` of the project copy: the manifest Dagster loads and the nights seed from. A copy
+    of each parse under its own name (the fork server keeps every manifest it has read, by path)."""
+    _dbt(project, ["parse"], warehouse, None, project / "target")
+    parses = _PARSES.setdefault(project, [])
+    parses.append(project.parent / f"parse_{len(parses) + 1}.msgpack")
+    shutil.copyfile(project / "target" / "partial_parse.msgpack", parses[-1])
 
 
 def _full_builds(target, models) -> dict[str, bool]:
@@ -236,7 +257,7 @@ def upgrade(tmp_path_factory):
     conn = h.new_raw_warehouse(path)
     firm.night_1(conn)
     conn.close()
-    _dbt(project, ["parse"], path, None, project / "target")  # `make dbt-parse`: the manifest Dagster loads
+    _parse(project, path)  # `make dbt-parse`: the manifest Dagster loads
     out = {}
     # night 1 as before the record existed: plain dbt, nothing recorded (on the project's parse, made for
     # this warehouse: not parsed again, as every night below)
@@ -254,7 +275,7 @@ def upgrade(tmp_path_factory):
     out[2] = _night(project, path, "2024-06-29", tmp / "n2")
     sql = project / "models" / "intermediate" / "payments" / f"{CHANGED}.sql"
     sql.write_text(sql.read_text() + "\n-- upgrade: a comment changes the file's checksum\n")
-    _dbt(project, ["parse"], path, None, project / "target")
+    _parse(project, path)
     with duckdb.connect(str(path)) as conn:
         firm.night_3(conn)
     out[3] = _night(project, path, "2024-07-01", tmp / "n3")
