@@ -9,6 +9,10 @@ import pytest
 # Files the tests write are complete when written: no settle window (contract 1.1) for nights the tests
 # start through the settings (CLI subprocesses inherit it). The loader's own settle tests pass theirs.
 os.environ.setdefault("OPSCENTER_SETTLE_SECONDS", "0")
+# dbt runs one node at a time in the tests (profiles.yml reads it; the nights the tests start inherit it):
+# the hand-made firms' nodes take milliseconds, two xdist workers already keep both cores busy, and a
+# second dbt thread per worker only added CPU (README, "The test suite's time"). Results are the same.
+os.environ.setdefault("OPSCENTER_DBT_THREADS", "1")
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 if ROOT not in sys.path:
