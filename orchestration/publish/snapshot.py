@@ -807,15 +807,25 @@ def _patch(
                 result, as_itself = None, False
         if result is None:
             result = _patch_masking_all(con, src, dest, columns, source_row, select, kept, as_itself)
-        if result is None:
-            return None
-        counts, content = result
-        # the inserted rows are all this table holds that the clean previous version did not
-        findings = scan_relation(con, "snapshot_patch_inserted") if counts["inserted"] else []
+        return _with_findings(con, result)
     finally:
-        for temp in PATCH_TEMP_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return counts, content, findings
+        _drop_patch_tables(con)
+
+
+def _with_findings(
+    con: duckdb.DuckDBPyConnection, result: tuple[dict, _Content] | None
+) -> tuple[dict, _Content, list[str]] | None:
+    """A patch's counts and content with the personal-data findings of the rows it inserted: they
+    are all the table holds that the clean previous version did not."""
+    if result is None:
+        return None
+    counts, content = result
+    return counts, content, scan_relation(con, "snapshot_patch_inserted") if counts["inserted"] else []
+
+
+def _drop_patch_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for temp in PATCH_TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
 
 
 @dataclass(frozen=True)
@@ -927,25 +937,26 @@ def _patch_months(
     where = " OR ".join(f"({_part_filter(column, dict(columns)[column], k)})" for k in changed)
     source_row = ", ".join(quote(c) for c, _ in source_columns)
     try:
-        result = _patch_masking_all(
+        patched = _with_findings(
             con,
-            f"(SELECT * FROM {src} WHERE {where})",
-            dest,
-            columns,
-            source_row,
-            select,
-            kept,
-            as_itself=True,
-            where=where,
-            table_rows=months.rows,
+            _patch_masking_all(
+                con,
+                f"(SELECT * FROM {src} WHERE {where})",
+                dest,
+                columns,
+                source_row,
+                select,
+                kept,
+                as_itself=True,
+                where=where,
+                table_rows=months.rows,
+            ),
         )
-        if result is None:
-            return None
-        counts, content = result
-        findings = scan_relation(con, "snapshot_patch_inserted") if counts["inserted"] else []
     finally:
-        for temp in PATCH_TEMP_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {temp}")
+        _drop_patch_tables(con)
+    if patched is None:
+        return None
+    counts, content, findings = patched
     unchanged = {k: v for k, v in recorded.sums.items() if k not in changed}
     return counts, _Content(columns, column, {**unchanged, **content.sums}), findings
 
