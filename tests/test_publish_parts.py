@@ -118,8 +118,9 @@ def test_a_large_table_is_one_file_per_month(tmp_path: Path):
 
 def test_a_night_rewrites_only_the_parts_of_its_changed_rows(tmp_path: Path):
     """Night 2 changes two tasks of 2026-11 and adds one to 2026-10: those two files are new, the five
-    others are the same inodes as night 1's. Night 3 (patched from the private state) changes one
-    task of 2026-07: only that part is new."""
+    others are the same inodes as night 1's. Night 3 changes one task of 2026-07: only that month is
+    patched (the state's source sums say the others did not change; its changed row and its six
+    phone rows, whose source is not their published form, masked) and only that part is new."""
     wh = _warehouse(tmp_path / "warehouse.duckdb")
     root = tmp_path / "published"
     v1 = _publish(wh, root, "run1")
@@ -143,7 +144,7 @@ def test_a_night_rewrites_only_the_parts_of_its_changed_rows(tmp_path: Path):
 
     _night(wh, f"UPDATE {TABLE} SET amount = amount + 1 WHERE task_id = 'T0107'")
     v3 = _publish(wh, root, "run3")
-    assert _table(v3)["patched"]["masked"] == 1  # the state patch: only the changed row masked
+    assert _table(v3)["patched"]["masked"] == 1 + PER_MONTH // 10  # 2026-07's changed and phone rows
     third = _files(v3)
     assert {n for n in third if third[n] != after[n]} == {"2026-07.parquet"}
     _assert_parts_hold_the_table(v3)
@@ -351,3 +352,85 @@ def test_a_part_filter_selects_exactly_its_months_rows():
     for key in ("2026-03", "2026-11"):
         got = con.execute(f"SELECT i FROM t WHERE {snapshot._part_filter('day', 'DATE', key)}").fetchall()
         assert sorted(i for (i,) in got) == sorted(i for i, d in days if d[:7] == key), key
+
+
+def _spy_patch(monkeypatch) -> list[tuple[int, int]]:
+    """Per table patched by rows: how many rows of the copy and of the source the patch compared."""
+    compared: list[tuple[int, int]] = []
+    real = snapshot._patch_masking_all
+
+    def spy(con, *args, **kwargs):
+        result = real(con, *args, **kwargs)
+        compared.append(
+            con.execute(
+                "SELECT (SELECT coalesce(sum(n), 0) FROM snapshot_patch_published), "
+                "(SELECT coalesce(sum(n), 0) FROM snapshot_patch_source)"
+            ).fetchone()
+        )
+        return result
+
+    monkeypatch.setattr(snapshot, "_patch_masking_all", spy)
+    return compared
+
+
+def _assert_equals_a_fresh_build(version: Path, wh: Path, folder: Path) -> None:
+    from tests.test_publish_patch import _contents, _parquet
+
+    snapshot.build_snapshot(wh, folder / "snapshot.duckdb", folder / "parquet", tables=("raw.load_files",))
+    assert _contents(version / "snapshot.duckdb") == _contents(folder / "snapshot.duckdb")
+    assert _parquet(version / "parquet") == _parquet(folder / "parquet")
+
+
+def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Path, monkeypatch):
+    """Phones only in 2026-06's notes, and a bookkeeping column (`input_fingerprint`, not published).
+    Night 2 updates a task of 2026-09 (a phone put in its note) and adds one to 2026-11: the patch
+    compares the rows of those two months and of 2026-06 (its phones make its source differ from its
+    published form, and night 1, a fresh build, kept no source sums), 3 x 60 of the copy and
+    3 x 60 + 1 of the source, never the four other months'; it masks the two new rows and 2026-06's
+    six phones and rewrites the 2026-09 and 2026-11 parts only. Night 3 changes only the bookkeeping
+    column: the source's fingerprint moves, its months are the ones night 2 kept in the private
+    state, so nothing is patched or rewritten. Night 4, its state deleted, changes 2026-09 again:
+    2026-06 and 2026-09 (phones) are patched, only 2026-09's part rewritten. Each night equals a
+    fresh build, table and Parquet files."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    _night(
+        wh,
+        f"UPDATE {TABLE} SET note = '备注' WHERE period <> '2026-06' AND note LIKE '请回电%'",
+        f"ALTER TABLE {TABLE} ADD COLUMN input_fingerprint UBIGINT DEFAULT 1",
+    )
+    root = tmp_path / "published"
+    _publish(wh, root, "run1")
+    compared = _spy_patch(monkeypatch)
+    _night(
+        wh,
+        f"UPDATE {TABLE} SET note = '改 {PHONE}', amount = 7 WHERE task_id = 'T0305'",
+        f"INSERT INTO {TABLE} VALUES ('T0599', 'C1', '2026-11', '新', 9.5, false, 1)",
+    )
+    v2 = _publish(wh, root, "run2")
+    table = _table(v2)
+    assert table["patched"] == {"deleted": 1, "inserted": 2, "masked": 2 + PER_MONTH // 10}
+    assert compared == [(3 * PER_MONTH, 3 * PER_MONTH + 1)]
+    assert [p["part"] for p in table["parts"] if not p["reused"]] == ["2026-09", "2026-11"]
+    with duckdb.connect(str(v2 / "snapshot.duckdb"), read_only=True) as con:
+        note = con.execute(f"SELECT note FROM {TABLE} WHERE task_id = 'T0305'").fetchone()
+    assert note == ("改 139****4321",)
+    _assert_equals_a_fresh_build(v2, wh, tmp_path / "fresh2")
+    assert find_unmasked_personal_data(v2) == []
+
+    compared.clear()
+    _night(wh, f"UPDATE {TABLE} SET input_fingerprint = 2")
+    v3 = _publish(wh, root, "run3")
+    table = _table(v3)
+    assert table["source_fingerprint"] != _table(v2)["source_fingerprint"]
+    assert table["patched"] == {"deleted": 0, "inserted": 0, "masked": 0} and compared == []
+    assert _files(v3) == _files(v2)  # every part linked
+    _assert_equals_a_fresh_build(v3, wh, tmp_path / "fresh3")
+
+    for kept in (tmp_path / "publish_state").rglob("*.duckdb"):
+        kept.unlink()
+    _night(wh, f"UPDATE {TABLE} SET amount = 8 WHERE task_id = 'T0305'")
+    v4 = _publish(wh, root, "run4")
+    assert _table(v4)["patched"] == {"deleted": 1, "inserted": 1, "masked": 1 + PER_MONTH // 10}
+    assert compared == [(2 * PER_MONTH, 2 * PER_MONTH)]
+    assert [p["part"] for p in _table(v4)["parts"] if not p["reused"]] == ["2026-09"]
+    _assert_equals_a_fresh_build(v4, wh, tmp_path / "fresh4")

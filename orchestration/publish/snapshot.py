@@ -73,10 +73,14 @@ CLEAN_PREPASS_MIN_ROWS = 100_000
 MAX_GROWTH = 1.3
 # A table with more changed rows (deleted + inserted) than this share of its rows is rebuilt whole.
 PATCH_MAX_SHARE = 0.2
+# A table published in months is patched in its changed months only when they hold at most this
+# share of its rows (`_SourceMonths.worth_it`); else whole.
+MONTHS_MAX_SHARE = 0.5
 ROW_HASH = "__snapshot_source_row_hash"  # helper column of the patch's queries, never stored
 MASKED_HASH = "__snapshot_masked_row_hash"  # another helper column, never stored in the snapshot
 STATE_ALIAS = "snapshot_state"  # the private state file, attached while the snapshot is built
 STATE_TABLES = "published_tables"  # per table: the recipe, rows and hash sum the state describes
+STATE_MONTHS = "source_months"  # per table and month: rows and hash sum of its source (`_source_sums`)
 
 # (schema, table) -> (table description, {column: description})
 Descriptions = dict[tuple[str, str], tuple[str, dict[str, str]]]
@@ -399,18 +403,22 @@ def _publish_table(
     parts: the ones holding what the previous version's did are hard-linked, the others written."""
     src = f"{SOURCE_ALIAS}.{quote(schema)}.{quote(table)}"
     dest = f"{quote(schema)}.{quote(table)}"
-    source_columns = [
-        (r[0], r[1])
-        for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-        if not is_internal_column(r[0])
-    ]
+    all_columns = _columns(con, f"SELECT * FROM {src}")
+    source_columns = [(c, t) for c, t in all_columns if not is_internal_column(c)]
     select, by_name, by_pattern = masked_select(source_columns)
     if in_copy and _columns(con, f"SELECT {select} FROM {src} LIMIT 0") != _columns(
         con, f"SELECT * FROM {dest}"
     ):
         con.execute(f"DROP TABLE {dest}")  # another column list or type: built fresh
         in_copy = False
-    _, source_fp = fingerprint(con, src, salt)
+    month_column = part_column(source_columns) if in_copy else ""
+    sums, by_month = {}, None
+    if month_column:  # in the copy: its source per month, and its fingerprint, in one pass
+        source_fp, sums = _source_sums(con, src, all_columns, source_columns, salt, month_column)
+        last = _state_months(con, source_columns, salt, f"{schema}.{table}") if state else {}
+        by_month = _source_months(con, dest, source_columns, salt, previous, sums, last)
+    else:
+        source_fp = fingerprint(con, src, salt)[1]
     reused, patched, new_rows_findings, content = False, None, None, None
     unchanged = previous is not None and previous.source_fingerprint == source_fp
     if unchanged and previous.complete and previous.parts:
@@ -432,7 +440,11 @@ def _publish_table(
     else:
         name = f"{schema}.{table}"
         patch = None
-        if in_copy:
+        if by_month is not None and by_month.worth_it():  # only the changed months; no state kept
+            patch = _patch_months(con, src, dest, source_columns, select, _Kept(previous, salt, ""), by_month)
+            if state:
+                _forget_state(con, name)
+        elif in_copy:
             kept = _Kept(previous, salt, name if state else "")
             patch = _patch(con, src, dest, source_columns, select, kept)
         if patch is None:
@@ -444,6 +456,8 @@ def _publish_table(
                 _forget_state(con, name)
         else:
             patched, content, new_rows_findings = patch
+    if state:  # tonight's source per month, for the next night's `_source_months`
+        _save_state_months(con, f"{schema}.{table}", source_columns, salt, sums)
     parts = _write_parts(con, dest, parquet, content, salt, previous)
     return PublishedTable(
         schema=schema,
@@ -569,13 +583,15 @@ class _Content:
         return {WHOLE_PART: (self.rows, self.total)}
 
 
-def _content(con: duckdb.DuckDBPyConnection, dest: str, columns: list[tuple[str, str]]) -> _Content:
-    """One hash pass over `dest`, grouped by its part key."""
+def _content(
+    con: duckdb.DuckDBPyConnection, dest: str, columns: list[tuple[str, str]], where: str = ""
+) -> _Content:
+    """One hash pass over `dest` (only its rows matching `where`, when given), grouped by its part key."""
     parts_by = part_column(columns)
     key = _part_expr(parts_by) if parts_by else f"'{WHOLE_PART}'"
     row = ", ".join(quote(c) for c, _ in columns)
     sums = con.execute(
-        f"SELECT {key} AS k, count(*), sum(hash({row})::HUGEINT) FROM {dest} GROUP BY ALL"
+        f"SELECT {key} AS k, count(*), sum(hash({row})::HUGEINT) FROM {dest} {_where(where)} GROUP BY ALL"
     ).fetchall()
     return _Content(columns, parts_by, {k: (int(n), None if t is None else int(t)) for k, n, t in sums})
 
@@ -661,6 +677,7 @@ def _open_state(con: duckdb.DuckDBPyConnection, path: Path, previous: Path | Non
             shutil.copyfile(previous, path)
             con.execute(f"ATTACH {_sql_str(str(path))} AS {STATE_ALIAS}")
             con.execute(f"SELECT count(*) FROM {STATE_ALIAS}.{STATE_TABLES}").fetchone()
+            _state_months_table(con)  # a state kept before the months were
             return
         except (duckdb.Error, OSError):  # unreadable: started empty, the patch masks whole tables
             if (STATE_ALIAS,) in con.execute("SELECT database_name FROM duckdb_databases()").fetchall():
@@ -671,6 +688,45 @@ def _open_state(con: duckdb.DuckDBPyConnection, path: Path, previous: Path | Non
         f"CREATE TABLE {STATE_ALIAS}.{STATE_TABLES} "
         "(name VARCHAR, recipe VARCHAR, rows BIGINT, total HUGEINT)"
     )
+    _state_months_table(con)
+
+
+def _state_months_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATE_ALIAS}.{STATE_MONTHS} "
+        "(name VARCHAR, recipe VARCHAR, k VARCHAR, rows BIGINT, total HUGEINT)"
+    )
+
+
+def _months_recipe(source_columns: list[tuple[str, str]], salt: str) -> str:
+    """What the kept source sums per month were computed with: the published columns and the recipe."""
+    return digest(source_columns, 0, None, salt)
+
+
+def _state_months(
+    con: duckdb.DuckDBPyConnection, source_columns: list[tuple[str, str]], salt: str, name: str
+) -> dict[str, tuple[int, int]]:
+    """The source per month (`_source_sums`) the state kept for table `name` with these columns and
+    recipe ({} if none)."""
+    found = con.execute(
+        f"SELECT k, rows, total FROM {STATE_ALIAS}.{STATE_MONTHS} WHERE name = ? AND recipe = ?",
+        [name, _months_recipe(source_columns, salt)],
+    ).fetchall()
+    return {k: (int(n), int(t)) for k, n, t in found}
+
+
+def _save_state_months(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    source_columns: list[tuple[str, str]],
+    salt: str,
+    sums: dict[str, tuple[int, int]],
+) -> None:
+    con.execute(f"DELETE FROM {STATE_ALIAS}.{STATE_MONTHS} WHERE name = ?", [name])
+    recipe_ = _months_recipe(source_columns, salt)
+    rows = [[name, recipe_, k, n, str(t)] for k, (n, t) in sums.items()]
+    if rows:
+        con.executemany(f"INSERT INTO {STATE_ALIAS}.{STATE_MONTHS} VALUES (?, ?, ?, ?, ?::HUGEINT)", rows)
 
 
 def _state_table(name: str) -> str:
@@ -685,10 +741,13 @@ def _forget_state(con: duckdb.DuckDBPyConnection, name: str) -> None:
 def _close_state(con: duckdb.DuckDBPyConnection, published: set[str]) -> None:
     """Forget the tables no longer published, write the state file out and detach it."""
     sql = f"SELECT name FROM {STATE_ALIAS}.{STATE_TABLES} UNION SELECT table_name FROM duckdb_tables() "
-    sql += f"WHERE database_name = '{STATE_ALIAS}' AND table_name <> '{STATE_TABLES}'"
+    sql += f"WHERE database_name = '{STATE_ALIAS}' AND table_name NOT IN ('{STATE_TABLES}', '{STATE_MONTHS}')"
     for (name,) in con.execute(sql).fetchall():
         if name not in published:
             _forget_state(con, name)
+    for (name,) in con.execute(f"SELECT DISTINCT name FROM {STATE_ALIAS}.{STATE_MONTHS}").fetchall():
+        if name not in published:
+            con.execute(f"DELETE FROM {STATE_ALIAS}.{STATE_MONTHS} WHERE name = ?", [name])
     con.execute(f"CHECKPOINT {STATE_ALIAS}")
     con.execute(f"DETACH {STATE_ALIAS}")
 
@@ -748,23 +807,175 @@ def _patch(
                 result, as_itself = None, False
         if result is None:
             result = _patch_masking_all(con, src, dest, columns, source_row, select, kept, as_itself)
-        if result is None:
-            return None
-        counts, content = result
-        # the inserted rows are all this table holds that the clean previous version did not
-        findings = scan_relation(con, "snapshot_patch_inserted") if counts["inserted"] else []
+        return _with_findings(con, result)
     finally:
-        for temp in PATCH_TEMP_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return counts, content, findings
+        _drop_patch_tables(con)
+
+
+def _with_findings(
+    con: duckdb.DuckDBPyConnection, result: tuple[dict, _Content] | None
+) -> tuple[dict, _Content, list[str]] | None:
+    """A patch's counts and content with the personal-data findings of the rows it inserted: they
+    are all the table holds that the clean previous version did not."""
+    if result is None:
+        return None
+    counts, content = result
+    return counts, content, scan_relation(con, "snapshot_patch_inserted") if counts["inserted"] else []
+
+
+def _drop_patch_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for temp in PATCH_TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
+@dataclass(frozen=True)
+class _SourceMonths:
+    """A copied table published in month parts, and its source per month (`_source_months`): per
+    month key the source's rows and the sum of the hashes of its published columns, unmasked
+    (`sums`); the copied table's content as recorded (`recorded`); the same sums of the source the
+    copy was built from, kept in the private state (`last`, {} without one)."""
+
+    sums: dict[str, tuple[int, int]]
+    recorded: _Content
+    last: dict[str, tuple[int, int]]  # the private state's: the source per month the copy was built from
+
+    @property
+    def rows(self) -> int:
+        return sum(n for n, _ in self.sums.values())
+
+    def changed(self) -> list[str]:
+        """The months whose source rows are neither the copied table's rows (rows or hash sum
+        differ: new, changed, or rows masking changes) nor the source rows that month was masked
+        from (the private state's, when kept)."""
+        keys = set(self.sums) | set(self.recorded.sums)
+        return sorted(
+            k
+            for k in keys
+            if self.sums.get(k) != self.recorded.sums.get(k)
+            and (k not in self.recorded.sums or self.sums.get(k) != self.last.get(k))
+        )
+
+    def worth_it(self) -> bool:
+        """Do the changed months hold at most MONTHS_MAX_SHARE of the source's rows? A month whose
+        rows masking changes (a phone in a note) never equals its published form, so it counts as
+        changed every night; when such months are most of the table, patching it whole (from the
+        private state, which masks only the changed source rows) costs less."""
+        changed = self.changed()
+        return sum(self.sums.get(k, (0, None))[0] for k in changed) <= MONTHS_MAX_SHARE * self.rows
+
+
+def _source_sums(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    all_columns: list[tuple[str, str]],
+    source_columns: list[tuple[str, str]],
+    salt: str,
+    column: str,
+) -> tuple[str, dict[str, tuple[int, int]]]:
+    """One pass over a source with a month `column`: its fingerprint (all its columns, as
+    `fingerprint.fingerprint` computes it) and, per month key (`_part_expr`), its rows and the sum
+    of the hashes of its published columns, unmasked."""
+    published_row = ", ".join(quote(c) for c, _ in source_columns)
+    whole_row = ", ".join(quote(c) for c, _ in all_columns)
+    found = con.execute(
+        f"""SELECT {_part_expr(column)} AS k, count(*), sum(hash({published_row})::HUGEINT),
+        sum(hash({whole_row})::HUGEINT) FROM {src} GROUP BY ALL"""
+    ).fetchall()
+    sums = {k: (int(n), int(t)) for k, n, t, _ in found}
+    rows = sum(n for n, _ in sums.values())
+    total = sum(int(w) for *_, w in found) if rows else None
+    return digest(all_columns, rows, total, salt), sums
+
+
+def _source_months(
+    con: duckdb.DuckDBPyConnection,
+    dest: str,
+    source_columns: list[tuple[str, str]],
+    salt: str,
+    previous: Reusable | None,
+    sums: dict[str, tuple[int, int]],
+    last: dict[str, tuple[int, int]],
+) -> _SourceMonths | None:
+    """The months of a table of the copied snapshot, for `_patch_months`. None (the table is
+    patched as before) unless a source row equal to a copied row may be taken as its own masked
+    form (`_masks_as_itself`) and the copied table's parts, as recorded by the version it comes
+    from, are months (`_recorded_content`)."""
+    if previous is None:
+        return None
+    columns = _columns(con, f"SELECT * FROM {dest}")
+    if not _masks_as_itself(source_columns, columns, _Kept(previous, salt, "")):
+        return None
+    recorded = _recorded_content(con, dest, columns, salt, previous)
+    if recorded is None or not recorded.parts_by or not recorded.sums or WHOLE_PART in recorded.sums:
+        return None
+    return _SourceMonths(sums, recorded, last)
+
+
+def _patch_months(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    dest: str,
+    source_columns: list[tuple[str, str]],
+    select: str,
+    kept: _Kept,
+    months: _SourceMonths,
+) -> tuple[dict, _Content, list[str]] | None:
+    """Patch only the months whose source changed. A month whose source rows have the copied
+    table's rows and hash sum for that month holds, up to a 64-bit hash collision (the fingerprints'
+    bet), the very rows of the copied month, each its own masked form (`_masks_as_itself`): that
+    month is the masked source's already and is not read again. The other months are patched as
+    `_patch_masking_all` patches a table, restricted to their rows on both sides (the rows of a
+    month are the same rows in the source and the copy: the month column is published as it is),
+    with the check of the patched rows' fingerprint. The table's content is the recorded one of the
+    unchanged months plus the patched months'. None: build the table whole (too many changed rows,
+    or the patched months' fingerprint is not the masked source's)."""
+    changed = months.changed()
+    recorded = months.recorded
+    if not changed:
+        return {"deleted": 0, "inserted": 0, "masked": 0}, recorded, []
+    columns, column = recorded.columns, recorded.parts_by
+    where = " OR ".join(f"({_part_filter(column, dict(columns)[column], k)})" for k in changed)
+    source_row = ", ".join(quote(c) for c, _ in source_columns)
+    try:
+        patched = _with_findings(
+            con,
+            _patch_masking_all(
+                con,
+                f"(SELECT * FROM {src} WHERE {where})",
+                dest,
+                columns,
+                source_row,
+                select,
+                kept,
+                as_itself=True,
+                where=where,
+                table_rows=months.rows,
+            ),
+        )
+    finally:
+        _drop_patch_tables(con)
+    if patched is None:
+        return None
+    counts, content, findings = patched
+    unchanged = {k: v for k, v in recorded.sums.items() if k not in changed}
+    return counts, _Content(columns, column, {**unchanged, **content.sums}), findings
+
+
+def _where(condition: str) -> str:
+    return f"WHERE {condition}" if condition else ""
 
 
 def _verified(
-    con: duckdb.DuckDBPyConnection, dest: str, columns: list[tuple[str, str]], rows: int, total: int | None
+    con: duckdb.DuckDBPyConnection,
+    dest: str,
+    columns: list[tuple[str, str]],
+    rows: int,
+    total: int | None,
+    where: str = "",
 ) -> _Content | None:
-    """The patched table's content (one hash pass over it, by part) when its fingerprint is the
-    expected one."""
-    content = _content(con, dest, columns)
+    """The patched table's content (one hash pass over it, by part; over its rows matching `where`
+    only, when given) when its fingerprint is the expected one."""
+    content = _content(con, dest, columns, where)
     return content if content.fingerprint == digest(columns, rows, total) else None
 
 
@@ -802,6 +1013,8 @@ def _patch_masking_all(
     select: str,
     kept: _Kept,
     as_itself: bool = False,
+    where: str = "",
+    table_rows: int | None = None,
 ) -> tuple[dict, _Content] | None:
     """The patch as a multiset of masked rows: each masked source row's hash (and its source row's
     hash) is counted, every row hash whose count differs from the table's is deleted from the table
@@ -810,11 +1023,14 @@ def _patch_masking_all(
     counted (source row hash, masked row hash, count) become the table's state.
     `as_itself` (`_masks_as_itself`): a source row whose hash is the hash of a row of the copied
     table is that row, already masked, so only the other source rows (new, changed, or changed by
-    masking) go through the masking; the fingerprint check below holds either way."""
+    masking) go through the masking; the fingerprint check below holds either way.
+    `where` (`_patch_months`): the patch of the table's rows matching it only (`src` is then the
+    source's rows matching it), the rest of the table untouched; `table_rows`: the whole table's
+    rows, what the share of changed rows is measured against."""
     row = ", ".join(quote(c) for c, _ in columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_published AS
-        SELECT hash({row}) AS h, count(*) AS n FROM {dest} GROUP BY h"""
+        SELECT hash({row}) AS h, count(*) AS n FROM {dest} {_where(where)} GROUP BY h"""
     )
     if as_itself:
         # only the source rows not in the copied table are masked: (source row hash -> masked hash)
@@ -859,11 +1075,11 @@ def _patch_masking_all(
                   (SELECT sum(source_n) FROM snapshot_patch_changed WHERE source_n > 0)"""
     ).fetchone()
     rows, deleted, inserted = int(rows or 0), int(deleted or 0), int(inserted or 0)
-    if deleted + inserted > PATCH_MAX_SHARE * max(rows, 1):
+    if deleted + inserted > PATCH_MAX_SHARE * max(rows if table_rows is None else table_rows, 1):
         return None
     if deleted:
         con.execute(
-            f"DELETE FROM {dest} WHERE hash({row}) IN "
+            f"DELETE FROM {dest} WHERE {f'({where}) AND ' if where else ''}hash({row}) IN "
             "(SELECT h FROM snapshot_patch_changed WHERE published_n > 0)"
         )
     # only the chosen source rows are masked again
@@ -876,7 +1092,7 @@ def _patch_masking_all(
     )
     if inserted:
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
-    content = _verified(con, dest, columns, rows, total)
+    content = _verified(con, dest, columns, rows, total, where)
     if content is None:
         return None
     if kept.name:
