@@ -32,7 +32,7 @@ from .staging import (
 )
 
 READ_TABLES = (SOURCE_TABLE, "_ld_csv", "_ld_csv_slots", "_ld_empty")  # one file's cells, dropped once staged
-WORK_TABLES = ("_ld_prior", "_ld_rejects", "_ld_losers", "_ld_touched", *READ_TABLES)
+WORK_TABLES = ("_ld_prior", "_ld_kept", "_ld_rejects", "_ld_losers", "_ld_touched", *READ_TABLES)
 WORK_VIEWS = ("_ld_winners", "_ld_rows")
 
 
@@ -75,7 +75,7 @@ def load_entity(
         for source, scan, stats in _plan(conn, entity, sources, bounds, options, result):
             stages.append(f"_ld_stage_{source.file_order}")
             parts.append(_load_file(conn, entity, source, scan, stats, bounds, options, stages[-1]))
-        conn.execute("CREATE OR REPLACE TEMP VIEW _ld_rows AS " + " UNION ALL ".join(p for p in parts if p))
+        _rows_view(conn, [p for p in parts if p], stages)
         result.files.sort(key=lambda f: f.file_order)
         _fail_on_rejected_files(conn, result)
         _dedup(conn, ENTITIES[entity], result)
@@ -233,6 +233,18 @@ def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds,
     return kept_rows_sql(entity, source.source_file, stage)
 
 
+def _rows_view(conn, parts: list[str], stages: list[str]) -> None:
+    """View `_ld_rows` over `parts`. One file's accepted rows are read in place; several files' are
+    copied into one table first and their stage tables dropped (a sorted insert over a union of
+    several large temp tables ran out of memory at 100,000 clients)."""
+    if len(parts) > 2:
+        conn.execute("CREATE OR REPLACE TEMP TABLE _ld_kept AS " + " UNION ALL ".join(parts[1:]))
+        for table in stages:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        parts = [parts[0], "SELECT * FROM _ld_kept"]
+    conn.execute("CREATE OR REPLACE TEMP VIEW _ld_rows AS " + " UNION ALL ".join(parts))
+
+
 def _fail_on_rejected_files(conn, result: LoadResult) -> None:
     rejected = [f for f in result.files if f.status == "rejected_file"]
     if rejected:
@@ -279,11 +291,14 @@ def _dedup(conn, spec, result: LoadResult) -> None:
                    ON {same_key(spec, "r", "d")}
         ) WHERE _rank > 1"""
     )
-    conn.execute(
-        "CREATE OR REPLACE TEMP VIEW _ld_winners AS SELECT * FROM _ld_rows AS r ANTI JOIN _ld_losers AS l "
-        "ON r._source_file = l._source_file AND r._source_line = l._source_line"
-    )
     losers = dict(conn.execute("SELECT _source_file, count(*) FROM _ld_losers GROUP BY ALL").fetchall())
+    anti = (
+        " AS r ANTI JOIN _ld_losers AS l"
+        " ON r._source_file = l._source_file AND r._source_line = l._source_line"
+        if losers
+        else ""  # no key repeats (the usual full export): every accepted row wins, no join
+    )
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW _ld_winners AS SELECT * FROM _ld_rows{anti}")
     for f in result.files:
         new = losers.get(f.source_file, 0)
         f.rows_superseded = (f.rows_superseded + new) if f.status == "skipped_unchanged" else new
