@@ -66,15 +66,10 @@ def publish(conn, entity: str, result: LoadResult, bounds: DateBounds) -> None:
                 f"DELETE FROM raw.{entity} WHERE rowid IN (SELECT r.rowid FROM raw.{entity} AS r "
                 f"SEMI JOIN _ld_touched AS t ON {same_key(spec, 'r', 't')})"
             )
-            conn.execute(
-                f"INSERT INTO raw.{entity} SELECT {out_cols} FROM _ld_ranked WHERE _rank = 1 "
-                f"ORDER BY {key_order}"
-            )
+            conn.execute(f"INSERT INTO raw.{entity} SELECT {out_cols} FROM _ld_winners ORDER BY {key_order}")
         elif not result.nothing_new:
             conn.execute(create_table_sql(entity))
-            conn.execute(
-                f"INSERT INTO raw.{entity} SELECT {out_cols} FROM {result.winners} ORDER BY {key_order}"
-            )
+            conn.execute(f"INSERT INTO raw.{entity} SELECT {out_cols} FROM _ld_winners ORDER BY {key_order}")
         conn.execute("DELETE FROM raw.load_files WHERE entity = ?", [entity])
         if result.files:
             conn.executemany(

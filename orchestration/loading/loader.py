@@ -20,12 +20,20 @@ from .parsing import lit, macros_sql
 from .readiness import split_ready
 from .results import FileStats, LoadResult
 from .sources import SOURCE_TABLE, SourceFile, list_files, read_source
-from .staging import dates_seen, keep_rows, quote_ident, raw_columns, reject_tail, same_key, stage_file
+from .staging import (
+    dates_seen,
+    keep_rejects,
+    kept_rows_sql,
+    quote_ident,
+    raw_columns,
+    reject_tail,
+    same_key,
+    stage_file,
+)
 
-WORK_TABLES = (
-    "_ld_rows", "_ld_rejects", "_ld_ranked", "_ld_stage", SOURCE_TABLE,
-    "_ld_csv", "_ld_csv_slots", "_ld_empty", "_ld_touched",
-)  # fmt: skip
+READ_TABLES = (SOURCE_TABLE, "_ld_csv", "_ld_csv_slots", "_ld_empty")  # one file's cells, dropped once staged
+WORK_TABLES = ("_ld_prior", "_ld_kept", "_ld_rejects", "_ld_losers", "_ld_touched", *READ_TABLES)
+WORK_VIEWS = ("_ld_winners", "_ld_rows")
 
 
 def load_entity(
@@ -55,19 +63,27 @@ def load_entity(
     _prepare(conn, options)
     result = LoadResult(entity, load_id, as_of_date)
     sources = _complete_files(Path(raw_dir), entity, options, result)
-    conn.execute(create_table_sql(entity, "_ld_rows").replace("TABLE", "TEMP TABLE", 1))
-    conn.execute("ALTER TABLE _ld_rows ADD COLUMN _prior BOOLEAN")
+    # _ld_prior: a merge's previous winners of the new rows' keys; _ld_rows: a view of them and every
+    # staged file's accepted rows, read where they are (never copied into one table)
+    conn.execute(create_table_sql(entity, "_ld_prior").replace("TABLE", "TEMP TABLE", 1))
+    conn.execute("ALTER TABLE _ld_prior ADD COLUMN _prior BOOLEAN")
     conn.execute("CREATE OR REPLACE TEMP TABLE _ld_rejects AS SELECT * FROM raw.load_rejects WITH NO DATA")
+    stages: list[str] = []
     try:
         bounds = options.bounds(as_of_date)
+        parts = ["SELECT * FROM _ld_prior"]
         for source, scan, stats in _plan(conn, entity, sources, bounds, options, result):
-            _load_file(conn, entity, source, scan, stats, bounds, options)
+            stages.append(f"_ld_stage_{source.file_order}")
+            parts.append(_load_file(conn, entity, source, scan, stats, bounds, options, stages[-1]))
+        _rows_view(conn, [p for p in parts if p], stages)
         result.files.sort(key=lambda f: f.file_order)
         _fail_on_rejected_files(conn, result)
         _dedup(conn, ENTITIES[entity], result)
         publish(conn, entity, result, bounds)
     finally:
-        for table in WORK_TABLES:
+        for view in WORK_VIEWS:
+            conn.execute(f"DROP VIEW IF EXISTS {view}")
+        for table in (*WORK_TABLES, *stages):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
     return result
 
@@ -185,18 +201,22 @@ def _reuse(stats: FileStats, prev: dict) -> None:
     stats.message = "; ".join(m for m in (note, prev["message"]) if m)
 
 
-def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds, options) -> None:
+def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds, options, stage: str):
+    """Read and stage one file into the temp table `stage`; the SQL of its accepted rows (None when
+    the file is rejected whole)."""
     try:
         info = read_source(conn, source, scan, options)
         stats.encoding = info.encoding or stats.encoding
         header_map = map_headers(entity, info.headers)
     except FileRejected as exc:
         stats.status, stats.message = "rejected_file", str(exc)
-        return
-    stage_file(conn, entity, header_map, bounds, info.relation)
+        return None
+    stage_file(conn, entity, header_map, bounds, stage, info.relation)
+    for table in READ_TABLES:  # the cells are staged: free their memory before the next file
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
     read, accepted, rejected, total = conn.execute(
         "SELECT count(*) FILTER (NOT _empty), count(*) FILTER (NOT _empty AND _reason IS NULL), "
-        "count(*) FILTER (NOT _empty AND _reason IS NOT NULL), count(*) FROM _ld_stage"
+        f"count(*) FILTER (NOT _empty AND _reason IS NOT NULL), count(*) FROM {stage}"
     ).fetchall()[0]
     assert read == accepted + rejected, f"{source.source_file}: {read} != {accepted} + {rejected}"
     stats.rows_read, stats.rows_accepted, stats.rows_rejected = read, accepted, rejected
@@ -207,8 +227,22 @@ def _load_file(conn, entity, source, scan, stats: FileStats, bounds: DateBounds,
     if stats.empty_rows_skipped:
         notes.append(f"跳过空行 skipped {stats.empty_rows_skipped} empty record(s)")
     stats.message = "; ".join(n for n in notes if n)
-    stats.date_min_seen, stats.date_max_in_range, stats.date_min_above = dates_seen(conn, entity, bounds)
-    keep_rows(conn, entity, source.source_file, stats.read_load_id)
+    dates = dates_seen(conn, entity, bounds, stage)
+    stats.date_min_seen, stats.date_max_in_range, stats.date_min_above = dates
+    keep_rejects(conn, entity, source.source_file, stats.read_load_id, stage)
+    return kept_rows_sql(entity, source.source_file, stage)
+
+
+def _rows_view(conn, parts: list[str], stages: list[str]) -> None:
+    """View `_ld_rows` over `parts`. One file's accepted rows are read in place; several files' are
+    copied into one table first and their stage tables dropped (a sorted insert over a union of
+    several large temp tables ran out of memory at 100,000 clients)."""
+    if len(parts) > 2:
+        conn.execute("CREATE OR REPLACE TEMP TABLE _ld_kept AS " + " UNION ALL ".join(parts[1:]))
+        for table in stages:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        parts = [parts[0], "SELECT * FROM _ld_kept"]
+    conn.execute("CREATE OR REPLACE TEMP VIEW _ld_rows AS " + " UNION ALL ".join(parts))
 
 
 def _fail_on_rejected_files(conn, result: LoadResult) -> None:
@@ -223,9 +257,12 @@ def _fail_on_rejected_files(conn, result: LoadResult) -> None:
 def _dedup(conn, spec, result: LoadResult) -> None:
     """Rank versions of each key: greatest updated_at, then later file (name), then later line wins.
 
-    Without a full reload, only keys of the new files' rows can change: their previous winners (rows
-    of the skipped files) take part as `_prior` rows, every other key keeps its winner (ranked alone,
-    it would win again); with nothing new at all, the raw table is kept and only counted.
+    Only keys with more than one version are ranked, on the ranking columns alone: the losers
+    (file, line; unique within a load) go to `_ld_losers` and the winners are `_ld_rows` without
+    them (view `_ld_winners`), read in place by the write. Without a full reload, only keys of the
+    new files' rows can change: their previous winners (rows of the skipped files) take part as
+    `_prior` rows, every other key keeps its winner (ranked alone, it would win again); with
+    nothing new at all, the raw table is kept and only counted.
     """
     max_updated = "max(updated_at)" if spec.has_updated_at else "NULL::TIMESTAMP"
     if result.nothing_new:
@@ -237,7 +274,7 @@ def _dedup(conn, spec, result: LoadResult) -> None:
     if result.merge:
         conn.execute(f"CREATE OR REPLACE TEMP TABLE _ld_touched AS SELECT DISTINCT {keys} FROM _ld_rows")
         conn.execute(
-            f"INSERT INTO _ld_rows SELECT {raw_columns(spec)}, true FROM raw.{spec.name} AS r "
+            f"INSERT INTO _ld_prior SELECT {raw_columns(spec)}, true FROM raw.{spec.name} AS r "
             f"SEMI JOIN _ld_touched AS t ON {same_key(spec, 'r', 't')}"
         )
     order = ([quote_ident("updated_at") + " DESC"] if spec.has_updated_at else []) + [
@@ -245,22 +282,33 @@ def _dedup(conn, spec, result: LoadResult) -> None:
         "_source_line DESC",
     ]
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ld_ranked AS
-        SELECT *, row_number() OVER (PARTITION BY {keys} ORDER BY {", ".join(order)}) AS _rank
-        FROM _ld_rows"""
+        f"""CREATE OR REPLACE TEMP TABLE _ld_losers AS
+        SELECT _source_file, _source_line FROM (
+            SELECT _source_file, _source_line,
+                   row_number() OVER (PARTITION BY {keys} ORDER BY {", ".join(order)}) AS _rank
+            FROM _ld_rows AS r
+            SEMI JOIN (SELECT {keys} FROM _ld_rows GROUP BY ALL HAVING count(*) > 1) AS d
+                   ON {same_key(spec, "r", "d")}
+        ) WHERE _rank > 1"""
     )
-    losers = conn.execute(
-        "SELECT _source_file, count(*) FROM _ld_ranked WHERE _rank > 1 GROUP BY _source_file"
-    ).fetchall()
+    losers = dict(conn.execute("SELECT _source_file, count(*) FROM _ld_losers GROUP BY ALL").fetchall())
+    anti = (
+        " AS r ANTI JOIN _ld_losers AS l"
+        " ON r._source_file = l._source_file AND r._source_line = l._source_line"
+        if losers
+        else ""  # no key repeats (the usual full export): every accepted row wins, no join
+    )
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW _ld_winners AS SELECT * FROM _ld_rows{anti}")
     for f in result.files:
-        new = dict(losers).get(f.source_file, 0)
+        new = losers.get(f.source_file, 0)
         f.rows_superseded = (f.rows_superseded + new) if f.status == "skipped_unchanged" else new
-    parts = [f"SELECT count(*), {max_updated} FROM _ld_ranked WHERE _rank = 1"]
+    # the winners' count and latest update: every row's (a key's winner has its greatest updated_at)
+    n, max_updated_at = conn.execute(f"SELECT count(*), {max_updated} FROM _ld_rows").fetchall()[0]
+    counted = [(n - sum(losers.values()), max_updated_at)]
     if result.merge:  # + the untouched keys' winners, kept in place
-        parts.append(
+        counted += conn.execute(
             f"SELECT count(*), {max_updated} FROM raw.{spec.name} AS r "
             f"ANTI JOIN _ld_touched AS t ON {same_key(spec, 'r', 't')}"
-        )
-    counted = [conn.execute(sql).fetchall()[0] for sql in parts]
+        ).fetchall()
     result.rows_unique = sum(n for n, _ in counted)
     result.max_updated_at = max((m for _, m in counted if m is not None), default=None)

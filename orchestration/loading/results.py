@@ -53,9 +53,9 @@ class LoadResult:
 
     @property
     def winners(self) -> str:
-        """SQL relation of the entity's rows after this load (of a merge: once the table is written)."""
-        in_place = self.nothing_new or self.merge
-        return f"raw.{self.entity}" if in_place else "(SELECT * FROM _ld_ranked WHERE _rank = 1)"
+        """SQL relation of the entity's rows after this load, once the table is written (in the
+        write's transaction)."""
+        return f"raw.{self.entity}"
 
     def _sum(self, attr: str) -> int:
         return sum(getattr(f, attr) for f in self.files if f.status in COUNTED)

@@ -34,16 +34,19 @@ def raw_columns(spec) -> str:
     return ", ".join(quote_ident(c) for c in spec.column_names + ["_source_file", "_source_line", "_extra"])
 
 
-def keep_rows(conn, entity: str, source_file: str, load_id: str) -> None:
+def kept_rows_sql(entity: str, source_file: str, stage: str) -> str:
+    """SQL of the accepted rows of one staged file, as `_ld_rows` columns (read in place, not copied)."""
     cols = ", ".join(quote_ident(c) for c in ENTITIES[entity].column_names)
-    src = lit(source_file)
-    conn.execute(
-        f"INSERT INTO _ld_rows SELECT {cols}, {src}, _line, _extra, false FROM _ld_stage "
-        "WHERE NOT _empty AND _reason IS NULL"
+    return (
+        f"SELECT {cols}, {lit(source_file)} AS _source_file, _line AS _source_line, _extra, false AS _prior "
+        f"FROM {stage} WHERE NOT _empty AND _reason IS NULL"
     )
+
+
+def keep_rejects(conn, entity: str, source_file: str, load_id: str, stage: str) -> None:
     conn.execute(
-        f"INSERT INTO _ld_rejects SELECT {lit(load_id)}, {lit(entity)}, {src}, _line, _reason, raw_record "
-        "FROM _ld_stage WHERE NOT _empty AND _reason IS NOT NULL ORDER BY _line"
+        f"INSERT INTO _ld_rejects SELECT {lit(load_id)}, {lit(entity)}, {lit(source_file)}, _line, _reason, "
+        f"raw_record FROM {stage} WHERE NOT _empty AND _reason IS NOT NULL ORDER BY _line"
     )
 
 
@@ -64,7 +67,7 @@ def reject_tail(conn, entity, source: SourceFile, keys: list[str], copy, stats: 
     return f"末行不完整 incomplete final line {copy.tail_line} rejected"
 
 
-def dates_seen(conn, entity: str, bounds: DateBounds) -> tuple:
+def dates_seen(conn, entity: str, bounds: DateBounds, stage: str) -> tuple:
     """Earliest date, latest date within the upper bound, earliest beyond it (rejected rows included)."""
     as_date = {DATE: "{}", TIMESTAMP: "{}::DATE", PERIOD: "({} || '-01')::DATE"}
     columns = [c for c in ENTITIES[entity].columns if c.type in as_date]
@@ -74,13 +77,13 @@ def dates_seen(conn, entity: str, bounds: DateBounds) -> tuple:
     upper = f"DATE '{bounds.upper.isoformat()}'"
     return conn.execute(
         f"""SELECT min(d), max(d) FILTER (WHERE d <= {upper}), min(d) FILTER (WHERE d > {upper})
-        FROM (SELECT unnest([{", ".join(exprs)}]) AS d FROM _ld_stage WHERE NOT _empty)"""
+        FROM (SELECT unnest([{", ".join(exprs)}]) AS d FROM {stage} WHERE NOT _empty)"""
     ).fetchall()[0]
 
 
-def stage_file(conn, entity: str, hm, bounds: DateBounds, source: str = SOURCE_TABLE) -> None:
-    """One SELECT over the file's cells (`source`: the table or subquery read_source named): typed
-    columns, reject reason, raw record, extras.
+def stage_file(conn, entity: str, hm, bounds: DateBounds, stage: str, source: str = SOURCE_TABLE) -> None:
+    """One SELECT over the file's cells (`source`: the table or subquery read_source named) into the
+    temp table `stage`: typed columns, reject reason, raw record, extras.
 
     Every cell is cleaned once (`k<i>`); the raw record (JSON of the cells as written) is built for
     rejected rows only, the only ones that keep it; the table holds what the later steps read."""
@@ -110,7 +113,7 @@ def stage_file(conn, entity: str, hm, bounds: DateBounds, source: str = SOURCE_T
     reasons += [row_rule_sql(spec, left, op, right, p) for left, op, right in spec.row_rules]
     typed_columns = [p(c.name) for c in spec.columns]  # the cleaned texts are only needed for the reasons
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ld_stage AS
+        f"""CREATE OR REPLACE TEMP TABLE {stage} AS
         WITH cleaned AS (
             SELECT *, {", ".join(cleaned)} FROM {source}
         ), cells AS (
