@@ -168,8 +168,12 @@ def main() -> None:
     """A worker: the render state from the job, then pages until told to stop."""
     from . import site as site_mod
 
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing but the replies goes to the pipe
+    inp = sys.stdin.buffer
+    # nothing but the replies goes to the pipe: whatever else writes to file descriptor 1 (DuckDB's
+    # progress bar on a long query, a print) goes to stderr
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     job, memory_limit, spill = pickle.load(inp)
     pages, site = site_mod._setup(job)
     con = site_mod._open(job, memory_limit, spill)
