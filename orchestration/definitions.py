@@ -44,6 +44,8 @@ def render_pages(snapshot, out_dir, ctx: RenderContext) -> None:
         ctx.page_context(),
         previous_dir=previous,
         memory_limit=settings.render_memory_limit(),
+        workers=settings.render_workers(),
+        parallel_min_keys=settings.render_parallel_keys(),
     )
 
 

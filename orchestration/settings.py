@@ -51,6 +51,16 @@ SETTINGS = (
         "(none: 25 % of the memory budget)",
         "DuckDB memory limit while the report pages are rendered (spills to disk beyond it)",
     ),
+    Setting(
+        "OPSCENTER_RENDER_WORKERS",
+        "`2`",
+        "processes rendering the report pages (this one and workers − 1 started for it; 1: one process)",
+    ),
+    Setting(
+        "OPSCENTER_RENDER_PARALLEL_KEYS",
+        "`5000`",
+        "template-page keys (client pages, drill pages) from which the render is shared by those processes",
+    ),
     Setting("OPSCENTER_QUALITY_DIR", "`data/quality`", "each run's gate results and data docs"),
     Setting(
         "OPSCENTER_QUALITY_CONFIG",
@@ -227,6 +237,18 @@ def render_memory_limit() -> str:
     """Page renderer: DuckDB memory_limit while the pages are rendered (spills beyond it); default
     25 % of the memory budget."""
     return os.environ.get("OPSCENTER_RENDER_MEMORY_LIMIT") or _budget_share(RENDER_SHARE)
+
+
+def render_workers() -> int:
+    """Page renderer: processes rendering the pages (render_site's `workers`; 2 on this 2-core machine:
+    rendering is mostly single-threaded Python, so a second process uses the other core)."""
+    return max(1, int(os.environ.get("OPSCENTER_RENDER_WORKERS") or "2"))
+
+
+def render_parallel_keys() -> int:
+    """Page renderer: the number of template-page keys from which the render is shared by
+    `render_workers()` processes (a worker costs about a second to start: small firms render in one)."""
+    return int(os.environ.get("OPSCENTER_RENDER_PARALLEL_KEYS") or "5000")
 
 
 def load_settle_seconds() -> float:

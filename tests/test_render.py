@@ -544,6 +544,111 @@ def test_render_memory_limit_and_its_spill_folder(snapshot, tmp_path):
     assert not list(tmp_path.glob(".render-spill-*"))
 
 
+# --- a render shared by two processes (render_worker.py, issue 15: both cores) --------------------
+
+
+def _tree(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture()
+def main_takes(monkeypatch):
+    """In a parallel render, this process renders only the page(s) `main_takes(...)` names (by file
+    name) and the worker process every other one (really: whoever asks first); returns the list of
+    pages this process rendered."""
+    import threading
+
+    from orchestration.render import render_worker, site
+
+    taken: list[str] = []
+    mine: set[str] = set()
+    names: dict[int, str] = {}
+    setup, unit = site._setup, site._render_unit
+
+    def next_page(self):
+        here = threading.current_thread() is threading.main_thread()
+        with self.lock:
+            i = next((i for i in self.todo if (names[i] in mine) == here), None)
+            if i is None or self.error is not None:
+                return None
+            self.todo.remove(i)
+            return i
+
+    def named_setup(job):
+        pages, state = setup(job)
+        names.update((i, p.source.path.name) for i, p in enumerate(pages))
+        return pages, state
+
+    def render_unit(site_, con, page, values):
+        taken.append(page.source.path.name)
+        return unit(site_, con, page, values)
+
+    monkeypatch.setattr(render_worker._Shared, "next", next_page)
+    monkeypatch.setattr(site, "_setup", named_setup)
+    monkeypatch.setattr(site, "_render_unit", render_unit)
+
+    def choose(*pages: str) -> list[str]:
+        mine.clear()
+        mine.update(pages)
+        taken.clear()
+        return taken
+
+    return choose
+
+
+def test_a_render_over_two_processes_gives_the_serial_renders_bytes(snapshot, tmp_path, main_takes):
+    """workers=2: a worker process renders the template page, this process the home page; every file
+    and the manifest are the serial render's bytes, the pages in the same order. The next night's
+    parallel render, the other way round, hard-links every unchanged file from it as a serial one does."""
+    serial = render_site(FIXTURES / "pages", snapshot, tmp_path / "serial", CONTEXT)
+    taken = main_takes("index.md")
+    both = render_site(FIXTURES / "pages", snapshot, tmp_path / "both", CONTEXT, workers=2)
+    assert taken == ["index.md"]  # the template page was the worker's
+    assert [(p.url, p.kind, p.title, p.row_counts, p.reused) for p in both] == [
+        (p.url, p.kind, p.title, p.row_counts, p.reused) for p in serial
+    ]
+    assert _tree(tmp_path / "both") == _tree(tmp_path / "serial")
+    # 3 data files and the home page with their links, the shell: from both processes
+    assert len(json.loads((tmp_path / "both" / "render-manifest.json").read_text())) == 4 * 2 + 1
+    taken = main_takes("[client_id].md")
+    again = render_site(
+        FIXTURES / "pages", snapshot, tmp_path / "again", CONTEXT, workers=2, previous_dir=tmp_path / "both"
+    )
+    assert taken == ["[client_id].md"] and len(again) == len(both) and all(p.reused for p in again)
+    for p in again:
+        assert _inode(p.path) == _inode(tmp_path / "both" / p.path.relative_to(tmp_path / "again"))
+
+
+@pytest.mark.parametrize("here", ["[client_id].md", "broken.md"])
+def test_a_page_error_in_either_process_fails_the_render(snapshot, tmp_path, main_takes, here):
+    """The broken page rendered by the worker process (its error comes back as itself) or by this one
+    (the worker is stopped)."""
+    pages = tmp_path / "pages"
+    shutil.copytree(FIXTURES / "pages", pages)
+    (pages / "broken.md").write_text(
+        "```sql totals\nselect no_such_column from demo.payments\n```\n{totals[0].x}\n"
+    )
+    taken = main_takes(here)
+    with pytest.raises(PageQueryError) as err:
+        render_site(pages, snapshot, tmp_path / "out", CONTEXT, sources_dir=FIXTURES / "sources", workers=2)
+    assert err.value.page == str(pages / "broken.md") and err.value.query == "totals"
+    assert "no_such_column" in str(err.value) and taken[0] == here
+    assert not list(tmp_path.glob(".render-spill-*"))  # the spill folders are removed
+
+
+def test_the_second_process_starts_only_from_parallel_min_keys(snapshot, tmp_path, monkeypatch):
+    """The fixture's one template page has 3 keys: 4 keys or more wanted means a serial render."""
+    from orchestration.render import render_worker
+
+    def no_worker(*args):
+        raise AssertionError("a worker process was started")
+
+    monkeypatch.setattr(render_worker, "render_parallel", no_worker)
+    render_site(FIXTURES / "pages", snapshot, tmp_path / "a", CONTEXT, workers=2, parallel_min_keys=4)
+    with pytest.raises(AssertionError, match="worker"):
+        render_site(FIXTURES / "pages", snapshot, tmp_path / "b", CONTEXT, workers=2, parallel_min_keys=3)
+
+
 # --- template pages: table rows built as JSON by DuckDB (keyed_run, sql_cells) -----------------------
 
 HOSTILE_SQL = r"""

@@ -21,7 +21,11 @@ class PageQueryError(RenderError):
     def __init__(self, page: Path | str, query: str, message: str):
         self.page = str(page)
         self.query = query
+        self.message = message
         super().__init__(f"page {self.page}, query '{query}': {message}")
+
+    def __reduce__(self):  # pickled by value (a page render worker's error, render_worker.py)
+        return (PageQueryError, (self.page, self.query, self.message))
 
 
 @dataclass

@@ -24,6 +24,8 @@ from pathlib import Path
 import duckdb
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from orchestration.settings import parse_size
+
 from .components import SHELL, Routes, embed_json, site_href
 from .keyed_run import TemplateRun, table_specs
 from .page_render import PageRender
@@ -85,6 +87,7 @@ class _Site:
     hashes: dict[str, str] = field(default_factory=dict)
     folders: set[str] = field(default_factory=set)  # created under out_dir
     as_of: str = ""  # context's as_of_date: relative day counts (relative.py) are checked against it
+    version: str = ""  # renderer_version() of the process that started the render (in every hash)
     _hrefs: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def href(self, url: str, depth: int) -> str:
@@ -155,10 +158,10 @@ def renderer_version() -> str:
     return h.hexdigest()[:16]
 
 
-def _page_base(page: _Page):
+def _page_base(site: _Site, page: _Page):
     """sha256 of the renderer version and the page file: where every hash of the page's files starts
     (computed once per page, copied per key)."""
-    h = hashlib.sha256(renderer_version().encode())
+    h = hashlib.sha256((site.version or renderer_version()).encode())
     h.update(page.source.path.read_bytes())
     return h
 
@@ -252,7 +255,7 @@ def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]
     run, title_refs = _template_run(con, page, PLAIN_PARAM, [""], site.as_of)
     try:
         digests, counts = run.digests(KEYS_PER_BATCH)
-        digest = _page_hash(_page_base(page), {}, nav, digests[""])
+        digest = _page_hash(_page_base(site, page), {}, nav, digests[""])
         results, prebuilt = {}, {}
         if title_refs or not _reusable(site, rel, digest):
             fetched, built = run.fetch([""], lambda url: site.href(url, depth))
@@ -291,7 +294,9 @@ def _state(site: _Site, page: _Page, results, params, depth: int, rel: str, dige
     return state
 
 
-def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, set[str]]]:
+def _render_template(
+    site: _Site, con, page: _Page, values: list[str] | None = None
+) -> list[tuple[RenderedPage, set[str]]]:
     """A template page: one HTML shell (`<folder>/index.html`) and one data file per key
     (`<folder>/data/<key>.js`, the page body rendered for that key); the shell reads the key from
     its URL (`?<param>=<key>`) and loads the key's file with <script src> (works from file://).
@@ -300,10 +305,10 @@ def _render_template(site: _Site, con, page: _Page) -> list[tuple[RenderedPage, 
     A key's content hash (renderer, page file, key, an md5 of each query's rows computed by DuckDB)
     equal to the previous version's: the data file is hard-linked from there, its rows never fetched.
     Otherwise it is rendered, its DataTables' rows built as JSON by DuckDB where sql_cells can."""
-    values = _template_values(con, page)
+    values = _template_values(con, page) if values is None else values
     folder = "/".join(page.parts[:-1])
     depth = len(page.parts) - 1
-    base = _page_base(page)
+    base = _page_base(site, page)
     done = []
     run, title_refs = _template_run(con, page, page.param, values, site.as_of)
     try:
@@ -410,7 +415,7 @@ def _render_shell(site: _Site, page: _Page, folder: str, depth: int) -> tuple[Re
     rel = f"{folder}/{SHELL}"
     nav = site.nav_items(None, depth)
     name = re.sub(r"\{[^{}]*\}", "", page.title).strip(" ·:：-") or page.parts[-2]
-    digest = _page_hash(_page_base(page), {"shell": page.param}, nav)
+    digest = _page_hash(_page_base(site, page), {"shell": page.param}, nav)
     body = (
         f'<div class="key-page" id="key-page" data-param="{escape(page.param)}" data-data="{DATA_DIR}/" '
         f'data-name="{escape(name)}"><p class="key-loading">正在加载…</p></div>'
@@ -455,30 +460,28 @@ def _read_previous(previous_dir: Path | None) -> dict[str, str]:
     return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str)}
 
 
-def render_site(
-    pages_dir: Path,
-    snapshot_db: Path,
-    out_dir: Path,
-    context: dict,
-    sources_dir: Path | None = None,
-    previous_dir: Path | None = None,
-    memory_limit: str | None = None,
-    temp_dir: Path | None = None,
-) -> list[RenderedPage]:
-    """Render every page under pages_dir against the snapshot into out_dir.
+@dataclass(frozen=True)
+class _Job:
+    """What a process rendering some of a site's pages needs to set itself up the same way as every
+    other process of the render (picklable: render_worker's processes get it through a pipe)."""
 
-    context: as_of_date, run_id, quality_status ('通过'/'未通过'...) shown on every page.
-    sources_dir: Evidence sources folder (default pages_dir/../sources); each
-    sources/<source>/<name>.sql becomes the table <source>.<name> for page queries.
-    previous_dir: the previous version's pages folder; unchanged pages are hard-linked from it.
-    memory_limit: DuckDB's memory limit while rendering (None: DuckDB's default, 80 % of RAM); beyond
-    it DuckDB spills to a fresh folder under `temp_dir` (default: beside out_dir), removed afterwards.
-    Raises PageQueryError (page file + query name) on any SQL error, RenderError on page errors.
-    """
-    pages_dir, out_dir = Path(pages_dir), Path(out_dir)
-    pages = _discover(pages_dir)
+    pages_dir: Path
+    snapshot_db: Path
+    out_dir: Path
+    sources_dir: Path
+    previous_dir: Path | None
+    as_of: str
+    version: str  # renderer_version() of the process that started the render
+    memory_limit: str | None
+    spill: Path
+
+
+def _setup(job: _Job) -> tuple[list[_Page], _Site]:
+    """The pages and the render state every process of a render builds alike (the same page files,
+    navigation, routes, previous hashes and renderer version, so the same hashes and bytes)."""
+    pages = _discover(job.pages_dir)
     if not pages:
-        raise RenderError(f"no pages in {pages_dir}")
+        raise RenderError(f"no pages in {job.pages_dir}")
     nav = sorted(
         (p for p in pages if p.param is None),
         key=lambda p: (
@@ -488,30 +491,90 @@ def render_site(
         ),
     )
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
-    previous_dir = Path(previous_dir) if previous_dir else None
-    site = _Site(out_dir, nav, env.get_template("page.html"), _read_previous(previous_dir), previous_dir)
+    site = _Site(
+        job.out_dir, nav, env.get_template("page.html"), _read_previous(job.previous_dir), job.previous_dir
+    )
     site.routes = _routes(pages)
-    site.as_of = str(context.get("as_of_date") or "")  # relative day counts are checked against it
-    _copy_assets(out_dir, context)
+    site.as_of = job.as_of  # relative day counts are checked against it
+    site.version = job.version
+    return pages, site
+
+
+def _open(job: _Job, memory_limit: str | None, spill: Path):
+    return open_snapshot(job.snapshot_db, job.sources_dir, memory_limit, spill)
+
+
+def _render_unit(
+    site: _Site, con, page: _Page, values: list[str] | None
+) -> list[tuple[RenderedPage, set[str]]]:
+    """One page: its file, or a template page's shell and data files."""
+    if page.param is None:
+        return [_render_page(site, con, page)]
+    return _render_template(site, con, page, values)
+
+
+def render_site(
+    pages_dir: Path,
+    snapshot_db: Path,
+    out_dir: Path,
+    context: dict,
+    sources_dir: Path | None = None,
+    previous_dir: Path | None = None,
+    memory_limit: str | None = None,
+    temp_dir: Path | None = None,
+    workers: int = 1,
+    parallel_min_keys: int = 0,
+) -> list[RenderedPage]:
+    """Render every page under pages_dir against the snapshot into out_dir.
+
+    context: as_of_date, run_id, quality_status ('通过'/'未通过'...) shown on every page.
+    sources_dir: Evidence sources folder (default pages_dir/../sources); each
+    sources/<source>/<name>.sql becomes the table <source>.<name> for page queries.
+    previous_dir: the previous version's pages folder; unchanged pages are hard-linked from it.
+    memory_limit: DuckDB's memory limit while rendering (None: DuckDB's default, 80 % of RAM); beyond
+    it DuckDB spills to a fresh folder under `temp_dir` (default: beside out_dir), removed afterwards.
+    workers: processes rendering (this one and workers - 1 started by it, render_worker.py), used when
+    the template pages have `parallel_min_keys` keys or more in all (a process costs ~1 s to start);
+    the pages are shared out a page at a time, largest first, and each process's DuckDB gets
+    memory_limit / workers. The files and the manifest are the same bytes either way.
+    Raises PageQueryError (page file + query name) on any SQL error, RenderError on page errors.
+    """
+    pages_dir, out_dir = Path(pages_dir), Path(out_dir)
+    previous_dir = Path(previous_dir) if previous_dir else None
     spill = Path(tempfile.mkdtemp(prefix=".render-spill-", dir=temp_dir or out_dir.parent))
-    rendered: list[RenderedPage] = []
-    links: dict[str, set[str]] = {}
+    job = _Job(
+        pages_dir,
+        Path(snapshot_db),
+        out_dir,
+        Path(sources_dir) if sources_dir else pages_dir.parent / "sources",
+        previous_dir,
+        str(context.get("as_of_date") or ""),
+        renderer_version(),
+        memory_limit,
+        spill,
+    )
     try:
-        con = open_snapshot(
-            Path(snapshot_db),
-            Path(sources_dir) if sources_dir else pages_dir.parent / "sources",
-            memory_limit,
-            spill,
-        )
+        pages, site = _setup(job)
+        _copy_assets(out_dir, context)
+        con = _open(job, memory_limit, spill)
     except BaseException:
         shutil.rmtree(spill, ignore_errors=True)
         raise
+    rendered: list[RenderedPage] = []
+    links: dict[str, set[str]] = {}
     try:
-        for page in pages:
-            done = (
-                [_render_page(site, con, page)] if page.param is None else _render_template(site, con, page)
-            )
-            for item, page_links in done:
+        values = {i: _template_values(con, p) for i, p in enumerate(pages) if p.param is not None}
+        if workers > 1 and len(pages) > 1 and sum(map(len, values.values())) >= parallel_min_keys:
+            con.close()  # its memory limit was the whole render's: each process gets a share
+            (spill / "0").mkdir()
+            con = _open(job, share_memory(memory_limit, workers), spill / "0")
+            from .render_worker import render_parallel
+
+            done = render_parallel(job, site, con, pages, values, workers)
+        else:
+            done = [_render_unit(site, con, page, values.get(i)) for i, page in enumerate(pages)]
+        for items in done:
+            for item, page_links in items:
                 rendered.append(item)
                 links[item.url] = page_links
         if not any(p.parts == ["index"] for p in pages):
@@ -524,6 +587,13 @@ def render_site(
         json.dumps(site.hashes, ensure_ascii=False, sort_keys=True), encoding="utf-8"
     )
     return rendered
+
+
+def share_memory(memory_limit: str | None, workers: int) -> str | None:
+    """One process's share of a render's DuckDB memory limit (DuckDB's size syntax), or None."""
+    if not memory_limit:
+        return None
+    return f"{parse_size(memory_limit) / workers / 2**20:.0f}MiB"
 
 
 def _check_links(rendered: list[RenderedPage], links: dict[str, set[str]], out_dir: Path) -> None:
