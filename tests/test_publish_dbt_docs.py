@@ -12,6 +12,7 @@ state) in everything but dbt's generated_at, invocation_id, parse times and temp
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 
@@ -101,9 +102,13 @@ def test_the_kept_page_follows_the_project_and_refuses_a_bad_date(tmp_path, monk
     (project / "logs").mkdir()
     (project / "logs" / "dbt.log").write_text("x")
     assert docs_key(project) == key
+    threads = os.environ.get("OPSCENTER_DBT_THREADS")  # tests/conftest.py sets it
     monkeypatch.setenv("OPSCENTER_DBT_THREADS", "7")  # read by profiles.yml
     assert docs_key(project) != key
-    monkeypatch.delenv("OPSCENTER_DBT_THREADS")
+    if threads is None:
+        monkeypatch.delenv("OPSCENTER_DBT_THREADS")
+    else:
+        monkeypatch.setenv("OPSCENTER_DBT_THREADS", threads)
     monkeypatch.setenv("OPSCENTER_WAREHOUSE", "/elsewhere.duckdb")  # the docs run's is always :memory:
     monkeypatch.setenv("DBT_AS_OF_DATE", "2020-01-01")  # the date is put into the page
     assert docs_key(project) == key

@@ -541,6 +541,7 @@ def render_site(
     """
     pages_dir, out_dir = Path(pages_dir), Path(out_dir)
     previous_dir = Path(previous_dir) if previous_dir else None
+    out_dir.parent.mkdir(parents=True, exist_ok=True)  # the spill folder's default place
     spill = Path(tempfile.mkdtemp(prefix=".render-spill-", dir=temp_dir or out_dir.parent))
     job = _Job(
         pages_dir,
