@@ -31,7 +31,7 @@ import duckdb
 import pytest
 
 from orchestration import code_state as cs
-from orchestration.assets.dbt import refresh_plan_for, seed_partial_parse
+from orchestration.assets.dbt import refresh_plan_for
 from orchestration.benchmark import HISTORY_BY_DESIGN, table_hashes
 from tests import dbt_helpers as h
 
@@ -237,7 +237,6 @@ def _night(project, warehouse, as_of, target) -> dict:
     manifest = project / "target" / "manifest.json"
     states, plan = refresh_plan_for(warehouse, False, manifest_path=manifest)
     target.mkdir(parents=True)
-    seed_partial_parse(target, [project / "target"])
     _dbt(project, ["run"], warehouse, as_of, target, plan.env())
     results = json.loads((target / "run_results.json").read_text())
     with duckdb.connect(str(warehouse)) as conn:
@@ -259,10 +258,9 @@ def upgrade(tmp_path_factory):
     conn.close()
     _parse(project, path)  # `make dbt-parse`: the manifest Dagster loads
     out = {}
-    # night 1 as before the record existed: plain dbt, nothing recorded (on the project's parse, made for
-    # this warehouse: not parsed again, as every night below)
+    # night 1 as before the record existed: plain dbt, nothing recorded (on the project's parse, as every
+    # night below: `_dbt` runs them on it, so no night folder is seeded with a partial-parse file)
     (tmp / "n1").mkdir()
-    seed_partial_parse(tmp / "n1", [project / "target"])
     _dbt(
         project,
         ["build", "--resource-type", "seed", "--resource-type", "model"],
