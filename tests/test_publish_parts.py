@@ -352,6 +352,23 @@ def test_a_part_filter_selects_exactly_its_months_rows():
     for key in ("2026-03", "2026-11"):
         got = con.execute(f"SELECT i FROM t WHERE {snapshot._part_filter('day', 'DATE', key)}").fetchall()
         assert sorted(i for (i,) in got) == sorted(i for i, d in days if d[:7] == key), key
+    # dates and timestamps put a range first: month ends, December, NULL, a date before year 1
+    con.execute("CREATE TABLE d (day DATE, ts TIMESTAMP, i INTEGER)")
+    stamps = [
+        "2026-11-01 00:00:00", "2026-11-30 23:59:59.999999", "2026-12-01 00:00:00", "2026-10-31 23:59:59",
+        "2026-12-31 12:00:00", "2027-01-01 00:00:00", "2025-11-15 08:00:00", None,
+    ]  # fmt: skip
+    con.executemany(
+        "INSERT INTO d VALUES (CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), ?)",
+        [(t, t, i) for i, t in enumerate(stamps)],
+    )
+    con.execute("INSERT INTO d VALUES (DATE '2026-11-03 (BC)', TIMESTAMP '2026-11-03 (BC) 10:00:00', 99)")
+    for column, dtype in (("day", "DATE"), ("ts", "TIMESTAMP")):
+        cast = con.execute(f"SELECT i, CAST({column} AS VARCHAR) FROM d").fetchall()
+        for key in ("2026-11", "2026-12", "2027-01", "2025-11", "other"):
+            got = con.execute(f"SELECT i FROM d WHERE {snapshot._part_filter(column, dtype, key)}").fetchall()
+            want = [i for i, v in cast if (v[:7] if v is not None else "other") == key]
+            assert sorted(i for (i,) in got) == sorted(want) and (want or key == "2027-01"), (column, key)
 
 
 def _spy_patch(monkeypatch) -> list[tuple[int, int]]:
@@ -388,8 +405,9 @@ def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Pat
     published form, and night 1, a fresh build, kept no source sums), 3 x 60 of the copy and
     3 x 60 + 1 of the source, never the four other months'; it masks the two new rows and 2026-06's
     six phones and rewrites the 2026-09 and 2026-11 parts only. Night 3 changes only the bookkeeping
-    column: the source's fingerprint moves, its months are the ones night 2 kept in the private
-    state, so nothing is patched or rewritten. Night 4, its state deleted, changes 2026-09 again:
+    column: the source fingerprint (published columns) stays, the table is kept as it is, nothing
+    read or rewritten. Night 3b changes 2026-09 again: 2026-06 is the source night 3 kept in the
+    private state, so only 2026-09 is compared. Night 4, its state deleted, changes 2026-09 again:
     2026-06 and 2026-09 (phones) are patched, only 2026-09's part rewritten. Each night equals a
     fresh build, table and Parquet files."""
     wh = _warehouse(tmp_path / "warehouse.duckdb")
@@ -421,10 +439,21 @@ def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Pat
     _night(wh, f"UPDATE {TABLE} SET input_fingerprint = 2")
     v3 = _publish(wh, root, "run3")
     table = _table(v3)
-    assert table["source_fingerprint"] != _table(v2)["source_fingerprint"]
-    assert table["patched"] == {"deleted": 0, "inserted": 0, "masked": 0} and compared == []
+    # the bookkeeping column is not published: the source fingerprint (published columns) is the same,
+    # so the table is the copied one, neither read nor patched
+    assert table["source_fingerprint"] == _table(v2)["source_fingerprint"]
+    assert table["reused"] and "patched" not in table and compared == []
     assert _files(v3) == _files(v2)  # every part linked
     _assert_equals_a_fresh_build(v3, wh, tmp_path / "fresh3")
+
+    # with the state: 2026-06 (phones) is the source night 2 kept, so only 2026-09 is compared
+    _night(wh, f"UPDATE {TABLE} SET amount = 6 WHERE task_id = 'T0305'")
+    v3b = _publish(wh, root, "run3b")
+    assert _table(v3b)["patched"] == {"deleted": 1, "inserted": 1, "masked": 1}
+    assert compared == [(PER_MONTH, PER_MONTH)]
+    assert [p["part"] for p in _table(v3b)["parts"] if not p["reused"]] == ["2026-09"]
+    _assert_equals_a_fresh_build(v3b, wh, tmp_path / "fresh3b")
+    compared.clear()
 
     for kept in (tmp_path / "publish_state").rglob("*.duckdb"):
         kept.unlink()
