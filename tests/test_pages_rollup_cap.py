@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 
 from orchestration.render import render_site
+from orchestration.render.page_source import parse_page
+from orchestration.render.queries import KEYS_TABLE, keyed_query, open_snapshot
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 SOURCES = ("progress_rollup", "progress_detail", "progress_summary", "collection_forecast")
@@ -78,6 +80,11 @@ def _data(rendered, key):
     return page, page.path.read_text(encoding="utf-8")
 
 
+def _tasks(text: str) -> list[str]:
+    """The task ids of a data file in the order they appear (each cell holds its value and its text)."""
+    return list(dict.fromkeys(re.findall(r"T\d{5}", text)))
+
+
 def test_a_cell_lists_at_most_1000_tasks_in_the_tables_order_and_says_so(tmp_path):
     rendered, snap = _site(tmp_path)
     with duckdb.connect(str(snap), read_only=True) as con:
@@ -99,12 +106,40 @@ def test_a_cell_lists_at_most_1000_tasks_in_the_tables_order_and_says_so(tmp_pat
 
     page, text = _data(rendered, "big-all")
     assert page.row_counts["tasks"] == 1000
-    assert set(re.findall(r"T\d{5}", text)) == set(ordered[:1000])
+    assert _tasks(text) == ordered[:1000]
     assert "只列出前 1,000 项" in text and "1,500" in text  # the heading keeps the cell's full count
 
     page, text = _data(rendered, "big-done")  # 750 completed tasks: all listed, no note
     assert page.row_counts["tasks"] == BIG // 2
     assert set(re.findall(r"T\d{5}", text)) == set(done) and "只列出前" not in text
 
+    # 750 open tasks, ranked 751-1,500 among the cell's tasks: the state's own page lists them all, in the
+    # table's order (the cap counts within the state group)
+    page, text = _data(rendered, "big-open")
+    assert page.row_counts["tasks"] == BIG - BIG // 2
+    assert _tasks(text) == [t for t in ordered if t not in set(done)]
+
     page, text = _data(rendered, "small-all")
     assert page.row_counts["tasks"] == SMALL and "只列出前" not in text
+
+
+def test_the_task_list_runs_once_for_all_cells(tmp_path):
+    """The renderer runs the page's task list once for every cell (queries.keyed_query), not once per
+    cell (16,372 cells at 100,000 clients): the query keeps a shape it can key, and the all-cells run
+    gives each cell the rows the render published for it."""
+    rendered, snap = _site(tmp_path)
+    page = tmp_path / "src" / "pages" / "progress-rollup" / "[key].md"
+    keyed = keyed_query("tasks", parse_page(page).queries, "key", page)
+    assert keyed is not None
+    keys = sorted(p.params["key"] for p in rendered if p.kind == "data" and "key" in p.params)
+    con = open_snapshot(snap, tmp_path / "src" / "sources")
+    con.execute(
+        f"create temp table {KEYS_TABLE} as select unnest(range(?)) as __pos, unnest(?::varchar[]) as __key",
+        [len(keys), keys],
+    )
+    counts = dict(con.execute(f"select __key, count(*) from ({keyed}) group by __key").fetchall())
+    con.close()
+    published = {
+        p.params["key"]: p.row_counts["tasks"] for p in rendered if p.kind == "data" and "key" in p.params
+    }
+    assert {k: counts.get(k, 0) for k in keys} == published and counts["big-all"] == 1000
