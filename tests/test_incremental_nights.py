@@ -218,6 +218,18 @@ def fingerprints(path) -> dict[dt.date, int]:
         return dict(conn.execute("select * from intermediate.int_cutoff_input_fingerprints").fetchall())
 
 
+def collection_fingerprints(path) -> tuple[dict[dt.date, int], dict[dt.date, int]]:
+    """The fingerprint each cutoff's monthly collections were built for (one per cutoff), and tonight's."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        built = conn.execute(
+            "select distinct cutoff_date, input_fingerprint"
+            " from intermediate.int_forecast_collections_monthly"
+        ).fetchall()
+        current = conn.execute("select * from intermediate.int_forecast_collections_fingerprints").fetchall()
+    assert len({d for d, _ in built}) == len(built)
+    return dict(built), dict(current)
+
+
 def task_fingerprints(path) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return dict(conn.execute("select * from intermediate.int_task_fingerprints").fetchall())
@@ -291,6 +303,7 @@ def nights(tmp_path_factory):
             "target": target,
             "hashes": table_hashes(path, SCHEMAS),
             "fingerprints": fingerprints(path),
+            "collection_fingerprints": collection_fingerprints(path),
             "task_fingerprints": task_fingerprints(path),
             "period_fingerprints": period_fingerprints(path),
             "period_flags": period_flags(path),
@@ -372,6 +385,22 @@ def test_incremental_runs_compute_only_changed_cutoffs(nights):
     assert changed_3 == [D("2024-03-31"), D("2024-04-30"), D("2024-05-31")]
     assert sorted(set(f3) - set(f2)) == [D("2024-06-30"), D("2024-07-01")]
     assert D("2023-05-31") in f2 and D("2023-05-31") not in f3
+
+
+def test_monthly_collections_rebuild_only_changed_cutoffs(nights):
+    """int_forecast_collections_monthly is incremental by cutoff (int_forecast_collections_fingerprints):
+    its rows are those of tonight's fingerprints, and a night rebuilt the cutoffs the corrections
+    reached (night 2: I2 corrected, P7 back-dated: 03-31..05-31, as the rule) and the new ones, and kept
+    the others (02-29 and earlier). Equality with a full rebuild: test_incremental_night_equals_full_rebuild.
+    """
+    (c1, _), (c2, current_2), (c3, current_3) = (nights[n]["collection_fingerprints"] for n in (1, 2, 3))
+    # the rows are tonight's (a cutoff before the first invoice has no rows, so no stored fingerprint)
+    assert c2.items() <= current_2.items() and c3.items() <= current_3.items()
+    assert D("2024-01-31") in c2 and D("2023-12-31") not in c2
+    changed = sorted(d for d in c2 if d in c1 and c1[d] != c2[d])
+    assert changed == [D("2024-03-31"), D("2024-04-30"), D("2024-05-31")]
+    assert sorted(set(c2) - set(c1)) == [D("2024-06-29")]
+    assert D("2024-02-29") in c1 and c1[D("2024-02-29")] == c2[D("2024-02-29")]
 
 
 def test_corrections_reach_the_numbers(nights):

@@ -4,8 +4,11 @@
 -- cutoff through the cutoff's month, 0 for a month without collections. The naive forecasts read
 -- their inputs from here (leak-free, the same slices as the model) and the backtest its actuals
 -- (the as-of slice).
+-- Incremental by cutoff: a night computes only the cutoffs whose input fingerprint
+-- (int_forecast_collections_fingerprints) is new or changed, usually just the as-of date; the post-hook
+-- drops superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql).
 with cutoffs as (
-    select cutoff_date from {{ ref('int_cutoff_dates') }}
+    {{ keys_to_build('int_forecast_collections_fingerprints', 'cutoff_date', rows_per_key='many') }}
 ),
 
 first_invoice as (
@@ -29,6 +32,7 @@ applications as (
         coalesce(k.service_type, 'other') as service_type,
         cast(a.applied_amount as double) as amount
     from {{ ref('int_payment_applications_at_cutoffs') }} as a
+    inner join cutoffs as c on c.cutoff_date = a.cutoff_date
     left join {{ ref('stg_invoices') }} as i on i.invoice_id = a.invoice_id
     left join {{ ref('dim_clients') }} as cl on cl.client_id = a.client_id
     left join {{ ref('dim_contracts') }} as k on k.contract_id = i.contract_id
@@ -75,9 +79,11 @@ final as (
         m.history_start_month,
         last_day(m.month) <= s.cutoff_date as is_complete_month,
         -- rounded to the cent: a sum of doubles in another order must not change the backtest
-        round(coalesce(b.amount, 0), 2) as amount
+        round(coalesce(b.amount, 0), 2) as amount,
+        c.input_fingerprint
     from scopes as s
     inner join months as m on m.cutoff_date = s.cutoff_date
+    inner join cutoffs as c on c.cutoff_date = s.cutoff_date
     left join by_scope as b
         on b.cutoff_date = s.cutoff_date and b.scope_type = s.scope_type and b.scope_id = s.scope_id
         and b.month = m.month
