@@ -7,10 +7,11 @@
     last passed: the rows of every other key are the ones that test already read. At 100,000 clients
     the four per-cutoff unique tests grouped 13.7 M keys each (~19 node-s of the one-day night) for the
     one or two cutoffs built that night; fct_tasks' and the detail mart's grouped 8.8 M tasks for ~8,000.
+    The tax filing status pair (incremental by service period) opts in by period the same way.
 
     The keys are kept per model in test_scope.<schema>__<model> (one column, the key), outside the
     schemas the incremental = full comparisons hash:
-    - pre-hook (record_untested_keys / record_untested_pending_keys): an incremental build adds the keys
+    - pre-hook (record_untested_keys / _pending_keys / _period_keys): an incremental build adds the keys
       it is about to build to the table when the table exists; a build on the full path (first build,
       --full-refresh, an upgrade night's full refresh, no fingerprint comparison) drops it.
     - tests opt in with `config: {meta: {incremental_scope_key: <key column>}}`; the project's
@@ -58,6 +59,21 @@
     select distinct p.{{ key }} from {{ fingerprint_diff_relation(fingerprints) }} as p
     where p.input_fingerprint is not null
     {%- elif not (is_incremental() and pending_diff_exists(fingerprints)) %}
+    drop table if exists {{ marker }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro record_untested_period_keys(fingerprints, key) -%}
+    {#- pre-hook of a model incremental by period (macros/period_fingerprints.sql), after
+        delete_rebuilt_rows: the keys it builds are keys_to_rebuild; without recorded fingerprints
+        (first build, --full-refresh, lost) it rebuilds every period: the full path -#}
+    {%- set marker = untested_keys_relation(this) %}
+    {%- if built_fingerprints_exist(fingerprints) %}
+        {%- if catalog_table_exists(marker) %}
+    insert into {{ marker }} ({{ key }})
+    select distinct b.{{ key }} from ({{ keys_to_rebuild(fingerprints, key) }}) as b
+        {%- endif %}
+    {%- else %}
     drop table if exists {{ marker }}
     {%- endif %}
 {%- endmacro %}
