@@ -39,11 +39,20 @@ models are plain tables and views, which the night itself just rebuilt from scra
 rows (so they are already what a full rebuild gives; the rerun checks that a rebuild is deterministic).
 mart_alert_history and mart_alerts are left out of the incremental-vs-full comparison only: they keep
 alert episodes across nights by design, which a full rebuild forgets (they are compared on the rerun).
+
+The same nights check the data tests scoped to the keys built since they last passed
+(dbt_project/macros/untested_keys.sql; the per-cutoff unique tests and fct_tasks' / the detail mart's
+unique task_id; the tax filing pair's unique filing_key by period): night 1 runs those eight tests (the
+full path: every row read, then empty key tables), nights 2 and 3 run no test, so their key tables hold
+what both nights built (the pre-hooks add); the full rebuilds and the detail's rebuild without
+fingerprints drop them. One `dbt test` of the eight, on a copy
+with duplicates in a built cutoff, a kept cutoff, a kept task and tax periods, shows what they read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -280,6 +289,103 @@ def without_history(hashes: dict) -> dict:
     return {k: v for k, v in hashes.items() if k not in HISTORY_BY_DESIGN}
 
 
+# the models whose unique tests opt in to incremental_scope_key, and their key tables
+SCOPE_KEY_TABLES = {
+    "int_invoices_at_cutoffs": "test_scope.intermediate__int_invoices_at_cutoffs",
+    "int_payments_identified_at_cutoffs": "test_scope.intermediate__int_payments_identified_at_cutoffs",
+    "int_payment_applications_direct": "test_scope.intermediate__int_payment_applications_direct",
+    "int_payment_applications_at_cutoffs": "test_scope.intermediate__int_payment_applications_at_cutoffs",
+    "fct_tasks": "test_scope.core__fct_tasks",
+    "mart_progress_detail": "test_scope.marts__mart_progress_detail",
+    "int_tax_filing_status": "test_scope.intermediate__int_tax_filing_status",
+    "mart_tax_filing_status": "test_scope.marts__mart_tax_filing_status",
+}
+# the scoped tests alone (no test a selected model would bring in)
+SCOPED_TESTS = ["--indirect-selection", "empty", "--select"]
+SCOPED_TESTS += [f"config.meta.incremental_scope_key:{key}" for key in ("cutoff_date", "task_id", "period")]
+INVOICES_TEST = "unique_column_set_int_invoices_at_cutoffs_cutoff_date__invoice_id"
+
+
+def scope_keys(path) -> dict[str, set | None]:
+    """Each scoped model's untested keys (None: no key table, its tests read every row)."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        present = {
+            r[0]
+            for r in conn.execute(
+                "select table_name from duckdb_tables() where schema_name = 'test_scope'"
+            ).fetchall()
+        }
+        return {
+            model: {r[0] for r in conn.execute(f"select * from {table}").fetchall()}
+            if table.split(".")[1] in present
+            else None
+            for model, table in SCOPE_KEY_TABLES.items()
+        }
+
+
+def cutoffs_with_rows(path) -> dict[str, set[dt.date]]:
+    """Each per-cutoff model's cutoffs that have rows (a cutoff without is computed every night)."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return {
+            model: {
+                r[0]
+                for r in conn.execute(f"select distinct cutoff_date from intermediate.{model}").fetchall()
+            }
+            for model in list(SCOPE_KEY_TABLES)[:4]
+        }
+
+
+def compiled_test(target, prefix: str) -> str:
+    """The SQL a data test ran (dbt shortens long test file names)."""
+    return next((target / "run").rglob(f"{prefix}*.sql")).read_text()
+
+
+def scoped_test_results(target) -> dict[str, tuple[str, int]]:
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].split(".")[2]: (r["status"], r["failures"])
+        for r in results
+        if r["unique_id"].startswith("test.")
+    }
+
+
+def scoped_tests_on_duplicates(path, tmp) -> dict:
+    """The eight scoped tests on a copy of the warehouse after the detail's rebuild without fingerprints
+    (its key table dropped), with a duplicate row in a cutoff built since the tests last passed
+    (07-01), one in a kept cutoff (02-29), a kept task (T16) in fct_tasks and the detail, the settled tax
+    period's rows (March) in both filing tables and a rebuilt one's (May) in the mart."""
+    red = tmp / "red" / "warehouse.duckdb"
+    red.parent.mkdir()
+    shutil.copy(path, red)
+    with duckdb.connect(str(red)) as conn:
+        for day in ("2024-07-01", "2024-02-29"):
+            conn.execute(
+                "insert into intermediate.int_invoices_at_cutoffs select * from"
+                f" intermediate.int_invoices_at_cutoffs where cutoff_date = '{day}' limit 1"
+            )
+        for table in ("core.fct_tasks", "marts.mart_progress_detail"):
+            conn.execute(f"insert into {table} select * from {table} where task_id = 'T16'")
+        for table, period in [
+            ("intermediate.int_tax_filing_status", "2024-03"),
+            ("marts.mart_tax_filing_status", "2024-03"),
+            ("marts.mart_tax_filing_status", "2024-05"),
+        ]:
+            conn.execute(f"insert into {table} select * from {table} where period = '{period}'")
+    before = scope_keys(red)
+    try:
+        h.run_dbt(["test", *SCOPED_TESTS], red, "2024-07-01", tmp / "target_red")
+    except h.DbtRunError:
+        pass  # two tests fail: the results say which
+    target = tmp / "target_red"
+    return {
+        "before": before,
+        "after": scope_keys(red),
+        "results": scoped_test_results(target),
+        "invoices_sql": compiled_test(target, "unique_column_set_int_invoices_"),
+        "detail_sql": compiled_test(target, "unique_mart_progress_detail_task_id"),
+    }
+
+
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("incremental_nights")
@@ -295,8 +401,9 @@ def nights(tmp_path_factory):
             with duckdb.connect(str(path)) as conn:
                 change(conn)
         target = tmp / f"target_{n}"
-        # night 1 loads the seeds in the same invocation (one dbt start and parse fewer)
-        first = ["build", "--resource-type", "seed", "--resource-type", "model"]
+        # night 1 loads the seeds in the same invocation (one dbt start and parse fewer) and runs the
+        # eight scoped tests (their first run reads every row; passing, they leave empty key tables)
+        first = ["build", *SCOPED_TESTS, "resource_type:seed", "resource_type:model"]
         h.run_dbt(first if n == 1 else ["run"], path, as_of, target)
         out[n] = {
             "as_of": as_of,
@@ -308,10 +415,14 @@ def nights(tmp_path_factory):
             "period_fingerprints": period_fingerprints(path),
             "period_flags": period_flags(path),
             "tax_fingerprints": tax_fingerprints(path),
+            "scope_keys": scope_keys(path),
+            "cutoffs_with_rows": cutoffs_with_rows(path),
             "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
+            "full_scope_keys": scope_keys(tmp / f"full_{as_of}" / "warehouse.duckdb") if n > 1 else None,
         }
     h.run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
     out["rerun"] = table_hashes(path, SCHEMAS)
+    out["rerun_scope_keys"] = scope_keys(path)
     # a warehouse whose detail mart lost its built fingerprints (or predates them) rebuilds every row
     with duckdb.connect(str(path)) as conn:
         conn.execute("drop table intermediate.mart_progress_detail__fingerprints")
@@ -325,6 +436,8 @@ def nights(tmp_path_factory):
         conn.execute("alter table marts.mart_progress_detail alter column stage drop not null")
     h.run_dbt(["run", "--select", "mart_progress_detail"], path, "2024-07-01", tmp / "target_lost")
     out["lost_fingerprints"] = table_hashes(path, SCHEMAS)
+    out["lost_scope_keys"] = scope_keys(path)
+    out["red"] = scoped_tests_on_duplicates(path, tmp)
     with duckdb.connect(str(path), read_only=True) as conn:
         out["not_null_columns"] = {
             r[0]
@@ -612,3 +725,73 @@ def test_tax_filing_status_rebuilds_only_changed_periods(nights):
         for model in ("intermediate/tax/int_tax_filing_status", "marts/tax/mart_tax_filing_status"):
             sql = (compiled / f"{model}.sql").read_text()
             assert ('__fingerprints" as built' in sql) is branch, (n, model)
+
+
+def _built_keys(nights, n: int) -> dict[str, set]:
+    """What night n built by fingerprints: the cutoffs and tasks whose fingerprint changed or is new,
+    plus (per-cutoff models) the cutoffs without rows, computed every night."""
+    f0, f1 = nights[n - 1]["fingerprints"], nights[n]["fingerprints"]
+    changed = {c for c, f in f1.items() if f0.get(c) != f}
+    built = {m: changed | (set(f1) - rows) for m, rows in nights[n]["cutoffs_with_rows"].items()}
+    t0, t1 = nights[n - 1]["task_fingerprints"], nights[n]["task_fingerprints"]
+    tasks = {t for t, f in t1.items() if t0.get(t) != f}
+    p0, p1 = nights[n - 1]["tax_fingerprints"], nights[n]["tax_fingerprints"]
+    periods = {p for p, f in p1.items() if p0.get(p) != f}
+    built |= {"fct_tasks": tasks, "mart_progress_detail": tasks}
+    return built | {"int_tax_filing_status": periods, "mart_tax_filing_status": periods}
+
+
+def test_scoped_tests_keep_the_keys_built_since_they_passed(nights):
+    """Night 1's tests (the full path) read every row and, passing, leave empty key tables; nights 2 and
+    3 run no test, so the pre-hooks add what each built (checked against the fingerprints): after night
+    3 the tables hold both nights' keys, and a rerun that builds nothing adds nothing. A build on the
+    full path drops its model's table (the full rebuilds, the detail without its fingerprints)."""
+    assert "test_scope" not in compiled_test(nights[1]["target"], "unique_column_set_int_invoices_")
+    assert nights[1]["scope_keys"] == {m: set() for m in SCOPE_KEY_TABLES}
+    built_2, built_3 = _built_keys(nights, 2), _built_keys(nights, 3)
+    # with rows: I2 re-sent (issued 03-05): March to May; P7 (05-20): May; the new date (+ the cutoffs
+    # without invoices, before I1: computed every night)
+    with_rows = nights[2]["cutoffs_with_rows"]["int_invoices_at_cutoffs"]
+    changed = {D(d) for d in ("2024-03-31", "2024-04-30", "2024-05-31", "2024-06-29")}
+    assert built_2["int_invoices_at_cutoffs"] & with_rows == changed
+    assert D("2024-02-29") in with_rows - built_2["int_invoices_at_cutoffs"]  # kept, with rows
+    assert (
+        0 < len(built_2["fct_tasks"]) < len(nights[2]["task_fingerprints"]) and "T6" in built_2["fct_tasks"]
+    )
+    assert built_2["mart_tax_filing_status"] == {"2024-05", "2024-06"}
+    assert nights[2]["scope_keys"] == built_2
+    assert nights[3]["scope_keys"] == {m: built_2[m] | built_3[m] for m in SCOPE_KEY_TABLES}
+    assert built_3["fct_tasks"] - built_2["fct_tasks"] and built_2["fct_tasks"] - built_3["fct_tasks"]
+    assert nights["rerun_scope_keys"] == nights[3]["scope_keys"]
+    for n in (2, 3):
+        assert nights[n]["full_scope_keys"] == dict.fromkeys(SCOPE_KEY_TABLES), n
+    assert nights["lost_scope_keys"] == nights[3]["scope_keys"] | {"mart_progress_detail": None}
+
+
+def test_scoped_tests_read_only_those_keys(nights):
+    """On duplicates: the scoped test of int_invoices_at_cutoffs finds the one in a cutoff built since
+    it last passed (07-01), not the one in a kept cutoff (02-29), and failing keeps its keys; fct_tasks'
+    passes beside a duplicated kept task and clears its keys; the detail's, whose key table the full
+    path dropped, reads every row and finds that kept task. The tax filing pair by period: a duplicate
+    in settled March passes, one in rebuilt May fails."""
+    red = nights["red"]
+    assert D("2024-07-01") in red["before"]["int_invoices_at_cutoffs"]
+    assert D("2024-02-29") not in red["before"]["int_invoices_at_cutoffs"]
+    assert "T16" not in red["before"]["fct_tasks"] and red["before"]["mart_progress_detail"] is None
+    assert red["before"]["mart_tax_filing_status"] == {"2024-04", "2024-05", "2024-06"}  # not March
+    assert '"test_scope"."intermediate__int_invoices_at_cutoffs"' in red["invoices_sql"]
+    assert "test_scope" not in red["detail_sql"]
+    assert red["results"] == {
+        INVOICES_TEST: ("fail", 1),
+        "unique_column_set_int_payments_identified_at_cutoffs_cutoff_date__payment_id": ("pass", 0),
+        "unique_column_set_int_payment_applications_direct_cutoff_date__payment_id": ("pass", 0),
+        "unique_column_set_int_payment_applications_at_cutoffs_cutoff_date__application_id": ("pass", 0),
+        "unique_fct_tasks_task_id": ("pass", 0),
+        "unique_mart_progress_detail_task_id": ("fail", 1),
+        "unique_int_tax_filing_status_filing_key": ("pass", 0),
+        "unique_mart_tax_filing_status_filing_key": ("fail", 1),
+    }
+    cleared = {m: set() for m in SCOPE_KEY_TABLES}
+    kept = {m: red["before"][m] for m in ("int_invoices_at_cutoffs", "mart_tax_filing_status")}
+    kept["mart_progress_detail"] = None
+    assert red["after"] == cleared | kept

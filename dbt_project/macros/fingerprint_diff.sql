@@ -26,13 +26,7 @@
 {% macro pending_diff_exists(fingerprints) -%}
     {#- asked of the catalog, not dbt's relation cache: the pending table is made by this run's pre-hook
         (which drops any left by a failed run when it does not compare) -#}
-    {%- if not execute %}{{ return(false) }}{% endif %}
-    {%- set pending = fingerprint_diff_relation(fingerprints) %}
-    {%- set found = run_query(
-        "select count(*) from duckdb_tables() where database_name = '" ~ pending.database
-        ~ "' and schema_name = '" ~ pending.schema ~ "' and table_name = '" ~ pending.identifier ~ "'"
-    ).columns[0].values()[0] %}
-    {{ return(found > 0) }}
+    {{ return(catalog_table_exists(fingerprint_diff_relation(fingerprints))) }}
 {%- endmacro %}
 
 {% macro fingerprint_column_built() -%}

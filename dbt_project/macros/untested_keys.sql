@@ -1,0 +1,124 @@
+{#- Data tests of an incremental model scoped to the keys built since its tests last passed.
+
+    An incremental model by fingerprint (macros/fingerprint_incremental.sql, fingerprint_diff.sql) writes
+    only the rows of the keys it builds tonight (the per-cutoff payment rule: a cutoff's rows; the task
+    chain: a task's row) and otherwise only deletes whole keys. So a property of a key's own rows, such
+    as `unique` on (cutoff_date, payment_id) or on task_id, can only break in a key built since the test
+    last passed: the rows of every other key are the ones that test already read. At 100,000 clients
+    the four per-cutoff unique tests grouped 13.7 M keys each (~19 node-s of the one-day night) for the
+    one or two cutoffs built that night; fct_tasks' and the detail mart's grouped 8.8 M tasks for ~8,000.
+    The tax filing status pair (incremental by service period) opts in by period the same way.
+
+    The keys are kept per model in test_scope.<schema>__<model> (one column, the key), outside the
+    schemas the incremental = full comparisons hash:
+    - pre-hook (record_untested_keys / _pending_keys / _period_keys): an incremental build adds the keys
+      it is about to build to the table when the table exists; a build on the full path (first build,
+      --full-refresh, an upgrade night's full refresh, no fingerprint comparison) drops it.
+    - tests opt in with `config: {meta: {incremental_scope_key: <key column>}}`; the project's
+      get_where_subquery then reads only the rows whose key is in the table, and every row when there
+      is no table (so the first test after a full build checks everything).
+    - on-run-end (clear_untested_keys): a model whose opted-in tests all ran in this invocation and all
+      passed gets an empty table (created when missing). A failed, erroring or skipped test, or one not
+      selected, leaves the keys, so the next invocation's tests read them again with the new ones.
+    Only tests of a property of each key's own rows may opt in (unique on a key that contains the
+    incremental key); a test that reads other models (relationships, the singular reconciliations) must
+    not: its answer can change for a kept key. -#}
+
+{% macro untested_keys_relation(relation) -%}
+    {{ return(api.Relation.create(
+        database=relation.database, schema='test_scope', identifier=relation.schema ~ '__' ~ relation.identifier)) }}
+{%- endmacro %}
+
+{% macro catalog_table_exists(relation) -%}
+    {#- asked of DuckDB's catalog, not dbt's relation cache (hooks create and drop these tables) -#}
+    {%- if not execute %}{{ return(false) }}{% endif %}
+    {%- set found = run_query(
+        "select count(*) from duckdb_tables() where database_name = '" ~ relation.database
+        ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'"
+    ).columns[0].values()[0] %}
+    {{ return(found > 0) }}
+{%- endmacro %}
+
+{% macro record_untested_keys(key, keys_sql) -%}
+    {#- pre-hook; keys_sql selects the keys this build appends (e.g. keys_to_build(...)) -#}
+    {%- set marker = untested_keys_relation(this) %}
+    {%- if is_incremental() and catalog_table_exists(marker) %}
+    insert into {{ marker }} ({{ key }})
+    select distinct k.{{ key }} from ({{ keys_sql }}) as k
+    {%- else %}
+    drop table if exists {{ marker }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro record_untested_pending_keys(fingerprints, key) -%}
+    {#- pre-hook after the task chain's fingerprint comparison: the keys it builds are the pending pairs
+        with a current fingerprint; without a comparison the model takes its full path -#}
+    {%- set marker = untested_keys_relation(this) %}
+    {%- if is_incremental() and pending_diff_exists(fingerprints) and catalog_table_exists(marker) %}
+    insert into {{ marker }} ({{ key }})
+    select distinct p.{{ key }} from {{ fingerprint_diff_relation(fingerprints) }} as p
+    where p.input_fingerprint is not null
+    {%- elif not (is_incremental() and pending_diff_exists(fingerprints)) %}
+    drop table if exists {{ marker }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro record_untested_period_keys(fingerprints, key) -%}
+    {#- pre-hook of a model incremental by period (macros/period_fingerprints.sql), after
+        delete_rebuilt_rows: the keys it builds are keys_to_rebuild; without recorded fingerprints
+        (first build, --full-refresh, lost) it rebuilds every period: the full path -#}
+    {%- set marker = untested_keys_relation(this) %}
+    {%- if built_fingerprints_exist(fingerprints) %}
+        {%- if catalog_table_exists(marker) %}
+    insert into {{ marker }} ({{ key }})
+    select distinct b.{{ key }} from ({{ keys_to_rebuild(fingerprints, key) }}) as b
+        {%- endif %}
+    {%- else %}
+    drop table if exists {{ marker }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro duckdb__get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') %}
+    {%- set key = (config.get('meta') or {}).get('incremental_scope_key') %}
+    {%- set marker = untested_keys_relation(relation) if key and execute else none %}
+    {%- if marker is not none and catalog_table_exists(marker) %}
+        {%- set filtered -%}
+            (select * from {{ relation }}
+             where {{ key }} in (select m.{{ key }} from {{ marker }} as m)
+             {%- if where %} and ({{ where }}){% endif %}) dbt_subquery
+        {%- endset -%}
+        {{ return(filtered) }}
+    {%- else %}
+        {{ return(dbt.default__get_where_subquery(relation)) }}
+    {%- endif %}
+{%- endmacro %}
+
+{% macro clear_untested_keys(results) -%}
+    {#- on-run-end -#}
+    {%- if not execute %}{{ return('') }}{% endif %}
+    {%- set status = {} %}
+    {%- for result in results if result.node.resource_type == 'test' %}
+        {%- do status.update({result.node.unique_id: result.status | string}) %}
+    {%- endfor %}
+    {%- set models = {} %}
+    {%- for node in graph.nodes.values() if node.resource_type == 'test' %}
+        {%- set key = ((node.config or {}).meta or {}).get('incremental_scope_key') %}
+        {%- if key and node.attached_node %}
+            {%- set entry = models.setdefault(node.attached_node, {'key': key, 'passed': true}) %}
+            {%- if status.get(node.unique_id) != 'pass' %}{% do entry.update({'passed': false}) %}{% endif %}
+        {%- endif %}
+    {%- endfor %}
+    {%- set statements = [] %}
+    {%- for unique_id, entry in models.items() if entry.passed and unique_id in graph.nodes %}
+        {%- set node = graph.nodes[unique_id] %}
+        {%- set relation = adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias) %}
+        {%- if relation is not none %}
+            {%- set marker = untested_keys_relation(relation) %}
+            {%- do statements.append('create schema if not exists ' ~ marker.database ~ '.' ~ marker.schema) %}
+            {%- do statements.append('create or replace table ' ~ marker ~ ' as select ' ~ entry.key
+                ~ ' from ' ~ relation ~ ' limit 0') %}
+        {%- endif %}
+    {%- endfor %}
+    {{ return(statements | join(';\n')) }}
+{%- endmacro %}
