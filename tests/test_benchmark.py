@@ -197,6 +197,34 @@ def test_a_stopped_night_is_written_down_with_its_finished_and_unfinished_steps(
     )
 
 
+def test_incremental_share_is_taken_against_the_same_runs_full_night():
+    from orchestration.benchmark import _verdicts
+
+    def night(seconds, cpu):
+        return {"success": True, "night_seconds": seconds, "cpu_seconds": cpu}
+
+    full, yday, inc = night(1000.0, 1500.0), night(800.0, 1200.0), night(200.0, 300.0)
+    steps = {"night_full": full, "night_yesterday": yday, "night_incremental": inc}
+    verdicts = _verdicts({"steps": steps})
+    assert verdicts[1] == (
+        "- Full night of the incremental pair (night_yesterday, as of the day before): 13.3 min "
+        "(target ≤ 15 min at 100k)."
+    )
+    shares = [v for v in verdicts if v.startswith("- Incremental night")]
+    assert shares == [
+        "- Incremental night: 3.3 min = 25% of the same run's full night (night_yesterday) (misses ≤ 20 %); "
+        "in CPU seconds 300.0 ÷ 1200.0 = 25%."
+    ]
+    # without a (green) night_yesterday: against night_full, as before
+    failed = {**yday, "success": False}
+    for steps in ({"night_full": full}, {"night_full": full, "night_yesterday": failed}):
+        shares = [v for v in _verdicts({"steps": {**steps, "night_incremental": inc}}) if "Incremental" in v]
+        assert shares == [
+            "- Incremental night: 3.3 min = 20% of the full night (meets ≤ 20 %); "
+            "in CPU seconds 300.0 ÷ 1500.0 = 20%."
+        ]
+
+
 def test_stop_at_is_the_next_such_hour_within_half_a_day():
     import datetime as dt
     import time
