@@ -1430,14 +1430,15 @@ def _verdicts(res: dict) -> list[str]:
     # full night (fresh warehouse, every file, one day earlier) run just before the incremental night, by
     # the same code at about the same load; a night_full row may be older (another commit, another load)
     yday = st.get("night_yesterday") or {}
-    if yday.get("night_seconds") and yday.get("success"):
+    paired = bool(yday.get("night_seconds") and yday.get("success"))
+    if paired:
         out.append(
             f"- Full night of the incremental pair (night_yesterday, as of the day before): "
             f"{yday['night_seconds'] / 60:.1f} min (target ≤ {TARGETS['night_s'] // 60} min at 100k)."
         )
     ref_name, ref = (
         ("the same run's full night (night_yesterday)", yday)
-        if yday.get("night_seconds") and yday.get("success")
+        if paired
         else ("the full night", st.get("night_full") or {})
     )
     if (ref_s := ref.get("night_seconds")) and inc:
