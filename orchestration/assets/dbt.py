@@ -35,11 +35,13 @@ from dagster_dbt import (
 from orchestration import code_state, settings
 from orchestration.checks import run_docs_dir
 from orchestration.contract import ENTITIES
+from orchestration.dbt_manifest import ensure_fresh_manifest
 from orchestration.failure_report import dbt_failure
 from orchestration.quality.dbt_tests import record_failures
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import FULL_REFRESH_TAG, AsOfConfig
 
+ensure_fresh_manifest()  # the manifest below describes the project on disk (orchestration/dbt_manifest.py)
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 KEEP_NIGHTS = 10  # per-night dbt target folders kept (artifacts and full logs of recent nights)
 LOADER_KEYS = [dg.AssetKey(["raw", entity]) for entity in ENTITIES]  # orchestration/assets/raw.py
