@@ -548,6 +548,22 @@ def _part_expr(column: str) -> str:
     return f"coalesce(left(CAST({quote(column)} AS VARCHAR), 7), '{OTHER_PART}')"
 
 
+def _sums_by_part(relation: str, row: str, column: str, dtype: str, where: str = "") -> str:
+    """The query of the rows and sum of row hashes (of `row`) per part key of month `column` (of type
+    `dtype`) of `relation`: `(k, n, t)`. A text or DATE column holds few distinct values (months or
+    days): grouped by the value first and the key computed once per value, which spares the text
+    key of every row (~30 % of the pass); the counts and sums are the same (exact integer sums). A
+    TIMESTAMP's values may all differ: keyed per row."""
+    if not (dtype == "DATE" or dtype.startswith("VARCHAR")):
+        return f"""SELECT {_part_expr(column)} AS k, count(*) AS n, sum(hash({row})::HUGEINT) AS t
+        FROM {relation} {_where(where)} GROUP BY ALL"""
+    by_value = f"""SELECT {quote(column)}, count(*) AS n, sum(hash({row})::HUGEINT) AS t
+        FROM {relation} {_where(where)} GROUP BY ALL"""
+    return (
+        f"SELECT {_part_expr(column)} AS k, sum(n)::BIGINT AS n, sum(t) AS t FROM ({by_value}) GROUP BY ALL"
+    )
+
+
 @dataclass(frozen=True)
 class _Content:
     """A finished snapshot table's content: its columns and, per key of its month column (or one
@@ -588,11 +604,13 @@ def _content(
 ) -> _Content:
     """One hash pass over `dest` (only its rows matching `where`, when given), grouped by its part key."""
     parts_by = part_column(columns)
-    key = _part_expr(parts_by) if parts_by else f"'{WHOLE_PART}'"
     row = ", ".join(quote(c) for c, _ in columns)
-    sums = con.execute(
-        f"SELECT {key} AS k, count(*), sum(hash({row})::HUGEINT) FROM {dest} {_where(where)} GROUP BY ALL"
-    ).fetchall()
+    if parts_by:
+        sql = _sums_by_part(dest, row, parts_by, dict(columns)[parts_by], where)
+    else:
+        sql = f"SELECT '{WHOLE_PART}' AS k, count(*), sum(hash({row})::HUGEINT) FROM {dest} {_where(where)}"
+        sql += " GROUP BY ALL"
+    sums = con.execute(sql).fetchall()
     return _Content(columns, parts_by, {k: (int(n), None if t is None else int(t)) for k, n, t in sums})
 
 
@@ -906,10 +924,7 @@ def _source_sums(
     its rows and the sum of the hashes of its published columns, unmasked, and from their sum the
     source fingerprint (`_source_fingerprint`: the same digest, the sums add up)."""
     published_row = ", ".join(quote(c) for c, _ in source_columns)
-    found = con.execute(
-        f"""SELECT {_part_expr(column)} AS k, count(*), sum(hash({published_row})::HUGEINT)
-        FROM {src} GROUP BY ALL"""
-    ).fetchall()
+    found = con.execute(_sums_by_part(src, published_row, column, dict(source_columns)[column])).fetchall()
     sums = {k: (int(n), int(t)) for k, n, t in found}
     rows = sum(n for n, _ in sums.values())
     total = sum(t for _, t in sums.values()) if rows else None
