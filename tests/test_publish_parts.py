@@ -371,19 +371,31 @@ def test_a_part_filter_selects_exactly_its_months_rows():
             assert sorted(i for (i,) in got) == sorted(want) and (want or key == "2027-01"), (column, key)
 
 
-def _spy_patch(monkeypatch) -> list[tuple[int, int]]:
-    """Per table patched by rows: how many rows of the copy and of the source the patch compared."""
-    compared: list[tuple[int, int]] = []
+class _Statements:
+    """A connection that keeps the text of each statement run through it."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seen: list[str]):
+        self._con, self._seen = con, seen
+
+    def execute(self, sql: str, *args):
+        self._seen.append(sql)
+        return self._con.execute(sql, *args)
+
+
+def _spy_patch(monkeypatch) -> list[tuple[int, int, int]]:
+    """Per table patched by rows: how many rows of the copy and of the source the patch compared, and
+    how many of its statements read the source (its passes over the source rows)."""
+    compared: list[tuple[int, int, int]] = []
     real = snapshot._patch_masking_all
 
     def spy(con, *args, **kwargs):
-        result = real(con, *args, **kwargs)
-        compared.append(
-            con.execute(
-                "SELECT (SELECT coalesce(sum(n), 0) FROM snapshot_patch_published), "
-                "(SELECT coalesce(sum(n), 0) FROM snapshot_patch_source)"
-            ).fetchone()
-        )
+        seen: list[str] = []
+        result = real(_Statements(con, seen), *args, **kwargs)
+        copy_rows, source_rows = con.execute(
+            "SELECT (SELECT coalesce(sum(n), 0) FROM snapshot_patch_published), "
+            "(SELECT coalesce(sum(n), 0) FROM snapshot_patch_source)"
+        ).fetchone()
+        compared.append((copy_rows, source_rows, sum(snapshot.SOURCE_ALIAS in sql for sql in seen)))
         return result
 
     monkeypatch.setattr(snapshot, "_patch_masking_all", spy)
@@ -409,7 +421,8 @@ def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Pat
     read or rewritten. Night 3b changes 2026-09 again: 2026-06 is the source night 3 kept in the
     private state, so only 2026-09 is compared. Night 4, its state deleted, changes 2026-09 again:
     2026-06 and 2026-09 (phones) are patched, only 2026-09's part rewritten. Each night equals a
-    fresh build, table and Parquet files."""
+    fresh build, table and Parquet files. Each patch reads the source twice (the rows not in the copy,
+    masked and kept; every row counted by hash): the rows it inserts come from the kept ones."""
     wh = _warehouse(tmp_path / "warehouse.duckdb")
     _night(
         wh,
@@ -427,7 +440,7 @@ def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Pat
     v2 = _publish(wh, root, "run2")
     table = _table(v2)
     assert table["patched"] == {"deleted": 1, "inserted": 2, "masked": 2 + PER_MONTH // 10}
-    assert compared == [(3 * PER_MONTH, 3 * PER_MONTH + 1)]
+    assert compared == [(3 * PER_MONTH, 3 * PER_MONTH + 1, 2)]
     assert [p["part"] for p in table["parts"] if not p["reused"]] == ["2026-09", "2026-11"]
     with duckdb.connect(str(v2 / "snapshot.duckdb"), read_only=True) as con:
         note = con.execute(f"SELECT note FROM {TABLE} WHERE task_id = 'T0305'").fetchone()
@@ -450,7 +463,7 @@ def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Pat
     _night(wh, f"UPDATE {TABLE} SET amount = 6 WHERE task_id = 'T0305'")
     v3b = _publish(wh, root, "run3b")
     assert _table(v3b)["patched"] == {"deleted": 1, "inserted": 1, "masked": 1}
-    assert compared == [(PER_MONTH, PER_MONTH)]
+    assert compared == [(PER_MONTH, PER_MONTH, 2)]
     assert [p["part"] for p in _table(v3b)["parts"] if not p["reused"]] == ["2026-09"]
     _assert_equals_a_fresh_build(v3b, wh, tmp_path / "fresh3b")
     compared.clear()
@@ -460,6 +473,6 @@ def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Pat
     _night(wh, f"UPDATE {TABLE} SET amount = 8 WHERE task_id = 'T0305'")
     v4 = _publish(wh, root, "run4")
     assert _table(v4)["patched"] == {"deleted": 1, "inserted": 1, "masked": 1 + PER_MONTH // 10}
-    assert compared == [(2 * PER_MONTH, 2 * PER_MONTH)]
+    assert compared == [(2 * PER_MONTH, 2 * PER_MONTH, 2)]
     assert [p["part"] for p in _table(v4)["parts"] if not p["reused"]] == ["2026-09"]
     _assert_equals_a_fresh_build(v4, wh, tmp_path / "fresh4")
