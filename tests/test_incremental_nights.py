@@ -32,7 +32,8 @@ Tax filings (stage tax_filing): T20 (March, filed on time, never touched), T21 (
 night 3 filed late), T22 (May, C3's, not filed: overdue), T23 (June, in progress, deadline ahead),
 T24 (May, C2's, new on night 2, cancelled on night 3).
 Contract K1 (C1's bookkeeping contract, 2024-01..12, signed) gives the progress board C1's months
-without tasks; on night 3 it is re-sent ending 2024-05-31, so C1's June row loses its contract.
+without tasks; on night 3 it is re-sent ending 2024-03-31: C1's April row (no task) leaves the board,
+its May and June rows lose their contract.
 
 After nights 2 and 3 every table of the intermediate, core and marts schemas is hashed against a full
 rebuild of a copy of the same warehouse; the rerun must change nothing. The full rebuild runs
@@ -212,9 +213,9 @@ def night_3(conn) -> None:
         [h.payment_row("P2", "2024-03-20", "650.00", invoice_id="I2", updated_at=t)],
     )
     h.insert_rows(conn, "clients", [h.client_row("C4", "丁公司", updated_at=t)])
-    # a late correction of a contract: K1 ends in May, not December
+    # a late correction of a contract: K1 ends in March, not December
     upsert(conn, "contracts", "contract_id", [
-        h.contract_row("K1", "C1", "500.00", "2024-01-01", "2024-05-31", signed_date=D("2023-12-20"),
+        h.contract_row("K1", "C1", "500.00", "2024-01-01", "2024-03-31", signed_date=D("2023-12-20"),
                        updated_at=t),
     ])  # fmt: skip
     late_invoice = h.invoice_row("I7", "C4", "2024-06-01", "2024-07-01", "300.00", updated_at=t)
@@ -832,9 +833,10 @@ def test_progress_board_rebuilds_only_changed_rows(nights):
     a row can: C2's March (no task, no contract) never; C1's March (settled tasks) not on night 2, but on
     night 3 (its contract K1 corrected); C2's April on night 2 (T17's assignee S2 moved team) and 3 (T17
     and T21 re-sent); C3's May every night (T22 open). K1's correction reaches C1's June (no contract
-    any more: not signed). On 07-02 (no raw change), on a copy with every board row corrupted, only the
-    rows with an open task (C1 June: T4, T23; C2 June: T9; C2 July: T12; C3 May: T22; C3 July: T10) are
-    rebuilt, the other eight keep the corruption."""
+    any more: not signed) and removes C1's April (a contract month without tasks: only the contract
+    part of the fingerprint can see it). On 07-02 (no raw change), on a copy with every board row
+    corrupted, only the rows with an open task (C1 June: T4, T23; C2 June: T9; C2 July: T12; C3 May:
+    T22; C3 July: T10) are rebuilt, the other seven keep the corruption."""
     f1, f2, f3 = (nights[n]["board_fingerprints"] for n in (1, 2, 3))
     assert len(f1) == len(f2) == len(f3) == 36  # C1..C3 x the board's 12 months (C4: no chain task)
     assert "C1|2023-07" in f2 and "C1|2023-07" not in f3 and "C3|2024-07" in f3
@@ -847,11 +849,12 @@ def test_progress_board_rebuilds_only_changed_rows(nights):
     assert b3["C1|2024-06"] == (None, "not_started", "signing", "🔴 已延迟")  # T4 reopened, due 06-15
     assert b3["C1|2024-02"] == ("K1", "completed", "document_collection", "未开始")
     assert b3["C2|2024-06"][1:3] == ("not_started", "signing")
-    assert sorted(b3) == ["C1|2024-01", "C1|2024-02", "C1|2024-03", "C1|2024-04", "C1|2024-05",
+    assert b2["C1|2024-04"] == ("K1", "completed", "document_collection", "未开始")
+    assert sorted(b3) == ["C1|2024-01", "C1|2024-02", "C1|2024-03", "C1|2024-05",
                           "C1|2024-06", "C2|2024-04", "C2|2024-05", "C2|2024-06", "C2|2024-07",
                           "C3|2024-05", "C3|2024-06", "C3|2024-07"]  # fmt: skip
     kept = sorted(k for k, name in nights["board_next"].items() if name.endswith("*"))
-    assert kept == ["C1|2024-01", "C1|2024-02", "C1|2024-03", "C1|2024-04", "C1|2024-05",
+    assert kept == ["C1|2024-01", "C1|2024-02", "C1|2024-03", "C1|2024-05",
                     "C2|2024-04", "C2|2024-05", "C3|2024-06"]  # fmt: skip
     assert sorted(nights["board_next"]) == sorted(b3)
     for n, branch in ((1, False), (3, True)):
