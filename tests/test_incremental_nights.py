@@ -5,7 +5,8 @@ intermediate.mart_progress_detail__fingerprints), all by input fingerprint
 (macros/fingerprint_incremental.sql); the task aggregates mart_progress_summary, mart_progress_rollup,
 mart_workload_by_service_type and mart_workload_staff_period are incremental by period
 (macros/period_fingerprints.sql), so are int_tax_filing_status and mart_tax_filing_status (by service
-period, int_tax_filing_period_fingerprints); every other model is rebuilt nightly.
+period, int_tax_filing_period_fingerprints), so is mart_progress_board (by client × month,
+int_progress_board_fingerprints); every other model is rebuilt nightly.
 
 Real dbt runs on a hand-made firm over three nights, with late-arriving corrections:
 
@@ -30,6 +31,9 @@ Tasks (staff S1 张会计 一部, S2 李会计 二部), each a case the task fin
 Tax filings (stage tax_filing): T20 (March, filed on time, never touched), T21 (April, filed; re-sent on
 night 3 filed late), T22 (May, C3's, not filed: overdue), T23 (June, in progress, deadline ahead),
 T24 (May, C2's, new on night 2, cancelled on night 3).
+Contract K1 (C1's bookkeeping contract, 2024-01..12, signed) gives the progress board C1's months
+without tasks; on night 3 it is re-sent ending 2024-03-31: C1's April row (no task) leaves the board,
+its May and June rows lose their contract.
 
 After nights 2 and 3 every table of the intermediate, core and marts schemas is hashed against a full
 rebuild of a copy of the same warehouse; the rerun must change nothing. The full rebuild runs
@@ -150,6 +154,10 @@ def night_1(conn) -> None:
         h.client_row("C2", "乙公司", updated_at=ts("2024-01-01")),
         h.client_row("C3", "丙公司", updated_at=ts("2024-01-01")),
     ])  # fmt: skip
+    h.insert_rows(conn, "contracts", [
+        h.contract_row("K1", "C1", "500.00", "2024-01-01", "2024-12-31", signed_date=D("2023-12-20"),
+                       updated_at=ts("2024-01-01")),
+    ])  # fmt: skip
     h.insert_rows(conn, "invoices", [
         _inv("I1", "C1", "2024-01-05", "2024-02-04", "1000.00"),
         _inv("I2", "C1", "2024-03-05", "2024-04-04", "1200.00"),
@@ -205,6 +213,11 @@ def night_3(conn) -> None:
         [h.payment_row("P2", "2024-03-20", "650.00", invoice_id="I2", updated_at=t)],
     )
     h.insert_rows(conn, "clients", [h.client_row("C4", "丁公司", updated_at=t)])
+    # a late correction of a contract: K1 ends in March, not December
+    upsert(conn, "contracts", "contract_id", [
+        h.contract_row("K1", "C1", "500.00", "2024-01-01", "2024-03-31", signed_date=D("2023-12-20"),
+                       updated_at=t),
+    ])  # fmt: skip
     late_invoice = h.invoice_row("I7", "C4", "2024-06-01", "2024-07-01", "300.00", updated_at=t)
     h.insert_rows(conn, "invoices", [late_invoice])
     upsert(conn, "tasks", "task_id", [
@@ -261,6 +274,19 @@ def period_fingerprints(path) -> dict[str, dict[str, int]]:
 def tax_fingerprints(path) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return dict(conn.execute("select * from intermediate.int_tax_filing_period_fingerprints").fetchall())
+
+
+def board_fingerprints(path) -> dict[str, int]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return dict(conn.execute("select * from intermediate.int_progress_board_fingerprints").fetchall())
+
+
+def board_rows(path) -> dict[str, tuple]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return dict(conn.execute(
+            "select board_key, (contract_id, signing_state, current_stage, bookkeeping_status)"
+            " from marts.mart_progress_board"
+        ).fetchall())  # fmt: skip
 
 
 def period_flags(path) -> dict:
@@ -415,6 +441,8 @@ def nights(tmp_path_factory):
             "period_fingerprints": period_fingerprints(path),
             "period_flags": period_flags(path),
             "tax_fingerprints": tax_fingerprints(path),
+            "board_fingerprints": board_fingerprints(path),
+            "board": board_rows(path),
             "scope_keys": scope_keys(path),
             "cutoffs_with_rows": cutoffs_with_rows(path),
             "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
@@ -458,13 +486,15 @@ def nights(tmp_path_factory):
         out["summary_counts"] = dict(conn.execute(counts).fetchall())
         conn.execute("update marts.mart_progress_summary set task_count = task_count + 100")
         out["tax"] = {t: dict(conn.execute(tax.format(t)).fetchall()) for t in tax_tables}
-        for table in tax_tables:  # and every filing row
+        for table in (*tax_tables, "marts.mart_progress_board"):  # and every filing and board row
             conn.execute(f"update {table} set client_name = client_name || '*'")
-    selection = ["--select", "+mart_progress_summary", "+mart_tax_filing_status"]
+    selection = ["--select", "+mart_progress_summary", "+mart_tax_filing_status", "+mart_progress_board"]
     h.run_dbt(["run", *selection], kept, "2024-07-02", tmp / "target_kept")
     with duckdb.connect(str(kept), read_only=True) as conn:
         out["summary_counts_next"] = dict(conn.execute(counts).fetchall())
         out["tax_next"] = {t: dict(conn.execute(tax.format(t)).fetchall()) for t in tax_tables}
+        board = "select board_key, client_name from marts.mart_progress_board"
+        out["board_next"] = dict(conn.execute(board).fetchall())
     out["path"] = path
     return out
 
@@ -795,3 +825,39 @@ def test_scoped_tests_read_only_those_keys(nights):
     kept = {m: red["before"][m] for m in ("int_invoices_at_cutoffs", "mart_tax_filing_status")}
     kept["mart_progress_detail"] = None
     assert red["after"] == cleared | kept
+
+
+def test_progress_board_rebuilds_only_changed_rows(nights):
+    """mart_progress_board is incremental by board key (client|month; its rows equal the full rebuild
+    after nights 2 and 3: test_incremental_night_equals_full_rebuild). The fingerprints move exactly when
+    a row can: C2's March (no task, no contract) never; C1's March (settled tasks) not on night 2, but on
+    night 3 (its contract K1 corrected); C2's April on night 2 (T17's assignee S2 moved team) and 3 (T17
+    and T21 re-sent); C3's May every night (T22 open). K1's correction reaches C1's June (no contract
+    any more: not signed) and removes C1's April (a contract month without tasks: only the contract
+    part of the fingerprint can see it). On 07-02 (no raw change), on a copy with every board row
+    corrupted, only the rows with an open task (C1 June: T4, T23; C2 June: T9; C2 July: T12; C3 May:
+    T22; C3 July: T10) are rebuilt, the other seven keep the corruption."""
+    f1, f2, f3 = (nights[n]["board_fingerprints"] for n in (1, 2, 3))
+    assert len(f1) == len(f2) == len(f3) == 36  # C1..C3 x the board's 12 months (C4: no chain task)
+    assert "C1|2023-07" in f2 and "C1|2023-07" not in f3 and "C3|2024-07" in f3
+    assert f1["C2|2024-03"] == f2["C2|2024-03"] == f3["C2|2024-03"]
+    assert f1["C1|2024-03"] == f2["C1|2024-03"] != f3["C1|2024-03"]
+    assert f1["C2|2024-04"] != f2["C2|2024-04"] != f3["C2|2024-04"]
+    assert f1["C3|2024-05"] != f2["C3|2024-05"] != f3["C3|2024-05"]
+    b2, b3 = nights[2]["board"], nights[3]["board"]
+    assert b2["C1|2024-06"] == ("K1", "completed", "document_collection", "⚪ 已完成")
+    assert b3["C1|2024-06"] == (None, "not_started", "signing", "🔴 已延迟")  # T4 reopened, due 06-15
+    assert b3["C1|2024-02"] == ("K1", "completed", "document_collection", "未开始")
+    assert b3["C2|2024-06"][1:3] == ("not_started", "signing")
+    assert b2["C1|2024-04"] == ("K1", "completed", "document_collection", "未开始")
+    assert sorted(b3) == ["C1|2024-01", "C1|2024-02", "C1|2024-03", "C1|2024-05",
+                          "C1|2024-06", "C2|2024-04", "C2|2024-05", "C2|2024-06", "C2|2024-07",
+                          "C3|2024-05", "C3|2024-06", "C3|2024-07"]  # fmt: skip
+    kept = sorted(k for k, name in nights["board_next"].items() if name.endswith("*"))
+    assert kept == ["C1|2024-01", "C1|2024-02", "C1|2024-03", "C1|2024-05",
+                    "C2|2024-04", "C2|2024-05", "C3|2024-06"]  # fmt: skip
+    assert sorted(nights["board_next"]) == sorted(b3)
+    for n, branch in ((1, False), (3, True)):
+        sql = (nights[n]["target"] / "compiled" / "opscenter" / "models" / "marts" / "progress"
+               / "mart_progress_board.sql").read_text()  # fmt: skip
+        assert ('__fingerprints" as built' in sql) is branch, n

@@ -1,5 +1,11 @@
 -- Progress board: one row per bookkeeping client × service month (up to the as-of month) with the
 -- chain 签约 → 票据采集 → 记账 → 报税 → 收款. Stage states come from mart_progress_detail.
+-- Incremental by board key (macros/fingerprint_incremental.sql, built fingerprints): a night rebuilds only
+-- the rows whose input fingerprint (int_progress_board_fingerprints: the client × month's chain tasks and
+-- the client's contracts and signing tasks with their task fingerprints, the client's attributes) is not
+-- the one the row was built for; a row with an open stage changes nightly (its task fingerprints hold
+-- the as-of date), a settled month keeps its row. Without recorded fingerprints every row is built.
+-- depends_on: {{ ref('int_progress_board_fingerprints') }}
 {%- set period_stages = ['document_collection', 'bookkeeping', 'tax_filing', 'fee_collection'] %}
 {%- set stages = ['signing'] + period_stages %}
 {%- set stage_cn = {'signing': '签约', 'document_collection': '票据采集', 'bookkeeping': '记账',
@@ -38,6 +44,9 @@ contract_months as (
     ) as m
     where k.service_type = 'bookkeeping'
       and k.state_as_of in ('signed_not_started', 'active', 'expired')
+      {#- a night's rebuilt keys: contract_rank is per (client, month), so other rows change no kept rank #}
+      {{ rebuilt_periods_filter('int_progress_board_fingerprints', 'board_key',
+                                "k.client_id || '|' || strftime(m.month_start, '%Y-%m')", 'and') }}
 ),
 
 -- The chain task of each client × period × stage; if a stage was re-created, the latest one counts.
@@ -56,6 +65,7 @@ chain_tasks as (
       -- only the board's months: a task of an earlier month joins no spine row (spine below), and
       -- task_rank is per (client, period, stage), so dropping other months changes no kept rank
       and d.period between {{ first_board_period }} and {{ as_of_period }}
+      {{ rebuilt_periods_filter('int_progress_board_fingerprints', 'board_key', "d.client_id || '|' || d.period", 'and') }}
 ),
 
 task_periods as (
