@@ -241,8 +241,9 @@ where client_id = '${params.client_id}' order by peer
 
 def test_a_hard_linked_keys_links_are_still_checked(tmp_path, monkeypatch):
     """A key whose results did not change is hard-linked without being rendered; its links (the
-    previous version's) must still go through the link check: here A's unchanged file links to C,
-    whose page is gone tonight, so the render fails instead of publishing a dead link."""
+    previous version's, recorded again as they were: the manifest is a full render's) must still go
+    through the link check: here A's unchanged file links to C, whose page is gone tonight, so the
+    render fails instead of publishing a dead link."""
     pages = tmp_path / "pages"
     (pages / "clients").mkdir(parents=True)
     (pages / "clients" / "[client_id].md").write_text(LINKING_PAGE, encoding="utf-8")
@@ -251,14 +252,23 @@ def test_a_hard_linked_keys_links_are_still_checked(tmp_path, monkeypatch):
         snap,
         "create schema demo;"
         "create table demo.clients as select * from (values ('A'), ('B'), ('C')) v(client_id);"
-        "create table demo.peers as select * from (values ('A', 'C'), ('B', 'A')) v(client_id, peer)",
+        "create table demo.peers as select * from (values ('A', 'C'), ('A', 'B'), ('B', 'A')) "
+        "v(client_id, peer)",
     )
-    _render(pages, snap, tmp_path / "v1")
-    _change(snap, "delete from demo.clients where client_id = 'C'")
+    _render(pages, snap, tmp_path / "v0")
+    # a night where only B changed: A and C are linked, their links recorded as a full render does
+    _change(snap, "insert into demo.peers values ('B', 'C')")
     counted = Counted(monkeypatch)
+    _render(pages, snap, tmp_path / "v1", tmp_path / "v0")
+    assert counted.fetched == ["B"]
+    manifest = json.loads((tmp_path / "v1" / "render-manifest.json").read_text(encoding="utf-8"))
+    assert manifest["links:clients/data/A.js"] == "/clients/B\n/clients/C"
+    _same_as_full_render(pages, snap, tmp_path / "v1", tmp_path, "v1")
+    _change(snap, "delete from demo.clients where client_id = 'C'")
+    counted.fetched.clear()
     with pytest.raises(RenderError, match="/clients/A -> /clients/C"):
         _render(pages, snap, tmp_path / "v2", tmp_path / "v1")
     assert counted.fetched == []  # A was not rendered: only its recorded links caught it
     assert (tmp_path / "v2" / "clients/data/A.js").stat().st_ino == (
-        tmp_path / "v1" / "clients/data/A.js"
+        tmp_path / "v0" / "clients/data/A.js"
     ).stat().st_ino

@@ -50,12 +50,19 @@ PLAIN_PARAM = "__opscenter_page"  # a page without parameter runs as a template 
 class RenderedPage:
     source: Path  # the .md file
     url: str  # Evidence URL, e.g. /clients/C001
-    path: Path  # written HTML file
+    file: str  # written HTML file, as a string (a night lists ~170,000; see `path`)
     title: str
     params: dict[str, str] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)  # query name -> rows
     reused: bool = False  # hard-linked from the previous version (content hash unchanged)
     kind: str = "page"  # page | shell (a template page's one HTML file) | data (one key's data file)
+
+    @property
+    def path(self) -> Path:
+        """The written file. A Path made on demand: ~170,000 Path objects built per render, pickled
+        by the worker process and rebuilt by the caller cost seconds at 100,000 clients, and the
+        night reads none of them."""
+        return Path(self.file)
 
 
 @dataclass
@@ -216,6 +223,11 @@ def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:
     return False
 
 
+def _file(site: _Site, rel: str) -> str:
+    """out_dir/rel as a string (RenderedPage.file)."""
+    return os.path.join(site.out_dir, rel)
+
+
 def _out_path(site: _Site, rel: str) -> str:
     """out_dir/rel as a string, its folder created (once per folder, not per data file). Strings, not
     Path objects: a night handles ~170,000 data files, most of them only hard-linked."""
@@ -234,12 +246,14 @@ def _link_previous(site: _Site, rel: str, digest: str) -> bool:
     if site.previous_dir is None or site.previous.get(rel) != digest:
         return False
     prev = os.path.join(site.previous_dir, rel)
-    if not os.path.isfile(prev):
-        return False
     out = _out_path(site, rel)
     try:
         os.link(prev, out)
-    except OSError:  # another filesystem: copy instead
+    except FileNotFoundError:  # the previous file is gone: render it again
+        return False
+    except OSError:  # another filesystem (or not a file): copy a file instead
+        if not os.path.isfile(prev):
+            return False
         shutil.copy2(prev, out)
     return True
 
@@ -276,7 +290,7 @@ def _render_page(site: _Site, con, page: _Page) -> tuple[RenderedPage, set[str]]
 
     reused = _write(site, rel, digest, html)
     site.hashes["links:" + rel] = "\n".join(sorted(state.links))
-    rendered = RenderedPage(page.source.path, page.nav_url, site.out_dir / rel, title, {}, counts[""], reused)
+    rendered = RenderedPage(page.source.path, page.nav_url, _file(site, rel), title, {}, counts[""], reused)
     return rendered, state.links
 
 
@@ -361,10 +375,13 @@ def _linked_key(site: _Site, page: _Page, folder: str, depth: int, value: str, c
     title = page.title
     if "{" in title:
         title = PageRender(page=page.source.path, results={}, params=params, depth=depth).plain_text(title)
-    links = set(site.previous.get("links:" + rel, "").split("\n")) - {""}
-    site.hashes["links:" + rel] = "\n".join(sorted(links))
+    # the previous manifest's text as it is: a key is linked only under the same renderer version,
+    # whose manifest wrote it as every render does ("\n".join of the sorted links)
+    text = site.previous.get("links:" + rel, "")
+    site.hashes["links:" + rel] = text
+    links = set(text.split("\n")) if text else set()
     url = "/" + "/".join([*page.parts[:-1], value])
-    item = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, True, "data")
+    item = RenderedPage(page.source.path, url, _file(site, rel), title, params, counts, True, "data")
     return item, links
 
 
@@ -407,7 +424,7 @@ def _render_key(
     reused = _write(site, rel, digest, data)
     site.hashes["links:" + rel] = "\n".join(sorted(state.links))
     url = "/" + "/".join([*page.parts[:-1], value])
-    item = RenderedPage(page.source.path, url, site.out_dir / rel, title, params, counts, reused, "data")
+    item = RenderedPage(page.source.path, url, _file(site, rel), title, params, counts, reused, "data")
     return item, state.links
 
 
@@ -429,7 +446,7 @@ def _render_shell(site: _Site, page: _Page, folder: str, depth: int) -> tuple[Re
 
     reused = _write(site, rel, digest, html)
     url = "/" + folder + "/" + SHELL
-    return RenderedPage(page.source.path, url, site.out_dir / rel, name, {}, {}, reused, "shell"), set()
+    return RenderedPage(page.source.path, url, _file(site, rel), name, {}, {}, reused, "shell"), set()
 
 
 def _page_list_index(site: _Site, pages_dir: Path) -> RenderedPage:
@@ -443,7 +460,7 @@ def _page_list_index(site: _Site, pages_dir: Path) -> RenderedPage:
         ),
         encoding="utf-8",
     )
-    return RenderedPage(source=pages_dir, url="/", path=out, title="首页")
+    return RenderedPage(source=pages_dir, url="/", file=str(out), title="首页")
 
 
 def _read_previous(previous_dir: Path | None) -> dict[str, str]:
