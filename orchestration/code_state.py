@@ -49,6 +49,8 @@ from typing import Any
 import yaml
 
 RECORD_TABLE = "ops.dbt_code_state"
+# libyaml's parser when PyYAML has it: the same documents as safe_load, ~6x less CPU
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # the environment variable the project's should_full_refresh() macro reads (macros/full_refresh.sql)
 MODELS_ENV = "OPSCENTER_FULL_REFRESH_MODELS"
 # config keys that do not change what a model computes
@@ -69,7 +71,8 @@ def engine_versions() -> dict[str, str]:
 
 def project_vars(project_dir: Path) -> dict[str, Any]:
     """The project's vars as dbt_project.yml sets them (the night passes no --vars)."""
-    project = yaml.safe_load((Path(project_dir) / "dbt_project.yml").read_text(encoding="utf-8"))
+    text = (Path(project_dir) / "dbt_project.yml").read_text(encoding="utf-8")
+    project = yaml.load(text, Loader=SAFE_LOADER)
     return dict(project.get("vars") or {})
 
 

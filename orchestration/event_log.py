@@ -6,10 +6,16 @@ each model a materialization, asset and check events written to the run's shard 
 index shard) each pay the engine's creation, the compilation of their INSERT (cached per engine) and,
 when the connection closes, a WAL checkpoint of the shard (docs/benchmarks.md, overhead section).
 `KeptConnectionSqliteEventLogStorage` keeps the engine and its connection of the last few shards:
-the same files, tables and rows, each write still its own committed transaction (WAL mode,
-synchronous FULL, as Dagster sets them), so the webserver, the daemon and the sensors, which read the
-files with Dagster's own class from other processes, see every event as before. An open connection
-holds no lock between transactions. `night_instance` is how the night's process (cli.py) gets its
+the same files, tables and rows, each write still its own committed transaction (WAL mode, as
+Dagster sets it), so the webserver, the daemon and the sensors, which read the files with Dagster's
+own class from other processes, see every event as before. An open connection holds no lock between
+transactions. Its commits are `PRAGMA synchronous=NORMAL` (SQLite's default is FULL): in WAL mode a
+commit is then written to the WAL but not fsync'ed, the WAL is synced at each checkpoint; the file
+stays consistent after any crash, and a killed night process loses nothing (the rows are in the
+OS's cache), only a power loss or OS crash can drop the last events before the next checkpoint —
+a night that was running then is dead anyway. One fsync per event was most of the wall time of
+writing a night's ~1,500 events on a shared disk (docs/benchmarks.md, "fixed costs of a one-day
+night"). `night_instance` is how the night's process (cli.py) gets its
 instance; a dagster.yaml that chooses its own storage is left as it is.
 """
 
@@ -29,9 +35,11 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+SYNCHRONOUS = "NORMAL"  # the kept connections' commits: no fsync per event (module docstring)
 KEEP_SHARDS = 8  # shards whose connection is kept: the index and the runs being written or read
 # instance settings that choose the storage themselves: the night then keeps the deployment's choice
 STORAGE_KEYS = ("storage", "event_log_storage")
@@ -62,6 +70,10 @@ def night_instance(home: str | os.PathLike | None = None) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_ref(InstanceRef.from_dir(home, overrides=overrides))
 
 
+def _no_fsync_per_commit(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
+
+
 class KeptConnectionSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` keeping one engine and one SQLite connection per shard (module docstring)."""
 
@@ -69,6 +81,7 @@ class KeptConnectionSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_pid = os.getpid()
         self._engines_lock = threading.Lock()
+        self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -86,6 +99,7 @@ class KeptConnectionSqliteEventLogStorage(SqliteEventLogStorage):
                     poolclass=StaticPool,  # one connection, used under _db_lock by one thread at a time
                     connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
                 )
+                event.listen(engine, "connect", _no_fsync_per_commit)
             self._engines[shard] = engine  # most recently used last
             while len(self._engines) > KEEP_SHARDS:
                 self._engines.popitem(last=False)[1].dispose()
@@ -102,6 +116,18 @@ class KeptConnectionSqliteEventLogStorage(SqliteEventLogStorage):
             with engine.connect() as conn, conn.begin():
                 yield conn
 
+    def has_table(self, table_name: str) -> bool:
+        """Dagster's answer, remembered once a table exists. Dagster's own method builds an engine and
+        opens (and, closing it, checkpoints) a connection to the index shard on every call, and it is
+        called for every asset-check event (`supports_asset_checks`) and asset event tag: ~860 times a
+        night. Tables are only ever added (migrations) while a process runs, except by `wipe`."""
+        if table_name in self._tables_present:
+            return True
+        present = super().has_table(table_name)
+        if present:
+            self._tables_present.add(table_name)
+        return present
+
     def close_connections(self) -> None:
         """Close every kept connection (the next use opens it again)."""
         with self._engines_lock:
@@ -111,6 +137,7 @@ class KeptConnectionSqliteEventLogStorage(SqliteEventLogStorage):
 
     def wipe(self) -> None:
         self.close_connections()  # the run shards' files are deleted
+        self._tables_present.clear()
         super().wipe()
 
     def dispose(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.storage.event_log import SqliteEventLogStorage
 
 from orchestration.event_log import KeptConnectionSqliteEventLogStorage, night_instance
 from orchestration.failure_report import check_evaluations
@@ -67,7 +68,7 @@ def home(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_what_the_night_writes_dagsters_own_instance_reads(home: Path):
+def test_what_the_night_writes_dagsters_own_instance_reads(home: Path, monkeypatch: pytest.MonkeyPatch):
     night = night_instance(home)
     assert isinstance(night.event_log_storage, KeptConnectionSqliteEventLogStorage)
     run_id = _run(night)
@@ -85,6 +86,21 @@ def test_what_the_night_writes_dagsters_own_instance_reads(home: Path):
     failed = [e for e in check_evaluations(plain, run_id) if not e.passed]
     assert [(e.check_name, e.metadata["duplicates"].value) for e in failed] == [("unique", 2)]
     assert plain.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+    # the night's kept connections commit without an fsync each (WAL, synchronous NORMAL = 1)
+    storage = night.event_log_storage
+    for shard in (run_id, "index"):
+        with storage._connect(shard) as conn:
+            assert conn.exec_driver_sql("pragma journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("pragma synchronous").scalar() == 1
+    # a table found once is not looked up again (Dagster's lookup opens a connection per call)
+    asked: list[str] = []
+    dagsters = SqliteEventLogStorage.has_table
+    monkeypatch.setattr(SqliteEventLogStorage, "has_table", lambda s, t: asked.append(t) or dagsters(s, t))
+    storage._tables_present.clear()
+    tables = ("asset_check_executions", "asset_check_executions", "nope", "nope")
+    found = [storage.has_table(t) for t in tables]
+    assert found == [True, True, False, False]
+    assert asked == ["asset_check_executions", "nope", "nope"]
     night.dispose()
 
 

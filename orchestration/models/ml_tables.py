@@ -17,11 +17,14 @@ import yaml
 
 from orchestration.settings import DBT_PROJECT_DIR
 
+# libyaml's parser when PyYAML has it: the same documents as safe_load, ~6x less CPU (start-up)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @functools.cache
 def _declaration() -> dict[str, dict]:
     for path in sorted((Path(DBT_PROJECT_DIR) / "models").rglob("*.yml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
         for source in doc.get("sources") or []:
             if source["name"] == "ml":
                 return {table["name"]: table for table in source["tables"]}
