@@ -46,8 +46,10 @@ dbt-parse: deps
 setup: deps js dbt-parse
 	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
 
+# Chinese page text needs a CJK font: without it the pages render as boxes (checked apart from Chromium,
+# which may have been installed without it)
 browsers:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "cjk"; } || { \
 		(apt-get update -qq || sudo apt-get update -qq) && \
 		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
 		 || sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null); }

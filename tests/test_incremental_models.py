@@ -220,8 +220,9 @@ def forecast_nights(tmp_path_factory):
         if change is not None:
             with duckdb.connect(str(path)) as conn:
                 getattr(nights_data, change)(conn)
-                if n == 2:
-                    _contracts(conn, "850.00", "2024-06-29")
+                # this firm's contracts over the night's changes: night 2 corrects K2's fee; night 3's
+                # correction of the base firm's K1 (for the progress board) is re-sent as this firm's K1
+                _contracts(conn, "850.00", "2024-06-29")
         args = (
             ["build", "--resource-type", "seed", "--resource-type", "model", *select]
             if n == 1
