@@ -11,7 +11,8 @@ down when it ends. At the start it:
    once ("上一夜任务异常中止");
 3. checks the publish folder is writable (refused with `publish_not_writable` otherwise), so a
    read-only folder is found before the work, not after it;
-4. prunes dagster-dbt's per-invocation folders under dbt_project/target (keeps the newest few).
+4. prunes dagster-dbt's per-invocation folders under dbt_project/target (keeps the newest few);
+5. starts importing the later steps' libraries on the idle core while the loads run (warmup.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration import settings
+from orchestration import settings, warmup
 from orchestration.ops_alerts import send_ops_alert
 from orchestration.publish import check_writable
 
@@ -192,6 +193,7 @@ class NightGuardResource(dg.ConfigurableResource):
                 check_writable(Path(self.publish_root))
             except PermissionError as exc:
                 _refuse(context, "publish_not_writable", exc)
+            warmup.start()  # the gates' and the renewal model's imports, beside the loads
             pruned = prune_dbt_targets()
             if pruned and context.log:
                 context.log.info(f"pruned {len(pruned)} old dbt target folder(s)")

@@ -8,7 +8,7 @@ marts) by asset key. The collection forecast and its backtest are dbt models (in
 
 import dagster as dg
 
-from orchestration.models import ml_tables, renewal
+from orchestration.models import ml_tables
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
@@ -37,6 +37,10 @@ def _deps(table: str) -> list[dg.AssetKey]:
     name="renewal_model",
 )
 def renewal_model(context: dg.AssetExecutionContext, config: AsOfConfig, warehouse: WarehouseResource):
+    # imported here, not with the definitions: sklearn and pandas cost every process that loads the
+    # definitions (webserver, CLI, tests) ~1.5 CPU s; a night imports them early (orchestration.warmup)
+    from orchestration.models import renewal
+
     as_of = config.resolve(context)
     with warehouse.connect() as conn:
         scores, evaluation = renewal.train_and_score(conn, as_of)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import yaml
 
 from orchestration.code_state import SAFE_LOADER
 from orchestration.settings import DBT_PROJECT_DIR
+
+if TYPE_CHECKING:  # pandas is imported by the models that build the frames, not with the definitions
+    import pandas as pd
 
 
 @functools.cache

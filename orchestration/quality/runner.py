@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,10 +111,9 @@ def _query_frames(warehouse: Path, as_of: dt.date, config: QualityConfig, checks
 
 
 def _gx_context(docs_dir: Path | None):
-    # No usage statistics, no network: set before GX is imported anywhere in this process.
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+    # GX with analytics off (no network), imported on first use: the night's warm-up thread has
+    # usually imported it while the loads ran (orchestration.warmup)
+    from orchestration.quality.gx_imports import DataContextConfig, InMemoryStoreBackendDefaults, gx
 
     sites = {}
     if docs_dir is not None:
@@ -137,7 +135,7 @@ def _gx_context(docs_dir: Path | None):
 def _validate(data: dict, checks: list[Check], config: QualityConfig, docs_dir: Path | None, run_name: str):
     """One GX suite per frame; returns the ExpectationValidationResult of each check by name."""
     gx, ctx = _gx_context(docs_dir)
-    from great_expectations.core.run_identifier import RunIdentifier
+    from orchestration.quality.gx_imports import RunIdentifier
 
     source = ctx.data_sources.add_pandas("warehouse")
     by_name = {}
