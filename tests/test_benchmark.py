@@ -635,7 +635,7 @@ def test_a_childs_cpu_counts_while_it_runs_not_when_it_is_reaped():
     import sys
     import time
 
-    from orchestration.benchmark import _cpu_now, tree_cpu
+    from orchestration.benchmark import _cpu_now, _tree_cpu_scan, tree_cpu
 
     child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.6\n"
                               "while time.process_time() < end: pass\ntime.sleep(30)"])  # fmt: skip
@@ -645,6 +645,8 @@ def test_a_childs_cpu_counts_while_it_runs_not_when_it_is_reaped():
         while tree_cpu(child.pid) < 0.6 and time.time() < deadline:
             time.sleep(0.05)
         assert child.poll() is None and tree_cpu(child.pid) >= 0.6  # still running, not reaped
+        time.sleep(0.1)  # sleeping now: the walk by `children` files reads what the full /proc scan reads
+        assert tree_cpu(child.pid) == _tree_cpu_scan(child.pid)
         now = _cpu_now()
         own = resource.getrusage(resource.RUSAGE_SELF)
         reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
