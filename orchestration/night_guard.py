@@ -12,7 +12,8 @@ down when it ends. At the start it:
 3. checks the publish folder is writable (refused with `publish_not_writable` otherwise), so a
    read-only folder is found before the work, not after it;
 4. prunes dagster-dbt's per-invocation folders under dbt_project/target (keeps the newest few);
-5. starts importing the later steps' libraries on the idle core while the loads run (warmup.py).
+5. starts importing the later steps' libraries on the idle core while the loads run, and freezes
+   the process's heap for the collector until the night ends (warmup.py).
 """
 
 from __future__ import annotations
@@ -194,6 +195,7 @@ class NightGuardResource(dg.ConfigurableResource):
             except PermissionError as exc:
                 _refuse(context, "publish_not_writable", exc)
             warmup.start()  # the gates' and the renewal model's imports, beside the loads
+            stack.enter_context(warmup.frozen_heap())  # the night-long heap out of the collector's passes
             pruned = prune_dbt_targets()
             if pruned and context.log:
                 context.log.info(f"pruned {len(pruned)} old dbt target folder(s)")

@@ -27,3 +27,19 @@ def test_definitions_leave_heavy_imports_to_the_warmup_thread():
     assert after == str(sorted(HEAVY))  # the night's warm-up thread imported them all
     assert analytics == "false"  # GX imported with its analytics off, as the gates import it
     assert loaded == "True True"
+
+
+def test_the_night_heap_is_frozen_for_the_collector_and_given_back():
+    import gc
+
+    from orchestration.warmup import frozen_heap
+
+    alive = [[i] for i in range(10_000)]  # tracked containers alive when the night starts
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        assert gc.get_freeze_count() >= len(alive)  # out of the collector's passes during the night
+        cycle = [None]
+        cycle[0] = cycle  # garbage made during the night is still collected
+        del cycle
+        assert gc.collect() >= 1
+    assert gc.get_freeze_count() == 0  # a long-lived process collects its heap again afterwards
