@@ -431,15 +431,20 @@ def scoped_tests_on_duplicates(path, tmp) -> dict:
         for key in ("C3|2024-05", "C2|2024-04"):
             conn.execute(f"insert into {BOARD} select * from {BOARD} where board_key = '{key}'")
         conn.execute(f"update {BOARD} set days_late = -1 where board_key in ('C1|2024-06', 'C2|2024-05')")
-        # a summary row duplicated in settled March (kept) and in a period built since, not T9's
+        # a summary row duplicated in settled March (kept); a roll-up row there and in a period built
+        # since, not T9's
         t9_period = conn.execute(
             "select period from marts.mart_progress_detail where task_id = 'T9'"
         ).fetchall()[0][0]
-        for period in ("2024-03", "2024-05" if t9_period != "2024-05" else "2024-04"):
+        built_period = "2024-05" if t9_period != "2024-05" else "2024-04"
+        for table, key, period in [
+            ("mart_progress_summary", "summary_key", "2024-03"),
+            ("mart_progress_rollup", "rollup_key", "2024-03"),
+            ("mart_progress_rollup", "rollup_key", built_period),
+        ]:
             conn.execute(
-                "insert into marts.mart_progress_summary select * from marts.mart_progress_summary"
-                " where summary_key = (select min(summary_key) from marts.mart_progress_summary"
-                f" where period = '{period}')"
+                f"insert into marts.{table} select * from marts.{table} where {key} ="
+                f" (select min({key}) from marts.{table} where period = '{period}')"
             )
         # stg_tasks (a view over raw.tasks): T4 as if a merge load had rewritten it, T16 untouched since
         conn.execute("insert into test_scope.staging__stg_tasks values ('T4')")
@@ -882,7 +887,9 @@ def test_scoped_tests_read_only_those_keys(nights):
     it last passed (07-01), not the one in a kept cutoff (02-29), and failing keeps its keys; fct_tasks'
     passes beside a duplicated kept task and clears its keys; the detail's, whose key table the full
     path dropped, reads every row and finds that kept task. The tax filing pair by period: a duplicate
-    in settled March passes, one in rebuilt May fails."""
+    in settled March passes, one in rebuilt May fails. The board's, summary's and roll-up's unique tests
+    and the reconciliations likewise (a summary keeps its keys while a reconciliation of it fails);
+    stg_tasks' reads the keys in its key table (T4, as a merge load would leave it), not T16."""
     red = nights["red"]
     assert D("2024-07-01") in red["before"]["int_invoices_at_cutoffs"]
     assert D("2024-02-29") not in red["before"]["int_invoices_at_cutoffs"]
@@ -892,7 +899,7 @@ def test_scoped_tests_read_only_those_keys(nights):
     assert "test_scope" not in red["detail_sql"]
     assert red["before"]["mart_progress_board"] == {"C3|2024-05", "C1|2024-06"}
     assert "2024-03" not in red["before"]["mart_progress_summary"]
-    assert {"2024-05", "2024-04"} & red["before"]["mart_progress_summary"]
+    assert {"2024-05", "2024-04"} & red["before"]["mart_progress_rollup"]
     assert red["before"]["stg_tasks"] == {"T4"}
     assert '"test_scope"."staging__stg_tasks"' in red["stg_sql"]
     assert red["results"] == {
@@ -908,16 +915,17 @@ def test_scoped_tests_read_only_those_keys(nights):
         "unique_mart_progress_board_board_key": ("fail", 1),
         "progress_board_current_stage_consistent": ("fail", 1),
         # the built period's duplicate, not March's; without the detail's key table the reconciliations
-        # read every period: T16's duplicated detail row, counted against March's duplicated row twice
-        "unique_mart_progress_summary_summary_key": ("fail", 1),
-        "unique_mart_progress_rollup_rollup_key": ("pass", 0),
+        # read every period: T16's duplicated detail row, counted against March's duplicated row twice,
+        # so the summary keeps its keys although its own unique test passed
+        "unique_mart_progress_summary_summary_key": ("pass", 0),
+        "unique_mart_progress_rollup_rollup_key": ("fail", 1),
         "progress_summary_counts_equal_detail_rows": ("fail", 2),
         "progress_summary_partitions_total": ("fail", 2),
         "unique_stg_tasks_task_id": ("fail", 1),  # T4, not T16
     }
     cleared = {m: set() for m in SCOPE_KEY_TABLES}
     kept_models = ("int_invoices_at_cutoffs", "mart_tax_filing_status", "mart_progress_board",
-                   "mart_progress_summary", "stg_tasks")  # fmt: skip
+                   "mart_progress_summary", "mart_progress_rollup", "stg_tasks")  # fmt: skip
     kept = {m: red["before"][m] for m in kept_models}
     kept["mart_progress_detail"] = None
     assert red["after"] == cleared | kept

@@ -1,5 +1,6 @@
 """Writing a load's outcome: raw.<entity> and raw.load_files / load_rejects / load_file_state /
-load_warnings / load_runs, in one transaction (rejected files on their own)."""
+load_warnings / load_runs, and the keys stg_<entity>'s unique test has to read (test_scope), in one
+transaction (rejected files on their own)."""
 
 from __future__ import annotations
 
