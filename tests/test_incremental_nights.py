@@ -46,11 +46,14 @@ alert episodes across nights by design, which a full rebuild forgets (they are c
 
 The same nights check the data tests scoped to the keys built since they last passed
 (dbt_project/macros/untested_keys.sql; the per-cutoff unique tests and fct_tasks' / the detail mart's
-unique task_id; the tax filing pair's unique filing_key by period): night 1 runs those eight tests (the
-full path: every row read, then empty key tables), nights 2 and 3 run no test, so their key tables hold
-what both nights built (the pre-hooks add); the full rebuilds and the detail's rebuild without
-fingerprints drop them. One `dbt test` of the eight, on a copy
-with duplicates in a built cutoff, a kept cutoff, a kept task and tax periods, shows what they read.
+unique task_id; the tax filing pair's unique filing_key by period; the board's unique board_key, the
+progress summary's / roll-up's unique keys by period and the three singular reconciliations of the
+board and the summary with the detail; stg_tasks' unique task_id, whose keys the loader keeps): night 1
+runs those tests (the full path: every row read, then empty key tables), nights 2 and 3 run no test, so
+their key tables hold what both nights built (the pre-hooks add); the full rebuilds and the detail's
+rebuild without fingerprints drop them. One `dbt test` of them, on a copy with duplicates in a built
+cutoff, a kept cutoff, a kept task, tax periods, board keys, summary periods and raw tasks, shows what
+they read; a second one of the reconciliations, with a detail key table, what they read of the detail.
 """
 
 from __future__ import annotations
@@ -325,10 +328,18 @@ SCOPE_KEY_TABLES = {
     "mart_progress_detail": "test_scope.marts__mart_progress_detail",
     "int_tax_filing_status": "test_scope.intermediate__int_tax_filing_status",
     "mart_tax_filing_status": "test_scope.marts__mart_tax_filing_status",
+    "mart_progress_board": "test_scope.marts__mart_progress_board",
+    "mart_progress_summary": "test_scope.marts__mart_progress_summary",
+    "mart_progress_rollup": "test_scope.marts__mart_progress_rollup",
 }
-# the scoped tests alone (no test a selected model would bring in)
-SCOPED_TESTS = ["--indirect-selection", "empty", "--select"]
-SCOPED_TESTS += [f"config.meta.incremental_scope_key:{key}" for key in ("cutoff_date", "task_id", "period")]
+# the singular tests that reconcile scoped models (config meta incremental_scope)
+SCOPED_SINGULAR = ("progress_board_current_stage_consistent", "progress_summary_counts_equal_detail_rows",
+                   "progress_summary_partitions_total")  # fmt: skip
+# the scoped tests alone (no test a selected model would bring in; stg_tasks' unique task_id among them)
+SCOPED_TESTS = ["--indirect-selection", "empty", "--select", *SCOPED_SINGULAR]
+SCOPED_TESTS += [
+    f"config.meta.incremental_scope_key:{key}" for key in ("cutoff_date", "task_id", "period", "board_key")
+]
 INVOICES_TEST = "unique_column_set_int_invoices_at_cutoffs_cutoff_date__invoice_id"
 
 
@@ -375,6 +386,19 @@ def scoped_test_results(target) -> dict[str, tuple[str, int]]:
     }
 
 
+BOARD = "marts.mart_progress_board"
+
+
+def stg_task_keys(path) -> set[str] | None:
+    """stg_tasks' unique-test key table (kept by the loader, which these nights bypass)."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        if not conn.execute(
+            "select count(*) from duckdb_tables() where table_name = 'staging__stg_tasks'"
+        ).fetchall()[0][0]:
+            return None
+        return {r[0] for r in conn.execute("select task_id from test_scope.staging__stg_tasks").fetchall()}
+
+
 def scoped_tests_on_duplicates(path, tmp) -> dict:
     """The eight scoped tests on a copy of the warehouse after the detail's rebuild without fingerprints
     (its key table dropped), with a duplicate row in a cutoff built since the tests last passed
@@ -397,18 +421,73 @@ def scoped_tests_on_duplicates(path, tmp) -> dict:
             ("marts.mart_tax_filing_status", "2024-05"),
         ]:
             conn.execute(f"insert into {table} select * from {table} where period = '{period}'")
+        # every board row was built since night 1's tests: as if only C3|2024-05 and C1|2024-06 had been;
+        # duplicates of C3|2024-05 (built) and C2|2024-04 (kept), C1|2024-06 and kept C2|2024-05 with a
+        # negative days late
+        conn.execute(
+            "delete from test_scope.marts__mart_progress_board"
+            " where board_key not in ('C3|2024-05', 'C1|2024-06')"
+        )
+        for key in ("C3|2024-05", "C2|2024-04"):
+            conn.execute(f"insert into {BOARD} select * from {BOARD} where board_key = '{key}'")
+        conn.execute(f"update {BOARD} set days_late = -1 where board_key in ('C1|2024-06', 'C2|2024-05')")
+        # a summary row duplicated in settled March (kept); a roll-up row there and in a period built
+        # since, not T9's
+        t9_period = conn.execute(
+            "select period from marts.mart_progress_detail where task_id = 'T9'"
+        ).fetchall()[0][0]
+        built_period = "2024-05" if t9_period != "2024-05" else "2024-04"
+        for table, key, period in [
+            ("mart_progress_summary", "summary_key", "2024-03"),
+            ("mart_progress_rollup", "rollup_key", "2024-03"),
+            ("mart_progress_rollup", "rollup_key", built_period),
+        ]:
+            conn.execute(
+                f"insert into marts.{table} select * from marts.{table} where {key} ="
+                f" (select min({key}) from marts.{table} where period = '{period}')"
+            )
+        # stg_tasks (a view over raw.tasks): T4 as if a merge load had rewritten it, T16 untouched since
+        conn.execute("insert into test_scope.staging__stg_tasks values ('T4')")
+        conn.execute("insert into raw.tasks select * from raw.tasks where task_id in ('T4', 'T16')")
     before = scope_keys(red)
+    before["stg_tasks"] = stg_task_keys(red)
     try:
         h.run_dbt(["test", *SCOPED_TESTS], red, "2024-07-01", tmp / "target_red")
     except h.DbtRunError:
-        pass  # two tests fail: the results say which
+        pass  # some tests fail: the results say which
     target = tmp / "target_red"
+    after = scope_keys(red)
+    after["stg_tasks"] = stg_task_keys(red)
+    # then the reconciliations with the detail's key table: as if the detail's tests had passed since and
+    # T9 been built (C2|2024-06, a kept board row), and the summary's tests (no period built since):
+    # a stage state of T9 and one of T12 (C2|2024-07: kept, not built) disagree with the detail; one
+    # summary row of T9's period and one of March count an in-progress task too many
+    with duckdb.connect(str(red)) as conn:
+        conn.execute(
+            "create or replace table test_scope.marts__mart_progress_detail as select 'T9' as task_id"
+        )
+        conn.execute("delete from test_scope.marts__mart_progress_summary")
+        for s in ("signing", "document_collection", "bookkeeping", "tax_filing", "fee_collection"):
+            conn.execute(f"update {BOARD} set {s}_state = 'bogus' where {s}_task_id in ('T9', 'T12')")
+        for period in (t9_period, "2024-03"):
+            conn.execute(
+                "update marts.mart_progress_summary set in_progress_count = in_progress_count + 1"
+                " where summary_key = (select max(summary_key) from marts.mart_progress_summary"
+                f" where period = '{period}')"
+            )
+    try:
+        h.run_dbt(["test", "--select", *SCOPED_SINGULAR], red, "2024-07-01", tmp / "target_red2")
+    except h.DbtRunError:
+        pass
     return {
         "before": before,
-        "after": scope_keys(red),
+        "after": after,
         "results": scoped_test_results(target),
         "invoices_sql": compiled_test(target, "unique_column_set_int_invoices_"),
         "detail_sql": compiled_test(target, "unique_mart_progress_detail_task_id"),
+        "stg_sql": compiled_test(target, "unique_stg_tasks_task_id"),
+        "results_detail_scoped": scoped_test_results(tmp / "target_red2"),
+        "board_sql": compiled_test(tmp / "target_red2", "progress_board_current_stage_consistent"),
     }
 
 
@@ -768,7 +847,12 @@ def _built_keys(nights, n: int) -> dict[str, set]:
     p0, p1 = nights[n - 1]["tax_fingerprints"], nights[n]["tax_fingerprints"]
     periods = {p for p, f in p1.items() if p0.get(p) != f}
     built |= {"fct_tasks": tasks, "mart_progress_detail": tasks}
-    return built | {"int_tax_filing_status": periods, "mart_tax_filing_status": periods}
+    built |= {"int_tax_filing_status": periods, "mart_tax_filing_status": periods}
+    b0, b1 = nights[n - 1]["board_fingerprints"], nights[n]["board_fingerprints"]
+    built["mart_progress_board"] = {k for k, f in b1.items() if b0.get(k) != f}
+    s0, s1 = (nights[i]["period_fingerprints"]["int_task_period_fingerprints"] for i in (n - 1, n))
+    progress_periods = {p for p, f in s1.items() if s0.get(p) != f}
+    return built | {"mart_progress_summary": progress_periods, "mart_progress_rollup": progress_periods}
 
 
 def test_scoped_tests_keep_the_keys_built_since_they_passed(nights):
@@ -803,7 +887,9 @@ def test_scoped_tests_read_only_those_keys(nights):
     it last passed (07-01), not the one in a kept cutoff (02-29), and failing keeps its keys; fct_tasks'
     passes beside a duplicated kept task and clears its keys; the detail's, whose key table the full
     path dropped, reads every row and finds that kept task. The tax filing pair by period: a duplicate
-    in settled March passes, one in rebuilt May fails."""
+    in settled March passes, one in rebuilt May fails. The board's, summary's and roll-up's unique tests
+    and the reconciliations likewise (a summary keeps its keys while a reconciliation of it fails);
+    stg_tasks' reads the keys in its key table (T4, as a merge load would leave it), not T16."""
     red = nights["red"]
     assert D("2024-07-01") in red["before"]["int_invoices_at_cutoffs"]
     assert D("2024-02-29") not in red["before"]["int_invoices_at_cutoffs"]
@@ -811,6 +897,11 @@ def test_scoped_tests_read_only_those_keys(nights):
     assert red["before"]["mart_tax_filing_status"] == {"2024-04", "2024-05", "2024-06"}  # not March
     assert '"test_scope"."intermediate__int_invoices_at_cutoffs"' in red["invoices_sql"]
     assert "test_scope" not in red["detail_sql"]
+    assert red["before"]["mart_progress_board"] == {"C3|2024-05", "C1|2024-06"}
+    assert "2024-03" not in red["before"]["mart_progress_summary"]
+    assert {"2024-05", "2024-04"} & red["before"]["mart_progress_rollup"]
+    assert red["before"]["stg_tasks"] == {"T4"}
+    assert '"test_scope"."staging__stg_tasks"' in red["stg_sql"]
     assert red["results"] == {
         INVOICES_TEST: ("fail", 1),
         "unique_column_set_int_payments_identified_at_cutoffs_cutoff_date__payment_id": ("pass", 0),
@@ -820,11 +911,38 @@ def test_scoped_tests_read_only_those_keys(nights):
         "unique_mart_progress_detail_task_id": ("fail", 1),
         "unique_int_tax_filing_status_filing_key": ("pass", 0),
         "unique_mart_tax_filing_status_filing_key": ("fail", 1),
+        # the built board key's duplicate, not the kept one's; C1|2024-06's days late, not C2|2024-05's
+        "unique_mart_progress_board_board_key": ("fail", 1),
+        "progress_board_current_stage_consistent": ("fail", 1),
+        # the built period's duplicate, not March's; without the detail's key table the reconciliations
+        # read every period: T16's duplicated detail row, counted against March's duplicated row twice,
+        # so the summary keeps its keys although its own unique test passed
+        "unique_mart_progress_summary_summary_key": ("pass", 0),
+        "unique_mart_progress_rollup_rollup_key": ("fail", 1),
+        "progress_summary_counts_equal_detail_rows": ("fail", 2),
+        "progress_summary_partitions_total": ("fail", 2),
+        "unique_stg_tasks_task_id": ("fail", 1),  # T4, not T16
     }
     cleared = {m: set() for m in SCOPE_KEY_TABLES}
-    kept = {m: red["before"][m] for m in ("int_invoices_at_cutoffs", "mart_tax_filing_status")}
+    kept_models = ("int_invoices_at_cutoffs", "mart_tax_filing_status", "mart_progress_board",
+                   "mart_progress_summary", "mart_progress_rollup", "stg_tasks")  # fmt: skip
+    kept = {m: red["before"][m] for m in kept_models}
     kept["mart_progress_detail"] = None
     assert red["after"] == cleared | kept
+
+
+def test_scoped_reconciliations_read_what_the_detail_built(nights):
+    """With the detail's key table (T9 built since, on kept board row C2|2024-06) and the summary's
+    (no period built since): the board test finds T9's stage state and C1|2024-06's days late (a built
+    board key), not T12's (kept row, kept task); the summary tests find the count in T9's period, not
+    March's."""
+    red = nights["red"]
+    assert '"test_scope"."marts__mart_progress_detail"' in red["board_sql"]
+    assert red["results_detail_scoped"] == {
+        "progress_board_current_stage_consistent": ("fail", 2),
+        "progress_summary_counts_equal_detail_rows": ("fail", 1),
+        "progress_summary_partitions_total": ("fail", 1),
+    }
 
 
 def test_progress_board_rebuilds_only_changed_rows(nights):

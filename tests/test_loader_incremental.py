@@ -168,3 +168,37 @@ def test_a_drop_replaces_only_its_keys_rows_in_place_composite_keys_with_nulls_t
     with duckdb.connect(str(tmp_path / "full.duckdb")) as conn:
         load_entity(conn, "targets", raw, load_id="full", as_of_date=AS_OF)
         assert sorted(r[1:] for r in targets(conn)) == sorted(r[1:] for r in after)
+
+
+def scope_keys(db: Path) -> set[str] | None:
+    """stg_payments' unique-test key table (dbt_project/macros/untested_keys.sql); None: no table."""
+    with duckdb.connect(str(db), read_only=True) as conn:
+        if not conn.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'staging__stg_payments'"
+        ).fetchall()[0][0]:
+            return None
+        return {
+            r[0] for r in conn.execute("SELECT payment_id FROM test_scope.staging__stg_payments").fetchall()
+        }
+
+
+def test_loads_keep_the_staging_unique_tests_keys(tmp_path):
+    """A merge adds the keys it rewrote to stg_payments' key table (once dbt's on-run-end made it), a
+    load with nothing new adds none, a full reload drops the table (the next test reads every row)."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    write(raw, "b_snapshot.csv", "P1,2026-11-01,10,cash,2026-11-01\nP2,2026-11-01,20,cash,2026-11-01\n")
+    night(db, raw, "n1")
+    assert scope_keys(db) is None  # before any test: nothing to keep
+    with duckdb.connect(str(db)) as conn:  # what dbt's on-run-end leaves once the test passed
+        conn.execute("CREATE SCHEMA test_scope")
+        conn.execute("CREATE TABLE test_scope.staging__stg_payments (payment_id VARCHAR)")
+    night(db, raw, "n2")
+    assert scope_keys(db) == set()
+    write(raw, "c_drop.csv", "P2,2026-11-02,21,cash,2026-11-03\nP4,2026-11-04,40,cash,2026-11-04\n")
+    night(db, raw, "n3")
+    write(raw, "d_drop.csv", "P4,2026-11-05,41,cash,2026-11-05\nP5,2026-11-05,50,cash,2026-11-05\n")
+    result, _ = night(db, raw, "n4")
+    assert result.merge and scope_keys(db) == {"P2", "P4", "P5"}  # P4 twice: the test reads it once
+    write(raw, "b_snapshot.csv", "P1,2026-11-01,11,cash,2026-11-06\n")  # changed: a full reload
+    result, _ = night(db, raw, "n5")
+    assert result.full_reload and scope_keys(db) is None

@@ -21,8 +21,20 @@
       passed gets an empty table (created when missing). A failed, erroring or skipped test, or one not
       selected, leaves the keys, so the next invocation's tests read them again with the new ones.
     Only tests of a property of each key's own rows may opt in (unique on a key that contains the
-    incremental key); a test that reads other models (relationships, the singular reconciliations) must
-    not: its answer can change for a kept key. -#}
+    incremental key); a test that reads other models (relationships) must not: its answer can change
+    for a kept key.
+
+    A singular test that reconciles scoped models with each other opts in with
+    `config(meta={'incremental_scope': {<model>: <key column>, ...}})` and filters each model itself with
+    untested_keys_filter (every row when that model has no key table). Its answer can change only where
+    one of those models wrote rows since it last passed, so it must read the rows those keys reach in
+    every model it joins (the test's own comment says how); on-run-end counts it among each listed
+    model's opted-in tests, so their keys stay until it passed too.
+
+    The loader scopes the staging views' unique tests on the raw primary keys the same way
+    (orchestration/loading/bookkeeping.py, record_loaded_keys): a merge load adds the keys it wrote to
+    test_scope.staging__stg_<entity>, a full reload drops it; the table is raw's bookkeeping, written in
+    the load's transaction. -#}
 
 {% macro untested_keys_relation(relation) -%}
     {{ return(api.Relation.create(
@@ -94,6 +106,38 @@
     {%- endif %}
 {%- endmacro %}
 
+{% macro untested_keys_filter(model, key, expression=none) -%}
+    {#- a singular test's filter: the rows whose `expression` (default: the key column) is one of model's
+        (a ref) untested keys; true (every row) when model has no key table, and at parse time -#}
+    {%- set marker = untested_keys_relation(model) if execute else none %}
+    {%- if marker is not none and catalog_table_exists(marker) -%}
+        {{ expression or key }} in (select m.{{ key }} from {{ marker }} as m)
+    {%- else -%}
+        true
+    {%- endif %}
+{%- endmacro %}
+
+{% macro untested_periods_filter(summary, detail) -%}
+    {#- The summary tests' filter (tests/progress/progress_summary_*): summary_key begins with the period,
+        so each period's summary rows are compared with that period's detail rows alone. The summary
+        writes and deletes whole periods, the detail whole tasks: the periods read are those the summary
+        rebuilt and those of the detail rows built since the tests passed. A detail row deleted from a
+        period (a task that moved or left) changes that period's fingerprint
+        (int_task_period_fingerprints hashes its tasks), so the summary rebuilt it. Without either
+        model's key table: every period (true). -#}
+    {%- set summary_built = untested_keys_filter(summary, 'period', 's.period') | trim %}
+    {%- set detail_built = untested_keys_filter(detail, 'task_id', 'd.task_id') | trim %}
+    {%- if summary_built == 'true' or detail_built == 'true' -%}
+        true
+    {%- else -%}
+        period in (
+            select s.period from {{ summary }} as s where {{ summary_built }}
+            union
+            select d.period from {{ detail }} as d where {{ detail_built }}
+        )
+    {%- endif %}
+{%- endmacro %}
+
 {% macro clear_untested_keys(results) -%}
     {#- on-run-end -#}
     {%- if not execute %}{{ return('') }}{% endif %}
@@ -103,11 +147,18 @@
     {%- endfor %}
     {%- set models = {} %}
     {%- for node in graph.nodes.values() if node.resource_type == 'test' %}
-        {%- set key = ((node.config or {}).meta or {}).get('incremental_scope_key') %}
-        {%- if key and node.attached_node %}
-            {%- set entry = models.setdefault(node.attached_node, {'key': key, 'passed': true}) %}
-            {%- if status.get(node.unique_id) != 'pass' %}{% do entry.update({'passed': false}) %}{% endif %}
+        {%- set meta = (node.config or {}).meta or {} %}
+        {%- set scoped = {} %}
+        {%- if meta.get('incremental_scope_key') and node.attached_node %}
+            {%- do scoped.update({node.attached_node: meta.get('incremental_scope_key')}) %}
         {%- endif %}
+        {%- for name, key in (meta.get('incremental_scope') or {}).items() %}
+            {%- do scoped.update({'model.' ~ project_name ~ '.' ~ name: key}) %}
+        {%- endfor %}
+        {%- for unique_id, key in scoped.items() %}
+            {%- set entry = models.setdefault(unique_id, {'key': key, 'passed': true}) %}
+            {%- if status.get(node.unique_id) != 'pass' %}{% do entry.update({'passed': false}) %}{% endif %}
+        {%- endfor %}
     {%- endfor %}
     {%- set statements = [] %}
     {%- for unique_id, entry in models.items() if entry.passed and unique_id in graph.nodes %}

@@ -1,5 +1,6 @@
 """Writing a load's outcome: raw.<entity> and raw.load_files / load_rejects / load_file_state /
-load_warnings / load_runs, in one transaction (rejected files on their own)."""
+load_warnings / load_runs, and the keys stg_<entity>'s unique test has to read (test_scope), in one
+transaction (rejected files on their own)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ def publish(conn, entity: str, result: LoadResult, bounds: DateBounds) -> None:
         elif not result.nothing_new:
             conn.execute(create_table_sql(entity))
             conn.execute(f"INSERT INTO raw.{entity} SELECT {out_cols} FROM _ld_winners ORDER BY {key_order}")
+        record_loaded_keys(conn, result)
         conn.execute("DELETE FROM raw.load_files WHERE entity = ?", [entity])
         if result.files:
             conn.executemany(
@@ -89,6 +91,37 @@ def publish(conn, entity: str, result: LoadResult, bounds: DateBounds) -> None:
     except Exception:
         conn.execute("ROLLBACK")
         raise
+
+
+def loaded_keys_table(entity: str) -> str | None:
+    """The key table of stg_<entity>'s unique test (dbt_project/macros/untested_keys.sql: the keys
+    written since that test last passed, test_scope.<schema>__<model>); None for a compound key."""
+    spec = ENTITIES[entity]
+    return f"staging__stg_{entity}" if len(spec.primary_key) == 1 else None
+
+
+def record_loaded_keys(conn, result: LoadResult) -> None:
+    """Keep the staging unique test's key table true to what this load wrote (in its transaction).
+
+    A merge rewrites only the keys of its new rows (`_ld_touched`: deleted, then their winners
+    inserted), so only those keys can have gained a second row: they are added to the table when it
+    exists (dbt's on-run-end creates it, empty, once the test passed). A full reload rewrites every
+    key: the table goes and the next test reads every row. A load with nothing new writes nothing."""
+    table = loaded_keys_table(result.entity)
+    if table is None or result.nothing_new:
+        return
+    exists = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+        " AND schema_name = 'test_scope' AND table_name = ?",
+        [table],
+    ).fetchall()[0][0]
+    if not exists:
+        return
+    if result.merge:
+        key = quote_ident(ENTITIES[result.entity].primary_key[0])
+        conn.execute(f"INSERT INTO test_scope.{table} ({key}) SELECT {key} FROM _ld_touched")
+    else:
+        conn.execute(f"DROP TABLE test_scope.{table}")
 
 
 def _write_file_state(conn, result: LoadResult, bounds: DateBounds) -> None:

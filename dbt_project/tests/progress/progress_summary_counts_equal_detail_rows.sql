@@ -1,14 +1,19 @@
 -- 进度汇总 = 明细: for every summary_key and state, the summary count equals the number of detail rows
 -- (a key present on one side only shows up as a mismatch against 0).
+-- Scoped to the periods written since this test last passed (macros/untested_keys.sql,
+-- untested_periods_filter: those the summary rebuilt and those of the detail rows built since).
+{{ config(meta={'incremental_scope': {'mart_progress_summary': 'period', 'mart_progress_detail': 'task_id'}}) }}
+{%- set in_scope = untested_periods_filter(ref('mart_progress_summary'), ref('mart_progress_detail')) %}
 with detail_counts as (
     select summary_key, state, count(*) as detail_rows
     from {{ ref('mart_progress_detail') }}
+    where {{ in_scope }}
     group by summary_key, state
 ),
 
 summary_counts as (
     select summary_key, state, n
-    from {{ ref('mart_progress_summary') }}
+    from (select * from {{ ref('mart_progress_summary') }} where {{ in_scope }})
     cross join lateral (
         values
             ('not_started', not_started_count),

@@ -1,6 +1,11 @@
 -- The three headline counts partition the tasks, and done/overdue agree with the detail flags.
+-- Scoped to the periods written since this test last passed (macros/untested_keys.sql,
+-- untested_periods_filter: those the summary rebuilt and those of the detail rows built since).
+{{ config(meta={'incremental_scope': {'mart_progress_summary': 'period', 'mart_progress_detail': 'task_id'}}) }}
+{%- set in_scope = untested_periods_filter(ref('mart_progress_summary'), ref('mart_progress_detail')) %}
 with summary as (
     select * from {{ ref('mart_progress_summary') }}
+    where {{ in_scope }}
 ),
 
 detail as (
@@ -9,6 +14,7 @@ detail as (
         count(*) filter (where is_done) as done_rows,
         count(*) filter (where state = 'delayed' and not is_done) as overdue_open_rows
     from {{ ref('mart_progress_detail') }}
+    where {{ in_scope }}
     group by summary_key
 )
 
