@@ -200,8 +200,11 @@ _SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**1
 # shares of the memory budget the publication step's DuckDB instances get (one at a time: the snapshot
 # build, then the page renderer, then the personal-data scan); the rest is for what the process holds
 # beside DuckDB: Python objects of the renderer (~1 GB at 100,000 clients), whatever the night's earlier
-# steps left, DuckDB's allocations outside its buffer pool (docs/benchmarks.md, "Memory per step")
-PUBLISH_SHARE, RENDER_SHARE = 0.40, 0.25
+# steps left, DuckDB's allocations outside its buffer pool (docs/benchmarks.md, "Memory per step").
+# The renderer's share is split between its processes (render_workers); at 0.25 (429MiB a process at
+# 100,000 clients) the client page's stored results spilled: 858MiB a process rendered the one-day
+# night's pages in ~9 % less CPU (docs/benchmarks.md, pagesfloor section), hence 0.45 (~790MiB each)
+PUBLISH_SHARE, RENDER_SHARE = 0.40, 0.45
 
 
 def parse_size(text: str) -> int:

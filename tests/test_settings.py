@@ -122,14 +122,14 @@ def test_the_memory_budget_sizes_publications_duckdb_limits_and_reaches_duckdb(m
     ):
         monkeypatch.delenv(name, raising=False)
     assert settings.memory_budget() == 3_600_000_000
-    assert (settings.publish_memory_limit(), settings.render_memory_limit()) == ("1373MiB", "858MiB")
-    monkeypatch.setenv("OPSCENTER_MEMORY_BUDGET", "2GiB")  # 2048 MiB: 819.2 and 512 MiB
+    assert (settings.publish_memory_limit(), settings.render_memory_limit()) == ("1373MiB", "1545MiB")
+    monkeypatch.setenv("OPSCENTER_MEMORY_BUDGET", "2GiB")  # 2048 MiB: 819.2 and 921.6 MiB
     assert resources.default_resources()["publisher"].memory_limit == "819MiB"
-    assert settings.render_memory_limit() == "512MiB"
+    assert settings.render_memory_limit() == "922MiB"
     snap = tmp_path / "snapshot.duckdb"
     duckdb.connect(str(snap)).close()
     con = open_snapshot(snap, None, settings.render_memory_limit())
-    assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "512.0 MiB"
+    assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "922.0 MiB"
     con.close()
     with duckdb.connect(config={"memory_limit": settings.publish_memory_limit()}) as con:
         assert con.execute("select current_setting('memory_limit')").fetchone()[0] == "819.0 MiB"
