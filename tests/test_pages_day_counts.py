@@ -110,9 +110,10 @@ def test_open_items_are_published_as_their_due_date(pages, tmp_path):
     out = _render(tmp_path, "v1", _snapshot(tmp_path / "s1.duckdb", "2026-11-20"), "2026-11-20")
     a = _data(out, "A")
     assert _rows(a) == [
-        [["A1", "A1"], ["2026-10-01", "2026-10-01"], {"s": "2026-10-01"}],  # 50 days, counted in the page
-        [["A2", "A2"], ["2026-12-15", "2026-12-15"], {"s": "2026-12-15"}],  # not due yet: 0, same rule
-        [["A3", "A3"], ["2026-09-01", "2026-09-01"], [0, "0天"]],  # settled: its number
+        # a text or date shown as its raw value is the text alone (tables.cell_json)
+        ["A1", "2026-10-01", {"s": "2026-10-01"}],  # 50 days, counted in the page
+        ["A2", "2026-12-15", {"s": "2026-12-15"}],  # not due yet: 0, same rule
+        ["A3", "2026-09-01", [0, "0天"]],  # settled: its number
     ]
     assert 'data-since="2026-10-01"' in a["body"] and "50天" not in a["body"]
     c = _data(out, "C")  # X3's 99 is not as_of - due: published as 99, not as a date
@@ -255,18 +256,18 @@ def test_alert_texts_are_published_as_their_template_and_date(alert_pages, tmp_p
             "t": "客户「甲」合同 K1 将于 2026-12-15 到期（剩 {days} 天），续约概率仅 30%",
             "u": "2026-12-15",
         },  # 25
-        ["张会计 本月负责 2 户，负荷 200%", "张会计 本月负责 2 户，负荷 200%"],  # no template: its text
+        "张会计 本月负责 2 户，负荷 200%",  # no template: its text
     ]
     assert "50 天" not in a["body"] and "剩 25 天" not in a["body"]
     # a template that does not give the text is refused: the row keeps its text, whatever is wrong
     assert [r[1] for r in _rows(_data(out, "C"))] == [
-        ["客户「丙」账单 C1 已逾期 99 天"] * 2,  # the date gives 10 days
-        ["客户「丙」合同 K3 到期（剩 7 天）"] * 2,  # the date gives 41 days
-        ["客户「丙」账单 C3 已逾期 12 天"] * 2,  # no date
+        "客户「丙」账单 C1 已逾期 99 天",  # the date gives 10 days
+        "客户「丙」合同 K3 到期（剩 7 天）",  # the date gives 41 days
+        "客户「丙」账单 C3 已逾期 12 天",  # no date
     ]
     assert [r[1] for r in _rows(_data(out, "D"))] == [
-        ["客户「{days}」账单 D1 已逾期 5 天"] * 2,  # filling every {days} would change the name too
-        ["客户「丁」账单 D2 已逾期 5 天"] * 2,  # the template says 逾期, the text 已逾期
+        "客户「{days}」账单 D1 已逾期 5 天",  # filling every {days} would change the name too
+        "客户「丁」账单 D2 已逾期 5 天",  # the template says 逾期, the text 已逾期
     ]
 
 
@@ -344,7 +345,7 @@ def test_alert_texts_next_night_same_file_new_numbers(alert_pages, tmp_path, chr
         page.close()
     # a render with no as-of date writes the texts in: the same texts
     plain = _render(tmp_path, "plain", tmp_path / "s2.duckdb", "")
-    assert [r[1][1] for r in _rows(_data(plain, "A"))] == expected[("v2", "A")]
+    assert [r[1] for r in _rows(_data(plain, "A"))] == expected[("v2", "A")]  # texts alone (cell_json)
 
 
 def test_an_alert_text_read_inline_or_formatted_fails_the_render(alert_pages, tmp_path):

@@ -220,16 +220,18 @@ def test_data_table_columns_formats_and_drill_links(demo):
     assert [c["title"] for c in table["columns"]] == ["客户编号", "客户名称", "区域", "应收余额", "已收款"]
     assert [c["num"] for c in table["columns"]] == [False, False, False, True, True]
     assert table["pageSize"] == 2 and table["search"] is True
-    c001 = next(r for r in table["rows"] if r["c"][0][0] == "C001")
+    # a string shown as it is: the text alone (tables.cell_json), opscenter.js reads it as [text, text]
+    c001 = next(r for r in table["rows"] if r["c"][0] == "C001")
     assert c001["h"] == "clients/index.html?client_id=C001"
     # raw value for sorting, formatted text for display: 5000 + 7345.67
     # cny (auto) looks at the column: paid is 12,345.67 / 3,000 / 30,000, median 12,345.67 -> ¥12.3k
     assert c001["c"][3] == [12000.5, "¥12,000.50"] and c001["c"][4] == [12345.67, "¥12.3k"]
     assert table["download"] is True
     client = _json(_key_page(out, "clients", "C001")["body"])["table-1-data"]
-    assert [[cell[1] for cell in r["c"]] for r in client["rows"]] == [
-        ["2026-09-15", "¥5,000.00"],
-        ["2026-10-20", "¥7,345.67"],
+    # the date shown as its raw text is the text alone; the amount is [raw, shown]
+    assert [r["c"] for r in client["rows"]] == [
+        ["2026-09-15", [5000.0, "¥5,000.00"]],
+        ["2026-10-20", [7345.67, "¥7,345.67"]],
     ]
 
 
@@ -790,7 +792,7 @@ def test_table_rows_built_in_sql_equal_python_formatting_on_hostile_values(tmp_p
     rows = _json(page["body"])["table-1-data"]["rows"]
     assert rows[0]["c"][1] == [0.045, "¥0.05"] and rows[1]["c"][1] == [-0.004, "-¥0.00"]  # SSF half up
     assert rows[0]["c"][5] == ["2024-02-29 13:05:09", "2024年2月29日 13:05:09"]
-    assert rows[1]["c"][0][0].startswith('it\'s "quoted" \\ back\\slash </script>')
+    assert rows[1]["c"][0].startswith('it\'s "quoted" \\ back\\slash </script>')
     assert rows[1]["h"] == "../clients/index.html?id=b%20b"
     island = page["body"].split('<script type="application/json" id="table-1-data">')[1].split("</script>")[0]
     assert "\\u003c/script\\u003e\\u003c!--" in island and "<" not in island  # cannot end the script

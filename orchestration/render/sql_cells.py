@@ -30,7 +30,7 @@ _JSON_UNSAFE = re.compile(r'["\\\x00-\x1f]')  # what a JSON string must escape
 
 @dataclass(frozen=True)
 class Cell:
-    json: str  # SQL: the cell's JSON text, `[raw,"text"]`
+    json: str  # SQL: the cell's JSON text, `[raw,"text"]`, or `"text"` when raw is that text (cell_json)
     hazard: str  # SQL: true when this value must be formatted in Python
 
 
@@ -242,7 +242,8 @@ def _text(col: str, kind: str, r: Resolved) -> tuple[str, bool] | None:
 
 
 def compile_cell(column: str, db_type: str, resolved: Resolved) -> Cell | None:
-    """One DataTable cell `[to_json_value(v), apply(resolved, v)]` as SQL JSON text, or None."""
+    """One DataTable cell `[to_json_value(v), apply(resolved, v)]` as SQL JSON text (the text alone
+    when the raw value is that same text, as tables.cell_json writes it), or None."""
     kind = _kind(db_type)
     if kind is None:
         return None
@@ -253,8 +254,14 @@ def compile_cell(column: str, db_type: str, resolved: Resolved) -> Cell | None:
     text, safe = found
     raw, hazard = _raw(col, kind, db_type)
     quoted = f"""'"' || {text} || '"'""" if safe else json_string(text)  # to_json's text, cheaper
+    if kind == "string":  # shown as it is (no fmt on a string): the text alone, its raw value too
+        return Cell(json=f"""(case when {col} is null then '[null,"-"]' else {raw} end)""", hazard=hazard)
     shown = f"""(case when {col} is null then '"-"' else {quoted} end)"""
-    return Cell(json=f"'[' || {raw} || ',' || {shown} || ']'", hazard=hazard)
+    pair = f"'[' || {raw} || ',' || {shown} || ']'"
+    if kind in ("date", "timestamp"):  # a date shown as its raw text (yyyy-mm-dd): the text alone
+        pattern = "%Y-%m-%d" if kind == "date" else "%Y-%m-%d %H:%M:%S"
+        pair = f"(case when {text} = strftime({col}, '{pattern}') then {raw} else {pair} end)"
+    return Cell(json=pair, hazard=hazard)
 
 
 def relative_cell(cell: Cell, column: str, since: str) -> Cell:

@@ -41,6 +41,13 @@
     var n = cell.s !== undefined ? daysSince(cell.s) : daysUntil(cell.u);
     return cell.t.split(placeholder).join(String(n));
   }
+  /* A cell is [raw value, shown text]; the data file writes one whose raw value is its text as
+     the text alone (tables.cell_json): "x" is ["x", "x"]. */
+  function expandCells(spec) {
+    spec.rows.forEach(function (r) {
+      for (var i = 0; i < r.c.length; i++) if (typeof r.c[i] === "string") r.c[i] = [r.c[i], r.c[i]];
+    });
+  }
   function relativeCells(spec) {
     spec.columns.forEach(function (c, i) {
       if (!c.rel && !c.days) return;
@@ -86,6 +93,7 @@
 
   function setupTable(box) {
     var spec = readJson(box.getAttribute("data-table") + "-data");
+    expandCells(spec);
     relativeCells(spec);
     var state = { rows: spec.rows, sortCol: -1, dir: 1, page: 0, filter: "" };
     var tools = el("div", { "class": "table-tools" });
