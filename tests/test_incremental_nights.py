@@ -20,12 +20,14 @@ Real dbt runs on a hand-made firm over three nights, with late-arriving correcti
   night 3 again: no change.
 
 Tasks (staff S1 张会计 一部, S2 李会计 二部), each a case the task fingerprint must catch:
-  night 1: T1..T8, T11, T13, T15 done; T9 todo and overdue; T10 in progress; T7 depends on T8 and T13
-           on T14. T14 and T15 are exported done with completions dated 06-30, after nights 1 and 2: they
-           are in progress until night 3 without any raw change (T13's upstream state moves with them).
+  night 1: T1..T8, T11, T13, T15 done; T9 todo and overdue; T10 in progress; T7 depends on T8, T13
+           on T14 and T6 (C3's) on T21 (C2's). T14 and T15 are exported done with completions dated
+           06-30, after nights 1 and 2: they are in progress until night 3 without any raw change (T13's
+           upstream state moves with them).
   night 2: S2 moves to team 一部 (T2, T5, T8, T10); C3 renamed 丙有限公司 (T3, T6, T10, T15); T6 (done)
            cancelled; T8 re-sent with a later completion (T7's upstream_completed_date moves); new T12.
   night 3: T1 re-sent with a later completion (now late); T4 reopened; T5 deleted from the export;
+           T21 re-sent (T6's fingerprint moves, though nothing of C3 changed);
            T17 (April, settled) re-sent with a later completion: a late correction of an old period,
            while T16 (March) is never touched (its aggregate rows are kept); the date crosses June's end.
 Tax filings (stage tax_filing): T20 (March, filed on time, never touched), T21 (April, filed; re-sent on
@@ -118,7 +120,8 @@ TASKS_1 = [
     _task("T4", "C1", "S1", "2024-06-15", "done", started_at="2024-05-20 09:00",
           completed_at="2024-06-01 17:00"),
     _task("T5", "C2", "S2", "2024-05-15", "done", completed_at="2024-05-06 17:00"),
-    _task("T6", "C3", "S1", "2024-05-15", "done", completed_at="2024-05-07 17:00"),
+    # T6 (C3's) waits on C2's April filing T21: a task whose upstream is another client's
+    _task("T6", "C3", "S1", "2024-05-15", "done", completed_at="2024-05-07 17:00", depends_on_task_id="T21"),
     _task("T7", "C1", "S1", "2024-05-31", "done", completed_at="2024-05-25 17:00", depends_on_task_id="T8"),
     _task("T8", "C1", "S2", "2024-05-20", "done", completed_at="2024-05-20 12:00"),
     _task("T9", "C2", "S1", "2024-06-25", "todo", created="2024-06-01 09:00"),
@@ -193,7 +196,8 @@ def night_2(conn) -> None:
     ])  # fmt: skip
     upsert(conn, "clients", "client_id", [h.client_row("C3", "丙有限公司", updated_at=t)])
     upsert(conn, "tasks", "task_id", [
-        _task("T6", "C3", "S1", "2024-05-15", "cancelled", completed_at="2024-05-07 17:00", updated=t),
+        _task("T6", "C3", "S1", "2024-05-15", "cancelled", completed_at="2024-05-07 17:00", updated=t,
+              depends_on_task_id="T21"),
         _task("T8", "C1", "S2", "2024-05-20", "done", completed_at="2024-05-22 12:00", updated=t),
         _task("T12", "C2", "S1", "2024-07-10", "todo", created="2024-06-29 09:00"),
         # a second client's May filing, cancelled on night 3 (its row leaves a rebuilt period)
@@ -257,7 +261,11 @@ def collection_fingerprints(path) -> tuple[dict[dt.date, int], dict[dt.date, int
 
 def task_fingerprints(path) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as conn:
-        return dict(conn.execute("select * from intermediate.int_task_fingerprints").fetchall())
+        return dict(
+            conn.execute(
+                "select task_id, input_fingerprint from intermediate.int_task_fingerprints"
+            ).fetchall()
+        )
 
 
 PERIOD_FINGERPRINTS = ("int_task_period_fingerprints", "int_task_due_period_fingerprints",
@@ -659,8 +667,34 @@ def test_task_fingerprints_single_out_open_and_changed_tasks(nights):
     assert sorted(f1.keys() - changed_2, key=lambda t: int(t[1:])) == unchanged_2
     assert sorted(f2.keys() - f3.keys()) == ["T5"]
     changed_3 = {t for t in f3 if f2[t] != f3[t]}
-    expected = ["T1", "T4", "T9", "T10", "T12", "T13", "T14", "T15", "T17", "T21", "T22", "T23", "T24"]
+    # T6 (C3's, settled) through its upstream T21 (C2's, re-sent): C3 has no other change on night 3
+    expected = ["T1", "T4", "T6", "T9", "T10", "T12", "T13", "T14", "T15", "T17", "T21", "T22", "T23", "T24"]
     assert sorted(changed_3, key=lambda t: int(t[1:])) == expected
+
+
+def test_task_fingerprints_are_incremental_by_client(nights):
+    """int_task_fingerprints itself is incremental by client (macros/task_fingerprints.sql; its rows
+    and its inputs record equal the full rebuild after nights 2 and 3:
+    test_incremental_night_equals_full_rebuild). Night 1 built every row, nights 2 and 3 compared
+    per-client inputs; each row records its client and whether its fingerprint holds the as-of date;
+    the record holds every client's and staff member's inputs, the chain's and the date it is for.
+    T6 (C3, settled) must be rebuilt on night 3 although C3 did not change: its upstream T21 (C2) did."""
+    for n, branch in ((1, False), (2, True), (3, True)):
+        sql = (nights[n]["target"] / "compiled" / "opscenter" / "models" / "intermediate" / "tasks"
+               / "int_task_fingerprints.sql").read_text()  # fmt: skip
+        assert ('"int_task_fingerprints__pending" as p' in sql) is branch, n
+    with duckdb.connect(str(nights["path"]), read_only=True) as conn:
+        rows = {r[0]: r[1:] for r in conn.execute(
+            "select task_id, client_id, as_of_dependent from intermediate.int_task_fingerprints"
+        ).fetchall()}  # fmt: skip
+        record = conn.execute(
+            "select kind, list(id order by id) from intermediate.int_task_fingerprints__inputs group by kind"
+        ).fetchall()
+    assert rows["T6"] == ("C3", False) and rows["T16"] == ("C1", False)
+    assert rows["T15"] == ("C3", False) and rows["T14"] == ("C2", False)  # settled on 06-30
+    assert rows["T10"] == ("C3", True) and rows["T22"] == ("C3", True) and rows["T12"] == ("C2", True)
+    assert dict(record) == {"client": ["C1", "C2", "C3", "C4"], "staff": ["S1", "S2"], "chain": [""],
+                            "as_of": ["2024-07-01"]}  # fmt: skip
 
 
 def test_task_corrections_reach_the_numbers(nights):

@@ -3,21 +3,9 @@
 -- row from. Two runs with the same fingerprint for a task compute the same row, so those models
 -- recompute only tasks whose fingerprint is not stored yet. A settled task's fingerprint leaves out the
 -- as-of date (its row is the same on every later date); an open task's includes it (recomputed nightly).
-{%- set chain_code = [] %}
-{%- if execute %}
-    {%- for node in graph.nodes.values() | sort(attribute='unique_id') %}
-        {%- if node.resource_type == 'model'
-            and node.name in ('fct_tasks', 'int_task_fingerprints', 'mart_progress_detail') %}
-            {%- do chain_code.append(node.unique_id ~ '\n' ~ node.raw_code) %}
-        {%- endif %}
-    {%- endfor %}
-    {#- the macros the rows are computed with, rendered (their text, with the date and the warehouse's
-        relation names taken out, changes when they change) -#}
-    {%- set macros_text = enum_label('enum', 'code') ~ progress_status('state', 'done', 'due')
-        ~ progress_status_color('state', 'done', 'due') %}
-    {%- do chain_code.append(macros_text | replace(ref('contract_enum_labels') | string, 'labels')
-        | replace(as_of_date_str(), 'as_of')) %}
-{%- endif %}
+-- Incremental by client (macros/task_fingerprints.sql): a night recomputes only the tasks the pre-hook
+-- singled out (changed clients, their dependents, open tasks), or every task when that is not possible.
+{%- set incremental_rows = task_fingerprints_incremental() %}
 with labels as (
     select coalesce(sum(hash(l.enum_name, l.code, l.label_cn)), 0) as labels_hash
     from {{ ref('contract_enum_labels') }} as l
@@ -30,17 +18,32 @@ tasks as (
         r.assignee_id,
         r.depends_on_task_id,
         hash(r) as row_hash,
-        -- the day from which the row's state no longer moves: it ends done or cancelled (the rule of
-        -- fct_tasks) and every event of the row has happened; updated_at counts too, which can only
-        -- make the day later (safe)
-        case
-            when r.completed_at is not null
-                or (r.status in ('done', 'cancelled') and r.updated_at is not null)
-                then cast(greatest(r.created_at, r.started_at, r.completed_at, r.updated_at) as date)
-        end as settled_on
+        -- the day from which the row's state no longer moves (macros/task_fingerprints.sql)
+        {{ task_settled_on('r') }} as settled_on
     from (select * exclude (source_file, source_line) from {{ ref('stg_tasks') }}) as r
+    where
+        cast(r.created_at as date) <= {{ as_of() }}
+        {%- if incremental_rows %}
+        -- the tasks to rebuild (the pre-hook's comparison)
+        and r.task_id in (select p.id from {{ task_fingerprint_relation('pending') }} as p where p.kind = 'build')
+        {%- endif %}
+),
+
+{%- if incremental_rows %}
+
+-- the upstream tasks of those (their raw rows, whichever are rebuilt)
+upstream as (
+    select
+        r.task_id,
+        hash(r) as row_hash,
+        {{ task_settled_on('r') }} as settled_on
+    from (
+        select * exclude (source_file, source_line) from {{ ref('stg_tasks') }}
+        where task_id in (select t.depends_on_task_id from tasks as t)
+    ) as r
     where cast(r.created_at as date) <= {{ as_of() }}
 ),
+{%- endif %}
 
 staff as (
     select staff_id, staff_name, team, role from {{ ref('dim_staff') }}
@@ -54,7 +57,7 @@ final as (
     select
         t.task_id,
         hash(
-            '{{ local_md5(chain_code | join("\n")) }}',
+            '{{ task_chain_md5() }}',
             l.labels_hash,
             t.row_hash,
             u.row_hash,
@@ -70,10 +73,17 @@ final as (
                     then null
                 else {{ as_of() }}
             end
-        ) as input_fingerprint
+        ) as input_fingerprint,
+        t.client_id,
+        -- the fingerprint holds the as-of date: recomputed every night
+        not coalesce(
+            t.settled_on <= {{ as_of() }}
+            and (t.depends_on_task_id is null or u.settled_on <= {{ as_of() }}),
+            false
+        ) as as_of_dependent
     from tasks as t
     cross join labels as l
-    left join tasks as u on u.task_id = t.depends_on_task_id
+    left join {{ 'upstream' if incremental_rows else 'tasks' }} as u on u.task_id = t.depends_on_task_id
     left join staff as s on s.staff_id = t.assignee_id
     left join clients as c on c.client_id = t.client_id
 )
