@@ -48,7 +48,7 @@ SETTINGS = (
     ),
     Setting(
         "OPSCENTER_RENDER_MEMORY_LIMIT",
-        "(none: 25 % of the memory budget)",
+        "(none: 45 % of the memory budget, split between the render processes)",
         "DuckDB memory limit while the report pages are rendered (spills to disk beyond it)",
     ),
     Setting(
