@@ -847,23 +847,23 @@ def _children(pid: int) -> list[int]:
 
 def _own_ticks(pid: int) -> int:
     """utime + stime + cutime + cstime of process `pid` in clock ticks (0 when it is gone)."""
+    return _stat(f"/proc/{pid}/stat")[1]
+
+
+def _stat(path: str) -> tuple[int, int]:
+    """(parent pid, utime + stime + cutime + cstime in ticks) from a /proc/<pid>/stat; (0, 0) when gone."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
+        with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return sum(int(x) for x in fields[11:15])
+        return int(fields[1]), sum(int(x) for x in fields[11:15])
     except (OSError, IndexError, ValueError):
-        return 0
+        return 0, 0
 
 
 def _tree_cpu_scan(root: int, skip: int | None = None, with_root: bool = True) -> float:
     """tree_cpu from every process's stat (kernels without /proc/<pid>/task/<tid>/children)."""
-    tick, procs = os.sysconf("SC_CLK_TCK"), {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            procs[int(stat.parent.name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
-        except (OSError, IndexError, ValueError):
-            continue
+    tick = os.sysconf("SC_CLK_TCK")
+    procs = {int(stat.parent.name): _stat(str(stat)) for stat in Path("/proc").glob("[0-9]*/stat")}
     total, frontier = procs.get(root, (0, 0))[1] if with_root else 0, [root]
     while frontier:
         parent = frontier.pop()
