@@ -238,7 +238,7 @@ def publish_temp_dir() -> str:
 
 def render_memory_limit() -> str:
     """Page renderer: DuckDB memory_limit while the pages are rendered (spills beyond it); default
-    25 % of the memory budget."""
+    45 % of the memory budget (RENDER_SHARE)."""
     return os.environ.get("OPSCENTER_RENDER_MEMORY_LIMIT") or _budget_share(RENDER_SHARE)
 
 
