@@ -143,21 +143,9 @@ class ChildPeak:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _descendants(self) -> list[tuple[int, int]]:
-        """(pid, parent pid) of every descendant of the root."""
-        parents: dict[int, int] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                parents[int(stat.parent.name)] = int(fields[1])
-            except (OSError, IndexError, ValueError):
-                continue
-        found, frontier = [], [self.root]
-        while frontier:
-            pid = frontier.pop()
-            kids = [p for p, pp in parents.items() if pp == pid]
-            found += [(k, pid) for k in kids]
-            frontier += kids
-        return found
+        """(pid, parent pid) of every descendant of the root (polled 5 times a second inside the
+        measured night: a tree walk, not a read of every process's stat on the machine)."""
+        return descendants(self.root)
 
     @staticmethod
     def _forked_copy(pid: int, parent: int) -> bool:
@@ -820,13 +808,25 @@ def tree_cpu(root: int, skip: int | None = None, with_root: bool = True) -> floa
     on a busy machine. Falls back to the full scan where the kernel has no `children` files."""
     if not os.path.exists(f"/proc/{root}/task/{root}/children"):
         return _tree_cpu_scan(root, skip, with_root)
-    tick = os.sysconf("SC_CLK_TCK")
-    total, frontier = _own_ticks(root) if with_root else 0, [root]
+    own = _own_ticks(root) if with_root else 0
+    return (own + sum(_own_ticks(pid) for pid, _parent in descendants(root, skip))) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(root: int, skip: int | None = None) -> list[tuple[int, int]]:
+    """(pid, parent pid) of the live descendants of process `root`, but `skip` and its own, by
+    /proc/<pid>/task/<tid>/children; by every process's stat where the kernel has no such files."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
+        parents = {int(stat.parent.name): _stat(str(stat))[0] for stat in Path("/proc").glob("[0-9]*/stat")}
+        children = lambda pid: [p for p, pp in parents.items() if pp == pid]  # noqa: E731
+    else:
+        children = _children
+    found, frontier = [], [root]
     while frontier:
-        kids = [pid for pid in _children(frontier.pop()) if pid != skip]
-        total += sum(_own_ticks(pid) for pid in kids)
+        parent = frontier.pop()
+        kids = [pid for pid in children(parent) if pid != skip]
+        found += [(pid, parent) for pid in kids]
         frontier += kids
-    return total / tick
+    return found
 
 
 def _children(pid: int) -> list[int]:

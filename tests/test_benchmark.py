@@ -659,6 +659,42 @@ def test_a_childs_cpu_counts_while_it_runs_not_when_it_is_reaped():
         child.wait()
 
 
+def test_descendants_by_the_tree_walk_are_those_of_a_full_proc_scan():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orchestration.benchmark import _stat, descendants
+
+    # a child that starts a grandchild, both sleeping
+    sleeper = "import time; time.sleep(30)"
+    code = (
+        f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {sleeper!r}]); time.sleep(30)"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        found = []
+        for _ in range(200):
+            found = descendants(child.pid)
+            if found:
+                break
+            subprocess.run(["sleep", "0.05"])
+        parents = {int(p.parent.name): _stat(str(p))[0] for p in Path("/proc").glob("[0-9]*/stat")}
+        grandchildren = [(pid, ppid) for pid, ppid in parents.items() if ppid == child.pid]
+        assert len(grandchildren) == 1 and found == grandchildren
+        assert (child.pid, os.getpid()) in descendants(os.getpid())
+        assert grandchildren[0] in descendants(os.getpid())
+        assert descendants(os.getpid(), skip=child.pid) == [
+            d for d in descendants(os.getpid()) if child.pid not in d
+        ]  # a skipped process's subtree is left out
+    finally:
+        for pid, _ppid in descendants(child.pid):
+            os.kill(pid, 9)
+        child.kill()
+        child.wait()
+
+
 def test_the_cpu_clock_keeps_sampling_while_the_night_holds_the_gil():
     import time
 
