@@ -260,7 +260,8 @@ def test_files_unchanged_by_stat_are_skipped_without_being_read(tmp_path, monkey
     assert [f.status for f in first.files] == ["loaded", "loaded"]
     assert reads.bytes >= 2 * (one.stat().st_size + two.stat().st_size)  # scanned, then read
     st = one.stat()
-    assert file_stats(db)["1.csv"] == f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_dev} {st.st_ino}"
+    recorded = f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_dev} {st.st_ino}"
+    assert file_stats(db)["1.csv"] == recorded
     reads.reset()
     second, after = night(db, raw, "n2")
     assert [f.status for f in second.files] == ["skipped_unchanged", "skipped_unchanged"]
