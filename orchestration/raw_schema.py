@@ -39,18 +39,22 @@ BOOKKEEPING_DDL = {
     # unchanged since it was read (sha256, the rules and plausible-date bounds it was checked with,
     # the range of dates it holds) and the load that read it. Replaced with the entity's load. Dates:
     # the file's earliest date, its latest date within the upper bound, its earliest date beyond it.
+    # file_stat: its stat before it was read, when settled (loading/incremental.py: skipped unread).
     "load_file_state": """
         entity VARCHAR, source_file VARCHAR, size_bytes BIGINT, checksum VARCHAR, read_load_id VARCHAR,
         rules_version VARCHAR, date_lower DATE, date_upper DATE, date_min_seen DATE,
         date_max_in_range DATE, date_min_above DATE,
         rows_read BIGINT, rows_accepted BIGINT, rows_rejected BIGINT, rows_superseded BIGINT,
-        file_format VARCHAR, encoding VARCHAR, message VARCHAR""",
+        file_format VARCHAR, encoding VARCHAR, message VARCHAR, file_stat VARCHAR""",
     # Accepted rows that deserve a look, recomputed for the entity at every load (contract 1.1:
     # `updated_at` later than the as-of date is accepted and reported as a warning).
     "load_warnings": """
         load_id VARCHAR, as_of_date DATE, entity VARCHAR, check_name VARCHAR, source_file VARCHAR,
         source_line INTEGER, record_key VARCHAR, detail VARCHAR""",
 }
+
+# Columns added to a bookkeeping table after it first shipped (last in its DDL, so the order agrees).
+ADDED_COLUMNS = {"load_file_state": [("file_stat", "VARCHAR")]}
 
 
 def column_types(entity: str) -> list[tuple[str, str]]:
@@ -73,3 +77,15 @@ def create_raw_schema(conn) -> None:
         )
     for name, ddl in BOOKKEEPING_DDL.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS raw.{name} ({ddl})")
+    for name, columns in ADDED_COLUMNS.items():  # tables of older warehouses gain their new columns
+        have = {
+            row[0]
+            for row in conn.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database()"
+                " AND schema_name = 'raw' AND table_name = ?",
+                [name],
+            ).fetchall()
+        }
+        for column, type_ in columns:
+            if column not in have:
+                conn.execute(f"ALTER TABLE raw.{name} ADD COLUMN {column} {type_}")

@@ -2,6 +2,7 @@
 full reload of the same files (real DuckDB files, hand-made data with duplicates across files)."""
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import duckdb
@@ -202,3 +203,121 @@ def test_loads_keep_the_staging_unique_tests_keys(tmp_path):
     write(raw, "b_snapshot.csv", "P1,2026-11-01,11,cash,2026-11-06\n")  # changed: a full reload
     result, _ = night(db, raw, "n5")
     assert result.full_reload and scope_keys(db) is None
+
+
+class Reads:
+    """Counts the landing-zone files the loader opens and the bytes it reads from them."""
+
+    def __init__(self, monkeypatch):
+        from orchestration.loading import filescan, sources, transcode
+
+        self.opened: list[str] = []
+        self.bytes = 0
+        real = filescan.open_source
+
+        def counting(path):
+            reader = real(path)
+            self.opened.append(Path(path).name)
+            read = reader.read
+
+            def counted(size=-1):
+                data = read(size)
+                self.bytes += len(data)
+                return data
+
+            reader.read = counted
+            return reader
+
+        for module in (filescan, sources, transcode):
+            monkeypatch.setattr(module, "open_source", counting)
+
+    def reset(self) -> None:
+        self.opened, self.bytes = [], 0
+
+
+def later_clock(monkeypatch, seconds: float = 10.0) -> None:
+    """The loads run `seconds` after the files were written (instead of sleeping that long)."""
+    import time
+
+    from orchestration.loading import incremental
+
+    monkeypatch.setattr(incremental, "_clock_ns", lambda: time.time_ns() + int(seconds * 1e9))
+
+
+def file_stats(db: Path) -> dict[str, str | None]:
+    with duckdb.connect(str(db)) as conn:
+        rows = conn.execute("SELECT source_file, file_stat FROM raw.load_file_state ORDER BY 1").fetchall()
+    return {name.split("/")[1]: stat for name, stat in rows}
+
+
+def test_files_unchanged_by_stat_are_skipped_without_being_read(tmp_path, monkeypatch):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    one = write(raw, "1.csv", "P1,2026-11-01,10,cash,2026-11-01\nP2,2026-11-01,bad,cash,2026-11-01\n")
+    two = write(raw, "2.csv", "P3,2026-11-02,30,cash,2026-11-02\n")
+    reads = Reads(monkeypatch)
+    later_clock(monkeypatch)
+    first, before = night(db, raw, "n1")
+    assert [f.status for f in first.files] == ["loaded", "loaded"]
+    assert reads.bytes >= 2 * (one.stat().st_size + two.stat().st_size)  # scanned, then read
+    st = one.stat()
+    recorded = f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_dev} {st.st_ino}"
+    assert file_stats(db)["1.csv"] == recorded
+    reads.reset()
+    second, after = night(db, raw, "n2")
+    assert [f.status for f in second.files] == ["skipped_unchanged", "skipped_unchanged"]
+    assert (reads.opened, reads.bytes) == ([], 0)  # neither file opened
+    assert after == before and second.rows_read == 3 and second.rows_rejected == 1
+    # same size, new content, mtime set back to the recorded one: the ctime still tells
+    one.write_text(HEAD + "P1,2026-11-01,15,cash,2026-11-01\nP2,2026-11-01,207,cash,2026-11-01\n")
+    os.utime(one, ns=(st.st_atime_ns, st.st_mtime_ns))
+    now = one.stat()
+    assert (now.st_size, now.st_mtime_ns, now.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+    reads.reset()
+    third, changed = night(db, raw, "n3")
+    assert third.full_reload and [f.status for f in third.files] == ["loaded", "loaded"]
+    assert "1.csv" in reads.opened and "2.csv" in reads.opened
+    assert [r[:2] for r in changed["raw"]] == [("P1", "15.00"), ("P2", "207.00"), ("P3", "30.00")]
+    assert changed == full_reload(tmp_path, raw, "full")
+
+
+def test_a_stat_is_trusted_only_once_the_file_is_older_than_the_racy_margin(tmp_path, monkeypatch):
+    """Files loaded right after they were written (mtime and ctime within RACY_MARGIN_NS) get no
+    file_stat: the next load hashes them (and records their stat once they are old enough)."""
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    one = write(raw, "1.csv", "P1,2026-11-01,10,cash,2026-11-01\n")
+    size = one.stat().st_size
+    reads = Reads(monkeypatch)
+    night(db, raw, "n1")
+    assert file_stats(db) == {"1.csv": None}
+    reads.reset()
+    second, _ = night(db, raw, "n2")  # unchanged, found by its checksum: read once, not loaded
+    assert [f.status for f in second.files] == ["skipped_unchanged"]
+    assert (reads.opened, reads.bytes) == (["1.csv"], size) and file_stats(db) == {"1.csv": None}
+    # rewritten in the same tick, same size and mtime: a stat recorded now could not tell
+    st = one.stat()
+    one.write_text(HEAD + "P1,2026-11-01,11,cash,2026-11-01\n")
+    os.utime(one, ns=(st.st_atime_ns, st.st_mtime_ns))
+    third, changed = night(db, raw, "n3")
+    assert [f.status for f in third.files] == ["loaded"] and changed["raw"][0][1] == "11.00"
+    later_clock(monkeypatch)
+    reads.reset()
+    night(db, raw, "n4")
+    assert reads.opened == ["1.csv"] and file_stats(db)["1.csv"] is not None  # hashed, stat recorded
+    reads.reset()
+    fifth, _ = night(db, raw, "n5")
+    assert [f.status for f in fifth.files] == ["skipped_unchanged"] and reads.opened == []
+
+
+def test_an_older_warehouse_gains_the_file_stat_column(tmp_path, monkeypatch):
+    raw, db = tmp_path / "raw", tmp_path / "w.duckdb"
+    write(raw, "1.csv", "P1,2026-11-01,10,cash,2026-11-01\n")
+    later_clock(monkeypatch)
+    night(db, raw, "n1")
+    with duckdb.connect(str(db)) as conn:  # the table as it shipped before file_stat
+        conn.execute("ALTER TABLE raw.load_file_state DROP COLUMN file_stat")
+    reads = Reads(monkeypatch)
+    second, _ = night(db, raw, "n2")
+    assert [f.status for f in second.files] == ["skipped_unchanged"] and reads.opened == ["1.csv"]
+    assert file_stats(db)["1.csv"] is not None
+    reads.reset()
+    assert [f.status for f in night(db, raw, "n3")[0].files] == ["skipped_unchanged"] and reads.opened == []

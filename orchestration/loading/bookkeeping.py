@@ -129,11 +129,12 @@ def _write_file_state(conn, result: LoadResult, bounds: DateBounds) -> None:
     rows = [
         (result.entity, f.source_file, f.size_bytes, f.checksum, f.read_load_id, RULES_VERSION,
          bounds.lower, bounds.upper, f.date_min_seen, f.date_max_in_range, f.date_min_above, f.rows_read,
-         f.rows_accepted, f.rows_rejected, f.rows_superseded, f.file_format, f.encoding, _own_message(f))
+         f.rows_accepted, f.rows_rejected, f.rows_superseded, f.file_format, f.encoding, _own_message(f),
+         f.file_stat)
         for f in result.files if f.status in COUNTED
     ]  # fmt: skip
     if rows:
-        conn.executemany(f"INSERT INTO raw.load_file_state VALUES ({', '.join('?' * 18)})", rows)
+        conn.executemany(f"INSERT INTO raw.load_file_state VALUES ({', '.join('?' * 19)})", rows)
 
 
 def _own_message(f: FileStats) -> str | None:

@@ -14,7 +14,7 @@ from .bookkeeping import publish, record_rejected_files
 from .errors import FileRejected, LoadError
 from .filescan import FileScan, file_digest, not_a_file, scan_file
 from .headers import map_headers
-from .incremental import previous_state, unchanged
+from .incremental import previous_state, stat_file, unchanged, unchanged_by_stat
 from .options import DateBounds, LoadOptions
 from .parsing import lit, macros_sql
 from .readiness import split_ready
@@ -134,7 +134,8 @@ def _stats(source: SourceFile, **kw) -> FileStats:
 
 
 def _plan(conn, entity, sources, bounds: DateBounds, options: LoadOptions, result: LoadResult):
-    """Scan every complete file (checksum, encoding); skip the unchanged ones when that is exact."""
+    """Scan every complete file (checksum, encoding) but those unchanged by stat; skip the unchanged
+    ones when that is exact."""
     prev = previous_state(conn, entity)
     scanned = []
     for source in sources:
@@ -172,8 +173,15 @@ def _scanned(item: tuple) -> tuple:
 
 
 def _scan(source: SourceFile, stats: FileStats, options, prev: dict | None, bounds) -> FileScan | None:
-    """Checksum only for a file that may be unchanged (same size as before), else the full scan."""
-    if prev is not None and prev["size_bytes"] == _size(source):
+    """Nothing for a file whose stat is the one recorded when it was read (skipped unread); the
+    checksum only for one that may be unchanged (same size as before); else the full scan. The stat
+    is taken before any read, and recorded only when settled (incremental.py)."""
+    seen = stat_file(source.path)
+    if unchanged_by_stat(prev, seen, bounds):
+        stats.size_bytes, stats.checksum, stats.file_stat = prev["size_bytes"], prev["checksum"], seen.key
+        return None
+    stats.file_stat = seen.key if seen is not None and seen.settled else None
+    if prev is not None and seen is not None and prev["size_bytes"] == seen.size:
         stats.size_bytes, stats.checksum = file_digest(source.path, options.chunk_bytes)
         if unchanged(prev, stats.checksum, bounds):
             return None
@@ -183,13 +191,6 @@ def _scan(source: SourceFile, stats: FileStats, options, prev: dict | None, boun
     scan = scan_file(source.path, options.chunk_bytes)
     stats.size_bytes, stats.checksum, stats.encoding = scan.size, scan.sha256, scan.encoding
     return scan
-
-
-def _size(source: SourceFile) -> int | None:
-    try:
-        return source.path.stat().st_size
-    except FileNotFoundError:
-        return None
 
 
 def _reuse(stats: FileStats, prev: dict) -> None:

@@ -27,6 +27,7 @@ class FileStats:
     date_min_seen: dt.date | None = None  # earliest parsed date of the file (any date-like column)
     date_max_in_range: dt.date | None = None  # latest date not after the upper plausible bound
     date_min_above: dt.date | None = None  # earliest date after it (rejected as implausible)
+    file_stat: str | None = None  # its stat before it was read, if settled (incremental.stat_file)
 
 
 @dataclass
