@@ -384,7 +384,8 @@ class _Statements:
 
 def _spy_patch(monkeypatch) -> list[tuple[int, int, int]]:
     """Per table patched by rows: how many rows of the copy and of the source the patch compared, and
-    how many of its statements read the source (its passes over the source rows)."""
+    how many of its statements read the source (its passes over the source rows: the rows hashed
+    once with their rowid, then the ones not in the copy fetched by rowid)."""
     compared: list[tuple[int, int, int]] = []
     real = snapshot._patch_masking_all
 
@@ -395,7 +396,9 @@ def _spy_patch(monkeypatch) -> list[tuple[int, int, int]]:
             "SELECT (SELECT coalesce(sum(n), 0) FROM snapshot_patch_published), "
             "(SELECT coalesce(sum(n), 0) FROM snapshot_patch_source)"
         ).fetchone()
-        compared.append((copy_rows, source_rows, sum(snapshot.SOURCE_ALIAS in sql for sql in seen)))
+        reads = [sql for sql in seen if snapshot.SOURCE_ALIAS in sql]
+        assert "snapshot_patch_source_rows AS" in reads[0] and "rowid IN" in reads[1], reads
+        compared.append((copy_rows, source_rows, len(reads)))
         return result
 
     monkeypatch.setattr(snapshot, "_patch_masking_all", spy)

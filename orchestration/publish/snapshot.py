@@ -78,6 +78,7 @@ PATCH_MAX_SHARE = 0.2
 MONTHS_MAX_SHARE = 0.5
 ROW_HASH = "__snapshot_source_row_hash"  # helper column of the patch's queries, never stored
 MASKED_HASH = "__snapshot_masked_row_hash"  # another helper column, never stored in the snapshot
+SOURCE_ROWID = "__snapshot_source_rowid"  # and another
 STATE_ALIAS = "snapshot_state"  # the private state file, attached while the snapshot is built
 STATE_TABLES = "published_tables"  # per table: the recipe, rows and hash sum the state describes
 STATE_MONTHS = "source_months"  # per table and month: rows and hash sum of its source (`_source_sums`)
@@ -820,6 +821,7 @@ PATCH_TEMP_TABLES = (
     "snapshot_patch_masked_hashes",
     "snapshot_patch_delta",
     "snapshot_patch_inserted",
+    "snapshot_patch_source_rows",
 )
 
 
@@ -846,7 +848,9 @@ def _patch(
             if result is _TOUCHED:  # the table holds rows of a failed patch: every row masked below
                 result, as_itself = None, False
         if result is None:
-            result = _patch_masking_all(con, src, dest, columns, source_row, select, kept, as_itself)
+            result = _patch_masking_all(
+                con, src, dest, columns, source_row, select, kept, as_itself, source_table=(src, "")
+            )
         return _with_findings(con, result)
     finally:
         _drop_patch_tables(con)
@@ -994,6 +998,7 @@ def _patch_months(
                 as_itself=True,
                 where=where,
                 table_rows=months.rows,
+                source_table=(src, where),
             ),
         )
     finally:
@@ -1059,6 +1064,7 @@ def _patch_masking_all(
     as_itself: bool = False,
     where: str = "",
     table_rows: int | None = None,
+    source_table: tuple[str, str] | None = None,
 ) -> tuple[dict, _Content] | None:
     """The patch as a multiset of masked rows: each masked source row's hash (and its source row's
     hash) is counted, every row hash whose count differs from the table's is deleted from the table
@@ -1075,11 +1081,13 @@ def _patch_masking_all(
     by rowid instead of hashing the table again (in one transaction with that pass: no checkpoint in
     between can move a rowid); with `as_itself` the masked source rows (those not in the copy: few)
     are kept whole, so the rows to insert are taken from them instead of a third pass over the source
-    (unless one of them is a copied row whose count went up: then from the source, as without)."""
+    (unless one of them is a copied row whose count went up: then from the source, as without).
+    `source_table`: the source table and the condition whose rows `src` is ("" = all), so that with
+    `as_itself` the source rows are hashed once (`_patch_counts`)."""
     row = ", ".join(quote(c) for c, _ in columns)
     con.execute("BEGIN TRANSACTION")
     try:
-        changes = _patch_counts(con, src, dest, row, source_row, select, as_itself, where)
+        changes = _patch_counts(con, src, dest, row, source_row, select, as_itself, where, source_table)
         as_itself, rows, total, deleted, inserted = changes
         if deleted + inserted > PATCH_MAX_SHARE * max(rows if table_rows is None else table_rows, 1):
             con.execute("COMMIT")
@@ -1141,11 +1149,16 @@ def _patch_counts(
     select: str,
     as_itself: bool,
     where: str,
+    source_table: tuple[str, str] | None = None,
 ) -> tuple[bool, int, int | None, int, int]:
     """`_patch_masking_all`'s counting: the copy's rows (of `where`) hashed into
     `snapshot_patch_published_rows` and counted, the source's masked hashes counted, their
     difference (`snapshot_patch_changed`). Returns (as_itself still, the source's rows and hash sum,
-    rows to delete, rows to insert)."""
+    rows to delete, rows to insert).
+    With `as_itself` and `source_table` (the table and condition `src` reads), the source rows are
+    hashed once, kept as (rowid, row hash) in `snapshot_patch_source_rows`: they are counted from it,
+    and the few not in the copy fetched by rowid to be masked (a rowid list costs DuckDB next to
+    nothing) instead of a second hash pass over the source rows; the same rows, in the same order."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_published_rows AS
         SELECT rowid AS r, hash({row}) AS h FROM {dest} {_where(where)}"""
@@ -1154,14 +1167,28 @@ def _patch_counts(
         """CREATE OR REPLACE TEMP TABLE snapshot_patch_published AS
         SELECT h, count(*) AS n FROM snapshot_patch_published_rows GROUP BY h"""
     )
+    counted = f"SELECT hash({source_row}) AS sh, count(*) AS n FROM {src} GROUP BY ALL"
+    if as_itself and source_table is not None:
+        table, condition = source_table
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source_rows AS
+            SELECT rowid AS r, hash({source_row}) AS sh FROM {table} {_where(condition)}"""
+        )
+        counted = "SELECT sh, count(*) AS n FROM snapshot_patch_source_rows GROUP BY ALL"
+        # fetched by rowid, in the source's order (a scan's, as below; a rowid list is fetched in its own)
+        masked = f"""SELECT * EXCLUDE ({SOURCE_ROWID}), hash({row}) AS {MASKED_HASH} FROM (
+            SELECT {select}, {ROW_HASH}, {SOURCE_ROWID} FROM (
+                SELECT *, hash({source_row}) AS {ROW_HASH}, rowid AS {SOURCE_ROWID} FROM {table}
+                WHERE rowid IN (SELECT r FROM snapshot_patch_source_rows
+                                WHERE sh NOT IN (SELECT h FROM snapshot_patch_published))))
+            ORDER BY {SOURCE_ROWID}"""
+    else:
+        masked = f"""SELECT *, hash({row}) AS {MASKED_HASH} FROM (
+            SELECT {select}, {ROW_HASH} FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src})
+            WHERE {ROW_HASH} NOT IN (SELECT h FROM snapshot_patch_published))"""
     if as_itself:
         # only the source rows not in the copied table are masked, kept whole with their hashes
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_masked AS
-            SELECT *, hash({row}) AS {MASKED_HASH} FROM (
-                SELECT {select}, {ROW_HASH} FROM (SELECT *, hash({source_row}) AS {ROW_HASH} FROM {src})
-                WHERE {ROW_HASH} NOT IN (SELECT h FROM snapshot_patch_published))"""
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE snapshot_patch_masked AS {masked}")
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_masked_hashes AS
             SELECT {ROW_HASH} AS sh, min({MASKED_HASH}) AS h, max({MASKED_HASH}) AS h_max
@@ -1176,8 +1203,7 @@ def _patch_counts(
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_source AS
                 SELECT coalesce(m.h, t.sh) AS h, t.sh AS source_h, t.n
-                FROM (SELECT hash({source_row}) AS sh, count(*) AS n FROM {src} GROUP BY ALL) AS t
-                LEFT JOIN snapshot_patch_masked_hashes AS m ON t.sh = m.sh"""
+                FROM ({counted}) AS t LEFT JOIN snapshot_patch_masked_hashes AS m ON t.sh = m.sh"""
             )
     if not as_itself:  # one masking pass: (masked row hash, source row hash) -> count
         con.execute(
