@@ -27,7 +27,8 @@ Workload (accountants A1 A2 A3 in team 一部, B1 in 二部 with monthly_capacit
       due 08-15) done 08-10 with 0 errors.
       -> September: 6 completed, 4 on time (09-10, 11, 12, 14), error rate 3 / 4 = 0.75,
          filing success 1 / 2, clients served C01..C04 = 4.
-  A2: bookkeeping C06, C07 done 09-14; A3: C08, C09 done 09-14 (1 error each);
+  A2: bookkeeping C06, C07 done 09-14, and a second, open bookkeeping task of C06's 2026-08 (one
+      client-period: A2's load stays 2); A3: C08, C09 done 09-14 (1 error each);
   B1: C10..C13 done 09-14; F1: document collection C01..C03 done 09-05.
   September ranks by tasks completed: A1 6 -> 1, B1 4 -> 2, F1 3 -> 3, A2 2 and A3 2 -> 4 (shared).
   Saturation September (load = bookkeeping client-periods due in the month):
@@ -125,6 +126,7 @@ def warehouse(tmp_path_factory):
         _task("TA8", "A1", "C01", bk, "2026-07", "2026-08-15", "2026-08-10", errors=0),
         _task("TB1", "A2", "C06", bk, "2026-08", due, "2026-09-14", errors=0),
         _task("TB2", "A2", "C07", bk, "2026-08", due, "2026-09-14", errors=0),
+        _task("TB3", "A2", "C06", bk, "2026-08", due),  # a second open task of the same client-period
         _task("TC1", "A3", "C08", bk, "2026-08", due, "2026-09-14", errors=1),
         _task("TC2", "A3", "C09", bk, "2026-08", due, "2026-09-14", errors=1),
         *[_task(f"TD{n}", "B1", f"C{n:02d}", bk, "2026-08", due, "2026-09-14", errors=0)

@@ -23,12 +23,17 @@ months as (
       and date_day >= (select min(bt.due_date) from bookkeeping_tasks as bt)
 ),
 
+-- distinct client × service month pairs first, then counted: one grouping on the columns instead of a
+-- count(distinct) over a concatenated string per task (a pair with a null part counts nowhere, as before)
 loads as (
     select
         due_period as period,
         assignee_id as staff_id,
-        count(distinct client_id || '|' || coalesce(period, due_period)) as load_client_periods
-    from bookkeeping_tasks
+        count(*) filter (where client_id is not null and client_period is not null) as load_client_periods
+    from (
+        select distinct due_period, assignee_id, client_id, coalesce(period, due_period) as client_period
+        from bookkeeping_tasks
+    ) as pairs
     group by due_period, assignee_id
 ),
 
