@@ -6,7 +6,6 @@ import dagster as dg
 
 from orchestration import settings
 from orchestration.assets.dbt import dbt_models
-from orchestration.assets.ml import ml_assets
 from orchestration.assets.publish import RenderContext, build_publish_asset
 from orchestration.assets.raw import raw_assets
 from orchestration.checks import gated_asset_keys, quality_checks, run_docs_dir
@@ -51,7 +50,7 @@ def render_pages(snapshot, out_dir, ctx: RenderContext) -> None:
 
 publish_reports = build_publish_asset(
     # Direct deps on every gated key: Dagster holds back only direct dependents of a failed check.
-    deps=[*dbt_models.keys, *(k for a in ml_assets for k in a.keys), *gated_asset_keys()],
+    deps=[*dbt_models.keys, *gated_asset_keys()],
     render=render_pages,
     data_docs=run_docs_dir,
     # BI tools and pages read the marts and the shared core dims/facts; raw stays private.
@@ -70,7 +69,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         ),
     )
     return dg.Definitions(
-        assets=[*raw_assets, dbt_models, *ml_assets, publish_reports],
+        assets=[*raw_assets, dbt_models, publish_reports],
         asset_checks=quality_checks,
         jobs=[nightly_job],
         schedules=[nightly_schedule],

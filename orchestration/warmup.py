@@ -1,9 +1,10 @@
 """Prepare the night's process: import the later steps' libraries on the core the loads leave idle,
 and keep the garbage collector off the objects that live for the whole night.
 
-A night runs its steps one at a time in one process (in-process executor). Two of them start by
-importing a large library: the quality gates Great Expectations (~3 CPU s: its pydantic models), the
-renewal model scikit-learn, SciPy and pandas (~1.5 CPU s). The first steps are the raw loads, whose
+A night runs its steps one at a time in one process (in-process executor). The quality gates start by
+importing a large library, Great Expectations (~3 CPU s: its pydantic models, pandas). (The renewal
+model's scikit-learn is no longer among them: the model is a dbt Python model and imports it in the dbt
+process when it runs.) The first steps are the raw loads, whose
 work is DuckDB queries that leave the second core mostly idle, so the night guard starts
 `start()` as the night begins: a daemon thread imports those modules while the loads run, and the
 steps find them in `sys.modules`. Nothing else changes: a module that fails to import here is left
@@ -30,10 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 # what the steps after the loads import on first use (not with the definitions)
-NIGHT_MODULES = (
-    "orchestration.quality.gx_imports",
-    "orchestration.models.renewal",
-)
+NIGHT_MODULES = ("orchestration.quality.gx_imports",)
 
 
 def _import_all(modules: tuple[str, ...]) -> None:

@@ -14,8 +14,7 @@ import pytest
 from orchestration.contract import ENTITIES
 from orchestration.demo import generate
 from orchestration.loading import load_entity
-from orchestration.models import renewal
-from orchestration.models.ml_tables import write_table
+from orchestration.models import ml_tables, renewal
 from tests.dbt_helpers import run_dbt
 
 AS_OF = dt.date(2026, 9, 30)
@@ -34,13 +33,12 @@ def demo(tmp_path_factory):
         path, AS_OF.isoformat(), tmp / "t1",
     )  # fmt: skip
     with duckdb.connect(str(path)) as conn:
-        scores, evaluation = renewal.train_and_score(conn, AS_OF)
+        scores, evaluation = renewal.train_and_score(conn, AS_OF)  # the direct entry point
         again = renewal.train_and_score(conn, AS_OF)
-        write_table(conn, "renewal_scores", scores)
-        write_table(conn, "renewal_model_evaluation", evaluation)
+    # the night's way: the renewal model's dbt Python models (models/ml) build ml.* in the marts' build;
     # mart_renewal_scores publishes int_renewal_scores (the scores with their labels)
-    marts = ["mart_model_evaluation", "int_renewal_scores", "mart_renewal_scores", "mart_model_comparison",
-             "mart_model_reliability"]  # fmt: skip
+    marts = ["renewal_model_evaluation", "renewal_scores", "mart_model_evaluation", "int_renewal_scores",
+             "mart_renewal_scores", "mart_model_comparison", "mart_model_reliability"]  # fmt: skip
     run_dbt(["build", "--select", *marts], path, AS_OF.isoformat(), tmp / "t2")
     conn = duckdb.connect(str(path), read_only=True)
     yield {"conn": conn, "scores": scores, "evaluation": evaluation, "again": again}
@@ -113,6 +111,19 @@ def test_scores_cover_contracts_ending_within_180_days(demo):
     ).fetchone()
     assert rows[0] == expected > 0
     assert 0 <= rows[1] < rows[2] <= 1
+
+
+def test_dbt_python_models_equal_the_direct_entry_point(demo):
+    """ml.* as the night's dbt Python models built them = train_and_score's frames cast to the declared
+    columns; each model kept its tuning entries (TuningCache users)."""
+    conn = demo["conn"]
+    for name, key in (("renewal_scores", "scores"), ("renewal_model_evaluation", "evaluation")):
+        built = conn.execute(f"select * from ml.{name}").fetchall()
+        direct = ml_tables.typed(conn, name, demo[key])
+        assert len(built) > 0
+        assert sorted(map(repr, built)) == sorted(map(repr, direct.fetchall())), name
+    users = conn.execute("select used_by, count(*) from ml.renewal_model_tuning group by all order by 1")
+    assert users.fetchall() == [(renewal.EVALUATION_USER, 1), (renewal.SCORES_USER, 1)]
 
 
 def test_training_is_deterministic(demo):

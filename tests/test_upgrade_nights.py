@@ -209,13 +209,13 @@ def _dbt(project, args, warehouse, as_of, target, env=None) -> None:
         **(env or {}),
     }
     target.mkdir(parents=True, exist_ok=True)
-    cmd = ["--no-use-colors", *args, "--project-dir", str(project)]
+    cmd = ["--no-use-colors", *args, *h.without_ml_models(args), "--project-dir", str(project)]
     cmd += ["--profiles-dir", str(project), "--target-path", str(target), "--log-path", str(target / "logs")]
     if args[0] == "parse":
         cli = [str(h.DBT_EXECUTABLE), *cmd]
         proc = subprocess.run(cli, env=env, capture_output=True, text=True, cwd=target)
     else:
-        proc = h._SERVER.run(_PARSES[project][-1], cmd, env, target)
+        proc = h._SERVER.run(_PARSES[project][-1], cmd, env, target, target)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr
 
 

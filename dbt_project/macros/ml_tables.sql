@@ -1,13 +1,14 @@
-{#- The tables of schema `ml` are written by the Python model assets (orchestration/models, Dagster
-    keys ml/<table>) and read by the marts as source('ml', ...). They are declared once, as that
-    source's tables with typed columns (models/marts/renewals/_renewals_ml.yml); the Python side
-    reads the same file (orchestration/models/ml_tables.py). On a dbt-only run (tests, a hand
-    `dbt build`) they may not exist yet: create them empty, and add the columns declared since an
-    existing warehouse was built. Called from on-run-start. -#}
+{#- The tables of schema `ml` are built by the dbt Python models under models/ml (the renewal model)
+    and ref'd by the forecast, the renewal marts and the alerts. Their columns are declared once, with
+    types, in models/ml/_ml.yml; the Python side casts to the same declaration
+    (orchestration/models/ml_tables.py). A dbt-only run that leaves those models out (tests that
+    provide the scores themselves, a hand `dbt build --exclude path:models/ml`) still needs the tables:
+    create them empty, and add the columns declared since an existing warehouse was built. Called
+    from on-run-start. -#}
 {% macro create_ml_tables() -%}
     {%- if execute %}
     create schema if not exists ml;
-    {%- for node in graph.sources.values() if node.source_name == 'ml' %}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.fqn[1] == 'ml' %}
     {%- set cols = node.columns.values() | list %}
     create table if not exists ml.{{ node.name }} (
         {%- for col in cols %}

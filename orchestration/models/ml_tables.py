@@ -1,14 +1,16 @@
-"""The `ml` schema tables the Python models write and dbt reads as source('ml', ...).
+"""The `ml` schema tables: the renewal model's dbt Python models (dbt_project/models/ml).
 
-Declared once: the dbt source `ml` (its tables, typed columns, and in `meta.inputs` the dbt models a
-table is computed from) in the project's yml. dbt creates the tables from that declaration
-(macro `create_ml_tables`, on-run-start); this module reads the same declaration to cast and write
-the Python models' output and to give their Dagster assets their upstream dbt models.
+Declared once: those models and their typed columns in models/ml/_ml.yml. The models cast their
+frames to it (`typed`); dbt creates the tables empty from it on a run that leaves the models out
+(macro `create_ml_tables`, on-run-start); tests that provide the model's output themselves write it
+with `write_table`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,24 +24,21 @@ if TYPE_CHECKING:  # pandas is imported by the models that build the frames, not
     import pandas as pd
 
 
+DECLARATION = Path(DBT_PROJECT_DIR) / "models" / "ml" / "_ml.yml"
+
+
 @functools.cache
 def _declaration() -> dict[str, dict]:
-    for path in sorted((Path(DBT_PROJECT_DIR) / "models").rglob("*.yml")):
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
-        for source in doc.get("sources") or []:
-            if source["name"] == "ml":
-                return {table["name"]: table for table in source["tables"]}
-    raise LookupError(f"no dbt source 'ml' declared under {DBT_PROJECT_DIR}/models")
+    doc = yaml.load(DECLARATION.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
+    models = {model["name"]: model for model in doc.get("models") or []}
+    if not models:
+        raise LookupError(f"no ml models declared in {DECLARATION}")
+    return models
 
 
 def columns(name: str) -> dict[str, str]:
     """Column name → DuckDB type of ml.<name>, in declared order."""
     return {c["name"]: c["data_type"].upper() for c in _declaration()[name]["columns"]}
-
-
-def inputs(name: str) -> list[str]:
-    """The dbt models ml.<name> is computed from (meta.inputs of its source table)."""
-    return list((_declaration()[name].get("meta") or {}).get("inputs") or [])
 
 
 def table_names() -> list[str]:
@@ -58,8 +57,31 @@ def evolve(conn: duckdb.DuckDBPyConnection, name: str) -> None:
         conn.execute(f'ALTER TABLE ml.{name} ADD COLUMN IF NOT EXISTS "{col}" {typ}')
 
 
+def as_of_date(configured: str | None) -> dt.date:
+    """A Python model's as-of date: DBT_AS_OF_DATE, which the night (and the tests' dbt runs) set for dbt,
+    read when the model runs (macros/as_of.sql says why not a var); else its config `as_of_date`, the
+    dbt var as rendered when dbt parsed the project (a hand `dbt build --vars '{as_of_date: ...}'`).
+    The environment comes first because a parse reused with other vars (tests/dbt_helpers.py) keeps
+    the parse's value in the config; a hand run that sets both to different dates is not supported."""
+    value = os.environ.get("DBT_AS_OF_DATE", "").strip() or (configured or "").strip()
+    if not value:
+        raise ValueError("as_of_date is required: DBT_AS_OF_DATE or the dbt var as_of_date (缺少 as_of_date 参数)")
+    return dt.date.fromisoformat(value)
+
+
+def typed(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
+    """`frame` as a relation with ml.<name>'s declared columns and types, for a dbt Python model to
+    return (dbt-duckdb materializes it on the same connection)."""
+    declared = columns(name)
+    view = f"ml_frame_{name}"
+    conn.register(view, frame.reindex(columns=list(declared)))
+    select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in declared.items())
+    return conn.sql(f"SELECT {select} FROM {view}")
+
+
 def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> int:
-    """Replace the rows of ml.<name> with `frame` (columns by name, cast to the declared types)."""
+    """Replace the rows of ml.<name> with `frame` (columns by name, cast to the declared types): how
+    tests put a hand-made or directly computed model output in place of the dbt Python model's."""
     declared = columns(name)
     conn.execute("CREATE SCHEMA IF NOT EXISTS ml")
     evolve(conn, name)

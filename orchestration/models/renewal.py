@@ -63,6 +63,7 @@ BASELINE_NAME = "constant_rate"
 RULES_NAME = "rules_only"
 LABEL = "renewed_within_30d"
 TUNING_TABLE = "renewal_model_tuning"  # ml.<table>: the C chosen per tuning-set fingerprint (TuningCache)
+EVALUATION_USER, SCORES_USER = "renewal_model_evaluation", "renewal_scores"  # its users (the dbt models)
 
 CATEGORICAL = ["service_type", "billing_cycle", "industry", "taxpayer_type", "main_channel"]
 NUMERIC = [
@@ -168,7 +169,8 @@ class TuningCache:
     """C by fingerprint of the rows it was chosen on (their order, contract ids, end dates, labels and
     features) and of the code and parameters that choose it. A hit returns exactly what `_choose_c`
     would compute again, so reuse never changes a score; it saves the CV's 15 fits. Stored in
-    ml.renewal_model_tuning (only the entries a night used are kept)."""
+    ml.renewal_model_tuning by user (`used_by`: the evaluation's and the scores' dbt Python models each
+    save theirs; only the entries a night used are kept)."""
 
     CODE = "\n".join(
         [repr((C_GRID, CV_SPLITS, MIN_TRAIN_ROWS, SEED, FEATURES, sklearn.__version__, np.__version__))]
@@ -200,17 +202,21 @@ class TuningCache:
     @classmethod
     def load(cls, conn: duckdb.DuckDBPyConnection) -> TuningCache:
         conn.execute("CREATE SCHEMA IF NOT EXISTS ml")
-        columns = "fingerprint VARCHAR, c DOUBLE, n_rows BIGINT"
+        columns = "fingerprint VARCHAR, c DOUBLE, n_rows BIGINT, used_by VARCHAR"
         conn.execute(f"CREATE TABLE IF NOT EXISTS ml.{TUNING_TABLE} ({columns})")
+        conn.execute(f"ALTER TABLE ml.{TUNING_TABLE} ADD COLUMN IF NOT EXISTS used_by VARCHAR")
         return cls(dict(conn.execute(f"SELECT fingerprint, c FROM ml.{TUNING_TABLE}").fetchall()))
 
-    def save(self, conn: duckdb.DuckDBPyConnection) -> None:
+    def save(self, conn: duckdb.DuckDBPyConnection, used_by: str) -> None:
+        """Replace `used_by`'s entries with the ones used now. The scores, saved last of a night (their
+        model refs the evaluation), also drop entries of no user (stored before users were recorded)."""
         conn.execute("BEGIN")
-        conn.execute(f"DELETE FROM ml.{TUNING_TABLE}")
+        stale = "used_by = ?" + (" OR used_by IS NULL" if used_by == SCORES_USER else "")
+        conn.execute(f"DELETE FROM ml.{TUNING_TABLE} WHERE {stale}", [used_by])
         if self.used:
             conn.executemany(
-                f"INSERT INTO ml.{TUNING_TABLE} VALUES (?, ?, ?)",
-                [(k, c, n) for k, (c, n) in sorted(self.used.items())],
+                f"INSERT INTO ml.{TUNING_TABLE} (fingerprint, c, n_rows, used_by) VALUES (?, ?, ?, ?)",
+                [(k, c, n, used_by) for k, (c, n) in sorted(self.used.items())],
             )
         conn.execute("COMMIT")
 
@@ -386,14 +392,31 @@ def score(
     return out.sort_values("contract_id").reset_index(drop=True)
 
 
-def train_and_score(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scores, evaluation) for `as_of`; deterministic (fixed seed, sorted input). The C of each
+def evaluate_night(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame:
+    """The evaluation for `as_of` (dbt Python model ml.renewal_model_evaluation); the C of each
     calibrated fit comes from ml.renewal_model_tuning when its tuning rows are unchanged (TuningCache)."""
-    features = load_features(conn)
     cache = TuningCache.load(conn)
-    evaluation = evaluate(features, as_of, cache)
+    evaluation = evaluate(load_features(conn), as_of, cache)
+    cache.save(conn, EVALUATION_USER)
+    return evaluation
+
+
+def published_model(evaluation: pd.DataFrame) -> str:
+    """The method the evaluation publishes (metric is_published = 1); the model when there is none."""
     published = evaluation[(evaluation["metric"] == "is_published") & (evaluation["value"] == 1)]
-    model = published["model_name"].iloc[0] if len(published) else MODEL_NAME
-    scores = score(features, as_of, model, cache)
-    cache.save(conn)
-    return scores, evaluation
+    return published["model_name"].iloc[0] if len(published) else MODEL_NAME
+
+
+def score_night(conn: duckdb.DuckDBPyConnection, as_of: dt.date, model: str) -> pd.DataFrame:
+    """The scores for `as_of` from the published `model` (dbt Python model ml.renewal_scores)."""
+    cache = TuningCache.load(conn)
+    scores = score(load_features(conn), as_of, model, cache)
+    cache.save(conn, SCORES_USER)
+    return scores
+
+
+def train_and_score(conn: duckdb.DuckDBPyConnection, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, evaluation) for `as_of`, as the night's two dbt Python models compute them one after the
+    other; deterministic (fixed seed, sorted input). Tests and the benchmark call it directly."""
+    evaluation = evaluate_night(conn, as_of)
+    return score_night(conn, as_of, published_model(evaluation)), evaluation

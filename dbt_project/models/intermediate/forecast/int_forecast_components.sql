@@ -244,7 +244,7 @@ renewal_rate as (
 ),
 
 scores as (
-    select as_of_date, contract_id, renewal_probability from {{ source('ml', 'renewal_scores') }}
+    select as_of_date, contract_id, renewal_probability from {{ ref('renewal_scores') }}
 ),
 
 contracts as (

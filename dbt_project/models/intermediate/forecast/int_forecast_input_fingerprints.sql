@@ -86,7 +86,7 @@ score_part as (
         as_of_date as cutoff_date,
         count(*) as score_rows,
         sum(hash(contract_id, renewal_probability)) as score_hash
-    from {{ source('ml', 'renewal_scores') }}
+    from {{ ref('renewal_scores') }}
     group by as_of_date
 ),
 

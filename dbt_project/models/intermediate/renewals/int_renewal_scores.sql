@@ -1,4 +1,4 @@
--- 续约概率: the night's renewal scores (ml.renewal_scores, written by the Python model) with labels,
+-- 续约概率: the night's renewal scores (ml.renewal_scores, the dbt Python model) with labels,
 -- shared by mart_renewal_scores, the renewal list (int_renewal_segments) and the alerts.
 -- A firm where no contract has ended yet gets no probability (model_name rules_only): the renewal
 -- marts then tier its contracts by their rules alone.
@@ -11,7 +11,7 @@ with scores as (
             when renewal_probability < {{ var('renewal_high_probability') }} then 'medium'
             else 'high'
         end as probability_band
-    from {{ source('ml', 'renewal_scores') }}
+    from {{ ref('renewal_scores') }}
     where as_of_date = {{ as_of() }}
 ),
 

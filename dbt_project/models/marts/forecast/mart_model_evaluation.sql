@@ -1,6 +1,6 @@
 -- Renewal-model quality on the time-based hold-out, long format (one row per model × metric × bin).
 with evaluation as (
-    select * from {{ source('ml', 'renewal_model_evaluation') }}
+    select * from {{ ref('renewal_model_evaluation') }}
     where as_of_date = {{ as_of() }}
 ),
 
