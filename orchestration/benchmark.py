@@ -8,10 +8,11 @@ Per firm size, in a throw-away work folder (kept with --keep):
   of the generated files, `split` the loaded rows into the landing zones of the two nights below,
   `dbt` (one full `dbt build`), `floor` (the SQL that dbt build ran — target/run/** — executed
   directly in DuckDB in the same order, so dbt-work ÷ bare SQL is the orchestration overhead),
-  `ml` (the Python models), `quality` (the GX suites of the gate) and `publish` (publication with
-  every page, of the dbt step's warehouse);
-- whole nights through Dagster (`orchestration.cli nightly`: load → dbt → ML → dbt → quality gate →
-  publication with pages), each in its own process: `night_full` (fresh warehouse, as of AS_OF),
+  `ml` (the renewal model alone, outside dbt; the dbt step builds it too), `quality` (the GX suites
+  of the gate) and `publish` (publication with every page, of the dbt step's warehouse);
+- whole nights through Dagster (`orchestration.cli nightly`: load → dbt, the renewal model's Python
+  models inside → quality gate → publication with pages), each in its own process: `night_full`
+  (fresh warehouse, as of AS_OF),
   `night_yesterday` (fresh warehouse, the landing zone as it stood the day before, as of AS_OF - 1)
   then `night_incremental` (that warehouse + one new day's drop, as of AS_OF); `compare` hashes
   every core and marts table of the incremental warehouse against the full night's.
@@ -561,8 +562,8 @@ def floor_statements(target: Path) -> list[tuple[str, str, str]]:
     out = []
     for r in json.loads((target / "run_results.json").read_text())["results"]:
         node = manifest.get(r["unique_id"])
-        if node is None or node["resource_type"] not in ("model", "test"):
-            continue
+        if node is None or node["resource_type"] not in ("model", "test") or node.get("language") == "python":
+            continue  # the renewal model's Python models (models/ml): their tables are copied in (step_floor)
         base = run_root / node["package_name"] / node["original_file_path"]
         path = base / node["path"] if node["resource_type"] == "test" and base.suffix == ".yml" else base
         if node["resource_type"] == "test" and not path.exists():
@@ -576,8 +577,9 @@ def floor_statements(target: Path) -> list[tuple[str, str, str]]:
 
 def step_floor(work: Path, clients: int, months: int) -> dict:
     """The dbt step's SQL run directly in DuckDB, same order, one connection with dbt's DuckDB memory
-    limit and threads, on the warehouse as dbt found it (seeds and the empty ml tables, which dbt loads
-    from CSV / creates in a hook, are copied in from dbt's result first, untimed)."""
+    limit and threads, on the warehouse as dbt found it (seeds and the ml tables, which dbt loads from
+    CSV / builds with its Python models, are copied in from dbt's result first, untimed: the floor is
+    the SQL's)."""
     import duckdb
 
     floor_dir = work / "floor"
@@ -612,8 +614,9 @@ def step_floor(work: Path, clients: int, months: int) -> dict:
 
 
 def step_ml(work: Path, clients: int, months: int) -> dict:
-    """The nightly Python model: renewal model (train, evaluate, score). The collection forecast and
-    its backtest are dbt models, timed with the dbt build."""
+    """The renewal model alone (evaluate, choose, score; renewal.train_and_score as its two dbt Python
+    models run it), timed outside dbt; the dbt step has built it too, inside the dbt build. The
+    collection forecast and its backtest are dbt models, timed with the dbt build."""
     import duckdb
 
     from orchestration.models import renewal
@@ -1236,10 +1239,12 @@ def render_markdown(all_results: dict) -> str:
         "",
         "Steps: **generate** the demo firm (36 months unless stated); **load** every entity of the generated "
         "exports; **dbt** = one `dbt build` of every model and test; **floor** = the same compiled SQL "
-        "(target/run/**) executed directly in DuckDB in the order dbt ran it; **ml** = renewal model + "
-        "12-month forecast backtest + forecast; **quality** = every GX suite of the gate; **publish** = "
-        "publication alone (snapshot, every page, manifest) of the dbt step's warehouse. **Nights** run the "
-        "real `nightly` Dagster job (load → dbt → ML → dbt → quality gate → publication with pages): "
+        "(target/run/**, the SQL models) executed directly in DuckDB in the order dbt ran it; "
+        "**ml** = the renewal model alone, outside dbt (the dbt step builds it too, as Python models); "
+        "**quality** = every GX suite of the gate; **publish** = publication alone (snapshot, every page, "
+        "manifest) of the dbt step's warehouse. **Nights** run the "
+        "real `nightly` Dagster job (load → dbt with the renewal model's Python models → quality gate → "
+        "publication with pages): "
         "**full** = fresh warehouse, every file; **incremental** = yesterday's warehouse (a full night as of "
         f"{YESTERDAY}) plus one day's drop (the rows updated on {AS_OF}), as of {AS_OF}; **compare** = every "
         "core and marts table of the incremental warehouse hashed against the full night's. Under each size, "

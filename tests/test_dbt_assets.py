@@ -8,7 +8,6 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.assets.dbt import dbt_models
-from orchestration.assets.ml import ml_assets
 from orchestration.assets.raw import raw_assets
 from orchestration.settings import DBT_PROJECT_DIR
 
@@ -16,16 +15,18 @@ MODELS = DBT_PROJECT_DIR / "models"
 
 
 def _model_files() -> list[Path]:
-    return sorted(MODELS.rglob("*.sql"))
+    return sorted([*MODELS.rglob("*.sql"), *MODELS.rglob("*.py")])
 
 
 def test_models_are_keyed_by_layer_schema_and_name():
     keys = {k.to_user_string() for k in dbt_models.keys}
-    layer_schema = {"staging": "staging", "intermediate": "intermediate", "core": "core", "marts": "marts"}
+    layer_schema = {"staging": "staging", "intermediate": "intermediate", "core": "core", "marts": "marts",
+                    "ml": "ml"}  # fmt: skip
     expected = {f"{layer_schema[p.relative_to(MODELS).parts[0]]}/{p.stem}" for p in _model_files()}
     seeds = {f"seeds/{p.stem}" for p in (DBT_PROJECT_DIR / "seeds").glob("*.csv")}
     assert keys == expected | seeds
     assert dg.AssetKey(["marts", "mart_ar_provision"]) in dbt_models.keys
+    assert dg.AssetKey(["ml", "renewal_scores"]) in dbt_models.keys  # a dbt Python model, same key as before
 
 
 def test_groups_follow_the_domain_folders():
@@ -37,25 +38,32 @@ def test_groups_follow_the_domain_folders():
     assert groups[dg.AssetKey(["intermediate", "int_ar_buckets"])] == "ar"
     assert groups[dg.AssetKey(["marts", "mart_ar_provision"])] == "ar"
     assert groups[dg.AssetKey(["seeds", "cn_tax_deadlines"])] == "seeds"
+    assert groups[dg.AssetKey(["ml", "renewal_model_evaluation"])] == "ml"
 
 
-def test_sources_are_the_loader_and_python_model_assets():
+def test_sources_are_the_loader_assets():
     upstream = {d.asset_key for spec in dbt_models.specs for d in spec.deps}
     external = {k for k in upstream if k not in dbt_models.keys}
-    produced = {k for a in (*raw_assets, *ml_assets) for k in a.keys}
-    entity_keys = {k for a in raw_assets for k in a.keys}
-    assert entity_keys <= upstream  # every loaded entity feeds staging
-    # what is not a loader or Python model asset is the loader's own bookkeeping (raw.load_*)
+    produced = {k for a in raw_assets for k in a.keys}
+    assert produced <= upstream  # every loaded entity feeds staging
+    # what is not a loader asset is the loader's own bookkeeping (raw.load_*); the renewal model's ml/*
+    # tables are dbt Python models now, not sources
     assert {k.to_user_string() for k in external - produced} <= {
         "raw/load_files",
         "raw/load_rejects",
         "raw/load_runs",
     }
+    scores = next(s for s in dbt_models.specs if s.key == dg.AssetKey(["ml", "renewal_scores"]))
+    assert {d.asset_key for d in scores.deps} == {
+        dg.AssetKey(["intermediate", "int_contract_renewal_features"]),
+        dg.AssetKey(["ml", "renewal_model_evaluation"]),
+    }
 
 
-def test_the_night_runs_dbt_once_before_and_once_after_the_python_models():
-    # Dagster splits the dbt op around the assets between its nodes; a dbt node that reads nothing (a seed)
-    # would otherwise get a step of its own before the loaders: one more dbt process every night
+def test_the_night_runs_dbt_once():
+    # Dagster splits the dbt op around assets between its nodes (until the renewal model became dbt Python
+    # models it ran dbt twice, before and after them); a dbt node that reads nothing (a seed) would
+    # otherwise get a step of its own before the loaders: one more dbt process every night
     from dagster._core.execution.api import create_execution_plan
 
     from orchestration.definitions import defs
@@ -63,10 +71,10 @@ def test_the_night_runs_dbt_once_before_and_once_after_the_python_models():
     plan = create_execution_plan(defs.resolve_job_def("nightly"))
     order = [s.key for s in plan.get_steps_to_execute_in_topo_order()]
     dbt_steps = [k for k in order if k.startswith("dbt_models")]
-    assert len(dbt_steps) == 2, order
+    assert dbt_steps == ["dbt_models"], order
     loaders = [order.index(f"raw__{a.key.path[-1]}") for a in raw_assets]
-    ml = [order.index(k) for a in ml_assets for k in [a.node_def.name] if k in order]
-    assert max(loaders) < order.index(dbt_steps[0]) < min(ml) < order.index(dbt_steps[1])
+    assert max(loaders) < order.index("dbt_models") < order.index("core_quality_gate")
+    assert order.index("core_quality_gate") < order.index("reports__published")
     seeds = next(s for s in dbt_models.specs if s.key == dg.AssetKey(["seeds", "cn_calendar"]))
     assert {a.key for a in raw_assets} <= {d.asset_key for d in seeds.deps}
 

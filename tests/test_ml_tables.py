@@ -1,6 +1,7 @@
-"""The ml tables the Python model writes are declared once (the dbt source `ml`): dbt creates exactly the
-declared columns, the Python side reads the same declaration, and a warehouse built before a column
-was added is evolved in place, keeping its rows."""
+"""The ml tables the renewal model's dbt Python models build are declared once (models/ml/_ml.yml): dbt
+creates exactly the declared columns on a run that leaves the models out, the Python side casts to the
+same declaration, and a warehouse built before a column was added is evolved in place by write_table
+(the tests' way to provide the model's output), keeping its rows."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ import datetime as dt
 
 import duckdb
 import pandas as pd
+import pytest
 
 from orchestration.models import ml_tables
 from orchestration.models.ml_tables import write_table
 from tests.dbt_helpers import new_raw_warehouse, run_dbt
 
 
-def test_declaration_is_the_dbt_source():
-    assert ml_tables.table_names() == ["renewal_scores", "renewal_model_evaluation"]
+def test_declaration_is_the_ml_models_yml():
+    assert ml_tables.table_names() == ["renewal_model_evaluation", "renewal_scores"]
     assert ml_tables.columns("renewal_scores")["renewal_probability"] == "DOUBLE"
-    assert ml_tables.inputs("renewal_scores") == ["int_contract_renewal_features"]
+    assert ml_tables.columns("renewal_model_evaluation")["bin"] == "INTEGER"
+
+
+def test_as_of_date_prefers_the_environment(monkeypatch):
+    monkeypatch.setenv("DBT_AS_OF_DATE", "2026-11-20")
+    assert ml_tables.as_of_date("2000-01-01") == dt.date(2026, 11, 20)  # a reused parse's var
+    monkeypatch.delenv("DBT_AS_OF_DATE")
+    assert ml_tables.as_of_date("2026-11-19") == dt.date(2026, 11, 19)  # a hand run's --vars
+    with pytest.raises(ValueError, match="as_of_date is required"):
+        ml_tables.as_of_date("")
 
 
 def test_dbt_creates_the_declared_columns(tmp_path):

@@ -1,9 +1,10 @@
 """dbt models as Dagster assets: staging → intermediate → core → marts, tests as asset checks.
 
 dbt gets the warehouse from the `warehouse` resource (OPSCENTER_WAREHOUSE in the environment of the
-dbt CLI invocation only; the profile reads it). One night = one dbt target folder shared by the
-night's dbt invocations (Dagster splits the op around the Python model assets): the same vars, the same
-profile and the same folder, so the invocations share one partial-parse state. The folder starts from
+dbt CLI invocation only; the profile reads it). One night = one dbt invocation (the renewal model is
+a pair of dbt Python models, models/ml, so no Dagster asset sits between dbt nodes and splits the op)
+and one dbt target folder; should a selection split the op, its invocations share the folder, the
+vars and the profile, so one partial-parse state. The folder starts from
 the previous night's parse (or the project's) and the as-of date reaches dbt as DBT_AS_OF_DATE, not as
 a var (a changed var discards the partial parse), so a night re-parses only what changed in the
 project, usually nothing.
@@ -158,8 +159,8 @@ def build_args(tags: Mapping[str, str]) -> list[str]:
     """The night's dbt arguments from its run tags: `--full-refresh` when FULL_REFRESH_TAG is "1"."""
     args = [
         "build",
-        # Dagster splits this op around the Python model assets; "buildable" runs a multi-parent test
-        # only in the step where all its parents exist, not eagerly before the later ones are built.
+        # should Dagster split this op (a subset run), "buildable" runs a multi-parent test only in
+        # the step where all its parents exist, not eagerly before the later ones are built.
         "--indirect-selection",
         "buildable",
     ]

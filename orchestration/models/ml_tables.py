@@ -65,7 +65,9 @@ def as_of_date(configured: str | None) -> dt.date:
     the parse's value in the config; a hand run that sets both to different dates is not supported."""
     value = os.environ.get("DBT_AS_OF_DATE", "").strip() or (configured or "").strip()
     if not value:
-        raise ValueError("as_of_date is required: DBT_AS_OF_DATE or the dbt var as_of_date (缺少 as_of_date 参数)")
+        raise ValueError(
+            "as_of_date is required: DBT_AS_OF_DATE or the dbt var as_of_date (缺少 as_of_date 参数)"
+        )
     return dt.date.fromisoformat(value)
 
 
