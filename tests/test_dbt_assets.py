@@ -86,10 +86,11 @@ def test_a_full_refresh_night_passes_full_refresh_to_dbt_and_only_then(monkeypat
 
     plain = night_tags("2026-11-20")
     assert plain == {AS_OF_TAG: "2026-11-20"}
-    assert build_args(plain) == ["build", "--indirect-selection", "buildable"]
+    night = ["build", "--indirect-selection", "buildable", "--exclude", "source:raw"]
+    assert build_args(plain) == night
     refresh = night_tags("2026-11-20", full_refresh=True)
     assert refresh[FULL_REFRESH_TAG] == "1"
-    assert build_args(refresh) == ["build", "--indirect-selection", "buildable", "--full-refresh"]
+    assert build_args(refresh) == [*night, "--full-refresh"]
     assert "--full-refresh" not in build_args({FULL_REFRESH_TAG: "0"})
     # the CLI flag reaches the night
     import orchestration.cli as cli
