@@ -54,11 +54,7 @@ SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # the environment variable the project's should_full_refresh() macro reads (macros/full_refresh.sql)
 MODELS_ENV = "OPSCENTER_FULL_REFRESH_MODELS"
 # config keys that do not change what a model computes
-# as_of_date: the run date as a dbt Python model's config holds it (models/ml/_ml.yml; the var as parsed,
-# '' on the night's parse): data, not code, like the as-of date the SQL models read when they run
-_IGNORED_CONFIG = frozenset(
-    {"tags", "meta", "docs", "persist_docs", "grants", "group", "access", "enabled", "as_of_date"}
-)
+_IGNORED_CONFIG = frozenset({"tags", "meta", "docs", "persist_docs", "grants", "group", "access", "enabled"})
 _VAR_CALL = re.compile(r"(?<![\w.])var\(\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]")
 
 

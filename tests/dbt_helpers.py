@@ -78,8 +78,7 @@ def run_dbt(
         "OPSCENTER_WAREHOUSE": str(warehouse),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_PARTIAL_PARSE": "false",
-        # the renewal model's Python models read it when the var is not in their parsed config (a
-        # manifest parsed without vars, as here)
+        # the renewal model's dbt Python models read the date here (they see no var when they run)
         **({"DBT_AS_OF_DATE": as_of} if as_of is not None else {}),
     }
     cmd = [

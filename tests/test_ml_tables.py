@@ -22,13 +22,12 @@ def test_declaration_is_the_ml_models_yml():
     assert ml_tables.columns("renewal_model_evaluation")["bin"] == "INTEGER"
 
 
-def test_as_of_date_prefers_the_environment(monkeypatch):
+def test_as_of_date_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("DBT_AS_OF_DATE", "2026-11-20")
-    assert ml_tables.as_of_date("2000-01-01") == dt.date(2026, 11, 20)  # a reused parse's var
+    assert ml_tables.as_of_date() == dt.date(2026, 11, 20)
     monkeypatch.delenv("DBT_AS_OF_DATE")
-    assert ml_tables.as_of_date("2026-11-19") == dt.date(2026, 11, 19)  # a hand run's --vars
-    with pytest.raises(ValueError, match="as_of_date is required"):
-        ml_tables.as_of_date("")
+    with pytest.raises(ValueError, match="DBT_AS_OF_DATE"):
+        ml_tables.as_of_date()
 
 
 def test_dbt_creates_the_declared_columns(tmp_path):

@@ -66,10 +66,9 @@ def test_the_first_night_builds_incremental_models_from_scratch_and_records_thei
     first = builds(night["result"])
     # every incremental model of the project (tests/test_upgrade_nights.py counts them), from scratch
     assert set(first) == incremental_models(night) and {how for how, _ in first.values()} == {"full refresh"}
-    # the first dbt step finds no record at all; the second (after the Python models) finds the first
-    # step's rows, not its own models'
-    assert {why for _, why in first.values()} == {"no record", "not recorded"}
-    assert first["int_forecast_components"][1] == "not recorded" and first["fct_tasks"][1] == "no record"
+    # the night's one dbt step (the renewal model runs inside it) finds no record at all
+    assert {why for _, why in first.values()} == {"no record"}
+    assert first["int_forecast_components"][1] == "no record" and first["fct_tasks"][1] == "no record"
     states, _ = refresh_plan_for(night["root"] / "none.duckdb", False)  # the manifest Dagster loaded
     record = dict(q(night, f"select model, code_state from {RECORD_TABLE}"))
     assert record == states

@@ -132,7 +132,6 @@ def test_docs_and_tags_are_not_code_changes():
     tagged["nodes"]["model.p.a"]["config"]["meta"] = {"owner": "money"}
     tagged["nodes"]["model.p.a"]["config"]["docs"] = {"show": False}
     tagged["nodes"]["model.p.a"]["description"] = "新的说明"
-    tagged["nodes"]["model.p.stg"]["config"]["as_of_date"] = "2026-11-20"  # a Python model's run date
     assert _changed(tagged) == []
 
 

@@ -57,16 +57,14 @@ def evolve(conn: duckdb.DuckDBPyConnection, name: str) -> None:
         conn.execute(f'ALTER TABLE ml.{name} ADD COLUMN IF NOT EXISTS "{col}" {typ}')
 
 
-def as_of_date(configured: str | None) -> dt.date:
-    """A Python model's as-of date: DBT_AS_OF_DATE, which the night (and the tests' dbt runs) set for dbt,
-    read when the model runs (macros/as_of.sql says why not a var); else its config `as_of_date`, the
-    dbt var as rendered when dbt parsed the project (a hand `dbt build --vars '{as_of_date: ...}'`).
-    The environment comes first because a parse reused with other vars (tests/dbt_helpers.py) keeps
-    the parse's value in the config; a hand run that sets both to different dates is not supported."""
-    value = os.environ.get("DBT_AS_OF_DATE", "").strip() or (configured or "").strip()
+def as_of_date() -> dt.date:
+    """A Python model's as-of date: DBT_AS_OF_DATE, which the night (and the tests' dbt runs) set for dbt.
+    A Python model sees no dbt var when it runs, and a var in its config would be the value the project
+    was parsed with (the parse must not depend on the date: macros/as_of.sql)."""
+    value = os.environ.get("DBT_AS_OF_DATE", "").strip()
     if not value:
         raise ValueError(
-            "as_of_date is required: DBT_AS_OF_DATE or the dbt var as_of_date (缺少 as_of_date 参数)"
+            "the renewal model's dbt Python models need DBT_AS_OF_DATE=YYYY-MM-DD (缺少 as_of_date 参数)"
         )
     return dt.date.fromisoformat(value)
 

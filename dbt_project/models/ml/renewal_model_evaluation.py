@@ -13,6 +13,6 @@ def model(dbt, session):
     dbt.ref("int_contract_renewal_features")  # its input (read by renewal.load_features)
     from orchestration.models import ml_tables, renewal
 
-    as_of = ml_tables.as_of_date(dbt.config.get("as_of_date"))
+    as_of = ml_tables.as_of_date()
     evaluation = renewal.evaluate_night(session, as_of)
     return ml_tables.typed(session, "renewal_model_evaluation", evaluation)

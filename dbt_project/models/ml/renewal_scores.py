@@ -11,6 +11,6 @@ def model(dbt, session):
     evaluation = dbt.ref("renewal_model_evaluation")
     from orchestration.models import ml_tables, renewal
 
-    as_of = ml_tables.as_of_date(dbt.config.get("as_of_date"))
+    as_of = ml_tables.as_of_date()
     scores = renewal.score_night(session, as_of, renewal.published_model(evaluation.df()))
     return ml_tables.typed(session, "renewal_scores", scores)
