@@ -268,6 +268,29 @@ def task_fingerprints(path) -> dict[str, int]:
         )
 
 
+def change_log(path) -> dict:
+    """int_task_fingerprints' change log (macros/task_fingerprints.sql) and its consumers' records."""
+    with duckdb.connect(str(path), read_only=True) as conn:
+        base, first, last = conn.execute(
+            "select base, first_generation, last_generation"
+            " from fingerprint_log.int_task_fingerprints__changes_state"
+        ).fetchone()
+        keys = conn.execute(
+            "select generation, list(changed_key order by changed_key)"
+            " from fingerprint_log.int_task_fingerprints__changes group by generation"
+        ).fetchall()
+        synced = conn.execute(
+            "select 'core', generation, base = ? from fingerprint_log.core__fct_tasks__synced union all"
+            " select 'marts', generation, base = ? from fingerprint_log.marts__mart_progress_detail__synced",
+            [base, base],
+        ).fetchall()
+    return {
+        "generations": (first, last),
+        "keys": dict(keys),
+        "synced": {s: (g, same) for s, g, same in synced},
+    }
+
+
 PERIOD_FINGERPRINTS = ("int_task_period_fingerprints", "int_task_due_period_fingerprints",
                        "int_task_completion_period_fingerprints")  # fmt: skip
 
@@ -525,6 +548,7 @@ def nights(tmp_path_factory):
             "fingerprints": fingerprints(path),
             "collection_fingerprints": collection_fingerprints(path),
             "task_fingerprints": task_fingerprints(path),
+            "change_log": change_log(path),
             "period_fingerprints": period_fingerprints(path),
             "period_flags": period_flags(path),
             "tax_fingerprints": tax_fingerprints(path),
@@ -695,6 +719,27 @@ def test_task_fingerprints_are_incremental_by_client(nights):
     assert rows["T10"] == ("C3", True) and rows["T22"] == ("C3", True) and rows["T12"] == ("C2", True)
     assert dict(record) == {"client": ["C1", "C2", "C3", "C4"], "staff": ["S1", "S2"], "chain": [""],
                             "as_of": ["2024-07-01"]}  # fmt: skip
+
+
+def test_consumers_compare_only_the_logged_tasks(nights):
+    """fct_tasks and the detail mart compare only the tasks int_task_fingerprints logged since their
+    last build (macros/fingerprint_diff.sql): the log must hold every task whose fingerprint changed or
+    left, each consumer records the generation it is in step with (the equal-to-full test above fails
+    when the log misses a task)."""
+    logs = [nights[n]["change_log"] for n in (1, 2, 3)]
+    assert [log["generations"] for log in logs] == [(0, 0), (0, 1), (0, 2)]
+    assert logs[0]["keys"] == {} and logs[1]["keys"].keys() == {1} and logs[2]["keys"].keys() == {1, 2}
+    assert logs[0]["synced"] == {"core": (0, True), "marts": (0, True)}
+    for n, log in ((2, logs[1]), (3, logs[2])):
+        before, after = nights[n - 1]["task_fingerprints"], nights[n]["task_fingerprints"]
+        moved = {t for t in before.keys() | after.keys() if before.get(t) != after.get(t)}
+        assert moved <= set(log["keys"][n - 1]), n
+        assert log["synced"] == {"core": (n - 1, True), "marts": (n - 1, True)}, n
+    assert "T5" in logs[2]["keys"][2] and "T5" not in nights[3]["task_fingerprints"]  # deleted: gone
+    # the hand-made firm changes every client on night 2; night 3 all tasks but T3 (C3 is unchanged, T6
+    # is rebuilt through its upstream T21, T5 left)
+    assert logs[1]["keys"][1] == sorted(nights[2]["task_fingerprints"])
+    assert logs[2]["keys"][2] == sorted(nights[2]["task_fingerprints"].keys() - {"T3"})
 
 
 def test_task_corrections_reach_the_numbers(nights):

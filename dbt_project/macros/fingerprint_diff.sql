@@ -36,16 +36,56 @@
 {%- endmacro %}
 
 {% macro create_fingerprint_diff(fingerprints, key, built) -%}
-    {#- built: the relation holding (key, input_fingerprint) of what was built -#}
+    {#- built: the relation holding (key, input_fingerprint) of what was built; when this model recorded
+        the fingerprint model's change log after its last build (synced_generation), only the keys
+        logged since are compared: the others' fingerprints are the ones it built -#}
+    {%- set since = synced_generation(fingerprints) %}
+    {%- set changed -%}
+        {%- if since is not none %}
+        where {{ key }} in (
+            select c.changed_key from {{ fingerprint_change_log_relation(fingerprints, 'changes') }} as c
+            where c.generation > {{ since }}
+        )
+        {%- endif %}
+    {%- endset %}
     create or replace table {{ fingerprint_diff_relation(fingerprints) }} as
     select
         coalesce(f.{{ key }}, b.{{ key }}) as {{ key }},
         f.input_fingerprint,
         b.input_fingerprint as built_fingerprint
-    from {{ ref(fingerprints) }} as f
-    full outer join (select {{ key }}, input_fingerprint from {{ built }}) as b
+    from (select {{ key }}, input_fingerprint from {{ ref(fingerprints) }}{{ changed }}) as f
+    full outer join (select {{ key }}, input_fingerprint from {{ built }}{{ changed }}) as b
         on b.{{ key }} = f.{{ key }} and b.input_fingerprint = f.input_fingerprint
     where f.{{ key }} is null or b.{{ key }} is null
+{%- endmacro %}
+
+{% macro fingerprint_sync_relation(fingerprints) -%}
+    {{ return(api.Relation.create(database=this.database, schema='fingerprint_log',
+        identifier=this.schema ~ '__' ~ this.identifier ~ '__synced')) }}
+{%- endmacro %}
+
+{% macro synced_generation(fingerprints) -%}
+    {#- the change log's generation this model's built fingerprints equal, when the log still holds every
+        generation since (same base: no full build of the fingerprints since); else none (compare all) -#}
+    {%- set state = fingerprint_change_log_relation(fingerprints, 'changes_state') %}
+    {%- set synced = fingerprint_sync_relation(fingerprints) %}
+    {%- if not (catalog_table_exists(state) and catalog_table_exists(synced)) %}{{ return(none) }}{% endif %}
+    {%- set rows = run_query(
+        "select y.generation from " ~ synced ~ " as y inner join " ~ state ~ " as s on s.base = y.base"
+        ~ " where y.generation between s.first_generation and s.last_generation"
+    ).columns[0].values() %}
+    {{ return(rows[0] if rows | length == 1 else none) }}
+{%- endmacro %}
+
+{% macro record_fingerprint_sync(fingerprints) -%}
+    {#- post-hook, last: this model's built fingerprints now equal the fingerprint model's current ones -#}
+    {%- set state = fingerprint_change_log_relation(fingerprints, 'changes_state') %}
+    {%- set synced = fingerprint_sync_relation(fingerprints) %}
+    {%- if catalog_table_exists(state) %}
+    create or replace table {{ synced }} as select base, last_generation as generation from {{ state }}
+    {%- else %}
+    drop table if exists {{ synced }}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro diff_keys_to_build(fingerprints, key) -%}

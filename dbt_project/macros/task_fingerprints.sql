@@ -163,7 +163,11 @@
         union
         select 'build', t.task_id from {{ current_tasks }}
             and t.assignee_id in (select id from changed_staff)
-    );
+    )
+    union all
+    -- the rows of changed clients, rebuilt or gone: with 'build', the change log's entry (post-hook)
+    select 'gone', b.task_id from {{ this }} as b
+    where coalesce(b.client_id, '') in (select id from changed_clients);
     delete from {{ this }} where task_id in (select id from {{ pending }} where kind = 'build');
     delete from {{ this }} where coalesce(client_id, '') in (select id from {{ pending }} where kind = 'client')
     {%- else %}
@@ -184,8 +188,52 @@
     {%- if catalog_table_exists(pending) %}
     drop table if exists {{ inputs }};
     alter table {{ next }} rename to {{ inputs.identifier }};
+    {{ log_task_fingerprint_changes(pending) }};
     drop table {{ pending }}
     {%- else %}
-    create or replace table {{ inputs }} as {{ task_fingerprint_inputs() }}
+    create or replace table {{ inputs }} as {{ task_fingerprint_inputs() }};
+    {{ reset_fingerprint_change_log(this.identifier) }}
+    {%- endif %}
+{%- endmacro %}
+
+{#- The change log (read by the consumers' comparison, macros/fingerprint_diff.sql): in schema
+    fingerprint_log, outside the schemas the incremental = full comparisons hash,
+      <model>__changes        (generation, changed_key): the tasks whose row the night rebuilt or deleted,
+                              one generation per incremental run of the model;
+      <model>__changes_state  (base, first_generation, last_generation): the log's identity, new at every
+                              full build, and the generations it holds completely (first, last].
+    A consumer that recorded (base, generation) after its own build compares only the keys logged since. -#}
+
+{% macro fingerprint_change_log_relation(fingerprints, suffix) -%}
+    {{ return(api.Relation.create(
+        database=this.database, schema='fingerprint_log', identifier=fingerprints ~ '__' ~ suffix)) }}
+{%- endmacro %}
+
+{% macro reset_fingerprint_change_log(fingerprints) -%}
+    {#- a full build: every key changed; no consumer's record matches the new base -#}
+    create schema if not exists {{ fingerprint_change_log_relation(fingerprints, 'changes').schema }};
+    create or replace table {{ fingerprint_change_log_relation(fingerprints, 'changes_state') }} as
+    select cast(uuid() as varchar) as base, 0::bigint as first_generation, 0::bigint as last_generation;
+    create or replace table {{ fingerprint_change_log_relation(fingerprints, 'changes') }} (
+        generation bigint, changed_key varchar
+    )
+{%- endmacro %}
+
+{% macro log_task_fingerprint_changes(pending) -%}
+    {#- an incremental run: tonight's generation (the rebuilt and deleted tasks); 30 kept (a consumer
+        behind by more compares everything) -#}
+    {%- set log = fingerprint_change_log_relation(this.identifier, 'changes') %}
+    {%- set state = fingerprint_change_log_relation(this.identifier, 'changes_state') %}
+    {%- if catalog_table_exists(log) and catalog_table_exists(state) %}
+    insert into {{ log }} (generation, changed_key)
+    select s.last_generation + 1, p.id
+    from (select distinct id from {{ pending }} where kind in ('build', 'gone')) as p
+    cross join {{ state }} as s;
+    update {{ state }} set
+        first_generation = greatest(first_generation, last_generation - 29),
+        last_generation = last_generation + 1;
+    delete from {{ log }} where generation <= (select first_generation from {{ state }})
+    {%- else %}
+    {{ reset_fingerprint_change_log(this.identifier) }}
     {%- endif %}
 {%- endmacro %}
