@@ -72,29 +72,36 @@ def as_of_date() -> dt.date:
 def typed(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> duckdb.DuckDBPyRelation:
     """`frame` as a relation with ml.<name>'s declared columns and types, for a dbt Python model to
     return (dbt-duckdb materializes it on the same connection)."""
+    return conn.sql(_typed_select(conn, name, frame))
+
+
+def _typed_select(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> str:
+    """A SELECT of `frame` (registered as the view `_frame_view(name)`) cast to ml.<name>'s declared
+    columns and types, by name."""
     declared = columns(name)
-    view = f"ml_frame_{name}"
-    conn.register(view, frame.reindex(columns=list(declared)))
-    select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in declared.items())
-    return conn.sql(f"SELECT {select} FROM {view}")
+    conn.register(_frame_view(name), frame.reindex(columns=list(declared)))
+    casts = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in declared.items())
+    return f"SELECT {casts} FROM {_frame_view(name)}"
+
+
+def _frame_view(name: str) -> str:
+    return f"ml_frame_{name}"
 
 
 def write_table(conn: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> int:
     """Replace the rows of ml.<name> with `frame` (columns by name, cast to the declared types): how
     tests put a hand-made or directly computed model output in place of the dbt Python model's."""
-    declared = columns(name)
     conn.execute("CREATE SCHEMA IF NOT EXISTS ml")
     evolve(conn, name)
-    conn.register("ml_frame", frame.reindex(columns=list(declared)))
-    select = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t in declared.items())
+    select = _typed_select(conn, name, frame)
     conn.execute("BEGIN")
     try:
         conn.execute(f"DELETE FROM ml.{name}")
-        conn.execute(f"INSERT INTO ml.{name} BY NAME SELECT {select} FROM ml_frame")
+        conn.execute(f"INSERT INTO ml.{name} BY NAME {select}")
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
         raise
     finally:
-        conn.unregister("ml_frame")
+        conn.unregister(_frame_view(name))
     return len(frame)
