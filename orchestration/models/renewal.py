@@ -337,7 +337,7 @@ def split(features: pd.DataFrame, as_of: dt.date) -> tuple[dt.date, pd.DataFrame
     closed = _closed(features)
     for months in (HOLDOUT_MONTHS, SHORT_HOLDOUT_MONTHS):
         cutoff = (pd.Timestamp(as_of) - pd.DateOffset(months=months)).date()
-        known = np.array([d + dt.timedelta(days=30) < cutoff for d in closed["end_date"]], dtype=bool)
+        known = (_label_date(closed) < pd.Timestamp(cutoff)).to_numpy()
         if _trainable(closed[known][LABEL].astype(int)):
             break
     return cutoff, closed[known], closed[~known]
@@ -380,7 +380,8 @@ def score(
 ) -> pd.DataFrame:
     """Renewal probability of contracts in force, not yet renewed, ending within the next 180 days."""
     horizon = as_of + dt.timedelta(days=SCORE_HORIZON_DAYS)
-    in_window = np.array([as_of <= d <= horizon for d in features["end_date"]], dtype=bool)
+    end = pd.to_datetime(features["end_date"])
+    in_window = ((end >= pd.Timestamp(as_of)) & (end <= pd.Timestamp(horizon))).to_numpy()
     target = features[
         (features["state_as_of"] == "active") & in_window & ~features["is_renewed"].astype(bool)
     ]
