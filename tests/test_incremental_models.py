@@ -149,9 +149,10 @@ def test_tuning_rows_are_the_labels_known_by_the_last_month_end():
 # The hand-made firm of tests/test_incremental_nights.py (three nights with late payments, a re-sent
 # invoice amount, a back-dated void, a write-off, a re-sent payment, a new client with a late invoice)
 # plus contracts, so every component has rows: K0 (C3, ended 2023-12-31, not renewed: the renewal rate),
-# K1 (C1, monthly 1000, ends 2024-06-30), K2 (C2, monthly 800 from 2024-04-01; night 2 re-sends it with
-# the fee corrected to 850, which changes every cutoff from 04-30 on). After nights 2 and 3 the
-# incremental table equals a --full-refresh build of it over a copy of the same warehouse, row for row.
+# K1 (C1, monthly 1000, ends 2024-06-30), K2 (C2, monthly 800 from 2024-04-01, signed 02-20; night 2
+# re-sends it with the fee corrected to 850, which changes every cutoff from 02-29 on). After nights 2
+# and 3 the incremental table equals a --full-refresh build of it over a copy of the same warehouse, row
+# for row.
 
 FORECAST_NIGHTS = [("2024-06-28", None), ("2024-06-29", "night_2"), ("2024-07-01", "night_3")]
 
@@ -164,7 +165,10 @@ def _contracts(conn, fee_k2: str, updated: str) -> None:
         h.contract_row("K0", "C3", "600.00", "2023-01-01", "2023-12-31", updated_at=ts("2024-01-01"),
                        status="expired"),
         h.contract_row("K1", "C1", "1000.00", "2023-07-01", "2024-06-30", updated_at=ts("2024-01-01")),
-        h.contract_row("K2", "C2", fee_k2, "2024-04-01", "2025-03-31", updated_at=ts(updated)),
+        # signed 02-20, before it starts: the 02-29 cutoff knows K2, and night 2's fee correction is the
+        # only change of that cutoff's inputs (the contract part of int_forecast_input_fingerprints)
+        h.contract_row("K2", "C2", fee_k2, "2024-04-01", "2025-03-31", updated_at=ts(updated),
+                       signed_date=dt.date(2024, 2, 20)),
     ])  # fmt: skip
 
 
@@ -261,9 +265,11 @@ def test_forecast_components_rebuild_only_changed_cutoffs(forecast_nights):
     assert sorted(set(f3) - set(f2)) == [dt.date(2024, 6, 30), dt.date(2024, 7, 1)]
     kept = {d for d in f3 if f2.get(d) == f3[d]}
     assert dt.date(2024, 2, 29) in kept and len(kept) == len(f3) - 5
-    # night 2's fee correction of K2 (from 2024-04-01) reached the cutoffs from 04-30 on, not 03-31
+    # night 2's fee correction of K2 (signed 2024-02-20) reached the cutoffs from 02-29 on, not 01-31;
+    # nothing else of 02-29 changed that night, so its rebuild (the equality above) rests on it
     f1 = forecast_nights[1]["fingerprints"]
-    assert f1[dt.date(2024, 2, 29)] == f2[dt.date(2024, 2, 29)]
+    assert f1[dt.date(2024, 1, 31)] == f2[dt.date(2024, 1, 31)]
+    assert f1[dt.date(2024, 2, 29)] != f2[dt.date(2024, 2, 29)]
     scheduled = {(r[0], r[2]): r[6] for r in forecast_nights[2]["rows"] if r[5] == "scheduled" and r[1] == 1}
     assert scheduled  # K1/K2's coming cycles are forecast
 

@@ -66,18 +66,30 @@ invoice_part as (
     group by c.cutoff_date
 ),
 
+contract_rows_hashed as materialized (
+    -- each contract's cutoff-independent part hashed once, with its client's industry; materialized, or
+    -- DuckDB joins the clients after the range join below (3.2 M contract × cutoff rows at 100,000
+    -- clients instead of 267 k contracts: two thirds of this model's time)
+    select
+        k.effective_signed_date,
+        k.source_status = 'terminated' as is_terminated,
+        k.source_updated_date,
+        hash(
+            k.contract_id, k.client_id, cl.industry, k.service_type, k.fee_per_cycle, k.billing_cycle,
+            k.start_date, k.end_date, k.effective_signed_date, k.previous_contract_id
+        ) as contract_hash
+    from contracts_all as k
+    left join clients as cl on cl.client_id = k.client_id
+),
+
 contract_part as (
+    -- per cutoff: every contract signed by then, and whether it was terminated by then
     select
         c.cutoff_date,
         count(*) as contract_rows,
-        sum(hash(
-            k.contract_id, k.client_id, cl.industry, k.service_type, k.fee_per_cycle, k.billing_cycle,
-            k.start_date, k.end_date, k.effective_signed_date, k.previous_contract_id,
-            k.source_status = 'terminated' and k.source_updated_date <= c.cutoff_date
-        )) as contract_hash
+        sum(hash(k.contract_hash, k.is_terminated and k.source_updated_date <= c.cutoff_date)) as contract_hash
     from cutoffs as c
-    inner join contracts_all as k on k.effective_signed_date <= c.cutoff_date
-    left join clients as cl on cl.client_id = k.client_id
+    inner join contract_rows_hashed as k on k.effective_signed_date <= c.cutoff_date
     group by c.cutoff_date
 ),
 
