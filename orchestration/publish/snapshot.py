@@ -1207,9 +1207,10 @@ def _patch_masking_all(
             SELECT {row} FROM snapshot_patch_masked WHERE {ROW_HASH} IN ({wanted}) ORDER BY rowid"""
         )
     else:
-        con.execute(
+        con.execute(  # in the masked rows' hash order: a semi join's order may vary with DuckDB's threads
             f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_inserted AS
-            SELECT {select} FROM (SELECT * FROM {src} WHERE hash({source_row}) IN ({wanted}))"""
+            SELECT * FROM (SELECT {select} FROM (SELECT * FROM {src} WHERE hash({source_row}) IN ({wanted})))
+            ORDER BY hash({row})"""
         )
     if inserted:
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
@@ -1390,21 +1391,24 @@ def _patch_from_state(
     ).fetchone()
     rows = int(old_rows + delta)
     total = (int(old_total or 0) + int(delta_total)) if rows else None
-    if deleted:  # that many copies of each masked row whose count went down
+    if deleted:  # that many copies of each masked row whose count went down: the first ones, by rowid
         con.execute(
             f"""DELETE FROM {dest} WHERE rowid IN (
                 SELECT x.r FROM (
-                    SELECT rowid AS r, hash({row}) AS h, row_number() OVER (PARTITION BY hash({row})) AS k
+                    SELECT rowid AS r, hash({row}) AS h,
+                           row_number() OVER (PARTITION BY hash({row}) ORDER BY rowid) AS k
                     FROM {dest} WHERE hash({row}) IN (SELECT h FROM snapshot_patch_delta WHERE d < 0)) AS x
                 JOIN snapshot_patch_delta AS dl ON x.h = dl.h WHERE x.k <= -dl.d)"""
         )
-    con.execute(  # that many masked rows of each masked row whose count went up
+    con.execute(  # that many masked rows of each masked row whose count went up, in their hash order
+        # (equal hashes: equal masked rows), so the table's row order does not vary with DuckDB's threads
         f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_inserted AS
         SELECT {masked_row} FROM (
             SELECT *, row_number() OVER (PARTITION BY {MASKED_HASH}) AS {ROW_HASH}_k
             FROM snapshot_patch_masked) AS m
         JOIN snapshot_patch_delta AS dl ON m.{MASKED_HASH} = dl.h
-        WHERE dl.d > 0 AND m.{ROW_HASH}_k <= dl.d"""
+        WHERE dl.d > 0 AND m.{ROW_HASH}_k <= dl.d
+        ORDER BY m.{MASKED_HASH}"""
     )
     if inserted:
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
