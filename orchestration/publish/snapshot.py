@@ -36,6 +36,8 @@ import json
 import os
 import re
 import shutil
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,6 +78,9 @@ PATCH_MAX_SHARE = 0.2
 # A table published in months is patched in its changed months only when they hold at most this
 # share of its rows (`_SourceMonths.worth_it`); else whole.
 MONTHS_MAX_SHARE = 0.5
+# Tables are published by this many threads at once, each on its own cursor of the snapshot's
+# database (`_in_workers`; docs/publication.md, "Two tables at a time"). The output does not depend on it.
+WORKERS = 2
 ROW_HASH = "__snapshot_source_row_hash"  # helper column of the patch's queries, never stored
 MASKED_HASH = "__snapshot_masked_row_hash"  # another helper column, never stored in the snapshot
 SOURCE_ROWID = "__snapshot_source_rowid"  # and another
@@ -264,6 +269,7 @@ def build_snapshot(
     temp_directory: Path | None = None,
     previous_snapshot: PreviousSnapshot | None = None,
     state: StateFiles | None = None,
+    workers: int | None = None,
 ) -> Snapshot:
     """Copy the public tables from `warehouse` (attached read-only) into `snapshot_path`, masked on
     the way, export each to `parquet_dir/<schema>.<table>/<part>.parquet`, checkpoint and close.
@@ -271,7 +277,8 @@ def build_snapshot(
     `previous_snapshot`: that version's file, patched in a copy instead of building a fresh file
     (any failure of the patch: built fresh). DuckDB keeps to `memory_limit` and spills to
     `temp_directory` (default: its own, beside the file). `state`: the private state file to keep
-    (and last night's, read when patching), so a patched table masks only its changed rows."""
+    (and last night's, read when patching), so a patched table masks only its changed rows.
+    `workers`: tables published at once (default WORKERS; the output is the same)."""
     if snapshot_path.exists():
         raise FileExistsError(snapshot_path)
     args = (
@@ -283,6 +290,7 @@ def build_snapshot(
         descriptions or {},
         reuse or {},
     )
+    workers = WORKERS if workers is None else workers
     config = {"storage_compatibility_version": STORAGE_COMPATIBILITY, "memory_limit": memory_limit}
     if temp_directory is not None:
         config["temp_directory"] = str(temp_directory)
@@ -291,12 +299,19 @@ def build_snapshot(
         try:
             snapshot_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(previous_snapshot.path, snapshot_path)  # a real copy: the old file stays as it is
-            return _build(*args, config, patch_base=base, patched_from=previous_snapshot.path, state=state)
+            return _build(
+                *args,
+                config,
+                patch_base=base,
+                patched_from=previous_snapshot.path,
+                state=state,
+                workers=workers,
+            )
         except (duckdb.Error, OSError):  # e.g. a corrupt previous file: built fresh below
             for leftover in (snapshot_path, snapshot_path.with_name(snapshot_path.name + ".wal")):
                 leftover.unlink(missing_ok=True)
             shutil.rmtree(parquet_dir, ignore_errors=True)
-    return _build(*args, config, state=state and StateFiles(state.path))
+    return _build(*args, config, state=state and StateFiles(state.path), workers=workers)
 
 
 def _patch_base(previous: PreviousSnapshot | None) -> int:
@@ -322,6 +337,7 @@ def _build(
     patch_base: int = 0,
     patched_from: Path | None = None,
     state: StateFiles | None = None,
+    workers: int = 1,
 ) -> Snapshot:
     """One build: into a new file, or (`patch_base`) into the copy of the previous snapshot already
     at `snapshot_path`, whose tables are patched, kept or dropped to hold exactly what a fresh build
@@ -350,16 +366,19 @@ def _build(
         for schema in sorted({s for s, _ in chosen}):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
         salt = recipe()
-        for schema, table in chosen:
+
+        def publish(cur: duckdb.DuckDBPyConnection, schema: str, table: str) -> PublishedTable:
             parquet = parquet_dir / f"{schema}.{table}"  # the table's folder of part files
             previous = reuse.get(f"{schema}.{table}")
             published = _publish_table(
-                con, schema, table, parquet, salt, previous, (schema, table) in in_copy, state is not None
+                cur, schema, table, parquet, salt, previous, (schema, table) in in_copy, state is not None
             )
             published.parquet = f"{parquet_dir.name}/{parquet.name}/*.parquet"
             for part in published.parts:
                 part["file"] = f"{parquet_dir.name}/{parquet.name}/{part['file']}"
-            snap.tables.append(published)
+            return published
+
+        snap.tables = _in_workers(con, chosen, publish, workers)
         con.execute(f"DETACH {SOURCE_ALIAS}")
         _comment(con, chosen, descriptions)
         if state is not None:
@@ -372,6 +391,78 @@ def _build(
         raise RuntimeError(f"snapshot left a WAL file behind: {wal}")
     snap.base_bytes = patch_base or snapshot_path.stat().st_size
     return snap
+
+
+def _in_workers(
+    con: duckdb.DuckDBPyConnection,
+    chosen: list[tuple[str, str]],
+    publish: Callable[[duckdb.DuckDBPyConnection, str, str], PublishedTable],
+    workers: int,
+) -> list[PublishedTable]:
+    """`publish(cursor, schema, table)` of every chosen table, by `workers` threads at once, each on
+    its own cursor of `con`'s database (docs/publication.md, "Two tables at a time"). A cursor is a
+    connection of its own: temp tables (the patch's), temp macros (the masking's, installed on each)
+    and transactions are per connection; the attached warehouse and state file, the memory limit
+    and DuckDB's thread pool are the database's, shared. Each table's statements all run on one
+    cursor in the order one thread runs them, and no two threads write the same table (or the same
+    rows of the state file's shared tables), so what a table holds, in which order, and its Parquet
+    parts' rows do not depend on `workers` (the bytes of a part of more than one row group may vary
+    from run to run either way: DuckDB's Parquet writer cuts row groups as its threads hand over
+    batches). The largest sources (DuckDB's estimate) start first, so the
+    threads end together. Results in `chosen`'s order. After a failure no table is started; the
+    first error is raised once the running ones are done (a signal in the waiting thread interrupts
+    them first: `con` must outlive its cursors' statements)."""
+    if workers <= 1 or len(chosen) <= 1:
+        return [publish(con, schema, table) for schema, table in chosen]
+    sizes = {
+        (s, t): n or 0
+        for s, t, n in con.execute(
+            "SELECT schema_name, table_name, estimated_size FROM duckdb_tables() WHERE database_name = ?",
+            [SOURCE_ALIAS],
+        ).fetchall()
+    }
+    todo = iter(sorted(range(len(chosen)), key=lambda i: (-sizes.get(chosen[i], 0), i)))
+    results: dict[int, PublishedTable] = {}
+    errors: list[BaseException] = []
+    cursors: list[duckdb.DuckDBPyConnection] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        try:
+            with lock:
+                cur = con.cursor()
+                cursors.append(cur)
+            install_macros(cur)
+            while True:
+                with lock:
+                    i = None if errors else next(todo, None)
+                if i is None:
+                    return
+                results[i] = publish(cur, *chosen[i])
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread, raised there
+            with lock:
+                errors.append(error)
+
+    threads = [threading.Thread(target=work, name=f"snapshot-{n}") for n in range(min(workers, len(chosen)))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        with lock:
+            errors.append(RuntimeError("interrupted"))
+            for cur in cursors:
+                cur.interrupt()
+        for thread in threads:
+            thread.join()
+        raise
+    finally:
+        for cur in cursors:
+            cur.close()
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(chosen))]
 
 
 def _drop_unpublished(con: duckdb.DuckDBPyConnection, in_copy: set, chosen: list[tuple[str, str]]) -> None:
@@ -1116,9 +1207,10 @@ def _patch_masking_all(
             SELECT {row} FROM snapshot_patch_masked WHERE {ROW_HASH} IN ({wanted}) ORDER BY rowid"""
         )
     else:
-        con.execute(
+        con.execute(  # in the masked rows' hash order: a semi join's order may vary with DuckDB's threads
             f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_inserted AS
-            SELECT {select} FROM (SELECT * FROM {src} WHERE hash({source_row}) IN ({wanted}))"""
+            SELECT * FROM (SELECT {select} FROM (SELECT * FROM {src} WHERE hash({source_row}) IN ({wanted})))
+            ORDER BY hash({row})"""
         )
     if inserted:
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
@@ -1299,21 +1391,24 @@ def _patch_from_state(
     ).fetchone()
     rows = int(old_rows + delta)
     total = (int(old_total or 0) + int(delta_total)) if rows else None
-    if deleted:  # that many copies of each masked row whose count went down
+    if deleted:  # that many copies of each masked row whose count went down: the first ones, by rowid
         con.execute(
             f"""DELETE FROM {dest} WHERE rowid IN (
                 SELECT x.r FROM (
-                    SELECT rowid AS r, hash({row}) AS h, row_number() OVER (PARTITION BY hash({row})) AS k
+                    SELECT rowid AS r, hash({row}) AS h,
+                           row_number() OVER (PARTITION BY hash({row}) ORDER BY rowid) AS k
                     FROM {dest} WHERE hash({row}) IN (SELECT h FROM snapshot_patch_delta WHERE d < 0)) AS x
                 JOIN snapshot_patch_delta AS dl ON x.h = dl.h WHERE x.k <= -dl.d)"""
         )
-    con.execute(  # that many masked rows of each masked row whose count went up
+    con.execute(  # that many masked rows of each masked row whose count went up, in their hash order
+        # (equal hashes: equal masked rows), so the table's row order does not vary with DuckDB's threads
         f"""CREATE OR REPLACE TEMP TABLE snapshot_patch_inserted AS
         SELECT {masked_row} FROM (
             SELECT *, row_number() OVER (PARTITION BY {MASKED_HASH}) AS {ROW_HASH}_k
             FROM snapshot_patch_masked) AS m
         JOIN snapshot_patch_delta AS dl ON m.{MASKED_HASH} = dl.h
-        WHERE dl.d > 0 AND m.{ROW_HASH}_k <= dl.d"""
+        WHERE dl.d > 0 AND m.{ROW_HASH}_k <= dl.d
+        ORDER BY m.{MASKED_HASH}"""
     )
     if inserted:
         con.execute(f"INSERT INTO {dest} SELECT * FROM snapshot_patch_inserted")
