@@ -10,7 +10,6 @@ from orchestration.assets.publish import RenderContext, build_publish_asset
 from orchestration.assets.raw import raw_assets
 from orchestration.checks import gated_asset_keys, quality_checks, run_docs_dir
 from orchestration.night_guard import NightGuardResource
-from orchestration.publish import prescan
 from orchestration.render import render_site
 from orchestration.render.hooks import previous_pages, publish_dbt_docs
 from orchestration.resources import default_resources
@@ -34,12 +33,8 @@ def nightly_schedule(context: dg.ScheduleEvaluationContext):
 
 
 def render_pages(snapshot, out_dir, ctx: RenderContext) -> None:
-    """Render reports/pages against the new snapshot; a page error fails the publish. The files are
-    handed to the publication's prescan as they are written (publish/prescan.py)."""
-    scan = prescan.active()
-    docs = publish_dbt_docs(out_dir, ctx.as_of_date)  # pages/dbt-docs/, linked from the 数据质量 page
-    if scan is not None:
-        scan.submit(p for p in docs.parent.rglob("*") if p.is_file())
+    """Render reports/pages against the new snapshot; a page error fails the publish."""
+    publish_dbt_docs(out_dir, ctx.as_of_date)  # pages/dbt-docs/, linked from the 数据质量 page
     previous = previous_pages(out_dir)  # unchanged pages are hard-linked from the current version
     render_site(
         settings.PAGES_DIR,
@@ -50,7 +45,6 @@ def render_pages(snapshot, out_dir, ctx: RenderContext) -> None:
         memory_limit=settings.render_memory_limit(),
         workers=settings.render_workers(),
         parallel_min_keys=settings.render_parallel_keys(),
-        prescan=scan,
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import random
 import stat
-import time
 from pathlib import Path
 
 import duckdb
@@ -21,7 +20,6 @@ import pytest
 from orchestration.publish import (
     PersonalDataLeak,
     find_unmasked_personal_data,
-    prescan,
     publish_run,
     publisher,
     scanner,
@@ -291,74 +289,3 @@ def test_small_tables_scanned_unpivoted_count_what_the_wide_scan_counts():
         == scanner._column_counts(con, "(SELECT * FROM t)", columns)
         == [f"{c}: {k}" for c, (p, n) in zip(columns, expected, strict=True) for k in scanner._kinds(p, n)]
     )
-
-
-def test_a_prescanned_file_is_not_read_again_unless_it_changed_after_its_scan(tmp_path, monkeypatch):
-    """Files the render hands to the publication's prescan (publish/prescan.py) are scanned then and
-    not read by the verify step while their stat is the one taken at the scan; their findings are
-    reported with the verify scan's wording, in path order with the others. A file rewritten in place
-    after its scan (same size), one replaced by another inode, and one written too recently for its
-    stat to tell a later write are read again, and a number planted after the scan is found."""
-    warehouse, root = _warehouse(tmp_path / "wh.duckdb"), tmp_path / "published"
-    clean, leak = "x = '00000000000';\n", "x = '13812345678';\n"  # the same size
-    paths: dict[str, Path] = {}
-
-    def render(_snapshot: Path, pages: Path) -> None:
-        scan = prescan.active()
-        assert scan is not None
-        for name, text in [("a.js", leak), ("b.js", clean), ("c.js", clean), ("e.js", clean)]:
-            paths[name] = pages / name
-            paths[name].write_text(text, encoding="utf-8")
-        time.sleep(2 * prescan.SETTLE_NS / 1e9)
-        scan.scan([str(p) for p in paths.values()])
-        paths["b.js"].write_text(leak, encoding="utf-8")  # in place, right after its scan
-        (pages / "c.new").write_text(clean, encoding="utf-8")
-        os.replace(pages / "c.new", paths["c.js"])
-        paths["d.js"] = pages / "d.js"
-        paths["d.js"].write_text(clean, encoding="utf-8")
-        scan.scan([str(paths["d.js"])])  # just written: not recorded
-
-    verify_reads: list[str] = []
-    in_verify = []
-    real_read = scanner._read_file
-    monkeypatch.setattr(
-        scanner, "_read_file", lambda p: in_verify and verify_reads.append(p.name) or real_read(p)
-    )
-    with pytest.raises(PersonalDataLeak) as err:
-        publish_run(
-            warehouse, root, as_of_date="2026-11-20", run_id="r1", code_version="t", checks=[],
-            render=render, schemas=("marts",), tables=(),
-            on_stage=lambda s: s == "verify" and in_verify.append(s),
-        )  # fmt: skip
-    assert str(err.value) == (
-        "unmasked personal data, not published: pages/a.js: line 1: 1 unmasked mobile number(s); "
-        "pages/b.js: line 1: 1 unmasked mobile number(s)"
-    )
-    assert sorted(verify_reads) == ["b.js", "c.js", "d.js", "manifest.json"]  # not a.js nor e.js
-    assert publisher.current_version(root) is None
-
-
-def test_the_prescan_records_a_file_only_when_its_stat_can_tell_a_later_write(tmp_path):
-    """A file scanned within SETTLE_NS of its last write is not vouched for (a write in the same clock
-    tick may leave its stat as it was); once older, it is, until it changes; a symlink never is."""
-    path, link = tmp_path / "p.js", tmp_path / "l.js"
-    path.write_text("x = '13812345678';\n", encoding="utf-8")
-    scan = prescan.TextPrescan()
-    scan.scan([str(path)])
-    assert scan.findings(path) is None
-    time.sleep(2 * prescan.SETTLE_NS / 1e9)
-    link.symlink_to(path)
-    scan.scan([str(path), str(link)])
-    assert scan.findings(path) == ["line 1: 1 unmasked mobile number(s)"]
-    assert scan.findings(link) is None and scan.records().keys() == {(path.stat().st_dev, path.stat().st_ino)}
-    before = path.stat()
-    with open(path, "r+b") as f:  # the same bytes written again, the mtime set back: only the ctime moves
-        f.write(b"x")
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert path.stat().st_mtime_ns == before.st_mtime_ns and scan.findings(path) is None
-    # in the background: read SETTLE_NS after the hand-over, so a file handed over as written is recorded
-    other = tmp_path / "o.js"
-    other.write_text("clean\n", encoding="utf-8")
-    scan.submit([other])
-    scan.finish()
-    assert scan.findings(other) == []

@@ -34,8 +34,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.publish import prescan as prescan_module
-from orchestration.publish.prescan import TextPrescan
 from orchestration.publish.scanner import Prescanned, find_unmasked_personal_data, scanner_version, walk_files
 from orchestration.publish.snapshot import (
     DEFAULT_MEMORY_LIMIT,
@@ -120,8 +118,6 @@ def publish_run(
         state = _state_files(Path(warehouse), publish_root, name, patched_from)
         durable = _FilesystemSync(incoming)  # opened before any write: its sync reports their errors
         check: _SnapshotCheck | None = None
-        # the files the renderer's processes write are scanned by them as they complete (prescan.py)
-        prescan = TextPrescan(memory_limit) if verify_masking else None
         try:
             stage("snapshot")
             spill = Path(temp_dir) if temp_dir else publish_root / f"{INCOMING_PREFIX}{name}.tmp"
@@ -141,11 +137,8 @@ def publish_run(
             # the snapshot's files are final: scanned and hashed in the background while pages render
             check = _SnapshotCheck(incoming, known, snapshot, reuse, verify_masking, memory_limit)
             stage("pages")
-            with prescan_module.collecting(prescan):
-                _write_pages(incoming, render)
-            copied = _copy_attachments(incoming, attachments or {})
-            if prescan is not None:  # scanned while the manifest is built
-                prescan.submit(e.path for f in copied for _, e in walk_files(f) if not e.is_symlink())
+            _write_pages(incoming, render)
+            _copy_attachments(incoming, attachments or {})
             stage("manifest")
             files = _version_files(incoming, known)  # one walk, shared by the steps below
             hashed = check.result()  # raises PersonalDataLeak for the snapshot's files
@@ -166,13 +159,11 @@ def publish_run(
             stage("verify")  # every file of the version, the manifest included
             if verify_masking:  # the files written after the snapshot's: pages, attachments, manifest
                 rest = {rel: f for rel, f in files.items() if rel not in check.files}
-                _refuse_personal_data(incoming, known, memory_limit=memory_limit, files=rest, prescan=prescan)
+                _refuse_personal_data(incoming, known, memory_limit=memory_limit, files=rest)
             _seal(incoming, files, durable)
         except BaseException:
             if check is not None:
                 check.close()  # never remove the folder under a running scan
-            if prescan is not None:
-                prescan.finish(cancel=True)  # nor under a running prescan
             shutil.rmtree(incoming, ignore_errors=True)
             _remove_state(state.path)
             raise
@@ -325,17 +316,13 @@ def _write_pages(incoming: Path, render: Render | None) -> None:
         render(incoming / SNAPSHOT, pages_dir)
 
 
-def _copy_attachments(incoming: Path, attachments: dict[str, Path]) -> list[Path]:
-    """Copy each source folder in as `<folder name>/`; a missing source is skipped. Returns the
-    folders copied."""
-    copied = []
+def _copy_attachments(incoming: Path, attachments: dict[str, Path]) -> None:
+    """Copy each source folder in as `<folder name>/`; a missing source is skipped."""
     for folder_name, source in attachments.items():
         if "/" in folder_name or folder_name.startswith(".") or folder_name in _RESERVED:
             raise ValueError(f"bad attachment folder name: {folder_name!r}")
         if Path(source).is_dir():
             shutil.copytree(source, incoming / folder_name)
-            copied.append(incoming / folder_name)
-    return copied
 
 
 def _current_manifest(publish_root: Path) -> tuple[str | None, dict]:
@@ -437,28 +424,17 @@ def _refuse_personal_data(
     baselines: dict[str, list[Path]] | None = None,
     prescanned: dict[Path, dict[str, Prescanned]] | None = None,
     parquet_sums: dict[Path, tuple[int, int | None]] | None = None,
-    prescan: TextPrescan | None = None,
 ) -> None:
     """Scan every file of the version not hard-linked from the verified previous one (`files`: the
     walk `_version_files` made, so the linked files are known without a stat each); a snapshot table
     with `baselines` files (its verified Parquet parts in that version) is scanned in its new rows;
-    `parquet_sums`: what each Parquet part holds by the builder (`_part_sums`); `prescan`: text files
-    scanned by the processes that wrote them (prescan.py), not read again while their stat is the one
-    taken at their scan."""
+    `parquet_sums`: what each Parquet part holds by the builder (`_part_sums`)."""
     known = known or {}
     if files is None:
         files = _version_files(incoming, known)
     # a linked Parquet part still goes in, unread: its recorded sums complete its table's fingerprint
     look = [f for f in files.values() if not f.symlink and (f.linked is None or f.path.suffix == ".parquet")]
     linked = {f.path for f in look if f.linked is not None}
-    scanned: dict[Path, list[str]] = {}
-    if prescan is not None:
-        prescan.finish()
-        for f in look:
-            if f.linked is None and prescan_module.is_text(f.path):
-                found = prescan.findings(f.path)
-                if found is not None:
-                    scanned[f.path] = found
     leaks = find_unmasked_personal_data(
         incoming,
         skip=linked.__contains__,
@@ -467,7 +443,6 @@ def _refuse_personal_data(
         baselines=baselines,
         prescanned=prescanned,
         parquet_sums=parquet_sums,
-        scanned_texts=scanned,
     )
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))

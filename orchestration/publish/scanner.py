@@ -100,7 +100,6 @@ def find_unmasked_personal_data(
     baselines: dict[str, list[Path]] | None = None,
     prescanned: dict[Path, dict[str, Prescanned]] | None = None,
     parquet_sums: dict[Path, tuple[int, int | None]] | None = None,
-    scanned_texts: dict[Path, list[str]] | None = None,
 ) -> list[str]:
     """Every place under `folder` holding an unmasked mobile number or credit code, as readable
     strings `<file>[: <where>]: <n> <kind>`; empty when the folder is clean. `skip(path)` true: a
@@ -112,9 +111,7 @@ def find_unmasked_personal_data(
     (the previous version's parts): a table of a database is regex-scanned only in its rows not in them.
     `prescanned`: database file -> `schema.table` -> what its builder knows (module doc).
     `parquet_sums`: Parquet file -> (rows, sum of row hashes) its builder says it holds: a new file
-    must hold exactly that (it is read), a skipped one is taken at its word (not read; module doc).
-    `scanned_texts`: text files of `files` scanned already by `_scan_texts` (publish/prescan.py: by the
-    process that wrote them, their stat unchanged since) -> its findings: reported, not read again."""
+    must hold exactly that (it is read), a skipped one is taken at its word (not read; module doc)."""
     folder = Path(folder)
     config = {"memory_limit": memory_limit} if memory_limit else {}
     files = sorted(_files_under(folder)) if files is None else files
@@ -134,10 +131,7 @@ def find_unmasked_personal_data(
     with duckdb.connect(config=config) as con:  # one in-memory connection for every folder of parts
         for parts in datasets.values():
             found.update(_scan_dataset(con, parts, skipped, sums, tables))
-    texts = [p for p in todo if p.suffix not in (*DUCKDB_SUFFIXES, ".parquet")]
-    scanned = scanned_texts or {}
-    found.update({p: scanned[p] for p in texts if p in scanned})
-    found.update(_scan_texts([p for p in texts if p not in scanned], config))
+    found.update(_scan_texts([p for p in todo if p.suffix not in (*DUCKDB_SUFFIXES, ".parquet")], config))
     findings: list[str] = []
     for path in sorted(p for p in todo if found[p]):  # in path order, whatever order `files` came in
         rel = path.relative_to(folder).as_posix()

@@ -91,9 +91,7 @@ def render_parallel(job, site, con, pages: list, values: dict[int, list[str]], w
         raise
     finally:
         for w in children:
-            scanned = w.close()
-            if scanned and site.prescan is not None:
-                site.prescan.merge(scanned)
+            w.close()
         for t in threads:
             t.join()
     if shared.error is not None:
@@ -147,18 +145,15 @@ class _Worker:
         self.proc.kill()
         self.proc.wait()
 
-    def close(self) -> dict:
+    def close(self) -> None:
         """Tell the worker to stop and wait for it (killed if it is still busy on a failed render);
-        log what it did (pages, CPU seconds, peak RSS). Returns its prescan's records (the files it
-        wrote, scanned for the publication: publish/prescan.py), {} when it had none."""
-        scanned = {}
+        log what it did (pages, CPU seconds, peak RSS)."""
         try:
             if self.proc.poll() is None:
                 self._send(None)
                 self.proc.stdin.close()
                 stats = pickle.load(self.proc.stdout)
-                scanned = stats.pop("prescanned", None) or {}
-                log.info("page render worker %s: %s, %d files prescanned", self.proc.pid, stats, len(scanned))
+                log.info("page render worker %s: %s", self.proc.pid, stats)
         except (BrokenPipeError, OSError, ValueError, EOFError, pickle.UnpicklingError):
             pass
         try:
@@ -168,7 +163,6 @@ class _Worker:
             self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-        return scanned
 
 
 def main() -> None:
@@ -183,10 +177,6 @@ def main() -> None:
     sys.stdout = sys.stderr
     job, memory_limit, spill = pickle.load(inp)
     pages, site = site_mod._setup(job)
-    if job.prescan:  # the files this process writes, scanned here for the publication
-        from orchestration.publish.prescan import TextPrescan
-
-        site.prescan = TextPrescan(memory_limit)
     con = site_mod._open(job, memory_limit, spill)
     # the job's state (the previous version's page bookkeeping: ~170,000 entries at 100,000 clients)
     # lives as long as this process: out of the cyclic collector's full passes (orchestration.warmup)
@@ -211,14 +201,11 @@ def main() -> None:
             out.flush()
     finally:
         con.close()
-        if site.prescan is not None:
-            site.prescan.finish()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     stats = {
         "pages": rendered,
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "peak_rss_mb": _peak_mb(),
-        "prescanned": site.prescan.records() if site.prescan is not None else {},
     }
     pickle.dump(stats, out, protocol=pickle.HIGHEST_PROTOCOL)
     out.flush()

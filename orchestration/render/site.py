@@ -95,10 +95,6 @@ class _Site:
     folders: set[str] = field(default_factory=set)  # created under out_dir
     as_of: str = ""  # context's as_of_date: relative day counts (relative.py) are checked against it
     version: str = ""  # renderer_version() of the process that started the render (in every hash)
-    # files written (not linked) since they were last handed to `prescan` (publish/prescan.py), which
-    # scans them for the publisher while the render goes on (None: no publication asked for it)
-    written: list[str] = field(default_factory=list)
-    prescan: object | None = None
     _hrefs: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def href(self, url: str, depth: int) -> str:
@@ -222,19 +218,9 @@ def _write(site: _Site, rel: str, digest: str, html_fn) -> bool:
     Returns True when the file was reused."""
     if _link_previous(site, rel, digest):
         return True
-    out = _out_path(site, rel)
-    with open(out, "w", encoding="utf-8") as f:
+    with open(_out_path(site, rel), "w", encoding="utf-8") as f:
         f.write(html_fn())
-    site.written.append(out)
     return False
-
-
-def _hand_over(site: _Site) -> None:
-    """The files written since the last hand-over to the publication's prescan (they are complete)."""
-    if site.written:
-        if site.prescan is not None:
-            site.prescan.submit(site.written)
-        site.written = []
 
 
 def _file(site: _Site, rel: str) -> str:
@@ -367,7 +353,6 @@ def _render_template(
                         prebuilt.pop(value, {}),
                     )
                 )
-            _hand_over(site)
     finally:
         run.close()
     order = {v: i for i, v in enumerate(values)}
@@ -506,7 +491,6 @@ class _Job:
     version: str  # renderer_version() of the process that started the render
     memory_limit: str | None
     spill: Path
-    prescan: bool = False  # each process scans the files it writes for the publication (render_worker)
 
 
 def _setup(job: _Job) -> tuple[list[_Page], _Site]:
@@ -541,12 +525,9 @@ def _render_unit(
     site: _Site, con, page: _Page, values: list[str] | None
 ) -> list[tuple[RenderedPage, set[str]]]:
     """One page: its file, or a template page's shell and data files."""
-    try:
-        if page.param is None:
-            return [_render_page(site, con, page)]
-        return _render_template(site, con, page, values)
-    finally:
-        _hand_over(site)
+    if page.param is None:
+        return [_render_page(site, con, page)]
+    return _render_template(site, con, page, values)
 
 
 def render_site(
@@ -560,7 +541,6 @@ def render_site(
     temp_dir: Path | None = None,
     workers: int = 1,
     parallel_min_keys: int = 0,
-    prescan=None,
 ) -> list[RenderedPage]:
     """Render every page under pages_dir against the snapshot into out_dir.
 
@@ -574,9 +554,6 @@ def render_site(
     the template pages have `parallel_min_keys` keys or more in all (a process costs ~1 s to start);
     the pages are shared out a page at a time, largest first, and each process's DuckDB gets
     memory_limit / workers. The files and the manifest are the same bytes either way.
-    prescan: a publication's `publish.prescan.TextPrescan`: every file written is handed to it once
-    complete (a worker's through a prescan of its own, sent back), so the publisher's personal-data
-    scan of them runs beside the render instead of after it.
     Raises PageQueryError (page file + query name) on any SQL error, RenderError on page errors.
     """
     pages_dir, out_dir = Path(pages_dir), Path(out_dir)
@@ -593,14 +570,10 @@ def render_site(
         renderer_version(),
         memory_limit,
         spill,
-        prescan is not None,
     )
     try:
         pages, site = _setup(job)
-        site.prescan = prescan
         _copy_assets(out_dir, context)
-        if prescan is not None:
-            prescan.submit(str(p) for p in (out_dir / "assets").iterdir())
         con = _open(job, memory_limit, spill)
     except BaseException:
         shutil.rmtree(spill, ignore_errors=True)
@@ -624,7 +597,6 @@ def render_site(
                 links[item.url] = page_links
         if not any(p.parts == ["index"] for p in pages):
             rendered.append(_page_list_index(site, pages_dir))
-            site.written.append(rendered[-1].file)
     finally:
         con.close()
         shutil.rmtree(spill, ignore_errors=True)
@@ -632,8 +604,6 @@ def render_site(
     (out_dir / MANIFEST).write_text(
         json.dumps(site.hashes, ensure_ascii=False, sort_keys=True), encoding="utf-8"
     )
-    site.written.append(str(out_dir / MANIFEST))
-    _hand_over(site)
     return rendered
 
 
