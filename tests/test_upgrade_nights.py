@@ -11,7 +11,7 @@ record, dbt with the plan's environment, the record written after a green invoca
   upgrade: a comment is added to int_payment_applications_client.sql (dbt's checksum changes on any text
            change: a comment counts as a change, which is safe) and the project is re-parsed.
   night 3 (2024-07-01, night_3's corrections): that model and its incremental descendants
-           (int_payment_applications_at_cutoffs, fct_payments, the forecast models) from scratch, the other
+           (int_payment_applications_at_cutoffs, int_forecast_components) from scratch, the other
            incremental models incrementally; every table equals a from-scratch build of the same raw rows.
   night 4 (2024-07-01 again, no change): every incremental model incremental.
 
@@ -177,9 +177,9 @@ def test_the_record_keeps_what_was_built_and_forgets_removed_models():
 
 
 def test_the_project_s_states_and_the_decision_cost_little(tmp_path):
-    """The project's 18 incremental models (mart_alert_history keeps its history: not among them)."""
+    """The project's 17 incremental models (mart_alert_history keeps its history: not among them)."""
     states, plan = refresh_plan_for(tmp_path / "none.duckdb", False)
-    assert len(states) == 18 and "mart_alert_history" not in states and "fct_tasks" in states
+    assert len(states) == 17 and "mart_alert_history" not in states and "fct_tasks" in states
     assert plan.models == tuple(sorted(states))
 
 
@@ -187,7 +187,6 @@ def test_the_project_s_states_and_the_decision_cost_little(tmp_path):
 
 CHANGED = "int_payment_applications_client"
 REFRESHED_BY_UPGRADE = [
-    "fct_payments",  # row_diff (macros/row_diff.sql): its rows are the slice of the rule's tables
     "int_forecast_collections_monthly",
     "int_forecast_components",
     "int_payment_applications_at_cutoffs",
@@ -233,9 +232,9 @@ def _parse(project: Path, warehouse: Path) -> None:
 
 
 def _full_builds(target, models) -> dict[str, bool]:
-    """{incremental model: built from scratch} from the SQL dbt ran (row_diff: `delete from` first)."""
+    """{incremental model: built from scratch} from the SQL dbt ran."""
     runs = {p.stem: p.read_text() for p in (target / "run").rglob("*.sql") if p.stem in models}
-    return {m: not sql.lstrip().lower().startswith(("insert into", "delete from")) for m, sql in runs.items()}
+    return {m: not sql.lstrip().lower().startswith("insert into") for m, sql in runs.items()}
 
 
 def _night(project, warehouse, as_of, target) -> dict:
