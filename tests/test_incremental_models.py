@@ -258,7 +258,7 @@ def test_forecast_components_incremental_equals_full_rebuild(forecast_nights, ni
 def test_forecast_components_rebuild_only_changed_cutoffs(forecast_nights):
     """Night 3 changes the payment inputs of 03-31 .. 05-31 (P2 re-sent, C4 now matches P4's payer) and
     adds 06-30 and the as-of date 07-01; the older month ends keep their fingerprint (and rows)."""
-    assert "select distinct cutoff_date, input_fingerprint from" in forecast_nights["compiled"]
+    assert '"int_forecast_components__fingerprints" as built' in forecast_nights["compiled"]
     f2, f3 = forecast_nights[2]["fingerprints"], forecast_nights[3]["fingerprints"]
     changed = sorted(d for d in f3 if d in f2 and f2[d] != f3[d])
     assert changed == [dt.date(2024, 3, 31), dt.date(2024, 4, 30), dt.date(2024, 5, 31)]
@@ -378,7 +378,7 @@ def test_invoices_at_cutoffs_incremental_equals_full_rebuild(invoice_nights, nig
 
 def test_invoice_corrections_change_only_the_cutoffs_that_knew_them(invoice_nights):
     """A void / write-off reaches a built month end only when its update is dated on or before it."""
-    assert "select distinct cutoff_date, input_fingerprint from" in invoice_nights["compiled"]
+    assert '"int_invoices_at_cutoffs__fingerprints" as built' in invoice_nights["compiled"]
     f1, f2, f3 = (invoice_nights[n]["fingerprints"] for n in (1, 2, 3))
     d = dt.date.fromisoformat
     assert sorted(c for c in f2 if c in f1 and f1[c] != f2[c]) == [d("2024-04-30"), d("2024-05-31")]

@@ -259,6 +259,26 @@ def collection_fingerprints(path) -> tuple[dict[dt.date, int], dict[dt.date, int
     return dict(built), dict(current)
 
 
+# the models incremental by cutoff that record their built fingerprints beside them
+# (intermediate.<model>__fingerprints): a money column each (corrupted by the tests) and their fingerprints
+CUTOFF_MODELS = {
+    "int_invoices_at_cutoffs": ("amount", "int_cutoff_input_fingerprints"),
+    "int_payments_identified_at_cutoffs": ("amount", "int_cutoff_input_fingerprints"),
+    "int_payment_applications_direct": ("applied_amount", "int_cutoff_input_fingerprints"),
+    "int_payment_applications_client": ("applied_amount", "int_cutoff_input_fingerprints"),
+    "int_payment_applications_at_cutoffs": ("applied_amount", "int_cutoff_input_fingerprints"),
+    "int_forecast_components": ("amount", "int_forecast_input_fingerprints"),
+    "int_forecast_collections_monthly": ("amount", "int_forecast_collections_fingerprints"),
+}
+LOST_CUTOFF_MODEL = "int_payments_identified_at_cutoffs"
+
+
+def cutoff_model_fingerprints(conn) -> dict[str, dict[dt.date, int]]:
+    """Each per-cutoff model's fingerprint model, {cutoff: fingerprint}."""
+    models = {f for _, f in CUTOFF_MODELS.values()}
+    return {f: dict(conn.execute(f"select * from intermediate.{f}").fetchall()) for f in models}
+
+
 def task_fingerprints(path) -> dict[str, int]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return dict(
@@ -562,9 +582,12 @@ def nights(tmp_path_factory):
     h.run_dbt(["run"], path, "2024-07-01", tmp / "target_rerun")
     out["rerun"] = table_hashes(path, SCHEMAS)
     out["rerun_scope_keys"] = scope_keys(path)
-    # a warehouse whose detail mart lost its built fingerprints (or predates them) rebuilds every row
+    # a warehouse whose detail mart lost its built fingerprints (or predates them) rebuilds every row;
+    # so does a per-cutoff model without its record (every row corrupted: none may be kept)
     with duckdb.connect(str(path)) as conn:
         conn.execute("drop table intermediate.mart_progress_detail__fingerprints")
+        conn.execute(f"drop table intermediate.{LOST_CUTOFF_MODEL}__fingerprints")
+        conn.execute(f"update intermediate.{LOST_CUTOFF_MODEL} set amount = amount + 1000000")
         # and a failed run left its pending pairs: every task's rows marked stale, none to build
         conn.execute(
             "create table intermediate.mart_progress_detail__pending as select task_id,"
@@ -573,7 +596,8 @@ def nights(tmp_path_factory):
         conn.execute("update marts.mart_progress_detail set days_late = days_late + 100")
         # as if the constraint had been declared after the table was created
         conn.execute("alter table marts.mart_progress_detail alter column stage drop not null")
-    h.run_dbt(["run", "--select", "mart_progress_detail"], path, "2024-07-01", tmp / "target_lost")
+    lost = ["--select", "mart_progress_detail", LOST_CUTOFF_MODEL]
+    h.run_dbt(["run", *lost], path, "2024-07-01", tmp / "target_lost")
     out["lost_fingerprints"] = table_hashes(path, SCHEMAS)
     out["lost_scope_keys"] = scope_keys(path)
     out["red"] = scoped_tests_on_duplicates(path, tmp)
@@ -599,9 +623,30 @@ def nights(tmp_path_factory):
         out["tax"] = {t: dict(conn.execute(tax.format(t)).fetchall()) for t in tax_tables}
         for table in (*tax_tables, "marts.mart_progress_board"):  # and every filing and board row
             conn.execute(f"update {table} set client_name = client_name || '*'")
+        # and every row of the per-cutoff models
+        for model, (column, _) in CUTOFF_MODELS.items():
+            conn.execute(f"update intermediate.{model} set {column} = {column} + 1000000")
+        out["cutoff_fingerprints"] = cutoff_model_fingerprints(conn)
     selection = ["--select", "+mart_progress_summary", "+mart_tax_filing_status", "+mart_progress_board"]
+    selection += ["+int_forecast_components", "+int_forecast_collections_monthly"]
     h.run_dbt(["run", *selection], kept, "2024-07-02", tmp / "target_kept")
     with duckdb.connect(str(kept), read_only=True) as conn:
+        out["cutoff_fingerprints_next"] = cutoff_model_fingerprints(conn)
+        # {cutoff: (every row corrupted, any row corrupted)}
+        out["corrupted_cutoffs_next"] = {
+            model: {
+                d: tuple(flags)
+                for d, *flags in conn.execute(
+                    f"select cutoff_date, bool_and({column} >= 500000), bool_or({column} >= 500000)"
+                    f" from intermediate.{model} group by cutoff_date"
+                ).fetchall()
+            }
+            for model, (column, _) in CUTOFF_MODELS.items()
+        }
+        out["cutoff_records_next"] = {
+            model: dict(conn.execute(f"select * from intermediate.{model}__fingerprints").fetchall())
+            for model in CUTOFF_MODELS
+        }
         out["summary_counts_next"] = dict(conn.execute(counts).fetchall())
         out["tax_next"] = {t: dict(conn.execute(tax.format(t)).fetchall()) for t in tax_tables}
         board = "select board_key, client_name from marts.mart_progress_board"
@@ -626,9 +671,12 @@ def test_incremental_runs_compute_only_changed_cutoffs(nights):
     cutoffs whose inputs changed: night 2 changed 2024-03-31..05-31 (I2 issued 03-05 corrected, P7
     back-dated to 05-20) and not 02-29, although I3 (issued 02-10) was re-sent as paid: a status that
     voids or writes off nothing by a cutoff is not an input of that cutoff."""
-    compiled = nights[2]["target"] / "compiled" / "opscenter" / "models" / "intermediate" / "payments"
-    sql = (compiled / "int_payment_applications_client.sql").read_text()
-    assert "select distinct cutoff_date, input_fingerprint from" in sql
+    for n, branch in ((1, False), (2, True)):
+        compiled = nights[n]["target"] / "compiled" / "opscenter" / "models" / "intermediate" / "payments"
+        sql = (compiled / "int_payment_applications_client.sql").read_text()
+        # the cutoffs whose fingerprint the model's record does not hold (not its ~1 M rows a cutoff)
+        assert ('"int_payment_applications_client__fingerprints" as built' in sql) is branch, n
+        assert "select distinct cutoff_date, input_fingerprint from" not in sql
     f1, f2, f3 = (nights[n]["fingerprints"] for n in (1, 2, 3))
     changed_2 = sorted(d for d in f2 if d in f1 and f1[d] != f2[d])
     assert changed_2 == [D("2024-03-31"), D("2024-04-30"), D("2024-05-31")]
@@ -655,6 +703,24 @@ def test_monthly_collections_rebuild_only_changed_cutoffs(nights):
     assert changed == [D("2024-03-31"), D("2024-04-30"), D("2024-05-31")]
     assert sorted(set(c2) - set(c1)) == [D("2024-06-29")]
     assert D("2024-02-29") in c1 and c1[D("2024-02-29")] == c2[D("2024-02-29")]
+
+
+def test_cutoff_models_keep_unchanged_cutoffs(nights):
+    """The per-cutoff models keep the rows of the cutoffs whose fingerprint their record holds: on
+    07-02 (no raw change), on a copy with every row of theirs corrupted, the month ends whose
+    fingerprint did not move keep the corruption (not recomputed), the new as-of date is computed and
+    07-01 (no longer a cutoff) is deleted; each record then holds tonight's fingerprints. Without its
+    record a model rebuilds every cutoff (test_detail_mart_rebuilds_only_changed_tasks: the lost night)."""
+    before, after = nights["cutoff_fingerprints"], nights["cutoff_fingerprints_next"]
+    for model, (_, source) in CUTOFF_MODELS.items():
+        f0, f1 = before[source], after[source]
+        corrupted = nights["corrupted_cutoffs_next"][model]
+        assert all(every == anyone for every, anyone in corrupted.values()), model  # whole cutoffs
+        kept = {d for d, every in corrupted.items() if every[0]}
+        assert kept == {d for d in corrupted if f0.get(d) == f1[d]}, model
+        assert kept and D("2024-06-30") in kept and D("2024-07-02") in set(corrupted) - kept, model
+        assert D("2024-07-01") in f0 and D("2024-07-01") not in corrupted, model
+        assert nights["cutoff_records_next"][model] == f1, model
 
 
 def test_corrections_reach_the_numbers(nights):
@@ -771,7 +837,8 @@ def test_rerun_of_the_same_night_changes_nothing(nights):
 def test_detail_mart_rebuilds_only_changed_tasks(nights):
     """The contracted detail mart took the incremental branch after night 1 (its rows for tasks whose
     fingerprint is recorded beside it are kept), and without its recorded fingerprints (dropped, or a
-    warehouse built before they existed) it rebuilds every row: a corrupted kept row is replaced.
+    warehouse built before they existed) it rebuilds every row: a corrupted kept row is replaced; so
+    does a per-cutoff model without its record (LOST_CUTOFF_MODEL, every row corrupted before).
     A not_null constraint the table lacks is added by its post-hook."""
     compiled = nights[2]["target"] / "compiled" / "opscenter" / "models" / "marts" / "progress"
     sql = (compiled / "mart_progress_detail.sql").read_text()
@@ -916,11 +983,11 @@ def test_tax_filing_status_rebuilds_only_changed_periods(nights):
 
 
 def _built_keys(nights, n: int) -> dict[str, set]:
-    """What night n built by fingerprints: the cutoffs and tasks whose fingerprint changed or is new,
-    plus (per-cutoff models) the cutoffs without rows, computed every night."""
+    """What night n built by fingerprints: the cutoffs and tasks whose fingerprint changed or is new
+    (a cutoff without rows too: its fingerprint is recorded like any other)."""
     f0, f1 = nights[n - 1]["fingerprints"], nights[n]["fingerprints"]
     changed = {c for c, f in f1.items() if f0.get(c) != f}
-    built = {m: changed | (set(f1) - rows) for m, rows in nights[n]["cutoffs_with_rows"].items()}
+    built = dict.fromkeys(nights[n]["cutoffs_with_rows"], changed)
     t0, t1 = nights[n - 1]["task_fingerprints"], nights[n]["task_fingerprints"]
     tasks = {t for t, f in t1.items() if t0.get(t) != f}
     p0, p1 = nights[n - 1]["tax_fingerprints"], nights[n]["tax_fingerprints"]
@@ -942,11 +1009,12 @@ def test_scoped_tests_keep_the_keys_built_since_they_passed(nights):
     assert "test_scope" not in compiled_test(nights[1]["target"], "unique_column_set_int_invoices_")
     assert nights[1]["scope_keys"] == {m: set() for m in SCOPE_KEY_TABLES}
     built_2, built_3 = _built_keys(nights, 2), _built_keys(nights, 3)
-    # with rows: I2 re-sent (issued 03-05): March to May; P7 (05-20): May; the new date (+ the cutoffs
-    # without invoices, before I1: computed every night)
+    # I2 re-sent (issued 03-05): March to May; P7 (05-20): May; the new date (the cutoffs without
+    # invoices, before I1, are recorded as built: not computed again)
     with_rows = nights[2]["cutoffs_with_rows"]["int_invoices_at_cutoffs"]
     changed = {D(d) for d in ("2024-03-31", "2024-04-30", "2024-05-31", "2024-06-29")}
-    assert built_2["int_invoices_at_cutoffs"] & with_rows == changed
+    assert built_2["int_invoices_at_cutoffs"] == changed and changed <= with_rows
+    assert set(nights[2]["fingerprints"]) - with_rows  # cutoffs without rows exist
     assert D("2024-02-29") in with_rows - built_2["int_invoices_at_cutoffs"]  # kept, with rows
     assert (
         0 < len(built_2["fct_tasks"]) < len(nights[2]["task_fingerprints"]) and "T6" in built_2["fct_tasks"]
@@ -958,7 +1026,8 @@ def test_scoped_tests_keep_the_keys_built_since_they_passed(nights):
     assert nights["rerun_scope_keys"] == nights[3]["scope_keys"]
     for n in (2, 3):
         assert nights[n]["full_scope_keys"] == dict.fromkeys(SCOPE_KEY_TABLES), n
-    assert nights["lost_scope_keys"] == nights[3]["scope_keys"] | {"mart_progress_detail": None}
+    lost = {"mart_progress_detail": None, LOST_CUTOFF_MODEL: None}
+    assert nights["lost_scope_keys"] == nights[3]["scope_keys"] | lost
 
 
 def test_scoped_tests_read_only_those_keys(nights):

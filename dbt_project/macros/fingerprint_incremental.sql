@@ -18,7 +18,9 @@
     current (key, fingerprint) is not stored yet (`keys_to_build`), appends them, and the post-hook
     (`prune_stale_keys`) deletes every row whose (key, fingerprint) is no longer current: superseded
     versions and keys that left the set (cutoffs out of the window, deleted tasks). Kept rows equal
-    recomputed ones because everything they are computed from is in the fingerprint.
+    recomputed ones because everything they are computed from is in the fingerprint. (The task chain
+    compares once per run instead, macros/fingerprint_diff.sql; the per-cutoff models record their
+    built pairs beside them, below.)
     `dbt build --full-refresh` rebuilds every row from scratch; a change of the models' SQL changes every
     fingerprint, so the next night rebuilds every key once (columns follow: on_schema_change
     sync_all_columns). -#}
@@ -60,7 +62,15 @@
     input_fingerprint), rewritten after every build by its post-hook (record_built_fingerprints). Its
     rows are those of the keys in that table; a night deletes the rows of keys whose fingerprint changed
     or that left the set (pre-hook delete_rebuilt_rows) and appends the rows of keys_to_rebuild. Without
-    the table (a first build, --full-refresh, the table dropped) every row is rebuilt. -#}
+    the table (a first build, --full-refresh, the table dropped) every row is rebuilt.
+
+    The per-cutoff models (intermediate/payments: int_invoices_at_cutoffs, int_payments_identified_at_cutoffs,
+    int_payment_applications_direct / _client / _at_cutoffs; intermediate/forecast: int_forecast_components,
+    int_forecast_collections_monthly) keep their input_fingerprint column but are kept the same way
+    (keys_to_build_recorded, delete_rebuilt_rows, record_built_fingerprints): each cutoff has ~1 M rows at
+    100,000 clients, and the distinct (cutoff, fingerprint) pairs of ~13 M rows (twice a model: the
+    untested-keys pre-hook and the model) and the post-hook's anti-join over every row
+    (prune_stale_keys) cost with the rows, the recorded pairs with the cutoffs (a dozen). -#}
 
 {% macro built_fingerprints_relation(fingerprints) -%}
     {%- set source = ref(fingerprints) %}
@@ -83,6 +93,18 @@
         from {{ built_fingerprints_relation(fingerprints) }} as built
         where built.{{ key }} = f.{{ key }} and built.input_fingerprint = f.input_fingerprint
     )
+{%- endmacro %}
+
+{% macro keys_to_build_recorded(fingerprints, key) -%}
+    {#- The keys a model that records its built fingerprints beside it builds tonight: keys_to_rebuild
+        when the record exists, else (first build, --full-refresh, the record lost: delete_rebuilt_rows
+        has deleted every row) every key of the fingerprint model. The per-cutoff models use it (below). -#}
+    {%- if built_fingerprints_exist(fingerprints) %}
+    {{- keys_to_rebuild(fingerprints, key) }}
+    {%- else %}
+    select f.{{ key }}, f.input_fingerprint
+    from {{ ref(fingerprints) }} as f
+    {%- endif %}
 {%- endmacro %}
 
 {% macro delete_rebuilt_rows(fingerprints, key, row_key=none) -%}

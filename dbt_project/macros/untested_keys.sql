@@ -11,7 +11,8 @@
 
     The keys are kept per model in test_scope.<schema>__<model> (one column, the key), outside the
     schemas the incremental = full comparisons hash:
-    - pre-hook (record_untested_keys / _pending_keys / _period_keys): an incremental build adds the keys
+    - pre-hook (record_untested_pending_keys: the task chain; record_untested_period_keys: the models that
+      record their built fingerprints, by period, board key or cutoff): an incremental build adds the keys
       it is about to build to the table when the table exists; a build on the full path (first build,
       --full-refresh, an upgrade night's full refresh, no fingerprint comparison) drops it.
     - tests opt in with `config: {meta: {incremental_scope_key: <key column>}}`; the project's
@@ -49,17 +50,6 @@
         ~ "' and schema_name = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "'"
     ).columns[0].values()[0] %}
     {{ return(found > 0) }}
-{%- endmacro %}
-
-{% macro record_untested_keys(key, keys_sql) -%}
-    {#- pre-hook; keys_sql selects the keys this build appends (e.g. keys_to_build(...)) -#}
-    {%- set marker = untested_keys_relation(this) %}
-    {%- if is_incremental() and catalog_table_exists(marker) %}
-    insert into {{ marker }} ({{ key }})
-    select distinct k.{{ key }} from ({{ keys_sql }}) as k
-    {%- else %}
-    drop table if exists {{ marker }}
-    {%- endif %}
 {%- endmacro %}
 
 {% macro record_untested_pending_keys(fingerprints, key) -%}

@@ -5,10 +5,10 @@
 -- their inputs from here (leak-free, the same slices as the model) and the backtest its actuals
 -- (the as-of slice).
 -- Incremental by cutoff: a night computes only the cutoffs whose input fingerprint
--- (int_forecast_collections_fingerprints) is new or changed, usually just the as-of date; the post-hook
--- drops superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql).
+-- (int_forecast_collections_fingerprints) is new or changed, usually just the as-of date; the pre-hook
+-- deletes superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql).
 with cutoffs as (
-    {{ keys_to_build('int_forecast_collections_fingerprints', 'cutoff_date', rows_per_key='many') }}
+    {{ keys_to_build_recorded('int_forecast_collections_fingerprints', 'cutoff_date') }}
 ),
 
 first_invoice as (

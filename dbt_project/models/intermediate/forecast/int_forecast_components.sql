@@ -3,7 +3,7 @@
 -- write-offs and payment applications from the *_at_cutoffs models). All cutoffs in one pass: the
 -- as-of date forecasts h = 1..forecast_horizon_months, each backtest month end h = 1 (next month).
 -- Incremental by cutoff: a night computes only the cutoffs whose input fingerprint
--- (int_forecast_input_fingerprints) is new or changed, usually just the as-of date; the post-hook drops
+-- (int_forecast_input_fingerprints) is new or changed, usually just the as-of date; the pre-hook deletes
 -- superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql). Money is summed as exact
 -- DECIMAL and the expected amounts over DECIMAL(38, 12) terms, so a kept cutoff's rows equal a rebuild's
 -- (a DOUBLE sum's result depends on the threads' order).
@@ -24,7 +24,7 @@
 {%- set horizon = var('forecast_horizon_months') %}
 
 with to_build as (
-    {{ keys_to_build('int_forecast_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
+    {{ keys_to_build_recorded('int_forecast_input_fingerprints', 'cutoff_date') }}
 ),
 
 cutoff_dates as (

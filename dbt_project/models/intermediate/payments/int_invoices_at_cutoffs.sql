@@ -5,9 +5,9 @@
 -- invoice by a cutoff must not change that cutoff's rows (see int_cutoff_input_fingerprints).
 -- Incremental by cutoff as the rule models: a night computes only the cutoffs whose input fingerprint
 -- is new (tonight's as-of date, a new month end, a month end whose invoices or payments changed) and
--- the post-hook drops superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql).
+-- the pre-hook deletes superseded and out-of-window cutoffs (macros/fingerprint_incremental.sql).
 with cutoffs as (
-    {{ keys_to_build('int_cutoff_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
+    {{ keys_to_build_recorded('int_cutoff_input_fingerprints', 'cutoff_date') }}
 ),
 
 invoices as (

@@ -4,7 +4,7 @@
 with cutoffs as (
     -- incremental: only the cutoffs that are new or whose inputs changed
     -- (macros/fingerprint_incremental.sql)
-    {{ keys_to_build('int_cutoff_input_fingerprints', 'cutoff_date', rows_per_key='many') }}
+    {{ keys_to_build_recorded('int_cutoff_input_fingerprints', 'cutoff_date') }}
 ),
 
 payments as (
