@@ -878,34 +878,78 @@ def _tree_cpu_scan(root: int, skip: int | None = None, with_root: bool = True) -
 
 class Phases:
     """Wall and CPU seconds (`_cpu_now`) and calls of named phases of a night, summed over calls, and
-    each phase's peak RSS in this process (the largest over its calls, see `Peaks`)."""
+    each phase's peak RSS in this process (the largest over its calls, see `Peaks`).
+
+    A background phase (`timed(..., background=True)`: publication's snapshot check, a thread beside the
+    render) counts its own thread's CPU clock, and so does every phase nested in it (labelled
+    `<label> (background)`); a phase of another thread that began while it ran does not count the
+    CPU it spent meanwhile (a phase that began before it, e.g. a whole publication, does). The
+    process's CPU covers all its threads and processes: without this, the check's phases counted the
+    render's two processes while they ran beside it, and the render the check (docs/benchmarks.md,
+    pubday). Exact when the background work runs on its own thread (the check's DuckDB has one)."""
 
     def __init__(self, peaks: Peaks | None = None):
         self.totals: dict[str, list[float]] = {}
         self.peaks = peaks or PEAKS
+        self._lock = threading.Lock()
+        self._running: dict[int, tuple[int, int]] = {}  # thread -> (background phase, its CPU clock)
+        self._ended: dict[int, float] = {}  # background phase -> its thread's CPU clock at its end
+        self._count = 0
 
     def add(self, label: str, wall: float, cpu: float) -> None:
         calls, w, c = self.totals.get(label, [0, 0.0, 0.0])
         self.totals[label] = [calls + 1, w + wall, c + cpu]
 
+    def _background_clocks(self, phases=None) -> dict[int, float]:
+        """The CPU clock of each running background phase (of `phases`, ended ones at their end)."""
+        with self._lock:
+            now = {phase: time.clock_gettime(clock) for phase, clock in self._running.values()}
+        return now if phases is None else {p: now[p] if p in now else self._ended[p] for p in phases}
+
     @contextlib.contextmanager
-    def timed(self, label: str) -> Iterator[None]:
-        t, c = time.perf_counter(), _cpu_now()
+    def timed(self, label: str, background: bool = False) -> Iterator[None]:
+        t, ident = time.perf_counter(), threading.get_ident()
+        if ident in self._running or background:
+            nested = ident in self._running
+            clock = time.pthread_getcpuclockid(ident)
+            start = time.clock_gettime(clock)
+            if not nested:
+                with self._lock:
+                    self._count += 1
+                    phase = self._count
+                    self._running[ident] = (phase, clock)
+            try:
+                with self.peaks.span(label):
+                    yield
+            finally:
+                spent = time.clock_gettime(clock) - start
+                if not nested:
+                    with self._lock:
+                        del self._running[ident]
+                        self._ended[phase] = start + spent
+                self.add(f"{label} (background)" if nested else label, time.perf_counter() - t, spent)
+            return
+        c, beside = _cpu_now(), self._background_clocks()
         try:
             with self.peaks.span(label):
                 yield
         finally:
-            self.add(label, time.perf_counter() - t, _cpu_now() - c)
+            theirs = sum(now - beside[p] for p, now in self._background_clocks(beside).items())
+            self.add(label, time.perf_counter() - t, _cpu_now() - c - theirs)
 
-    def wrap(self, module, name: str, label: str) -> None:
-        """Replace `module.name` (looked up by its callers at call time) by a timed version of it."""
+    def wrap(self, module, name: str, label: str, background: bool = False) -> None:
+        """Replace `module.name` (looked up by its callers at call time; `Class.method` for a method)
+        by a timed version of it."""
+        *owner, name = name.split(".")
+        for part in owner:
+            module = getattr(module, part)
         fn = getattr(module, name)
         if getattr(fn, "_bench_timed", False):
             return
 
         @functools.wraps(fn)
         def timed(*args, **kwargs):
-            with self.timed(label):
+            with self.timed(label, background):
                 return fn(*args, **kwargs)
 
         timed._bench_timed = True
@@ -920,6 +964,8 @@ class Phases:
         return out
 
 
+# publication's check of the snapshot's files, in a thread beside the render (publisher._SnapshotCheck)
+BACKGROUND_CHECK = "publish: snapshot files' scan + hashes (background, beside pages)"
 # The parts of a night timed from inside (module, function, label): the loader's per-entity phases
 # and publication's stages. Each is a module-level function its caller looks up at call time.
 NIGHT_PHASES = (
@@ -931,6 +977,7 @@ NIGHT_PHASES = (
     ("orchestration.loading.loader", "publish", "load: write raw table + bookkeeping"),
     ("orchestration.publish.publisher", "_verified_files", "publish: verify earlier versions' files"),
     ("orchestration.publish.publisher", "_write_snapshot", "publish: snapshot"),
+    ("orchestration.publish.publisher", "_SnapshotCheck._run", BACKGROUND_CHECK),
     ("orchestration.publish.publisher", "_write_pages", "publish: pages"),
     ("orchestration.publish.publisher", "_copy_attachments", "publish: attachments (data docs)"),
     ("orchestration.publish.publisher", "_manifest", "publish: manifest"),
@@ -952,8 +999,11 @@ def instrument_night(phases: Phases, prefix: str = "") -> None:
         if not label.startswith(prefix):
             continue
         module = importlib.import_module(module_name)
-        if hasattr(module, name):
-            phases.wrap(module, name, label)
+        owner = module
+        for part in name.split(".")[:-1]:
+            owner = getattr(owner, part, None)
+        if owner is not None and hasattr(owner, name.split(".")[-1]):
+            phases.wrap(module, name, label, background=label == BACKGROUND_CHECK)
 
 
 STEP_SPAN = "step: "  # the Peaks label of a Dagster step, before its step key

@@ -404,6 +404,38 @@ print(json.dumps(phases.as_dict()))
     assert got["sleeping"]["seconds"] >= 0.3 and got["sleeping"]["cpu_seconds"] <= 0.1
 
 
+def test_a_background_phase_counts_its_own_thread_and_the_phase_beside_it_does_not():
+    """Publication's snapshot check runs in a thread while the pages render: each phase counts its own
+    CPU (the process's CPU covers both threads; before, each counted the other's too)."""
+    got = _alone('''
+import json, threading, time, types
+def busy(seconds):  # this thread's CPU: the two threads' work at once would end a process clock early
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+from orchestration.benchmark import Phases
+phases = Phases()
+module = types.SimpleNamespace(scan=lambda: busy(0.3), render=lambda: busy(0.5))
+module.check = lambda: module.scan() or busy(0.4)  # the scan nested in it: its thread's clock
+phases.wrap(module, "check", "check", background=True)
+phases.wrap(module, "scan", "scan")
+with phases.timed("publication"):  # began before the check: counts it
+    worker = threading.Thread(target=module.check)
+    worker.start()
+    time.sleep(0.05)
+    with phases.timed("pages"):  # began while the check ran: does not count it
+        module.render()
+        worker.join()
+    module.scan()  # on the main thread, after it: the process's CPU, nothing subtracted
+print(json.dumps(phases.as_dict()))
+''')  # fmt: skip
+    assert 0.65 <= got["check"]["cpu_seconds"] <= 0.85  # its own 0.7 s, the nested scan's included
+    assert 0.25 <= got["scan (background)"]["cpu_seconds"] <= 0.4
+    assert 0.45 <= got["pages"]["cpu_seconds"] <= 0.65  # 0.5 s of its own, not the check's 0.7
+    assert got["scan"]["calls"] == 1 and 0.25 <= got["scan"]["cpu_seconds"] <= 0.4
+    assert 1.45 <= got["publication"]["cpu_seconds"] <= 1.7  # all of it: 0.7 + 0.5 + 0.3
+
+
 def test_the_cpu_clock_gives_the_cpu_seconds_of_any_span_of_the_night():
     sleeping, working, backwards, working_wall = _alone(_BUSY + """
 from orchestration.benchmark import CpuClock

@@ -117,6 +117,31 @@ def test_files_matched_as_bytes_by_duckdb_say_what_the_per_line_scan_says(tmp_pa
     assert not scanner._as_is(b"x='13812345678'") and scanner._as_is(b'["13812345678"]')
 
 
+def test_svg_geometry_is_blanked_as_the_expression_blanks_it(tmp_path):
+    """`_blank_svg_geometry` finds the expression's matches from the quoted attributes: the same text
+    on generated markup dense in attribute names, `=`, both quotes, word characters of other scripts
+    (`\\b`), unclosed quotes and attributes inside other attributes' values."""
+    rng = random.Random(20261202)
+    tokens = ["points", "d", "viewBox", "transform", "id", "=", '"', "'", '="', "='", " ", "a", "中", "_",
+              "1", "-", "<", "\n", "é", "①", "Ⅷ", "13812345678"]  # fmt: skip
+    texts = ["".join(rng.choice(tokens) for _ in range(rng.randint(0, 40))) for _ in range(20_000)]
+    blanked = 0
+    for text in texts:
+        expected = scanner._SVG_GEOMETRY.sub(r'\1=""', text)
+        assert scanner._blank_svg_geometry(text) == expected, text
+        blanked += expected != text
+    assert 1_000 < blanked < 19_000  # matches are common, and so are the texts left as they were
+    # what it leaves is scanned: a number in another attribute, a name that is not one, or unclosed
+    (tmp_path / "p.html").write_text(
+        '<path d="13812345678"/><b title="13812345678" id="13912345678" xd=\'13712345678\'>\n'
+        '<path d=\'1 3 8 1 2 3 4 5 6 7 8\' viewBox="13612345678"/> 中d="13512345678" points="13412345678'
+    )
+    assert find_unmasked_personal_data(tmp_path) == [
+        "p.html: line 1: 3 unmasked mobile number(s)",
+        "p.html: line 2: 2 unmasked mobile number(s)",
+    ]
+
+
 def test_a_number_planted_in_one_new_data_file_among_thousands_is_found(tmp_path, monkeypatch):
     data = tmp_path / "pages" / "clients" / "data"
     data.mkdir(parents=True)
@@ -170,6 +195,14 @@ def test_second_night_scans_and_seals_only_what_changed(tmp_path, monkeypatch):
     real_read, real_seal = scanner._read_file, publisher._make_read_only
     monkeypatch.setattr(scanner, "_read_file", lambda p: scanned.append(p.name) or real_read(p))
     monkeypatch.setattr(publisher, "_make_read_only", lambda p: sealed.append(p.name) or real_seal(p))
+    threads: list[int | None] = []  # the snapshot's check (in a thread) on one DuckDB thread, the rest not
+    real_find = publisher.find_unmasked_personal_data
+
+    def find(*args, **kwargs):
+        threads.append(kwargs["threads"])
+        return real_find(*args, **kwargs)
+
+    monkeypatch.setattr(publisher, "find_unmasked_personal_data", find)
 
     def publish(run_id: str) -> Path:
         scanned.clear()
@@ -180,6 +213,7 @@ def test_second_night_scans_and_seals_only_what_changed(tmp_path, monkeypatch):
         )  # fmt: skip
 
     v1 = publish("run1")
+    assert threads == [1, None]
     assert {f"C{i:03d}.js" for i in range(200)} <= set(scanned)
     assert {f"C{i:03d}.js" for i in range(200)} <= set(sealed)
     night["keys"]["C007"] = "window.k(7, '客户7 已续约');\n"

@@ -61,6 +61,7 @@ VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}_[A-Za-z0-9][A-Za-z0-9_-]*$")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 READ_ONLY = 0o444
 STATE_DIR = "publish_state"  # beside the warehouse: the snapshot patch's private state
+CHECK_THREADS = 1  # DuckDB threads of the snapshot's check, beside the render (_SnapshotCheck)
 
 Render = Callable[[Path, Path], None]
 StageHook = Callable[[str], None]
@@ -368,7 +369,10 @@ class _SnapshotCheck:
     files after the snapshot step (pages attach the snapshot read-only), so what the thread reads is
     what is sealed. The scan and its verdict are those of one pass after the pages: `result()` raises
     `PersonalDataLeak` for the snapshot's files; the files written later are scanned after the
-    manifest, as before."""
+    manifest, as before. Its DuckDB runs on one thread (`CHECK_THREADS`): the render's processes
+    have the cores, and a second scan thread only contended with them (100,000 clients, one-day
+    night: 4.0 CPU s against 4.5 with two; docs/benchmarks.md, pubday); the whole check then runs on
+    its own thread, whose CPU clock is what it costs."""
 
     def __init__(
         self,
@@ -397,6 +401,7 @@ class _SnapshotCheck:
                 baselines=baselines,
                 prescanned={incoming / SNAPSHOT: prescanned},
                 parquet_sums=_part_sums(incoming, snapshot),
+                threads=CHECK_THREADS,
             )
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish-snapshot-check")
         self._future = self._pool.submit(self._run, scan)
@@ -424,11 +429,13 @@ def _refuse_personal_data(
     baselines: dict[str, list[Path]] | None = None,
     prescanned: dict[Path, dict[str, Prescanned]] | None = None,
     parquet_sums: dict[Path, tuple[int, int | None]] | None = None,
+    threads: int | None = None,
 ) -> None:
     """Scan every file of the version not hard-linked from the verified previous one (`files`: the
     walk `_version_files` made, so the linked files are known without a stat each); a snapshot table
     with `baselines` files (its verified Parquet parts in that version) is scanned in its new rows;
-    `parquet_sums`: what each Parquet part holds by the builder (`_part_sums`)."""
+    `parquet_sums`: what each Parquet part holds by the builder (`_part_sums`); `threads`: DuckDB's
+    threads of the scan (default: one per core)."""
     known = known or {}
     if files is None:
         files = _version_files(incoming, known)
@@ -443,6 +450,7 @@ def _refuse_personal_data(
         baselines=baselines,
         prescanned=prescanned,
         parquet_sums=parquet_sums,
+        threads=threads,
     )
     if leaks:
         raise PersonalDataLeak("unmasked personal data, not published: " + "; ".join(leaks[:20]))
