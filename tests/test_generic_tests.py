@@ -1,4 +1,6 @@
-"""The project's override of dbt's generic `unique` test (dbt_project/macros/tests_generic.sql).
+"""The project's override of dbt's generic `unique` test (dbt_project/macros/tests_generic.sql) and its
+`not_null_columns` test (dbt_project/tests/generic/not_null_columns.sql: a model's not-null columns in
+one node).
 
 A small dbt project of its own (the real macro file, a good and a bad table) run by the real dbt CLI:
 on the good table every generic test passes; on the bad one each fails with the number of rows found
@@ -23,6 +25,7 @@ from orchestration.settings import DBT_PROJECT_DIR
 from tests.dbt_helpers import DBT_EXECUTABLE
 
 MACRO = DBT_PROJECT_DIR / "macros" / "tests_generic.sql"
+NOT_NULL_COLUMNS = DBT_PROJECT_DIR / "tests" / "generic" / "not_null_columns.sql"
 D1, D2 = "date '2026-01-01'", "date '2026-01-02'"
 GOOD = [
     (D1, "'A1'", "'C1'", "'open'"),
@@ -47,6 +50,7 @@ TESTS = """
       - name: client_id
         data_tests: [{relationships: {arguments: {to: ref('clients'), field: client_id}}}]
     data_tests:
+      - not_null_columns: {arguments: {column_names: [status, client_id]}}
       - unique: {column_name: "(cutoff_date, id)"}
       - unique: {column_name: "id || '|' || client_id"}
 """
@@ -66,6 +70,7 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("generic_tests")
     (root / "macros").mkdir()
     shutil.copy(MACRO, root / "macros" / MACRO.name)
+    shutil.copy(NOT_NULL_COLUMNS, root / "macros" / NOT_NULL_COLUMNS.name)
     (root / "models").mkdir()
     (root / "models" / "good_rows.sql").write_text(_rows_sql(GOOD))
     (root / "models" / "bad_rows.sql").write_text(_rows_sql(BAD))
@@ -104,7 +109,7 @@ def _tests(results: list[dict], model: str) -> dict[str, dict]:
 def test_every_generic_test_passes_on_good_rows(built):
     _, run = built
     good = _tests(run["results"], "good_rows")
-    assert len(good) == 6
+    assert len(good) == 7
     assert {k: (r["status"], r["failures"]) for k, r in good.items()} == dict.fromkeys(good, ("pass", 0))
 
 
@@ -116,6 +121,7 @@ def test_each_generic_test_fails_on_bad_rows_with_the_rows_counted_by_hand(built
         "unique|_cutoff_date_id_": ("fail", 3),  # (d1, A1), (null, A2), (d1, null)
         "unique|id_client_id": ("fail", 1),  # A1|C1 x3
         "not_null|status": ("fail", 1),
+        "not_null_columns|status__client_id": ("fail", 2),  # one NULL cell per column, in two rows
         "accepted_values|status__open__paid": ("fail", 1),  # lost
         "relationships|client_id__client_id__ref_clients_": ("fail", 1),  # C9
     }
@@ -170,3 +176,7 @@ def test_the_failure_report_reads_the_override_as_it_reads_dbt_own_sql(built, tm
     assert {r["name_en"]: r for r in read[0]}["unique_bad_rows_id_client_id"]["examples"] == [
         "unique_field=A1|C1"
     ]
+    # not_null_columns: one node for two columns; the examples name the row's key and its NULL column
+    folded = {r["name_en"]: r for r in read[0]}["not_null_columns_bad_rows_status__client_id"]
+    assert (folded["severity"], folded["count"], folded["name_zh"]) == ("error", 2, "dbt 测试：非空")
+    assert folded["examples"] == ["id=A2（status=NULL）", "id=NULL（client_id=NULL）"]

@@ -12,7 +12,9 @@ unknown `client_id` the relationships test returns:
 - else, for a test on another column (relationships, accepted_values, not_null, ...), the model's
   rows whose tested column equals a failing value are looked up: `invoice_id=AR1（client_id=9999）`;
 - else the failing rows' first column is shown, named by the tested column (a unique test on the
-  key: the duplicated keys).
+  key: the duplicated keys);
+- a `not_null_columns` test (one node for a model's not-null columns) returns a row per NULL cell with
+  the column's name in `failing_column`: shown as `task_id=T1（status=NULL）`.
 Examples are masked with the publication's normaliser. Every invocation of the night merges its
 records into `<night target>/dbt_failures.json` (keyed by the test's unique id), which the failure
 report reads (a sensor never opens the warehouse), and the quality report gets `dbt_tests/index.html`
@@ -31,10 +33,12 @@ from orchestration.publish.masking import mask_text, quote
 
 FAILURES_FILE = "dbt_failures.json"
 MAX_EXAMPLES = 5
+FAILING_COLUMN = "failing_column"  # tests/generic/not_null_columns.sql: the NULL column of a failing row
 MAX_TESTS = 25  # failed tests queried for examples per invocation; the rest keep name and count
 NOT_PASSED = {"fail": "error", "error": "error", "warn": "warn"}  # dbt status -> severity
 TEST_KINDS = {
     "not_null": "非空",
+    "not_null_columns": "非空",
     "unique": "唯一",
     "unique_column_set": "列组合唯一",
     "relationships": "引用完整（外键）",
@@ -93,6 +97,13 @@ def example_keys(conn: duckdb.DuckDBPyConnection, compiled_sql: str, node: dict,
     relation = model.get("relation_name")
     kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
     listed = [c for c in kwargs.get("columns") or [] if c in columns]  # e.g. unique_column_set's
+    if FAILING_COLUMN in columns:  # not_null_columns: the row's key and the column that is NULL
+        keyed = key is not None and key in columns
+        cols = (f"cast(f.{quote(key)} as varchar), " if keyed else "") + f"f.{FAILING_COLUMN}"
+        sql = f"select distinct {cols} from {failing} as f order by all limit {MAX_EXAMPLES}"
+        rows = conn.execute(sql).fetchall()
+        texts = (f"{key}={_text(row[0])}（{row[1]}=NULL）" if keyed else f"{row[0]}=NULL" for row in rows)
+        return [mask_text(text) for text in texts]
     if listed:
         shown = listed
         cols = ", ".join(f"cast(f.{quote(c)} as varchar)" for c in shown)
