@@ -588,7 +588,11 @@ def step_floor(work: Path, clients: int, months: int) -> dict:
     statements = floor_statements(work / "target")
     seconds: dict[str, float] = {"model": 0.0, "test": 0.0}
     # the DuckDB settings dbt's profile gives its connection, so the floor is measured as dbt runs
-    config = {"memory_limit": settings.dbt_memory_limit(), "threads": settings.dbt_threads()}
+    config = {
+        "memory_limit": settings.dbt_memory_limit(),
+        "threads": settings.dbt_threads(),
+        "disabled_compression_methods": settings.dbt_disabled_compression(),
+    }
     with duckdb.connect(str(floor_dir / WAREHOUSE), config=config) as conn:
         conn.execute(f"attach '{work / WAREHOUSE}' as built (read_only)")
         for schema in ("seeds", "ml", "staging", "intermediate", "core", "marts"):

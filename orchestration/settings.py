@@ -107,6 +107,12 @@ SETTINGS = (
         "DuckDB memory limit of dbt runs (read by dbt_project/profiles.yml; spills beyond it)",
     ),
     Setting(
+        "OPSCENTER_DBT_DISABLED_COMPRESSION",
+        "`dict_fsst`",
+        "DuckDB compression methods dbt's tables are written without (read by dbt_project/profiles.yml; "
+        "`none` keeps DuckDB's default): DICT_FSST text compression costs more CPU than its disk saves",
+    ),
+    Setting(
         "OPSCENTER_FULL_REFRESH_MODELS",
         "(none: set by each night)",
         "incremental models dbt rebuilds with full refresh, comma-separated; the night sets it for its dbt "
@@ -134,6 +140,11 @@ def dbt_memory_limit() -> str:
     """DuckDB memory limit of dbt runs: what dbt_project/profiles.yml passes to DuckDB (same default),
     for code that runs dbt's SQL outside dbt (the benchmark's bare-SQL floor)."""
     return os.environ.get("OPSCENTER_DBT_MEMORY_LIMIT") or "3GB"
+
+
+def dbt_disabled_compression() -> str:
+    """DuckDB compression methods dbt's connection disables, as dbt_project/profiles.yml reads them."""
+    return os.environ.get("OPSCENTER_DBT_DISABLED_COMPRESSION", "dict_fsst")
 
 
 def dbt_threads() -> int:

@@ -102,6 +102,29 @@ def test_one_row_per_key(night):
         assert total == distinct == night["summary"]["unique_keys"][entity], entity
 
 
+def test_dbt_writes_text_without_dict_fsst(night):
+    """dbt's connection disables DuckDB's DICT_FSST string compression (profiles.yml,
+    OPSCENTER_DBT_DISABLED_COMPRESSION): it cost most of a table write's CPU. The loader's raw tables keep
+    DuckDB's default, so the same night shows what the setting changes."""
+
+    def varchar_compressions(schemas: str) -> set[str]:
+        tables = q(
+            night,
+            f"select table_schema || '.' || table_name from information_schema.tables "
+            f"where table_type = 'BASE TABLE' and table_schema in ({schemas})",
+        )
+        assert tables, schemas
+        union = " union all ".join(
+            f"select distinct compression from pragma_storage_info('{t}') where segment_type = 'VARCHAR'"
+            for (t,) in tables
+        )
+        return {c for (c,) in q(night, union)}
+
+    assert "DICT_FSST" in varchar_compressions("'raw'")
+    dbt_written = varchar_compressions("'intermediate', 'core', 'marts', 'ml'")
+    assert dbt_written and "DICT_FSST" not in dbt_written, dbt_written
+
+
 def _amount(series: pd.Series) -> pd.Series:
     return series.astype(str).map(lambda s: re.sub(r"[¥￥,\s]", "", s)).astype(float)
 
