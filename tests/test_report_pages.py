@@ -473,8 +473,8 @@ def test_day_counts_counted_in_the_page_equal_the_marts_on_a_real_night(night, c
 
 
 def test_client_tasks_cut_keeps_each_clients_30_latest_tasks():
-    """The client page's 服务任务 query ranks only the tasks due in or after the latest month from which
-    the client has 30 dated tasks (the all-keys form ranks ~3 M of 8.8 M tasks at 100,000 clients). On
+    """The client page's 服务任务 query ranks only the tasks due on or after the due date of the client's
+    30th latest dated task (the all-keys form ranks ~2.8 M of 8.8 M tasks at 100,000 clients). On
     hand-made tasks, for all clients at once as the renderer runs it and for one client as Evidence
     does: the rows, in order, of the plain 30 latest by due date and task id; the cut leaves tasks out."""
     from orchestration.render.page_source import parse_page
@@ -490,11 +490,11 @@ def test_client_tasks_cut_keeps_each_clients_30_latest_tasks():
     queries = {"tasks": sql, "plain": plain, "uncut": sql.replace("limit 30", "limit 1000")}
     day = datetime.date(2026, 11, 20)  # tasks due on the 1st and the 28th of each month
     months = {  # client -> tasks due per month, newest first (one month apart), then undated tasks
-        "A": ([3] * 15, 0),  # 45 tasks: cut at the 10th month back
+        "A": ([3] * 15, 0),  # 45 tasks: the 30th latest is the 10th month's last
         "B": ([2] * 12 + [1], 0),  # 25: no cut
-        "C": ([10, 10, 9, 5, 10], 0),  # 29 down to the 3rd month: the 30th is in the 4th
+        "C": ([10, 10, 9, 5, 10], 0),  # 29 down to the 3rd month: the 30th is tied with the 31st
         "D": ([5, 5, 5, 5], 3),  # 20 dated, 3 undated: no cut
-        "E": ([10, 10, 10, 10], 2),  # cut at the 3rd month, undated tasks rank last anyway
+        "E": ([10, 10, 10, 10], 2),  # undated tasks rank last
         "F": ([], 0),  # no tasks
     }
     rows = []
@@ -533,9 +533,9 @@ def test_client_tasks_cut_keeps_each_clients_30_latest_tasks():
             con.execute(expand(q, queries, {"client_id": k}, page)).fetchall() for q in ("tasks", "uncut")
         )
         assert one == shown[k]
-        # what the cut keeps before ranking: A's 10 latest months, C's 4, E's 3 and its undated tasks
-        # (they rank last: kept, never shown), all of B's and D's
-        assert len(uncut) == {"A": 30, "B": 25, "C": 34, "D": 23, "E": 32, "F": 0}[k]
+        # what the cut keeps before ranking: A's 30, C's 30 and the task due the same day as its 30th,
+        # E's 30 and its undated tasks (they rank last: kept, never shown), all of B's and D's
+        assert len(uncut) == {"A": 30, "B": 25, "C": 31, "D": 23, "E": 32, "F": 0}[k]
 
 
 def test_alert_texts_filled_in_by_the_page_equal_the_marts_messages_on_a_real_night(night, chromium):  # noqa: F811
