@@ -6,6 +6,7 @@ its `current/pages` folder on 127.0.0.1.
 
 from __future__ import annotations
 
+import datetime
 import re
 import shutil
 from decimal import ROUND_HALF_UP, Decimal
@@ -469,6 +470,72 @@ def test_day_counts_counted_in_the_page_equal_the_marts_on_a_real_night(night, c
     assert column("延迟天数", "服务任务（最近 30 条）") == [format_value(d, "num0") for d in task_days]
     assert errors == [] and open_tasks > 0
     page.close()
+
+
+def test_client_tasks_cut_keeps_each_clients_30_latest_tasks():
+    """The client page's 服务任务 query ranks only the tasks due on or after the due date of the client's
+    30th latest dated task (the all-keys form ranks ~2.8 M of 8.8 M tasks at 100,000 clients). On
+    hand-made tasks, for all clients at once as the renderer runs it and for one client as Evidence
+    does: the rows, in order, of the plain 30 latest by due date and task id; the cut leaves tasks out."""
+    from orchestration.render.page_source import parse_page
+    from orchestration.render.queries import KEYS_TABLE, expand, keyed_query
+
+    page = Path(__file__).resolve().parent.parent / "reports" / "pages" / "clients" / "[client_id].md"
+    sql = parse_page(page).queries["tasks"]
+    assert sql.endswith("limit 30")
+    plain = sql[: sql.index("from opscenter.fct_tasks")] + (
+        "from opscenter.fct_tasks where client_id = '${params.client_id}' "
+        "order by due_date desc, task_id desc limit 30"
+    )
+    queries = {"tasks": sql, "plain": plain, "uncut": sql.replace("limit 30", "limit 1000")}
+    day = datetime.date(2026, 11, 20)  # tasks due on the 1st and the 28th of each month
+    months = {  # client -> tasks due per month, newest first (one month apart), then undated tasks
+        "A": ([3] * 15, 0),  # 45 tasks: the 30th latest is the 10th month's last
+        "B": ([2] * 12 + [1], 0),  # 25: no cut
+        "C": ([10, 10, 9, 5, 10], 0),  # 29 down to the 3rd month: the 30th is tied with the 31st
+        "D": ([5, 5, 5, 5], 3),  # 20 dated, 3 undated: no cut
+        "E": ([10, 10, 10, 10], 2),  # undated tasks rank last
+        "F": ([], 0),  # no tasks
+    }
+    rows = []
+    for client, (per_month, undated) in months.items():
+        for back, n in enumerate(per_month):
+            year, month = divmod(day.year * 12 + day.month - 1 - back, 12)
+            due = datetime.date(year, month + 1, 28)
+            for i in range(n):  # ties on the due date within a month: ordered by task id
+                rows.append((f"{client}-{back:02}-{i}", client, due if i % 2 else due.replace(day=1)))
+        rows += [(f"{client}-nd-{i}", client, None) for i in range(undated)]
+    con = duckdb.connect()
+    con.execute("create schema opscenter")
+    con.execute(
+        "create table opscenter.fct_tasks (task_id varchar, client_id varchar, due_date date, "
+        "period varchar, stage_cn varchar, assignee_name varchar, status_as_of_cn varchar, days_late bigint, "
+        "is_open boolean)"
+    )
+    con.executemany(
+        "insert into opscenter.fct_tasks "
+        "values (?, ?, ?, strftime(?, '%Y-%m'), '记账', '张三', '进行中', 1, true)",
+        [(t, c, d, d or day) for t, c, d in rows],
+    )
+    keys = sorted(months)
+    con.execute(
+        f"create temp table {KEYS_TABLE} as select unnest(range(?)) as __pos, unnest(?::varchar[]) as __key",
+        [len(keys), keys],
+    )
+    cut, whole = (
+        con.execute(keyed_query(q, queries, "client_id", page)).fetchall() for q in ("tasks", "plain")
+    )
+    assert cut == whole
+    shown = {k: [r[2:] for r in whole if r[0] == k] for k in keys}
+    assert {k: len(v) for k, v in shown.items()} == {"A": 30, "B": 25, "C": 30, "D": 23, "E": 30, "F": 0}
+    for k in keys:
+        one, uncut = (
+            con.execute(expand(q, queries, {"client_id": k}, page)).fetchall() for q in ("tasks", "uncut")
+        )
+        assert one == shown[k]
+        # what the cut keeps before ranking: A's 30, C's 30 and the task due the same day as its 30th,
+        # E's 30 and its undated tasks (they rank last: kept, never shown), all of B's and D's
+        assert len(uncut) == {"A": 30, "B": 25, "C": 31, "D": 23, "E": 32, "F": 0}[k]
 
 
 def test_alert_texts_filled_in_by_the_page_equal_the_marts_messages_on_a_real_night(night, chromium):  # noqa: F811
