@@ -151,3 +151,21 @@ def test_another_dbt_executable_is_still_asked_for_its_version(monkeypatch, tmp_
     monkeypatch.setenv("OPSCENTER_DBT", str(fake))
     resource = dbt_resource().model_copy(update={"dbt_executable": str(fake)})
     assert str(resource._cli_version) == "2.0.0"
+
+
+def test_a_models_folded_tests_are_one_asset_check_each():
+    """A model's not-null and accepted-values columns are one dbt test node each (tests/generic/), so one
+    Dagster asset check each, named after the model; the singular assert_* tests stay checks of their own."""
+    checks = {}
+    for key in dbt_models.check_keys:
+        checks.setdefault(key.asset_key.to_user_string(), []).append(key.name)
+    assert sorted(n for n in checks["marts/mart_progress_board"] if "values" in n) == [
+        "accepted_values_columns_mart_progress_board"
+    ]
+    assert "accepted_values_columns_stg_tasks" in checks["staging/stg_tasks"]
+    assert "not_null_columns_stg_tasks" in checks["staging/stg_tasks"]
+    names = [n for names in checks.values() for n in names]
+    folded = [n for n in names if n.startswith("accepted_values_")]
+    assert len(folded) >= 38 and all(n.startswith("accepted_values_columns_") for n in folded)
+    assert all(checks[a].count(f"accepted_values_columns_{a.split('/')[-1]}") <= 1 for a in checks)
+    assert any(n.startswith("assert_") for n in names)

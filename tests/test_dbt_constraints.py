@@ -79,3 +79,29 @@ def test_a_models_not_null_columns_are_one_test_node(nodes):
         if (n.get("test_metadata") or {}).get("name") == "not_null_columns"
     ]
     assert len(per_model) == len(set(per_model))
+
+
+def test_a_models_accepted_values_are_one_test_node(nodes):
+    # one accepted_values_columns node per model or seed (tests/generic/accepted_values_columns.sql),
+    # named after it, mapping each column to its values; no column-level accepted_values is left beside
+    # it (79 nodes of 38 models before: docs/benchmarks.md, avfold), and each column's description still
+    # names the values it may hold (the folded test no longer shows on the column in the docs)
+    tests = [n for n in nodes.values() if n["resource_type"] == "test"]
+    kinds = {(n.get("test_metadata") or {}).get("name") for n in tests}
+    assert "accepted_values" not in kinds
+    folded = [n for n in tests if (n.get("test_metadata") or {}).get("name") == "accepted_values_columns"]
+    per_model = [n["attached_node"] for n in folded]
+    assert len(per_model) == len(set(per_model)) >= 38
+    assert {n["name"] for n in folded} == {f"accepted_values_columns_{u.split('.')[-1]}" for u in per_model}
+    columns = [
+        (n["attached_node"], c, v) for n in folded for c, v in n["test_metadata"]["kwargs"]["columns"].items()
+    ]
+    assert len(columns) >= 79
+    for uid, column, values in columns:
+        assert values and column in nodes[uid]["columns"], (uid, column)
+        description = nodes[uid]["columns"][column]["description"]
+        assert all(str(v) in description for v in values), (uid, column)
+    board = next(n for n in folded if n["name"] == "accepted_values_columns_mart_progress_board")
+    assert board["test_metadata"]["kwargs"]["columns"]["current_stage_state"] == [
+        "not_started", "in_progress", "delayed"
+    ]  # fmt: skip

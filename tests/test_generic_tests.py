@@ -1,6 +1,7 @@
-"""The project's override of dbt's generic `unique` test (dbt_project/macros/tests_generic.sql) and its
+"""The project's override of dbt's generic `unique` test (dbt_project/macros/tests_generic.sql), its
 `not_null_columns` test (dbt_project/tests/generic/not_null_columns.sql: a model's not-null columns in
-one node).
+one node) and its `accepted_values_columns` test (tests/generic/accepted_values_columns.sql: a model's
+accepted-values columns in one node, dbt's accepted_values semantics).
 
 A small dbt project of its own (the real macro file, a good and a bad table) run by the real dbt CLI:
 on the good table every generic test passes; on the bad one each fails with the number of rows found
@@ -26,6 +27,7 @@ from tests.dbt_helpers import DBT_EXECUTABLE
 
 MACRO = DBT_PROJECT_DIR / "macros" / "tests_generic.sql"
 NOT_NULL_COLUMNS = DBT_PROJECT_DIR / "tests" / "generic" / "not_null_columns.sql"
+ACCEPTED_VALUES_COLUMNS = DBT_PROJECT_DIR / "tests" / "generic" / "accepted_values_columns.sql"
 D1, D2 = "date '2026-01-01'", "date '2026-01-02'"
 GOOD = [
     (D1, "'A1'", "'C1'", "'open'"),
@@ -51,6 +53,7 @@ TESTS = """
         data_tests: [{relationships: {arguments: {to: ref('clients'), field: client_id}}}]
     data_tests:
       - not_null_columns: {arguments: {column_names: [status, client_id]}}
+      - accepted_values_columns: {arguments: {columns: {status: [open, paid], client_id: [C1, C2]}}}
       - unique: {column_name: "(cutoff_date, id)"}
       - unique: {column_name: "id || '|' || client_id"}
 """
@@ -58,6 +61,9 @@ EXPRESSIONS = [("_cutoff_date_id_", "(cutoff_date, id)"), ("id_client_id", "id |
 # dbt's own SQL of its generic unique test (dbt/include/global_project/macros/generic_test_sql/unique.sql)
 DBT_UNIQUE = """select {c} as unique_field, count(*) as n_records from {m} where {c} is not null
 group by {c} having count(*) > 1"""
+# and of its accepted_values test (.../generic_test_sql/accepted_values.sql, quote: true)
+DBT_ACCEPTED = """with all_values as (select {c} as value_field, count(*) as n_records from {m} group by {c})
+select * from all_values where value_field not in ({v})"""
 
 
 def _rows_sql(rows) -> str:
@@ -71,6 +77,7 @@ def built(tmp_path_factory) -> tuple[Path, dict]:
     (root / "macros").mkdir()
     shutil.copy(MACRO, root / "macros" / MACRO.name)
     shutil.copy(NOT_NULL_COLUMNS, root / "macros" / NOT_NULL_COLUMNS.name)
+    shutil.copy(ACCEPTED_VALUES_COLUMNS, root / "macros" / ACCEPTED_VALUES_COLUMNS.name)
     (root / "models").mkdir()
     (root / "models" / "good_rows.sql").write_text(_rows_sql(GOOD))
     (root / "models" / "bad_rows.sql").write_text(_rows_sql(BAD))
@@ -109,7 +116,7 @@ def _tests(results: list[dict], model: str) -> dict[str, dict]:
 def test_every_generic_test_passes_on_good_rows(built):
     _, run = built
     good = _tests(run["results"], "good_rows")
-    assert len(good) == 7
+    assert len(good) == 8
     assert {k: (r["status"], r["failures"]) for k, r in good.items()} == dict.fromkeys(good, ("pass", 0))
 
 
@@ -123,6 +130,7 @@ def test_each_generic_test_fails_on_bad_rows_with_the_rows_counted_by_hand(built
         "not_null|status": ("fail", 1),
         "not_null_columns|status__client_id": ("fail", 2),  # one NULL cell per column, in two rows
         "accepted_values|status__open__paid": ("fail", 1),  # lost
+        "accepted_values_columns|_open_paid____C1_C2_": ("fail", 2),  # lost, C9 (NULL is no failure)
         "relationships|client_id__client_id__ref_clients_": ("fail", 1),  # C9
     }
     assert run["returncode"] != 0  # a failed test fails the build: the night's gate
@@ -148,6 +156,13 @@ def test_the_override_returns_dbt_own_failing_rows(built):
         assert sorted(conn.execute(bad["unique|id"]["compiled_code"]).fetchall()) == [("A1", 3), ("A2", 2)]
         rows = sorted(conn.execute(bad["unique|id_client_id"]["compiled_code"]).fetchall())
         assert rows == [("A1|C1", 3)]
+        # accepted_values_columns: per column, dbt's own accepted_values rows (NULL skipped), one statement
+        folded = bad["accepted_values_columns|_open_paid____C1_C2_"]["compiled_code"]
+        ours = conn.execute(f"select * from ({folded}) order by all").fetchall()
+        assert ours == [("client_id", "C9", 1), ("status", "lost", 1)]
+        for column, values in [("status", "'open', 'paid'"), ("client_id", "'C1', 'C2'")]:
+            theirs = conn.execute(DBT_ACCEPTED.format(c=column, m=model, v=values)).fetchall()
+            assert [(column, *row) for row in theirs] == [row for row in ours if row[0] == column]
 
 
 def test_the_failure_report_reads_the_override_as_it_reads_dbt_own_sql(built, tmp_path):
@@ -180,3 +195,11 @@ def test_the_failure_report_reads_the_override_as_it_reads_dbt_own_sql(built, tm
     folded = {r["name_en"]: r for r in read[0]}["not_null_columns_bad_rows_status__client_id"]
     assert (folded["severity"], folded["count"], folded["name_zh"]) == ("error", 2, "dbt 测试：非空")
     assert folded["examples"] == ["id=A2（status=NULL）", "id=NULL（client_id=NULL）"]
+    # accepted_values_columns: one node for two columns; the examples name the key, the column and the
+    # value outside the accepted ones, as dbt's own accepted_values test on one column is reported
+    by_name = {r["name_en"]: r for r in read[0]}
+    values = by_name["accepted_values_columns_bad_rows__open_paid____C1_C2_"]
+    assert (values["severity"], values["count"], values["name_zh"]) == ("error", 2, "dbt 测试：取值范围")
+    assert values["examples"] == ["id=A2（client_id=C9）", "id=A2（status=lost）"]
+    single = by_name["accepted_values_bad_rows_status__open__paid"]
+    assert (single["name_zh"], single["examples"]) == ("dbt 测试：取值范围", ["id=A2（status=lost）"])

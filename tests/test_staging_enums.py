@@ -1,4 +1,4 @@
-"""Staging is the contract, not copies that drift: the `accepted_values` tests are the contract's enums
+"""Staging is the contract, not copies that drift: the accepted values are the contract's enums
 (orchestration/contract.py), every enum column of every entity tested with exactly its contract codes
 and no other column carrying a hand-made list; and the column types macro stage_source casts to
 (_sources.yml data_type) are the raw schema's (orchestration/raw_schema.py)."""
@@ -15,15 +15,23 @@ STAGING_YML = DBT_PROJECT_DIR / "models" / "staging" / "_staging.yml"
 
 
 def _accepted_values() -> dict[tuple[str, str], list]:
+    """{(entity, column): values} of the staging models' accepted_values_columns tests (one per model,
+    tests/generic/accepted_values_columns.sql) and of any column-level accepted_values left."""
     models = yaml.safe_load(STAGING_YML.read_text(encoding="utf-8"))["models"]
     found = {}
     for model in models:
+        entity = model["name"].removeprefix("stg_")
+        for test in model.get("data_tests", []) or []:
+            if isinstance(test, dict) and "accepted_values_columns" in test:
+                spec = test["accepted_values_columns"]
+                for column, values in spec.get("arguments", spec)["columns"].items():
+                    found[(entity, column)] = values
         for col in model.get("columns", []):
             for test in col.get("data_tests", []) or []:
                 if isinstance(test, dict) and "accepted_values" in test:
                     spec = test["accepted_values"]
                     values = spec.get("arguments", spec)["values"]
-                    found[(model["name"].removeprefix("stg_"), col["name"])] = values
+                    found[(entity, col["name"])] = values
     return found
 
 

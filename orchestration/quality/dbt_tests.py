@@ -14,7 +14,11 @@ unknown `client_id` the relationships test returns:
 - else the failing rows' first column is shown, named by the tested column (a unique test on the
   key: the duplicated keys);
 - a `not_null_columns` test (one node for a model's not-null columns) returns a row per NULL cell with
-  the column's name in `failing_column`: shown as `task_id=T1（status=NULL）`.
+  the column's name in `failing_column`: shown as `task_id=T1（status=NULL）`; an
+  `accepted_values_columns` test (one node for a model's accepted-values columns) a row per value
+  outside its column's list, with the column in `failing_column` and the value in `failing_value`:
+  the model's rows holding it are looked up, shown as `task_id=T1（status=lost）` as for dbt's own
+  accepted_values test on that column (the columns take turns among the 5 examples).
 Examples are masked with the publication's normaliser. Every invocation of the night merges its
 records into `<night target>/dbt_failures.json` (keyed by the test's unique id), which the failure
 report reads (a sensor never opens the warehouse), and the quality report gets `dbt_tests/index.html`
@@ -34,6 +38,7 @@ from orchestration.publish.masking import mask_text, quote
 FAILURES_FILE = "dbt_failures.json"
 MAX_EXAMPLES = 5
 FAILING_COLUMN = "failing_column"  # tests/generic/not_null_columns.sql: the NULL column of a failing row
+FAILING_VALUE = "failing_value"  # tests/generic/accepted_values_columns.sql: a value outside the list
 MAX_TESTS = 25  # failed tests queried for examples per invocation; the rest keep name and count
 NOT_PASSED = {"fail": "error", "error": "error", "warn": "warn"}  # dbt status -> severity
 TEST_KINDS = {
@@ -43,6 +48,7 @@ TEST_KINDS = {
     "unique_column_set": "列组合唯一",
     "relationships": "引用完整（外键）",
     "accepted_values": "取值范围",
+    "accepted_values_columns": "取值范围",
     "expression_is_true": "表达式成立",
 }
 
@@ -97,6 +103,8 @@ def example_keys(conn: duckdb.DuckDBPyConnection, compiled_sql: str, node: dict,
     relation = model.get("relation_name")
     kwargs = (node.get("test_metadata") or {}).get("kwargs") or {}
     listed = [c for c in kwargs.get("columns") or [] if c in columns]  # e.g. unique_column_set's
+    if FAILING_COLUMN in columns and FAILING_VALUE in columns:  # accepted_values_columns
+        return _value_examples(conn, failing, key, relation)
     if FAILING_COLUMN in columns:  # not_null_columns: the row's key and the column that is NULL
         keyed = key is not None and key in columns
         cols = (f"cast(f.{quote(key)} as varchar), " if keyed else "") + f"f.{FAILING_COLUMN}"
@@ -130,6 +138,30 @@ def example_keys(conn: duckdb.DuckDBPyConnection, compiled_sql: str, node: dict,
         return []
     rows = conn.execute(sql).fetchall()
     return [mask_text(_format(shown, row)) for row in rows]
+
+
+def _value_examples(conn: duckdb.DuckDBPyConnection, failing: str, key: str | None, relation) -> list[str]:
+    """accepted_values_columns: the model's rows holding a value outside their column's list, named by
+    the key, the column and the value (`task_id=T1（status=lost）`), the columns taking turns; without a
+    key or relation, the columns and values alone."""
+    sql = f"select distinct f.{FAILING_COLUMN}, f.{FAILING_VALUE} from {failing} as f order by all"
+    pairs = conn.execute(sql).fetchall()
+    if not key or not relation or not pairs:
+        return [mask_text(f"{c}={_text(v)}") for c, v in pairs[:MAX_EXAMPLES]]
+    k = quote(key)
+    lookups = " union all ".join(
+        f"select distinct cast(m.{k} as varchar) as k, {_literal(c)} as c, cast(m.{q} as varchar) as v "
+        f"from {relation} as m where cast(m.{q} as varchar) in "
+        f"(select f.{FAILING_VALUE} from {failing} as f where f.{FAILING_COLUMN} = {_literal(c)})"
+        for c, q in ((c, quote(c)) for c in dict.fromkeys(c for c, _ in pairs))
+    )
+    ranked = f"select k, c, v, row_number() over (partition by c order by k, v) as n from ({lookups}) as l"
+    sql = f"select k, c, v from ({ranked}) as r order by n, c limit {MAX_EXAMPLES}"
+    return [mask_text(f"{key}={_text(k)}（{c}={_text(v)}）") for k, c, v in conn.execute(sql).fetchall()]
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _format(names: list[str], row: tuple) -> str:
