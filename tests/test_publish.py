@@ -20,8 +20,10 @@ from orchestration.publish import (
     current_version,
     find_unmasked_personal_data,
     publish_run,
+    publish_version,
     published_versions,
 )
+from orchestration.publish.publisher import _order_from_head
 
 AS_OF = "2026-11-20"
 CHECKS = [
@@ -284,6 +286,30 @@ def test_retention_keeps_newest_and_never_the_current(warehouse: Path, tmp_path:
     os.replace(_symlink(root, f"{AS_OF}_run3"), root / "current")
     assert apply_retention(root, keep=1) == [f"{AS_OF}_run4"]
     assert published_versions(root) == [f"{AS_OF}_run3", f"{AS_OF}_run5"]
+
+
+def test_publish_version_hands_back_the_manifest_and_its_order_is_read_from_its_head(
+    warehouse: Path, tmp_path: Path
+):
+    root = tmp_path / "published"
+    publish(warehouse, root, "run1")
+    published = publish_version(
+        warehouse, root, as_of_date=AS_OF, run_id="run2", code_version="abc123", checks=CHECKS
+    )
+    path = published.folder / "manifest.json"
+    text = path.read_text(encoding="utf-8")
+    # what the asset gets is what was written, spelled as json's two-space indent spells it
+    assert published.folder == root / f"{AS_OF}_run2" and json.loads(text) == published.manifest
+    assert text == json.dumps(published.manifest, ensure_ascii=False, indent=2) + "\n"
+    assert published.manifest["sequence"] == 2
+    assert _order_from_head(path) == (2, published.manifest["created_at"])
+    # a manifest not spelled so (another indent) is parsed whole: the order is the same
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(published.manifest, indent=4), encoding="utf-8")
+    assert _order_from_head(other) is None
+    os.chmod(path, 0o644)
+    path.write_text(json.dumps({**published.manifest, "sequence": 0}, indent=4), encoding="utf-8")
+    assert published_versions(root) == [f"{AS_OF}_run2", f"{AS_OF}_run1"]  # sequence 0 before 1
 
 
 def _symlink(root: Path, target: str) -> Path:

@@ -5,7 +5,6 @@ directly on every gated asset, so the definitions pass the mart keys and the gat
 """
 
 import datetime as dt
-import json
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from orchestration import settings
 from orchestration.digest import send_digest
 from orchestration.night_guard import NightGuardResource
 from orchestration.ops_alerts import send_ops_alert
-from orchestration.publish import current_version, publish_run
+from orchestration.publish import current_version, publish_version
 from orchestration.publish.snapshot import DEFAULT_MEMORY_LIMIT, dbt_descriptions
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
@@ -213,7 +212,7 @@ def build_publish_asset(
         page_context = RenderContext(as_of.isoformat(), run_id, checks, context)
         attachments = _attachments(data_docs, as_of, run_id)
         publish_root = Path(publisher.publish_root)
-        folder = publish_run(
+        published = publish_version(
             Path(warehouse.path),
             publish_root,
             as_of_date=as_of.isoformat(),
@@ -229,8 +228,8 @@ def build_publish_asset(
             descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
             **extra,
         )
+        folder, manifest = published.folder, published.manifest  # the manifest as written, not read back
         _report_if_not_current(context, publish_root, folder.name)
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
         metadata = _publish_metadata(folder, publish_root, manifest, checks)
         summary = manifest.get("page_summary", {})
         counts = (

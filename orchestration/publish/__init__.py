@@ -2,12 +2,14 @@
 
 from orchestration.publish.publisher import (
     PersonalDataLeak,
+    Published,
     RollbackError,
     apply_retention,
     check_writable,
     current_as_of,
     current_version,
     publish_run,
+    publish_version,
     published_versions,
     rollback,
     verify_version,
@@ -16,6 +18,7 @@ from orchestration.publish.scanner import find_unmasked_personal_data
 
 __all__ = [
     "PersonalDataLeak",
+    "Published",
     "RollbackError",
     "apply_retention",
     "check_writable",
@@ -23,6 +26,7 @@ __all__ = [
     "current_version",
     "find_unmasked_personal_data",
     "publish_run",
+    "publish_version",
     "published_versions",
     "rollback",
     "verify_version",
