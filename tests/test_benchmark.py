@@ -787,9 +787,10 @@ def test_each_span_reports_its_own_peak_not_an_earlier_bigger_ones():
     base = got["small"] - 60  # the interpreter and the imported benchmark module, ~30-60 MB
     assert 0 < base < 150
     # the kernel's high-water mark was reset at each start: `small` is not `big`'s 300 MB carried over
-    assert 300 <= got["big"] - base <= 320
-    assert 60 <= got["small"] - base <= 70
-    assert 200 <= got["inner"] - base <= 215
+    # (that would make big - base ~60). `base` comes from `small`, whose peak the allocator moves by a
+    # MB or two from run to run: hence the few MB below each block's size
+    assert 295 <= got["big"] - base <= 320
+    assert 195 <= got["inner"] - base <= 215
     assert got["outer"] == max(got["inner"], got["outer"])  # the inner span's peak is the outer's too
     assert got["process"] >= got["big"] >= got["outer"] + 80  # the whole process keeps its largest
 
