@@ -5,10 +5,12 @@ Real DuckDB files built here by hand; the expected numbers are counted from the 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import stat
+import weakref
 from pathlib import Path
 
 import duckdb
@@ -266,10 +268,57 @@ def test_render_exception_publishes_nothing_and_keeps_current(warehouse: Path, t
 
     with pytest.raises(RuntimeError, match="template error"):
         publish(warehouse, root, "run2", render=broken_render)
+    assert gc.isenabled()  # the collector, off while publishing, is back on after a failure too
     assert published_versions(root) == [f"{AS_OF}_run1"]
     assert current_version(root) == f"{AS_OF}_run1"
     assert (root / "current.json").read_bytes() == pointer_before
     assert not any(p.name.startswith(".incoming-") for p in root.iterdir())
+
+
+class _Node:
+    other: _Node | None = None
+
+
+def test_publication_runs_without_the_collector_and_collects_once_after(warehouse: Path, tmp_path: Path):
+    root = tmp_path / "published"
+    seen: list = []
+
+    def render(snapshot: Path, pages: Path) -> None:
+        seen.append(gc.isenabled())
+        a, b = _Node(), _Node()
+        a.other, b.other = b, a  # a reference cycle the render drops: only the collector frees it
+        seen.append(weakref.ref(a))
+        (pages / "index.html").write_text("<p>ok</p>", encoding="utf-8")
+
+    collections: list[tuple[int, int]] = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "stop":
+            collections.append((info["generation"], info["collected"]))
+
+    assert gc.isenabled()
+    gc.collect()  # the counts start at zero: nothing is due before the publication starts
+    gc.callbacks.append(record)
+    try:
+        publish(warehouse, root, "run1", render=render)
+    finally:
+        gc.callbacks.remove(record)
+    enabled_in_render, cycle = seen
+    assert enabled_in_render is False
+    assert gc.isenabled() and cycle() is None  # back on; the cycle freed by the one collection after
+    [(generation, collected)] = collections  # none while publishing: one full collection at the end
+    assert generation == 2 and collected >= 2
+
+    # a caller that holds the collector off keeps it off, and nothing is collected for it
+    seen.clear()
+    gc.disable()
+    try:
+        publish(warehouse, root, "run2", render=render)
+        assert seen[0] is False and not gc.isenabled() and seen[1]() is not None
+    finally:
+        gc.enable()
+    gc.collect()
+    assert seen[1]() is None
 
 
 def test_retention_keeps_newest_and_never_the_current(warehouse: Path, tmp_path: Path):
