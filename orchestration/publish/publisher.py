@@ -731,33 +731,18 @@ class VersionFile(NamedTuple):
         return Path(self.where)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off for a block that makes many objects and no cycles (the
-    walk of a version, the manifest): its collections are triggered by allocations and each full one
-    visits every live object, ~40 MB of parsed manifest at 100,000 clients among them."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _version_files(folder: Path, known: dict[tuple[int, int], dict] | None = None) -> dict[str, VersionFile]:
     """Every file under `folder` (symlinked folders not entered, as `Path.rglob`), by relative path in
     sorted order: one directory read per folder and one stat per file, whatever the number of steps
     that need them (manifest, scan, seal)."""
     known = known or {}
     found: dict[str, VersionFile] = {}
-    with _gc_paused():
-        for rel, entry in walk_files(folder):
-            st = entry.stat()  # the file's (a symlink's target's) inode and size
-            symlink = entry.is_symlink()
-            linked = None if symlink else known.get((st.st_dev, st.st_ino))
-            found[rel] = VersionFile(entry.path, st.st_size, symlink, linked)
-        return dict(sorted(found.items()))
+    for rel, entry in walk_files(folder):
+        st = entry.stat()  # the file's (a symlink's target's) inode and size
+        symlink = entry.is_symlink()
+        linked = None if symlink else known.get((st.st_dev, st.st_ino))
+        found[rel] = VersionFile(entry.path, st.st_size, symlink, linked)
+    return dict(sorted(found.items()))
 
 
 def _new_file(path: Path) -> VersionFile:
@@ -766,8 +751,7 @@ def _new_file(path: Path) -> VersionFile:
 
 def _write_manifest(incoming: Path, manifest: dict) -> VersionFile:
     """The version's manifest.json, written whole and synced; its entry among the version's files."""
-    with _gc_paused():
-        _write_json(incoming / MANIFEST, manifest, text=_manifest_text(manifest))
+    _write_json(incoming / MANIFEST, manifest, text=_manifest_text(manifest))
     return _new_file(incoming / MANIFEST)
 
 
@@ -808,8 +792,7 @@ def _manifest(
     files = files if files is not None else _version_files(folder, known)
     hashed = hashed or {}
     pages = [rel for rel in files if rel.startswith(f"{PAGES_DIR}/")]
-    with _gc_paused():  # ~172,000 small dicts at 100,000 clients
-        checksums = {rel: {"sha256": _hash(rel, f, hashed), "bytes": f.bytes} for rel, f in files.items()}
+    checksums = {rel: {"sha256": _hash(rel, f, hashed), "bytes": f.bytes} for rel, f in files.items()}
     return {
         "format": MANIFEST_FORMAT,
         "version": name,
