@@ -32,6 +32,14 @@ from contextlib import contextmanager
 
 # what the steps after the loads import on first use (not with the definitions)
 NIGHT_MODULES = ("orchestration.quality.gx_imports",)
+# what those imports share with what the night's own thread imports on first use while the warm-up runs:
+# Dagster's run storage (SQLAlchemy's ORM over sqlite3) and datetime.strptime's lazy `_strptime`.
+# Imported by `start()` in the calling thread before the warm-up thread starts: two threads importing
+# the same package with circular imports inside (SQLAlchemy's orm <-> sql) can each wait on the other's
+# module lock, and Python breaks that by handing one of them the partially initialised module (a publish
+# step's first event-log query failed once so, "partially initialized module 'sqlalchemy.orm.exc' has no
+# attribute 'UnmappedClassError'", while the warm-up was importing Great Expectations).
+SHARED_MODULES = ("sqlalchemy.orm", "sqlite3", "_strptime")
 
 
 def _import_all(modules: tuple[str, ...]) -> None:
@@ -42,8 +50,11 @@ def _import_all(modules: tuple[str, ...]) -> None:
             pass
 
 
-def start(modules: tuple[str, ...] = NIGHT_MODULES) -> threading.Thread:
-    """Import `modules` in a daemon thread; returns the thread (tests join it)."""
+def start(
+    modules: tuple[str, ...] = NIGHT_MODULES, shared: tuple[str, ...] = SHARED_MODULES
+) -> threading.Thread:
+    """Import `shared` here, then `modules` in a daemon thread; returns the thread (tests join it)."""
+    _import_all(shared)
     thread = threading.Thread(target=_import_all, args=(modules,), name="night-warmup", daemon=True)
     thread.start()
     return thread

@@ -43,3 +43,22 @@ def test_the_night_heap_is_frozen_for_the_collector_and_given_back():
         del cycle
         assert gc.collect() >= 1
     assert gc.get_freeze_count() == 0  # a long-lived process collects its heap again afterwards
+
+
+SHARED = """
+import sys
+import orchestration.definitions
+from orchestration import warmup
+print([m in sys.modules for m in warmup.SHARED_MODULES])
+warmup.start(modules=())  # a thread that imports nothing: what is loaded now came from start() itself
+print([m in sys.modules for m in warmup.SHARED_MODULES])
+"""
+
+
+def test_what_the_warmup_shares_with_the_night_is_imported_before_its_thread_starts():
+    # the night's thread (Dagster's run storage) and the warm-up's Great Expectations both import
+    # SQLAlchemy's ORM on first use: imported once, here, they never race (warmup.SHARED_MODULES)
+    out = subprocess.run([sys.executable, "-c", SHARED], capture_output=True, text=True, check=True).stdout
+    before, after = out.strip().splitlines()[-2:]
+    assert before.startswith("[False")  # the definitions alone do not import SQLAlchemy's ORM
+    assert after == "[True, True, True]"
