@@ -941,15 +941,17 @@ class Phases:
             theirs = sum(now - beside[p] for p, now in self._background_clocks(beside).items())
             self.add(label, time.perf_counter() - t, _cpu_now() - c - theirs)
 
-    def wrap(self, module, name: str, label: str, background: bool = False) -> None:
+    def wrap(self, module, name: str, label: str, background: bool = False) -> bool:
         """Replace `module.name` (looked up by its callers at call time; `Class.method` for a method)
-        by a timed version of it."""
+        by a timed version of it. False when there is no such function (it moved: not timed)."""
         *owner, name = name.split(".")
         for part in owner:
-            module = getattr(module, part)
-        fn = getattr(module, name)
+            module = getattr(module, part, None)
+        fn = getattr(module, name, None)
+        if fn is None:
+            return False
         if getattr(fn, "_bench_timed", False):
-            return
+            return True
 
         @functools.wraps(fn)
         def timed(*args, **kwargs):
@@ -958,6 +960,7 @@ class Phases:
 
         timed._bench_timed = True
         setattr(module, name, timed)
+        return True
 
     def as_dict(self) -> dict:
         out = {k: {"calls": n, "seconds": round(w, 1), "cpu_seconds": round(c, 1)}
@@ -971,7 +974,8 @@ class Phases:
 # publication's check of the snapshot's files, in a thread beside the render (publisher._SnapshotCheck)
 BACKGROUND_CHECK = "publish: snapshot files' scan + hashes (background, beside pages)"
 # The parts of a night timed from inside (module, function, label): the loader's per-entity phases
-# and publication's stages. Each is a module-level function its caller looks up at call time.
+# and publication's stages. Each is a module-level function (or `Class.method`) its caller looks up at
+# call time.
 NIGHT_PHASES = (
     ("orchestration.loading.loader", "_prepare", "load: prepare (schema, macros, settings)"),
     ("orchestration.loading.loader", "_complete_files", "load: list files, settle check"),
@@ -1013,12 +1017,7 @@ def instrument_night(phases: Phases, prefix: str = "") -> None:
     for module_name, name, label in NIGHT_PHASES:
         if not label.startswith(prefix):
             continue
-        module = importlib.import_module(module_name)
-        owner = module
-        for part in name.split(".")[:-1]:
-            owner = getattr(owner, part, None)
-        if owner is not None and hasattr(owner, name.split(".")[-1]):
-            phases.wrap(module, name, label, background=label == BACKGROUND_CHECK)
+        phases.wrap(importlib.import_module(module_name), name, label, background=label == BACKGROUND_CHECK)
 
 
 STEP_SPAN = "step: "  # the Peaks label of a Dagster step, before its step key
