@@ -9,7 +9,9 @@ work is DuckDB queries that leave the second core mostly idle, so the night guar
 `start()` as the night begins: a daemon thread imports those modules while the loads run, and the
 steps find them in `sys.modules`. Nothing else changes: a module that fails to import here is left
 alone (the step's own import raises the error where it belongs), and Python's per-module import locks
-make a step that needs a module still being imported wait for it rather than import it twice.
+make a step that needs a module still being imported wait for it rather than import it twice — except
+inside a package with circular imports that both threads enter, where one of them can get the module
+half-initialised: such packages (SHARED_MODULES) are imported before the thread starts.
 
 `frozen_heap()`: by the time a night starts, the process holds a large heap that lives until the end
 (Dagster, dbt's manifest, the definitions, the imported libraries). Python's cyclic collector walks
