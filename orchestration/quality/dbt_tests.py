@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.loading.parsing import lit
 from orchestration.publish.masking import mask_text, quote
 
 FAILURES_FILE = "dbt_failures.json"
@@ -150,18 +151,14 @@ def _value_examples(conn: duckdb.DuckDBPyConnection, failing: str, key: str | No
         return [mask_text(f"{c}={_text(v)}") for c, v in pairs[:MAX_EXAMPLES]]
     k = quote(key)
     lookups = " union all ".join(
-        f"select distinct cast(m.{k} as varchar) as k, {_literal(c)} as c, cast(m.{q} as varchar) as v "
+        f"select distinct cast(m.{k} as varchar) as k, {lit(c)} as c, cast(m.{q} as varchar) as v "
         f"from {relation} as m where cast(m.{q} as varchar) in "
-        f"(select f.{FAILING_VALUE} from {failing} as f where f.{FAILING_COLUMN} = {_literal(c)})"
+        f"(select f.{FAILING_VALUE} from {failing} as f where f.{FAILING_COLUMN} = {lit(c)})"
         for c, q in ((c, quote(c)) for c in dict.fromkeys(c for c, _ in pairs))
     )
     ranked = f"select k, c, v, row_number() over (partition by c order by k, v) as n from ({lookups}) as l"
     sql = f"select k, c, v from ({ranked}) as r order by n, c limit {MAX_EXAMPLES}"
     return [mask_text(f"{key}={_text(k)}（{c}={_text(v)}）") for k, c, v in conn.execute(sql).fetchall()]
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _format(names: list[str], row: tuple) -> str:
