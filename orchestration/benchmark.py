@@ -365,7 +365,20 @@ def step_split(work: Path, clients: int, months: int) -> dict:
         shutil.rmtree(work / lz, ignore_errors=True)
         shutil.copytree(work / "lz_yesterday", work / lz, copy_function=os.link)
     shutil.copytree(work / "drop", work / "lz_today", copy_function=os.link, dirs_exist_ok=True)
+    landed_earlier(work / "lz_yesterday", work / "drop")
     return {"drop_rows": drop_rows}
+
+
+def landed_earlier(*folders: Path, hours: float = 1.0) -> int:
+    """Date the benchmark's export files `hours` back (the landing zones' hard links share them): a real
+    night starts hours after its exports land, but the night right after this step would otherwise wait
+    out the loader's settle window (contract 1.1, 60 s by default) on files written seconds before;
+    measured 54 s of the 100k full night of 2026-12-03. Returns the number of files dated."""
+    when = time.time() - hours * 3600
+    files = [f for folder in folders for f in folder.rglob("*") if f.is_file()]
+    for f in files:
+        os.utime(f, (when, when))
+    return len(files)
 
 
 def _dbt_build(

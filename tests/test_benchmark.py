@@ -893,3 +893,21 @@ def test_peaks_are_judged_per_night_step_and_the_generator_is_reported_apart():
     table = [ln for ln in render_breakdowns({"night_full": night}) if ln.startswith("| ")]
     assert "| loads (2 entities) | 6.0 / 6.0 / 1200 MB |" in table  # the largest of the loads
     assert "|   publish: pages | 9.0 / 8.0 / 3500 MB |" in table
+
+
+def test_split_dates_the_exports_before_the_settle_window(tmp_path):
+    """The nights after the split must not wait for the loader's settle window on files it just wrote."""
+    import os
+    import time
+
+    from orchestration import settings
+    from orchestration.benchmark import landed_earlier
+
+    for folder in ("lz_yesterday/tasks", "drop/tasks"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "a.csv").write_text("x\n")
+    os.link(tmp_path / "drop/tasks/a.csv", tmp_path / "drop_link.csv")  # a landing zone's hard link
+    assert landed_earlier(tmp_path / "lz_yesterday", tmp_path / "drop") == 2
+    age = time.time() - (tmp_path / "drop_link.csv").stat().st_mtime
+    assert age > settings.load_settle_seconds() and 3500 < age < 3700
+    assert time.time() - (tmp_path / "lz_yesterday/tasks/a.csv").stat().st_mtime > 3500
