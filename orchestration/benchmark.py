@@ -1611,7 +1611,8 @@ def _verdicts(res: dict) -> list[str]:
 def peak_verdicts(st: dict) -> list[str]:
     """Peak RSS against the target: the nights' steps (each measured on its own, in the night's
     process and in its children, e.g. dbt), else the night processes as a whole; the standalone steps
-    other than `generate`; the demo-data generator apart (it makes the benchmark's data, no night runs it)."""
+    other than `generate` and `split`; those two apart (they make the benchmark's data, no night runs
+    them)."""
     ok = lambda mb: "meets" if mb <= TARGETS["peak_mb"] else "misses"  # noqa: E731
     out, per_step, whole = [], [], []
     for night in NIGHT_HOME:
@@ -1634,7 +1635,7 @@ def peak_verdicts(st: dict) -> list[str]:
     alone = [
         (max(r.get("peak_rss_mb", 0), r.get("child_peak_rss_mb", 0)), step)
         for step, r in st.items()
-        if step in STEPS and step not in ("generate", "floor") and r and "error" not in r
+        if step in STEPS and step not in ("generate", "split", "floor") and r and "error" not in r
     ]
     if alone:
         mb, where = max(alone)
@@ -1648,6 +1649,11 @@ def peak_verdicts(st: dict) -> list[str]:
     if (gen := st.get("generate")) and "error" not in gen:
         out.append(
             f"- The demo-data generator (`generate`, not a night step): {gen.get('peak_rss_mb')} MB peak RSS."
+        )
+    if (split := st.get("split")) and "error" not in split:  # DuckDB's default limit: 80 % of RAM
+        out.append(
+            f"- The benchmark's split of the loaded rows into yesterday's files and the drop (`split`, not a "
+            f"night step): {split.get('peak_rss_mb')} MB peak RSS."
         )
     return out
 

@@ -911,3 +911,12 @@ def test_split_dates_the_exports_before_the_settle_window(tmp_path):
     age = time.time() - (tmp_path / "drop_link.csv").stat().st_mtime
     assert age > settings.load_settle_seconds() and 3500 < age < 3700
     assert time.time() - (tmp_path / "lz_yesterday/tasks/a.csv").stat().st_mtime > 3500
+
+
+def test_the_split_is_reported_apart_from_the_standalone_steps():
+    """The split prepares the benchmark's landing zones (no night runs it): no verdict on its peak."""
+    from orchestration.benchmark import peak_verdicts
+
+    lines = peak_verdicts({"load": {"peak_rss_mb": 2269}, "split": {"peak_rss_mb": 4104}})
+    assert "- Largest peak RSS of a standalone step: 2269 MB (load; meets ≤ 4 GB)." in lines
+    assert any(line.startswith("- The benchmark's split") and "4104 MB" in line for line in lines)
