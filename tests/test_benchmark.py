@@ -669,7 +669,9 @@ def test_a_childs_cpu_counts_while_it_runs_not_when_it_is_reaped():
 
     from orchestration.benchmark import _cpu_now, _tree_cpu_scan, tree_cpu
 
-    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.6\n"
+    # it spins 0.65 s for the 0.6 s asked of it below: /proc counts user and system time in whole ticks
+    # (10 ms), each rounded down, so a child that spun exactly 0.6 s can read 0.59 there for ever
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 0.65\n"
                               "while time.process_time() < end: pass\ntime.sleep(30)"])  # fmt: skip
     try:
         # the child's own CPU (a test worker may have other live descendants, e.g. the session's Chromium)
