@@ -916,4 +916,3 @@ def test_split_dates_the_exports_before_the_settle_window(tmp_path):
     age = time.time() - (tmp_path / "drop_link.csv").stat().st_mtime
     assert age > settings.load_settle_seconds() and 3500 < age < 3700
     assert time.time() - (tmp_path / "lz_yesterday/tasks/a.csv").stat().st_mtime > 3500
-
