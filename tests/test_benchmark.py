@@ -916,3 +916,23 @@ def test_split_dates_the_exports_before_the_settle_window(tmp_path):
     age = time.time() - (tmp_path / "drop_link.csv").stat().st_mtime
     assert age > settings.load_settle_seconds() and 3500 < age < 3700
     assert time.time() - (tmp_path / "lz_yesterday/tasks/a.csv").stat().st_mtime > 3500
+
+
+def test_the_overhead_verdict_counts_the_python_models_on_the_floors_side():
+    from orchestration.benchmark import overhead_verdict
+
+    dbt = {"seconds": 170.0, "cpu_seconds": 300.0, "phases": {"parse": 4.0}}
+    floor = {"sql_seconds": {"model": 100.0, "test": 20.0}, "python_seconds": 25.0, "cpu_seconds": 250.0}
+    # 170 / (120 + 25) = 1.172; without the parse 166 / 145 = 1.145; SQL alone 170 / 120 = 1.417
+    assert overhead_verdict(dbt, floor) == (
+        "- Orchestration overhead: dbt build 170.0 s ÷ (bare SQL 120.0 s + its Python models run directly "
+        "25.0 s) = 1.17× (meets ≤ 1.5×); 4.0 s of it parsing the project (a night parses once for its dbt "
+        "steps): 1.14× without it; against the SQL alone 1.42×; in CPU seconds, which the shared machine's "
+        "load hardly inflates: dbt 300.0 ÷ bare 250.0 = 1.20×."
+    )
+    # a floor recorded before it timed the Python models: the SQL alone, as it was judged then
+    old = {"sql_seconds": {"model": 100.0, "test": 10.0}}
+    assert overhead_verdict({"seconds": 170.0}, old) == (
+        "- Orchestration overhead: dbt build 170.0 s ÷ bare SQL 110.0 s = 1.55× (misses ≤ 1.5×)."
+    )
+    assert overhead_verdict({}, floor) == "" and overhead_verdict(dbt, {}) == ""
