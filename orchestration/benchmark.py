@@ -632,19 +632,26 @@ def step_floor(work: Path, clients: int, months: int) -> dict:
     }
 
 
-def _floor_python_models(conn) -> float:
-    """Seconds of the dbt build's two Python models (the renewal model) run directly on the floor's
-    connection, as step_ml runs them: the dbt step's build does this work too (in a fresh warehouse, so
-    with an empty tuning cache: emptied here likewise), and a floor without it would charge the model's
-    fits to dbt's orchestration."""
+def _run_renewal_models(conn) -> None:
+    """The dbt build's two Python models run directly: renewal.train_and_score as they run it, their
+    tables written back."""
     from orchestration.models import renewal
     from orchestration.models.ml_tables import write_table
 
-    conn.execute(f"delete from ml.{renewal.TUNING_TABLE}")
-    t = time.perf_counter()
     scores, evaluation = renewal.train_and_score(conn, AS_OF)
     write_table(conn, "renewal_scores", scores)
     write_table(conn, "renewal_model_evaluation", evaluation)
+
+
+def _floor_python_models(conn) -> float:
+    """Seconds of the two Python models run directly on the floor's connection: the dbt step's build
+    does this work too (in a fresh warehouse, so with an empty tuning cache: emptied here likewise), and
+    a floor without it would charge the model's fits to dbt's orchestration."""
+    from orchestration.models import renewal
+
+    conn.execute(f"delete from ml.{renewal.TUNING_TABLE}")
+    t = time.perf_counter()
+    _run_renewal_models(conn)
     return time.perf_counter() - t
 
 
@@ -654,13 +661,8 @@ def step_ml(work: Path, clients: int, months: int) -> dict:
     collection forecast and its backtest are dbt models, timed with the dbt build."""
     import duckdb
 
-    from orchestration.models import renewal
-    from orchestration.models.ml_tables import write_table
-
     with duckdb.connect(str(work / WAREHOUSE)) as conn:
-        scores, evaluation = renewal.train_and_score(conn, AS_OF)
-        write_table(conn, "renewal_scores", scores)
-        write_table(conn, "renewal_model_evaluation", evaluation)
+        _run_renewal_models(conn)
     return {}
 
 
