@@ -1635,7 +1635,7 @@ def overhead_verdict(dbt: dict, floor: dict) -> str:
             f"; {parse} s of it parsing the project (a night parses once for its dbt steps): "
             f"{(dbt_s - parse) / bare:.2f}× without it"
         )
-    if python is not None:
+    if python is not None and sql:
         text += f"; against the SQL alone {dbt_s / sql:.2f}×"
     if dbt.get("cpu_seconds") and floor.get("cpu_seconds"):
         cpu_dbt, cpu_floor = dbt["cpu_seconds"], floor["cpu_seconds"]

@@ -936,3 +936,9 @@ def test_the_overhead_verdict_counts_the_python_models_on_the_floors_side():
         "- Orchestration overhead: dbt build 170.0 s ÷ bare SQL 110.0 s = 1.55× (misses ≤ 1.5×)."
     )
     assert overhead_verdict({}, floor) == "" and overhead_verdict(dbt, {}) == ""
+    # SQL that rounds to 0.0 s (a tiny firm): no SQL-alone ratio instead of a division by zero
+    tiny = {"sql_seconds": {"model": 0.0, "test": 0.0}, "python_seconds": 0.5}
+    assert overhead_verdict({"seconds": 1.0}, tiny) == (
+        "- Orchestration overhead: dbt build 1.0 s ÷ (bare SQL 0.0 s + its Python models run directly "
+        "0.5 s) = 2.00× (misses ≤ 1.5×)."
+    )
