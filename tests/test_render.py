@@ -406,6 +406,31 @@ def test_unchanged_page_is_not_rewritten_but_linked_from_the_previous_version(sn
     assert json.loads((night1 / "render-manifest.json").read_text())["clients/data/C001.js"]
 
 
+def test_changed_keys_fetched_among_linked_ones_render_as_a_full_render(snapshot, tmp_path, monkeypatch):
+    """A night's changed keys are fetched in batches that count only them (the linked keys ride
+    along): with one key a batch, the changed key's file is byte for byte the one a full render of
+    the same data writes, and the other keys are the previous version's files."""
+    from orchestration.render import site
+
+    night1 = tmp_path / "v1"
+    render_site(FIXTURES / "pages", snapshot, night1, CONTEXT)
+    snap2 = tmp_path / "snapshot2.duckdb"
+    shutil.copyfile(snapshot, snap2)
+    with duckdb.connect(str(snap2)) as con:
+        con.execute("update marts.payments set amount = amount + 1 where client_id = 'C002'")
+    full = {p.url: p for p in render_site(FIXTURES / "pages", snap2, tmp_path / "full", CONTEXT)}
+    monkeypatch.setattr(site, "KEYS_PER_BATCH", 1)
+    night2 = {
+        p.url: p
+        for p in render_site(FIXTURES / "pages", snap2, tmp_path / "v2", CONTEXT, previous_dir=night1)
+    }
+    data = sorted(u for u, p in night2.items() if p.kind == "data")
+    assert data == ["/clients/C'03", "/clients/C001", "/clients/C002"]
+    assert [u for u in data if not night2[u].reused] == ["/clients/C002"]
+    for url in data:
+        assert night2[url].path.read_bytes() == full[url].path.read_bytes(), url
+
+
 # --- template pages: queries once for all keys ------------------------------------------------------
 
 KEYED = {  # shapes of template-page SQL: each must give, per key, exactly the per-key query's result
@@ -501,6 +526,11 @@ def test_template_batches_are_bounded_by_keys_and_by_rows():
     assert list(TemplateRun.batches(run, 10, rows, 6)) == [["a", "b"], ["c"], ["d", "e", "f"]]
     assert list(TemplateRun.batches(run, 2, rows, 6)) == [["a", "b"], ["c"], ["d", "e"], ["f"]]
     assert list(TemplateRun.batches(run, 4)) == [["a", "b", "c", "d"], ["e", "f"]]
+    # only the keys to fetch count: the others ride along in their place (a batch stays a range)
+    assert list(TemplateRun.batches(run, 1, rows, 6, only={"b", "e"})) == [["a", "b", "c", "d"], ["e", "f"]]
+    batched = list(TemplateRun.batches(run, 10, rows, 6, only={"a", "c", "f"}))
+    assert batched == [["a", "b"], ["c", "d", "e"], ["f"]]
+    assert list(TemplateRun.batches(run, 10, rows, 6, only=set())) == [["a", "b", "c", "d", "e", "f"]]
 
 
 def test_template_keys_one_at_a_time_by_rows_render_the_same_files(snapshot, tmp_path, monkeypatch):

@@ -112,19 +112,30 @@ class TemplateRun:
         rows = relative.apply_rows(res.columns, res.types, res.rows, self.as_of)
         return res if rows is res.rows else Result(res.columns, res.types, rows)
 
-    def batches(self, size: int, rows: dict[str, int] | None = None, max_rows: int | None = None):
+    def batches(
+        self,
+        size: int,
+        rows: dict[str, int] | None = None,
+        max_rows: int | None = None,
+        only: set[str] | None = None,
+    ):
         """The keys in the stored tables' order (a batch reads a range of rows), at most `size` at a
         time and, given each key's row count `rows`, at most `max_rows` rows a batch unless one key
-        has more (then alone): a key's text is built whole in DuckDB (string_agg does not spill)."""
+        has more (then alone): a key's text is built whole in DuckDB (string_agg does not spill).
+        `only`: the keys that count toward a batch's keys and rows (the keys to fetch); the others
+        ride along in their place, so a batch stays a range of keys and few changed keys among many
+        unchanged ones are fetched in few batches, each still reading a range of rows."""
         max_rows = ROWS_PER_BATCH if max_rows is None else max_rows
         batch: list[str] = []
-        total = 0
+        counted = total = 0
         for k in self.sorted:
-            n = rows.get(k, 0) if rows else 0
-            if batch and (len(batch) >= size or total + n > max_rows):
+            counts = only is None or k in only
+            n = rows.get(k, 0) if rows and counts else 0
+            if counts and counted and (counted >= size or total + n > max_rows):
                 yield batch
-                batch, total = [], 0
+                batch, counted, total = [], 0, 0
             batch.append(k)
+            counted += counts
             total += n
         if batch:
             yield batch

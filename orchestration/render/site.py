@@ -329,11 +329,10 @@ def _render_template(
         digests, counts = run.digests(KEYS_PER_BATCH)
         digests = {k: _page_hash(base, {page.param: k}, [], d) for k, d in digests.items()}
         rows = {k: sum(n.values()) for k, n in counts.items()}
-        for batch in run.batches(KEYS_PER_BATCH, rows):
-            # an unchanged key's file is hard-linked first, without building any render state
-            linked = (
-                set() if title_refs else {k for k in batch if _link_key(site, page, folder, k, digests[k])}
-            )
+        # an unchanged key's file is hard-linked first, without building any render state; the batches
+        # count only the keys left to render (a night changes a few keys in every range of them)
+        linked = set() if title_refs else {k for k in values if _link_key(site, page, folder, k, digests[k])}
+        for batch in run.batches(KEYS_PER_BATCH, rows, only={k for k in values if k not in linked}):
             todo = [k for k in batch if k not in linked]
             results, prebuilt = run.fetch(todo, lambda url: site.href(url, depth))
             for value in batch:
