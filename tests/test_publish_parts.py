@@ -479,3 +479,131 @@ def test_only_the_months_whose_source_changed_are_read_and_patched(tmp_path: Pat
     assert compared == [(2 * PER_MONTH, 2 * PER_MONTH, 2)]
     assert [p["part"] for p in _table(v4)["parts"] if not p["reused"]] == ["2026-09"]
     _assert_equals_a_fresh_build(v4, wh, tmp_path / "fresh4")
+
+
+def _fingerprints(side: bool) -> list[str]:
+    """Each row's input fingerprint, a hash of what it holds (as dbt's incremental models keep them):
+    in the table's own internal column, or (`side`) in intermediate.mart_tasks__fingerprints."""
+    row = "hash(task_id, client_id, period, note, amount, is_done)"
+    if side:
+        return [
+            "CREATE SCHEMA IF NOT EXISTS intermediate",
+            "CREATE OR REPLACE TABLE intermediate.mart_tasks__fingerprints AS "
+            f"SELECT task_id, {row} AS input_fingerprint FROM {TABLE}",
+        ]
+    return [f"UPDATE {TABLE} SET input_fingerprint = {row}"]
+
+
+@pytest.mark.parametrize("side", [False, True], ids=["own-column", "fingerprints-table"])
+def test_months_whose_fingerprints_are_unchanged_are_not_read(tmp_path: Path, monkeypatch, side: bool):
+    """A table whose rows' input fingerprints are declared (snapshot.Identity, as fct_tasks and the
+    progress marts declare in their dbt meta): its months are told changed by the sum of their rows'
+    fingerprints against last night's, not by hashing every column of every row. Phones in 2026-06's
+    notes make that month differ from its published form, so without the fingerprints it is read every
+    night (the test above). Night 1, a fresh build, keeps the fingerprint sums. Night 2 changes a task
+    of 2026-09 (and its fingerprint) and adds one to 2026-11: the patch compares those two months only,
+    2 x 60 rows of the copy and 2 x 60 + 1 of the source, and 2026-06 is not read. Night 3 deletes a
+    task of 2026-07: only 2026-07. Night 4 leaves a row without a fingerprint and changes a 2026-08 row:
+    nothing then says what that row was computed from, so the table's months are told by their rows
+    again: 2026-06 and 2026-09 (their phones make them differ from their published form) and 2026-08,
+    whose part alone is rewritten. Each night equals a
+    fresh build, table and Parquet files."""
+    wh = _warehouse(tmp_path / "warehouse.duckdb")
+    column = [] if side else [f"ALTER TABLE {TABLE} ADD COLUMN input_fingerprint UBIGINT"]
+    phones_in_june_only = (
+        f"UPDATE {TABLE} SET note = '备注' WHERE period <> '2026-06' AND note LIKE '请回电%'"
+    )
+    _night(wh, phones_in_june_only, *column, *_fingerprints(side))
+    identity = snapshot.Identity(
+        "input_fingerprint", *(("intermediate.mart_tasks__fingerprints", "task_id") if side else ())
+    )
+    root = tmp_path / "published"
+
+    def publish_night(run_id: str) -> Path:
+        return publish(wh, root, run_id, tables=("raw.load_files",), identities={TABLE: identity})
+
+    v1 = publish_night("run1")
+    assert "patched" not in _table(v1)
+    compared = _spy_patch(monkeypatch)
+    new_row = "('T0599', 'C1', '2026-11', '新', 9.5, false" + ("" if side else ", NULL") + ")"
+    _night(
+        wh,
+        f"UPDATE {TABLE} SET note = '改 {PHONE}', amount = 7 WHERE task_id = 'T0305'",
+        f"INSERT INTO {TABLE} VALUES {new_row}",
+        *_fingerprints(side),
+    )
+    v2 = publish_night("run2")
+    table = _table(v2)
+    assert table["patched"] == {"deleted": 1, "inserted": 2, "masked": 2}
+    assert compared == [(2 * PER_MONTH, 2 * PER_MONTH + 1, 2)]
+    assert [p["part"] for p in table["parts"] if not p["reused"]] == ["2026-09", "2026-11"]
+    _assert_equals_a_fresh_build(v2, wh, tmp_path / "fresh2")
+    assert find_unmasked_personal_data(v2) == []
+
+    compared.clear()
+    _night(wh, f"DELETE FROM {TABLE} WHERE task_id = 'T0107'", *_fingerprints(side))
+    v3 = publish_night("run3")
+    assert _table(v3)["patched"] == {"deleted": 1, "inserted": 0, "masked": 0}
+    assert compared == [(PER_MONTH, PER_MONTH - 1, 2)]
+    assert [p["part"] for p in _table(v3)["parts"] if not p["reused"]] == ["2026-07"]
+    _assert_equals_a_fresh_build(v3, wh, tmp_path / "fresh3")
+
+    compared.clear()
+    no_fingerprint = (
+        "DELETE FROM intermediate.mart_tasks__fingerprints WHERE task_id = 'T0210'"
+        if side
+        else f"UPDATE {TABLE} SET input_fingerprint = NULL WHERE task_id = 'T0210'"
+    )
+    _night(wh, *_fingerprints(side), no_fingerprint, f"UPDATE {TABLE} SET amount = 3 WHERE task_id = 'T0210'")
+    v4 = publish_night("run4")
+    assert _table(v4)["patched"] == {"deleted": 1, "inserted": 1, "masked": 2 + PER_MONTH // 10}
+    assert compared == [(3 * PER_MONTH, 3 * PER_MONTH, 2)]
+    assert [p["part"] for p in _table(v4)["parts"] if not p["reused"]] == ["2026-08"]
+    _assert_equals_a_fresh_build(v4, wh, tmp_path / "fresh4")
+
+
+def test_identities_are_read_from_the_dbt_manifest(tmp_path: Path):
+    """`dbt_identities`: a model's meta `publish_identity` (under config or beside it) by schema.table
+    as built (alias first); a declaration without a column, or a table without a key, is left out."""
+    nodes = {
+        "model.p.a": {
+            "resource_type": "model",
+            "schema": "core",
+            "name": "fct_a",
+            "config": {"meta": {"publish_identity": {"column": "input_fingerprint"}}},
+        },
+        "model.p.b": {
+            "resource_type": "model",
+            "schema": "marts",
+            "name": "b",
+            "alias": "mart_b",
+            "meta": {
+                "publish_identity": {"column": "fp", "table": "intermediate.mart_b__fingerprints", "key": "k"}
+            },
+        },
+        "model.p.c": {
+            "resource_type": "model",
+            "schema": "marts",
+            "name": "c",
+            "meta": {"publish_identity": {"column": "fp", "table": "intermediate.x"}},
+        },
+        "model.p.d": {
+            "resource_type": "model",
+            "schema": "marts",
+            "name": "d",
+            "meta": {"publish_identity": "fp"},
+        },
+        "test.p.e": {
+            "resource_type": "test",
+            "schema": "marts",
+            "name": "e",
+            "meta": {"publish_identity": {"column": "fp"}},
+        },
+    }
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"nodes": nodes}), encoding="utf-8")
+    assert snapshot.dbt_identities(path) == {
+        "core.fct_a": snapshot.Identity("input_fingerprint"),
+        "marts.mart_b": snapshot.Identity("fp", "intermediate.mart_b__fingerprints", "k"),
+    }
+    assert snapshot.dbt_identities(tmp_path / "missing.json") == {}

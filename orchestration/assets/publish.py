@@ -17,7 +17,7 @@ from orchestration.digest import send_digest
 from orchestration.night_guard import NightGuardResource
 from orchestration.ops_alerts import send_ops_alert
 from orchestration.publish import current_version, publish_version
-from orchestration.publish.snapshot import DEFAULT_MEMORY_LIMIT, dbt_descriptions
+from orchestration.publish.snapshot import DEFAULT_MEMORY_LIMIT, dbt_descriptions, dbt_identities
 from orchestration.resources import WarehouseResource
 from orchestration.run_config import AsOfConfig
 
@@ -226,6 +226,7 @@ def build_publish_asset(
             attachments=attachments,
             make_current=context.run.tags.get(MAKE_CURRENT_TAG) == "1",
             descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
+            identities=dbt_identities(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
             **extra,
         )
         folder, manifest = published.folder, published.manifest  # the manifest as written, not read back

@@ -42,6 +42,7 @@ from orchestration.publish.snapshot import (
     DEFAULT_SCHEMAS,
     DEFAULT_TABLES,
     Descriptions,
+    Identities,
     PreviousSnapshot,
     Reusable,
     ReusablePart,
@@ -128,15 +129,18 @@ def publish_version(
     descriptions: Descriptions | None = None,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     temp_dir: Path | str = "",
+    identities: Identities | None = None,
 ) -> Published:
     """Publish the warehouse's public tables as version `<as_of_date>_<run_id>` and make it current.
 
     `render(snapshot, pages_dir)` writes the pages; any exception aborts the publish (nothing new
     is visible). `attachments` maps a folder name in the version to a folder copied in (e.g. the
     quality gate's data docs); `descriptions` become table/column comments in the snapshot (see
-    `snapshot.dbt_descriptions`). `memory_limit` bounds DuckDB while the snapshot is built and scanned;
-    beyond it DuckDB spills to `temp_dir` (default: a hidden folder beside the version being built,
-    removed afterwards). `on_stage(name)` is called at each step (tests kill the process there).
+    `snapshot.dbt_descriptions`); `identities` tell which months of a table changed by its rows'
+    input fingerprints (`snapshot.dbt_identities`). `memory_limit` bounds DuckDB while the snapshot
+    is built and scanned; beyond it DuckDB spills to `temp_dir` (default: a hidden folder beside the
+    version being built, removed afterwards). `on_stage(name)` is called at each step (tests kill the
+    process there).
     A night older than the current publication (a rerun of an earlier date) is published and kept
     but does not become current unless `make_current`. Returns the final version folder and its
     manifest as written to manifest.json (`publish_run`: the folder only).
@@ -173,6 +177,7 @@ def publish_version(
                 memory_limit=memory_limit,
                 temp_dir=spill,
                 state=state,
+                identities=identities,
             )
             # the snapshot's files are final: scanned and hashed in the background while pages render
             check = _SnapshotCheck(incoming, known, snapshot, reuse, verify_masking, memory_limit)
@@ -252,6 +257,7 @@ def _write_snapshot(
     temp_dir: Path,
     previous_snapshot: PreviousSnapshot | None = None,
     state: StateFiles | None = None,
+    identities: Identities | None = None,
 ) -> Snapshot:
     """The read-only DuckDB snapshot and its Parquet copies, inside the version being built; DuckDB's
     spill folder `temp_dir` is removed afterwards (a killed run's is cleared by the next publish)."""
@@ -268,6 +274,7 @@ def _write_snapshot(
             temp_directory=temp_dir,
             previous_snapshot=previous_snapshot,
             state=state,
+            identities=identities,
         )
     finally:
         if temp_dir.name.startswith(INCOMING_PREFIX):  # our own, not a configured shared folder

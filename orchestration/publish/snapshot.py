@@ -90,6 +90,30 @@ STATE_MONTHS = "source_months"  # per table and month: rows and hash sum of its 
 
 # (schema, table) -> (table description, {column: description})
 Descriptions = dict[tuple[str, str], tuple[str, dict[str, str]]]
+IDENTITY_META = "publish_identity"  # a dbt model's meta key declaring its rows' input fingerprints
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Where a published table's rows have their input fingerprints (docs/publication.md, "Months
+    known unchanged by their input fingerprints"), declared by its dbt model (meta `publish_identity`):
+    the model is incremental by fingerprint, so each row is computed from, and only from, what its
+    fingerprint hashes (dbt's incremental build relies on the same, and is tested to equal a full
+    build). `column`: the fingerprint column, in the table itself (an internal column, not published)
+    or, with `table` (`schema.table` in the warehouse), in the table of the fingerprints its rows were
+    built for, joined on `key` (a column of both). A month whose rows' fingerprints sum as they did
+    for the source the copied month was masked from holds the same rows: it is not read."""
+
+    column: str
+    table: str = ""
+    key: str = ""
+
+    def salt(self, salt: str) -> str:
+        """The recipe of sums taken over the fingerprints: never equal to one over the rows."""
+        return f"{salt}|identity:{self.table}:{self.key}:{self.column}"
+
+
+Identities = dict[str, Identity]  # "schema.table" -> its rows' fingerprints
 
 
 @dataclass
@@ -220,6 +244,29 @@ def dbt_descriptions(manifest_path: Path) -> Descriptions:
     return out
 
 
+def dbt_identities(manifest_path: Path) -> Identities:
+    """The `Identity` each dbt model declares in its meta (`publish_identity: {column, table, key}`),
+    by `schema.table` as built, from dbt's manifest.json; a malformed declaration is left out."""
+    try:
+        manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out: Identities = {}
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") != "model":
+            continue
+        meta = {**(node.get("config") or {}).get("meta", {}), **(node.get("meta") or {})}
+        declared = meta.get(IDENTITY_META)
+        if not isinstance(declared, dict) or not isinstance(declared.get("column"), str):
+            continue
+        table, key = str(declared.get("table") or ""), str(declared.get("key") or "")
+        if bool(table) != bool(key):
+            continue
+        name = f"{node.get('schema', '')}.{node.get('alias') or node.get('name')}"
+        out[name] = Identity(declared["column"], table, key)
+    return out
+
+
 def _comment(
     con: duckdb.DuckDBPyConnection, chosen: list[tuple[str, str]], descriptions: Descriptions
 ) -> None:
@@ -270,6 +317,7 @@ def build_snapshot(
     previous_snapshot: PreviousSnapshot | None = None,
     state: StateFiles | None = None,
     workers: int | None = None,
+    identities: Identities | None = None,
 ) -> Snapshot:
     """Copy the public tables from `warehouse` (attached read-only) into `snapshot_path`, masked on
     the way, export each to `parquet_dir/<schema>.<table>/<part>.parquet`, checkpoint and close.
@@ -278,7 +326,9 @@ def build_snapshot(
     (any failure of the patch: built fresh). DuckDB keeps to `memory_limit` and spills to
     `temp_directory` (default: its own, beside the file). `state`: the private state file to keep
     (and last night's, read when patching), so a patched table masks only its changed rows.
-    `workers`: tables published at once (default WORKERS; the output is the same)."""
+    `workers`: tables published at once (default WORKERS; the output is the same). `identities`:
+    the tables whose rows' input fingerprints tell which months changed (`Identity`; used with
+    `state` only, where last night's sums of them are kept)."""
     if snapshot_path.exists():
         raise FileExistsError(snapshot_path)
     args = (
@@ -289,6 +339,7 @@ def build_snapshot(
         tuple(tables),
         descriptions or {},
         reuse or {},
+        identities or {},
     )
     workers = WORKERS if workers is None else workers
     config = {"storage_compatibility_version": STORAGE_COMPATIBILITY, "memory_limit": memory_limit}
@@ -332,6 +383,7 @@ def _build(
     tables: tuple[str, ...],
     descriptions: Descriptions,
     reuse: dict[str, Reusable],
+    identities: Identities,
     config: dict,
     *,
     patch_base: int = 0,
@@ -371,7 +423,15 @@ def _build(
             parquet = parquet_dir / f"{schema}.{table}"  # the table's folder of part files
             previous = reuse.get(f"{schema}.{table}")
             published = _publish_table(
-                cur, schema, table, parquet, salt, previous, (schema, table) in in_copy, state is not None
+                cur,
+                schema,
+                table,
+                parquet,
+                salt,
+                previous,
+                (schema, table) in in_copy,
+                state is not None,
+                identities.get(f"{schema}.{table}"),
             )
             published.parquet = f"{parquet_dir.name}/{parquet.name}/*.parquet"
             for part in published.parts:
@@ -487,12 +547,15 @@ def _publish_table(
     previous: Reusable | None,
     in_copy: bool = False,
     state: bool = False,
+    identity: Identity | None = None,
 ) -> PublishedTable:
     """One table into the snapshot and its Parquet parts (folder `parquet`): reused from `previous`
     when its source is unchanged and the table is exactly the one published then; else, when the
     copied previous file holds it (`in_copy`) with the same columns, patched (`state`: the private
     state file is attached, read and kept up to date); else masked from the source whole. Then its
-    parts: the ones holding what the previous version's did are hard-linked, the others written."""
+    parts: the ones holding what the previous version's did are hard-linked, the others written.
+    `identity` (with `state` only): the table's months are told changed by their rows' input
+    fingerprints (`Identity`), not by hashing every row; its sums are kept even when built fresh."""
     src = f"{SOURCE_ALIAS}.{quote(schema)}.{quote(table)}"
     dest = f"{quote(schema)}.{quote(table)}"
     all_columns = _columns(con, f"SELECT * FROM {src}")
@@ -503,14 +566,28 @@ def _publish_table(
     ):
         con.execute(f"DROP TABLE {dest}")  # another column list or type: built fresh
         in_copy = False
-    month_column = part_column(source_columns) if in_copy else ""
+    identity = _identity(con, identity, all_columns) if state else None
+    month_column = part_column(source_columns)
+    # with an identity, its months by their rows' fingerprints (one narrow pass), even when built fresh
+    found = (
+        _identity_sums(con, src, source_columns, salt, month_column, identity)
+        if identity and month_column
+        else None
+    )
+    if found is None:  # (a row without a fingerprint: by its rows, as a table without an identity)
+        identity = None
+        month_column = month_column if in_copy else ""
+    months_salt = identity.salt(salt) if identity else salt
     sums, by_month = {}, None
-    if month_column:  # in the copy: its source per month, and its fingerprint, in one pass
+    if found is not None:
+        source_fp, sums = found
+    elif month_column:  # in the copy: its source per month, and its fingerprint, in one pass
         source_fp, sums = _source_sums(con, src, source_columns, salt, month_column)
-        last = _state_months(con, source_columns, salt, f"{schema}.{table}") if state else {}
-        by_month = _source_months(con, dest, source_columns, salt, previous, sums, last)
     else:
         source_fp = _source_fingerprint(con, src, source_columns, salt)
+    if month_column and in_copy:
+        last = _state_months(con, source_columns, months_salt, f"{schema}.{table}") if state else {}
+        by_month = _source_months(con, dest, source_columns, salt, previous, sums, last, identity is not None)
     reused, patched, new_rows_findings, content = False, None, None, None
     unchanged = previous is not None and previous.source_fingerprint == source_fp
     if unchanged and previous.complete and previous.parts:
@@ -549,7 +626,7 @@ def _publish_table(
         else:
             patched, content, new_rows_findings = patch
     if state:  # tonight's source per month, for the next night's `_source_months`
-        _save_state_months(con, f"{schema}.{table}", source_columns, salt, sums)
+        _save_state_months(con, f"{schema}.{table}", source_columns, months_salt, sums)
     parts = _write_parts(con, dest, parquet, content, salt, previous)
     return PublishedTable(
         schema=schema,
@@ -973,6 +1050,7 @@ class _SourceMonths:
     sums: dict[str, tuple[int, int]]
     recorded: _Content
     last: dict[str, tuple[int, int]]  # the private state's: the source per month the copy was built from
+    identity: bool = False  # `sums` and `last` are sums of the rows' input fingerprints (`Identity`)
 
     @property
     def rows(self) -> int:
@@ -983,6 +1061,12 @@ class _SourceMonths:
         differ: new, changed, or rows masking changes) nor the source rows that month was masked
         from (the private state's, when kept)."""
         keys = set(self.sums) | set(self.recorded.sums)
+        if self.identity:  # never comparable with the copy's sums: a month is as last night's or not
+            return sorted(
+                k
+                for k in keys
+                if k not in self.sums or k not in self.recorded.sums or self.sums[k] != self.last.get(k)
+            )
         return sorted(
             k
             for k in keys
@@ -1026,6 +1110,61 @@ def _source_sums(
     return digest(source_columns, rows, total, salt), sums
 
 
+def _identity(
+    con: duckdb.DuckDBPyConnection, identity: Identity | None, all_columns: list[tuple[str, str]]
+) -> Identity | None:
+    """`identity` when the source has what it names: the fingerprint column in the table, or the
+    fingerprints' table with its key and column and the key in the table; else None."""
+    if identity is None:
+        return None
+    names = {c for c, _ in all_columns}
+    if not identity.table:
+        return identity if identity.column in names else None
+    schema, _, table = identity.table.partition(".")
+    found = {
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+            "AND table_name = ?",
+            [SOURCE_ALIAS, schema, table],
+        ).fetchall()
+    }
+    return identity if identity.key in names and {identity.key, identity.column} <= found else None
+
+
+def _identity_sums(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    source_columns: list[tuple[str, str]],
+    salt: str,
+    column: str,
+    identity: Identity,
+) -> tuple[str, dict[str, tuple[int, int]]] | None:
+    """`_source_sums` over the rows' input fingerprints instead of their columns: per month key its
+    rows and the sum of the hashes of its rows' fingerprints (one narrow column, or two and a join
+    for a fingerprints' table), and from them a source fingerprint of their own recipe
+    (`Identity.salt`). None when a row has no fingerprint (NULL, or its key not in the fingerprints'
+    table): nothing says what that row was computed from."""
+    fp = quote(identity.column)
+    relation = src
+    if identity.table:
+        schema, _, table = identity.table.partition(".")
+        key = quote(identity.key)
+        relation = f"""(SELECT t.{quote(column)}, f.{fp} FROM {src} AS t
+            LEFT JOIN {SOURCE_ALIAS}.{quote(schema)}.{quote(table)} AS f ON t.{key} = f.{key})"""
+    found = con.execute(
+        f"""SELECT {_part_expr(column)} AS k, sum(n)::BIGINT, sum(t), sum(f)::BIGINT FROM (
+            SELECT {quote(column)}, count(*) AS n, sum(hash({fp})::HUGEINT) AS t, count({fp}) AS f
+            FROM {relation} GROUP BY ALL) GROUP BY ALL"""
+    ).fetchall()
+    if any(n != f for _, n, _, f in found):
+        return None
+    sums = {k: (int(n), int(t)) for k, n, t, _ in found}
+    rows = sum(n for n, _ in sums.values())
+    total = sum(t for _, t in sums.values()) if rows else None
+    return digest(source_columns, rows, total, identity.salt(salt)), sums
+
+
 def _source_months(
     con: duckdb.DuckDBPyConnection,
     dest: str,
@@ -1034,6 +1173,7 @@ def _source_months(
     previous: Reusable | None,
     sums: dict[str, tuple[int, int]],
     last: dict[str, tuple[int, int]],
+    identity: bool = False,
 ) -> _SourceMonths | None:
     """The months of a table of the copied snapshot, for `_patch_months`. None (the table is
     patched as before) unless a source row equal to a copied row may be taken as its own masked
@@ -1047,7 +1187,7 @@ def _source_months(
     recorded = _recorded_content(con, dest, columns, salt, previous)
     if recorded is None or not recorded.parts_by or not recorded.sums or WHOLE_PART in recorded.sums:
         return None
-    return _SourceMonths(sums, recorded, last)
+    return _SourceMonths(sums, recorded, last, identity)
 
 
 def _patch_months(
