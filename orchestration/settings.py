@@ -102,12 +102,6 @@ SETTINGS = (
     ),
     Setting("OPSCENTER_DBT_THREADS", "`2`", "dbt threads (read by dbt_project/profiles.yml)"),
     Setting(
-        "OPSCENTER_DBT_ORDER",
-        "`critical_path`",
-        "which ready dbt node starts first: `critical_path` (longest remaining path, "
-        "orchestration/dbt_order.py) or `depth` (dbt's own order)",
-    ),
-    Setting(
         "OPSCENTER_DBT_MEMORY_LIMIT",
         "`3GB`",
         "DuckDB memory limit of dbt runs (read by dbt_project/profiles.yml; spills beyond it)",
