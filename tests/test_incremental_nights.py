@@ -355,6 +355,64 @@ def period_flags(path) -> dict:
     return {"rollup": dict(rollup), "by_service_type": {r[0]: r[1:] for r in service}}
 
 
+IDENTITY_TABLES = {  # the tables whose dbt models declare their rows' fingerprints (meta publish_identity)
+    "core.fct_tasks",
+    "marts.mart_progress_detail",
+    "marts.mart_progress_summary",
+    "marts.mart_tax_filing_status",
+}
+
+
+def published_by_fingerprints(path, as_of: str, tmp, n: int, target) -> dict:
+    """The night published (real `publish_run`, the snapshot patched from the previous night's with
+    its private state), its tables split by month and patched whatever their size and share of
+    changed rows (PARTS_MIN_ROWS 1, no PATCH_MAX_SHARE or MAX_GROWTH, MONTHS_MAX_SHARE 1), the months
+    of the declared tables told unchanged by their rows' fingerprints (the manifest's
+    `publish_identity`); and a fresh snapshot of the same warehouse. Returns whether they hold the
+    same tables and Parquet rows, and per declared table its patch counts and its parts linked."""
+    from orchestration.publish import publish_run, snapshot
+    from tests.test_publish_patch import _contents, _parquet
+
+    identities = snapshot.dbt_identities(target / "manifest.json")
+    fresh = tmp / f"fresh_snapshot_{n}"
+    # every table in months, and patched whatever share of its rows changed (a hand-made firm's night
+    # changes a large share of them) and however much the small copied file grew
+    limits = {
+        "PARTS_MIN_ROWS": 1,
+        "PATCH_MAX_SHARE": float("inf"),
+        "MONTHS_MAX_SHARE": 1.0,
+        "MAX_GROWTH": float("inf"),
+    }
+    old = {name: getattr(snapshot, name) for name in limits}
+    for name, value in limits.items():
+        setattr(snapshot, name, value)
+    try:
+        version = publish_run(
+            path, tmp / "published", as_of_date=as_of, run_id=f"night{n}", code_version="test",
+            checks=[], schemas=("core", "marts"), tables=(), identities=identities,
+        )  # fmt: skip
+        snapshot.build_snapshot(
+            path, fresh / "snapshot.duckdb", fresh / "parquet", schemas=("core", "marts"), tables=()
+        )
+    finally:
+        for name, value in old.items():
+            setattr(snapshot, name, value)
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    tables = {t["name"]: t for t in manifest["tables"]}
+    return {
+        "identities": set(identities),
+        "equal": _contents(version / "snapshot.duckdb") == _contents(fresh / "snapshot.duckdb")
+        and _parquet(version / "parquet") == _parquet(fresh / "parquet"),
+        "tables": {
+            name: (tables[name].get("patched"), sum(p["reused"] for p in tables[name]["parts"]))
+            for name in IDENTITY_TABLES
+        },
+        "patched_from": manifest["snapshot_patched_from"],
+        "parts": {name: len(tables[name]["parts"]) for name in IDENTITY_TABLES},
+        "reused": {name: tables[name]["reused"] for name in IDENTITY_TABLES},
+    }
+
+
 def full_rebuild(path, as_of: str, tmp) -> dict:
     """Hashes of a from-scratch rebuild of every model over a copy of the same warehouse."""
     copy = tmp / f"full_{as_of}" / "warehouse.duckdb"  # the name every dbt test's parsed manifest is for
@@ -576,6 +634,7 @@ def nights(tmp_path_factory):
             "board": board_rows(path),
             "scope_keys": scope_keys(path),
             "cutoffs_with_rows": cutoffs_with_rows(path),
+            "published": published_by_fingerprints(path, as_of, tmp, n, target),
             "full": full_rebuild(path, as_of, tmp) if n > 1 else None,
             "full_scope_keys": scope_keys(tmp / f"full_{as_of}" / "warehouse.duckdb") if n > 1 else None,
         }
@@ -653,6 +712,23 @@ def nights(tmp_path_factory):
         out["board_next"] = dict(conn.execute(board).fetchall())
     out["path"] = path
     return out
+
+
+@pytest.mark.parametrize("night", [1, 2, 3])
+def test_a_night_published_by_its_fingerprints_equals_a_fresh_snapshot(nights, night):
+    """Each night's snapshot, patched from the previous night's with the months of the declared tables
+    told unchanged by their rows' fingerprints (snapshot.Identity), holds what a fresh snapshot of the
+    same warehouse holds, table and Parquet rows: the late corrections (a re-sent April task, a
+    reopened task, a deleted one, a renamed client) reach it. On nights 2 and 3 the task tables were
+    patched in the copy, some of their months' parts linked unread."""
+    published = nights[night]["published"]
+    assert published["identities"] == IDENTITY_TABLES
+    assert published["equal"]
+    if night > 1:
+        tables = published["tables"]
+        for name in ("core.fct_tasks", "marts.mart_progress_detail"):  # open tasks change every night
+            patched, linked = tables[name]
+            assert patched is not None and patched["inserted"] > 0 and linked > 0, (name, published["tables"])
 
 
 @pytest.mark.parametrize("night", [2, 3])

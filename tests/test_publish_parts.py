@@ -607,3 +607,18 @@ def test_identities_are_read_from_the_dbt_manifest(tmp_path: Path):
         "marts.mart_b": snapshot.Identity("fp", "intermediate.mart_b__fingerprints", "k"),
     }
     assert snapshot.dbt_identities(tmp_path / "missing.json") == {}
+
+
+def test_a_parts_hash_sum_of_18_digits_is_not_taken_for_a_credit_code():
+    """A part of one row whose hash is below 10^18 has a sum of 18 digits: written as it is, the
+    manifest would hold a bare 18-digit number, which the personal-data scan reads as a credit code
+    (the night refused). The manifest pads every sum to publisher.SUM_DIGITS digits; `int()` reads it
+    back to the same number."""
+    from orchestration.publish.masking import count_personal_data
+
+    part = {"file": "parquet/t/2026-01.parquet", "part": "2026-01", "rows": 1, "sum": "123456789012345678"}
+    assert count_personal_data(json.dumps(part)) == (0, 1)
+    padded = publisher._manifest_part(part)
+    assert padded["sum"] == "0" * 22 + "123456789012345678" and int(padded["sum"]) == 123456789012345678
+    assert count_personal_data(json.dumps(padded)) == (0, 0)
+    assert publisher._manifest_part({**part, "sum": None})["sum"] is None

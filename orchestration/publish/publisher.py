@@ -376,6 +376,20 @@ def _copy_attachments(incoming: Path, attachments: dict[str, Path]) -> None:
             shutil.copytree(source, incoming / folder_name)
 
 
+SUM_DIGITS = 40  # a part's hash sum in the manifest, zero-padded: no run of exactly 18 digits
+
+
+def _manifest_part(part: dict) -> dict:
+    """A Parquet part's manifest entry with its hash sum zero-padded to SUM_DIGITS digits. A sum is a
+    decimal of up to 39 digits; one of exactly 18 (a part of one row whose hash is below 10^18, one
+    in twenty) would read as an unmasked credit code to the personal-data scan, which reads the
+    manifest like every other file of the version, and refuse the night. Readers take `int()` of it,
+    so padded and unpadded (older versions') sums read the same."""
+    if part.get("sum") is None:
+        return part
+    return {**part, "sum": part["sum"].zfill(SUM_DIGITS)}
+
+
 def _current_manifest(publish_root: Path) -> tuple[str | None, dict]:
     """The current version's name and manifest ({} before the first publish or if unreadable)."""
     name = current_version(publish_root)
@@ -815,7 +829,7 @@ def _manifest(
                 "rows": t.rows,
                 "parquet": t.parquet,
                 "parts_by": t.parts_by,
-                "parts": t.parts,
+                "parts": [_manifest_part(part) for part in t.parts],
                 "columns": t.columns,
                 "masked_columns": t.masked_by_name,
                 "pattern_masked_columns": t.masked_by_pattern,
