@@ -682,7 +682,7 @@ def step_publish(work: Path, clients: int, months: int) -> dict:
     from orchestration.assets.publish import RenderContext
     from orchestration.definitions import render_pages
     from orchestration.publish import publish_run
-    from orchestration.publish.snapshot import dbt_descriptions
+    from orchestration.publish.snapshot import dbt_descriptions, dbt_identities
 
     source, root = work / "publish_source.duckdb", work / "publish"
     shutil.copy(work / WAREHOUSE, source)
@@ -696,6 +696,7 @@ def step_publish(work: Path, clients: int, months: int) -> dict:
             source, root, as_of_date=AS_OF.isoformat(), run_id="bench", code_version="bench", checks=[],
             render=lambda snapshot, pages: render_pages(snapshot, pages, context), schemas=("marts", "core"),
             descriptions=dbt_descriptions(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
+            identities=dbt_identities(settings.DBT_PROJECT_DIR / "target" / "manifest.json"),
             memory_limit=settings.publish_memory_limit(),
         )  # fmt: skip
     seconds = time.perf_counter() - t
