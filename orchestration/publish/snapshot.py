@@ -1105,9 +1105,13 @@ def _source_sums(
     published_row = ", ".join(quote(c) for c, _ in source_columns)
     found = con.execute(_sums_by_part(src, published_row, column, dict(source_columns)[column])).fetchall()
     sums = {k: (int(n), int(t)) for k, n, t in found}
+    return _sums_digest(source_columns, sums, salt), sums
+
+
+def _sums_digest(source_columns: list[tuple[str, str]], sums: dict[str, tuple[int, int]], salt: str) -> str:
+    """The digest of a source summed per month: its rows and hash sum are the months' totals."""
     rows = sum(n for n, _ in sums.values())
-    total = sum(t for _, t in sums.values()) if rows else None
-    return digest(source_columns, rows, total, salt), sums
+    return digest(source_columns, rows, sum(t for _, t in sums.values()) if rows else None, salt)
 
 
 def _identity(
@@ -1160,9 +1164,7 @@ def _identity_sums(
     if any(n != f for _, n, _, f in found):
         return None
     sums = {k: (int(n), int(t)) for k, n, t, _ in found}
-    rows = sum(n for n, _ in sums.values())
-    total = sum(t for _, t in sums.values()) if rows else None
-    return digest(source_columns, rows, total, identity.salt(salt)), sums
+    return _sums_digest(source_columns, sums, identity.salt(salt)), sums
 
 
 def _source_months(
