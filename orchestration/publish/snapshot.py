@@ -31,6 +31,7 @@ own patterns, `scanner.scan_relation`), so the publication's scan need not read 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -228,12 +229,28 @@ def _source_tables(
     return chosen, missing
 
 
-def dbt_descriptions(manifest_path: Path) -> Descriptions:
-    """Table and column descriptions of every dbt model and source, from dbt's manifest.json."""
+@functools.lru_cache(maxsize=1)
+def _dbt_manifest(path: Path, mtime_ns: int) -> dict:  # noqa: ARG001 - part of the cache key
     try:
-        manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+
+
+def _read_dbt_manifest(manifest_path: Path) -> dict:
+    """dbt's manifest.json, parsed once for the descriptions and the identities of a night (cached
+    by path and modification time; {} when it cannot be read). Read only: callers must not change it."""
+    path = Path(manifest_path)
+    try:
+        mtime_ns = path.stat().st_mtime_ns
+    except OSError:
+        return {}
+    return _dbt_manifest(path, mtime_ns)
+
+
+def dbt_descriptions(manifest_path: Path) -> Descriptions:
+    """Table and column descriptions of every dbt model and source, from dbt's manifest.json."""
+    manifest = _read_dbt_manifest(manifest_path)
     out: Descriptions = {}
     for node in [*manifest.get("nodes", {}).values(), *manifest.get("sources", {}).values()]:
         if node.get("resource_type") not in ("model", "seed", "snapshot", "source"):
@@ -247,10 +264,7 @@ def dbt_descriptions(manifest_path: Path) -> Descriptions:
 def dbt_identities(manifest_path: Path) -> Identities:
     """The `Identity` each dbt model declares in its meta (`publish_identity: {column, table, key}`),
     by `schema.table` as built, from dbt's manifest.json; a malformed declaration is left out."""
-    try:
-        manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    manifest = _read_dbt_manifest(manifest_path)
     out: Identities = {}
     for node in manifest.get("nodes", {}).values():
         if node.get("resource_type") != "model":
