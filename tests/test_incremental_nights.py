@@ -407,9 +407,6 @@ def published_by_fingerprints(path, as_of: str, tmp, n: int, target) -> dict:
             name: (tables[name].get("patched"), sum(p["reused"] for p in tables[name]["parts"]))
             for name in IDENTITY_TABLES
         },
-        "patched_from": manifest["snapshot_patched_from"],
-        "parts": {name: len(tables[name]["parts"]) for name in IDENTITY_TABLES},
-        "reused": {name: tables[name]["reused"] for name in IDENTITY_TABLES},
     }
 
 
