@@ -15,7 +15,10 @@ Per firm size, in a throw-away work folder (kept with --keep):
   (fresh warehouse, as of AS_OF),
   `night_yesterday` (fresh warehouse, the landing zone as it stood the day before, as of AS_OF - 1)
   then `night_incremental` (that warehouse + one new day's drop, as of AS_OF); `compare` hashes
-  every core and marts table of the incremental warehouse against the full night's.
+  every core and marts table of the incremental warehouse against the full night's; then, on that
+  warehouse, `night_quiet` (the next night with no new file: only the as-of date moves, to AS_OF + 1)
+  and `night_rerun` (the same night again: nothing new, the same date). The two split the one-day
+  night's time into what any night pays, what the date's move adds and what the drop's rows add.
 
 The one-day drop: rows whose updated_at falls on AS_OF (what a daily incremental export carries).
 Yesterday's landing zone holds every other row, written in the contract's canonical CSV form.
@@ -50,8 +53,9 @@ from orchestration import settings
 
 AS_OF = dt.date(2026, 11, 20)
 YESTERDAY = AS_OF - dt.timedelta(days=1)
+TOMORROW = AS_OF + dt.timedelta(days=1)  # night_quiet's and night_rerun's as-of date: no export for it
 STEPS = ("generate", "load", "split", "dbt", "floor", "dbt_next_day", "ml", "quality", "publish")
-NIGHTS = ("night_full", "night_yesterday", "night_incremental", "compare")
+NIGHTS = ("night_full", "night_yesterday", "night_incremental", "compare", "night_quiet", "night_rerun")
 ALL = STEPS + NIGHTS
 RESULTS_JSON = settings.REPO_ROOT / "docs" / "benchmarks.json"
 WAREHOUSE = "warehouse.duckdb"  # every warehouse of the benchmark has this file name (DuckDB catalog name)
@@ -1182,6 +1186,28 @@ def step_night_incremental(work: Path, clients: int, months: int) -> dict:
     return result
 
 
+def step_night_quiet(work: Path, clients: int, months: int) -> dict:
+    """The night after the incremental one with no new file in the landing zone (a day without
+    exports): every load skips, only the as-of date moves. What a night costs for the date alone."""
+    return _after_incremental(work, "night_quiet")
+
+
+def step_night_rerun(work: Path, clients: int, months: int) -> dict:
+    """night_quiet run again: the same date, no new file. What any night costs when nothing changed
+    (start-up, the skip decisions, every dbt node, the checks, publication's fixed work)."""
+    return _after_incremental(work, "night_rerun")
+
+
+def _after_incremental(work: Path, step: str) -> dict:
+    if not (work / "night_incremental" / WAREHOUSE).is_file():
+        raise SystemExit(f"{step} needs night_incremental's warehouse: run night_incremental first")
+    result = _night(work, "night_incremental", "lz_incremental", TOMORROW)
+    result["reads_nothing"] = bool(result["loads"]) and all(
+        set(statuses) == {"skipped_unchanged"} for statuses in result["loads"].values()
+    )
+    return result
+
+
 def only_the_drop_read(loads: dict, drop: Path) -> bool:
     """Did the night read exactly the drop's files and skip every other file as unchanged?"""
     drop_files = {p.parent.name: 1 for p in drop.glob("*/*.csv")}
@@ -1260,6 +1286,8 @@ NIGHT_HOME = {
     "night_full": "night_full",
     "night_yesterday": "night_incremental",
     "night_incremental": "night_incremental",
+    "night_quiet": "night_incremental",
+    "night_rerun": "night_incremental",
 }
 
 
@@ -1345,7 +1373,9 @@ def render_markdown(all_results: dict) -> str:
         "publication with pages): "
         "**full** = fresh warehouse, every file; **incremental** = yesterday's warehouse (a full night as of "
         f"{YESTERDAY}) plus one day's drop (the rows updated on {AS_OF}), as of {AS_OF}; **compare** = every "
-        "core and marts table of the incremental warehouse hashed against the full night's. Under each size, "
+        "core and marts table of the incremental warehouse hashed against the full night's; **quiet** = the "
+        f"next night on that warehouse with no new file (only the date moves, to {TOMORROW}); **rerun** = "
+        "that night again (nothing new, the same date): what any night pays. Under each size, "
         "where each night's wall and CPU seconds went (start-up, Dagster, every step, the loader's and "
         "publication's phases, each dbt invocation) and which files its loads read or skipped.",
         "",
@@ -1462,11 +1492,7 @@ def breakdown_cell(v: dict | None) -> str:
 
 def render_breakdowns(st: dict) -> list[str]:
     """Table: each night's parts (rows) × nights (wall / CPU seconds), for the nights that have one."""
-    nights = [
-        n
-        for n in ("night_full", "night_yesterday", "night_incremental")
-        if (st.get(n) or {}).get("breakdown")
-    ]
+    nights = [n for n in NIGHT_HOME if (st.get(n) or {}).get("breakdown")]
     if not nights:
         return []
     by_night = {n: dict(breakdown_rows(st[n])) for n in nights}
@@ -1596,6 +1622,8 @@ def _verdicts(res: dict) -> list[str]:
         if cpu_full and cpu_inc:
             text += f"; in CPU seconds {cpu_inc} ÷ {cpu_full} = {cpu_inc / cpu_full:.0%}"
         out.append(text + ".")
+    if ref_s := ref.get("night_seconds"):
+        out += floor_verdicts(st, ref_s, ref_name)
     out += peak_verdicts(st)
     nxt = (st.get("dbt_next_day") or {}).get("dbt_seconds")
     if nxt and (st.get("dbt") or {}).get("seconds"):
@@ -1645,6 +1673,37 @@ def overhead_verdict(dbt: dict, floor: dict) -> str:
             f"bare {cpu_floor} = {cpu_dbt / cpu_floor:.2f}×"
         )
     return text + "."
+
+
+def floor_verdicts(st: dict, ref_s: float, ref_name: str) -> list[str]:
+    """night_quiet and night_rerun against the full night, and the incremental night split by them:
+    what any night pays (the rerun), what the date's move adds (quiet - rerun), what the drop's rows
+    add (incremental - quiet). Approximate: the two run a day after the incremental night."""
+    green = {
+        n: st[n]
+        for n in ("night_quiet", "night_rerun", "night_incremental")
+        if (st.get(n) or {}).get("success")
+    }
+    out = []
+    for name, what in (("night_quiet", f"no new file, only the date moved to {TOMORROW}"),
+                       ("night_rerun", "the same night again: nothing new, the same date")):  # fmt: skip
+        if name in green:
+            s = green[name]["night_seconds"]
+            text = f"- {name} ({what}): {s / 60:.1f} min = {s / ref_s:.0%} of {ref_name}"
+            if not green[name].get("reads_nothing", True):
+                text += " — **its loads read files** (see the statuses below)"
+            out.append(text + ".")
+    if len(green) == 3:
+        quiet, rerun, inc = (
+            green[n]["night_seconds"] for n in ("night_quiet", "night_rerun", "night_incremental")
+        )
+        out.append(
+            f"- The incremental night's {inc} s, split by those two (approximately: they run a day later): "
+            f"{rerun} s that a night pays when nothing changed, {quiet - rerun:.1f} s for the date's move, "
+            f"{inc - quiet:.1f} s for the drop's rows; {TARGETS['incremental_share']:.0%} of {ref_name} is "
+            f"{ref_s * TARGETS['incremental_share']:.1f} s."
+        )
+    return out
 
 
 def peak_verdicts(st: dict) -> list[str]:

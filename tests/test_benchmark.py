@@ -1,5 +1,9 @@
 """The benchmark's reading of a dbt debug log (where dbt's time goes beside the SQL it runs)."""
 
+import datetime as dt
+
+import pytest
+
 from orchestration.benchmark import dbt_log_breakdown
 
 E = "\x1b[0m"
@@ -556,6 +560,50 @@ def test_the_incremental_pair_is_yesterdays_fresh_warehouse_then_the_drop_alone(
     assert calls[-1] == ("night_incremental", "lz_incremental", benchmark.AS_OF,
                          ["bench_0_base.csv", "bench_0_base.csv", "bench_1_drop.csv"])  # fmt: skip
     assert result["reads_only_the_drop"] is True
+
+
+def test_the_quiet_night_and_its_rerun_run_a_day_later_on_the_incremental_warehouse(tmp_path, monkeypatch):
+    from orchestration import benchmark
+
+    calls = []
+    monkeypatch.setattr(benchmark, "_night", _fake_night(calls))
+    with pytest.raises(SystemExit, match="run night_incremental first"):
+        benchmark.step_night_quiet(tmp_path, 800, 36)
+    (tmp_path / "lz_incremental" / "tasks").mkdir(parents=True)
+    (tmp_path / "lz_incremental" / "tasks" / "bench_0_base.csv").touch()
+    (tmp_path / "night_incremental").mkdir()
+    (tmp_path / "night_incremental" / "warehouse.duckdb").touch()
+    quiet = benchmark.step_night_quiet(tmp_path, 800, 36)
+    rerun = benchmark.step_night_rerun(tmp_path, 800, 36)
+    tomorrow = dt.date(2026, 11, 21)
+    assert calls == [("night_incremental", "lz_incremental", tomorrow, ["bench_0_base.csv"])] * 2
+    assert quiet["reads_nothing"] is rerun["reads_nothing"] is False  # the fake night loaded a file
+    monkeypatch.setattr(benchmark, "_night", lambda *a: {"loads": {"tasks": {"skipped_unchanged": 2}}})
+    assert benchmark.step_night_rerun(tmp_path, 800, 36)["reads_nothing"] is True
+
+
+def test_the_incremental_night_is_split_by_the_quiet_night_and_its_rerun():
+    from orchestration.benchmark import _verdicts
+
+    def night(seconds, **extra):
+        return {"success": True, "night_seconds": seconds, **extra}
+
+    steps = {"night_yesterday": night(600.0), "night_incremental": night(150.0),
+             "night_quiet": night(120.0, reads_nothing=True),
+             "night_rerun": night(90.0, reads_nothing=False)}  # fmt: skip
+    got = [v for v in _verdicts({"steps": steps}) if "night_quiet" in v or "night_rerun" in v or "split" in v]
+    assert got == [
+        "- night_quiet (no new file, only the date moved to 2026-11-21): 2.0 min = 20% of the same run's "
+        "full night (night_yesterday).",
+        "- night_rerun (the same night again: nothing new, the same date): 1.5 min = 15% of the same run's "
+        "full night (night_yesterday) — **its loads read files** (see the statuses below).",
+        "- The incremental night's 150.0 s, split by those two (approximately: they run a day later): 90.0 s "
+        "that a night pays when nothing changed, 30.0 s for the date's move, 30.0 s for the drop's rows; "
+        "20% of the same run's full night (night_yesterday) is 120.0 s.",
+    ]
+    steps["night_rerun"]["success"] = False  # a red rerun: no split, the quiet night alone
+    got = [v for v in _verdicts({"steps": steps}) if v.startswith(("- night_", "- The incremental"))]
+    assert [v.split(" (")[0] for v in got] == ["- night_quiet"]
 
 
 def test_a_night_that_reread_yesterdays_files_is_flagged(tmp_path):
