@@ -1623,7 +1623,7 @@ def _verdicts(res: dict) -> list[str]:
             text += f"; in CPU seconds {cpu_inc} ÷ {cpu_full} = {cpu_inc / cpu_full:.0%}"
         out.append(text + ".")
     if ref_s := ref.get("night_seconds"):
-        out += floor_verdicts(st, ref_s, ref_name)
+        out += quiet_night_verdicts(st, ref_s, ref_name)
     out += peak_verdicts(st)
     nxt = (st.get("dbt_next_day") or {}).get("dbt_seconds")
     if nxt and (st.get("dbt") or {}).get("seconds"):
@@ -1675,7 +1675,7 @@ def overhead_verdict(dbt: dict, floor: dict) -> str:
     return text + "."
 
 
-def floor_verdicts(st: dict, ref_s: float, ref_name: str) -> list[str]:
+def quiet_night_verdicts(st: dict, ref_s: float, ref_name: str) -> list[str]:
     """night_quiet and night_rerun against the full night, and the incremental night split by them:
     what any night pays (the rerun), what the date's move adds (quiet - rerun), what the drop's rows
     add (incremental - quiet). Approximate: the two run a day after the incremental night."""
