@@ -1202,18 +1202,20 @@ def _after_incremental(work: Path, step: str) -> dict:
     if not (work / "night_incremental" / WAREHOUSE).is_file():
         raise SystemExit(f"{step} needs night_incremental's warehouse: run night_incremental first")
     result = _night(work, "night_incremental", "lz_incremental", TOMORROW)
-    result["reads_nothing"] = bool(result["loads"]) and all(
-        set(statuses) == {"skipped_unchanged"} for statuses in result["loads"].values()
-    )
+    result["reads_nothing"] = read_exactly(result["loads"], {})
     return result
 
 
 def only_the_drop_read(loads: dict, drop: Path) -> bool:
     """Did the night read exactly the drop's files and skip every other file as unchanged?"""
-    drop_files = {p.parent.name: 1 for p in drop.glob("*/*.csv")}
+    return read_exactly(loads, {p.parent.name: 1 for p in drop.glob("*/*.csv")})
+
+
+def read_exactly(loads: dict, files: dict[str, int]) -> bool:
+    """Did the night's loads read `files[entity]` files of each entity (none of one not named) and skip
+    every other file as unchanged?"""
     return bool(loads) and all(
-        statuses.get("loaded", 0) == drop_files.get(entity, 0)
-        and set(statuses) <= {"loaded", "skipped_unchanged"}
+        statuses.get("loaded", 0) == files.get(entity, 0) and set(statuses) <= {"loaded", "skipped_unchanged"}
         for entity, statuses in loads.items()
     )
 
